@@ -1,0 +1,262 @@
+"""The command line: ``meshlint [lint] PATH…``, ``rules``, ``explain``, ``schema``, ``version``.
+
+Exit status: 0 when no finding reaches ``--fail-on``, 1 when one does, 2 for a usage, configuration
+or I/O error. Heavy modules load inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from meshlint import __version__
+
+app = typer.Typer(
+    name="meshlint",
+    help="Lint Istio service-mesh manifests: every finding at its file, line and column.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+
+
+class ColorMode(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"meshlint: error: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for v in values or []:
+        out.extend(p.strip() for p in v.split(",") if p.strip())
+    return out
+
+
+@app.command("lint")
+def lint_command(
+    paths: Annotated[list[str] | None, typer.Argument(
+        help="Files or folders to lint (recursively: *.yaml, *.yml, *.json); '-' reads stdin.",
+        show_default=False)] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the report to this file instead of stdout.")] = None,
+    fail_on: Annotated[str | None, typer.Option(
+        help="Exit 1 when a finding is at least this severe: error, warning, info or none. "
+             "[default: error]", show_default=False)] = None,
+    select: Annotated[list[str] | None, typer.Option(
+        help="Only these rules (codes, prefixes such as ML2, or names); repeatable.")] = None,
+    ignore: Annotated[list[str] | None, typer.Option(
+        help="Skip these rules; repeatable.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(
+        help="Skip files and folders matching this glob; repeatable.")] = None,
+    config_file: Annotated[Path | None, typer.Option(
+        "--config", help="Configuration file (.meshlint.yaml or pyproject.toml). "
+                         "Default: looked for from the current folder upwards.")] = None,
+    no_config: Annotated[bool, typer.Option(
+        "--no-config", help="Ignore configuration files.")] = False,
+    schema_location: Annotated[list[str] | None, typer.Option(
+        "--schema-location",
+        help="JSON Schemas for kinds meshlint does not model: a folder, or a path with "
+             "{kind}, {group}, {version} placeholders; repeatable.")] = None,
+    stdin_filename: Annotated[str, typer.Option(
+        help="The file name to show for '-' (stdin).")] = "<stdin>",
+    color: Annotated[ColorMode, typer.Option(help="Colour in text output.")] = ColorMode.auto,
+) -> None:
+    """Lint manifests and report every finding at its line and column."""
+    from meshlint import config as config_mod
+    from meshlint import engine, loader, report
+
+    try:
+        if no_config:
+            cfg = config_mod.Config()
+        else:
+            cfg = config_mod.load(config_file) if config_file else config_mod.load()
+            if config_file is not None and not config_file.is_file():
+                raise config_mod.ConfigError(f"{config_file}: no such file")
+        overrides: dict[str, object] = {}
+        if select:
+            overrides["select"] = _split(select)
+        if ignore:
+            overrides["ignore"] = cfg.ignore + _split(ignore)
+        if overrides:
+            merged = config_mod.from_mapping(overrides)
+            cfg.select = merged.select if select else cfg.select
+            cfg.ignore = merged.ignore if ignore else cfg.ignore
+        if fail_on is not None:
+            try:
+                cfg.fail_on = config_mod.parse_fail_on(fail_on)
+            except ValueError as exc:
+                raise config_mod.ConfigError(f"--fail-on: {exc}") from None
+        if exclude:
+            cfg.exclude = cfg.exclude + list(exclude)
+        if schema_location:
+            cfg.schema_locations = cfg.schema_locations + list(schema_location)
+    except config_mod.ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+    targets = paths or ["."]
+    files, missing = loader.discover(targets, cfg.exclude)
+    if missing:
+        raise _fail("no such file or folder: " + ", ".join(missing))
+    result = engine.lint_paths(targets, cfg, stdin_name=stdin_filename, files=files)
+
+    use_color = color is ColorMode.always or (
+        color is ColorMode.auto and output is None and sys.stdout.isatty()
+        and "NO_COLOR" not in os.environ
+    )
+    text = report.render(fmt.value, result, color=use_color)
+    if output is not None:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    if result.io_error:
+        raise typer.Exit(EXIT_USAGE)
+    threshold = cfg.fail_on
+    if threshold is not None and any(d.severity >= threshold for d in result.findings):
+        raise typer.Exit(EXIT_FINDINGS)
+    raise typer.Exit(EXIT_CLEAN)
+
+
+@app.command("rules")
+def rules_command(
+    fmt: Annotated[str, typer.Option("--format", help="text, json or markdown.")] = "text",
+) -> None:
+    """List every rule: code, name, severity and summary."""
+    from meshlint import rules
+
+    all_rules = rules.all_rules()
+    if fmt == "json":
+        import json
+
+        typer.echo(json.dumps([_rule_json(r) for r in all_rules], indent=2))
+    elif fmt == "markdown":
+        from meshlint.docs import rules_markdown
+
+        typer.echo(rules_markdown(), nl=False)
+    elif fmt == "text":
+        for r in all_rules:
+            anchor = f"  [{r.istio}]" if r.istio else ""
+            typer.echo(f"{r.code}  {r.severity.label:<7}  {r.name:<32} {r.summary}{anchor}")
+    else:
+        raise _fail(f"unknown format {fmt!r}; expected text, json or markdown")
+
+
+def _rule_json(r: object) -> dict[str, object]:
+    from meshlint.rules import Rule
+
+    assert isinstance(r, Rule)
+    return {
+        "code": r.code, "name": r.name, "severity": r.severity.label, "family": r.family,
+        "summary": r.summary, "rationale": r.rationale, "bad": r.bad, "good": r.good,
+        "istio": r.istio, "kiali": r.kiali, "fixable": r.fixable,
+    }
+
+
+@app.command("explain")
+def explain_command(
+    code: Annotated[str, typer.Argument(help="A rule code (ML206) or name (unknown-field).")],
+) -> None:
+    """Explain one rule: why it matters, and a bad and a good example."""
+    from meshlint import rules
+
+    r = rules.get(code)
+    if r is None:
+        raise _fail(f"no rule {code!r}; `meshlint rules` lists them")
+    lines = [f"{r.code} {r.name} ({r.severity.label})", "", r.summary, "", r.rationale.rstrip()]
+    if r.istio or r.kiali:
+        lines += ["", "Matches: " + ", ".join(x for x in (r.istio, r.kiali) if x)]
+    if r.bad:
+        lines += ["", "Bad:", "", *("    " + ln for ln in r.bad.rstrip().splitlines())]
+    if r.good:
+        lines += ["", "Good:", "", *("    " + ln for ln in r.good.rstrip().splitlines())]
+    if r.fixable:
+        lines += ["", "`meshlint lint --fix` can fix it."]
+    typer.echo("\n".join(lines))
+
+
+@app.command("schema")
+def schema_command(
+    kind: Annotated[str | None, typer.Argument(
+        help="Kind (VirtualService) or apiVersion/Kind; omit to list the schemas.")] = None,
+    export: Annotated[Path | None, typer.Option(
+        "--export", help="Write every schema into this folder.")] = None,
+) -> None:
+    """Print or export the JSON Schemas generated from the models (for editors and CI)."""
+    import json
+
+    from meshlint import schemas
+    from meshlint.models.registry import BY_GROUP_KIND, KINDS
+
+    if export is not None:
+        written = schemas.write(export)
+        typer.echo(f"wrote {len(written)} schemas to {export}")
+        return
+    if kind is None:
+        for info in KINDS:
+            for v in info.versions:
+                typer.echo(f"{info.api_version(v)}  {info.kind}")
+        return
+    api_version, _, kind_name = kind.rpartition("/")
+    if not api_version:
+        match = [k for k in KINDS if k.kind.lower() == kind_name.lower()]
+        if not match:
+            raise _fail(f"no schema for kind {kind_name!r}; `meshlint schema` lists them")
+        api_version, kind_name = match[0].api_version(), match[0].kind
+    from meshlint.models.registry import split_api_version
+
+    info = BY_GROUP_KIND.get((split_api_version(api_version)[0], kind_name))
+    schema = schemas.load(api_version, kind_name) if info else None
+    if schema is None:
+        raise _fail(f"no schema for {api_version}/{kind_name}; `meshlint schema` lists them")
+    typer.echo(json.dumps(schema, indent=2))
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print meshlint's version."""
+    typer.echo(f"meshlint {__version__}")
+
+
+_COMMANDS = {"lint", "rules", "explain", "schema", "version"}
+
+
+def main(argv: list[str] | None = None, prog: str = "meshlint") -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "--version":
+        args = ["version"]
+    elif args and args[0] not in _COMMANDS and args[0] not in ("-h", "--help"):
+        args.insert(0, "lint")  # `meshlint PATH…` is `meshlint lint PATH…`
+    try:
+        app(args=args, prog_name=prog, standalone_mode=True)
+    except KeyboardInterrupt:  # pragma: no cover
+        sys.exit(130)
+
+
+def kubectl_main() -> None:
+    main(prog="kubectl meshlint")

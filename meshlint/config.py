@@ -1,0 +1,237 @@
+"""Project configuration: ``.meshlint.yaml`` or ``[tool.meshlint]`` in pyproject.toml.
+
+Looked for from the current folder upwards; the first folder that has either wins (the YAML file
+first). Every key is checked: an unknown key or a wrong type is a usage error, not a silent no-op.
+
+```yaml
+select: [ML]                 # codes, code prefixes (ML2) or rule names; default: every rule
+ignore: [ML204]
+severity: {ML204: warning}   # change the severity of a rule
+per-file-ignores:            # glob (relative to the config file's folder) → codes
+  "legacy/**": [ML206]
+exclude: ["charts/**/templates"]
+fail-on: error               # error | warning | info | none
+cluster-domain: cluster.local
+schema-locations: ["schemas/{kind}-{version}.json"]
+```
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+from meshlint.diagnostics import Severity
+
+CONFIG_FILES = (".meshlint.yaml", ".meshlint.yml")
+
+
+class ConfigError(Exception):
+    """A problem with the configuration; the CLI prints it and exits with status 2."""
+
+
+@dataclass
+class Config:
+    select: list[str] = field(default_factory=lambda: ["ML"])
+    ignore: list[str] = field(default_factory=list)
+    severity: dict[str, Severity] = field(default_factory=dict)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    exclude: list[str] = field(default_factory=list)
+    fail_on: Severity | None = Severity.ERROR  # None: never fail on findings
+    cluster_domain: str = "cluster.local"
+    schema_locations: list[str] = field(default_factory=list)
+    root: Path = field(default_factory=Path.cwd)  # folder of the config file
+    path: Path | None = None  # the config file, if any
+
+    def enabled(self, code: str) -> bool:
+        return _matches(code, self.select) and not _matches(code, self.ignore)
+
+    def ignored_in(self, file: str, code: str) -> bool:
+        if not self.per_file_ignores:
+            return False
+        rel = _relative(file, self.root)
+        return any(
+            (fnmatch(rel, glob) or fnmatch(rel, glob.rstrip("/") + "/*")) and _matches(code, codes)
+            for glob, codes in self.per_file_ignores.items()
+        )
+
+    def severity_of(self, code: str, default: Severity) -> Severity:
+        return self.severity.get(code, default)
+
+
+def _relative(file: str, root: Path) -> str:
+    try:
+        return Path(os.path.abspath(file)).relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return Path(file).as_posix()
+
+
+def _matches(code: str, selectors: list[str]) -> bool:
+    from meshlint import rules
+
+    for sel in selectors:
+        if sel == "ALL" or code.startswith(sel):
+            return True
+        r = rules.get(sel)
+        if r is not None and r.code == code:
+            return True
+    return False
+
+
+def _known_selector(sel: str) -> bool:
+    from meshlint import rules
+
+    if sel == "ALL" or rules.get(sel) is not None:
+        return True
+    return any(r.code.startswith(sel) for r in rules.all_rules())
+
+
+_KEYS = {
+    "select", "ignore", "severity", "per-file-ignores", "exclude", "fail-on", "cluster-domain",
+    "schema-locations",
+}
+
+
+def find(start: Path | None = None) -> Path | None:
+    folder = (start or Path.cwd()).resolve()
+    for d in (folder, *folder.parents):
+        for name in CONFIG_FILES:
+            if (d / name).is_file():
+                return d / name
+        py = d / "pyproject.toml"
+        if py.is_file() and _has_tool_section(py):
+            return py
+    return None
+
+
+def _has_tool_section(py: Path) -> bool:
+    try:
+        return "[tool.meshlint" in py.read_text(encoding="utf-8")
+    except OSError:
+        return False
+
+
+def load(path: Path | None = None, *, discover: bool = True) -> Config:
+    if path is None and discover:
+        path = find()
+    if path is None:
+        return Config()
+    raw = _read(path)
+    return from_mapping(raw, root=path.parent.resolve(), path=path)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the configuration: {exc}") from None
+    if path.name == "pyproject.toml":
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        section = doc.get("tool", {}).get("meshlint", {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: [tool.meshlint] must be a table")
+        return section
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the configuration must be a mapping of settings")
+    return data
+
+
+def _str_list(value: Any, key: str, where: Path | None) -> list[str]:
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: `{key}` must be a list of strings")
+    return list(value)
+
+
+def _severity(value: Any, key: str, where: Path | None) -> Severity:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: `{key}` must be one of error, warning, info")
+    try:
+        return Severity.parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: `{key}`: {exc}") from None
+
+
+def parse_fail_on(value: str) -> Severity | None:
+    if value.strip().lower() == "none":
+        return None
+    return Severity.parse(value)
+
+
+def from_mapping(raw: dict[str, Any], *, root: Path | None = None,
+                 path: Path | None = None) -> Config:
+    cfg = Config(root=root or Path.cwd(), path=path)
+    normalized = {str(k).replace("_", "-"): v for k, v in raw.items()}
+    unknown = sorted(set(normalized) - _KEYS)
+    if unknown:
+        import difflib
+
+        hints = []
+        for k in unknown:
+            close = difflib.get_close_matches(k, sorted(_KEYS), n=1)
+            hints.append(f"`{k}`" + (f" (did you mean `{close[0]}`?)" if close else ""))
+        raise ConfigError(f"{path}: unknown setting {', '.join(hints)}; "
+                          f"known: {', '.join(sorted(_KEYS))}")
+    if "select" in normalized:
+        cfg.select = _str_list(normalized["select"], "select", path)
+    if "ignore" in normalized:
+        cfg.ignore = _str_list(normalized["ignore"], "ignore", path)
+    for key in ("select", "ignore"):
+        for sel in getattr(cfg, key):
+            if not _known_selector(sel):
+                raise ConfigError(f"{path}: `{key}` names `{sel}`, which is no rule code, "
+                                  "prefix or name (see `meshlint rules`)")
+    sev = normalized.get("severity", {})
+    if not isinstance(sev, dict):
+        raise ConfigError(f"{path}: `severity` must map rule codes to error, warning or info")
+    from meshlint import rules
+
+    for code, level in sev.items():
+        r = rules.get(str(code))
+        if r is None:
+            raise ConfigError(f"{path}: `severity` names `{code}`, which is no rule")
+        cfg.severity[r.code] = _severity(level, f"severity.{code}", path)
+    pfi = normalized.get("per-file-ignores", {})
+    if not isinstance(pfi, dict):
+        raise ConfigError(f"{path}: `per-file-ignores` must map file globs to lists of codes")
+    cfg.per_file_ignores = {str(g): _str_list(c, f"per-file-ignores.{g}", path)
+                            for g, c in pfi.items()}
+    if "exclude" in normalized:
+        cfg.exclude = _str_list(normalized["exclude"], "exclude", path)
+    if "fail-on" in normalized:
+        value = normalized["fail-on"]
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: `fail-on` must be one of error, warning, info, none")
+        try:
+            cfg.fail_on = parse_fail_on(value)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: `fail-on`: {exc}") from None
+    if "cluster-domain" in normalized:
+        value = normalized["cluster-domain"]
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{path}: `cluster-domain` must be a domain such as cluster.local")
+        cfg.cluster_domain = value
+    if "schema-locations" in normalized:
+        cfg.schema_locations = _str_list(normalized["schema-locations"], "schema-locations",
+                                         path)
+    return cfg

@@ -1,0 +1,118 @@
+"""The one finding type every stage produces, and the helpers that name places in a document."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+PathElem = str | int
+FieldPath = tuple[PathElem, ...]
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that ``a >= b`` reads "a is at least as serious as b"."""
+
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(
+                f"unknown severity {text!r}; expected one of error, warning, info"
+            ) from None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """A region of a file. Lines and columns are 1-based; the end is exclusive."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @classmethod
+    def point(cls, line: int, column: int = 1) -> Span:
+        return cls(line, column, line, column + 1)
+
+
+@dataclass(slots=True)
+class Diagnostic:
+    code: str
+    severity: Severity
+    message: str
+    file: str
+    span: Span | None = None
+    resource: str = ""
+    path: str = ""
+    fix: str | None = None
+    # Not part of the output: the first line of the resource, where a suppression comment
+    # above it applies to all its findings (0: not tied to a resource).
+    resource_line: int = field(default=0, compare=False, repr=False)
+
+    @property
+    def line(self) -> int:
+        return self.span.line if self.span else 1
+
+    @property
+    def column(self) -> int:
+        return self.span.column if self.span else 1
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.file, self.line, self.column, self.code, self.message)
+
+    def to_json(self) -> dict[str, object]:
+        span = self.span or Span.point(1)
+        out: dict[str, object] = {
+            "rule": self.code,
+            "severity": self.severity.label,
+            "file": self.file,
+            "line": span.line,
+            "column": span.column,
+            "end_line": span.end_line,
+            "end_column": span.end_column,
+            "resource": self.resource,
+            "path": self.path,
+            "message": self.message,
+        }
+        if self.fix:
+            out["fix"] = self.fix
+        return out
+
+
+_IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*$")
+
+
+def format_path(path: Iterable[PathElem]) -> str:
+    """``('spec', 'http', 0, 'timeout')`` → ``spec.http[0].timeout``.
+
+    Keys that are not plain identifiers (annotation keys, header names) are quoted:
+    ``metadata.annotations["sidecar.istio.io/inject"]``.
+    """
+    out: list[str] = []
+    for elem in path:
+        if isinstance(elem, int):
+            out.append(f"[{elem}]")
+        elif _IDENT.match(elem):
+            out.append(f".{elem}" if out else elem)
+        else:
+            quoted = elem.replace("\\", "\\\\").replace('"', '\\"')
+            out.append(f'["{quoted}"]')
+    return "".join(out)
+
+
+def summarize(findings: Iterable[Diagnostic]) -> dict[str, int]:
+    counts = {"errors": 0, "warnings": 0, "infos": 0}
+    for d in findings:
+        counts[d.severity.label + "s"] += 1
+    return counts

@@ -1,0 +1,77 @@
+"""A document seen as a Kubernetes resource: its kind, version, name and namespace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from meshlint.loader import Document
+from meshlint.models.registry import BY_GROUP_KIND, KindInfo, split_api_version
+
+DEFAULT_NAMESPACE = "default"
+
+
+@dataclass(slots=True)
+class Resource:
+    doc: Document
+    api_version: str
+    kind: str
+    group: str
+    version: str
+    name: str
+    namespace: str | None  # as written; None when the manifest names none
+    info: KindInfo | None  # None for kinds meshlint does not model
+    schema_ok: bool = True  # False once the schema stage found an error in it
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.doc.data  # type: ignore[no-any-return]
+
+    @property
+    def spec(self) -> Any:
+        return self.data.get("spec")
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        meta = self.data.get("metadata")
+        return meta if isinstance(meta, dict) else {}
+
+    @property
+    def effective_namespace(self) -> str:
+        return self.namespace or DEFAULT_NAMESPACE
+
+    @property
+    def key(self) -> str:
+        """``Kind/namespace/name``, the resource's name in every output."""
+        return f"{self.kind or '?'}/{self.effective_namespace}/{self.name}"
+
+    @classmethod
+    def of(cls, doc: Document) -> Resource | None:
+        """None when the document is not a mapping with an apiVersion or a kind."""
+        data = doc.data
+        if not isinstance(data, dict):
+            return None
+        api_version = data.get("apiVersion")
+        kind = data.get("kind")
+        if not isinstance(api_version, str):
+            api_version = ""
+        if not isinstance(kind, str):
+            kind = ""
+        if not api_version and not kind:
+            return None
+        meta = data.get("metadata")
+        name = namespace = None
+        if isinstance(meta, dict):
+            name = meta.get("name")
+            namespace = meta.get("namespace")
+        group, version = split_api_version(api_version)
+        return cls(
+            doc=doc,
+            api_version=api_version,
+            kind=kind,
+            group=group,
+            version=version,
+            name=name if isinstance(name, str) else "",
+            namespace=namespace if isinstance(namespace, str) and namespace else None,
+            info=BY_GROUP_KIND.get((group, kind)),
+        )

@@ -1,0 +1,341 @@
+"""ML2xx: kinds, apiVersions and the shape of each resource against its typed model."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+
+from meshlint.diagnostics import Severity
+from meshlint.models.registry import (
+    BY_GROUP_KIND,
+    ISTIO_GROUPS,
+    KINDS,
+    OUT_OF_SCOPE,
+    REMOVED,
+)
+from meshlint.resource import Resource
+from meshlint.rules import Finding, define, rule
+
+_VS_HEAD = """
+    apiVersion: networking.istio.io/v1
+    kind: VirtualService
+    metadata:
+      name: reviews
+      namespace: shop
+"""
+
+
+@rule(
+    "ML201", "missing-api-version-or-kind", Severity.ERROR,
+    summary="A resource has no `apiVersion` or no `kind`.",
+    rationale="""
+        The API server needs both to know what the document is; `kubectl apply` stops at the
+        first document that lacks one. Usually one of the two lines was lost in a copy or a
+        merge conflict.
+    """,
+    bad="""
+        kind: VirtualService
+        metadata:
+          name: reviews
+        spec:
+          hosts: [reviews]
+    """,
+    good=_VS_HEAD + """
+    spec:
+      hosts: [reviews]
+    """,
+)
+def missing_api_version_or_kind(res: Resource) -> Iterator[Finding]:
+    data = res.data
+    for key in ("apiVersion", "kind"):
+        value = data.get(key)
+        if key not in data:
+            yield Finding((), f"the resource has no `{key}`", key=True)
+        elif not isinstance(value, str) or not value.strip():
+            yield Finding((key,), f"`{key}` must be a non-empty string")
+
+
+def _kind_suggestion(group: str, kind: str) -> str | None:
+    names = [k.kind for k in KINDS if k.group == group] + sorted(OUT_OF_SCOPE.get(group, ()))
+    lowered = {n.lower(): n for n in names}
+    if kind.lower() in lowered:
+        return lowered[kind.lower()]
+    close = difflib.get_close_matches(kind, names, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+@rule(
+    "ML202", "unknown-kind", Severity.ERROR,
+    summary="An Istio API group has no such kind.",
+    rationale="""
+        Kinds are case-sensitive: `Virtualservice` or `virtualService` under
+        `networking.istio.io` is rejected with "no matches for kind". Kinds of other groups
+        are outside meshlint's knowledge and are not reported.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: Virtualservice
+        metadata:
+          name: reviews
+        spec:
+          hosts: [reviews]
+    """,
+    good=_VS_HEAD + """
+    spec:
+      hosts: [reviews]
+    """,
+)
+def unknown_kind(res: Resource) -> Iterator[Finding]:
+    if not res.kind or res.group not in ISTIO_GROUPS:
+        return
+    if (res.group, res.kind) in BY_GROUP_KIND or res.kind in OUT_OF_SCOPE.get(res.group, ()):
+        return
+    suggestion = _kind_suggestion(res.group, res.kind)
+    hint = f"; did you mean `{suggestion}`?" if suggestion else ""
+    yield Finding(("kind",), f"{res.group} has no kind `{res.kind}`{hint}",
+                  fix=f"kind: {suggestion}" if suggestion else None)
+
+
+@rule(
+    "ML203", "unserved-api-version", Severity.ERROR,
+    summary="The kind is not served in this apiVersion.",
+    rationale="""
+        Each Istio kind is served in a few versions only: networking kinds in v1, v1beta1 and
+        v1alpha3, security kinds in v1 and v1beta1, Telemetry in v1 and v1alpha1. Any other
+        version (`security.istio.io/v1alpha3`, `telemetry.istio.io/v1beta1`) is rejected.
+    """,
+    bad="""
+        apiVersion: security.istio.io/v1alpha3
+        kind: PeerAuthentication
+        metadata:
+          name: default
+        spec:
+          mtls:
+            mode: STRICT
+    """,
+    good="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+        spec:
+          mtls:
+            mode: STRICT
+    """,
+)
+def unserved_api_version(res: Resource) -> Iterator[Finding]:
+    info = res.info
+    if info is None or res.version in info.versions:
+        return
+    served = ", ".join(info.api_version(v) for v in info.versions)
+    yield Finding(("apiVersion",),
+                  f"{res.kind} is not served as `{res.api_version}`; served: {served}",
+                  fix=f"apiVersion: {info.api_version()}")
+
+
+@rule(
+    "ML204", "old-api-version", Severity.INFO,
+    summary="A served but older apiVersion is used where `v1` exists.",
+    rationale="""
+        Istio's v1 APIs are the stable ones and the storage versions; v1beta1 and v1alpha3 are
+        served for compatibility with identical schemas. Moving to v1 costs nothing and avoids
+        the day the old versions stop being served.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1alpha3
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          hosts: [reviews]
+    """,
+    good=_VS_HEAD + """
+    spec:
+      hosts: [reviews]
+    """,
+    fixable=True,
+)
+def old_api_version(res: Resource) -> Iterator[Finding]:
+    info = res.info
+    if info is None or not info.mesh or res.version not in info.versions:
+        return
+    if res.version != info.preferred:
+        yield Finding(("apiVersion",),
+                      f"`{res.api_version}` is an older version of {res.kind}; "
+                      f"use `{info.api_version()}`",
+                      fix=f"apiVersion: {info.api_version()}")
+
+
+@rule(
+    "ML205", "removed-kind", Severity.ERROR, istio="IST0002",
+    summary="The kind belongs to an Istio API that was removed.",
+    rationale="""
+        Istio removed the `rbac.istio.io`, `authentication.istio.io` and `config.istio.io`
+        groups years ago; their CRDs are gone, so such manifests fail to apply, and where they
+        still apply they do nothing.
+    """,
+    bad="""
+        apiVersion: authentication.istio.io/v1alpha1
+        kind: Policy
+        metadata:
+          name: default
+        spec:
+          peers:
+          - mtls: {}
+    """,
+    good="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+        spec:
+          mtls:
+            mode: STRICT
+    """,
+)
+def removed_kind(res: Resource) -> Iterator[Finding]:
+    reason = REMOVED.get(res.group)
+    if reason:
+        yield Finding(("apiVersion",), f"{res.kind} of {res.group}: {reason}")
+
+
+# The four problems the typed models find. The schema stage of the engine reports them.
+UNKNOWN_FIELD = define(
+    "ML206", "unknown-field", Severity.ERROR, module=__name__,
+    summary="A field that the kind does not have.",
+    rationale="""
+        The API server silently drops fields it does not know (Istio's CRDs prune them), so a
+        typo such as `retires` or `perTryTimout`, or a field one level too deep or too shallow,
+        is accepted and then has no effect. `istioctl validate` rejects it; meshlint names the
+        closest real field.
+    """,
+    bad=_VS_HEAD + """
+    spec:
+      hosts: [reviews]
+      http:
+      - route:
+        - destination:
+            host: reviews
+        retires:
+          attempts: 3
+    """,
+    good=_VS_HEAD + """
+    spec:
+      hosts: [reviews]
+      http:
+      - route:
+        - destination:
+            host: reviews
+        retries:
+          attempts: 3
+    """,
+)
+
+WRONG_TYPE = define(
+    "ML207", "wrong-type", Severity.ERROR, module=__name__, istio="IST0106",
+    summary="A field holds a value of the wrong type.",
+    rationale="""
+        A string where a list is expected (`hosts: reviews`), a number where a string is
+        expected, a quoted number where an integer is expected: the API server rejects the
+        whole resource. The finding points at the field, not at the document.
+    """,
+    bad=_VS_HEAD + """
+    spec:
+      hosts: reviews
+    """,
+    good=_VS_HEAD + """
+    spec:
+      hosts: [reviews]
+    """,
+)
+
+MISSING_FIELD = define(
+    "ML208", "missing-required-field", Severity.ERROR, module=__name__, istio="IST0106",
+    summary="A required field is missing.",
+    rationale="""
+        Some fields have no default: a DestinationRule without `host`, a route destination
+        without `host`, a ServiceEntry without `hosts`. The API server rejects the resource.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: reviews
+        spec:
+          subsets:
+          - name: v1
+            labels:
+              version: v1
+    """,
+    good="""
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: reviews
+        spec:
+          host: reviews
+          subsets:
+          - name: v1
+            labels:
+              version: v1
+    """,
+)
+
+INVALID_VALUE = define(
+    "ML209", "invalid-value", Severity.ERROR, module=__name__, istio="IST0106",
+    summary="A value is outside what the field accepts.",
+    rationale="""
+        The value has the right type but not an accepted value: an enum spelled wrong
+        (`LEAST_CONNN`), a number out of range, a duration without a unit, two of the
+        mutually exclusive `exact`, `prefix` and `regex` set at once.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: reviews
+        spec:
+          host: reviews
+          trafficPolicy:
+            loadBalancer:
+              simple: FASTEST
+    """,
+    good="""
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: reviews
+        spec:
+          host: reviews
+          trafficPolicy:
+            loadBalancer:
+              simple: LEAST_REQUEST
+    """,
+)
+
+_BY_ISSUE = {
+    "unknown_field": UNKNOWN_FIELD,
+    "wrong_type": WRONG_TYPE,
+    "missing": MISSING_FIELD,
+    "invalid": INVALID_VALUE,
+}
+
+
+def model_findings(res: Resource) -> Iterator[tuple[str, Finding]]:
+    """The typed model's verdict on a resource of a modelled kind in a served version."""
+    from meshlint import models
+
+    info = res.info
+    if info is None or res.version not in info.versions:
+        return
+    for issue in models.validate(info, res.data):
+        rule_ = _BY_ISSUE[issue.kind]
+        message = issue.message
+        fix = None
+        if issue.kind == "unknown_field":
+            if issue.suggestion:
+                message += f"; did you mean `{issue.suggestion}`?"
+                fix = f"rename `{issue.path[-1]}` to `{issue.suggestion}`"
+        yield rule_.code, Finding(issue.path, message, fix=fix,
+                                  key=issue.kind in ("unknown_field", "missing"))

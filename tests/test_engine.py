@@ -1,0 +1,172 @@
+"""The pipeline: suppression comments and annotations, config selection, ordering, resources."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from meshlint.config import Config, ConfigError, from_mapping
+from meshlint.diagnostics import Severity
+from meshlint.engine import lint_paths, lint_text
+
+OLD = "networking.istio.io/v1alpha3"
+
+
+def vs(name: str = "reviews", api: str = OLD, extra_meta: str = "") -> str:
+    template = textwrap.dedent("""\
+        apiVersion: {api}
+        kind: VirtualService
+        metadata:
+          name: {name}
+        {extra_meta}spec:
+          hosts: [reviews]
+        """)
+    return template.format(api=api, name=name, extra_meta=extra_meta)
+
+
+def codes(text: str, **cfg: object) -> list[tuple[str, int]]:
+    result = lint_text(text, from_mapping(dict(cfg)) if cfg else Config(select=["ML204"]))
+    return [(d.code, d.line) for d in result.findings]
+
+
+def test_finding_has_resource_path_and_span() -> None:
+    result = lint_text(vs(), Config(select=["ML204"]), name="vs.yaml")
+    (d,) = result.findings
+    assert (d.code, d.file, d.line, d.column) == ("ML204", "vs.yaml", 1, 13)
+    assert (d.span.end_line, d.span.end_column) == (1, 13 + len(OLD))
+    assert d.resource == "VirtualService/default/reviews"
+    assert d.path == "apiVersion"
+    assert d.severity is Severity.INFO
+    assert result.resources == 1 and result.files == 1
+
+
+def test_inline_disable_on_the_line() -> None:
+    text = vs().replace(OLD, OLD + "  # meshlint: disable=ML204")
+    assert codes(text) == []
+
+
+def test_inline_disable_on_the_line_before() -> None:
+    text = "# meshlint: disable=ML204\n" + vs()
+    assert codes(text) == []
+
+
+def test_disable_above_resource_covers_all_its_findings() -> None:
+    text = "# meshlint: disable=ML204,ML202\n# another comment\n" + vs()
+    text += "---\n" + vs("ratings")
+    assert codes(text) == [("ML204", 10)]
+
+
+def test_disable_by_name_and_other_code_does_not_suppress() -> None:
+    assert codes("# meshlint: disable=old-api-version\n" + vs()) == []
+    assert codes("# meshlint: disable=ML206\n" + vs()) == [("ML204", 2)]
+
+
+def test_disable_file() -> None:
+    text = vs() + "---\n" + vs("b") + "# meshlint: disable-file=ML204\n"
+    assert codes(text) == []
+
+
+def test_ignore_annotation() -> None:
+    meta = '  annotations:\n    meshlint.io/ignore: "ML204"\n'
+    assert codes(vs(extra_meta=meta)) == []
+    meta = '  annotations:\n    meshlint.io/ignore: "all"\n'
+    assert codes(vs(extra_meta=meta)) == []
+    meta = '  annotations:\n    meshlint.io/ignore: "ML999"\n'
+    assert codes(vs(extra_meta=meta)) == [("ML204", 1)]
+
+
+REMOVED = """\
+apiVersion: authentication.istio.io/v1alpha1
+kind: Policy
+metadata:
+  name: default
+{annotations}spec: {{}}
+"""
+
+
+def test_istio_suppress_annotation_for_matching_codes() -> None:
+    plain = REMOVED.format(annotations="")
+    assert [c for c, _ in codes(plain, select=["ML205"])] == ["ML205"]
+    for value in ("IST0002", "*", "IST0101,IST0002"):
+        text = REMOVED.format(
+            annotations=f'  annotations:\n    galley.istio.io/analyze-suppress: "{value}"\n'
+        )
+        assert codes(text, select=["ML205"]) == []
+    other = REMOVED.format(
+        annotations='  annotations:\n    galley.istio.io/analyze-suppress: "IST0101"\n'
+    )
+    assert [c for c, _ in codes(other, select=["ML205"])] == ["ML205"]
+
+
+def test_select_ignore_and_severity_override() -> None:
+    text = vs()
+    assert codes(text, select=["ML2"], ignore=["ML204", "ML206", "ML207", "ML208", "ML209"]) == []
+    result = lint_text(text, from_mapping({"select": ["ML204"], "severity": {"ML204": "error"}}))
+    assert [d.severity for d in result.findings] == [Severity.ERROR]
+
+
+def test_config_rejects_unknown_keys_and_rules() -> None:
+    with pytest.raises(ConfigError, match="did you mean `select`"):
+        from_mapping({"selct": ["ML2"]})
+    with pytest.raises(ConfigError, match="no rule"):
+        from_mapping({"severity": {"ML999": "error"}})
+    with pytest.raises(ConfigError, match="ML99"):
+        from_mapping({"ignore": ["ML99"]})
+    with pytest.raises(ConfigError, match="fail-on"):
+        from_mapping({"fail-on": "sometimes"})
+
+
+def test_per_file_ignores_and_exclude(tmp_path: Path) -> None:
+    (tmp_path / "legacy").mkdir()
+    (tmp_path / "legacy" / "vs.yaml").write_text(vs())
+    (tmp_path / "new.yaml").write_text(vs())
+    (tmp_path / "skip").mkdir()
+    (tmp_path / "skip" / "vs.yaml").write_text(vs())
+    cfg = from_mapping(
+        {"select": ["ML204"], "per-file-ignores": {"legacy/**": ["ML204"]}, "exclude": ["skip"]},
+        root=tmp_path,
+    )
+    result = lint_paths([str(tmp_path)], cfg)
+    assert [Path(d.file).name for d in result.findings] == ["new.yaml"]
+    assert result.files == 2
+
+
+def test_findings_sorted_by_file_then_position(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(vs() + "---\n" + vs("x") + "---\nkind: [\n")
+    (tmp_path / "b.yaml").write_text(vs())
+    result = lint_paths([str(tmp_path)], Config(select=["ML1", "ML204"]))
+    keys = [(Path(d.file).name, d.line) for d in result.findings]
+    assert keys == sorted(keys)
+    assert ("a.yaml", 16) in keys  # the syntax error (at the end) after two good documents
+
+
+def test_non_resources_are_reported_not_counted() -> None:
+    text = "- a\n- b\n---\nlivenessProbe:\n  httpGet: {path: /}\n---\n" + vs()
+    result = lint_text(text, Config(select=["ML104", "ML204"]))
+    assert [(d.code, d.line) for d in result.findings] == [
+        ("ML104", 1), ("ML104", 4), ("ML204", 7)]
+    assert "livenessProbe" in result.findings[1].message
+    assert result.resources == 1
+
+
+def test_rule_crash_becomes_a_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    from meshlint import rules
+
+    r = rules.get("ML204")
+    assert r is not None
+
+    def boom(res: object) -> list[object]:
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(r, "check", boom, raising=False) if False else None
+    object.__setattr__(r, "check", boom)
+    try:
+        result = lint_text(vs(), Config(select=["ML204", "ML107"]))
+    finally:
+        from meshlint.rules import schema
+
+        object.__setattr__(r, "check", schema.old_api_version)
+    assert [d.code for d in result.findings] == ["ML107"]
+    assert "kaput" in result.findings[0].message

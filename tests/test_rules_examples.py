@@ -1,0 +1,41 @@
+"""Every rule's own bad example triggers it and its good example does not."""
+
+from __future__ import annotations
+
+import pytest
+
+from meshlint import rules
+from meshlint.config import Config
+from meshlint.engine import lint_text
+
+ALL = rules.all_rules()
+
+
+@pytest.mark.parametrize("rule", [r for r in ALL if r.bad], ids=lambda r: r.code)
+def test_bad_example_fires(rule: rules.Rule) -> None:
+    result = lint_text(rule.bad, Config(), name=f"{rule.code}-bad.yaml")
+    codes = [d.code for d in result.findings]
+    assert rule.code in codes, f"{rule.code} bad example gave {codes}"
+
+
+@pytest.mark.parametrize("rule", [r for r in ALL if r.good], ids=lambda r: r.code)
+def test_good_example_is_clean_of_that_rule(rule: rules.Rule) -> None:
+    result = lint_text(rule.good, Config(), name=f"{rule.code}-good.yaml")
+    found = [d for d in result.findings if d.code == rule.code]
+    assert not found, f"{rule.code} fires on its good example: {found}"
+    errors = [d for d in result.findings if d.severity.label == "error"]
+    assert not errors, f"{rule.code} good example has errors: {errors}"
+
+
+@pytest.mark.parametrize("rule", [r for r in ALL if r.check is not None], ids=lambda r: r.code)
+def test_checked_rules_have_both_examples(rule: rules.Rule) -> None:
+    assert rule.bad and rule.good
+
+
+def test_registry_metadata() -> None:
+    names = [r.name for r in ALL]
+    assert len(names) == len(set(names))
+    for r in ALL:
+        assert r.summary.endswith("."), r.code
+        assert r.rationale.strip(), r.code
+        assert r.code[:3] in rules.FAMILIES
