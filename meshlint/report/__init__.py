@@ -19,4 +19,5 @@ def render(fmt: str, result: LintResult, *, color: bool = False) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     module = importlib.import_module(f"meshlint.report.{fmt}")
-    return module.render(result, color=color)  # type: ignore[no-any-return]
+    renderer: Renderer = module.render
+    return renderer(result, color=color)

@@ -58,10 +58,6 @@ class Rule:
     check: Check | None = field(default=None, compare=False)
     fixable: bool = False
 
-    @property
-    def url(self) -> str:
-        return f"https://meshlint.dev/rules/{self.code}"
-
     def applies_to(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds
 
