@@ -242,7 +242,7 @@ def test_sarif_validates_and_lists_only_fired_rules(monkeypatch: pytest.MonkeyPa
     assert run["columnKind"] == "unicodeCodePoints"
     driver = run["tool"]["driver"]
     assert driver["name"] == "meshlint"
-    assert driver["version"] and driver["informationUri"].startswith("https://")
+    assert driver["version"]
     ids = [r["id"] for r in driver["rules"]]
     assert ids == sorted({d.code for d in findings()})
     for descriptor in driver["rules"]:
