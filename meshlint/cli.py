@@ -82,6 +82,10 @@ def lint_command(
     stdin_filename: Annotated[str, typer.Option(
         help="The file name to show for '-' (stdin).")] = "<stdin>",
     color: Annotated[ColorMode, typer.Option(help="Colour in text output.")] = ColorMode.auto,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1,
+        help="Worker processes for large runs. [default: the number of cores]",
+        show_default=False)] = None,
 ) -> None:
     """Lint manifests and report every finding at its line and column."""
     from meshlint import config as config_mod
@@ -119,7 +123,10 @@ def lint_command(
     files, missing = loader.discover(targets, cfg.exclude)
     if missing:
         raise _fail("no such file or folder: " + ", ".join(missing))
-    result = engine.lint_paths(targets, cfg, stdin_name=stdin_filename, files=files)
+    workers = jobs or os.cpu_count() or 1
+    show_progress = sys.stderr.isatty() and len(files) >= 500
+    result = engine.lint_paths(targets, cfg, stdin_name=stdin_filename, files=files,
+                               jobs=workers, progress=show_progress)
 
     use_color = color is ColorMode.always or (
         color is ColorMode.auto and output is None and sys.stdout.isatty()

@@ -24,13 +24,12 @@ _DIRECTIVE = re.compile(r"#\s*meshlint:\s*disable(-file)?\s*=\s*([A-Za-z0-9_,\s-
 @dataclass
 class LintResult:
     findings: list[Diagnostic] = field(default_factory=list)
+    # The sources read; in a parallel run only those with findings (their text is needed for
+    # code frames), which is why ``files`` is counted on its own.
     sources: list[Source] = field(default_factory=list)
     resources: int = 0
     io_error: bool = False
-
-    @property
-    def files(self) -> int:
-        return len(self.sources)
+    files: int = 0
 
     def source(self, name: str) -> Source | None:
         for s in self.sources:
@@ -39,14 +38,38 @@ class LintResult:
         return None
 
 
+# Below this many files a run stays in one process: starting workers would cost more.
+PARALLEL_MIN_FILES = 40
+
+
 def lint_paths(paths: Sequence[str], config: Config, *, stdin_name: str = "<stdin>",
-               files: Sequence[str] | None = None) -> LintResult:
+               files: Sequence[str] | None = None, jobs: int = 1,
+               progress: bool = False) -> LintResult:
+    """Lint file by file: each file's node trees are freed before the next file is read.
+
+    With ``jobs`` > 1 and enough files, contiguous slices of the files go to worker processes;
+    the output is the same, in the same order, as a run in one process.
+    """
     if files is None:
         files, _ = loader.discover(paths, config.exclude)
-    load = LoadResult()
+    if jobs > 1 and len(files) >= PARALLEL_MIN_FILES and "-" not in files:
+        from meshlint.parallel import lint_in_workers
+
+        return lint_in_workers(list(files), config, jobs, progress=progress)
+    return lint_files(files, config, stdin_name=stdin_name)
+
+
+def lint_files(files: Sequence[str], config: Config, *,
+               stdin_name: str = "<stdin>") -> LintResult:
+    result = LintResult()
+    plan = _Plan(config)
+    raw: list[Diagnostic] = []
     for f in files:
+        load = LoadResult()
         loader.load_file(f, load, stdin_name=stdin_name)
-    return lint_loaded(load, config)
+        _lint_load(load, plan, result, raw)
+    result.findings = _finalize(raw, result.sources, config)
+    return result
 
 
 def lint_text(text: str, config: Config | None = None, name: str = "<string>") -> LintResult:
@@ -54,25 +77,46 @@ def lint_text(text: str, config: Config | None = None, name: str = "<string>") -
 
 
 def lint_loaded(load: LoadResult, config: Config) -> LintResult:
-    result = LintResult(sources=load.sources, io_error=load.io_error)
-    raw: list[Diagnostic] = list(load.diagnostics)
-    resources: list[tuple[Resource, list[Diagnostic]]] = []
-    for doc in load.documents:
-        found: list[Diagnostic] = []
-        res = _lint_document(doc, config, found)
-        if res is not None:
-            result.resources += 1
-            resources.append((res, found))
-        else:
-            raw.extend(found)
-        doc.node = None  # every finding of it is placed; free the node tree
-    for res, found in resources:
-        raw.extend(_unsuppressed_by_annotations(res, found))
-    result.findings = _finalize(raw, load.sources, config)
+    result = LintResult()
+    raw: list[Diagnostic] = []
+    _lint_load(load, _Plan(config), result, raw)
+    result.findings = _finalize(raw, result.sources, config)
     return result
 
 
-def _lint_document(doc: Document, config: Config, out: list[Diagnostic]) -> Resource | None:
+def _lint_load(load: LoadResult, plan: _Plan, result: LintResult, raw: list[Diagnostic]) -> None:
+    result.sources.extend(load.sources)
+    result.files += len(load.sources)
+    result.io_error = result.io_error or load.io_error
+    raw.extend(load.diagnostics)
+    for doc in load.documents:
+        found: list[Diagnostic] = []
+        res = _lint_document(doc, plan, found)
+        if res is not None:
+            result.resources += 1
+            raw.extend(_unsuppressed_by_annotations(res, found))
+        else:
+            raw.extend(found)
+        doc.node = None  # every finding of it is placed; free the node tree
+
+
+class _Plan:
+    """What runs for each kind under one configuration, worked out once per run."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.schema = any(config.enabled(c) for c in ("ML206", "ML207", "ML208", "ML209"))
+        self._checks: dict[str, list[rules.Rule]] = {}
+
+    def checks(self, kind: str) -> list[rules.Rule]:
+        found = self._checks.get(kind)
+        if found is None:
+            found = self._checks[kind] = list(rules.checks_for(kind, self.config.enabled))
+        return found
+
+
+def _lint_document(doc: Document, plan: _Plan, out: list[Diagnostic]) -> Resource | None:
+    config = plan.config
     name = doc.source.name
     if not isinstance(doc.data, dict):
         what = {list: "a list", str: "a string"}.get(type(doc.data), "a single value")
@@ -91,8 +135,7 @@ def _lint_document(doc: Document, config: Config, out: list[Diagnostic]) -> Reso
                               f"apiVersion and no kind.{hint}", name, doc.span))
         return None
     emit = _Emitter(res, config, out)
-    if config.enabled("ML206") or config.enabled("ML207") or config.enabled("ML208") or \
-            config.enabled("ML209"):
+    if plan.schema:
         from meshlint.rules.schema import model_findings
 
         try:
@@ -102,7 +145,7 @@ def _lint_document(doc: Document, config: Config, out: list[Diagnostic]) -> Reso
                     res.schema_ok = False
         except Exception as exc:  # a bug of ours: say so on the resource, go on
             emit.internal_error("the schema check", exc)
-    for r in rules.checks_for(res.kind, config.enabled):
+    for r in plan.checks(res.kind):
         assert r.check is not None
         try:
             for finding in r.check(res):

@@ -1,0 +1,246 @@
+"""Generate a realistic mesh repository of N services over 10 namespaces, deterministically.
+
+Each service gets one file with its ServiceAccount, Service, Deployment, VirtualService (several
+routes: header match, canary weights, retries, timeouts), DestinationRule (subsets, connection
+pool, outlier detection, TLS) and AuthorizationPolicy. Each namespace gets a file with its
+Namespace, PeerAuthentication and Telemetry.
+
+    python bench/generate.py 1000 bench/out/mesh-1000
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+NAMESPACES = 10
+
+
+def service_file(i: int, rng: random.Random) -> str:
+    ns = f"team-{i % NAMESPACES}"
+    name = f"svc-{i:05d}"
+    peer = f"svc-{(i + 1) % max(i + 1, 2):05d}"
+    versions = ["v1", "v2"] if i % 3 else ["v1", "v2", "v3"]
+    port = rng.choice([8080, 9080, 8000])
+    docs = [f"""\
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {name}
+  namespace: {ns}
+""", f"""\
+apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+  namespace: {ns}
+  labels:
+    app: {name}
+spec:
+  selector:
+    app: {name}
+  ports:
+  - name: http
+    port: {port}
+    targetPort: {port}
+"""]
+    for v in versions:
+        docs.append(f"""\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}-{v}
+  namespace: {ns}
+  labels:
+    app: {name}
+    version: {v}
+spec:
+  replicas: {rng.randint(1, 5)}
+  selector:
+    matchLabels:
+      app: {name}
+      version: {v}
+  template:
+    metadata:
+      labels:
+        app: {name}
+        version: {v}
+      annotations:
+        sidecar.istio.io/inject: "true"
+    spec:
+      serviceAccountName: {name}
+      containers:
+      - name: app
+        image: registry.example.com/{name}:{v}
+        ports:
+        - containerPort: {port}
+        resources:
+          requests: {{cpu: 100m, memory: 128Mi}}
+""")
+    w = rng.randint(60, 95)
+    docs.append(f"""\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: {name}
+  namespace: {ns}
+spec:
+  hosts:
+  - {name}
+  http:
+  - name: canary-header
+    match:
+    - headers:
+        x-canary:
+          exact: "true"
+      uri:
+        prefix: /api/
+    route:
+    - destination:
+        host: {name}
+        subset: {versions[-1]}
+        port:
+          number: {port}
+    timeout: 5s
+  - name: admin
+    match:
+    - uri:
+        regex: "^/admin/[a-z]+$"
+    fault:
+      abort:
+        httpStatus: 403
+        percentage:
+          value: 100
+    route:
+    - destination:
+        host: {name}
+        subset: v1
+  - name: default
+    route:
+    - destination:
+        host: {name}
+        subset: v1
+      weight: {w}
+    - destination:
+        host: {name}
+        subset: v2
+      weight: {100 - w}
+    retries:
+      attempts: 3
+      perTryTimeout: 2s
+      retryOn: connect-failure,refused-stream,unavailable
+    timeout: 10s
+    headers:
+      request:
+        set:
+          x-routed-by: mesh
+""")
+    subsets = "".join(f"""\
+  - name: {v}
+    labels:
+      version: {v}
+""" for v in versions)
+    docs.append(f"""\
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: {name}
+  namespace: {ns}
+spec:
+  host: {name}.{ns}.svc.cluster.local
+  trafficPolicy:
+    connectionPool:
+      tcp:
+        maxConnections: {rng.choice([100, 200, 500])}
+        connectTimeout: 1s
+      http:
+        http1MaxPendingRequests: 100
+        maxRequestsPerConnection: 10
+    outlierDetection:
+      consecutive5xxErrors: 5
+      interval: 10s
+      baseEjectionTime: 30s
+      maxEjectionPercent: 50
+    loadBalancer:
+      simple: LEAST_REQUEST
+    tls:
+      mode: ISTIO_MUTUAL
+  subsets:
+{subsets}""")
+    docs.append(f"""\
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: {name}-allow
+  namespace: {ns}
+spec:
+  selector:
+    matchLabels:
+      app: {name}
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        principals: ["cluster.local/ns/{ns}/sa/{peer}"]
+    to:
+    - operation:
+        methods: ["GET", "POST"]
+        paths: ["/api/*"]
+""")
+    return "---\n".join(docs)
+
+
+def namespace_file(n: int) -> str:
+    ns = f"team-{n}"
+    return f"""\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {ns}
+  labels:
+    istio-injection: enabled
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: default
+  namespace: {ns}
+spec:
+  mtls:
+    mode: STRICT
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata:
+  name: default
+  namespace: {ns}
+spec:
+  accessLogging:
+  - providers:
+    - name: envoy
+  tracing:
+  - randomSamplingPercentage: 10.0
+"""
+
+
+def generate(services: int, out: Path) -> int:
+    """Write the corpus; returns the number of files."""
+    rng = random.Random(services)
+    count = 0
+    for n in range(NAMESPACES):
+        folder = out / f"team-{n}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "namespace.yaml").write_text(namespace_file(n), encoding="utf-8")
+        count += 1
+    for i in range(services):
+        folder = out / f"team-{i % NAMESPACES}"
+        (folder / f"svc-{i:05d}.yaml").write_text(service_file(i, rng), encoding="utf-8")
+        count += 1
+    return count
+
+
+if __name__ == "__main__":
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    target = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(f"bench/out/mesh-{n}")
+    print(f"{generate(n, target)} files in {target}")
