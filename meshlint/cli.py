@@ -125,8 +125,11 @@ def lint_command(
         raise _fail("no such file or folder: " + ", ".join(missing))
     workers = jobs or os.cpu_count() or 1
     show_progress = sys.stderr.isatty() and len(files) >= 500
-    result = engine.lint_paths(targets, cfg, stdin_name=stdin_filename, files=files,
-                               jobs=workers, progress=show_progress)
+    try:
+        result = engine.lint_paths(targets, cfg, stdin_name=stdin_filename, files=files,
+                                   jobs=workers, progress=show_progress)
+    except config_mod.ConfigError as exc:  # e.g. a schema location that cannot be used
+        raise _fail(str(exc)) from None
 
     use_color = color is ColorMode.always or (
         color is ColorMode.auto and output is None and sys.stdout.isatty()

@@ -232,6 +232,10 @@ def from_mapping(raw: dict[str, Any], *, root: Path | None = None,
             raise ConfigError(f"{path}: `cluster-domain` must be a domain such as cluster.local")
         cfg.cluster_domain = value
     if "schema-locations" in normalized:
-        cfg.schema_locations = _str_list(normalized["schema-locations"], "schema-locations",
-                                         path)
+        # Relative to the configuration file's folder, as every path in it; URLs stay as given.
+        cfg.schema_locations = [
+            loc if "://" in loc or os.path.isabs(loc) or path is None
+            else str(cfg.root / loc)
+            for loc in _str_list(normalized["schema-locations"], "schema-locations", path)
+        ]
     return cfg

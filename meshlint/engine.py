@@ -107,6 +107,12 @@ class _Plan:
         self.config = config
         self.schema = any(config.enabled(c) for c in ("ML206", "ML207", "ML208", "ML209"))
         self._checks: dict[str, list[rules.Rule]] = {}
+        self.schemas: Any = None
+        if config.schema_locations and config.enabled("ML210"):
+            from meshlint.rules.external import SchemaStore
+
+            # Checks the locations now: a bad one is a usage error (ConfigError).
+            self.schemas = SchemaStore(config.schema_locations)
 
     def checks(self, kind: str) -> list[rules.Rule]:
         found = self._checks.get(kind)
@@ -145,6 +151,16 @@ def _lint_document(doc: Document, plan: _Plan, out: list[Diagnostic]) -> Resourc
                     res.schema_ok = False
         except Exception as exc:  # a bug of ours: say so on the resource, go on
             emit.internal_error("the schema check", exc)
+    if plan.schemas is not None:
+        from meshlint.rules.external import ExternalSchemaError, external_findings
+
+        try:
+            for finding in external_findings(res, plan.schemas):
+                emit("ML210", Severity.ERROR, finding)
+        except ExternalSchemaError:
+            raise  # an unusable schema the user pointed to: a usage error, not ML107
+        except Exception as exc:
+            emit.internal_error("the external schema check", exc)
     for r in plan.checks(res.kind):
         assert r.check is not None
         try:

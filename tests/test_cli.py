@@ -147,3 +147,17 @@ def test_demo_examples(tmp_path: Path) -> None:
     assert proc.returncode == 1
     rules = {f["rule"] for f in json.loads(proc.stdout)["findings"]}
     assert {"ML102", "ML206", "ML207", "ML209", "ML302", "ML306", "ML204"} <= rules
+
+
+def test_schema_location_from_cli(tmp_path: Path) -> None:
+    from conftest import FIXTURES
+
+    f = tmp_path / "cm.yaml"
+    f.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: 1\n")
+    schemas = FIXTURES / "external" / "schemas"
+    proc = run("lint", "--no-config", "--format", "json", "--schema-location", str(schemas),
+               str(f))
+    findings = json.loads(proc.stdout)["findings"]
+    assert [(x["rule"], x["line"], x["path"]) for x in findings] == [("ML210", 6, "data.a")]
+    proc = run("lint", "--no-config", "--schema-location", str(tmp_path / "nope"), str(f))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import FIXTURES
+
 from meshlint import rules
 from meshlint.config import Config
 from meshlint.engine import lint_text
@@ -11,16 +13,22 @@ from meshlint.engine import lint_text
 ALL = rules.all_rules()
 
 
+def config_for(rule: rules.Rule) -> Config:
+    if rule.code == "ML210":  # validates against schemas the user points to
+        return Config(schema_locations=[str(FIXTURES / "external" / "schemas")])
+    return Config()
+
+
 @pytest.mark.parametrize("rule", [r for r in ALL if r.bad], ids=lambda r: r.code)
 def test_bad_example_fires(rule: rules.Rule) -> None:
-    result = lint_text(rule.bad, Config(), name=f"{rule.code}-bad.yaml")
+    result = lint_text(rule.bad, config_for(rule), name=f"{rule.code}-bad.yaml")
     codes = [d.code for d in result.findings]
     assert rule.code in codes, f"{rule.code} bad example gave {codes}"
 
 
 @pytest.mark.parametrize("rule", [r for r in ALL if r.good], ids=lambda r: r.code)
 def test_good_example_is_clean_of_that_rule(rule: rules.Rule) -> None:
-    result = lint_text(rule.good, Config(), name=f"{rule.code}-good.yaml")
+    result = lint_text(rule.good, config_for(rule), name=f"{rule.code}-good.yaml")
     found = [d for d in result.findings if d.code == rule.code]
     assert not found, f"{rule.code} fires on its good example: {found}"
     errors = [d for d in result.findings if d.severity.label == "error"]

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # Families by hundreds, and the modules that hold each family's rules.
 FAMILIES: dict[str, tuple[str, ...]] = {
     "ML1": ("document",),
-    "ML2": ("schema",),
+    "ML2": ("schema", "external"),
     "ML3": ("metadata",),
 }
 
