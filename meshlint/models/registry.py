@@ -41,7 +41,7 @@ class KindInfo:
 @cache
 def _import(path: str) -> type[BaseModel]:
     module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return,unused-ignore]
 
 
 _NET = ("v1", "v1beta1", "v1alpha3")
