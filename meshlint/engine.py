@@ -94,7 +94,7 @@ def _lint_load(load: LoadResult, plan: _Plan, result: LintResult, raw: list[Diag
         res = _lint_document(doc, plan, found)
         if res is not None:
             result.resources += 1
-            raw.extend(_unsuppressed_by_annotations(res, found))
+            raw.extend(_unsuppressed_by_annotations(res, _most_specific(found)))
         else:
             raw.extend(found)
         doc.node = None  # every finding of it is placed; free the node tree
@@ -193,6 +193,21 @@ class _Emitter:
             "the other checks still ran. Please report this.",
             doc.source.name, doc.span, self.res.key, "", None, doc.line,
         ))
+
+
+def _most_specific(found: list[Diagnostic]) -> list[Diagnostic]:
+    """Drop a generic wrong-type finding where a rule of its own reported the same spot.
+
+    The metadata family knows more about labels, annotations and `metadata` itself than the
+    schema stage does (it names the bad label, quotes the value to write), so on the same span
+    its finding is kept and the schema's is dropped.
+    """
+    if len(found) < 2:
+        return found
+    specific = {(d.span, d.path) for d in found if d.code.startswith("ML3")}
+    if not specific:
+        return found
+    return [d for d in found if not (d.code == "ML207" and (d.span, d.path) in specific)]
 
 
 def _codes(value: Any) -> set[str]:

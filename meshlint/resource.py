@@ -43,7 +43,7 @@ class Resource:
     @property
     def key(self) -> str:
         """``Kind/namespace/name``, the resource's name in every output."""
-        return f"{self.kind or '?'}/{self.effective_namespace}/{self.name}"
+        return f"{self.kind or '?'}/{self.effective_namespace}/{self.name or '<unnamed>'}"
 
     @classmethod
     def of(cls, doc: Document) -> Resource | None:

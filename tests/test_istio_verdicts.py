@@ -27,18 +27,22 @@ _SEP = re.compile(r"^---\s*$", re.M)
 def _cases(suffix: str) -> list[tuple[str, str, str | None]]:
     cases = []
     for path in sorted(TESTDATA.glob(f"*-{suffix}.yaml")):
-        text = path.read_text(encoding="utf-8")
-        offset = 0
-        for i, chunk in enumerate(_SEP.split(text)):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        chunks: list[tuple[int, list[str]]] = [(0, [])]
+        for number, line in enumerate(lines):
+            if _SEP.match(line):
+                chunks.append((number + 1, []))
+            else:
+                chunks[-1][1].append(line)
+        for i, (offset, body_lines) in enumerate(chunks):
+            chunk = "\n".join(body_lines) + "\n"
             data = yaml.safe_load(chunk) if chunk.strip() else None
-            lines = chunk.count("\n") + (1 if i else 0)
-            if isinstance(data, dict):
-                group, _ = split_api_version(str(data.get("apiVersion", "")))
-                if (group, data.get("kind")) in BY_GROUP_KIND:
-                    err = data.get("_err")
-                    body = re.sub(r"^_err:.*$", "", chunk, flags=re.M)
-                    cases.append((f"{path.name}#{i}", "\n" * offset + body, err))
-            offset += lines
+            if not isinstance(data, dict):
+                continue
+            group, _ = split_api_version(str(data.get("apiVersion", "")))
+            if (group, data.get("kind")) in BY_GROUP_KIND:
+                body = re.sub(r"^_err:.*$", "", chunk, flags=re.M)
+                cases.append((f"{path.name}#{i}", "\n" * offset + body, data.get("_err")))
     return cases
 
 

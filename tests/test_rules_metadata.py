@@ -1,0 +1,570 @@
+"""ML3xx: metadata and unrendered template placeholders, each finding at its exact place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from meshlint import rules
+from meshlint.config import Config
+from meshlint.diagnostics import Diagnostic
+from meshlint.engine import lint_paths, lint_text
+from meshlint.rules.metadata import ANNOTATIONS_LIMIT, has_placeholder
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "metadata"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SEED = SHARED / "corpus" / "seed"
+ML3 = Config(select=["ML3"])
+
+Row = tuple[str, str, int, int, str]  # code, severity, line, column, path
+
+
+def lint_file(path: Path) -> list[Diagnostic]:
+    return lint_paths([str(path)], ML3).findings
+
+
+def rows(found: list[Diagnostic]) -> list[Row]:
+    return [(d.code, d.severity.label, d.line, d.column, d.path) for d in found]
+
+
+def lint(text: str, name: str = "t.yaml") -> list[Diagnostic]:
+    return lint_text(text, ML3, name=name).findings
+
+
+def only(found: list[Diagnostic], code: str) -> Diagnostic:
+    hits = [d for d in found if d.code == code]
+    assert len(hits) == 1, rows(found)
+    return hits[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures: every finding of each bad file, and silence on each good file
+# ---------------------------------------------------------------------------------------------
+
+EXPECTED: dict[str, list[Row]] = {
+    "names-bad.yaml": [
+        ("ML301", "error", 4, 1, "metadata"),
+        ("ML301", "error", 12, 1, "metadata"),
+        ("ML302", "error", 20, 9, "metadata.name"),
+        ("ML302", "error", 29, 9, "metadata.name"),
+        ("ML302", "error", 42, 9, "metadata.name"),
+        ("ML302", "error", 50, 9, "metadata.name"),
+        ("ML303", "error", 51, 14, "metadata.namespace"),
+        ("ML302", "error", 59, 3, "metadata"),
+        ("ML307", "error", 59, 3, "metadata"),
+        ("ML307", "error", 67, 1, "metadata"),
+        ("ML303", "error", 76, 14, "metadata.namespace"),
+        ("ML302", "error", 84, 9, "metadata.name"),
+    ],
+    "labels-bad.yaml": [
+        ("ML304", "error", 7, 14, "metadata.labels.version"),
+        ("ML304", "error", 8, 5, 'metadata.labels["app.kubernetes.io/part of"]'),
+        ("ML304", "error", 9, 5, 'metadata.labels["Example.com/tier"]'),
+        ("ML304", "error", 10, 13, "metadata.labels.canary"),
+        ("ML304", "error", 11, 12, "metadata.labels.owner"),
+        ("ML304", "warning", 12, 13, "metadata.labels.release"),
+        ("ML304", "error", 17, 7, 'spec.selector.matchLabels["/version"]'),
+        ("ML304", "error", 22, 18, "spec.template.metadata.labels.version"),
+        ("ML304", "error", 34, 5, "metadata.labels"),
+        ("ML304", "error", 38, 12, "spec.selector.matchLabels.app"),
+        ("ML304", "error", 47, 3, "metadata.labels"),
+    ],
+    "annotations-bad.yaml": [
+        ("ML305", "error", 6, 5, 'metadata.annotations["deployment kubernetes.io/revision"]'),
+        ("ML305", "error", 8, 7, 'metadata.annotations["proxy.istio.io/config"]'),
+        ("ML305", "error", 9, 27, 'metadata.annotations["meshlint.example/ttl"]'),
+        ("ML305", "error", 19, 34, 'spec.template.metadata.annotations["sidecar.istio.io/inject"]'),
+        (
+            "ML305",
+            "warning",
+            20,
+            55,
+            'spec.template.metadata.annotations["traffic.sidecar.istio.io/excludeOutboundPorts"]',
+        ),
+        ("ML308", "error", 33, 5, 'metadata.annotations["istio.io/dry-run"]'),
+        ("ML309", "error", 48, 23, 'metadata.annotations["istio.io/dry-run"]'),
+        ("ML310", "error", 65, 11, "spec.action"),
+        (
+            "ML311",
+            "error",
+            80,
+            5,
+            'metadata.annotations["internal.istio.io/webhook-always-reject"]',
+        ),
+        ("ML311", "error", 81, 5, 'metadata.annotations["internal.istio.io/parent-namespace"]'),
+    ],
+    "placeholders-bad.yaml": [
+        ("ML306", "error", 4, 9, "metadata.name"),
+        ("ML306", "error", 5, 14, "metadata.namespace"),
+        ("ML306", "error", 7, 11, "metadata.labels.team"),
+        ("ML306", "error", 14, 9, 'spec.http[0].match[0].headers["{{ .Values.header }}"]'),
+        ("ML306", "error", 17, 16, "spec.http[0].match[0].uri.regex"),
+        ("ML306", "error", 20, 15, "spec.http[0].route[0].destination.host"),
+        ("ML306", "error", 21, 17, "spec.http[0].route[0].destination.subset"),
+        ("ML306", "error", 25, 20, "spec.http[0].headers.request.set.x-build"),
+        ("ML306", "error", 26, 20, "spec.http[0].headers.request.set.x-owner"),
+        ("ML306", "error", 27, 19, "spec.http[0].headers.request.set.x-note"),
+        ("ML306", "warning", 29, 18, "spec.http[0].rewrite.authority"),
+        ("ML306", "error", 46, 16, "spec.template.spec.containers[0].image"),
+        ("ML306", "error", 47, 16, "spec.template.spec.containers[0].args[0]"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bad_fixture(name: str) -> None:
+    assert rows(lint_file(FIXTURES / name)) == EXPECTED[name]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*-good.yaml")))
+def test_good_fixture(name: str) -> None:
+    assert rows(lint_file(FIXTURES / name)) == []
+
+
+def test_every_rule_has_a_failing_fixture() -> None:
+    fired = {row[0] for expected in EXPECTED.values() for row in expected}
+    ours = {r.code for r in rules.all_rules() if r.code.startswith("ML3")}
+    assert ours <= fired
+
+
+# ---------------------------------------------------------------------------------------------
+# The seed corpus and Istio's samples
+# ---------------------------------------------------------------------------------------------
+
+
+def test_seed_placeholders_and_chinese_name() -> None:
+    result = lint_paths([str(SEED)], ML3)
+    by_file: dict[str, list[Diagnostic]] = {}
+    for d in result.findings:
+        by_file.setdefault(Path(d.file).name, []).append(d)
+
+    placeholders = [(d.code, d.line, d.column) for d in by_file["04.yaml"]]
+    assert placeholders == [("ML306", 12, 15), ("ML306", 13, 17)]
+    assert "`{{.service}}`" in by_file["04.yaml"][0].message
+    assert "`{{.version}}`" in by_file["04.yaml"][1].message
+    assert "helm template" in by_file["04.yaml"][0].message
+
+    # `name:熔断配置` (no space) makes metadata the string "name:熔断配置", on line 5.
+    seed24 = by_file["24.yaml"]
+    assert [(d.code, d.line, d.column, d.path) for d in seed24] == [
+        ("ML302", 5, 3, "metadata"),
+        ("ML307", 5, 3, "metadata"),
+    ]
+    name, shape = seed24
+    assert "`熔断配置`" in name.message
+    assert "lower-case letters" in name.message
+    assert "`metadata` is the string 'name:熔断配置': a space is missing after 'name:'" in (
+        shape.message
+    )
+    assert shape.fix == "name: 熔断配置"
+    assert not any(d.code == "ML301" for d in seed24)
+
+
+def test_istio_samples_have_no_ml3_error() -> None:
+    result = lint_paths([str(SHARED / "corpus" / "istio-samples")], ML3)
+    assert result.resources > 50
+    assert [d for d in result.findings if d.severity.label == "error"] == []
+    # expose-istiod-https.yaml is applied through envsubst: `$CREDENTIAL_NAME` is a warning.
+    assert {(Path(d.file).name, d.code, d.severity.label, d.line) for d in result.findings} == {
+        ("expose-istiod-https.yaml", "ML306", "warning", 16),
+        ("expose-istiod-https.yaml", "ML306", "warning", 27),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages and edge cases
+# ---------------------------------------------------------------------------------------------
+
+DR = """apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+{meta}
+spec:
+  host: reviews
+"""
+
+
+def dr(meta: str) -> str:
+    return DR.format(meta=meta)
+
+
+def test_invalid_name_message_and_fix() -> None:
+    d = only(lint(dr("  name: Reviews_V1")), "ML302")
+    assert d.message.startswith("the name `Reviews_V1` is not valid: it has upper-case letters")
+    assert "`_`" in d.message
+    assert "RFC 1123 DNS subdomain" in d.message
+    assert "Use `reviews-v1`" in d.message
+    assert d.fix == "name: reviews-v1"
+
+
+def test_no_suggestion_when_none_can_be_derived() -> None:
+    d = only(lint(dr("  name: 评论")), "ML302")
+    assert d.fix is None
+    assert "`评`, `论`" in d.message
+
+
+@pytest.mark.parametrize(
+    ("kind", "length", "fires"),
+    [
+        ("DestinationRule", 253, False),
+        ("DestinationRule", 254, True),
+        ("Gateway", 63, False),
+        ("Gateway", 64, True),
+    ],
+)
+def test_name_length_limits(kind: str, length: int, fires: bool) -> None:
+    name = ("a" * 9 + ".") * (length // 10) + "a" * (length % 10)
+    if kind == "Gateway":
+        name = name.replace(".", "-")
+    assert len(name) == length
+    text = dr(f"  name: {name}").replace("DestinationRule", kind)
+    found = [d for d in lint(text) if d.code == "ML302"]
+    assert bool(found) == fires
+    if fires:
+        assert f"is {length} characters long" in found[0].message
+
+
+def test_gateway_name_with_dots_names_istio_rule() -> None:
+    text = dr("  name: shop.gateway").replace("DestinationRule", "Gateway")
+    d = only(lint(text), "ML302")
+    assert "Istio's webhook requires a Gateway name to be a DNS label" in d.message
+    assert d.fix == "name: shop-gateway"
+
+
+def test_quote_hint_keeps_what_was_written() -> None:
+    found = lint(
+        dr('  name: reviews\n  labels:\n    version: 1.10\n    canary: "yes"\n    enabled: on')
+    )
+    messages = [d.message for d in found if d.code == "ML304"]
+    assert len(messages) == 2
+    assert 'quote it, `version: "1.10"`' in messages[0]
+    assert "which YAML reads as the number 1.1" in messages[0]
+    assert 'quote it, `enabled: "on"`' in messages[1]
+
+
+def test_unquoted_annotation_value_says_quote_it() -> None:
+    d = only(
+        lint(dr("  name: reviews\n  annotations:\n    sidecar.istio.io/inject: true")), "ML305"
+    )
+    assert "quote it" in d.message
+    assert '`sidecar.istio.io/inject: "true"`' in d.message
+    assert (d.line, d.column) == (6, 30)
+
+
+def test_annotation_size_limit() -> None:
+    big = "x" * (ANNOTATIONS_LIMIT // 2)
+    under = lint(dr(f"  name: reviews\n  annotations:\n    a: {big}\n"))
+    assert under == []
+    over = lint(dr(f"  name: reviews\n  annotations:\n    a: {big}\n    b: {big}\n"))
+    d = only(over, "ML305")
+    assert (d.line, d.column, d.path) == (5, 3, "metadata.annotations")
+    assert "256 KiB" in d.message
+
+
+def test_annotation_size_counts_utf8_bytes() -> None:
+    value = "é" * (ANNOTATIONS_LIMIT // 2)  # two bytes each
+    d = only(lint(dr(f"  name: reviews\n  annotations:\n    a: {value}\n")), "ML305")
+    assert "256 KiB" in d.message
+
+
+def test_placeholder_in_name_is_reported_once() -> None:
+    found = lint(dr('  name: "{{ .Values.name }}"\n  namespace: "${NS}"'))
+    assert [(d.code, d.line, d.column) for d in found] == [("ML306", 4, 9), ("ML306", 5, 14)]
+
+
+def test_placeholder_in_string_metadata() -> None:
+    found = lint(DR.replace("metadata:\n{meta}", 'metadata: {{ include "meta" . }}'))
+    assert [(d.code, d.line, d.column, d.path) for d in found] == [
+        ("ML306", 3, 11, "metadata"),
+    ]
+
+
+def test_placeholder_message_counts_the_others() -> None:
+    text = dr("  name: reviews").replace("host: reviews", 'host: "{{ .a }}.{{ .b }}.{{ .c }}"')
+    d = only(lint(text), "ML306")
+    assert "`{{ .a }}` (and 2 more)" in d.message
+
+
+def test_placeholder_quote_is_shortened() -> None:
+    long = "{{ " + "x" * 200 + " }}"
+    d = only(lint(dr("  name: reviews").replace("host: reviews", f'host: "{long}"')), "ML306")
+    assert "…" in d.message
+    assert len(d.message) < 250
+
+
+@pytest.mark.parametrize(
+    ("value", "form"),
+    [
+        ("{{.service}}", "unrendered template placeholder"),
+        ("{{- .Values.x | quote -}}", "unrendered template placeholder"),
+        ("{% if x %}a{% endif %}", "Jinja"),
+        ("{# note #}", "Jinja"),
+        ("<no value>", "<no value>"),
+        ("%!d(string=abc)", "Go fmt error"),
+        ("%!(EXTRA string=abc)", "Go fmt error"),
+        ("${HOST}", "unsubstituted variable"),
+        ("${HOST:-reviews}", "unsubstituted variable"),
+        ("$(HOST)", "kustomize"),
+    ],
+)
+def test_placeholder_forms(value: str, form: str) -> None:
+    text = dr("  name: reviews").replace("host: reviews", f"host: '{value}'")
+    d = only(lint(text), "ML306")
+    assert form in d.message
+    assert d.severity.label == "error"
+    assert (d.line, d.column, d.path) == (6, 9, "spec.host")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "$",
+        "US$5",
+        "$1",
+        "$lower",
+        "$$(ESCAPED)",
+        "$${ESCAPED}",
+        "%REQ(x-foo)%",
+        "100%",
+        "a < b",
+        "{json: true}",
+        "{ {x} }",
+        "%!",
+        "plain",
+    ],
+)
+def test_not_placeholders(value: str) -> None:
+    assert not has_placeholder(value)
+    text = dr("  name: reviews").replace("host: reviews", f"host: '{value}'")
+    assert lint(text) == []
+
+
+def test_plain_dollar_is_a_warning_outside_regex_fields_only() -> None:
+    text = """apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+spec:
+  hosts: [reviews]
+  http:
+  - match:
+    - uri:
+        regex: "^/$PREFIX/.*$"
+    rewrite:
+      authority: $UPSTREAM
+    route:
+    - destination:
+        host: reviews
+"""
+    found = lint(text)
+    assert [(d.code, d.severity.label, d.line, d.column) for d in found] == [
+        ("ML306", "warning", 12, 18),
+    ]
+    assert "envsubst" in found[0].message
+
+
+def test_legitimate_dollar_forms_in_containers() -> None:
+    text = """apiVersion: v1
+kind: Pod
+metadata:
+  name: reviews
+spec:
+  containers:
+  - name: reviews
+    image: ${IMAGE}
+    command: ["sh", "-c", "exec app --port=$PORT ${EXTRA}"]
+    args: ["--ip=$(POD_IP)"]
+    env:
+    - name: OPTS
+      value: "${JAVA_OPTS} $(POD_NAME)"
+"""
+    found = lint(text)
+    # the image is an envsubst artefact; command, args and env are expanded by Kubernetes or sh
+    assert [(d.code, d.line, d.column) for d in found] == [("ML306", 8, 12)]
+
+
+def test_config_map_data_only_reports_go_artefacts() -> None:
+    text = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: dashboards
+  labels:
+    app: "{{ .Chart.Name }}"
+data:
+  legend: "{{pod}} ${X} $(Y)"
+  broken: "value: <no value>"
+"""
+    found = lint(text)
+    assert [(d.code, d.line, d.column, d.path) for d in found] == [
+        ("ML306", 6, 10, "metadata.labels.app"),
+        ("ML306", 9, 11, "data.broken"),
+    ]
+
+
+def test_foreign_crd_specs_are_not_scanned_but_their_metadata_is() -> None:
+    text = """apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  name: "{{ .Values.name }}"
+spec:
+  templates:
+  - name: main
+    container:
+      args: ["{{inputs.parameters.message}}"]
+"""
+    found = lint(text)
+    assert [(d.code, d.line, d.column, d.path) for d in found] == [
+        ("ML306", 4, 9, "metadata.name"),
+    ]
+
+
+def test_json_documents() -> None:
+    text = (
+        '{"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",\n'
+        ' "metadata": {"name": "Reviews"},\n'
+        ' "spec": {"host": "{{ .host }}"}}\n'
+    )
+    found = lint(text, name="dr.json")
+    assert [(d.code, d.line, d.column) for d in found] == [("ML302", 2, 23), ("ML306", 3, 19)]
+
+
+def test_metadata_string_without_glued_key() -> None:
+    d = only(lint(DR.replace("metadata:\n{meta}", "metadata: reviews")), "ML307")
+    assert d.message.startswith("`metadata` is the string 'reviews'; it must be a mapping")
+    assert (d.line, d.column) == (3, 11)
+
+
+def test_metadata_with_several_glued_keys() -> None:
+    found = lint(dr("  name:reviews\n  namespace:shop"))
+    shape = only(found, "ML307")
+    assert "a space is missing after 'name:' and 'namespace:'" in shape.message
+    assert not [d for d in found if d.code in ("ML301", "ML302")]  # `reviews` is a valid name
+
+
+def test_metadata_missing_entirely() -> None:
+    text = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nspec:\n  host: reviews\n"
+    d = only(lint(text), "ML301")
+    assert "no `metadata`" in d.message
+
+
+def test_generate_name_is_enough() -> None:
+    assert lint(dr("  generateName: reviews-")) == []
+
+
+def test_labels_written_with_glued_key() -> None:
+    d = only(lint(dr("  name: reviews\n  labels:\n    app:reviews")), "ML304")
+    assert "a space is missing after 'app:'" in d.message
+    assert (d.line, d.column, d.path) == (6, 5, "metadata.labels")
+
+
+def test_selector_wildcard_hint() -> None:
+    text = """apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: reviews
+spec:
+  selector:
+    matchLabels:
+      "app*": reviews
+  mtls:
+    mode: STRICT
+"""
+    d = only(lint(text), "ML304")
+    assert "`*` is not a wildcard" in d.message
+    assert (d.line, d.column) == (8, 7)
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("", "is empty"),
+        ("a/b/c", "more than one `/`"),
+        ("example.com/", "nothing after the `/`"),
+        ("ex_ample.com/app", "prefix `ex_ample.com`"),
+        ("x" * 64, "64 characters long (at most 63)"),
+        ("app-", "ends with `-`"),
+    ],
+)
+def test_label_key_problems(key: str, problem: str) -> None:
+    d = only(lint(dr(f'  name: reviews\n  labels:\n    "{key}": v')), "ML304")
+    assert problem in d.message
+    assert d.path == f'metadata.labels["{key}"]' or d.path == f"metadata.labels.{key}"
+
+
+def test_dry_run_value_fix() -> None:
+    text = """apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-admin
+  annotations:
+    istio.io/dry-run: "yes"
+spec:
+  action: DENY
+"""
+    d = only(lint(text), "ML309")
+    assert d.fix == 'istio.io/dry-run: "true"'
+
+
+def test_dry_run_on_allow_policy_with_default_action() -> None:
+    text = """apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: allow-all
+  annotations:
+    istio.io/dry-run: "false"
+spec: {}
+"""
+    assert lint(text) == []
+
+
+def test_istio_suppression_annotation_covers_webhook_rules() -> None:
+    text = """apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: reviews
+  annotations:
+    galley.istio.io/analyze-suppress: IST0106
+    internal.istio.io/parents: x
+spec:
+  host: reviews
+"""
+    assert lint(text) == []
+
+
+def test_rule_metadata() -> None:
+    ours = [r for r in rules.all_rules() if r.code.startswith("ML3")]
+    assert [r.code for r in ours] == [f"ML3{n:02d}" for n in range(1, 12)]
+    for r in ours:
+        assert r.check is not None and r.bad and r.good
+        assert r.kinds is None
+        assert r.severity.label == "error"
+        assert r.summary.endswith(".")
+    for r in ours:
+        assert r.code in {d.code for d in lint(r.bad)}, r.code
+        assert r.code not in {d.code for d in lint(r.good)}, r.code
+
+
+def test_only_the_document_with_a_placeholder_is_reported() -> None:
+    clean = dr("  name: reviews")
+    found = lint(
+        clean + "---\n" + clean.replace("host: reviews", "host: ${HOST}") + "---\n" + clean
+    )
+    assert [(d.code, d.line, d.column) for d in found] == [("ML306", 13, 9)]
+
+
+def test_list_items_are_scanned() -> None:
+    text = """apiVersion: v1
+kind: List
+items:
+- apiVersion: networking.istio.io/v1
+  kind: DestinationRule
+  metadata:
+    name: reviews
+  spec:
+    host: "{{ .host }}"
+"""
+    found = lint(text)
+    assert [(d.code, d.line, d.column, d.path) for d in found] == [
+        ("ML306", 9, 11, "spec.host"),
+    ]
