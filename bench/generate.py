@@ -23,13 +23,15 @@ def service_file(i: int, rng: random.Random) -> str:
     peer = f"svc-{(i + 1) % max(i + 1, 2):05d}"
     versions = ["v1", "v2"] if i % 3 else ["v1", "v2", "v3"]
     port = rng.choice([8080, 9080, 8000])
-    docs = [f"""\
+    docs = [
+        f"""\
 apiVersion: v1
 kind: ServiceAccount
 metadata:
   name: {name}
   namespace: {ns}
-""", f"""\
+""",
+        f"""\
 apiVersion: v1
 kind: Service
 metadata:
@@ -44,7 +46,8 @@ spec:
   - name: http
     port: {port}
     targetPort: {port}
-"""]
+""",
+    ]
     for v in versions:
         docs.append(f"""\
 apiVersion: apps/v1
@@ -136,11 +139,14 @@ spec:
         set:
           x-routed-by: mesh
 """)
-    subsets = "".join(f"""\
+    subsets = "".join(
+        f"""\
   - name: {v}
     labels:
       version: {v}
-""" for v in versions)
+"""
+        for v in versions
+    )
     docs.append(f"""\
 apiVersion: networking.istio.io/v1
 kind: DestinationRule

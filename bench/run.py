@@ -48,8 +48,9 @@ def timed(cmd: list[str], repeat: int) -> tuple[float, int, str]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     for _ in range(repeat):
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                env=env, text=True)
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
+        )
         assert proc.stdout is not None
         out = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)
@@ -100,7 +101,7 @@ def main() -> None:
     singles_yl = [timed([yamllint, "-d", "relaxed", one], 1)[0] for _ in range(9)]
 
     rows = {
-        f"services (small corpus)": small,
+        "services (small corpus)": small,
         "files": len(files),
         "resources": n_res,
         "PyYAML C load_all, s": t_load,
@@ -119,8 +120,8 @@ def main() -> None:
         "yamllint / meshlint (target >= 7)": t_yl / t_lint1,
         "--jobs 2 speed-up (target >= 1.6)": t_lint1 / t_lint2,
         f"{large} / {small} services time (target <= 5.5 for 5x input)": t_big / t_lint1,
-        "one file: meshlint / yamllint (target <= 2.0)":
-            statistics.median(singles_ml) / statistics.median(singles_yl),
+        "one file: meshlint / yamllint (target <= 2.0)": statistics.median(singles_ml)
+        / statistics.median(singles_yl),
     }
     assert resources_in(out_big) > n_res
     width = max(len(k) for k in [*rows, *ratios])
@@ -130,8 +131,9 @@ def main() -> None:
     print("ratios")
     for k, v in ratios.items():
         print(f"  {k:<{width}}  {v:,.2f}")
-    (out_dir / "results.json").write_text(json.dumps({"measured": rows, "ratios": ratios},
-                                                     indent=2))
+    (out_dir / "results.json").write_text(
+        json.dumps({"measured": rows, "ratios": ratios}, indent=2)
+    )
 
 
 if __name__ == "__main__":

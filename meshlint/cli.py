@@ -55,37 +55,68 @@ def _split(values: list[str] | None) -> list[str]:
 
 @app.command("lint")
 def lint_command(
-    paths: Annotated[list[str] | None, typer.Argument(
-        help="Files or folders to lint (recursively: *.yaml, *.yml, *.json); '-' reads stdin.",
-        show_default=False)] = None,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Files or folders to lint (recursively: *.yaml, *.yml, *.json); '-' reads stdin.",
+            show_default=False,
+        ),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write the report to this file instead of stdout.")] = None,
-    fail_on: Annotated[str | None, typer.Option(
-        help="Exit 1 when a finding is at least this severe: error, warning, info or none. "
-             "[default: error]", show_default=False)] = None,
-    select: Annotated[list[str] | None, typer.Option(
-        help="Only these rules (codes, prefixes such as ML2, or names); repeatable.")] = None,
-    ignore: Annotated[list[str] | None, typer.Option(
-        help="Skip these rules; repeatable.")] = None,
-    exclude: Annotated[list[str] | None, typer.Option(
-        help="Skip files and folders matching this glob; repeatable.")] = None,
-    config_file: Annotated[Path | None, typer.Option(
-        "--config", help="Configuration file (.meshlint.yaml or pyproject.toml). "
-                         "Default: looked for from the current folder upwards.")] = None,
-    no_config: Annotated[bool, typer.Option(
-        "--no-config", help="Ignore configuration files.")] = False,
-    schema_location: Annotated[list[str] | None, typer.Option(
-        "--schema-location",
-        help="JSON Schemas for kinds meshlint does not model: a folder, or a path with "
-             "{kind}, {group}, {version} placeholders; repeatable.")] = None,
-    stdin_filename: Annotated[str, typer.Option(
-        help="The file name to show for '-' (stdin).")] = "<stdin>",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the report to this file instead of stdout."),
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            help="Exit 1 when a finding is at least this severe: error, warning, info or none. "
+            "[default: error]",
+            show_default=False,
+        ),
+    ] = None,
+    select: Annotated[
+        list[str] | None,
+        typer.Option(help="Only these rules (codes, prefixes such as ML2, or names); repeatable."),
+    ] = None,
+    ignore: Annotated[list[str] | None, typer.Option(help="Skip these rules; repeatable.")] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(help="Skip files and folders matching this glob; repeatable."),
+    ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Configuration file (.meshlint.yaml or pyproject.toml). "
+            "Default: looked for from the current folder upwards.",
+        ),
+    ] = None,
+    no_config: Annotated[
+        bool, typer.Option("--no-config", help="Ignore configuration files.")
+    ] = False,
+    schema_location: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--schema-location",
+            help="JSON Schemas for kinds meshlint does not model: a folder, or a path with "
+            "{kind}, {group}, {version} placeholders; repeatable.",
+        ),
+    ] = None,
+    stdin_filename: Annotated[
+        str, typer.Option(help="The file name to show for '-' (stdin).")
+    ] = "<stdin>",
     color: Annotated[ColorMode, typer.Option(help="Colour in text output.")] = ColorMode.auto,
-    jobs: Annotated[int | None, typer.Option(
-        "--jobs", "-j", min=1,
-        help="Worker processes for large runs. [default: the number of cores]",
-        show_default=False)] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Worker processes for large runs. [default: the number of cores]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Lint manifests and report every finding at its line and column."""
     from meshlint import config as config_mod
@@ -126,13 +157,21 @@ def lint_command(
     workers = jobs or os.cpu_count() or 1
     show_progress = sys.stderr.isatty() and len(files) >= 500
     try:
-        result = engine.lint_paths(targets, cfg, stdin_name=stdin_filename, files=files,
-                                   jobs=workers, progress=show_progress)
+        result = engine.lint_paths(
+            targets,
+            cfg,
+            stdin_name=stdin_filename,
+            files=files,
+            jobs=workers,
+            progress=show_progress,
+        )
     except config_mod.ConfigError as exc:  # e.g. a schema location that cannot be used
         raise _fail(str(exc)) from None
 
     use_color = color is ColorMode.always or (
-        color is ColorMode.auto and output is None and sys.stdout.isatty()
+        color is ColorMode.auto
+        and output is None
+        and sys.stdout.isatty()
         and "NO_COLOR" not in os.environ
     )
     text = report.render(fmt.value, result, color=use_color)
@@ -182,9 +221,17 @@ def _rule_json(r: object) -> dict[str, object]:
 
     assert isinstance(r, Rule)
     return {
-        "code": r.code, "name": r.name, "severity": r.severity.label, "family": r.family,
-        "summary": r.summary, "rationale": r.rationale, "bad": r.bad, "good": r.good,
-        "istio": r.istio, "kiali": r.kiali, "fixable": r.fixable,
+        "code": r.code,
+        "name": r.name,
+        "severity": r.severity.label,
+        "family": r.family,
+        "summary": r.summary,
+        "rationale": r.rationale,
+        "bad": r.bad,
+        "good": r.good,
+        "istio": r.istio,
+        "kiali": r.kiali,
+        "fixable": r.fixable,
     }
 
 
@@ -212,10 +259,13 @@ def explain_command(
 
 @app.command("schema")
 def schema_command(
-    kind: Annotated[str | None, typer.Argument(
-        help="Kind (VirtualService) or apiVersion/Kind; omit to list the schemas.")] = None,
-    export: Annotated[Path | None, typer.Option(
-        "--export", help="Write every schema into this folder.")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Argument(help="Kind (VirtualService) or apiVersion/Kind; omit to list the schemas."),
+    ] = None,
+    export: Annotated[
+        Path | None, typer.Option("--export", help="Write every schema into this folder.")
+    ] = None,
 ) -> None:
     """Print or export the JSON Schemas generated from the models (for editors and CI)."""
     import json
@@ -240,8 +290,8 @@ def schema_command(
         api_version, kind_name = match[0].api_version(), match[0].kind
     from meshlint.models.registry import split_api_version
 
-    info = BY_GROUP_KIND.get((split_api_version(api_version)[0], kind_name))
-    schema = schemas.load(api_version, kind_name) if info else None
+    known = BY_GROUP_KIND.get((split_api_version(api_version)[0], kind_name))
+    schema = schemas.load(api_version, kind_name) if known else None
     if schema is None:
         raise _fail(f"no schema for {api_version}/{kind_name}; `meshlint schema` lists them")
     typer.echo(json.dumps(schema, indent=2))

@@ -91,7 +91,13 @@ def _known_selector(sel: str) -> bool:
 
 
 _KEYS = {
-    "select", "ignore", "severity", "per-file-ignores", "exclude", "fail-on", "cluster-domain",
+    "select",
+    "ignore",
+    "severity",
+    "per-file-ignores",
+    "exclude",
+    "fail-on",
+    "cluster-domain",
     "schema-locations",
 }
 
@@ -178,8 +184,9 @@ def parse_fail_on(value: str) -> Severity | None:
     return Severity.parse(value)
 
 
-def from_mapping(raw: dict[str, Any], *, root: Path | None = None,
-                 path: Path | None = None) -> Config:
+def from_mapping(
+    raw: dict[str, Any], *, root: Path | None = None, path: Path | None = None
+) -> Config:
     cfg = Config(root=root or Path.cwd(), path=path)
     normalized = {str(k).replace("_", "-"): v for k, v in raw.items()}
     unknown = sorted(set(normalized) - _KEYS)
@@ -190,8 +197,9 @@ def from_mapping(raw: dict[str, Any], *, root: Path | None = None,
         for k in unknown:
             close = difflib.get_close_matches(k, sorted(_KEYS), n=1)
             hints.append(f"`{k}`" + (f" (did you mean `{close[0]}`?)" if close else ""))
-        raise ConfigError(f"{path}: unknown setting {', '.join(hints)}; "
-                          f"known: {', '.join(sorted(_KEYS))}")
+        raise ConfigError(
+            f"{path}: unknown setting {', '.join(hints)}; known: {', '.join(sorted(_KEYS))}"
+        )
     if "select" in normalized:
         cfg.select = _str_list(normalized["select"], "select", path)
     if "ignore" in normalized:
@@ -199,8 +207,10 @@ def from_mapping(raw: dict[str, Any], *, root: Path | None = None,
     for key in ("select", "ignore"):
         for sel in getattr(cfg, key):
             if not _known_selector(sel):
-                raise ConfigError(f"{path}: `{key}` names `{sel}`, which is no rule code, "
-                                  "prefix or name (see `meshlint rules`)")
+                raise ConfigError(
+                    f"{path}: `{key}` names `{sel}`, which is no rule code, "
+                    "prefix or name (see `meshlint rules`)"
+                )
     sev = normalized.get("severity", {})
     if not isinstance(sev, dict):
         raise ConfigError(f"{path}: `severity` must map rule codes to error, warning or info")
@@ -214,8 +224,9 @@ def from_mapping(raw: dict[str, Any], *, root: Path | None = None,
     pfi = normalized.get("per-file-ignores", {})
     if not isinstance(pfi, dict):
         raise ConfigError(f"{path}: `per-file-ignores` must map file globs to lists of codes")
-    cfg.per_file_ignores = {str(g): _str_list(c, f"per-file-ignores.{g}", path)
-                            for g, c in pfi.items()}
+    cfg.per_file_ignores = {
+        str(g): _str_list(c, f"per-file-ignores.{g}", path) for g, c in pfi.items()
+    }
     if "exclude" in normalized:
         cfg.exclude = _str_list(normalized["exclude"], "exclude", path)
     if "fail-on" in normalized:
@@ -234,8 +245,7 @@ def from_mapping(raw: dict[str, Any], *, root: Path | None = None,
     if "schema-locations" in normalized:
         # Relative to the configuration file's folder, as every path in it; URLs stay as given.
         cfg.schema_locations = [
-            loc if "://" in loc or os.path.isabs(loc) or path is None
-            else str(cfg.root / loc)
+            loc if "://" in loc or os.path.isabs(loc) or path is None else str(cfg.root / loc)
             for loc in _str_list(normalized["schema-locations"], "schema-locations", path)
         ]
     return cfg

@@ -16,12 +16,21 @@ def rules_markdown() -> str:
     ]
     all_rules = rules.all_rules()
     for r in all_rules:
-        out.append(f"| [{r.code}](#{r.code.lower()}) | {r.name} | {r.severity.label} | "
-                   f"{r.summary} | {r.istio or ''} | {r.kiali or ''} |")
+        out.append(
+            f"| [{r.code}](#{r.code.lower()}) | {r.name} | {r.severity.label} | "
+            f"{r.summary} | {r.istio or ''} | {r.kiali or ''} |"
+        )
     for r in all_rules:
-        out += ["", f"## {r.code}", "", f"**{r.name}** ({r.severity.label}"
-                + (", fixable" if r.fixable else "") + f"): {r.summary}", "",
-                r.rationale.strip()]
+        out += [
+            "",
+            f"## {r.code}",
+            "",
+            f"**{r.name}** ({r.severity.label}"
+            + (", fixable" if r.fixable else "")
+            + f"): {r.summary}",
+            "",
+            r.rationale.strip(),
+        ]
         if r.bad:
             out += ["", "Bad:", "", "```yaml", r.bad.rstrip(), "```"]
         if r.good:

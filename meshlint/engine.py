@@ -42,9 +42,15 @@ class LintResult:
 PARALLEL_MIN_FILES = 40
 
 
-def lint_paths(paths: Sequence[str], config: Config, *, stdin_name: str = "<stdin>",
-               files: Sequence[str] | None = None, jobs: int = 1,
-               progress: bool = False) -> LintResult:
+def lint_paths(
+    paths: Sequence[str],
+    config: Config,
+    *,
+    stdin_name: str = "<stdin>",
+    files: Sequence[str] | None = None,
+    jobs: int = 1,
+    progress: bool = False,
+) -> LintResult:
     """Lint file by file: each file's node trees are freed before the next file is read.
 
     With ``jobs`` > 1 and enough files, contiguous slices of the files go to worker processes;
@@ -59,8 +65,7 @@ def lint_paths(paths: Sequence[str], config: Config, *, stdin_name: str = "<stdi
     return lint_files(files, config, stdin_name=stdin_name)
 
 
-def lint_files(files: Sequence[str], config: Config, *,
-               stdin_name: str = "<stdin>") -> LintResult:
+def lint_files(files: Sequence[str], config: Config, *, stdin_name: str = "<stdin>") -> LintResult:
     result = LintResult()
     plan = _Plan(config)
     raw: list[Diagnostic] = []
@@ -125,20 +130,39 @@ def _lint_document(doc: Document, plan: _Plan, out: list[Diagnostic]) -> Resourc
     config = plan.config
     name = doc.source.name
     if not isinstance(doc.data, dict):
-        what = {list: "a list", str: "a string"}.get(type(doc.data), "a single value")
-        out.append(Diagnostic(loader.NOT_A_RESOURCE, Severity.ERROR,
-                              f"this document is {what}, not a resource: a Kubernetes "
-                              "resource is a mapping with apiVersion, kind and metadata",
-                              name, doc.span))
+        what = (
+            "a list"
+            if isinstance(doc.data, list)
+            else "a string"
+            if isinstance(doc.data, str)
+            else "a single value"
+        )
+        out.append(
+            Diagnostic(
+                loader.NOT_A_RESOURCE,
+                Severity.ERROR,
+                f"this document is {what}, not a resource: a Kubernetes "
+                "resource is a mapping with apiVersion, kind and metadata",
+                name,
+                doc.span,
+            )
+        )
         return None
     res = Resource.of(doc)
     if res is None:
         keys = [str(k) for k in list(doc.data)[:3]]
         starts = ", ".join(f"`{k}`" for k in keys)
         hint = f" It starts with {starts}: a fragment of a larger object?" if keys else ""
-        out.append(Diagnostic(loader.NOT_A_RESOURCE, Severity.ERROR,
-                              "this document is not a Kubernetes resource: it has no "
-                              f"apiVersion and no kind.{hint}", name, doc.span))
+        out.append(
+            Diagnostic(
+                loader.NOT_A_RESOURCE,
+                Severity.ERROR,
+                "this document is not a Kubernetes resource: it has no "
+                f"apiVersion and no kind.{hint}",
+                name,
+                doc.span,
+            )
+        )
         return None
     emit = _Emitter(res, config, out)
     if plan.schema:
@@ -180,19 +204,36 @@ class _Emitter:
     def __call__(self, code: str, severity: Severity, finding: Finding) -> None:
         doc = self.res.doc
         span = doc.locate(finding.path, key=finding.key)
-        self.out.append(Diagnostic(
-            code, finding.severity or severity, finding.message, doc.source.name, span,
-            self.res.key, format_path(finding.path), finding.fix, doc.line,
-        ))
+        self.out.append(
+            Diagnostic(
+                code,
+                finding.severity or severity,
+                finding.message,
+                doc.source.name,
+                span,
+                self.res.key,
+                format_path(finding.path),
+                finding.fix,
+                doc.line,
+            )
+        )
 
     def internal_error(self, what: str, exc: BaseException) -> None:
         doc = self.res.doc
-        self.out.append(Diagnostic(
-            INTERNAL_ERROR, Severity.ERROR,
-            f"{what} failed on this resource ({type(exc).__name__}: {exc}); "
-            "the other checks still ran. Please report this.",
-            doc.source.name, doc.span, self.res.key, "", None, doc.line,
-        ))
+        self.out.append(
+            Diagnostic(
+                INTERNAL_ERROR,
+                Severity.ERROR,
+                f"{what} failed on this resource ({type(exc).__name__}: {exc}); "
+                "the other checks still ran. Please report this.",
+                doc.source.name,
+                doc.span,
+                self.res.key,
+                "",
+                None,
+                doc.line,
+            )
+        )
 
 
 def _most_specific(found: list[Diagnostic]) -> list[Diagnostic]:

@@ -38,8 +38,9 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def lint_in_workers(files: Sequence[str], config: Config, jobs: int, *,
-                    progress: bool = False) -> LintResult:
+def lint_in_workers(
+    files: Sequence[str], config: Config, jobs: int, *, progress: bool = False
+) -> LintResult:
     slices = _slices(list(files), jobs)
     merged = LintResult()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
@@ -49,7 +50,7 @@ def lint_in_workers(files: Sequence[str], config: Config, jobs: int, *,
 
             with Progress(transient=True) as bar:
                 task = bar.add_task("linting", total=len(files))
-                sizes = {fut: len(part) for fut, part in zip(futures, slices)}
+                sizes = {fut: len(part) for fut, part in zip(futures, slices, strict=True)}
                 for fut in as_completed(futures):
                     bar.advance(task, sizes[fut])
         for fut in futures:

@@ -25,7 +25,8 @@ class Resource:
 
     @property
     def data(self) -> dict[str, Any]:
-        return self.doc.data  # type: ignore[no-any-return]
+        data: dict[str, Any] = self.doc.data
+        return data
 
     @property
     def spec(self) -> Any:

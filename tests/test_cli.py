@@ -27,10 +27,19 @@ spec:
 """
 
 
-def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "meshlint", *args], input=stdin, text=True,
-                          capture_output=True, cwd=cwd or REPO, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "meshlint", *args],
+        input=stdin,
+        text=True,
+        capture_output=True,
+        cwd=cwd or REPO,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_json_contract_and_exit_status(tmp_path: Path) -> None:
@@ -42,8 +51,17 @@ def test_json_contract_and_exit_status(tmp_path: Path) -> None:
     assert set(doc) == {"findings", "summary"}
     (finding,) = [x for x in doc["findings"] if x["rule"] == "ML204"]
     assert {k for k in finding if k != "fix"} == {
-        "rule", "severity", "file", "line", "column", "end_line", "end_column", "resource",
-        "path", "message"}
+        "rule",
+        "severity",
+        "file",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "resource",
+        "path",
+        "message",
+    }
     assert finding["severity"] == "info"
     assert (finding["line"], finding["column"]) == (1, 13)
     assert finding["resource"] == "VirtualService/shop/reviews"
@@ -63,8 +81,16 @@ def test_default_command_is_lint_and_infos_do_not_fail(tmp_path: Path) -> None:
 
 
 def test_stdin_with_filename() -> None:
-    proc = run("lint", "--no-config", "--format", "json", "--stdin-filename", "k8s/vs.yaml",
-               "-", stdin="kind: [\n")
+    proc = run(
+        "lint",
+        "--no-config",
+        "--format",
+        "json",
+        "--stdin-filename",
+        "k8s/vs.yaml",
+        "-",
+        stdin="kind: [\n",
+    )
     assert proc.returncode == 1
     doc = json.loads(proc.stdout)
     assert doc["findings"][0]["file"] == "k8s/vs.yaml"
@@ -97,8 +123,10 @@ def test_output_file(tmp_path: Path) -> None:
     f = tmp_path / "vs.yaml"
     f.write_text(OLD_VS)
     out = tmp_path / "out" / "report.json"
-    result = runner.invoke(app, ["lint", "--no-config", "--format", "json", "-o", str(out),
-                                 "--select", "ML204", str(f)])
+    result = runner.invoke(
+        app,
+        ["lint", "--no-config", "--format", "json", "-o", str(out), "--select", "ML204", str(f)],
+    )
     assert result.exit_code == 0
     assert json.loads(out.read_text())["findings"][0]["rule"] == "ML204"
 
@@ -130,7 +158,9 @@ def test_seed_corpus_findings_at_their_lines() -> None:
     proc = run("lint", "--no-config", "--format", "json", str(CORPUS / "seed"))
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
-    found = {(Path(f["file"]).name, f["rule"], f["line"]) for f in json.loads(proc.stdout)["findings"]}
+    found = {
+        (Path(f["file"]).name, f["rule"], f["line"]) for f in json.loads(proc.stdout)["findings"]
+    }
     for line, _key in ((16, "apiVersion"), (17, "kind"), (18, "metadata"), (20, "spec")):
         assert ("02.yaml", "ML102", line) in found
     assert ("15.yaml", "ML104", 2) in found
@@ -155,8 +185,7 @@ def test_schema_location_from_cli(tmp_path: Path) -> None:
     f = tmp_path / "cm.yaml"
     f.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: 1\n")
     schemas = FIXTURES / "external" / "schemas"
-    proc = run("lint", "--no-config", "--format", "json", "--schema-location", str(schemas),
-               str(f))
+    proc = run("lint", "--no-config", "--format", "json", "--schema-location", str(schemas), str(f))
     findings = json.loads(proc.stdout)["findings"]
     assert [(x["rule"], x["line"], x["path"]) for x in findings] == [("ML210", 6, "data.a")]
     proc = run("lint", "--no-config", "--schema-location", str(tmp_path / "nope"), str(f))

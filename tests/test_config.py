@@ -33,8 +33,9 @@ def test_pyproject_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert cfg.per_file_ignores == {"old/*": ["ML204"]}
 
 
-def test_pyproject_without_section_is_skipped(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pyproject_without_section_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / ".meshlint.yml").write_text("select: [ML1]\n")
     inner = tmp_path / "inner"
     inner.mkdir()

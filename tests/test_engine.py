@@ -145,8 +145,7 @@ def test_findings_sorted_by_file_then_position(tmp_path: Path) -> None:
 def test_non_resources_are_reported_not_counted() -> None:
     text = "- a\n- b\n---\nlivenessProbe:\n  httpGet: {path: /}\n---\n" + vs()
     result = lint_text(text, Config(select=["ML104", "ML204"]))
-    assert [(d.code, d.line) for d in result.findings] == [
-        ("ML104", 1), ("ML104", 4), ("ML204", 7)]
+    assert [(d.code, d.line) for d in result.findings] == [("ML104", 1), ("ML104", 4), ("ML204", 7)]
     assert "livenessProbe" in result.findings[1].message
     assert result.resources == 1
 

@@ -52,8 +52,11 @@ INVALID = [c for c in _cases("invalid") if c[2] is not None]
 
 def _errors(name: str, text: str) -> list[str]:
     result = lint_text(text, Config(), name=name)
-    return [f"{d.code} {d.line}:{d.column} {d.path}: {d.message}" for d in result.findings
-            if d.severity.label == "error"]
+    return [
+        f"{d.code} {d.line}:{d.column} {d.path}: {d.message}"
+        for d in result.findings
+        if d.severity.label == "error"
+    ]
 
 
 @pytest.mark.parametrize(("name", "text", "err"), VALID, ids=[c[0] for c in VALID])
@@ -62,8 +65,11 @@ def test_accepted_cases_give_no_error(name: str, text: str, err: str | None) -> 
 
 
 def test_rejected_cases_caught_so_far(capsys: pytest.CaptureFixture[str]) -> None:
-    caught = [name for name, text, _ in INVALID
-              if [e for e in _errors(name, text) if not e.startswith("ML107")]]
+    caught = [
+        name
+        for name, text, _ in INVALID
+        if [e for e in _errors(name, text) if not e.startswith("ML107")]
+    ]
     with capsys.disabled():
         print(f"\nIstio-rejected CRD cases caught: {len(caught)} of {len(INVALID)}")
     assert INVALID  # the corpus is there
@@ -129,8 +135,12 @@ PENDING: set[str] = {
 
 @pytest.mark.parametrize(
     ("name", "text", "err"),
-    [pytest.param(*c, marks=pytest.mark.xfail(strict=True, reason="not caught yet"))
-     if c[0] in PENDING else c for c in INVALID],
+    [
+        pytest.param(*c, marks=pytest.mark.xfail(strict=True, reason="not caught yet"))
+        if c[0] in PENDING
+        else c
+        for c in INVALID
+    ],
     ids=[c[0] for c in INVALID],
 )
 def test_rejected_cases_get_an_error_on_istio_field(name: str, text: str, err: str) -> None:
@@ -140,4 +150,5 @@ def test_rejected_cases_get_an_error_on_istio_field(name: str, text: str, err: s
     field = err_field(err)
     if field:
         assert any(on_field(d.path, field) for d in errors), (
-            f"Istio names {field!r} ({err}); found {[(d.code, d.path) for d in errors]}")
+            f"Istio names {field!r} ({err}); found {[(d.code, d.path) for d in errors]}"
+        )

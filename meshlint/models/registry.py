@@ -49,26 +49,62 @@ _SEC = ("v1", "v1beta1")
 _TEL = ("v1", "v1alpha1")
 
 KINDS: tuple[KindInfo, ...] = (
-    KindInfo(NETWORKING, "VirtualService", _NET, "v1",
-             "meshlint.models.networking:VirtualService", short_names=("vs",)),
-    KindInfo(NETWORKING, "DestinationRule", _NET, "v1",
-             "meshlint.models.networking:DestinationRule", short_names=("dr",)),
-    KindInfo(NETWORKING, "Gateway", _NET, "v1",
-             "meshlint.models.networking:Gateway", short_names=("gw",)),
-    KindInfo(NETWORKING, "ServiceEntry", _NET, "v1",
-             "meshlint.models.networking:ServiceEntry", short_names=("se",)),
+    KindInfo(
+        NETWORKING,
+        "VirtualService",
+        _NET,
+        "v1",
+        "meshlint.models.networking:VirtualService",
+        short_names=("vs",),
+    ),
+    KindInfo(
+        NETWORKING,
+        "DestinationRule",
+        _NET,
+        "v1",
+        "meshlint.models.networking:DestinationRule",
+        short_names=("dr",),
+    ),
+    KindInfo(
+        NETWORKING, "Gateway", _NET, "v1", "meshlint.models.networking:Gateway", short_names=("gw",)
+    ),
+    KindInfo(
+        NETWORKING,
+        "ServiceEntry",
+        _NET,
+        "v1",
+        "meshlint.models.networking:ServiceEntry",
+        short_names=("se",),
+    ),
     KindInfo(NETWORKING, "Sidecar", _NET, "v1", "meshlint.models.networking:Sidecar"),
-    KindInfo(SECURITY, "PeerAuthentication", _SEC, "v1",
-             "meshlint.models.security:PeerAuthentication", short_names=("pa",)),
-    KindInfo(SECURITY, "RequestAuthentication", _SEC, "v1",
-             "meshlint.models.security:RequestAuthentication", short_names=("ra",)),
-    KindInfo(SECURITY, "AuthorizationPolicy", _SEC, "v1",
-             "meshlint.models.security:AuthorizationPolicy", short_names=("ap",)),
+    KindInfo(
+        SECURITY,
+        "PeerAuthentication",
+        _SEC,
+        "v1",
+        "meshlint.models.security:PeerAuthentication",
+        short_names=("pa",),
+    ),
+    KindInfo(
+        SECURITY,
+        "RequestAuthentication",
+        _SEC,
+        "v1",
+        "meshlint.models.security:RequestAuthentication",
+        short_names=("ra",),
+    ),
+    KindInfo(
+        SECURITY,
+        "AuthorizationPolicy",
+        _SEC,
+        "v1",
+        "meshlint.models.security:AuthorizationPolicy",
+        short_names=("ap",),
+    ),
     KindInfo(TELEMETRY, "Telemetry", _TEL, "v1", "meshlint.models.telemetry:Telemetry"),
     KindInfo("", "Namespace", ("v1",), "v1", "meshlint.models.k8s:Namespace", mesh=False),
     KindInfo("", "Service", ("v1",), "v1", "meshlint.models.k8s:Service", mesh=False),
-    KindInfo("", "ServiceAccount", ("v1",), "v1", "meshlint.models.k8s:ServiceAccount",
-             mesh=False),
+    KindInfo("", "ServiceAccount", ("v1",), "v1", "meshlint.models.k8s:ServiceAccount", mesh=False),
     KindInfo("", "Pod", ("v1",), "v1", "meshlint.models.k8s:Pod", mesh=False),
     KindInfo("apps", "Deployment", ("v1",), "v1", "meshlint.models.k8s:Deployment", mesh=False),
     KindInfo("apps", "StatefulSet", ("v1",), "v1", "meshlint.models.k8s:StatefulSet", mesh=False),
@@ -87,12 +123,12 @@ OUT_OF_SCOPE: dict[str, frozenset[str]] = {
 # Istio groups and kinds that were removed; manifests of them no longer apply.
 REMOVED: dict[str, str] = {
     "rbac.istio.io": "the rbac.istio.io kinds were removed in Istio 1.6; use "
-                     "security.istio.io/v1 AuthorizationPolicy",
+    "security.istio.io/v1 AuthorizationPolicy",
     "authentication.istio.io": "authentication.istio.io Policy and MeshPolicy were removed in "
-                               "Istio 1.6; use security.istio.io/v1 PeerAuthentication and "
-                               "RequestAuthentication",
+    "Istio 1.6; use security.istio.io/v1 PeerAuthentication and "
+    "RequestAuthentication",
     "config.istio.io": "the config.istio.io (Mixer) kinds were removed in Istio 1.8; use "
-                       "telemetry.istio.io/v1 Telemetry or Envoy extensions",
+    "telemetry.istio.io/v1 Telemetry or Envoy extensions",
 }
 
 ISTIO_GROUPS = frozenset({NETWORKING, SECURITY, TELEMETRY, "extensions.istio.io"})

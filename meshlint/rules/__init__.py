@@ -90,24 +90,74 @@ def _family_of(module: str) -> str:
     return module.rsplit(".", 1)[-1]
 
 
-def define(code: str, name: str, severity: Severity, *, summary: str, rationale: str, bad: str,
-           good: str, istio: str | None = None, kiali: str | None = None,
-           fixable: bool = False, module: str = "") -> Rule:
+def define(
+    code: str,
+    name: str,
+    severity: Severity,
+    *,
+    summary: str,
+    rationale: str,
+    bad: str,
+    good: str,
+    istio: str | None = None,
+    kiali: str | None = None,
+    fixable: bool = False,
+    module: str = "",
+) -> Rule:
     """Register a rule whose findings another stage produces."""
-    return _register(Rule(code, name, severity, summary, _dedent(rationale), _dedent(bad),
-                          _dedent(good), _family_of(module), istio, kiali, None, None,
-                          fixable=fixable))
+    return _register(
+        Rule(
+            code,
+            name,
+            severity,
+            summary,
+            _dedent(rationale),
+            _dedent(bad),
+            _dedent(good),
+            _family_of(module),
+            istio,
+            kiali,
+            None,
+            None,
+            fixable=fixable,
+        )
+    )
 
 
-def rule(code: str, name: str, severity: Severity, *, summary: str, rationale: str, bad: str,
-         good: str, kinds: Iterable[str] | None = None, istio: str | None = None,
-         kiali: str | None = None, fixable: bool = False) -> Callable[[Check], Check]:
+def rule(
+    code: str,
+    name: str,
+    severity: Severity,
+    *,
+    summary: str,
+    rationale: str,
+    bad: str,
+    good: str,
+    kinds: Iterable[str] | None = None,
+    istio: str | None = None,
+    kiali: str | None = None,
+    fixable: bool = False,
+) -> Callable[[Check], Check]:
     """Register the decorated function as the check of a rule."""
 
     def wrap(fn: Check) -> Check:
-        _register(Rule(code, name, severity, summary, _dedent(rationale), _dedent(bad),
-                       _dedent(good), _family_of(fn.__module__), istio, kiali,
-                       frozenset(kinds) if kinds is not None else None, fn, fixable=fixable))
+        _register(
+            Rule(
+                code,
+                name,
+                severity,
+                summary,
+                _dedent(rationale),
+                _dedent(bad),
+                _dedent(good),
+                _family_of(fn.__module__),
+                istio,
+                kiali,
+                frozenset(kinds) if kinds is not None else None,
+                fn,
+                fixable=fixable,
+            )
+        )
         return fn
 
     return wrap

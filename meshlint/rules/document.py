@@ -7,18 +7,25 @@ from meshlint.diagnostics import Severity
 from meshlint.rules import define
 
 define(
-    loader.IO_ERROR, "unreadable-file", Severity.ERROR, module=__name__,
+    loader.IO_ERROR,
+    "unreadable-file",
+    Severity.ERROR,
+    module=__name__,
     summary="A file could not be read.",
     rationale="""
         The file named on the command line, or found in a folder, could not be opened or read
         (permissions, a broken link, a folder that vanished). Nothing in it was checked, and the
         run exits with status 2.
     """,
-    bad="", good="",
+    bad="",
+    good="",
 )
 
 define(
-    loader.SYNTAX, "yaml-syntax", Severity.ERROR, module=__name__,
+    loader.SYNTAX,
+    "yaml-syntax",
+    Severity.ERROR,
+    module=__name__,
     summary="The document is not valid YAML.",
     rationale="""
         kubectl and Istio refuse a file that does not parse, and say so one error at a time.
@@ -45,7 +52,10 @@ define(
 )
 
 define(
-    loader.DUPLICATE_KEY, "duplicate-key", Severity.ERROR, module=__name__,
+    loader.DUPLICATE_KEY,
+    "duplicate-key",
+    Severity.ERROR,
+    module=__name__,
     summary="A key appears twice in one mapping.",
     rationale="""
         YAML forbids it; Kubernetes' strict decoding and `istioctl validate` reject it, and
@@ -73,18 +83,25 @@ define(
 )
 
 define(
-    loader.ENCODING, "not-utf8-text", Severity.ERROR, module=__name__,
+    loader.ENCODING,
+    "not-utf8-text",
+    Severity.ERROR,
+    module=__name__,
     summary="The file is binary or not UTF-8 text.",
     rationale="""
         Kubernetes manifests are UTF-8 YAML or JSON. A binary file (an archive, an image, a
         compiled chart) or text in another encoding (Latin-1, say) that ended up among the
         manifests cannot be applied; it is skipped and reported where the first bad byte is.
     """,
-    bad="", good="",
+    bad="",
+    good="",
 )
 
 define(
-    loader.NOT_A_RESOURCE, "not-a-resource", Severity.ERROR, module=__name__,
+    loader.NOT_A_RESOURCE,
+    "not-a-resource",
+    Severity.ERROR,
+    module=__name__,
     summary="A document is not a Kubernetes resource.",
     rationale="""
         Every document of a manifest must be a mapping with `apiVersion`, `kind`, `metadata` and
@@ -115,7 +132,10 @@ define(
 )
 
 define(
-    loader.TOO_COMPLEX, "yaml-too-complex", Severity.ERROR, module=__name__,
+    loader.TOO_COMPLEX,
+    "yaml-too-complex",
+    Severity.ERROR,
+    module=__name__,
     summary="Aliases or nesting make the document explode in size.",
     rationale="""
         A few anchors and aliases can expand to billions of nodes (the "billion laughs"
@@ -138,7 +158,10 @@ define(
 )
 
 define(
-    loader.COMPLEX_KEY, "complex-key", Severity.ERROR, module=__name__,
+    loader.COMPLEX_KEY,
+    "complex-key",
+    Severity.ERROR,
+    module=__name__,
     summary="A mapping key is a list or a mapping.",
     rationale="""
         JSON, and so Kubernetes, only has string keys. YAML allows `? [a, b]: c`, which no
@@ -165,11 +188,15 @@ define(
 )
 
 define(
-    "ML107", "internal-error", Severity.ERROR, module=__name__,
+    "ML107",
+    "internal-error",
+    Severity.ERROR,
+    module=__name__,
     summary="A check of meshlint failed on a resource.",
     rationale="""
         A bug in meshlint, not in the manifest: one check raised an error on this resource.
         The other checks and files were still linted. Please report it with the resource.
     """,
-    bad="", good="",
+    bad="",
+    good="",
 )

@@ -26,7 +26,9 @@ _VS_HEAD = """
 
 
 @rule(
-    "ML201", "missing-api-version-or-kind", Severity.ERROR,
+    "ML201",
+    "missing-api-version-or-kind",
+    Severity.ERROR,
     summary="A resource has no `apiVersion` or no `kind`.",
     rationale="""
         The API server needs both to know what the document is; `kubectl apply` stops at the
@@ -40,7 +42,8 @@ _VS_HEAD = """
         spec:
           hosts: [reviews]
     """,
-    good=_VS_HEAD + """
+    good=_VS_HEAD
+    + """
     spec:
       hosts: [reviews]
     """,
@@ -65,7 +68,9 @@ def _kind_suggestion(group: str, kind: str) -> str | None:
 
 
 @rule(
-    "ML202", "unknown-kind", Severity.ERROR,
+    "ML202",
+    "unknown-kind",
+    Severity.ERROR,
     summary="An Istio API group has no such kind.",
     rationale="""
         Kinds are case-sensitive: `Virtualservice` or `virtualService` under
@@ -80,7 +85,8 @@ def _kind_suggestion(group: str, kind: str) -> str | None:
         spec:
           hosts: [reviews]
     """,
-    good=_VS_HEAD + """
+    good=_VS_HEAD
+    + """
     spec:
       hosts: [reviews]
     """,
@@ -92,12 +98,17 @@ def unknown_kind(res: Resource) -> Iterator[Finding]:
         return
     suggestion = _kind_suggestion(res.group, res.kind)
     hint = f"; did you mean `{suggestion}`?" if suggestion else ""
-    yield Finding(("kind",), f"{res.group} has no kind `{res.kind}`{hint}",
-                  fix=f"kind: {suggestion}" if suggestion else None)
+    yield Finding(
+        ("kind",),
+        f"{res.group} has no kind `{res.kind}`{hint}",
+        fix=f"kind: {suggestion}" if suggestion else None,
+    )
 
 
 @rule(
-    "ML203", "unserved-api-version", Severity.ERROR,
+    "ML203",
+    "unserved-api-version",
+    Severity.ERROR,
     summary="The kind is not served in this apiVersion.",
     rationale="""
         Each Istio kind is served in a few versions only: networking kinds in v1, v1beta1 and
@@ -128,13 +139,17 @@ def unserved_api_version(res: Resource) -> Iterator[Finding]:
     if info is None or res.version in info.versions:
         return
     served = ", ".join(info.api_version(v) for v in info.versions)
-    yield Finding(("apiVersion",),
-                  f"{res.kind} is not served as `{res.api_version}`; served: {served}",
-                  fix=f"apiVersion: {info.api_version()}")
+    yield Finding(
+        ("apiVersion",),
+        f"{res.kind} is not served as `{res.api_version}`; served: {served}",
+        fix=f"apiVersion: {info.api_version()}",
+    )
 
 
 @rule(
-    "ML204", "old-api-version", Severity.INFO,
+    "ML204",
+    "old-api-version",
+    Severity.INFO,
     summary="A served but older apiVersion is used where `v1` exists.",
     rationale="""
         Istio's v1 APIs are the stable ones and the storage versions; v1beta1 and v1alpha3 are
@@ -150,7 +165,8 @@ def unserved_api_version(res: Resource) -> Iterator[Finding]:
         spec:
           hosts: [reviews]
     """,
-    good=_VS_HEAD + """
+    good=_VS_HEAD
+    + """
     spec:
       hosts: [reviews]
     """,
@@ -161,14 +177,18 @@ def old_api_version(res: Resource) -> Iterator[Finding]:
     if info is None or not info.mesh or res.version not in info.versions:
         return
     if res.version != info.preferred:
-        yield Finding(("apiVersion",),
-                      f"`{res.api_version}` is an older version of {res.kind}; "
-                      f"use `{info.api_version()}`",
-                      fix=f"apiVersion: {info.api_version()}")
+        yield Finding(
+            ("apiVersion",),
+            f"`{res.api_version}` is an older version of {res.kind}; use `{info.api_version()}`",
+            fix=f"apiVersion: {info.api_version()}",
+        )
 
 
 @rule(
-    "ML205", "removed-kind", Severity.ERROR, istio="IST0002",
+    "ML205",
+    "removed-kind",
+    Severity.ERROR,
+    istio="IST0002",
     summary="The kind belongs to an Istio API that was removed.",
     rationale="""
         Istio removed the `rbac.istio.io`, `authentication.istio.io` and `config.istio.io`
@@ -202,7 +222,10 @@ def removed_kind(res: Resource) -> Iterator[Finding]:
 
 # The four problems the typed models find. The schema stage of the engine reports them.
 UNKNOWN_FIELD = define(
-    "ML206", "unknown-field", Severity.ERROR, module=__name__,
+    "ML206",
+    "unknown-field",
+    Severity.ERROR,
+    module=__name__,
     summary="A field that the kind does not have.",
     rationale="""
         The API server silently drops fields it does not know (Istio's CRDs prune them), so a
@@ -210,7 +233,8 @@ UNKNOWN_FIELD = define(
         is accepted and then has no effect. `istioctl validate` rejects it; meshlint names the
         closest real field.
     """,
-    bad=_VS_HEAD + """
+    bad=_VS_HEAD
+    + """
     spec:
       hosts: [reviews]
       http:
@@ -220,7 +244,8 @@ UNKNOWN_FIELD = define(
         retires:
           attempts: 3
     """,
-    good=_VS_HEAD + """
+    good=_VS_HEAD
+    + """
     spec:
       hosts: [reviews]
       http:
@@ -233,25 +258,35 @@ UNKNOWN_FIELD = define(
 )
 
 WRONG_TYPE = define(
-    "ML207", "wrong-type", Severity.ERROR, module=__name__, istio="IST0106",
+    "ML207",
+    "wrong-type",
+    Severity.ERROR,
+    module=__name__,
+    istio="IST0106",
     summary="A field holds a value of the wrong type.",
     rationale="""
         A string where a list is expected (`hosts: reviews`), a number where a string is
         expected, a quoted number where an integer is expected: the API server rejects the
         whole resource. The finding points at the field, not at the document.
     """,
-    bad=_VS_HEAD + """
+    bad=_VS_HEAD
+    + """
     spec:
       hosts: reviews
     """,
-    good=_VS_HEAD + """
+    good=_VS_HEAD
+    + """
     spec:
       hosts: [reviews]
     """,
 )
 
 MISSING_FIELD = define(
-    "ML208", "missing-required-field", Severity.ERROR, module=__name__, istio="IST0106",
+    "ML208",
+    "missing-required-field",
+    Severity.ERROR,
+    module=__name__,
+    istio="IST0106",
     summary="A required field is missing.",
     rationale="""
         Some fields have no default: a DestinationRule without `host`, a route destination
@@ -283,7 +318,11 @@ MISSING_FIELD = define(
 )
 
 INVALID_VALUE = define(
-    "ML209", "invalid-value", Severity.ERROR, module=__name__, istio="IST0106",
+    "ML209",
+    "invalid-value",
+    Severity.ERROR,
+    module=__name__,
+    istio="IST0106",
     summary="A value is outside what the field accepts.",
     rationale="""
         The value has the right type but not an accepted value: an enum spelled wrong
@@ -333,9 +372,10 @@ def model_findings(res: Resource) -> Iterator[tuple[str, Finding]]:
         rule_ = _BY_ISSUE[issue.kind]
         message = issue.message
         fix = None
-        if issue.kind == "unknown_field":
-            if issue.suggestion:
-                message += f"; did you mean `{issue.suggestion}`?"
-                fix = f"rename `{issue.path[-1]}` to `{issue.suggestion}`"
-        yield rule_.code, Finding(issue.path, message, fix=fix,
-                                  key=issue.kind in ("unknown_field", "missing"))
+        if issue.kind == "unknown_field" and issue.suggestion:
+            message += f"; did you mean `{issue.suggestion}`?"
+            fix = f"rename `{issue.path[-1]}` to `{issue.suggestion}`"
+        yield (
+            rule_.code,
+            Finding(issue.path, message, fix=fix, key=issue.kind in ("unknown_field", "missing")),
+        )
