@@ -25,6 +25,11 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "ML1": ("document",),
     "ML2": ("schema", "external"),
     "ML3": ("metadata",),
+    "ML4": ("virtualservice",),
+    "ML5": ("destinationrule",),
+    "ML6": ("gateway", "serviceentry", "sidecar"),
+    "ML7": ("peerauthentication", "requestauthentication", "authorizationpolicy"),
+    "ML8": ("telemetry",),
 }
 
 
@@ -57,6 +62,12 @@ class Rule:
     kinds: frozenset[str] | None = None  # kinds whose resources ``check`` sees; None: every one
     check: Check | None = field(default=None, compare=False)
     fixable: bool = False
+    # Where the verdict comes from: Istio's webhook or CRD message and its source file, for
+    # rules that mirror what Istio rejects.
+    source: str | None = None
+    # The ids of the rows of the rules catalogue (shared/reference/rules-catalogue.md) that this
+    # rule implements; docs/rules.md lists them.
+    catalogue: tuple[str, ...] = ()
 
     def applies_to(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds

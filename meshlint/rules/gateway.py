@@ -1,0 +1,1 @@
+"""Field validation of gateway: what Istio's webhook and CRD rules reject."""

@@ -1,0 +1,1 @@
+"""Field validation of peerauthentication: what Istio's webhook and CRD rules reject."""

@@ -1,0 +1,1 @@
+"""Field validation of requestauthentication: what Istio's webhook and CRD rules reject."""

@@ -1,0 +1,1 @@
+"""Field validation of virtualservice: what Istio's webhook and CRD rules reject."""
