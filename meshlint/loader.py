@@ -6,6 +6,10 @@ also finds duplicate keys, template placeholders written as YAML flow mappings, 
 runaway nesting. The node tree stays with each document so that any field path can be turned back
 into a line and column; it is dropped once the document's findings have been placed.
 
+Plain scalars are read as Kubernetes reads them (sigs.k8s.io/yaml, a YAML 1.1 reader): ``yes``,
+``on`` and ``y`` are true, ``0x1F`` is 31, ``1_000`` is 1000, ``1e3`` is a number, ``12:30`` and
+timestamps stay text, and mapping keys are the strings JSON would have (``8080:`` → ``"8080"``).
+
 Every problem with the input becomes a :class:`~meshlint.diagnostics.Diagnostic`; nothing here
 raises on bad input.
 """
@@ -15,17 +19,20 @@ from __future__ import annotations
 import codecs
 import gc
 import json
+import math
 import os
 import re
+import struct
 import sys
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
-from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from meshlint.diagnostics import Diagnostic, FieldPath, Severity, Span
@@ -49,15 +56,26 @@ MAX_DEPTH = 100
 MAX_ALIAS_EXPANSION = 10_000
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
-_SOURCE_COMMENT = re.compile(r"^# Source: (.+?)\s*$", re.M)
-_DOC_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$", re.M)
-
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _MERGE = "tag:yaml.org,2002:merge"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+
+# Line breaks as libyaml counts them (and so as every mark's line is numbered).
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+# Characters Python's str.splitlines() also breaks at, but YAML does not.
+_OTHER_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e]")
+# What YAML 1.1 allows in a stream (libyaml's reader refuses everything else).
+_NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_DOC_START = re.compile("(?:\\A|(?<=[\r\n\x85\u2028\u2029]))---(?=[ \t\r\n\x85\u2028\u2029]|\\Z)")
+_SOURCE_COMMENT = re.compile(r"^# Source: (.+?)\s*$", re.M)
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n\r"
+# What may come just before an anchor (&name).
+_BEFORE_ANCHOR = frozenset(" \t\r\n[{,:\x85\u2028\u2029\ufeff")
 
 
 @dataclass(slots=True)
@@ -70,8 +88,16 @@ class Source:
 
     @property
     def lines(self) -> list[str]:
+        """The lines of the text, numbered as every span numbers them."""
         if self._lines is None:
-            self._lines = self.text.splitlines()
+            text = self.text
+            if _OTHER_BREAKS.search(text) is None:
+                self._lines = text.splitlines()
+            else:
+                lines = _BREAK.split(text)
+                if lines and lines[-1] == "":
+                    lines.pop()
+                self._lines = lines
         return self._lines
 
     def line(self, number: int) -> str:
@@ -99,35 +125,31 @@ class Document:
         """The span of the value at ``path``, or of its key when ``key`` is true.
 
         A path that leaves the document (a missing required field, say) lands on the key of
-        the deepest part that exists, which is where the user has to add it.
+        the deepest part that exists, which is where the user has to add it. Keys brought in
+        by a merge (``<<: *base``) are found where the anchor defines them.
         """
         node = self.node
         if node is None:
             return self.span
-        best: Node = node
         key_node: Node | None = None
+        text = self.source.text
         for elem in path:
-            if isinstance(node, MappingNode):
-                found = None
-                want = str(elem)
-                for k, v in node.value:
-                    if isinstance(k, ScalarNode) and _key_text(k) == want:
-                        found = (k, v)  # the last one wins, as in the data
+            cls = node.__class__
+            if cls is MappingNode:
+                found = _find_key(node, str(elem), text, 0)  # type: ignore[arg-type]
                 if found is None:
-                    return _span(key_node or best)
+                    return _span(key_node or node)
                 key_node, node = found
-                best = node
-            elif isinstance(node, SequenceNode) and isinstance(elem, int):
-                if not 0 <= elem < len(node.value):
-                    return _span(key_node or best)
-                node = node.value[elem]
-                key_node = node
-                best = node
+            elif cls is SequenceNode and type(elem) is int:
+                items = node.value
+                if not 0 <= elem < len(items):
+                    return _span(key_node or node)
+                node = key_node = items[elem]
             else:
                 break
         if key and key_node is not None:
             return _span(key_node)
-        return _span(best)
+        return _span(node)
 
 
 @dataclass(slots=True)
@@ -147,13 +169,168 @@ def _span(node: Node) -> Span:
     return Span(line, col, end_line, end_col)
 
 
-def _key_text(node: ScalarNode) -> str:
-    return _json_key(_scalar(node))
+def _find_key(node: MappingNode, want: str, text: str, depth: int) -> tuple[Node, Node] | None:
+    """The (key, value) nodes of ``want`` in a mapping: the last one written wins, as in the
+    data; then the mappings merged into it, the first of them first."""
+    found = None
+    merges: list[Node] | None = None
+    for k, v in node.value:
+        if k.__class__ is ScalarNode:
+            tag = k.tag
+            if tag == _STR:
+                if k.value == want:
+                    found = (k, v)
+            elif tag == _MERGE:
+                merges = [v] if merges is None else [*merges, v]
+            elif _json_key(_scalar(k)) == want:
+                found = (k, v)
+        elif _template_text(k, text) == want:
+            found = (k, v)
+    if found is None and merges is not None and depth < MAX_DEPTH:
+        for merge in merges:
+            sources = merge.value if merge.__class__ is SequenceNode else [merge]
+            for src in sources:
+                if src.__class__ is MappingNode:
+                    hit = _find_key(src, want, text, depth + 1)
+                    if hit is not None:
+                        return hit
+    return found
+
+
+def _template_text(node: Node, text: str) -> str | None:
+    """``host: {{.service}}`` is a flow mapping in YAML; give back the text the user wrote."""
+    if node.__class__ is not MappingNode or not node.flow_style:
+        return None
+    start = node.start_mark.index
+    if not text.startswith("{{", start):
+        return None
+    raw = text[start : node.end_mark.index]
+    return raw if raw.endswith("}}") else None
+
+
+# --------------------------------------------------------------------------------------------
+# Scalars, as Kubernetes' YAML reader (go-yaml v2 behind sigs.k8s.io/yaml) resolves them
+# --------------------------------------------------------------------------------------------
+
+_TRUE = ("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON")
+_FALSE = ("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF")
+_NULLS = ("", "~", "null", "Null", "NULL")
+_INF = (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF")
+_NEG_INF = ("-.inf", "-.Inf", "-.INF")
+_NAN = (".nan", ".NaN", ".NAN")
+
+_CONSTANTS: dict[str, Any] = {
+    **dict.fromkeys(_TRUE, True),
+    **dict.fromkeys(_FALSE, False),
+    **dict.fromkeys(_NULLS, None),
+    **dict.fromkeys(_INF, math.inf),
+    **dict.fromkeys(_NEG_INF, -math.inf),
+    **dict.fromkeys(_NAN, math.nan),
+}
+_PLAIN_TAGS: dict[str, str] = {
+    **dict.fromkeys(_TRUE + _FALSE, _BOOL),
+    **dict.fromkeys(_NULLS, _NULL),
+    **dict.fromkeys(_INF + _NEG_INF + _NAN, _FLOAT),
+    "<<": _MERGE,
+}
+_NUMBER_START = frozenset("0123456789+-.")
+_GO_INT = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|[0-9]+)\Z")
+_GO_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
+_GO_DOT_FLOAT = re.compile(r"\.[0-9]+(?:[eE][-+]?[0-9]+)?\Z")
+_INT64 = 1 << 63
+_UINT64 = 1 << 64
+
+
+def _go_number(value: str) -> int | float | None:
+    """A plain scalar read as go-yaml v2 reads it, or None when it stays text."""
+    if value[0] == ".":
+        if _GO_DOT_FLOAT.match(value):
+            f = float(value)
+            return f if f != math.inf else None
+        return None
+    plain = value.replace("_", "") if "_" in value else value
+    if _GO_INT.match(plain):
+        sign = plain[0] in "+-"
+        body = plain[1:] if sign else plain
+        n: int | None
+        if len(body) > 1 and body[0] == "0":
+            base = {"x": 16, "X": 16, "b": 2, "B": 2, "o": 8, "O": 8}.get(body[1])
+            if base is not None:
+                n = int(body[2:], base)
+            else:  # 0777 is octal; 089 is no integer at all
+                n = int(body, 8) if "8" not in body and "9" not in body else None
+        else:
+            n = int(body) if len(body) <= 40 else None
+        if n is not None:
+            if plain[0] == "-":
+                n = -n
+            if -_INT64 <= n < _INT64 or (not sign and 0 <= n < _UINT64):
+                return n
+    if _GO_FLOAT.match(plain):
+        f = float(plain)
+        return f if not math.isinf(f) else None
+    return None
+
+
+class _ComposeLoader(_Loader):
+    """libyaml's composer with Kubernetes' scalar resolution instead of PyYAML's YAML 1.1.
+
+    The composer calls these three methods for every node; they are kept as short as can be.
+    """
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            if not implicit[0]:  # quoted, a block scalar, or tagged '!'
+                return _STR
+            tag = _PLAIN_TAGS.get(value)
+            if tag is not None:
+                return tag
+            if value[0] in _NUMBER_START:
+                number = _go_number(value)
+                if number is not None:
+                    return _INT if number.__class__ is int else _FLOAT
+            return _STR
+        return _SEQ if kind is SequenceNode else _MAP
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass  # no path resolvers
+
+    def ascend_resolver(self) -> None:
+        pass
+
+
+_fallback = yaml.SafeLoader("")  # only its scalar constructors are used, for explicit tags
+
+
+def _scalar(node: ScalarNode) -> Any:
+    tag, value = node.tag, node.value
+    if tag == _STR:
+        return value
+    if tag == _NULL:
+        return None
+    if tag == _BOOL:
+        const = _CONSTANTS.get(value)
+        return const if const.__class__ is bool else value.lower() in ("y", "yes", "true", "on")
+    if tag in (_INT, _FLOAT):
+        const = _CONSTANTS.get(value)
+        if const.__class__ is float:
+            return const
+        number = _go_number(value) if value else None
+        if number is not None:
+            return float(number) if tag == _FLOAT else number
+        try:  # an explicit !!int or !!float the resolver would not have chosen
+            if tag == _INT:
+                return _fallback.construct_yaml_int(node)
+            return _fallback.construct_yaml_float(node)
+        except (ValueError, IndexError, yaml.YAMLError):
+            return value
+    # Timestamps, binary and custom tags stay text: the API server sees them as strings.
+    return value
 
 
 def _json_key(value: Any) -> str:
     """Mapping keys as Kubernetes' YAML-to-JSON conversion spells them."""
-    if isinstance(value, str):
+    if value.__class__ is str:
         return value
     if value is True:
         return "true"
@@ -161,38 +338,44 @@ def _json_key(value: Any) -> str:
         return "false"
     if value is None:
         return "null"
+    if isinstance(value, float):
+        return _go_float_key(value)
     return str(value)
 
 
-_fallback = yaml.SafeLoader("")  # only its scalar constructors are used
+def _go_float_key(value: float) -> str:
+    """``strconv.FormatFloat(f, 'g', -1, 32)``, which sigs.k8s.io/yaml uses for float keys."""
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    try:
+        f32 = struct.unpack("f", struct.pack("f", value))[0]
+    except OverflowError:
+        return ".inf" if value > 0 else "-.inf"
+    if f32 == 0:
+        return "0" if math.copysign(1, f32) > 0 else "-0"
+    for digits in range(1, 10):  # the shortest text that reads back as the same float32
+        text = f"{f32:.{digits - 1}e}"
+        if struct.unpack("f", struct.pack("f", float(text)))[0] == f32:
+            break
+    mantissa, exp_text = text.split("e")
+    exp = int(exp_text)
+    sign = "-" if mantissa.startswith("-") else ""
+    digits_text = mantissa.lstrip("-").replace(".", "").rstrip("0") or "0"
+    if exp < -4 or exp >= 6:
+        head = digits_text[0] + ("." + digits_text[1:] if len(digits_text) > 1 else "")
+        return f"{sign}{head}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if exp < 0:
+        return f"{sign}0.{'0' * (-exp - 1)}{digits_text}"
+    if len(digits_text) <= exp + 1:
+        return sign + digits_text + "0" * (exp + 1 - len(digits_text))
+    return f"{sign}{digits_text[: exp + 1]}.{digits_text[exp + 1 :]}"
 
 
-def _scalar(node: ScalarNode) -> Any:
-    tag, value = node.tag, node.value
-    if tag == _STR:
-        return value
-    if tag == _INT:
-        try:
-            return int(value)
-        except ValueError:
-            try:
-                return _fallback.construct_yaml_int(node)
-            except (ValueError, yaml.YAMLError):
-                return value
-    if tag == _FLOAT:
-        try:
-            return float(value)
-        except ValueError:
-            try:
-                return _fallback.construct_yaml_float(node)
-            except (ValueError, yaml.YAMLError):
-                return value
-    if tag == _BOOL:
-        return value.lower() in ("yes", "true", "on")
-    if tag == _NULL:
-        return None
-    # Timestamps, binary and custom tags stay text: the API server sees them as strings.
-    return value
+# --------------------------------------------------------------------------------------------
+# Nodes → data
+# --------------------------------------------------------------------------------------------
 
 
 class _Abort(Exception):
@@ -203,118 +386,192 @@ class _Abort(Exception):
 
 
 class _Builder:
-    """Turns a composed node tree into plain data, reporting what a lenient loader hides."""
+    """Turns a composed node tree into plain data, reporting what a lenient loader hides.
 
-    __slots__ = ("active", "alias_total", "built", "diagnostics", "source", "text")
+    When the text holds no anchor the tree is a plain tree and is walked without any
+    bookkeeping. Otherwise every collection is remembered: one reached again is an alias (its
+    expanded size counts against :data:`MAX_ALIAS_EXPANSION`), one reached while it is being
+    built is a cycle.
+    """
 
-    def __init__(self, source: Source, diagnostics: list[Diagnostic]) -> None:
-        self.source = source
-        self.text = source.text
+    __slots__ = (
+        "active",
+        "alias_total",
+        "built",
+        "diagnostics",
+        "measured",
+        "name",
+        "shared",
+        "text",
+    )
+
+    def __init__(self, name: str, text: str, diagnostics: list[Diagnostic], shared: bool) -> None:
+        self.name = name
+        self.text = text
         self.diagnostics = diagnostics
-        self.built: dict[int, tuple[Any, int]] = {}
+        self.shared = shared
+        self.built: dict[int, Any] = {}
         self.active: set[int] = set()
+        self.measured: dict[int, tuple[int, int]] = {}
         self.alias_total = 0
 
-    def build(self, node: Node, depth: int = 0) -> Any:
-        return self._build(node, depth)[0]
+    def build(self, node: Node) -> Any:
+        if node.__class__ is ScalarNode:
+            return _scalar(node)
+        return self._collection(node, 0)
 
-    def _build(self, node: Node, depth: int) -> tuple[Any, int]:
-        if isinstance(node, ScalarNode):
-            return _scalar(node), 1
-        ident = id(node)
-        done = self.built.get(ident)
-        if done is not None:
-            # An alias: the same subtree again. Count what it expands to, to stop alias bombs.
-            self.alias_total += done[1]
-            if self.alias_total > MAX_ALIAS_EXPANSION:
+    def _collection(self, node: Node, depth: int) -> Any:
+        if self.shared:
+            ident = id(node)
+            if ident in self.built:
+                return self._alias(node, depth)
+            if ident in self.active:
                 raise _Abort(
-                    f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} nodes "
-                    "(a \"billion laughs\" alias bomb?); the document is skipped",
+                    "an alias refers to the node that contains it (a cycle); "
+                    "the document is skipped",
                     node,
                 )
-            return done
-        if ident in self.active:
-            raise _Abort("an alias refers to the node that contains it (a cycle); "
-                         "the document is skipped", node)
+            self.active.add(ident)
         if depth > MAX_DEPTH:
-            raise _Abort(f"nesting is deeper than {MAX_DEPTH} levels; the document is skipped",
-                         node)
-        self.active.add(ident)
-        if isinstance(node, SequenceNode):
-            items = []
-            size = 1
+            raise _Abort(
+                f"nesting is deeper than {MAX_DEPTH} levels; the document is skipped", node
+            )
+        if node.__class__ is SequenceNode:
+            value: Any = []
+            append = value.append
             for child in node.value:
-                value, n = self._build(child, depth + 1)
-                items.append(value)
-                size += n
-            result: tuple[Any, int] = (items, size)
+                if child.__class__ is ScalarNode:
+                    append(child.value if child.tag == _STR else _scalar(child))
+                else:
+                    append(self._collection(child, depth + 1))
         else:
-            result = self._mapping(node, depth)  # type: ignore[arg-type]
-        self.active.discard(ident)
-        self.built[ident] = result
-        return result
+            value = self._mapping(node, depth)  # type: ignore[arg-type]
+        if self.shared:
+            self.active.discard(ident)
+            self.built[ident] = value
+        return value
 
-    def _mapping(self, node: MappingNode, depth: int) -> tuple[Any, int]:
-        template = self._template_text(node)
-        if template is not None:
-            return template, 1
-        out: dict[str, Any] = {}
-        first: dict[str, Node] = {}
-        size = 1
-        for key_node, value_node in node.value:
-            if isinstance(key_node, ScalarNode) and key_node.tag == _MERGE:
-                merged, n = self._build(value_node, depth + 1)
+    def _alias(self, node: Node, depth: int) -> Any:
+        size, height = self._measure(node)
+        self.alias_total += size
+        if self.alias_total > MAX_ALIAS_EXPANSION:
+            raise _Abort(
+                f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} nodes "
+                '(a "billion laughs" alias bomb?); the document is skipped',
+                node,
+            )
+        if depth + height > MAX_DEPTH:
+            raise _Abort(
+                f"nesting (through aliases) is deeper than {MAX_DEPTH} levels; "
+                "the document is skipped",
+                node,
+            )
+        return self.built[id(node)]
+
+    def _measure(self, node: Node) -> tuple[int, int]:
+        """(nodes, levels) of a built collection, aliases expanded."""
+        ident = id(node)
+        known = self.measured.get(ident)
+        if known is not None:
+            return known
+        size, height = 1, 0
+        if node.__class__ is SequenceNode:
+            children: Iterable[Node] = node.value
+        else:
+            children = (n for pair in node.value for n in pair)
+        for child in children:
+            if child.__class__ is ScalarNode:
+                size += 1
+            else:
+                n, h = self._measure(child)
                 size += n
-                for m in merged if isinstance(merged, list) else [merged]:
-                    if isinstance(m, dict):
-                        for k, v in m.items():
-                            out.setdefault(k, v)
-                continue
-            if not isinstance(key_node, ScalarNode):
-                template = self._template_text(key_node)
+                height = max(height, h + 1)
+        self.measured[ident] = (size, height)
+        return size, height
+
+    def _mapping(self, node: MappingNode, depth: int) -> Any:
+        if node.flow_style:
+            template = _template_text(node, self.text)
+            if template is not None:
+                return template
+        out: dict[str, Any] = {}
+        pairs = node.value
+        exact = True  # every entry went into `out` under its own key
+        for key_node, value_node in pairs:
+            if key_node.__class__ is ScalarNode:
+                tag = key_node.tag
+                if tag == _STR:
+                    key = key_node.value
+                elif tag == _MERGE:
+                    self._merge(out, value_node, depth)
+                    exact = False
+                    continue
+                else:
+                    key = _json_key(_scalar(key_node))
+            else:
+                template = _template_text(key_node, self.text)
                 if template is None:
                     self._report(
                         COMPLEX_KEY,
                         "a mapping key must be a plain value, not a "
-                        + ("list" if isinstance(key_node, SequenceNode) else "mapping")
+                        + ("list" if key_node.__class__ is SequenceNode else "mapping")
                         + "; the entry is skipped",
                         key_node,
                     )
+                    exact = False
                     continue
                 key = template
+            if value_node.__class__ is ScalarNode:
+                out[key] = value_node.value if value_node.tag == _STR else _scalar(value_node)
             else:
-                key = _key_text(key_node)
-            value, n = self._build(value_node, depth + 1)
-            size += n
-            if key in out and key in first:
-                prev = first[key].start_mark.line + 1
-                hint = ""
-                if depth == 0 and key in ("apiVersion", "kind", "metadata", "spec"):
-                    hint = " Two resources in one document? Separate them with a line '---'."
-                self._report(
-                    DUPLICATE_KEY,
-                    f"duplicate key '{key}' (first at line {prev}); "
-                    f"Kubernetes rejects it and lenient parsers keep only this later value.{hint}",
-                    key_node,
-                )
-            first[key] = key_node
-            out[key] = value
-        return out, size
+                out[key] = self._collection(value_node, depth + 1)
+        if not exact or len(out) != len(pairs):
+            self._duplicates(node, depth)
+        return out
 
-    def _template_text(self, node: Node) -> str | None:
-        """``host: {{.service}}`` is a flow mapping in YAML; give back the text the user wrote."""
-        if not isinstance(node, MappingNode) or not node.flow_style:
-            return None
-        start, end = node.start_mark.index, node.end_mark.index
-        if self.text[start:start + 2] != "{{":
-            return None
-        raw = self.text[start:end]
-        return raw if raw.endswith("}}") else None
+    def _merge(self, out: dict[str, Any], value_node: Node, depth: int) -> None:
+        """``<<: *base`` or ``<<: [*a, *b]``: keys not set yet come from the merged mappings."""
+        if value_node.__class__ is ScalarNode:
+            return
+        merged = self._collection(value_node, depth + 1)
+        for m in merged if isinstance(merged, list) else [merged]:
+            if isinstance(m, dict):
+                for k, v in m.items():
+                    out.setdefault(k, v)
+
+    def _duplicates(self, node: MappingNode, depth: int) -> None:
+        first: dict[str, Node] = {}
+        for key_node, _ in node.value:
+            if key_node.__class__ is ScalarNode:
+                if key_node.tag == _MERGE:
+                    continue
+                key = _json_key(_scalar(key_node))
+            else:
+                template = _template_text(key_node, self.text)
+                if template is None:
+                    continue
+                key = template
+            prev = first.get(key)
+            if prev is None:
+                first[key] = key_node
+                continue
+            hint = ""
+            if depth == 0 and key in ("apiVersion", "kind", "metadata", "spec"):
+                hint = " Two resources in one document? Separate them with a line '---'."
+            self._report(
+                DUPLICATE_KEY,
+                f"duplicate key '{key}' (first at line {prev.start_mark.line + 1}); "
+                f"Kubernetes rejects it and lenient parsers keep only this later value.{hint}",
+                key_node,
+            )
 
     def _report(self, code: str, message: str, node: Node) -> None:
-        self.diagnostics.append(
-            Diagnostic(code, Severity.ERROR, message, self.source.name, _span(node))
-        )
+        self.diagnostics.append(Diagnostic(code, Severity.ERROR, message, self.name, _span(node)))
+
+
+# --------------------------------------------------------------------------------------------
+# Streams → documents
+# --------------------------------------------------------------------------------------------
 
 
 @contextmanager
@@ -328,22 +585,26 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+_TAB = "a tab character is used for indentation; YAML allows only spaces"
 _PROBLEMS = (
-    ("found character '\\t' that cannot start any token",
-     "a tab character is used for indentation; YAML allows only spaces"),
-    ("found a tab character where an indentation space is expected",
-     "a tab character is used for indentation; YAML allows only spaces"),
-    ("found a tab character that violates indentation",
-     "a tab character is used for indentation; YAML allows only spaces"),
-    ("mapping values are not allowed here",
-     "a ':' is not allowed here: quote the value, or check the indentation of this line"),
+    ("found character '\\t' that cannot start any token", _TAB),
+    ("found a tab character where an indentation space is expected", _TAB),
+    ("found a tab character that violates indentation", _TAB),
+    (
+        "mapping values are not allowed here",
+        "a ':' is not allowed here: quote the value, or check the indentation of this line",
+    ),
+    (
+        "mapping values are not allowed in this context",
+        "a ':' is not allowed here: quote the value, or check the indentation of this line",
+    ),
     ("could not find expected ':'", "expected 'key: value' here; check the indentation"),
     ("found undefined alias", "an alias (*name) refers to an anchor (&name) that is not defined"),
     ("found unhashable key", "a mapping key must be a plain value"),
 )
 
 
-def _explain(problem: str, context: str | None, line_text: str) -> str:
+def _explain(problem: str, context: str | None, template: bool) -> str:
     for known, text in _PROBLEMS:
         if problem.startswith(known):
             message = text
@@ -352,38 +613,365 @@ def _explain(problem: str, context: str | None, line_text: str) -> str:
         message = problem
         if context:
             message = f"{message} ({context})"
-    if "{{" in line_text or "{%" in line_text:
+    if template:
         message += "; this line holds a template placeholder: was the template rendered?"
     return f"YAML syntax error: {message}"
 
 
-def _decode(data: bytes, name: str) -> tuple[str | None, Diagnostic | None]:
-    for bom, codec in (
-        (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
-        if data.startswith(bom):
-            try:
-                return data.decode(codec), None
-            except UnicodeDecodeError:
-                break
-    if b"\x00" in data[:8192]:
-        return None, Diagnostic(
-            ENCODING, Severity.ERROR, "this is a binary file, not YAML; it is skipped",
-            name, Span.point(1),
-        )
+def _describe(char: str) -> str:
+    code = ord(char)
+    if code == 0:
+        return "a NUL character (U+0000)"
+    if 0xD800 <= code <= 0xDFFF:
+        return f"an unpaired surrogate (U+{code:04X})"
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        return f"the control character U+{code:04X}"
+    return f"the character U+{code:04X}"
+
+
+def _compose(stream: str) -> tuple[list[Node | None], BaseException | None]:
+    """Compose every document; on an error, keep the documents already composed."""
+    done: list[Node | None] = []
+    loader = None
     try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        return None, Diagnostic(
-            ENCODING, Severity.ERROR,
-            f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x} here); "
-            "YAML manifests must be UTF-8; the file is skipped",
-            name, Span.point(line, col),
+        loader = _ComposeLoader(stream)
+        while loader.check_node():
+            done.append(loader.get_node())
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        return done, exc
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return done, None
+
+
+def _compose_like_go(stream: str) -> tuple[list[Node | None], BaseException | None]:
+    """:func:`_compose`, reading ``[2001:db8::, fe80::]`` as Kubernetes' go-yaml does.
+
+    libyaml refuses a plain scalar in a flow collection that ends in ':' before ',', ']' or '}'
+    (IPv6 addresses, say); go-yaml reads the ':' as part of the text. Each such ':' is swapped
+    for a stand-in character of the same length, and swapped back in the composed scalars.
+    """
+    nodes, exc = _compose(stream)
+    if not _is_flow_colon(exc):
+        return nodes, exc
+    stand_in = next((c for c in map(chr, range(0xE000, 0xF900)) if c not in stream), None)
+    if stand_in is None:
+        return nodes, exc
+    chars = list(stream)
+    for _ in range(100):
+        if not _is_flow_colon(exc):
+            break
+        chars[exc.problem_mark.index] = stand_in  # type: ignore[union-attr]
+        nodes, exc = _compose("".join(chars))
+    for root in nodes:
+        if root is not None:
+            _swap_back(root, stand_in)
+    return nodes, exc
+
+
+def _is_flow_colon(exc: BaseException | None) -> bool:
+    return (
+        isinstance(exc, yaml.MarkedYAMLError)
+        and exc.problem == "found unexpected ':'"
+        and exc.problem_mark is not None
+    )
+
+
+def _swap_back(root: Node, stand_in: str) -> None:
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        cls = node.__class__
+        if cls is ScalarNode:
+            if stand_in in node.value:
+                node.value = node.value.replace(stand_in, ":")
+        elif cls is SequenceNode:
+            stack.extend(node.value)
+        else:
+            for pair in node.value:
+                stack.extend(pair)
+
+
+def _shift(root: Node, lines: int, chars: int) -> None:
+    """Move the marks of a tree composed from the tail of a text to their place in the text."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        ident = id(node)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        s, e = node.start_mark, node.end_mark
+        node.start_mark = Mark(s.name, s.index + chars, s.line + lines, s.column, None, 0)
+        node.end_mark = Mark(e.name, e.index + chars, e.line + lines, e.column, None, 0)
+        cls = node.__class__
+        if cls is SequenceNode:
+            stack.extend(node.value)
+        elif cls is MappingNode:
+            for pair in node.value:
+                stack.extend(pair)
+
+
+def _has_anchor(text: str) -> bool:
+    """Can the text hold an anchor? Without one no alias can exist, and the constructor skips
+    the bookkeeping that stops alias bombs and cycles."""
+    pos = text.find("&")
+    while pos >= 0:
+        if pos == 0 or text[pos - 1] in _BEFORE_ANCHOR:
+            return True
+        pos = text.find("&", pos + 1)
+    return False
+
+
+class _LineIndex:
+    """Where each line starts, lines counted as libyaml counts them."""
+
+    __slots__ = ("starts",)
+
+    def __init__(self, text: str) -> None:
+        self.starts = [0]
+        self.starts.extend(m.end() for m in _BREAK.finditer(text))
+
+    def line_of(self, pos: int) -> int:
+        return bisect_right(self.starts, pos)
+
+    def start(self, line: int) -> int:
+        return self.starts[min(max(line, 1), len(self.starts)) - 1]
+
+
+class _Stream:
+    """One source being parsed: documents, then recovery after each syntax error."""
+
+    def __init__(self, source: Source, result: LoadResult) -> None:
+        self.source = source
+        self.result = result
+        self.text = source.text
+        self._lines: _LineIndex | None = None
+        self._origins: list[tuple[int, str]] | None = None
+        self.index = 0
+        self.floor = 0  # a '# Source:' comment above this line belongs to an earlier document
+        self.reported: set[tuple[int, int]] = set()
+        self.shared = False
+
+    @property
+    def lines(self) -> _LineIndex:
+        if self._lines is None:
+            self._lines = _LineIndex(self.text)
+        return self._lines
+
+    def run(self) -> None:
+        text = self.text
+        is_json = self.source.name.endswith(".json")
+        if not text.isascii() or text.encode("ascii").translate(None, _PRINTABLE_ASCII):
+            bad = _NOT_PRINTABLE.search(text)
+            if bad is not None:
+                if is_json and self._json():  # JSON strings may hold what YAML refuses
+                    return
+                self._unprintable(bad)
+        self.shared = _has_anchor(self.text)
+        text = self.text
+        pos = line0 = 0
+        while True:
+            nodes, exc = _compose_like_go(text[pos:] if pos else text)
+            if pos:
+                for node in nodes:
+                    if node is not None:
+                        _shift(node, line0, pos)
+            if exc is not None and pos == 0 and is_json and self._json():
+                return
+            for node in nodes:
+                if node is not None:
+                    self._document(node)
+            if exc is None:
+                return
+            error_line = self._error(exc, line0)
+            nxt = self._next_document(max(error_line - 1, line0 + 1))
+            if nxt is None:
+                return
+            line0 = nxt - 1
+            pos = self.lines.start(nxt)
+            self.floor = max(self.floor, nxt)
+
+    def _unprintable(self, bad: re.Match[str]) -> None:
+        """Report the first character YAML does not allow; read the rest with U+FFFD for it."""
+        text = self.text
+        where = bad.start()
+        line = self.lines.line_of(where)
+        col = where - self.lines.start(line) + 1
+        more = len(_NOT_PRINTABLE.findall(text, where + 1))
+        tail = f" ({more} more in the file)" if more else ""
+        self._add(
+            SYNTAX,
+            f"YAML syntax error: {_describe(bad.group())} is not allowed in YAML"
+            f"{tail}; it is read as U+FFFD here to check the rest",
+            Span.point(line, col),
         )
+        self.text = _NOT_PRINTABLE.sub("\ufffd", text)
+
+    def _error(self, exc: BaseException, line0: int) -> int:
+        """Report a syntax error (once); give its line."""
+        mark = (
+            exc.problem_mark or exc.context_mark if isinstance(exc, yaml.MarkedYAMLError) else None
+        )
+        if isinstance(exc, yaml.MarkedYAMLError) and mark is not None:
+            line, col = mark.line + 1 + line0, mark.column + 1
+            problem = exc.problem or str(exc)
+            context = exc.context
+            context_line = exc.context_mark.line + 1 + line0 if exc.context_mark else line
+        else:
+            line, col = line0 + 1, 1
+            problem, context, context_line = str(exc) or type(exc).__name__, None, line
+        if (line, col) in self.reported:
+            return line
+        self.reported.add((line, col))
+        code = SYNTAX
+        if problem.startswith("exceeded maximum nesting depth"):
+            code = TOO_COMPLEX
+            message = "nesting is deeper than the YAML parser allows; the document is skipped"
+        else:
+            line_text = self.source.line(line)
+            lead = line_text[: len(line_text) - len(line_text.lstrip(" \t"))]
+            if "\t" in lead and (
+                problem.startswith("found character that cannot start any token")
+                or "tab" in problem
+                or line_text[col - 1 : col] == "\t"
+            ):
+                problem, context = _TAB, None
+                col = lead.index("\t") + 1
+            if context and context_line != line:
+                context = f"{context} that starts at line {context_line}"
+            template = any(
+                "{{" in t or "{%" in t
+                for t in (line_text, self.source.line(context_line), self._previous_line(line))
+            )
+            message = _explain(problem, context, template)
+        self._add(code, message, Span.point(line, col))
+        self.index += 1  # the broken document still had its place in the stream
+        return line
+
+    def _previous_line(self, line: int) -> str:
+        for n in range(line - 1, max(line - 4, 0), -1):
+            text = self.source.line(n)
+            if text.strip():
+                return text
+        return ""
+
+    def _next_document(self, after_line: int) -> int | None:
+        """The first line after ``after_line`` that starts a document ('---')."""
+        if after_line >= len(self.lines.starts):
+            return None
+        m = _DOC_START.search(self.text, self.lines.start(after_line + 1))
+        return None if m is None else self.lines.line_of(m.start())
+
+    def _add(self, code: str, message: str, span: Span) -> None:
+        self.result.diagnostics.append(
+            Diagnostic(code, Severity.ERROR, message, self.source.name, span)
+        )
+
+    def _origin(self, line: int) -> str | None:
+        """The Helm ``# Source:`` comment above this document, if it is the document's own."""
+        origins = self._origins
+        if origins is None:
+            origins = self._origins = []
+            if "# Source: " in self.text:
+                origins.extend(
+                    (self.lines.line_of(m.start()), m.group(1))
+                    for m in _SOURCE_COMMENT.finditer(self.text)
+                )
+        if not origins:
+            return None
+        i = bisect_right(origins, (line, "\U0010ffff")) - 1  # the last one at or above `line`
+        if i < 0 or origins[i][0] <= self.floor:
+            return None
+        return origins[i][1]
+
+    def _document(self, node: Node) -> None:
+        source, result = self.source, self.result
+        if (
+            node.__class__ is ScalarNode
+            and node.value == ""
+            and node.tag == _NULL
+            and not node.style
+        ):
+            # An empty document ('---' and nothing, a template that rendered to nothing).
+            self.index += 1
+            self.floor = max(self.floor, node.start_mark.line)
+            return
+        builder = _Builder(source.name, self.text, result.diagnostics, self.shared)
+        index = self.index
+        self.index += 1
+        span = _span(node)
+        try:
+            data = builder.build(node)
+        except _Abort as exc:
+            self._add(TOO_COMPLEX, exc.message, _span(exc.node))
+            self.floor = max(self.floor, span.line)
+            return
+        except RecursionError:
+            self._add(TOO_COMPLEX, "the document nests too deeply; it is skipped", span)
+            self.floor = max(self.floor, span.line)
+            return
+        origin = self._origin(span.line)
+        self.floor = max(self.floor, span.line)
+        if data.__class__ is dict and _is_list_kind(data):
+            items_node = _find_key(node, "items", self.text, 0)  # type: ignore[arg-type]
+            items_seq = items_node[1] if items_node is not None else None
+            items = data["items"]
+            nodes: list[Node] | None = None
+            if items_seq.__class__ is SequenceNode and len(items_seq.value) == len(items):
+                nodes = items_seq.value
+            for i, item in enumerate(items):
+                item_node = nodes[i] if nodes is not None else None
+                item_span = _span(item_node) if item_node is not None else span
+                result.documents.append(
+                    Document(source, index, item, item_node, item_span, origin, i)
+                )
+            return
+        result.documents.append(Document(source, index, data, node, span, origin))
+
+    def _json(self) -> bool:
+        """A JSON file that YAML 1.1 cannot read (tabs, say) is still read: the data as JSON
+        has it, the places from the same text with what YAML refuses blanked out."""
+        text = self.source.text
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            return False
+        # Outside its strings JSON has nothing YAML refuses but tabs; inside them, what is
+        # blanked out keeps the lengths, so the places stay right.
+        yamlish = _NOT_PRINTABLE.sub("\ufffd", text.replace("\t", " "))
+        yamlish = _JSON_SURROGATE.sub(r"\\u0020", yamlish)
+        nodes, exc = _compose(yamlish)
+        node = nodes[0] if exc is None and len(nodes) == 1 else None
+        expected = (
+            MappingNode
+            if isinstance(data, dict)
+            else (SequenceNode if isinstance(data, list) else ScalarNode)
+        )
+        if node is not None and node.__class__ is not expected:
+            node = None
+        span = _span(node) if node is not None else Span.point(1)
+        self.result.documents.append(Document(self.source, 0, data, node, span))
+        return True
+
+
+_JSON_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _is_list_kind(data: dict[str, Any]) -> bool:
+    kind = data.get("kind")
+    return (
+        isinstance(kind, str)
+        and kind.endswith("List")
+        and "apiVersion" in data
+        and isinstance(data.get("items"), list)
+    )
 
 
 def load_text(text: str, name: str, result: LoadResult | None = None) -> LoadResult:
@@ -391,145 +979,81 @@ def load_text(text: str, name: str, result: LoadResult | None = None) -> LoadRes
     result = result if result is not None else LoadResult()
     source = Source(name, text)
     result.sources.append(source)
-    origins = _origins(text)
-    is_json = name.endswith(".json")
-    offset_line = 0
-    index = 0
-    while True:
-        stream = text if offset_line == 0 else "\n" * offset_line + _tail(text, offset_line)
-        error_line = None
-        try:
-            with _gc_paused():
-                nodes = list(_compose(stream))
-        except yaml.MarkedYAMLError as exc:
-            nodes = list(exc.__dict__.get("_partial", ()))
-            mark = exc.problem_mark or exc.context_mark
-            line = (mark.line + 1) if mark else offset_line + 1
-            col = (mark.column + 1) if mark else 1
-            error_line = line
-            if is_json and offset_line == 0:
-                if _load_json(text, source, result):
-                    return result
-            result.diagnostics.append(
-                Diagnostic(SYNTAX, Severity.ERROR,
-                           _explain(exc.problem or str(exc), exc.context, source.line(line)),
-                           name, Span.point(line, col))
-            )
-        except (yaml.YAMLError, RecursionError, ValueError) as exc:
-            nodes = []
-            error_line = offset_line + 1
-            result.diagnostics.append(
-                Diagnostic(SYNTAX, Severity.ERROR, f"YAML syntax error: {exc}", name,
-                           Span.point(error_line))
-            )
-        for node in nodes:
-            if node is None:
-                continue
-            _add_document(node, source, index, origins, result)
-            index += 1
-        if error_line is None:
-            return result
-        next_start = _next_document_line(text, max(error_line - 1, offset_line + 1))
-        if next_start is None:
-            return result
-        offset_line = next_start - 1  # resume at the '---' line
+    with _gc_paused():
+        _Stream(source, result).run()
+    return result
 
 
-class _Partial(Exception):
-    pass
+# --------------------------------------------------------------------------------------------
+# Bytes, files and folders
+# --------------------------------------------------------------------------------------------
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
-def _compose(stream: str) -> Iterator[Node | None]:
-    """Compose every document; on an error, keep the documents already composed."""
-    loader = _Loader(stream)
-    done: list[Node | None] = []
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            done.append(node)
-    except yaml.MarkedYAMLError as exc:
-        exc.__dict__["_partial"] = done
-        raise
-    finally:
-        loader.dispose()
-    return iter(done)
-
-
-def _tail(text: str, skip_lines: int) -> str:
-    pos = 0
-    for _ in range(skip_lines):
-        nxt = text.find("\n", pos)
-        if nxt < 0:
-            return ""
-        pos = nxt + 1
-    return text[pos:]
-
-
-def _next_document_line(text: str, after_line: int) -> int | None:
-    for m in _DOC_SEPARATOR.finditer(text):
-        line = text.count("\n", 0, m.start()) + 1
-        if line > after_line:
-            return line
+def _sniff(data: bytes) -> str | None:
+    """UTF-16 or UTF-32 without a BOM, told by where the zero bytes are (YAML 1.2, 5.2)."""
+    head = data[:4]
+    if len(head) == 4 and head[:3] == b"\0\0\0" and head[3]:
+        return "utf-32-be"
+    if len(head) == 4 and head[0] and head[1:] == b"\0\0\0":
+        return "utf-32-le"
+    if len(head) >= 2 and not head[0] and head[1]:
+        return "utf-16-be"
+    if len(head) >= 2 and head[0] and not head[1]:
+        return "utf-16-le"
     return None
 
 
-def _origins(text: str) -> list[tuple[int, str]]:
-    if "# Source: " not in text:
-        return []
-    return [(text.count("\n", 0, m.start()) + 1, m.group(1)) for m in _SOURCE_COMMENT.finditer(text)]
-
-
-def _add_document(node: Node, source: Source, index: int, origins: list[tuple[int, str]],
-                  result: LoadResult) -> None:
-    builder = _Builder(source, result.diagnostics)
+def _decode(data: bytes, name: str) -> tuple[str, Diagnostic | None]:
+    """The text of a file, or a diagnostic (and the text to show for it, maybe "")."""
+    if data[:1] in (b"\xef", b"\xfe", b"\xff", b"\0"):
+        for bom, codec in _BOMS:
+            if data.startswith(bom):
+                try:
+                    return data.decode(codec), None
+                except UnicodeDecodeError:
+                    break
+    if b"\0" in data:
+        wide = _sniff(data)
+        if wide is not None:
+            try:
+                text = data.decode(wide)
+            except UnicodeDecodeError:
+                pass
+            else:
+                if _NOT_PRINTABLE.search(text) is None:
+                    return text, None
+        return "", Diagnostic(
+            ENCODING,
+            Severity.ERROR,
+            "this is a binary file, not YAML; it is skipped",
+            name,
+            Span.point(1),
+        )
     try:
-        data = builder.build(node)
-    except _Abort as exc:
-        result.diagnostics.append(Diagnostic(TOO_COMPLEX, Severity.ERROR, exc.message,
-                                             source.name, _span(exc.node)))
-        return
-    except RecursionError:
-        result.diagnostics.append(Diagnostic(TOO_COMPLEX, Severity.ERROR,
-                                             "the document nests too deeply; it is skipped",
-                                             source.name, _span(node)))
-        return
-    span = _span(node)
-    origin = None
-    for line, name in origins:
-        if line <= span.line:
-            origin = name
-    doc = Document(source, index, data, node, span, origin)
-    if isinstance(data, dict) and isinstance(data.get("items"), list) and _is_list_kind(data):
-        items_node = _child(node, "items")
-        for i, item in enumerate(data["items"]):
-            item_node = items_node.value[i] if isinstance(items_node, SequenceNode) else None
-            item_span = _span(item_node) if item_node is not None else span
-            result.documents.append(Document(source, index, item, item_node, item_span, origin, i))
-        return
-    result.documents.append(doc)
-
-
-def _is_list_kind(data: dict[str, Any]) -> bool:
-    kind = data.get("kind")
-    return isinstance(kind, str) and kind.endswith("List") and "apiVersion" in data
-
-
-def _child(node: Node, key: str) -> Node | None:
-    if isinstance(node, MappingNode):
-        for k, v in node.value:
-            if isinstance(k, ScalarNode) and k.value == key:
-                return v
-    return None
-
-
-def _load_json(text: str, source: Source, result: LoadResult) -> bool:
-    """A JSON file that YAML 1.1 cannot read (tabs, say) is still read, without positions."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return False
-    result.documents.append(Document(source, 0, data, None, Span.point(1)))
-    return True
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        # Placed in the text shown for it (each bad byte a U+FFFD), lines counted as YAML does.
+        text = data.decode("utf-8", "replace")
+        where = len(data[: exc.start].decode("utf-8"))
+        lines = _LineIndex(text)
+        line = lines.line_of(where)
+        col = where - lines.start(line) + 1
+        return text, Diagnostic(
+            ENCODING,
+            Severity.ERROR,
+            f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x} here); "
+            "YAML manifests must be UTF-8; the file is skipped",
+            name,
+            Span.point(line, col),
+        )
 
 
 def load_bytes(data: bytes, name: str, result: LoadResult | None = None) -> LoadResult:
@@ -537,49 +1061,133 @@ def load_bytes(data: bytes, name: str, result: LoadResult | None = None) -> Load
     text, problem = _decode(data, name)
     if problem is not None:
         result.diagnostics.append(problem)
-        result.sources.append(Source(name, ""))
+        result.sources.append(Source(name, text))
         return result
-    assert text is not None
     return load_text(text, name, result)
 
 
 def discover(paths: Sequence[str], excludes: Sequence[str] = ()) -> tuple[list[str], list[str]]:
-    """Expand the paths the user gave into files. Returns (files, paths that do not exist)."""
+    """Expand the paths the user gave into files. Returns (files, paths that do not exist).
+
+    Folders are walked in sorted order (a folder's files, then its sub-folders), keeping files
+    that end in .yaml, .yml or .json and skipping hidden files and folders (``.git``,
+    ``.pre-commit-config.yaml``). A file named explicitly is read whatever its name. Exclude
+    globs match a file or folder by name (``vendor``, ``*.tmpl.yaml``), or by path (``charts/*/
+    templates``, ``legacy/``) as given, as relative to the folder being walked, or as relative
+    to the current folder. A file named twice is read once.
+    """
     files: list[str] = []
     missing: list[str] = []
+    seen: set[str] = set()
+    rules = _Excludes(excludes)
+
+    def add(f: str) -> None:
+        key = f if f == "-" else os.path.normpath(f)
+        if key not in seen:
+            seen.add(key)
+            files.append(f)
+
     for raw in paths:
         if raw == "-":
-            files.append("-")
+            add("-")
             continue
-        path = Path(raw)
-        if path.is_dir():
-            for root, dirs, names in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                                 and not _excluded(os.path.join(root, d), excludes))
+        if os.path.isdir(raw):
+            top = _Place(raw) if rules else None
+            if top is not None and rules.match(top.names, top.forms("")):
+                continue
+            for root, dirs, names in os.walk(raw):
+                prefix = ""
+                if top is not None and root != raw:  # os.walk gives raw + os.sep + ...
+                    prefix = root[len(raw) :].lstrip(os.sep).replace(os.sep, "/") + "/"
+                dirs[:] = [
+                    d
+                    for d in sorted(dirs)
+                    if not d.startswith(".")
+                    and not (top is not None and rules.match((d,), top.forms(prefix + d)))
+                ]
                 for n in sorted(names):
-                    full = os.path.join(root, n)
-                    if n.endswith(YAML_SUFFIXES) and not _excluded(full, excludes):
-                        files.append(full)
-        elif path.exists():
-            if not _excluded(raw, excludes):
-                files.append(raw)
+                    if n.startswith(".") or not n.endswith(YAML_SUFFIXES):
+                        continue
+                    if top is not None and rules.match((n,), top.forms(prefix + n)):
+                        continue
+                    add(os.path.join(root, n))
+        elif os.path.lexists(raw):  # a broken link is reported when it cannot be read
+            place = _Place(raw) if rules else None
+            if place is None or not rules.match(place.names, place.forms("")):
+                add(raw)
         else:
             missing.append(raw)
     return files, missing
 
 
-def _excluded(path: str, patterns: Iterable[str]) -> bool:
-    norm = path.replace(os.sep, "/")
-    if norm.startswith("./"):
-        norm = norm[2:]
-    parts = norm.split("/")
-    for pat in patterns:
-        pat = pat.rstrip("/")
-        if fnmatch(norm, pat) or any(fnmatch(p, pat) for p in parts):
-            return True
-        if "/" in pat and (fnmatch(norm, pat + "/*") or norm.startswith(pat + "/")):
-            return True
-    return False
+class _Place:
+    """A path the user gave, in the forms exclude globs are matched against."""
+
+    __slots__ = ("given", "here", "names")
+
+    def __init__(self, raw: str) -> None:
+        self.given = _norm(raw)
+        self.here: str | None = None  # relative to the current folder, when the path is absolute
+        if os.path.isabs(raw):
+            try:
+                here = _norm(os.path.relpath(raw))
+            except ValueError:  # pragma: no cover - another drive on Windows
+                here = "../"
+            if here != ".." and not here.startswith("../"):
+                self.here = here
+        mine = self.here if self.here is not None else self.given
+        # Every name of a relative path counts; of an absolute one, only what is below here.
+        if os.path.isabs(mine):
+            self.names: tuple[str, ...] = (mine.rsplit("/", 1)[-1],)
+        else:
+            self.names = tuple(mine.split("/"))
+
+    def forms(self, rel: str) -> tuple[str, ...]:
+        """This path (``rel`` below it) as given, as ``rel`` alone, and as seen from here."""
+        if not rel:
+            return (self.given,) if self.here is None else (self.given, self.here)
+        given = f"{self.given}/{rel}" if self.given else rel
+        if self.here is None:
+            return (given, rel)
+        return (given, rel, f"{self.here}/{rel}" if self.here else rel)
+
+
+class _Excludes:
+    __slots__ = ("names", "paths")
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.names: list[str] = []  # globs for one name: "vendor", "*.tmpl.yaml"
+        self.paths: list[str] = []  # globs for a path: "charts/*/templates" (and its variants)
+        for pat in patterns:
+            pat = pat.replace(os.sep, "/").rstrip("/")
+            while pat.startswith("./"):
+                pat = pat[2:]
+            if not pat:
+                continue
+            if "/" not in pat:
+                self.names.append(pat)
+            else:
+                self.paths.append(pat)
+                if "**/" in pat:
+                    self.paths.append(pat.replace("**/", ""))
+
+    def __bool__(self) -> bool:
+        return bool(self.names or self.paths)
+
+    def match(self, names: Iterable[str], forms: Iterable[str]) -> bool:
+        for pat in self.names:
+            if any(fnmatch(name, pat) for name in names):
+                return True
+        for pat in self.paths:
+            for form in forms:
+                if form.startswith(pat + "/") or fnmatch(form, pat) or fnmatch(form, pat + "/*"):
+                    return True
+        return False
+
+
+def _norm(path: str) -> str:
+    norm = os.path.normpath(path).replace(os.sep, "/")
+    return "" if norm == "." else norm
 
 
 def load_file(path: str, result: LoadResult, stdin_name: str = "<stdin>") -> None:
@@ -594,8 +1202,13 @@ def load_file(path: str, result: LoadResult, stdin_name: str = "<stdin>") -> Non
         result.io_error = True
         result.sources.append(Source(path, ""))
         result.diagnostics.append(
-            Diagnostic(IO_ERROR, Severity.ERROR, f"cannot read the file: {exc.strerror or exc}",
-                       path, Span.point(1))
+            Diagnostic(
+                IO_ERROR,
+                Severity.ERROR,
+                f"cannot read the file: {exc.strerror or exc}",
+                path,
+                Span.point(1),
+            )
         )
         return
     load_bytes(data, path, result)
