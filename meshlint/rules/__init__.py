@@ -114,6 +114,8 @@ def define(
     kiali: str | None = None,
     fixable: bool = False,
     module: str = "",
+    source: str | None = None,
+    catalogue: Iterable[str] = (),
 ) -> Rule:
     """Register a rule whose findings another stage produces."""
     return _register(
@@ -131,6 +133,8 @@ def define(
             None,
             None,
             fixable=fixable,
+            source=source,
+            catalogue=tuple(catalogue),
         )
     )
 
@@ -148,6 +152,8 @@ def rule(
     istio: str | None = None,
     kiali: str | None = None,
     fixable: bool = False,
+    source: str | None = None,
+    catalogue: Iterable[str] = (),
 ) -> Callable[[Check], Check]:
     """Register the decorated function as the check of a rule."""
 
@@ -167,6 +173,8 @@ def rule(
                 frozenset(kinds) if kinds is not None else None,
                 fn,
                 fixable=fixable,
+                source=source,
+                catalogue=tuple(catalogue),
             )
         )
         return fn
