@@ -190,3 +190,21 @@ def test_schema_location_from_cli(tmp_path: Path) -> None:
     assert [(x["rule"], x["line"], x["path"]) for x in findings] == [("ML210", 6, "data.a")]
     proc = run("lint", "--no-config", "--schema-location", str(tmp_path / "nope"), str(f))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_schema_command(tmp_path: Path) -> None:
+    listing = runner.invoke(app, ["schema"])
+    assert listing.exit_code == 0
+    assert "networking.istio.io/v1alpha3  VirtualService" in listing.output
+    one = runner.invoke(app, ["schema", "VirtualService"])
+    assert one.exit_code == 0
+    schema = json.loads(one.output)
+    assert "spec" in schema["properties"]
+    explicit = runner.invoke(app, ["schema", "security.istio.io/v1beta1/AuthorizationPolicy"])
+    assert explicit.exit_code == 0 and json.loads(explicit.output)["properties"]
+    assert runner.invoke(app, ["schema", "Nope"]).exit_code == 2
+    out = tmp_path / "schemas"
+    exported = runner.invoke(app, ["schema", "--export", str(out)])
+    assert exported.exit_code == 0
+    files = sorted(p.name for p in out.glob("*.json"))
+    assert "virtualservice-networking.istio.io-v1.json" in files and len(files) >= 30

@@ -375,6 +375,9 @@ def model_findings(res: Resource) -> Iterator[tuple[str, Finding]]:
         if issue.kind == "unknown_field" and issue.suggestion:
             message += f"; did you mean `{issue.suggestion}`?"
             fix = f"rename `{issue.path[-1]}` to `{issue.suggestion}`"
+        elif issue.kind == "invalid" and issue.suggestion and "did you mean" not in message:
+            message += f"; did you mean `{issue.suggestion}`?"
+            fix = f"{issue.path[-1]}: {issue.suggestion}" if issue.path else None
         yield (
             rule_.code,
             Finding(issue.path, message, fix=fix, key=issue.kind in ("unknown_field", "missing")),
