@@ -604,7 +604,20 @@ _PROBLEMS = (
 )
 
 
+# libyaml and PyYAML's own parser word an unclosed flow collection differently; both read so.
+_UNCLOSED_FLOW = re.compile(r"^(?:did not find expected|expected) ',' or '([\]}])'")
+
+
 def _explain(problem: str, context: str | None, template: bool) -> str:
+    unclosed = _UNCLOSED_FLOW.match(problem)
+    if unclosed:
+        what = "list `[…]`" if unclosed.group(1) == "]" else "mapping `{…}`"
+        message = f"expected ',' or '{unclosed.group(1)}': the {what} is not closed here"
+        if context:
+            message = f"{message} ({context})"
+        if template:
+            message += "; this line holds a template placeholder: was the template rendered?"
+        return f"YAML syntax error: {message}"
     for known, text in _PROBLEMS:
         if problem.startswith(known):
             message = text

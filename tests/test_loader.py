@@ -280,7 +280,7 @@ def test_syntax_error_in_the_middle_keeps_the_other_documents() -> None:
     assert error.span is not None
     assert (error.span.line, error.span.column) == (12, 1)  # where the list should have ended
     assert error.message == (
-        "YAML syntax error: did not find expected ',' or ']' "
+        "YAML syntax error: expected ',' or ']': the list `[…]` is not closed here "
         "(while parsing a flow sequence that starts at line 11)"
     )
     first, third = result.documents
