@@ -19,7 +19,7 @@ from meshlint.config import Config
 from meshlint.engine import lint_paths
 
 sys.path.insert(0, str(REPO / "bench"))
-from generate import generate  # noqa: E402
+from generate import generate
 
 
 def corpus_files() -> list[str]:
