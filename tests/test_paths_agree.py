@@ -81,7 +81,7 @@ def test_jobs_give_the_same_output_in_the_same_order(tmp_path: Path) -> None:
     files, _ = loader.discover([str(tmp_path)])
     assert len(files) >= 40  # enough for the run to go parallel
     one = lint_paths(files, Config(), files=files, jobs=1)
-    two = lint_paths(files, Config(), files=files, jobs=2)
+    two = lint_paths(files, Config(), files=files, jobs=2, progress=True)
     assert [d.to_json() for d in two.findings] == [d.to_json() for d in one.findings]
     assert (two.files, two.resources) == (one.files, one.resources)
     assert {d.code for d in one.findings} >= {"ML101", "ML204", "ML206"}
