@@ -48,6 +48,10 @@ define(
           name: reviews
         spec:
           hosts: [reviews]
+          http:
+          - route:
+            - destination:
+                host: reviews
     """,
 )
 

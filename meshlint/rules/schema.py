@@ -41,11 +41,19 @@ _VS_HEAD = """
           name: reviews
         spec:
           hosts: [reviews]
+          http:
+          - route:
+            - destination:
+                host: reviews
     """,
     good=_VS_HEAD
     + """
     spec:
       hosts: [reviews]
+      http:
+      - route:
+        - destination:
+            host: reviews
     """,
 )
 def missing_api_version_or_kind(res: Resource) -> Iterator[Finding]:
@@ -84,11 +92,19 @@ def _kind_suggestion(group: str, kind: str) -> str | None:
           name: reviews
         spec:
           hosts: [reviews]
+          http:
+          - route:
+            - destination:
+                host: reviews
     """,
     good=_VS_HEAD
     + """
     spec:
       hosts: [reviews]
+      http:
+      - route:
+        - destination:
+            host: reviews
     """,
 )
 def unknown_kind(res: Resource) -> Iterator[Finding]:
@@ -164,11 +180,19 @@ def unserved_api_version(res: Resource) -> Iterator[Finding]:
           namespace: shop
         spec:
           hosts: [reviews]
+          http:
+          - route:
+            - destination:
+                host: reviews
     """,
     good=_VS_HEAD
     + """
     spec:
       hosts: [reviews]
+      http:
+      - route:
+        - destination:
+            host: reviews
     """,
     fixable=True,
 )
@@ -278,6 +302,10 @@ WRONG_TYPE = define(
     + """
     spec:
       hosts: [reviews]
+      http:
+      - route:
+        - destination:
+            host: reviews
     """,
 )
 
