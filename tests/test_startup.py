@@ -32,6 +32,8 @@ NEVER = (
     "ruamel",
     "urllib3",
     "requests",
+    "pydantic",
+    "pydantic_core",
 )
 
 

@@ -232,11 +232,26 @@ def _clean_path(
             cur = cur[elem]
         elif elem == "[key]":
             continue
+        elif isinstance(cur, dict) and (key := _spelled_key(cur, elem)) is not _NO_KEY:
+            path.append(key)  # a key YAML typed (1.5:, null:) that pydantic's loc spells as text
+            cur = cur[key]
         elif i == last and keep_last:
             path.append(elem)
         elif root is None:
             root = tuple(path)
     return tuple(path), root
+
+
+_NO_KEY = object()
+
+
+def _spelled_key(mapping: dict[Any, Any], elem: str | int) -> Any:
+    """The key of ``mapping`` that is not a string or an integer and that ``elem`` spells."""
+    if isinstance(elem, str):
+        for key in mapping:
+            if not isinstance(key, str | int) and str(key) == elem:
+                return key
+    return _NO_KEY
 
 
 def _union_issues(
