@@ -1,0 +1,117 @@
+"""ML8xx: Telemetry field checks, each finding at its exact place."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from meshlint import rules
+from meshlint.config import Config
+from meshlint.diagnostics import Diagnostic
+from meshlint.engine import lint_paths, lint_text
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "telemetry"
+ML8 = Config(select=["ML8"])
+
+Row = tuple[str, str, int, int, str]  # code, severity, line, column, path
+
+
+def rows(found: list[Diagnostic]) -> list[Row]:
+    return [(d.code, d.severity.label, d.line, d.column, d.path) for d in found]
+
+
+EXPECTED: dict[str, list[Row]] = {
+    "telemetry-bad.yaml": [
+        ("ML801", "error", 12, 5, "spec.targetRef"),
+        ("ML801", "error", 15, 5, "spec.targetRef.namespace"),
+        ("ML802", "warning", 27, 3, "spec.selector"),
+        ("ML803", "warning", 39, 7, "spec.tracing[0].providers[1]"),
+        ("ML804", "error", 41, 7, 'spec.tracing[0].customTags[""]'),
+        ("ML803", "warning", 44, 5, "spec.tracing[1]"),
+        ("ML806", "error", 54, 24, "spec.metrics[0].reportingInterval"),
+        ("ML805", "error", 57, 23, "spec.metrics[0].overrides[0].tagOverrides.request_host"),
+        ("ML805", "error", 59, 18, "spec.metrics[0].overrides[0].tagOverrides.source_app.value"),
+        (
+            "ML805",
+            "error",
+            62,
+            11,
+            "spec.metrics[0].overrides[0].tagOverrides.destination_app.value",
+        ),
+        ("ML805", "warning", 63, 9, 'spec.metrics[0].overrides[0].tagOverrides[""]'),
+        ("ML806", "error", 65, 24, "spec.metrics[1].reportingInterval"),
+    ],
+}
+
+
+def test_bad_fixture_findings_at_their_fields() -> None:
+    found = lint_paths([str(FIXTURES / "telemetry-bad.yaml")], ML8).findings
+    assert rows(found) == EXPECTED["telemetry-bad.yaml"]
+
+
+def test_good_fixture_is_clean() -> None:
+    found = lint_paths([str(FIXTURES / "telemetry-good.yaml")], Config()).findings
+    assert [r for r in rows(found) if r[1] != "info"] == []
+
+
+def test_every_rule_has_a_failing_fixture_and_records_its_source() -> None:
+    mine = [r for r in rules.all_rules() if r.code.startswith("ML8")]
+    assert {r.code for r in mine} == {row[0] for row in EXPECTED["telemetry-bad.yaml"]}
+    for r in mine:
+        assert r.source and r.catalogue and r.kinds == {"Telemetry"}, r.code
+
+
+def test_tag_override_messages() -> None:
+    found = lint_paths([str(FIXTURES / "telemetry-bad.yaml")], ML8).findings
+    messages = [d.message for d in found if d.code == "ML805"]
+    assert "upserted without a value" in messages[0]
+    assert "is removed, so it takes no value" in messages[2]
+
+
+def test_default_operation_is_upsert() -> None:
+    text = (
+        (FIXTURES / "telemetry-good.yaml")
+        .read_text()
+        .replace("source_app:\n          value: \"'web'\"", "source_app: {}")
+    )
+    found = lint_text(text, ML8, name="t.yaml").findings
+    assert [(d.code, d.path) for d in found] == [
+        ("ML805", "spec.metrics[0].overrides[0].tagOverrides.source_app")
+    ]
+
+
+def _paths(value: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    out = [path]
+    if isinstance(value, dict):
+        for k, child in value.items():
+            out += _paths(child, (*path, k))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            out += _paths(child, (*path, i))
+    return out
+
+
+def test_wrong_types_anywhere_do_not_crash() -> None:
+    for text in (FIXTURES / "telemetry-bad.yaml").read_text().split("\n---\n"):
+        doc = yaml.safe_load(text)
+        for path in _paths(doc.get("spec"), ("spec",))[1:]:
+            values: tuple[object, ...] = ("x", 7, None, [], {}, [None])
+            for value in values:
+                mutated = copy.deepcopy(doc)
+                target: Any = mutated
+                for key in path[:-1]:
+                    target = target[key]
+                target[path[-1]] = value
+                found = lint_text(yaml.safe_dump(mutated), ML8, name="m.yaml").findings
+                assert not [d for d in found if d.code == "ML107"], (path, value)
+
+
+def test_reporting_interval_needs_no_whole_milliseconds() -> None:
+    # The CRD only requires >= 1ms; Istio's webhook does not check this field.
+    text = (FIXTURES / "telemetry-good.yaml").read_text().replace("15s", "1500us")
+    assert lint_text(text, ML8, name="t.yaml").findings == []
+    text = text.replace("1500us", "999us")
+    assert [d.code for d in lint_text(text, ML8, name="t.yaml").findings] == ["ML806"]
