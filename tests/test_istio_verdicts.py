@@ -108,17 +108,7 @@ def on_field(path: str, field: str) -> bool:
 
 # Cases the field-validation rules do not catch yet; strict, so a case that starts to pass
 # must leave this list.
-PENDING: set[str] = {
-    "serviceentry-invalid.yaml#10",
-    "serviceentry-invalid.yaml#11",
-    "serviceentry-invalid.yaml#2",
-    "serviceentry-invalid.yaml#3",
-    "serviceentry-invalid.yaml#4",
-    "serviceentry-invalid.yaml#5",
-    "serviceentry-invalid.yaml#7",
-    "serviceentry-invalid.yaml#8",
-    "serviceentry-invalid.yaml#9",
-}
+PENDING: set[str] = set()
 
 
 @pytest.mark.parametrize(
