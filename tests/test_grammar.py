@@ -678,3 +678,11 @@ def test_unix_address(address: str, fragment: str | None) -> None:
 def test_every_exported_name_exists() -> None:
     for name in g.__all__:
         assert hasattr(g, name), name
+
+
+def test_catalogue_rows_name_real_functions() -> None:
+    from meshlint.rules import grammar
+
+    for row, name in grammar.CATALOGUE.items():
+        assert row.startswith("g-")
+        assert callable(getattr(grammar, name)), (row, name)

@@ -604,6 +604,7 @@ _CERT_FIELDS = (
         "gw-tls-im-tlscerts",
         "gw-tls-im-cred",
         "gw-tls-im-creds",
+        "sc-in-tls-options",
     ),
 )
 def istio_mutual_with_certificates(res: Resource) -> Iterator[Finding]:
@@ -648,7 +649,12 @@ def istio_mutual_with_certificates(res: Resource) -> Iterator[Finding]:
     "server_certificate/private_key, tls_certificates should be specified'; CEL: the Gateway "
     "CRD — 'only one of credentialNames or tlsCertificates can be set', 'only one of "
     "credentialName or credentialNames can be set'",
-    catalogue=("gw-tls-multi-source", "gw-tls-cel-creds-certs", "gw-tls-cel-cred-creds"),
+    catalogue=(
+        "gw-tls-multi-source",
+        "gw-tls-cel-creds-certs",
+        "gw-tls-cel-cred-creds",
+        "gw-tls-cel-third",
+    ),
 )
 def several_certificate_sources(res: Resource) -> Iterator[Finding]:
     for base, tls in tls_blocks(res):

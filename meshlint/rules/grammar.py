@@ -1505,3 +1505,51 @@ def check_unix_address(text: object) -> str | None:
     if path.endswith("/"):
         return f"{_q(path)} ends with '/', so it names a directory, not a socket"
     return None
+
+
+# The shared-grammar rows of the rules catalogue (shared/reference/rules-catalogue.md, section 2)
+# and the function here that implements each; every per-kind rule that validates such a field
+# calls it. docs/rules.md lists this table.
+CATALOGUE: dict[str, str] = {
+    "g-dur-min": "check_duration",
+    "g-dur-ms": "check_duration",
+    "g-dur-format": "check_duration",
+    "g-port": "check_port",
+    "g-fqdn": "check_fqdn",
+    "g-wildhost": "check_wildcard_host",
+    "g-partial-wildcard": "check_partial_wildcard",
+    "g-nshost-form": "check_ns_slash_host",
+    "g-nshost-short": "check_ns_slash_host",
+    "g-ip": "check_ip",
+    "g-cidr": "check_cidr",
+    "g-dns-label": "check_dns_label",
+    "g-sel-no-labels": "empty_selector_warning",
+    "g-netsel-empty-key": "check_workload_selector",
+    "g-netsel-wildcard": "check_workload_selector",
+    "g-netsel-no-labels": "empty_selector_warning",
+    "g-tref-oneof": "check_target_refs",
+    "g-tref-namespace": "check_target_refs",
+    "g-tref-kind": "check_target_refs",
+    "g-export-dup": "check_export_to",
+    "g-export-dot-own": "check_export_to",
+    "g-export-none": "check_export_to",
+    "g-export-entry": "check_export_to",
+    "g-export-star-mix": "check_export_to",
+    "g-export-none-mix": "check_export_to",
+    "g-sm-prefix-empty": "check_string_match",
+    "g-sm-regex-empty": "check_string_match",
+    "g-sm-regex-len": "check_regex",
+    "g-sm-regex-re2": "check_regex",
+    "g-hdr-match-name": "check_header_name_for_match",
+    "g-hdr-req-set-name": "check_header_name_for_set",
+    "g-hdr-other-name": "check_header_name_other",
+    "g-hdr-value-ctl": "check_header_value",
+    "g-hdr-value-fmt": "check_header_value",
+    "g-pct": "check_percentage",
+    "g-dest-host-star": "check_destination",
+    "g-dest-host": "check_destination",
+    "g-dest-subset": "check_destination",
+    "g-dest-port": "check_destination",
+    "g-uds": "check_unix_address",
+    "g-proto": "check_protocol",
+}

@@ -436,6 +436,7 @@ def _dr(metadata: str) -> str:
     "ML301",
     "missing-name",
     Severity.ERROR,
+    catalogue=("gen-name-missing",),
     summary="The resource has no `metadata.name`.",
     rationale="""
         Every resource needs a name (or a `generateName`, which `kubectl apply` does not
@@ -488,6 +489,7 @@ def _is_istio_gateway(res: Resource) -> bool:
     "ML302",
     "invalid-name",
     Severity.ERROR,
+    catalogue=("gen-name-subdomain", "gen-name-label", "gw-name-label"),
     summary="`metadata.name` is not a valid Kubernetes object name.",
     rationale="""
         The API server accepts only RFC 1123 DNS subdomains as names of custom resources: at
@@ -568,6 +570,7 @@ def invalid_name(res: Resource) -> Iterator[Finding]:
     "ML303",
     "invalid-namespace",
     Severity.ERROR,
+    catalogue=("gen-ns-label",),
     summary="`metadata.namespace` is not a valid namespace name.",
     rationale="""
         Namespace names are RFC 1123 DNS labels: at most 63 characters of lower-case letters,
@@ -685,6 +688,21 @@ def _get(data: Any, path: FieldPath) -> tuple[bool, Any]:
     "ML304",
     "invalid-label",
     Severity.ERROR,
+    catalogue=(
+        "gen-labels",
+        "g-label-key",
+        "g-label-value",
+        "g-sel-empty-key",
+        "g-sel-wildcard",
+        "pa-sel-empty-key",
+        "pa-sel-wildcard",
+        "ra-sel-empty-key",
+        "ra-sel-wildcard",
+        "ap-sel-empty-key",
+        "ap-sel-wildcard",
+        "tm-sel-empty-key",
+        "tm-sel-wildcard",
+    ),
     summary="A label key or value is not valid for Kubernetes.",
     rationale="""
         Label keys are an optional DNS-subdomain prefix (at most 253 characters) and `/`,
@@ -889,6 +907,13 @@ def invalid_annotation(res: Resource) -> Iterator[Finding]:
     "ML306",
     "template-placeholder",
     Severity.ERROR,
+    catalogue=(
+        "gen-tpl-go",
+        "gen-tpl-novalue",
+        "gen-tpl-shell",
+        "gen-tpl-jinja",
+        "gen-tpl-kustomize",
+    ),
     summary="A value holds an unrendered template placeholder.",
     rationale="""
         Istio accepts many free-form strings (header values, regexes, JWT issuers, SNI names,
@@ -1044,6 +1069,7 @@ spec:
     "ML308",
     "dry-run-unsupported-kind",
     Severity.ERROR,
+    catalogue=("gen-anno-dryrun-kind", "ap-dryrun"),
     summary="The `istio.io/dry-run` annotation is set on a kind other than AuthorizationPolicy.",
     rationale="""
         Only AuthorizationPolicy supports dry-run (the policy is evaluated and logged but not
@@ -1092,6 +1118,7 @@ def dry_run_unsupported_kind(res: Resource) -> Iterator[Finding]:
     "ML309",
     "dry-run-invalid-value",
     Severity.ERROR,
+    catalogue=("gen-anno-dryrun-value",),
     summary="The `istio.io/dry-run` annotation is not a boolean.",
     rationale="""
         Istio parses the value with Go's `strconv.ParseBool`, which accepts only `true`,
@@ -1132,6 +1159,7 @@ def dry_run_invalid_value(res: Resource) -> Iterator[Finding]:
     "ML310",
     "dry-run-unsupported-action",
     Severity.ERROR,
+    catalogue=("gen-anno-dryrun-action",),
     summary="`istio.io/dry-run` is set on an AuthorizationPolicy whose action is not ALLOW or DENY.",
     rationale="""
         Dry-run works only for ALLOW and DENY policies. Istio's webhook rejects the annotation
@@ -1175,6 +1203,7 @@ def dry_run_unsupported_action(res: Resource) -> Iterator[Finding]:
     "ML311",
     "internal-istio-annotation",
     Severity.ERROR,
+    catalogue=("gen-anno-reject", "gen-anno-internal-parent"),
     summary="An annotation reserved for Istio's own use is set by hand.",
     rationale="""
         Istio's webhook rejects any object with `internal.istio.io/webhook-always-reject` (it
