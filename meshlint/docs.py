@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 # Rows of the rules catalogue whose source is Istio's webhook, CRD or CEL rules that no rule
 # implements (yet), and why. tests/test_catalogue.py holds the list to the catalogue.
 NOT_IMPLEMENTED: dict[str, str] = {
