@@ -10,11 +10,14 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from meshlint import __version__
+
+if TYPE_CHECKING:
+    from meshlint.config import Config
 
 app = typer.Typer(
     name="meshlint",
@@ -33,6 +36,8 @@ class Format(str, Enum):
     json = "json"
     sarif = "sarif"
     github = "github"
+    junit = "junit"
+    gitlab = "gitlab"
 
 
 class ColorMode(str, Enum):
@@ -63,6 +68,14 @@ def lint_command(
         ),
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    statistics: Annotated[
+        bool,
+        typer.Option(
+            "--statistics",
+            help="Print the number of findings of each rule, most frequent first, "
+            "instead of the findings.",
+        ),
+    ] = False,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Write the report to this file instead of stdout."),
@@ -117,10 +130,31 @@ def lint_command(
             show_default=False,
         ),
     ] = None,
+    fix: Annotated[
+        bool,
+        typer.Option(
+            "--fix",
+            help="Apply the safe fixes in place, then report what remains; with '-', print "
+            "the fixed text.",
+        ),
+    ] = False,
+    diff: Annotated[
+        bool,
+        typer.Option(
+            "--diff",
+            help="Print the changes --fix would make as a unified diff and write nothing; "
+            "exit 1 if there is any.",
+        ),
+    ] = False,
 ) -> None:
     """Lint manifests and report every finding at its line and column."""
     from meshlint import config as config_mod
     from meshlint import engine, loader, report
+
+    if statistics and fmt is not Format.text:
+        raise _fail(
+            f"--statistics prints a table of counts; it does not combine with --format {fmt.value}"
+        )
 
     try:
         if no_config:
@@ -154,17 +188,30 @@ def lint_command(
     files, missing = loader.discover(targets, cfg.exclude)
     if missing:
         raise _fail("no such file or folder: " + ", ".join(missing))
+    fixed_stdin: bytes | None = None
+    if fix or diff:
+        if "-" in files and len(files) > 1:
+            raise _fail("--fix and --diff read stdin ('-') only on its own")
+        try:
+            changed, fixed_stdin = _apply_fixes(files, cfg, stdin_filename, write=not diff)
+        except config_mod.ConfigError as exc:
+            raise _fail(str(exc)) from None
+        if diff:
+            raise typer.Exit(EXIT_FINDINGS if changed else EXIT_CLEAN)
     workers = jobs or os.cpu_count() or 1
     show_progress = sys.stderr.isatty() and len(files) >= 500
     try:
-        result = engine.lint_paths(
-            targets,
-            cfg,
-            stdin_name=stdin_filename,
-            files=files,
-            jobs=workers,
-            progress=show_progress,
-        )
+        if fixed_stdin is not None:
+            result = engine.lint_loaded(loader.load_bytes(fixed_stdin, stdin_filename), cfg)
+        else:
+            result = engine.lint_paths(
+                targets,
+                cfg,
+                stdin_name=stdin_filename,
+                files=files,
+                jobs=workers,
+                progress=show_progress,
+            )
     except config_mod.ConfigError as exc:  # e.g. a schema location that cannot be used
         raise _fail(str(exc)) from None
 
@@ -174,13 +221,21 @@ def lint_command(
         and sys.stdout.isatty()
         and "NO_COLOR" not in os.environ
     )
-    text = report.render(fmt.value, result, color=use_color)
+    if statistics:
+        from meshlint.report.statistics import render_statistics
+
+        text = render_statistics(result)
+    else:
+        text = report.render(fmt.value, result, color=use_color)
     if output is not None:
         try:
             output.parent.mkdir(parents=True, exist_ok=True)
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
+    elif fixed_stdin is not None:  # stdout holds the fixed text; the report goes to stderr
+        sys.stderr.write(text)
+        sys.stderr.flush()
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -190,6 +245,61 @@ def lint_command(
     if threshold is not None and any(d.severity >= threshold for d in result.findings):
         raise typer.Exit(EXIT_FINDINGS)
     raise typer.Exit(EXIT_CLEAN)
+
+
+def _apply_fixes(
+    files: list[str], cfg: Config, stdin_name: str, *, write: bool
+) -> tuple[int, bytes | None]:
+    """Fix each file in place (``write``), or print the diff of the fixes. Returns the number
+    of files changed and, when stdin was read, its fixed bytes (printed when ``write``)."""
+    from meshlint import fix as fix_mod
+
+    fixed = changed = 0
+    stdin_out: bytes | None = None
+    for f in files:
+        name = stdin_name if f == "-" else f
+        try:
+            if f == "-":
+                data = sys.stdin.buffer.read()
+            else:
+                with open(f, "rb") as fh:
+                    data = fh.read()
+        except OSError as exc:
+            typer.echo(f"meshlint: cannot fix {f}: {exc.strerror or exc}", err=True)
+            continue
+        if f == "-":
+            stdin_out = data
+        text, bom, why = fix_mod.decode(data)
+        if text is None:
+            typer.echo(f"meshlint: cannot fix {name}: {why}; it is left as it is", err=True)
+            continue
+        result = fix_mod.fix_text(text, name, cfg)
+        for problem in result.problems:
+            typer.echo(f"meshlint: cannot fix {problem}; the file is left as it is", err=True)
+        if not result.changed:
+            continue
+        changed += 1
+        fixed += len(result.fixed)
+        if not write:
+            sys.stdout.write(fix_mod.unified_diff(result.old, result.new, name))
+        elif f == "-":
+            stdin_out = bom + result.new.encode("utf-8")
+        else:
+            try:
+                fix_mod.write_fixed(f, result.new, bom)
+            except OSError as exc:
+                raise _fail(f"cannot write {f}: {exc.strerror or exc}") from None
+    sys.stdout.flush()
+    if write and stdin_out is not None:
+        sys.stdout.buffer.write(stdin_out)
+        sys.stdout.buffer.flush()
+    verb = "fixed" if write else "would fix"
+    typer.echo(f"{verb} {_count(fixed, 'finding')} in {_count(changed, 'file')}", err=True)
+    return changed, stdin_out
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
 @app.command("rules")

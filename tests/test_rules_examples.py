@@ -46,3 +46,13 @@ def test_registry_metadata() -> None:
         assert r.summary.endswith("."), r.code
         assert r.rationale.strip(), r.code
         assert r.code[:3] in rules.FAMILIES
+
+
+@pytest.mark.parametrize("rule", [r for r in ALL if r.fixable], ids=lambda r: r.code)
+def test_fixable_rules_fix_their_bad_example(rule: rules.Rule) -> None:
+    from meshlint.fix import fix_text
+
+    fixed = fix_text(rule.bad, f"{rule.code}-bad.yaml", config_for(rule))
+    assert fixed.changed and not fixed.problems, fixed.problems
+    after = lint_text(fixed.new, config_for(rule), name=f"{rule.code}-fixed.yaml")
+    assert rule.code not in [d.code for d in after.findings]

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
+from meshlint.fix import Replacement
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.grammar import (
@@ -1656,4 +1657,58 @@ def check_deprecated(res: Resource) -> Iterator[Finding]:
                 "consecutiveErrors is deprecated: use consecutive5xxErrors (any 5xx) or "
                 "consecutiveGatewayErrors (502, 503, 504)",
                 key=True,
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# ML518 least-conn-deprecated
+# --------------------------------------------------------------------------------------------
+
+
+@rule(
+    "ML518",
+    "least-conn-deprecated",
+    Severity.WARNING,
+    summary="`loadBalancer.simple: LEAST_CONN` is the deprecated spelling of `LEAST_REQUEST`.",
+    rationale="""
+        Istio's API marks `LEAST_CONN` deprecated in favour of `LEAST_REQUEST`, and Istio
+        already programs Envoy's least-request balancer for both, so the two behave the same.
+        Writing `LEAST_REQUEST` says what the proxy really does and keeps the manifest valid
+        when the deprecated value is dropped. `meshlint lint --fix` rewrites the value, in
+        every traffic policy, port-level setting and subset.
+    """,
+    bad=_dr(
+        """
+        host: reviews.shop.svc.cluster.local
+        trafficPolicy:
+          loadBalancer:
+            simple: LEAST_CONN
+        """
+    ),
+    good=_dr(
+        """
+        host: reviews.shop.svc.cluster.local
+        trafficPolicy:
+          loadBalancer:
+            simple: LEAST_REQUEST
+        """
+    ),
+    kinds=KINDS,
+    fixable=True,
+    source="istio/api networking/v1alpha3/destination_rule.proto (LoadBalancerSettings.SimpleLB:"
+    " LEAST_CONN is deprecated, use LEAST_REQUEST); istio/istio "
+    "pilot/pkg/networking/core/cluster_traffic_policy.go (LEAST_CONN is programmed as Envoy's "
+    "LEAST_REQUEST)",
+    catalogue=("dr-lb-leastconn",),
+)
+def check_least_conn(res: Resource) -> Iterator[Finding]:
+    spec = _spec(res)
+    if spec is None:
+        return
+    for path, lb, _ in _sections(spec, "loadBalancer"):
+        if lb.get("simple") == "LEAST_CONN":
+            yield Finding(
+                (*path, "simple"),
+                "LEAST_CONN is deprecated: use LEAST_REQUEST, which Istio applies for both",
+                fix=Replacement("simple", "LEAST_REQUEST"),
             )

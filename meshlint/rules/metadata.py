@@ -510,7 +510,6 @@ def _is_istio_gateway(res: Resource) -> bool:
         name: reviews-v1
         """
     ),
-    fixable=True,
 )
 def invalid_name(res: Resource) -> Iterator[Finding]:
     meta = res.data.get("metadata")
@@ -590,7 +589,6 @@ def invalid_name(res: Resource) -> Iterator[Finding]:
         namespace: shop-prod
         """
     ),
-    fixable=True,
 )
 def invalid_namespace(res: Resource) -> Iterator[Finding]:
     meta = res.data.get("metadata")
@@ -1008,7 +1006,6 @@ def template_placeholder(res: Resource) -> Iterator[Finding]:
         name: reviews
         """
     ),
-    fixable=True,
 )
 def metadata_not_a_mapping(res: Resource) -> Iterator[Finding]:
     meta = res.data.get("metadata")
@@ -1128,7 +1125,6 @@ def dry_run_unsupported_kind(res: Resource) -> Iterator[Finding]:
     bad=_ap('istio.io/dry-run: "yes"'),
     good=_ap('istio.io/dry-run: "true"'),
     istio="IST0106",
-    fixable=True,
 )
 def dry_run_invalid_value(res: Resource) -> Iterator[Finding]:
     if res.kind != "AuthorizationPolicy":

@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Iterator
 
 from meshlint.diagnostics import Severity
+from meshlint.fix import Replacement
 from meshlint.models.registry import (
     BY_GROUP_KIND,
     ISTIO_GROUPS,
@@ -208,7 +209,7 @@ def old_api_version(res: Resource) -> Iterator[Finding]:
         yield Finding(
             ("apiVersion",),
             f"`{res.api_version}` is an older version of {res.kind}; use `{info.api_version()}`",
-            fix=f"apiVersion: {info.api_version()}",
+            fix=Replacement("apiVersion", info.api_version()),
         )
 
 
