@@ -67,6 +67,15 @@ def lint_command(
             show_default=False,
         ),
     ] = None,
+    filename: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filename",
+            "-f",
+            help="A file or folder to lint, as kubectl spells it; repeatable, and "
+            "added to the PATHs.",
+        ),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
     statistics: Annotated[
         bool,
@@ -184,7 +193,7 @@ def lint_command(
     except config_mod.ConfigError as exc:
         raise _fail(str(exc)) from None
 
-    targets = paths or ["."]
+    targets = [*(paths or []), *(filename or [])] or ["."]
     files, missing = loader.discover(targets, cfg.exclude)
     if missing:
         raise _fail("no such file or folder: " + ", ".join(missing))

@@ -1087,7 +1087,8 @@ def discover(paths: Sequence[str], excludes: Sequence[str] = ()) -> tuple[list[s
     ``.pre-commit-config.yaml``). A file named explicitly is read whatever its name. Exclude
     globs match a file or folder by name (``vendor``, ``*.tmpl.yaml``), or by path (``charts/*/
     templates``, ``legacy/``) as given, as relative to the folder being walked, or as relative
-    to the current folder. A file named twice is read once.
+    to the current folder. A file named twice is read once. Names are normalised
+    (``./k8s/../k8s/vs.yaml`` → ``k8s/vs.yaml``).
     """
     files: list[str] = []
     missing: list[str] = []
@@ -1095,10 +1096,12 @@ def discover(paths: Sequence[str], excludes: Sequence[str] = ()) -> tuple[list[s
     rules = _Excludes(excludes)
 
     def add(f: str) -> None:
+        # Names as a person (and GitHub's annotations) expect them: `k8s/vs.yaml`, not
+        # `./k8s/vs.yaml` when the folder given was `.`.
         key = f if f == "-" else os.path.normpath(f)
         if key not in seen:
             seen.add(key)
-            files.append(f)
+            files.append(key)
 
     for raw in paths:
         if raw == "-":

@@ -208,3 +208,13 @@ def test_schema_command(tmp_path: Path) -> None:
     assert exported.exit_code == 0
     files = sorted(p.name for p in out.glob("*.json"))
     assert "virtualservice-networking.istio.io-v1.json" in files and len(files) >= 30
+
+
+def test_filename_option_as_kubectl_spells_it(tmp_path: Path) -> None:
+    f = tmp_path / "vs.yaml"
+    f.write_text(OLD_VS)
+    result = runner.invoke(
+        app, ["lint", "--no-config", "--select", "ML204", "-f", str(f), "--format", "json"]
+    )
+    assert result.exit_code == 0
+    assert [x["rule"] for x in json.loads(result.output)["findings"]] == ["ML204"]

@@ -910,7 +910,7 @@ def test_discover_explicit_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     files, missing = loader.discover(
         ["notes.txt", "m", "nope.yaml", "-", "m/two.yaml", "./b.yaml", "b.yaml", "gone/"]
     )
-    assert files == ["notes.txt", "m/Three.yaml", "m/skip.tmpl.yaml", "m/two.yaml", "-", "./b.yaml"]
+    assert files == ["notes.txt", "m/Three.yaml", "m/skip.tmpl.yaml", "m/two.yaml", "-", "b.yaml"]
     assert missing == ["nope.yaml", "gone/"]
     files, _ = loader.discover(["vendor", "vendor/v.yaml", ".hidden.yaml"], ["vendor"])
     assert files == [".hidden.yaml"]
@@ -970,3 +970,11 @@ def test_source_lines_match_span_lines() -> None:
     doc = result.documents[0]
     assert source.line(doc.locate(("d",)).line) == "d: 4"
     assert source.line(0) == source.line(99) == ""
+
+
+def test_discovered_names_are_normalised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "vs.yaml").write_text("kind: A\n")
+    monkeypatch.chdir(tmp_path)
+    files, _ = loader.discover([".", "./k8s/../k8s/vs.yaml"])
+    assert files == [os.path.join("k8s", "vs.yaml")]
