@@ -718,29 +718,37 @@ def check_connection_pool(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     for path, pool, _ in _sections(spec, "connectionPool"):
-        tcp = _child(pool, "tcp")
-        if tcp is not None:
-            yield from _negatives(tcp, (*path, "tcp"), ("maxConnections",))
-        http = _child(pool, "http")
-        if http is None:
-            continue
-        base: FieldPath = (*path, "http")
-        yield from _negatives(http, base, _HTTP_COUNTERS)
-        if http.get("h2UpgradePolicy") == "UPGRADE" and http.get("useClientProtocol") is True:
-            yield Finding(
-                (*base, "useClientProtocol"),
-                "useClientProtocol: true contradicts h2UpgradePolicy: UPGRADE: remove one of them",
-            )
-        keepalive = http.get("http2KeepAlive")
-        if isinstance(keepalive, dict):
-            for field in ("interval", "timeout"):
-                if keepalive.get(field) is None:
-                    yield Finding(
-                        (*base, "http2KeepAlive"),
-                        f"http2KeepAlive needs an {field}, e.g. {field}: "
-                        f"{'30s' if field == 'interval' else '10s'}",
-                        key=True,
-                    )
+        yield from connection_pool_findings(pool, path)
+
+
+def connection_pool_findings(pool: dict[str, Any], base: FieldPath) -> Iterator[Finding]:
+    """What Istio's validateConnectionPool rejects in a pool's limits and HTTP/2 settings.
+
+    Sidecars take the same connection pools (ML672 calls this too).
+    """
+    tcp = _child(pool, "tcp")
+    if tcp is not None:
+        yield from _negatives(tcp, (*base, "tcp"), ("maxConnections",))
+    http = _child(pool, "http")
+    if http is None:
+        return
+    where: FieldPath = (*base, "http")
+    yield from _negatives(http, where, _HTTP_COUNTERS)
+    if http.get("h2UpgradePolicy") == "UPGRADE" and http.get("useClientProtocol") is True:
+        yield Finding(
+            (*where, "useClientProtocol"),
+            "useClientProtocol: true contradicts h2UpgradePolicy: UPGRADE: remove one of them",
+        )
+    keepalive = http.get("http2KeepAlive")
+    if isinstance(keepalive, dict):
+        for field in ("interval", "timeout"):
+            if keepalive.get(field) is None:
+                yield Finding(
+                    (*where, "http2KeepAlive"),
+                    f"http2KeepAlive needs an {field}, e.g. {field}: "
+                    f"{'30s' if field == 'interval' else '10s'}",
+                    key=True,
+                )
 
 
 def _negatives(obj: dict[str, Any], base: FieldPath, fields: tuple[str, ...]) -> Iterator[Finding]:
@@ -831,19 +839,30 @@ def check_durations(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     for path, block in _policy_blocks(spec):
-        for section, inner, allow_zero, whole_ms in _DURATIONS:
-            value: Any = block.get(section)
-            for key in inner:
-                if not isinstance(value, dict):
-                    break
-                value = value.get(key)
-            else:
-                if not isinstance(value, str):
-                    continue
-                problem = check_duration(value, allow_zero=allow_zero, whole_ms=whole_ms)
-                # A value that is not a duration at all is the schema's finding.
-                if problem and "is not a duration" not in problem:
-                    yield Finding((*path, section, *inner), f"{inner[-1]} {problem}")
+        for section in ("connectionPool", "loadBalancer", "outlierDetection"):
+            inner_block = block.get(section)
+            if isinstance(inner_block, dict):
+                yield from duration_findings(inner_block, (*path, section), section)
+
+
+def duration_findings(block: dict[str, Any], base: FieldPath, section: str) -> Iterator[Finding]:
+    """The durations of one traffic-policy section (``connectionPool``, ``loadBalancer`` or
+    ``outlierDetection``) that Istio rejects; Sidecar connection pools (ML672) use it too."""
+    for where, inner, allow_zero, whole_ms in _DURATIONS:
+        if where != section:
+            continue
+        value: Any = block
+        for key in inner:
+            if not isinstance(value, dict):
+                break
+            value = value.get(key)
+        else:
+            if not isinstance(value, str):
+                continue
+            problem = check_duration(value, allow_zero=allow_zero, whole_ms=whole_ms)
+            # A value that is not a duration at all is the schema's finding.
+            if problem and "is not a duration" not in problem:
+                yield Finding((*base, *inner), f"{inner[-1]} {problem}")
 
 
 # --------------------------------------------------------------------------------------------

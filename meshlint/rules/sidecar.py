@@ -19,11 +19,11 @@ from meshlint.diagnostics import FieldPath, Severity
 from meshlint.models.registry import NETWORKING
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
+from meshlint.rules.destinationrule import connection_pool_findings, duration_findings
 from meshlint.rules.gateway import HTTP_PROTOCOLS, TLS_PROTOCOLS
 from meshlint.rules.grammar import (
     UNIX_PREFIX,
     check_destination,
-    check_duration,
     check_fqdn,
     check_ip,
     check_ns_slash_host,
@@ -982,28 +982,6 @@ def invalid_egress_proxy(res: Resource) -> Iterator[Finding]:
 # --------------------------------------------------------------------------------------------
 # Connection pools (the same checks as a DestinationRule's connectionPool)
 
-_POOL_COUNTERS = {
-    "http": (
-        "http1MaxPendingRequests",
-        "http2MaxRequests",
-        "maxRequestsPerConnection",
-        "maxRetries",
-        "maxConcurrentStreams",
-    ),
-    "tcp": ("maxConnections",),
-}
-# (section, path inside it, whether 0 turns it off)
-_POOL_DURATIONS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
-    ("http", ("idleTimeout",), False),
-    ("http", ("http2KeepAlive", "interval"), False),
-    ("http", ("http2KeepAlive", "timeout"), False),
-    ("tcp", ("connectTimeout",), False),
-    ("tcp", ("maxConnectionDuration",), False),
-    ("tcp", ("idleTimeout",), True),
-    ("tcp", ("tcpKeepalive", "time"), False),
-    ("tcp", ("tcpKeepalive", "interval"), False),
-)
-
 
 def _pools(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, Any]]:
     if "inboundConnectionPool" in spec:
@@ -1014,48 +992,17 @@ def _pools(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, Any]]:
 
 
 def _pool_findings(pool: dict[str, Any], base: FieldPath) -> Iterator[Finding]:
-    """What Istio's validateConnectionPool rejects (the DestinationRule family checks the same
-    in its own resources)."""
-    http, tcp = pool.get("http"), pool.get("tcp")
-    if http is None and tcp is None:
+    """What Istio's validateConnectionPool rejects; the DestinationRule family's checks of the
+    same pools are reused."""
+    if pool.get("http") is None and pool.get("tcp") is None:
         yield Finding(
             base,
             "a connection pool needs tcp or http settings (or remove it)",
             key=True,
         )
         return
-    for section, value in (("http", http), ("tcp", tcp)):
-        if not isinstance(value, dict):
-            continue
-        for field in _POOL_COUNTERS[section]:
-            n = value.get(field)
-            if _int(n) and n < 0:
-                yield Finding(
-                    (*base, section, field),
-                    f"{field} {n} is negative: a limit must be 0 (not set) or more",
-                )
-    if isinstance(http, dict):
-        if http.get("h2UpgradePolicy") == "UPGRADE" and http.get("useClientProtocol") is True:
-            yield Finding(
-                (*base, "http", "useClientProtocol"),
-                "useClientProtocol: true contradicts h2UpgradePolicy: UPGRADE: remove one of them",
-            )
-        keepalive = http.get("http2KeepAlive")
-        if isinstance(keepalive, dict):
-            for field, example in (("an interval", "interval: 30s"), ("a timeout", "timeout: 10s")):
-                if keepalive.get(field.split()[1]) is None:
-                    yield Finding(
-                        (*base, "http", "http2KeepAlive"),
-                        f"http2KeepAlive needs {field}, e.g. {example}",
-                        key=True,
-                    )
-    for section, where, allow_zero in _POOL_DURATIONS:
-        value = pool.get(section)
-        for part in where:
-            value = value.get(part) if isinstance(value, dict) else None
-        problem = check_duration(value, allow_zero=allow_zero)
-        if problem:
-            yield Finding((*base, section, *where), problem)
+    yield from connection_pool_findings(pool, base)
+    yield from duration_findings(pool, base, "connectionPool")
 
 
 @rule(
