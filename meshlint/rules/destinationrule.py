@@ -363,9 +363,9 @@ def check_workload_selector_labels(res: Resource) -> Iterator[Finding]:
     if not isinstance(labels, dict):
         return
     base: FieldPath = ("spec", "workloadSelector", "matchLabels")
-    for key, message in check_workload_selector(labels, kind="security"):
-        # The number of labels and the length of values are CRD limits the schema reports.
-        if key is None or "characters long" in message:
+    # The number of labels and the length of values are CRD limits the schema reports.
+    for key, message in check_workload_selector(labels, kind="security", limits=False):
+        if key is None:
             continue
         on_value = message.startswith("label value")
         yield Finding((*base, key), message, key=not on_value)

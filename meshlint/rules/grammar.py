@@ -778,7 +778,7 @@ _SELECTOR_LIMITS = {"security": 4096, "networking": 256}
 
 
 def check_workload_selector(
-    labels: object, *, kind: Literal["security", "networking"]
+    labels: object, *, kind: Literal["security", "networking"], limits: bool = True
 ) -> list[tuple[str | None, str]]:
     """The labels of a workload selector: ``selector.matchLabels`` of the security and
     telemetry kinds (``kind="security"``) or ``workloadSelector.labels`` of Sidecar and
@@ -788,13 +788,14 @@ def check_workload_selector(
     values are at most 63 characters, and there are at most 4096 (security) or 256 (networking)
     entries. Each problem comes with the key it concerns, or None for the map as a whole. A
     selector with no labels is valid but selects every workload: see
-    :func:`empty_selector_warning`.
+    :func:`empty_selector_warning`. With ``limits=False`` the two size limits (which the CRD
+    enforces, and so the schema stage reports) are left out.
     """
     if not isinstance(labels, Mapping):
         return []
     out: list[tuple[str | None, str]] = []
     limit = _SELECTOR_LIMITS[kind]
-    if len(labels) > limit:
+    if limits and len(labels) > limit:
         out.append(
             (None, f"a selector may have at most {limit} labels; this one has {len(labels)}")
         )
@@ -818,7 +819,7 @@ def check_workload_selector(
                         f"label value {_q(value)} has a '*': selectors match labels exactly, without wildcards",
                     )
                 )
-            if len(value) > 63:
+            if limits and len(value) > 63:
                 out.append(
                     (
                         key,
