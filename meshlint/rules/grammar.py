@@ -1249,7 +1249,8 @@ def _equal_fold(value: str, target: str) -> bool:
     return len(value) == len(target) and value.lower().replace("ſ", "s") == target
 
 
-def _is_jwt_claim(name: str) -> bool:
+def is_jwt_claim(name: str) -> bool:
+    """A JWT-claim routing key: ``@request.auth.claims.a.b`` or ``@request.auth.claims[a][b]``."""
     if name[: len(_JWT_CLAIM)].lower() != _JWT_CLAIM:
         return False
     rest = name[len(_JWT_CLAIM) :]
@@ -1266,7 +1267,7 @@ def check_header_name_for_match(name: object) -> str | None:
         return None
     if not name:
         return "a header name may not be empty"
-    if name in _PSEUDO_HEADERS or _TOKEN.fullmatch(name) or _is_jwt_claim(name):
+    if name in _PSEUDO_HEADERS or _TOKEN.fullmatch(name) or is_jwt_claim(name):
         return None
     if name.startswith(":"):
         return (

@@ -46,6 +46,7 @@ from meshlint.rules.grammar import (
     host_subset_of,
     is_dns_label,
     is_ip,
+    is_jwt_claim,
 )
 from meshlint.rules.metadata import has_placeholder
 
@@ -221,19 +222,6 @@ def _match_port(base: FieldPath, match: Mapping[str, Any]) -> Iterator[Finding]:
         problem = check_port(port)
         if problem:
             yield Finding((*base, "port"), f"{problem}: omit the port to match any")
-
-
-_JWT_CLAIM = "@request.auth.claims"
-
-
-def _is_jwt_claim(name: str) -> bool:
-    """Istio's ``jwt.ToRoutingClaim(name).Match``."""
-    if name[: len(_JWT_CLAIM)].lower() != _JWT_CLAIM:
-        return False
-    rest = name[len(_JWT_CLAIM) :]
-    return (rest[:1] == "." and len(rest) > 1) or (
-        rest[:1] == "[" and rest[-1:] == "]" and len(rest) > 2
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -782,7 +770,7 @@ def jwt_claim_on_mesh(res: Resource) -> Iterator[Finding]:
         for j, match in enumerate(_list(route.get("match"))):
             for field in ("headers", "withoutHeaders"):
                 for key in _map(_map(match).get(field)):
-                    if isinstance(key, str) and _is_jwt_claim(key):
+                    if isinstance(key, str) and is_jwt_claim(key):
                         yield Finding(
                             (*base, "match", j, field, key),
                             f"{key!r} routes on a JWT claim, which only works on gateways: bind "
