@@ -25,6 +25,15 @@ __all__ = ["SchemaIssue", "known_fields", "parse", "validate"]
 
 FieldPath = tuple[str | int, ...]
 
+# Go's duration syntax as the Duration type accepts it; the models (meshlint.models.common) and
+# the pydantic-free validator (meshlint.models.fastcheck) share it.
+DURATION_PATTERN = r"^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(h|m|s|ms|us|µs|μs|ns))+)$"
+
+
+def join_words(items: list[str], word: str) -> str:
+    """``["a", "b", "c"], "or"`` → ``a, b or c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
+
 
 @dataclass(frozen=True, slots=True)
 class SchemaIssue:

@@ -28,6 +28,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
+from meshlint.models import DURATION_PATTERN, join_words
+
 # --------------------------------------------------------------------------------------------
 # Base classes
 
@@ -92,7 +94,7 @@ class OneOfModel(IstioModel):
                 raise PydanticCustomError(
                     "one_of",
                     "set only one of {choices}; this sets {given}",
-                    {"choices": _join(names, "or"), "given": _join(setn, "and")},
+                    {"choices": join_words(names, "or"), "given": join_words(setn, "and")},
                 )
         return self
 
@@ -113,10 +115,6 @@ class OneOfModel(IstioModel):
         elif blocks:
             target["allOf"] = blocks
         return schema
-
-
-def _join(items: list[str], word: str) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,7 +154,6 @@ SelectorLabels = Annotated[dict[str, Annotated[str, Field(max_length=63)]], Fiel
 
 # Go's time.ParseDuration syntax: an optional sign, then number+unit groups ("1h30m", "1.5s"),
 # or a bare 0. CEL's duration() and Istio's JSON decoding both accept it.
-DURATION_PATTERN = r"^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(h|m|s|ms|us|µs|μs|ns))+)$"
 _DURATION = re.compile(DURATION_PATTERN)
 
 

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from meshlint.models import (
     _NO_SPACE,
+    DURATION_PATTERN,
     SchemaIssue,
     _check_api_version,
     _closest,
@@ -42,6 +43,7 @@ from meshlint.models import (
     _invalid_message,
     _quote,
     _string_keys,
+    join_words,
 )
 
 if TYPE_CHECKING:
@@ -49,8 +51,6 @@ if TYPE_CHECKING:
 
 __all__ = ["validate"]
 
-# The same text as meshlint.models.common.DURATION_PATTERN (that module imports pydantic).
-DURATION_PATTERN = r"^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(h|m|s|ms|us|µs|μs|ns))+)$"
 _DURATION = re.compile(DURATION_PATTERN)
 
 Error = tuple[tuple[Any, ...], str, str, str | None]
@@ -135,10 +135,6 @@ def _list_message(value: Any) -> str:
     if isinstance(value, str | int | float | dict):
         message += " (write each item on its own line, starting with '- ')"
     return message
-
-
-def _join(items: list[str], word: str) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
 
 
 def _prefix(key: Any, errors: Errors) -> Errors:
@@ -511,9 +507,7 @@ class _Compiler:
             for group in groups:
                 given = [n for n in group if value.get(n) is not None]
                 if len(given) > 1:
-                    message = (
-                        f"set only one of {_join(group, 'or')}; this sets {_join(given, 'and')}"
-                    )
+                    message = f"set only one of {join_words(group, 'or')}; this sets {join_words(given, 'and')}"
                     return [((), "invalid", message, None)]
             return None
 
