@@ -17,6 +17,7 @@ import typer
 from meshlint import __version__
 
 if TYPE_CHECKING:
+    from meshlint import engine
     from meshlint.config import Config
 
 app = typer.Typer(
@@ -93,7 +94,7 @@ def lint_command(
         str | None,
         typer.Option(
             help="Exit 1 when a finding is at least this severe: error, warning, info or none. "
-            "[default: error]",
+            "(default: error)",
             show_default=False,
         ),
     ] = None,
@@ -135,7 +136,7 @@ def lint_command(
             "--jobs",
             "-j",
             min=1,
-            help="Worker processes for large runs. [default: the number of cores]",
+            help="Worker processes for large runs. (default: the number of cores)",
             show_default=False,
         ),
     ] = None,
@@ -155,6 +156,40 @@ def lint_command(
             "exit 1 if there is any.",
         ),
     ] = False,
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            "--cluster",
+            help="Lint what is deployed: the mesh kinds, Services and workloads read from "
+            "the cluster of a kubeconfig context (with any PATHs and -f files).",
+        ),
+    ] = False,
+    context: Annotated[
+        str | None,
+        typer.Option(help="With --cluster: the kubeconfig context. (default: current-context)"),
+    ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            "--namespace",
+            "-n",
+            help="With --cluster: the namespace to read. (default: the context's, else default)",
+            show_default=False,
+        ),
+    ] = None,
+    all_namespaces: Annotated[
+        bool,
+        typer.Option(
+            "--all-namespaces", "-A", help="With --cluster: read every namespace (overrides -n)."
+        ),
+    ] = False,
+    kubeconfig: Annotated[
+        str | None,
+        typer.Option(
+            help="With --cluster: the kubeconfig file. (default: $KUBECONFIG, else ~/.kube/config)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Lint manifests and report every finding at its line and column."""
     from meshlint import config as config_mod
@@ -193,7 +228,22 @@ def lint_command(
     except config_mod.ConfigError as exc:
         raise _fail(str(exc)) from None
 
-    targets = [*(paths or []), *(filename or [])] or ["."]
+    if not cluster:
+        stray = [
+            flag
+            for flag, value in (
+                ("--context", context),
+                ("--namespace", namespace),
+                ("--all-namespaces", all_namespaces),
+                ("--kubeconfig", kubeconfig),
+            )
+            if value
+        ]
+        if stray:
+            raise _fail(f"{', '.join(stray)} only apply with --cluster")
+    elif fix or diff:
+        raise _fail("--fix and --diff change files; they do not apply to --cluster")
+    targets = [*(paths or []), *(filename or [])] or ([] if cluster else ["."])
     files, missing = loader.discover(targets, cfg.exclude)
     if missing:
         raise _fail("no such file or folder: " + ", ".join(missing))
@@ -210,7 +260,11 @@ def lint_command(
     workers = jobs or os.cpu_count() or 1
     show_progress = sys.stderr.isatty() and len(files) >= 500
     try:
-        if fixed_stdin is not None:
+        if cluster:  # the files and the cluster in one run: mesh checks see both
+            result = _lint_cluster(
+                files, cfg, stdin_filename, context, namespace, all_namespaces, kubeconfig
+            )
+        elif fixed_stdin is not None:
             result = engine.lint_loaded(loader.load_bytes(fixed_stdin, stdin_filename), cfg)
         else:
             result = engine.lint_paths(
@@ -254,6 +308,30 @@ def lint_command(
     if threshold is not None and any(d.severity >= threshold for d in result.findings):
         raise typer.Exit(EXIT_FINDINGS)
     raise typer.Exit(EXIT_CLEAN)
+
+
+def _lint_cluster(
+    files: list[str],
+    cfg: Config,
+    stdin_name: str,
+    context: str | None,
+    namespace: str | None,
+    all_namespaces: bool,
+    kubeconfig: str | None,
+) -> engine.LintResult:
+    """The files and what the cluster holds, linted as one run; what could not be read is a
+    warning on stderr, and a cluster that cannot be read at all a usage error."""
+    from meshlint import kube
+
+    try:
+        state = kube.fetch(context, namespace, all_namespaces, kubeconfig)
+    except kube.ClusterError as exc:
+        raise _fail(str(exc)) from None
+    for warning in state.warnings:
+        typer.echo(f"meshlint: warning: {warning}", err=True)
+    if state.skipped:
+        typer.echo(f"meshlint: warning: not read: {', '.join(state.skipped)}", err=True)
+    return kube.lint_state(state, cfg, files=files, stdin_name=stdin_name)
 
 
 def _apply_fixes(
