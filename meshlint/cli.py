@@ -148,6 +148,13 @@ def lint_command(
             "the fixed text.",
         ),
     ] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Lint again whenever a file changes, appears or goes; Ctrl-C ends it.",
+        ),
+    ] = False,
     diff: Annotated[
         bool,
         typer.Option(
@@ -257,57 +264,73 @@ def lint_command(
             raise _fail(str(exc)) from None
         if diff:
             raise typer.Exit(EXIT_FINDINGS if changed else EXIT_CLEAN)
-    workers = jobs or os.cpu_count() or 1
-    show_progress = sys.stderr.isatty() and len(files) >= 500
-    try:
-        if cluster:  # the files and the cluster in one run: mesh checks see both
-            result = _lint_cluster(
-                files, cfg, stdin_filename, context, namespace, all_namespaces, kubeconfig
-            )
-        elif fixed_stdin is not None:
-            result = engine.lint_loaded(loader.load_bytes(fixed_stdin, stdin_filename), cfg)
-        else:
-            result = engine.lint_paths(
-                targets,
-                cfg,
-                stdin_name=stdin_filename,
-                files=files,
-                jobs=workers,
-                progress=show_progress,
-            )
-    except config_mod.ConfigError as exc:  # e.g. a schema location that cannot be used
-        raise _fail(str(exc)) from None
+    if watch and (cluster or fix or diff or "-" in files):
+        raise _fail("--watch lints files; it does not combine with -, --cluster, --fix or --diff")
 
-    use_color = color is ColorMode.always or (
-        color is ColorMode.auto
-        and output is None
-        and sys.stdout.isatty()
-        and "NO_COLOR" not in os.environ
-    )
-    if statistics:
-        from meshlint.report.statistics import render_statistics
-
-        text = render_statistics(result)
-    else:
-        text = report.render(fmt.value, result, color=use_color)
-    if output is not None:
+    def run_once(files: list[str]) -> int:
+        workers = jobs or os.cpu_count() or 1
+        show_progress = sys.stderr.isatty() and len(files) >= 500
         try:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
-    elif fixed_stdin is not None:  # stdout holds the fixed text; the report goes to stderr
-        sys.stderr.write(text)
-        sys.stderr.flush()
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    if result.io_error:
-        raise typer.Exit(EXIT_USAGE)
-    threshold = cfg.fail_on
-    if threshold is not None and any(d.severity >= threshold for d in result.findings):
-        raise typer.Exit(EXIT_FINDINGS)
-    raise typer.Exit(EXIT_CLEAN)
+            if cluster:  # the files and the cluster in one run: mesh checks see both
+                result = _lint_cluster(
+                    files, cfg, stdin_filename, context, namespace, all_namespaces, kubeconfig
+                )
+            elif fixed_stdin is not None:
+                result = engine.lint_loaded(loader.load_bytes(fixed_stdin, stdin_filename), cfg)
+            else:
+                result = engine.lint_paths(
+                    targets,
+                    cfg,
+                    stdin_name=stdin_filename,
+                    files=files,
+                    jobs=workers,
+                    progress=show_progress,
+                )
+        except config_mod.ConfigError as exc:  # e.g. a schema location that cannot be used
+            raise _fail(str(exc)) from None
+
+        use_color = color is ColorMode.always or (
+            color is ColorMode.auto
+            and output is None
+            and sys.stdout.isatty()
+            and "NO_COLOR" not in os.environ
+        )
+        if statistics:
+            from meshlint.report.statistics import render_statistics
+
+            text = render_statistics(result)
+        else:
+            text = report.render(fmt.value, result, color=use_color)
+        if output is not None:
+            try:
+                output.parent.mkdir(parents=True, exist_ok=True)
+                output.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
+        elif fixed_stdin is not None:  # stdout holds the fixed text; the report goes to stderr
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        if result.io_error:
+            return EXIT_USAGE
+        threshold = cfg.fail_on
+        if threshold is not None and any(d.severity >= threshold for d in result.findings):
+            return EXIT_FINDINGS
+        return EXIT_CLEAN
+
+    if watch:
+        from meshlint.watch import watch as watch_loop
+
+        def again() -> None:
+            current, _ = loader.discover(targets, cfg.exclude)
+            typer.echo(f"meshlint: linting {len(current)} files (Ctrl-C ends --watch)", err=True)
+            run_once(current)
+
+        watch_loop(targets, cfg.exclude, again)
+        raise typer.Exit(EXIT_CLEAN)
+    raise typer.Exit(run_once(files))
 
 
 def _lint_cluster(
