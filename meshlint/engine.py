@@ -9,14 +9,14 @@ from typing import Any
 
 from meshlint import loader, rules
 from meshlint.config import Config
-from meshlint.diagnostics import Diagnostic, Severity, format_path
+from meshlint.diagnostics import Diagnostic, Severity, Span, format_path
 from meshlint.loader import Document, LoadResult, Source
+from meshlint.mesh import MESH_KINDS, SUPPRESS_ANNOTATIONS, Record, light_data
 from meshlint.resource import Resource
 from meshlint.rules import Finding
 
 INTERNAL_ERROR = "ML107"
-IGNORE_ANNOTATION = "meshlint.io/ignore"
-ISTIO_SUPPRESS_ANNOTATION = "galley.istio.io/analyze-suppress"
+IGNORE_ANNOTATION, ISTIO_SUPPRESS_ANNOTATION = SUPPRESS_ANNOTATIONS
 
 _DIRECTIVE = re.compile(r"#\s*meshlint:\s*disable(-file)?\s*=\s*([A-Za-z0-9_,\s-]+)")
 
@@ -30,6 +30,10 @@ class LintResult:
     resources: int = 0
     io_error: bool = False
     files: int = 0
+    # What the cross-resource stage needs of every resource of a modelled kind, in file order,
+    # and the namespaces of the resources (of any kind but VirtualService) linted.
+    records: list[Record] = field(default_factory=list)
+    namespaces: set[str] = field(default_factory=set)
 
     def source(self, name: str) -> Source | None:
         for s in self.sources:
@@ -65,7 +69,11 @@ def lint_paths(
     return lint_files(files, config, stdin_name=stdin_name)
 
 
-def lint_files(files: Sequence[str], config: Config, *, stdin_name: str = "<stdin>") -> LintResult:
+def lint_files(
+    files: Sequence[str], config: Config, *, stdin_name: str = "<stdin>", mesh: bool = True
+) -> LintResult:
+    """Lint the files one by one, then (unless ``mesh`` is false, as in a worker of a parallel
+    run, whose parent does it over all files) run the cross-resource rules over all of them."""
     result = LintResult()
     plan = _Plan(config)
     raw: list[Diagnostic] = []
@@ -73,6 +81,8 @@ def lint_files(files: Sequence[str], config: Config, *, stdin_name: str = "<stdi
         load = LoadResult()
         loader.load_file(f, load, stdin_name=stdin_name)
         _lint_load(load, plan, result, raw)
+    if mesh:
+        raw.extend(_mesh_findings(result, config))
     result.findings = _finalize(raw, result.sources, config)
     return result
 
@@ -85,6 +95,7 @@ def lint_loaded(load: LoadResult, config: Config) -> LintResult:
     result = LintResult()
     raw: list[Diagnostic] = []
     _lint_load(load, _Plan(config), result, raw)
+    raw.extend(_mesh_findings(result, config))
     result.findings = _finalize(raw, result.sources, config)
     return result
 
@@ -100,9 +111,127 @@ def _lint_load(load: LoadResult, plan: _Plan, result: LintResult, raw: list[Diag
         if res is not None:
             result.resources += 1
             raw.extend(_unsuppressed_by_annotations(res, _most_specific(found)))
+            _keep_record(res, result)
         else:
             raw.extend(found)
         doc.node = None  # every finding of it is placed; free the node tree
+
+
+def _keep_record(res: Resource, result: LintResult) -> None:
+    if res.kind != "VirtualService":  # see MeshIndex.namespaces
+        result.namespaces.add(res.effective_namespace)
+    # The kinds the cross-resource rules read (Gateway API Gateways are referenced too).
+    if res.kind not in MESH_KINDS or (res.info is None and res.kind != "Gateway"):
+        return
+    doc = res.doc
+    result.records.append(
+        Record(
+            doc.source.name,
+            doc.index,
+            doc.item,
+            res.kind,
+            res.group,
+            res.namespace,
+            res.name,
+            light_data(res.kind, res.data),
+            doc.line,
+        )
+    )
+
+
+def _mesh_findings(result: LintResult, config: Config) -> list[Diagnostic]:
+    """The cross-resource rules over every record of the run, placed and annotation-filtered.
+
+    Each finding is placed by loading its file again (its node trees were freed): from the
+    sources of the run, or, for a file a worker process read, from disk. A file read here is
+    added to ``result.sources`` so that its comments and code frames are there too.
+    """
+    codes = [c for c in _mesh_codes() if config.enabled(c)]
+    if not codes or not result.records:
+        return []
+    from meshlint.mesh import MeshIndex
+    from meshlint.rules.mesh import CHECKS, MeshFinding
+
+    index = MeshIndex(result.records, config.cluster_domain, result.namespaces)
+    found: list[tuple[str, MeshFinding]] = []
+    for code in codes:
+        try:
+            found.extend((code, f) for f in CHECKS[code](index))
+        except Exception as exc:  # a bug of ours: say so (on the first resource), go on
+            rule = rules.get(code)
+            name = rule.name if rule is not None else "?"
+            message = (
+                f"rule {code} ({name}) failed ({type(exc).__name__}: {exc}); the other checks "
+                "still ran. Please report this."
+            )
+            found.append((INTERNAL_ERROR, MeshFinding(result.records[0], (), message)))
+    if not found:
+        return []
+    by_name = {s.name: s for s in result.sources}
+    docs: dict[str, dict[tuple[int, int | None], Document]] = {}
+    out: list[Diagnostic] = []
+    for code, f in found:
+        rec = f.record
+        placed = docs.get(rec.file)
+        if placed is None:
+            placed = docs[rec.file] = _documents_of(rec.file, by_name, result)
+        doc = placed.get((rec.doc, rec.item))
+        if code == INTERNAL_ERROR or doc is None:
+            span = doc.span if doc is not None else Span.point(rec.line)
+        else:
+            span = doc.locate(f.path, key=f.key)
+        rule = rules.get(code)
+        severity = f.severity or (rule.severity if rule is not None else Severity.ERROR)
+        d = Diagnostic(
+            code,
+            severity,
+            f.message,
+            rec.file,
+            span,
+            rec.key,
+            format_path(f.path),
+            None,
+            rec.line,
+        )
+        meta = rec.data.get("metadata")
+        out.extend(_unsuppressed_by_metadata(meta if isinstance(meta, dict) else {}, [d]))
+    return out
+
+
+def _mesh_codes() -> list[str]:
+    from meshlint.rules.mesh import CHECKS
+
+    return sorted(CHECKS)
+
+
+def _documents_of(
+    name: str, by_name: dict[str, Source], result: LintResult
+) -> dict[tuple[int, int | None], Document]:
+    source = by_name.get(name)
+    if source is None:
+        load = LoadResult()
+        loader.load_file(name, load)
+        if not load.sources:
+            return {}
+        source = load.sources[0]
+        by_name[name] = source
+        result.sources.append(source)
+    load = loader.load_text(source.text, name)
+    return {(d.index, d.item): d for d in load.documents}
+
+
+def finish_in_parent(result: LintResult, config: Config, files: Sequence[str]) -> None:
+    """After a parallel run: the cross-resource findings over the records of all workers,
+    merged into the findings (already final) in the order of one process."""
+    raw = _mesh_findings(result, config)
+    if not raw:
+        return
+    mine = _finalize(raw, result.sources, config)
+    order = {f: i for i, f in enumerate(files)}
+    result.findings.extend(mine)
+    result.findings.sort(
+        key=lambda d: (order.get(d.file, len(order)), d.line, d.column, d.code, d.message)
+    )
 
 
 class _Plan:
@@ -258,7 +387,13 @@ def _codes(value: Any) -> set[str]:
 
 
 def _unsuppressed_by_annotations(res: Resource, found: list[Diagnostic]) -> Iterable[Diagnostic]:
-    annotations = res.metadata.get("annotations")
+    return _unsuppressed_by_metadata(res.metadata, found)
+
+
+def _unsuppressed_by_metadata(
+    metadata: dict[str, Any], found: list[Diagnostic]
+) -> Iterable[Diagnostic]:
+    annotations = metadata.get("annotations")
     if not isinstance(annotations, dict):
         return found
     ours = _codes(annotations.get(IGNORE_ANNOTATION))

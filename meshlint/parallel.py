@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from meshlint.config import Config
-from meshlint.engine import LintResult, lint_files
+from meshlint.engine import LintResult, finish_in_parent, lint_files
 
 
 def _slices(files: list[str], jobs: int) -> list[list[str]]:
@@ -24,7 +24,8 @@ def _slices(files: list[str], jobs: int) -> list[list[str]]:
 
 
 def _work(files: list[str], config: Config) -> LintResult:
-    result = lint_files(files, config)
+    # The cross-resource rules run once in the parent, over the records of every worker.
+    result = lint_files(files, config, mesh=False)
     wanted = {d.file for d in result.findings}
     result.sources = [s for s in result.sources if s.name in wanted]
     return result
@@ -60,4 +61,7 @@ def lint_in_workers(
             merged.resources += part.resources
             merged.files += part.files
             merged.io_error = merged.io_error or part.io_error
+            merged.records.extend(part.records)
+            merged.namespaces |= part.namespaces
+    finish_in_parent(merged, config, files)
     return merged

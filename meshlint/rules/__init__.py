@@ -30,6 +30,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "ML6": ("gateway", "serviceentry", "sidecar"),
     "ML7": ("peerauthentication", "requestauthentication", "authorizationpolicy"),
     "ML8": ("telemetry",),
+    "ML9": ("mesh",),
 }
 
 

@@ -1,0 +1,738 @@
+"""Cross-resource rules: what one resource says about others of the same run.
+
+These rules do not see one resource at a time: the engine builds a :class:`MeshIndex` of every
+resource of every linted file and runs each check here once, on the whole index. A check
+yields :class:`MeshFinding` values, which name the resource and the field; the engine places
+them at their line and column like any other finding.
+
+What "the run" holds is what was linted together, which is seldom the whole cluster: a rule
+only calls a reference broken when the run holds what it would have to find, and lowers the
+verdict to a warning where the missing piece may simply live in another repository.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from meshlint.diagnostics import FieldPath, Severity
+from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, label_map, selects
+from meshlint.rules import define
+
+
+@dataclass(frozen=True, slots=True)
+class MeshFinding:
+    record: Record
+    path: FieldPath
+    message: str
+    severity: Severity | None = None  # None: the rule's own
+    key: bool = False
+
+
+MeshCheck = Callable[[MeshIndex], Iterable[MeshFinding]]
+CHECKS: dict[str, MeshCheck] = {}
+
+_AN = "istio/istio pkg/config/analysis/analyzers"
+
+
+def _check(code: str) -> Callable[[MeshCheck], MeshCheck]:
+    def wrap(fn: MeshCheck) -> MeshCheck:
+        CHECKS[code] = fn
+        return fn
+
+    return wrap
+
+
+def _items(value: Any) -> Iterator[tuple[int, Any]]:
+    return enumerate(value) if isinstance(value, list) else iter(())
+
+
+def _destinations(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
+    """Every route and mirror destination of a VirtualService: (path of it, the mapping)."""
+    for section in ("http", "tcp", "tls"):
+        for i, route_rule in _items(spec.get(section)):
+            if not isinstance(route_rule, dict):
+                continue
+            for j, dest in _items(route_rule.get("route")):
+                if isinstance(dest, dict) and isinstance(dest.get("destination"), dict):
+                    yield ("spec", section, i, "route", j, "destination"), dest["destination"]
+            if section != "http":
+                continue
+            if isinstance(route_rule.get("mirror"), dict):
+                yield ("spec", section, i, "mirror"), route_rule["mirror"]
+            for j, mirror in _items(route_rule.get("mirrors")):
+                if isinstance(mirror, dict) and isinstance(mirror.get("destination"), dict):
+                    yield ("spec", section, i, "mirrors", j, "destination"), mirror["destination"]
+
+
+def _literal(value: Any) -> bool:
+    """A name to look up: a non-empty string, not an unrendered template (`{{ .Values.x }}`),
+    which other rules report."""
+    return isinstance(value, str) and bool(value) and "{{" not in value
+
+
+def _subsets(dr: Record) -> set[str]:
+    return {
+        s["name"]
+        for _, s in _items(dr.spec.get("subsets"))
+        if isinstance(s, dict) and isinstance(s.get("name"), str)
+    }
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML901",
+    "unknown-subset",
+    Severity.ERROR,
+    module=__name__,
+    summary="A VirtualService routes to a subset that no DestinationRule for the host defines.",
+    rationale="""
+        A subset exists only where a DestinationRule for the destination host declares it.
+        Traffic routed to a subset nobody declares has no cluster to go to: Envoy answers 503
+        `NR`/"no healthy upstream" for every such request. Host names are resolved in the
+        namespace of each resource (`reviews` in namespace `shop` is
+        `reviews.shop.svc.cluster.local`, and so are `reviews.shop` and `reviews.shop.svc`);
+        DestinationRules with a wildcard host that covers the destination count too.
+
+        The rule compares what was linted together. When DestinationRules for the host are in
+        the run and none declares the subset, or when the run holds none for a host it defines
+        (a Service or ServiceEntry of the run), it is an error. When the host is one the run
+        does not know, the DestinationRule may live elsewhere, so it is a warning; and when the
+        run holds no DestinationRule at all and does not know the host, nothing is said (one
+        file linted on its own).
+    """,
+    bad="""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          selector:
+            app: reviews
+          ports:
+          - name: http
+            port: 9080
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          host: reviews
+          subsets:
+          - name: v1
+            labels:
+              version: v1
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          hosts:
+          - reviews
+          http:
+          - route:
+            - destination:
+                host: reviews
+                subset: v2
+    """,
+    good="""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          selector:
+            app: reviews
+          ports:
+          - name: http
+            port: 9080
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          host: reviews
+          subsets:
+          - name: v1
+            labels:
+              version: v1
+          - name: v2
+            labels:
+              version: v2
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          hosts:
+          - reviews
+          http:
+          - route:
+            - destination:
+                host: reviews
+                subset: v2
+    """,
+    istio="IST0101",
+    kiali="KIA1107",
+    source=f"{_AN}/virtualservice/destinationrules.go (ReferencedResourceNotFound, reftype "
+    "'host+subset in destinationrule' and 'mirror+subset in destinationrule')",
+    catalogue=("vs-x-subset-unknown", "vs-x-mirror-subset-unknown"),
+)
+
+
+@_check("ML901")
+def _unknown_subset(index: MeshIndex) -> Iterator[MeshFinding]:
+    for vs in index.virtual_services:
+        ns = vs.effective_namespace
+        for path, dest in _destinations(vs.spec):
+            subset, host = dest.get("subset"), dest.get("host")
+            if not _literal(subset) or not _literal(host):
+                continue
+            assert isinstance(subset, str) and isinstance(host, str)
+            canonical = index.canonical(host, ns)
+            drs = index.rules_for(canonical)
+            where = (*path, "subset")
+            if drs:
+                if any(subset in _subsets(dr) for dr in drs):
+                    continue
+                declared = sorted({s for dr in drs for s in _subsets(dr)})
+                names = ", ".join(f"{dr.key} ({dr.where})" for dr in drs[:3])
+                has = f"they declare {', '.join(declared)}" if declared else "they declare none"
+                yield MeshFinding(
+                    vs,
+                    where,
+                    f"subset `{subset}` of host `{host}` is declared by no DestinationRule for "
+                    f"it: {names}; {has}",
+                )
+            elif index.definitions(canonical):
+                yield MeshFinding(
+                    vs,
+                    where,
+                    f"subset `{subset}` of host `{host}` does not exist: no DestinationRule "
+                    f"in the linted files is for `{canonical}`",
+                )
+            elif index.has_destination_rules:
+                yield MeshFinding(
+                    vs,
+                    where,
+                    f"subset `{subset}` of host `{host}`: no DestinationRule in the linted files "
+                    f"is for `{canonical}` (nor a Service or ServiceEntry); unless one is "
+                    "applied from elsewhere, the subset does not exist",
+                    Severity.WARNING,
+                )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML902",
+    "unknown-gateway",
+    Severity.ERROR,
+    module=__name__,
+    summary="A VirtualService names a gateway that no Gateway defines.",
+    rationale="""
+        A VirtualService bound to a gateway that does not exist is never applied to any
+        gateway proxy: the routes silently do nothing at the edge. A reference is
+        `namespace/name`, or `name` for a Gateway in the VirtualService's own namespace (the
+        older `name.namespace` form is read as istiod reads it); `mesh` stands for every
+        sidecar and is not a Gateway. Both `spec.gateways` and the `gateways` of HTTP matches
+        are checked.
+
+        It is an error when the run holds resources of the gateway's namespace (other than
+        VirtualServices, which only refer to gateways) but not the Gateway; a warning when it
+        holds nothing else of that namespace, since the Gateway is then likely defined in
+        another repository (a shared `istio-system` ingress, say).
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: Gateway
+        metadata:
+          name: shop-gateway
+          namespace: shop
+        spec:
+          selector:
+            istio: ingressgateway
+          servers:
+          - port:
+              number: 80
+              name: http
+              protocol: HTTP
+            hosts:
+            - shop.example.com
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: shop
+          namespace: shop
+        spec:
+          hosts:
+          - shop.example.com
+          gateways:
+          - shop-gw
+          http:
+          - route:
+            - destination:
+                host: frontend
+    """,
+    good="""
+        apiVersion: networking.istio.io/v1
+        kind: Gateway
+        metadata:
+          name: shop-gateway
+          namespace: shop
+        spec:
+          selector:
+            istio: ingressgateway
+          servers:
+          - port:
+              number: 80
+              name: http
+              protocol: HTTP
+            hosts:
+            - shop.example.com
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: shop
+          namespace: shop
+        spec:
+          hosts:
+          - shop.example.com
+          gateways:
+          - shop-gateway
+          http:
+          - route:
+            - destination:
+                host: frontend
+    """,
+    istio="IST0101",
+    kiali="KIA1102",
+    source=f"{_AN}/virtualservice/gateways.go (ReferencedResourceNotFound, reftype 'gateway')",
+    catalogue=("vs-x-gateway-unknown",),
+)
+
+
+def _gateway_refs(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
+    for i, ref in _items(spec.get("gateways")):
+        if isinstance(ref, str):
+            yield ("spec", "gateways", i), ref
+    for i, route_rule in _items(spec.get("http")):
+        if not isinstance(route_rule, dict):
+            continue
+        for j, match in _items(route_rule.get("match")):
+            if not isinstance(match, dict):
+                continue
+            for k, ref in _items(match.get("gateways")):
+                if isinstance(ref, str):
+                    yield ("spec", "http", i, "match", j, "gateways", k), ref
+
+
+@_check("ML902")
+def _unknown_gateway(index: MeshIndex) -> Iterator[MeshFinding]:
+    for vs in index.virtual_services:
+        for path, ref in _gateway_refs(vs.spec):
+            if ref == MESH_GATEWAY or not _literal(ref):
+                continue
+            ns, name = index.gateway(ref, vs.effective_namespace)
+            if (ns, name) in index.gateways:
+                continue
+            if ns in index.namespaces:
+                yield MeshFinding(
+                    vs,
+                    path,
+                    f"gateway `{ref}` is Gateway {ns}/{name}, which no Gateway in the linted "
+                    f"files defines although they hold namespace `{ns}`",
+                )
+            else:
+                yield MeshFinding(
+                    vs,
+                    path,
+                    f"gateway `{ref}` is Gateway {ns}/{name}, which no Gateway in the linted "
+                    f"files defines (nothing of namespace `{ns}` is linted: it may be defined "
+                    "elsewhere)",
+                    Severity.WARNING,
+                )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML903",
+    "subset-selects-no-pods",
+    Severity.WARNING,
+    module=__name__,
+    summary="A DestinationRule subset selects none of the workloads of its Service.",
+    rationale="""
+        A subset is the pods of the host's Service that also carry the subset's labels. When
+        no workload behind the Service carries them (a `version: v3` subset after v3 was
+        removed, a typo in a label), the subset has no endpoints and every request routed to
+        it fails with 503 "no healthy upstream".
+
+        Only checked when the run holds the Service (with a selector) and at least one
+        Deployment, StatefulSet, DaemonSet, ReplicaSet or Pod it selects, in the Service's
+        namespace: the subset's labels are then compared with the pod template labels of
+        those workloads. It is a warning, since pods may also come from elsewhere.
+    """,
+    bad="""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: ratings
+          namespace: shop
+        spec:
+          selector:
+            app: ratings
+          ports:
+          - name: http
+            port: 9080
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: ratings-v1
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: ratings
+              version: v1
+          template:
+            metadata:
+              labels:
+                app: ratings
+                version: v1
+            spec:
+              containers:
+              - name: ratings
+                image: example/ratings:1.0
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: ratings
+          namespace: shop
+        spec:
+          host: ratings
+          subsets:
+          - name: v1
+            labels:
+              version: v1
+          - name: v2
+            labels:
+              version: v2
+    """,
+    good="""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: ratings
+          namespace: shop
+        spec:
+          selector:
+            app: ratings
+          ports:
+          - name: http
+            port: 9080
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: ratings-v1
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: ratings
+              version: v1
+          template:
+            metadata:
+              labels:
+                app: ratings
+                version: v1
+            spec:
+              containers:
+              - name: ratings
+                image: example/ratings:1.0
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: ratings
+          namespace: shop
+        spec:
+          host: ratings
+          subsets:
+          - name: v1
+            labels:
+              version: v1
+    """,
+    istio="IST0173",
+    kiali="KIA0203",
+    source=f"{_AN}/destinationrule/subset.go (DestinationRuleSubsetNotSelectPods)",
+    catalogue=("dr-x-subset-no-pods",),
+)
+
+
+@_check("ML903")
+def _subset_selects_no_pods(index: MeshIndex) -> Iterator[MeshFinding]:
+    for host, drs in index.destination_rules.items():
+        workloads: dict[int, tuple[Record, dict[str, str]]] = {}
+        services = index.kubernetes_services(host)
+        for svc in services:
+            selector = label_map(svc.spec.get("selector"))
+            if not selector:
+                continue
+            for w in index.workloads_selected(svc.effective_namespace, selector):
+                workloads[id(w[0])] = w
+        if not workloads:
+            continue
+        pods = list(workloads.values())
+        named = ", ".join(w.key for w, _ in pods[:3]) + (", …" if len(pods) > 3 else "")
+        for dr in drs:
+            for i, subset in _items(dr.spec.get("subsets")):
+                labels = label_map(subset.get("labels")) if isinstance(subset, dict) else None
+                if not labels or any(selects(labels, pl) for _, pl in pods):
+                    continue
+                if any("{{" in v for v in labels.values()):
+                    continue
+                wanted = ", ".join(f"{k}={v}" for k, v in labels.items())
+                yield MeshFinding(
+                    dr,
+                    ("spec", "subsets", i, "labels"),
+                    f"no workload behind Service {services[0].key} carries {wanted}: the subset "
+                    f"has no endpoints (workloads of the Service: {named})",
+                )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML904",
+    "conflicting-virtualservice-hosts",
+    Severity.ERROR,
+    module=__name__,
+    summary="Two VirtualServices bound to the mesh claim the same host.",
+    rationale="""
+        For sidecars, Istio keeps one VirtualService per host: when two mesh-bound
+        VirtualServices (no `gateways`, or `mesh` among them) name the same host in the same
+        visibility scope, one of them is ignored, and which one depends on their creation
+        times. Merge their routes into one VirtualService.
+
+        Hosts are compared after resolving short names in each VirtualService's namespace.
+        The scope is every namespace when `exportTo` is absent or holds `*`, and the
+        VirtualService's own namespace otherwise. A manifest that names no namespace goes
+        wherever it is applied, so two such VirtualServices are compared only when they are in
+        the same file. The finding is on the later one and names the first.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          hosts:
+          - reviews
+          http:
+          - route:
+            - destination:
+                host: reviews
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews-canary
+          namespace: shop
+        spec:
+          hosts:
+          - reviews.shop.svc.cluster.local
+          http:
+          - match:
+            - headers:
+                end-user:
+                  exact: jason
+            route:
+            - destination:
+                host: reviews
+    """,
+    good="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          hosts:
+          - reviews
+          http:
+          - match:
+            - headers:
+                end-user:
+                  exact: jason
+            route:
+            - destination:
+                host: reviews
+          - route:
+            - destination:
+                host: reviews
+    """,
+    istio="IST0109",
+    kiali="KIA1106",
+    source=f"{_AN}/virtualservice/conflictingmeshgatewayhosts.go "
+    "(ConflictingMeshGatewayVirtualServiceHosts)",
+    catalogue=("vs-x-mesh-host-conflict",),
+)
+
+
+def _mesh_bound(spec: dict[str, Any]) -> bool:
+    gateways = spec.get("gateways")
+    if not isinstance(gateways, list) or not gateways:
+        return True
+    return MESH_GATEWAY in gateways
+
+
+def _scope(vs: Record) -> str:
+    export = vs.spec.get("exportTo")
+    if not isinstance(export, list) or not export or "*" in export:
+        return "*"
+    return vs.effective_namespace
+
+
+@_check("ML904")
+def _conflicting_hosts(index: MeshIndex) -> Iterator[MeshFinding]:
+    # (scope, host, namespace as written, or the file when none is written) → first claim
+    first: dict[tuple[str, str, str], Record] = {}
+    for vs in index.virtual_services:
+        spec = vs.spec
+        if not _mesh_bound(spec):
+            continue
+        scope = _scope(vs)
+        place = vs.namespace if vs.namespace is not None else "\0" + vs.file
+        seen: set[str] = set()
+        for i, host in _items(spec.get("hosts")):
+            if not _literal(host):
+                continue
+            canonical = index.canonical(host, vs.effective_namespace)
+            if canonical in seen:
+                continue  # the same host twice in one resource is another rule's business
+            seen.add(canonical)
+            claim = (scope, canonical, place if scope != "*" or vs.namespace is None else "")
+            other = first.setdefault(claim, vs)
+            if other is vs:
+                continue
+            yield MeshFinding(
+                vs,
+                ("spec", "hosts", i),
+                f"host `{host}` is also claimed by {other.key} ({other.where}), bound to the "
+                "mesh as well: Istio applies only one of them to sidecars; merge them",
+            )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML905",
+    "unknown-destinationrule-host",
+    Severity.WARNING,
+    module=__name__,
+    summary="A DestinationRule is for a cluster service that does not exist.",
+    rationale="""
+        A DestinationRule applies to the host it names and to nothing else: when that host is
+        no Service (a typo, a renamed or removed Service), its traffic policy and subsets
+        silently apply to nothing.
+
+        Only cluster-local hosts are checked (`name`, `name.ns`, `name.ns.svc`, or
+        `name.ns.svc.cluster.local`, resolved in the DestinationRule's namespace), and only when
+        the run holds Services of that namespace: then the namespace's Services are in the
+        repository, and none of them, and no ServiceEntry, has that name. Other hosts may be
+        defined anywhere, so they are left alone. A manifest that names no namespace goes
+        wherever it is applied, so Services without one count only for a DestinationRule
+        without one in the same file.
+    """,
+    bad="""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: payments
+          namespace: billing
+        spec:
+          selector:
+            app: payments
+          ports:
+          - name: http
+            port: 8080
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: payments
+          namespace: billing
+        spec:
+          host: payment
+          trafficPolicy:
+            connectionPool:
+              http:
+                http1MaxPendingRequests: 100
+    """,
+    good="""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: payments
+          namespace: billing
+        spec:
+          selector:
+            app: payments
+          ports:
+          - name: http
+            port: 8080
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: payments
+          namespace: billing
+        spec:
+          host: payments
+          trafficPolicy:
+            connectionPool:
+              http:
+                http1MaxPendingRequests: 100
+    """,
+    istio="IST0174",
+    kiali="KIA0202",
+    source=f"{_AN}/destinationrule/subset.go (UnknownDestinationRuleHost)",
+    catalogue=("dr-x-host-unknown",),
+)
+
+
+@_check("ML905")
+def _unknown_destination_rule_host(index: MeshIndex) -> Iterator[MeshFinding]:
+    for host, drs in index.destination_rules.items():
+        ns = index.cluster_namespace(host)
+        if ns is None or "{{" in host or index.definitions(host):
+            continue
+        for dr in drs:
+            if ns not in index.service_namespaces and not (
+                dr.namespace is None
+                and ns == dr.effective_namespace
+                and dr.file in index.unplaced_service_files
+            ):
+                continue
+            written = dr.spec.get("host")
+            yield MeshFinding(
+                dr,
+                ("spec", "host"),
+                f"host `{written}` is `{host}`, but no Service of namespace `{ns}` in the "
+                "linted files has that name (nor a ServiceEntry that host): the rule applies "
+                "to nothing",
+            )

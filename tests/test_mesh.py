@@ -1,0 +1,461 @@
+"""Cross-resource rules (ML9xx): the index, each rule on its fixtures, placement across files,
+suppression, and a parallel run that gives what one process gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, REPO
+
+from meshlint import loader
+from meshlint.config import Config
+from meshlint.engine import lint_paths, lint_text
+from meshlint.mesh import MeshIndex, Record, light_data
+
+MESH = FIXTURES / "mesh"
+
+
+def lint(*paths: Path, config: Config | None = None) -> list[tuple[str, str, str, int, int, str]]:
+    files, _ = loader.discover([str(p) for p in paths])
+    result = lint_paths([str(p) for p in paths], config or Config(), files=files)
+    return [
+        (d.code, d.severity.label, Path(d.file).name, d.line, d.column, d.path)
+        for d in result.findings
+    ]
+
+
+def mesh_only(found: list[tuple[str, str, str, int, int, str]]) -> list[tuple[object, ...]]:
+    return [f for f in found if f[0].startswith("ML9")]
+
+
+# --------------------------------------------------------------------------------------------
+# the rules, each on a failing and a clean fixture
+
+
+@pytest.mark.parametrize("code", ["ML901", "ML902", "ML903", "ML904"])
+def test_clean_fixture_has_no_finding_at_all(code: str) -> None:
+    assert lint(MESH / f"{code}-good.yaml") == []
+
+
+def test_unknown_subset_in_route_and_mirror() -> None:
+    assert lint(MESH / "ML901-bad.yaml") == [
+        (
+            "ML901",
+            "error",
+            "ML901-bad.yaml",
+            98,
+            17,
+            "spec.http[0].route[1].destination.subset",
+        ),
+        ("ML901", "error", "ML901-bad.yaml", 102, 15, "spec.http[0].mirror.subset"),
+    ]
+
+
+def test_unknown_gateway_in_own_namespace_is_an_error_elsewhere_a_warning() -> None:
+    assert lint(MESH / "ML902-bad.yaml") == [
+        ("ML902", "error", "ML902-bad.yaml", 40, 5, "spec.gateways[0]"),
+        ("ML902", "warning", "ML902-bad.yaml", 41, 5, "spec.gateways[1]"),
+        ("ML902", "error", "ML902-bad.yaml", 48, 9, "spec.http[0].match[0].gateways[0]"),
+    ]
+
+
+def test_subset_that_selects_no_pods() -> None:
+    assert lint(MESH / "ML903-bad.yaml") == [
+        ("ML903", "warning", "ML903-bad.yaml", 83, 7, "spec.subsets[2].labels"),
+    ]
+
+
+def test_conflicting_mesh_virtual_services_name_the_first() -> None:
+    result = lint_paths([str(MESH / "ML904-bad.yaml")], Config())
+    [d] = result.findings
+    assert (d.code, d.line, d.column, d.path) == ("ML904", 35, 5, "spec.hosts[0]")
+    assert d.resource == "VirtualService/catalog/details-timeouts"
+    assert "VirtualService/catalog/details" in d.message
+    assert "ML904-bad.yaml:15" in d.message
+
+
+def test_findings_across_files_land_in_the_file_of_the_resource() -> None:
+    assert lint(MESH / "split") == [
+        ("ML903", "warning", "destinationrule.yaml", 14, 7, "spec.subsets[1].labels"),
+        (
+            "ML901",
+            "error",
+            "virtualservice.yaml",
+            17,
+            17,
+            "spec.http[0].route[1].destination.subset",
+        ),
+    ]
+
+
+def test_each_file_alone_knows_less() -> None:
+    # The VirtualService alone: no DestinationRule and no Service in the run, nothing to say.
+    assert lint(MESH / "split" / "virtualservice.yaml") == []
+    # With the DestinationRule but not the Service: the subset still does not exist.
+    found = lint(MESH / "split" / "virtualservice.yaml", MESH / "split" / "destinationrule.yaml")
+    assert [f[:2] for f in found] == [("ML901", "error")]
+
+
+# --------------------------------------------------------------------------------------------
+# severities and resolution
+
+
+SERVICE = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: reviews
+  namespace: shop
+spec:
+  selector:
+    app: reviews
+  ports:
+  - name: http
+    port: 9080
+"""
+
+VS = """\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+  namespace: shop
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination:
+        host: {host}
+        subset: v2
+"""
+
+DR = """\
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: {name}
+  namespace: shop
+spec:
+  host: {host}
+  subsets:
+  - name: v1
+    labels:
+      version: v1
+"""
+
+
+def ml9(text: str, config: Config | None = None) -> list[tuple[str, str, int]]:
+    result = lint_text(text, config or Config(), name="mesh.yaml")
+    return [(d.code, d.severity.label, d.line) for d in result.findings if d.code.startswith("ML9")]
+
+
+def test_no_destination_rule_for_a_known_host_is_an_error() -> None:
+    assert ml9(SERVICE + "---\n" + VS.format(host="reviews")) == [("ML901", "error", 24)]
+
+
+def test_no_destination_rule_for_an_unknown_host_is_a_warning() -> None:
+    other = DR.format(name="ratings", host="ratings")
+    assert ml9(other + "---\n" + VS.format(host="reviews")) == [("ML901", "warning", 24)]
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["reviews", "reviews.shop", "reviews.shop.svc", "reviews.shop.svc.cluster.local"],
+)
+def test_host_forms_resolve_to_the_same_service(host: str) -> None:
+    text = SERVICE + "---\n" + DR.format(name="r", host="reviews") + "---\n" + VS.format(host=host)
+    assert ml9(text) == [("ML901", "error", 36)]
+    fixed = text.replace("subset: v2", "subset: v1")
+    assert ml9(fixed) == []
+
+
+def test_wildcard_destination_rule_covers_the_host() -> None:
+    wild = DR.format(name="all", host="'*.shop.svc.cluster.local'")
+    assert ml9(wild + "---\n" + VS.format(host="reviews")) == [("ML901", "error", 24)]
+    assert ml9(wild.replace("v1", "v2") + "---\n" + VS.format(host="reviews")) == []
+
+
+def test_cluster_domain_from_config() -> None:
+    text = (
+        SERVICE
+        + "---\n"
+        + DR.format(name="r", host="reviews.shop.svc.corp.example")
+        + "---\n"
+        + VS.format(host="reviews").replace("v2", "v1")
+    )
+    assert ml9(text, Config(cluster_domain="corp.example")) == []
+    assert [c for c, _, _ in ml9(text)] == ["ML901"]
+
+
+def test_service_entry_host_is_known() -> None:
+    se = """\
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: api
+  namespace: shop
+spec:
+  hosts: ["*.example.com"]
+  ports:
+  - number: 443
+    name: https
+    protocol: TLS
+  resolution: NONE
+---
+"""
+    assert ml9(se + VS.format(host="api.example.com")) == [("ML901", "error", 25)]
+
+
+def test_mesh_rules_follow_suppression_and_config() -> None:
+    text = SERVICE + "---\n" + VS.format(host="reviews")
+    assert ml9(text, Config(ignore=["ML901"])) == []
+    annotated = text.replace(
+        "  name: reviews\n  namespace: shop\nspec:\n  hosts",
+        "  name: reviews\n  namespace: shop\n"
+        "  annotations:\n    galley.istio.io/analyze-suppress: IST0101\nspec:\n  hosts",
+    )
+    assert annotated != text
+    assert ml9(annotated) == []
+    commented = text.replace("        subset: v2", "        subset: v2  # meshlint: disable=ML901")
+    assert ml9(commented) == []
+
+
+def test_legacy_dotted_gateway_name_resolves() -> None:
+    text = """\
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: edge
+  namespace: ingress
+spec:
+  selector:
+    istio: ingressgateway
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: web
+  namespace: shop
+spec:
+  hosts: ["web.example.com"]
+  gateways: [edge.ingress, ingress/edge, edge]
+  http:
+  - route:
+    - destination:
+        host: web
+"""
+    # `edge` alone is shop/edge; the run holds nothing of shop but the VirtualService itself
+    assert ml9(text) == [("ML902", "warning", 20)]
+    service = SERVICE.replace("reviews", "web")
+    assert ml9(service + "---\n" + text) == [("ML902", "error", 32)]
+
+
+def test_virtual_services_without_namespace_in_different_files_do_not_conflict(
+    tmp_path: Path,
+) -> None:
+    vs = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: {}\n"
+    vs += "spec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination:\n"
+    vs += "        host: reviews\n"
+    (tmp_path / "a.yaml").write_text(vs.format("a"))
+    (tmp_path / "b.yaml").write_text(vs.format("b"))
+    assert lint(tmp_path) == []
+    (tmp_path / "a.yaml").write_text(vs.format("a") + "---\n" + vs.format("b"))
+    assert lint(tmp_path / "a.yaml") == [("ML904", "error", "a.yaml", 17, 11, "spec.hosts[0]")]
+
+
+def test_private_virtual_services_in_different_namespaces_do_not_conflict() -> None:
+    vs = VS.replace("subset: v2", "subset: v1").format(host="reviews.shop.svc.cluster.local")
+    private = vs.replace("spec:\n", "spec:\n  exportTo: ['.']\n")
+    other = private.replace("namespace: shop", "namespace: web")
+    assert [c for c, _, _ in ml9(private + "---\n" + other)] == []
+    assert [c for c, _, _ in ml9(private + "---\n" + private)] == ["ML904"]
+
+
+# --------------------------------------------------------------------------------------------
+# the index
+
+
+def record(
+    kind: str, name: str, ns: str | None, data: dict[str, object], group: str = ""
+) -> Record:
+    return Record("f.yaml", 0, None, kind, group, ns, name, {"metadata": {}, **data}, 1)
+
+
+def test_index_workloads_and_selectors() -> None:
+    def light(kind: str, data: dict[str, object]) -> dict[str, object]:
+        return light_data(kind, data)
+
+    pod = record("Pod", "p", "shop", light("Pod", {"metadata": {"labels": {"app": "a", "v": "1"}}}))
+    template = {"template": {"metadata": {"labels": {"app": "a", "v": "2"}}, "spec": {}}}
+    dep = record("Deployment", "d", "shop", light("Deployment", {"spec": template}), "apps")
+    elsewhere = record("Pod", "q", "web", light("Pod", {"metadata": {"labels": {"app": "a"}}}))
+    index = MeshIndex([pod, dep, elsewhere])
+    assert [r.name for r, _ in index.workloads_selected("shop", {"app": "a"})] == ["p", "d"]
+    assert [r.name for r, _ in index.workloads_selected("shop", {"app": "a", "v": "2"})] == ["d"]
+    assert index.workloads_selected("shop", {"app": "b"}) == []
+    assert index.namespaces == {"shop", "web"}
+
+
+def test_index_hosts() -> None:
+    svc = record("Service", "reviews", None, {})
+    se = record("ServiceEntry", "x", "shop", {"spec": {"hosts": ["*.example.com", "a.b"]}})
+    index = MeshIndex([svc, se], "corp.local")
+    fqdn = "reviews.default.svc.corp.local"
+    assert index.canonical("reviews", "default") == fqdn
+    assert index.canonical("reviews.default", "shop") == fqdn
+    assert index.canonical("reviews", "shop") == "reviews.shop.svc.corp.local"
+    assert index.definitions(fqdn) == [svc]
+    assert index.definitions("api.v1.example.com") == [se]
+    assert index.definitions("a.b") == [se]
+    assert index.definitions("example.com") == []
+    assert index.gateway("ns/gw", "shop") == ("ns", "gw")
+    assert index.gateway("gw", "shop") == ("shop", "gw")
+    assert index.gateway("gw.ns.svc.cluster.local", "shop") == ("ns", "gw")
+
+
+# --------------------------------------------------------------------------------------------
+# a parallel run
+
+
+def test_jobs_give_the_same_mesh_findings_in_the_same_order(tmp_path: Path) -> None:
+    for f in sorted(MESH.rglob("*.yaml")):
+        shutil.copy(f, tmp_path / f.name.replace(".yaml", "-0.yaml"))
+    for i in range(40):
+        ns = f"team{i}"
+        body = SERVICE.replace("shop", ns)
+        body += "---\n" + DR.format(name="reviews", host="reviews").replace("shop", ns)
+        body += "---\n" + VS.format(host="reviews").replace("shop", ns)
+        (tmp_path / f"team{i:02d}.yaml").write_text(body)
+    # a Gateway in one file, a VirtualService bound to it in another, a conflict across files
+    (tmp_path / "zz-gw.yaml").write_text(
+        "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: gw\n"
+        "  namespace: team1\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n"
+        "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: ['*']\n"
+    )
+    (tmp_path / "zz-vs.yaml").write_text(
+        VS.format(host="reviews").replace("shop", "team1").replace("subset: v2", "subset: v1")
+    )
+    files, _ = loader.discover([str(tmp_path)])
+    assert len(files) >= 40
+    one = lint_paths(files, Config(), files=files, jobs=1)
+    two = lint_paths(files, Config(), files=files, jobs=2)
+    assert [d.to_json() for d in two.findings] == [d.to_json() for d in one.findings]
+    codes = [d.code for d in one.findings]
+    assert codes.count("ML901") == 40 + 3
+    assert "ML904" in codes and "ML903" in codes and "ML902" in codes
+    # the parent read the text of the files with mesh findings: code frames have it
+    assert all(two.source(d.file) is not None for d in two.findings)
+
+
+# --------------------------------------------------------------------------------------------
+# placement in List items, and a failing check
+
+
+def test_findings_in_list_items_land_on_the_item() -> None:
+    text = """\
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Service
+  metadata: {name: reviews, namespace: shop}
+  spec:
+    selector: {app: reviews}
+    ports: [{name: http, port: 9080}]
+- apiVersion: networking.istio.io/v1
+  kind: VirtualService
+  metadata: {name: reviews, namespace: shop}
+  spec:
+    hosts: [reviews]
+    http:
+    - route:
+      - destination: {host: reviews, subset: v9}
+"""
+    result = lint_text(text, Config(), name="list.yaml")
+    [d] = [d for d in result.findings if d.code.startswith("ML9")]
+    assert (d.code, d.line, d.column, d.path) == (
+        "ML901",
+        17,
+        46,
+        "spec.http[0].route[0].destination.subset",
+    )
+    assert d.resource == "VirtualService/shop/reviews"
+
+
+def test_a_failing_mesh_check_is_reported_and_the_others_still_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from meshlint.rules import mesh as family
+
+    def broken(index: MeshIndex) -> list[object]:
+        raise ValueError("boom")
+
+    monkeypatch.setitem(family.CHECKS, "ML903", broken)
+    text = SERVICE + "---\n" + VS.format(host="reviews")
+    found = [(d.code, d.severity.label) for d in lint_text(text, Config()).findings]
+    assert ("ML107", "error") in found and ("ML901", "error") in found
+
+
+def test_destination_rule_for_a_missing_service() -> None:
+    assert lint(MESH / "ML905-bad.yaml") == [
+        ("ML905", "warning", "ML905-bad.yaml", 31, 9, "spec.host"),
+    ]
+    assert lint(MESH / "ML905-good.yaml") == []
+
+
+def test_destination_rule_host_without_namespaces_counts_in_one_file_only(tmp_path: Path) -> None:
+    service = SERVICE.replace("  namespace: shop\n", "")
+    rule = DR.format(name="r", host="ratings").replace("  namespace: shop\n", "")
+    (tmp_path / "svc.yaml").write_text(service)
+    (tmp_path / "dr.yaml").write_text(rule)
+    assert lint(tmp_path) == []
+    (tmp_path / "dr.yaml").write_text(service + "---\n" + rule)
+    assert lint(tmp_path / "dr.yaml") == [("ML905", "warning", "dr.yaml", 17, 9, "spec.host")]
+
+
+def test_unrendered_templates_are_left_to_other_rules() -> None:
+    text = SERVICE + "---\n" + VS.format(host="reviews").replace("v2", "'{{ .Values.subset }}'")
+    assert ml9(text) == []
+    text = SERVICE + "---\n" + VS.format(host="'{{ .Values.host }}'")
+    assert ml9(DR.format(name="r", host="reviews") + "---\n" + text) == []
+
+
+def test_stdin_and_files_make_one_mesh() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "meshlint",
+            "lint",
+            "--no-config",
+            "--format",
+            "json",
+            "--stdin-filename",
+            "k8s/vs.yaml",
+            "-",
+            str(MESH / "split" / "destinationrule.yaml"),
+        ],
+        input=(MESH / "split" / "virtualservice.yaml").read_text(),
+        text=True,
+        capture_output=True,
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    [found] = json.loads(proc.stdout)["findings"]
+    assert (found["rule"], found["file"], found["line"], found["column"]) == (
+        "ML901",
+        "k8s/vs.yaml",
+        17,
+        17,
+    )
