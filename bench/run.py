@@ -101,7 +101,7 @@ def main() -> None:
     t_lint2, _, _ = timed(meshlint("--jobs", "2", str(folder)), repeat)
     yamllint = shutil.which("yamllint") or str(Path(sys.executable).with_name("yamllint"))
     t_yl, _, _ = timed([yamllint, "-d", "relaxed", "-f", "parsable", str(folder)], 1)
-    t_big, rss_big, out_big = timed(meshlint("--jobs", "1", str(corpora[large])), 1)
+    t_big, rss_big, out_big = timed(meshlint("--jobs", "1", str(corpora[large])), repeat)
 
     one = files[len(files) // 2]
     singles_ml = [timed(meshlint("--jobs", "1", one), 1)[0] for _ in range(9)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -81,6 +82,11 @@ def lint_files(
         load = LoadResult()
         loader.load_file(f, load, stdin_name=stdin_name)
         _lint_load(load, plan, result, raw)
+        # What the run keeps (sources, records, findings) lives to the end: move it out of the
+        # collector's sight, or each full collection scans a heap that grows with every file
+        # and a large run turns quadratic.
+        gc.freeze()
+    gc.unfreeze()
     if mesh:
         raw.extend(_mesh_findings(result, config))
     result.findings = _finalize(raw, result.sources, config)

@@ -573,3 +573,23 @@ def test_through_kubectl(serve: Any, tmp_path: Path) -> None:
     findings = json.loads(proc.stdout)["findings"]
     assert [(f["rule"], f["resource"]) for f in findings] == [("ML207", "Gateway/web/public")]
     assert "/apis/networking.istio.io/v1/namespaces/web/gateways" in prod.requests
+
+
+def test_a_change_is_checked_against_what_is_deployed(serve: Any, tmp_path: Path) -> None:
+    # The file routes to subset v1, which only the cluster's DestinationRule defines, and to v9,
+    # which nothing defines.
+    change = tmp_path / "canary.yaml"
+    change.write_text(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n"
+        "  name: reviews-canary\n  namespace: shop\nspec:\n  hosts: [reviews]\n  http:\n"
+        "  - route:\n    - destination: {host: reviews, subset: v1}\n      weight: 90\n"
+        "    - destination: {host: reviews, subset: v9}\n      weight: 10\n"
+    )
+    prod = serve(FakeCluster(_objects("prod")))
+    kc = _kubeconfig(tmp_path, {"prod": prod.url})
+    run = _lint("--cluster", "--kubeconfig", str(kc), "-n", "shop", "-f", str(change),
+                "--format", "json", "--select", "ML901")  # fmt: skip
+    unknown = [f for f in run.report["findings"] if f["rule"] == "ML901"]
+    assert [(f["file"], f["line"], f["path"]) for f in unknown] == [
+        (str(change), 12, "spec.http[0].route[1].destination.subset")
+    ], run.stderr
