@@ -35,6 +35,7 @@ from meshlint.rules.grammar import (
     check_port,
     check_wildcard_host,
     check_workload_selector,
+    duration_ns,
     empty_selector_warning,
 )
 
@@ -1730,4 +1731,64 @@ def check_least_conn(res: Resource) -> Iterator[Finding]:
                 (*path, "simple"),
                 "LEAST_CONN is deprecated: use LEAST_REQUEST, which Istio applies for both",
                 fix=Replacement("simple", "LEAST_REQUEST"),
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# ML519 connect-timeout-too-short
+# --------------------------------------------------------------------------------------------
+
+_MIN_CONNECT_TIMEOUT_MS = 100
+
+
+@rule(
+    "ML519",
+    "connect-timeout-too-short",
+    Severity.WARNING,
+    summary="A connection-pool `connectTimeout` is shorter than 100ms.",
+    rationale="""
+        `connectionPool.tcp.connectTimeout` bounds how long a proxy waits for a TCP (and TLS)
+        connection to an upstream host. Istio accepts anything from 1ms, but a connect across
+        nodes or zones, a busy host's accept queue or a SYN retransmit (1s on Linux) easily
+        takes longer than a few tens of milliseconds. Under load a timeout such as `30ms`
+        turns slow connects into connect failures, retries multiply the attempts, outlier
+        detection ejects healthy hosts, and the failures cascade. Istio's default is 10s; a
+        value from a few hundred milliseconds up is a safer floor.
+    """,
+    bad=_dr(
+        """
+        host: reviews.shop.svc.cluster.local
+        trafficPolicy:
+          connectionPool:
+            tcp:
+              connectTimeout: 30ms
+        """
+    ),
+    good=_dr(
+        """
+        host: reviews.shop.svc.cluster.local
+        trafficPolicy:
+          connectionPool:
+            tcp:
+              connectTimeout: 1s
+        """
+    ),
+    kinds=KINDS,
+    source="meshlint: Istio's MeshConfig connectTimeout default is 10s (istio/istio "
+    "pkg/config/mesh/mesh.go); the webhook only requires at least 1ms",
+)
+def check_connect_timeout(res: Resource) -> Iterator[Finding]:
+    spec = _spec(res)
+    if spec is None:
+        return
+    for path, pool, _ in _sections(spec, "connectionPool"):
+        tcp = _child(pool, "tcp")
+        value = tcp.get("connectTimeout") if tcp is not None else None
+        ns = duration_ns(value) if isinstance(value, str) else None
+        # Below 1ms Istio rejects it outright (ML510); only what it accepts is judged here.
+        if ns is not None and 1_000_000 <= ns < _MIN_CONNECT_TIMEOUT_MS * 1_000_000:
+            yield Finding(
+                (*path, "tcp", "connectTimeout"),
+                f"connectTimeout {value} is shorter than {_MIN_CONNECT_TIMEOUT_MS}ms: under load "
+                "slow connects become connect failures and retries; Istio's default is 10s",
             )
