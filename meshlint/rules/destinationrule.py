@@ -25,6 +25,7 @@ from meshlint.fix import Replacement
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.grammar import (
+    as_int,
     check_dns_label,
     check_duration,
     check_export_to,
@@ -63,10 +64,6 @@ def _dr(spec: str, *, namespace: str = "shop") -> str:
 def _spec(res: Resource) -> dict[str, Any] | None:
     spec = res.spec
     return spec if isinstance(spec, dict) else None
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _number(value: object) -> float | None:
@@ -588,7 +585,7 @@ def check_tunnel(res: Resource) -> Iterator[Finding]:
                 (*base, "targetHost"),
                 f"targetHost must be a fully qualified host name or an IP address: {problem}",
             )
-        port = _int(tunnel.get("targetPort"))
+        port = as_int(tunnel.get("targetPort"))
         if port is not None and 0 <= port <= _UINT32_MAX:
             problem = check_port(port)
             if problem:
@@ -754,7 +751,7 @@ def connection_pool_findings(pool: dict[str, Any], base: FieldPath) -> Iterator[
 
 def _negatives(obj: dict[str, Any], base: FieldPath, fields: tuple[str, ...]) -> Iterator[Finding]:
     for field in fields:
-        n = _int(obj.get(field))
+        n = as_int(obj.get(field))
         if n is not None and _INT32_MIN <= n < 0:
             yield Finding(
                 (*base, field),
@@ -961,7 +958,7 @@ def check_consistent_hash(res: Resource) -> Iterator[Finding]:
         cookie = _child(ch, "httpCookie")
         if cookie is not None:
             yield from _cookie_problems(cookie, (*base, "httpCookie"))
-        ring = _int(ch.get("minimumRingSize"))
+        ring = as_int(ch.get("minimumRingSize"))
         algos = [k for k in ("ringHash", "maglev") if _set(ch.get(k))]
         if ring and algos:
             yield Finding(
@@ -1003,7 +1000,7 @@ def _cookie_problems(cookie: dict[str, Any], base: FieldPath) -> Iterator[Findin
 
 def _maglev_problems(maglev: dict[str, Any], base: FieldPath) -> Iterator[Finding]:
     raw = maglev.get("tableSize")
-    size = _int(raw)
+    size = as_int(raw)
     if raw is None or size == 0:
         yield Finding(
             (*base, "tableSize") if raw is not None else base,
@@ -1302,7 +1299,7 @@ def _distribute_to_problems(to: object, base: FieldPath) -> Iterator[Finding]:
     total = 0
     weights_ok = True
     for loc, weight in to.items():
-        w = _int(weight)
+        w = as_int(weight)
         if w is None or not 0 <= w <= _UINT32_MAX:
             weights_ok = False  # not a uint32: the schema's finding
             continue
@@ -1466,7 +1463,7 @@ def check_outlier_detection(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     for path, od, _ in _sections(spec, "outlierDetection"):
-        failures = _int(od.get("consecutiveLocalOriginFailures"))
+        failures = as_int(od.get("consecutiveLocalOriginFailures"))
         if failures and failures > 0 and od.get("splitExternalLocalOriginErrors") is not True:
             yield Finding(
                 (*path, "consecutiveLocalOriginFailures"),
@@ -1474,7 +1471,7 @@ def check_outlier_detection(res: Resource) -> Iterator[Finding]:
                 "which counts local-origin failures apart",
             )
         for field in ("maxEjectionPercent", "minHealthPercent"):
-            n = _int(od.get(field))
+            n = as_int(od.get(field))
             if n is not None and _INT32_MIN <= n <= _INT32_MAX and not 0 <= n <= 100:
                 yield Finding((*path, field), f"{field} {n} is outside 0-100")
 
@@ -1657,7 +1654,7 @@ def check_deprecated(res: Resource) -> Iterator[Finding]:
         return
     for path, lb, _ in _sections(spec, "loadBalancer"):
         ch = _child(lb, "consistentHash")
-        if ch is not None and _int(ch.get("minimumRingSize")):
+        if ch is not None and as_int(ch.get("minimumRingSize")):
             yield Finding(
                 (*path, "consistentHash", "minimumRingSize"),
                 "consistentHash.minimumRingSize is deprecated: use "
@@ -1671,7 +1668,7 @@ def check_deprecated(res: Resource) -> Iterator[Finding]:
                 key=True,
             )
     for path, od, _ in _sections(spec, "outlierDetection"):
-        if _int(od.get("consecutiveErrors")):
+        if as_int(od.get("consecutiveErrors")):
             yield Finding(
                 (*path, "consecutiveErrors"),
                 "consecutiveErrors is deprecated: use consecutive5xxErrors (any 5xx) or "

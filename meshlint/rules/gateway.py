@@ -12,7 +12,7 @@ required fields and list sizes are the schema stage's (ML206-ML209) and are not 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, TypeGuard
+from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.models.registry import NETWORKING
@@ -25,6 +25,7 @@ from meshlint.rules.grammar import (
     check_port,
     check_protocol,
     check_unix_address,
+    is_int,
     parse_protocol,
 )
 
@@ -79,10 +80,6 @@ def _spec(res: Resource) -> dict[str, Any] | None:
     a Gateway API Gateway, whose kind is also Gateway)."""
     spec = res.spec
     return spec if isinstance(spec, dict) and res.group == NETWORKING else None
-
-
-def _int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _servers(spec: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -216,13 +213,13 @@ def _port_problems(server: dict[str, Any], base: FieldPath) -> Iterator[Finding]
     if problem:
         yield Finding((*base, "port", "protocol"), problem)
     number = port.get("number")
-    if _int(number) and (number > 0 or not unix):
+    if is_int(number) and (number > 0 or not unix):
         problem = check_port(number)
         if problem:
             hint = " (0 only with a unix:// bind)" if number == 0 else ""
             yield Finding((*base, "port", "number"), f"{problem}{hint}")
     target = port.get("targetPort")
-    if _int(target) and target > 0:
+    if is_int(target) and target > 0:
         yield Finding(
             (*base, "port", "targetPort"),
             "targetPort has no effect on a Gateway (the gateway listens on port.number): remove it",
@@ -354,7 +351,7 @@ def invalid_server_bind(res: Resource) -> Iterator[Finding]:
                 yield Finding(path, problem)
             port = server.get("port")
             number = port.get("number") if isinstance(port, dict) else None
-            if _int(number) and number != 0:
+            if is_int(number) and number != 0:
                 yield Finding(
                     ("spec", "servers", i, "port", "number"),
                     f"port {number} with a unix socket bind: the port number must be 0 when "
@@ -371,7 +368,7 @@ def _port_ok(server: dict[str, Any]) -> bool:
     return (
         isinstance(port, dict)
         and isinstance(port.get("protocol"), str)
-        and _int(port.get("number"))
+        and is_int(port.get("number"))
         and isinstance(port.get("name"), str)
         and not any(_port_problems(server, ()))
     )

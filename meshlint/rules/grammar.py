@@ -26,7 +26,7 @@ import ipaddress
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 __all__ = [
     "DURATION_UNITS",
@@ -85,6 +85,16 @@ __all__ = [
 
 Where = tuple[str | int, ...]
 """A path relative to the object a checker was given, e.g. ``("targetRefs", 0, "name")``."""
+
+
+def is_int(value: object) -> TypeGuard[int]:
+    """An integer of the data; not a boolean, which Python counts as an int."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def as_int(value: object) -> int | None:
+    """The value when it is an integer of the data (see :func:`is_int`), else None."""
+    return value if is_int(value) else None
 
 
 def _q(value: str, limit: int = 80) -> str:

@@ -11,7 +11,7 @@ fields and list or string limits are the schema stage's (ML206-ML209) and are no
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, TypeGuard
+from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.models.registry import NETWORKING
@@ -31,6 +31,7 @@ from meshlint.rules.grammar import (
     check_workload_selector,
     empty_selector_warning,
     is_dns_label,
+    is_int,
     is_ip,
     parse_protocol,
 )
@@ -63,10 +64,6 @@ def _spec(res: Resource) -> dict[str, Any] | None:
     a Gateway API Gateway, whose kind is also Gateway)."""
     spec = res.spec
     return spec if isinstance(spec, dict) and res.group == NETWORKING else None
-
-
-def _int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _list(spec: dict[str, Any], key: str) -> list[Any]:
@@ -307,7 +304,7 @@ def invalid_port(res: Resource) -> Iterator[Finding]:
     for i, port in _ports(spec):
         base: FieldPath = ("spec", "ports", i)
         number = port.get("number")
-        if _int(number):
+        if is_int(number):
             problem = check_port(number)
             if problem:
                 yield Finding((*base, "number"), f"{problem}: use a port from 1 to 65535")
@@ -320,7 +317,7 @@ def invalid_port(res: Resource) -> Iterator[Finding]:
             else:
                 numbers[number] = i
         target = port.get("targetPort")
-        if _int(target):
+        if is_int(target):
             if target == 0:
                 yield Finding(
                     (*base, "targetPort"),
@@ -1006,7 +1003,7 @@ def invalid_endpoint(res: Resource) -> Iterator[Finding]:
                         "named after spec.ports" + (f" ({known})" if known else " (none declared)"),
                         key=True,
                     )
-                if _int(number):
+                if is_int(number):
                     problem = check_port(number)
                     if problem:
                         yield Finding(where, f"{problem}: use a port from 1 to 65535")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any, TypeGuard
+from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.models.registry import NETWORKING
@@ -32,6 +32,7 @@ from meshlint.rules.grammar import (
     check_protocol,
     check_unix_address,
     empty_selector_warning,
+    is_int,
     parse_protocol,
 )
 from meshlint.rules.serviceentry import selector_findings
@@ -56,10 +57,6 @@ def _spec(res: Resource) -> dict[str, Any] | None:
     return spec if isinstance(spec, dict) and res.group == NETWORKING else None
 
 
-def _int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _listeners(spec: dict[str, Any], key: str) -> Iterator[tuple[int, dict[str, Any]]]:
     items = spec.get(key)
     if isinstance(items, list):
@@ -73,7 +70,7 @@ def _port_number(port: dict[str, Any]) -> int | None:
     number = port.get("number", 0)
     if number is None:
         return 0
-    return number if _int(number) else None
+    return number if is_int(number) else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,7 +226,7 @@ def _common_port_problems(port: dict[str, Any], base: FieldPath) -> Iterator[Fin
     if problem:
         yield Finding((*base, "protocol"), problem)
     target = port.get("targetPort")
-    if _int(target) and target > 0:
+    if is_int(target) and target > 0:
         yield Finding(
             (*base, "targetPort"),
             "targetPort has no effect on a Sidecar listener: remove it (for ingress, use "

@@ -22,6 +22,7 @@ from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Check, Finding, rule
 from meshlint.rules.grammar import (
+    as_int,
     check_cidr,
     check_destination,
     check_duration,
@@ -154,10 +155,6 @@ def _str_list(value: Any) -> list[str]:
     return [v for v in _list(value) if isinstance(v, str)]
 
 
-def _gateways(spec: Mapping[str, Any]) -> list[str]:
-    return _str_list(spec.get("gateways"))
-
-
 def _applies_to_gateway(spec: Mapping[str, Any]) -> bool:
     """Bound to gateways only: ``gateways`` is given and does not name ``mesh``."""
     gateways = _list(spec.get("gateways"))
@@ -184,10 +181,6 @@ def _dur_problem(value: Any) -> str | None:
     if duration_ns(value) is None:
         return None
     return check_duration(value)
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _number(value: Any) -> float | None:
@@ -217,7 +210,7 @@ def _labels(base: FieldPath, labels: Any) -> Iterator[Finding]:
 
 
 def _match_port(base: FieldPath, match: Mapping[str, Any]) -> Iterator[Finding]:
-    port = _int(match.get("port"))
+    port = as_int(match.get("port"))
     if port:
         problem = check_port(port)
         if problem:
@@ -911,7 +904,7 @@ def _prefix_match(match: Any) -> _PrefixMatch | None:
         return None
     return _PrefixMatch(
         prefix,
-        _int(match.get("port")) or 0,
+        as_int(match.get("port")) or 0,
         _exact_or_prefix(match.get("method")) or "exact:GET",
         _exact_or_prefix(match.get("authority")),
         {str(k): _exact_or_prefix(v) for k, v in _map(match.get("headers")).items()},
@@ -1563,7 +1556,7 @@ def fault_injection(res: Resource) -> Iterator[Finding]:
                     "http2Error aborts are not supported by Istio: use httpStatus or grpcStatus",
                     key=True,
                 )
-            status = _int(abort.get("httpStatus"))
+            status = as_int(abort.get("httpStatus"))
             if status is not None and not 200 <= status <= 600:
                 yield Finding(
                     (*abase, "httpStatus"),
@@ -1730,7 +1723,7 @@ def mirroring(res: Resource) -> Iterator[Finding]:
         return
     for base, route in _http_routes(spec):
         for field in ("mirrorPercent", "mirror_percent"):
-            value = _int(route.get(field))
+            value = as_int(route.get(field))
             if value is not None and value > 100:
                 yield Finding((*base, field), f"{field} {value} is above the maximum of 100")
         yield from _mirror_pct(
@@ -1897,7 +1890,7 @@ def http_redirect(res: Resource) -> Iterator[Finding]:
                 "the redirect changes nothing: set uri, prefixRewrite, authority, scheme or port",
                 key=True,
             )
-        code = _int(redirect.get("redirectCode"))
+        code = as_int(redirect.get("redirectCode"))
         if code and not 300 <= code <= 399:
             yield Finding(
                 (*rbase, "redirectCode"),
@@ -1909,7 +1902,7 @@ def http_redirect(res: Resource) -> Iterator[Finding]:
                 (*rbase, "scheme"),
                 f"redirect scheme {scheme!r} is not valid: use http or https (lower case)",
             )
-        port = _int(redirect.get("port"))
+        port = as_int(redirect.get("port"))
         if port:
             problem = check_port(port)
             if problem:
@@ -1978,7 +1971,7 @@ def direct_response(res: Resource) -> Iterator[Finding]:
         if not isinstance(direct, dict):
             continue
         dbase = (*base, "directResponse")
-        status = _int(direct.get("status"))
+        status = as_int(direct.get("status"))
         if status is not None and not 200 <= status <= 600:
             yield Finding((*dbase, "status"), f"HTTP status {status} is not in the range 200-599")
         body = direct.get("body")
@@ -2208,7 +2201,7 @@ def http_retries(res: Resource) -> Iterator[Finding]:
         if not isinstance(retries, dict):
             continue
         rbase = (*base, "retries")
-        attempts = _int(retries.get("attempts"))
+        attempts = as_int(retries.get("attempts"))
         if attempts is not None and attempts < 0:
             yield Finding((*rbase, "attempts"), f"attempts {attempts} is negative: use 0 or more")
         if not attempts and (attempts is not None or "attempts" not in retries):
@@ -2307,7 +2300,7 @@ def _route_destinations(base: FieldPath, routes: Any) -> Iterator[Finding]:
     for k, entry in entries:
         path = (*base, k)
         yield from _destination((*path, "destination"), entry.get("destination"))
-        weight = _int(entry.get("weight"))
+        weight = as_int(entry.get("weight"))
         if weight is not None:
             if weight < 0:
                 yield Finding((*path, "weight"), f"weight {weight} is negative: use 0 or more")
