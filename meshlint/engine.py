@@ -255,6 +255,8 @@ class _Plan:
             self.schemas = SchemaStore(config.schema_locations)
 
     def checks(self, kind: str) -> list[rules.Rule]:
+        """The rules for a kind meshlint models; for ``""`` (a kind of another API group, such
+        as the Gateway API's Gateway) only the rules that apply to every kind."""
         found = self._checks.get(kind)
         if found is None:
             found = self._checks[kind] = list(rules.checks_for(kind, self.config.enabled))
@@ -320,7 +322,7 @@ def _lint_document(doc: Document, plan: _Plan, out: list[Diagnostic]) -> Resourc
             raise  # an unusable schema the user pointed to: a usage error, not ML107
         except Exception as exc:
             emit.internal_error("the external schema check", exc)
-    for r in plan.checks(res.kind):
+    for r in plan.checks(res.kind if res.info is not None else ""):
         assert r.check is not None
         try:
             for finding in r.check(res):

@@ -33,6 +33,12 @@ class Resource:
         return self.data.get("spec")
 
     @property
+    def spec_map(self) -> dict[str, Any] | None:
+        """The spec when it is a mapping; None otherwise (the schema stage reports that)."""
+        spec = self.data.get("spec")
+        return spec if isinstance(spec, dict) else None
+
+    @property
     def metadata(self) -> dict[str, Any]:
         meta = self.data.get("metadata")
         return meta if isinstance(meta, dict) else {}

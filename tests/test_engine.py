@@ -169,3 +169,15 @@ def test_rule_crash_becomes_a_finding(monkeypatch: pytest.MonkeyPatch) -> None:
         object.__setattr__(r, "check", schema.old_api_version)
     assert [d.code for d in result.findings] == ["ML107"]
     assert "kaput" in result.findings[0].message
+
+
+def test_kind_rules_see_only_the_kinds_meshlint_models() -> None:
+    # The Gateway API's Gateway shares the kind name with Istio's: no Istio Gateway rule runs.
+    text = (
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n"
+        "  name: web\n  namespace: shop\nspec:\n  gatewayClassName: istio\n"
+        "  listeners: [{name: http, port: 80, protocol: HTTP}]\n"
+    )
+    assert lint_text(text, Config()).findings == []
+    istio = text.replace("gateway.networking.k8s.io/v1", "networking.istio.io/v1")
+    assert "ML601" in [d.code for d in lint_text(istio, Config(select=["ML6"])).findings]

@@ -94,11 +94,6 @@ def _ap(body: str, action: str = "ALLOW") -> str:
     )
 
 
-def _spec(res: Resource) -> dict[str, Any] | None:
-    spec = res.spec
-    return spec if isinstance(spec, dict) else None
-
-
 def _rules(spec: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
     rules = spec.get("rules")
     if isinstance(rules, list):
@@ -226,7 +221,7 @@ def authz_selector(res: Resource) -> Iterator[Finding]:
     catalogue=("ap-deny-no-rules", "ap-custom-no-rules"),
 )
 def authz_action_without_rules(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None or spec.get("rules") not in (None, []):
         return  # (an empty list reads as no rules: it matches nothing either)
     action = spec.get("action")
@@ -257,7 +252,7 @@ def authz_action_without_rules(res: Resource) -> Iterator[Finding]:
     catalogue=("ap-custom-provider", "ap-provider-non-custom"),
 )
 def authz_provider(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     action = spec.get("action")
@@ -315,7 +310,7 @@ def authz_provider(res: Resource) -> Iterator[Finding]:
     catalogue=("ap-custom-source-fields", "ap-custom-when-keys"),
 )
 def authz_custom_unsupported(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None or spec.get("action") != "CUSTOM":
         return
     for i, ap_rule in _rules(spec):
@@ -378,7 +373,7 @@ def authz_custom_unsupported(res: Resource) -> Iterator[Finding]:
     ),
 )
 def authz_rule_structure(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for i, ap_rule in _rules(spec):
@@ -436,7 +431,7 @@ def authz_rule_structure(res: Resource) -> Iterator[Finding]:
     catalogue=("ap-source-sa-mix",),
 )
 def authz_service_accounts_mixed(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for i, ap_rule in _rules(spec):
@@ -547,7 +542,7 @@ def _path_template_problem(path: str) -> str | None:
     ),
 )
 def authz_source_value(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for i, ap_rule in _rules(spec):
@@ -592,7 +587,7 @@ def authz_source_value(res: Resource) -> Iterator[Finding]:
     catalogue=("ap-op-ports", "ap-op-empty-value", "ap-op-path-template"),
 )
 def authz_operation_value(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for i, ap_rule in _rules(spec):
@@ -724,7 +719,7 @@ def _conditions(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any
     ),
 )
 def authz_condition(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for where, cond, key in _conditions(spec):
@@ -791,7 +786,7 @@ def _is_http_only_rule(ap_rule: dict[str, Any]) -> bool:
     catalogue=("ap-deny-http-only",),
 )
 def authz_deny_http_only(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None or spec.get("action") != "DENY":
         return
     for i, ap_rule in _rules(spec):

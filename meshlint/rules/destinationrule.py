@@ -61,11 +61,6 @@ def _dr(spec: str, *, namespace: str = "shop") -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _spec(res: Resource) -> dict[str, Any] | None:
-    spec = res.spec
-    return spec if isinstance(spec, dict) else None
-
-
 def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -153,7 +148,7 @@ def _child(obj: dict[str, Any], key: str) -> dict[str, Any] | None:
     catalogue=("dr-host-syntax",),
 )
 def check_host(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     host = spec.get("host")
@@ -210,7 +205,7 @@ def check_host(res: Resource) -> Iterator[Finding]:
     catalogue=("dr-subset-dup", "dr-subset-name", "dr-subset-labels"),
 )
 def check_subsets(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     subsets = spec.get("subsets")
@@ -300,7 +295,7 @@ def check_subsets(res: Resource) -> Iterator[Finding]:
     ),
 )
 def check_export_to_entries(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     problems = check_export_to(
@@ -351,7 +346,7 @@ def check_export_to_entries(res: Resource) -> Iterator[Finding]:
     catalogue=("dr-sel-empty-key", "dr-sel-wildcard"),
 )
 def check_workload_selector_labels(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     selector = _child(spec, "workloadSelector")
@@ -401,7 +396,7 @@ def check_workload_selector_labels(res: Resource) -> Iterator[Finding]:
     catalogue=("dr-sel-no-labels",),
 )
 def check_empty_workload_selector(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     selector = _child(spec, "workloadSelector")
@@ -471,7 +466,7 @@ _PL_FIELDS = ("loadBalancer", "connectionPool", "outlierDetection", "tls")
     catalogue=("dr-tp-empty", "dr-pl-empty", "dr-cp-empty"),
 )
 def check_empty_policies(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for path, tp in _traffic_policies(spec):
@@ -553,7 +548,7 @@ def check_empty_policies(res: Resource) -> Iterator[Finding]:
     ),
 )
 def check_tunnel(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for path, tp in _traffic_policies(spec):
@@ -632,7 +627,7 @@ def check_tunnel(res: Resource) -> Iterator[Finding]:
     catalogue=("dr-pl-port-missing",),
 )
 def check_port_level_settings(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for path, tp in _traffic_policies(spec):
@@ -712,7 +707,7 @@ _HTTP_COUNTERS = (
     ),
 )
 def check_connection_pool(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for path, pool, _ in _sections(spec, "connectionPool"):
@@ -833,7 +828,7 @@ _DURATIONS: tuple[tuple[str, tuple[str, ...], bool, bool], ...] = (
     ),
 )
 def check_durations(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for path, block in _policy_blocks(spec):
@@ -947,7 +942,7 @@ def _primes_around(x: int) -> tuple[int, int]:
     ),
 )
 def check_consistent_hash(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for path, lb, _ in _sections(spec, "loadBalancer"):
@@ -1067,7 +1062,7 @@ def _maglev_problems(maglev: dict[str, Any], base: FieldPath) -> Iterator[Findin
     catalogue=("dr-lb-warmup-aggr",),
 )
 def check_warmup(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for path, lb, _ in _sections(spec, "loadBalancer"):
@@ -1212,7 +1207,7 @@ def _locality_list_problem(localities: list[str]) -> tuple[int, str] | None:
     ),
 )
 def check_locality(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for path, lb, _ in _sections(spec, "loadBalancer"):
@@ -1394,7 +1389,7 @@ def _failover_problems(failover: object, base: FieldPath) -> Iterator[Finding]:
     catalogue=("dr-loc-failover-no-od", "dr-zone-failover-no-od"),
 )
 def check_failover_outlier(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for path, lb, block in _sections(spec, "loadBalancer"):
@@ -1459,7 +1454,7 @@ def check_failover_outlier(res: Resource) -> Iterator[Finding]:
     catalogue=("dr-od-localorigin", "dr-od-maxeject", "dr-od-minhealth"),
 )
 def check_outlier_detection(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for path, od, _ in _sections(spec, "outlierDetection"):
@@ -1539,7 +1534,7 @@ def _nonempty(value: object) -> bool:
     ),
 )
 def check_client_tls(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for path, tls, _ in _sections(spec, "tls"):
@@ -1649,7 +1644,7 @@ def _configmap_problem(credential: str, namespace: str | None) -> str | None:
     catalogue=("dr-lb-minring-old", "dr-od-consecutive-old", "dr-lb-warmupsecs-old"),
 )
 def check_deprecated(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for path, lb, _ in _sections(spec, "loadBalancer"):
@@ -1719,7 +1714,7 @@ def check_deprecated(res: Resource) -> Iterator[Finding]:
     catalogue=("dr-lb-leastconn",),
 )
 def check_least_conn(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for path, lb, _ in _sections(spec, "loadBalancer"):
@@ -1775,7 +1770,7 @@ _MIN_CONNECT_TIMEOUT_MS = 100
     "pkg/config/mesh/mesh.go); the webhook only requires at least 1ms",
 )
 def check_connect_timeout(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for path, pool, _ in _sections(spec, "connectionPool"):

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
-from meshlint.models.registry import NETWORKING
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.grammar import (
@@ -75,13 +74,6 @@ _HEAD = """
 """
 
 
-def _spec(res: Resource) -> dict[str, Any] | None:
-    """The spec of an Istio resource of this module's kinds; None for anything else (such as
-    a Gateway API Gateway, whose kind is also Gateway)."""
-    spec = res.spec
-    return spec if isinstance(spec, dict) and res.group == NETWORKING else None
-
-
 def _servers(spec: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
     servers = spec.get("servers")
     if isinstance(servers, list):
@@ -131,8 +123,6 @@ def _has(tls: dict[str, Any], key: str) -> bool:
     catalogue=("gw-servers-empty",),
 )
 def without_servers(res: Resource) -> Iterator[Finding]:
-    if res.group != NETWORKING:
-        return
     spec = res.spec
     message = "a Gateway needs at least one server (a port with the hosts it serves)"
     if spec is None:
@@ -183,7 +173,7 @@ def without_servers(res: Resource) -> Iterator[Finding]:
     ),
 )
 def invalid_server_host(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for i, server in _servers(spec):
@@ -277,7 +267,7 @@ def _port_problems(server: dict[str, Any], base: FieldPath) -> Iterator[Finding]
     ),
 )
 def invalid_server_port(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     names: dict[str, int] = {}
@@ -337,7 +327,7 @@ def invalid_server_port(res: Resource) -> Iterator[Finding]:
     catalogue=("gw-bind-uds", "gw-bind-uds-port", "gw-bind-ip"),
 )
 def invalid_server_bind(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for i, server in _servers(spec):
@@ -418,7 +408,7 @@ def _port_ok(server: dict[str, Any]) -> bool:
     catalogue=("gw-tls-required", "gw-tls-on-http", "gw-tls-on-tcp"),
 )
 def tls_protocol_mismatch(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for i, server in _servers(spec):
@@ -500,7 +490,7 @@ def tls_protocol_mismatch(res: Resource) -> Iterator[Finding]:
     catalogue=("gw-https-redirect-nonhttp",),
 )
 def https_redirect_on_non_http(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for i, server in _servers(spec):
@@ -526,7 +516,7 @@ def https_redirect_on_non_http(res: Resource) -> Iterator[Finding]:
 
 def tls_blocks(res: Resource) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
     """Every ServerTLSSettings of the resource, with its path."""
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     if res.kind == "Gateway":

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
-from meshlint.models.registry import NETWORKING
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.grammar import (
@@ -57,13 +56,6 @@ _HEAD = """
       name: payments-api
       namespace: shop
 """
-
-
-def _spec(res: Resource) -> dict[str, Any] | None:
-    """The spec of an Istio resource of this module's kinds; None for anything else (such as
-    a Gateway API Gateway, whose kind is also Gateway)."""
-    spec = res.spec
-    return spec if isinstance(spec, dict) and res.group == NETWORKING else None
 
 
 def _list(spec: dict[str, Any], key: str) -> list[Any]:
@@ -142,7 +134,7 @@ def _protocol(port: dict[str, Any]) -> str | None:
     catalogue=("se-host-star", "se-host-syntax"),
 )
 def invalid_host(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for i, host in _hosts(spec):
@@ -191,7 +183,7 @@ def invalid_host(res: Resource) -> Iterator[Finding]:
     catalogue=("se-host-partial",),
 )
 def partial_wildcard_host(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None or spec.get("resolution") == "DYNAMIC_DNS":
         return
     for i, host in _hosts(spec):
@@ -244,7 +236,7 @@ def partial_wildcard_host(res: Resource) -> Iterator[Finding]:
     catalogue=("se-addr-syntax",),
 )
 def invalid_address(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for i, address in enumerate(_list(spec, "addresses")):
@@ -297,7 +289,7 @@ def invalid_address(res: Resource) -> Iterator[Finding]:
     ),
 )
 def invalid_port(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     numbers: dict[int, int] = {}
@@ -374,7 +366,7 @@ def invalid_port(res: Resource) -> Iterator[Finding]:
     catalogue=("se-port-tcp-no-address",),
 )
 def tcp_port_without_address(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None or _list(spec, "addresses"):
         return
     resolution = _resolution(spec)
@@ -440,7 +432,7 @@ def tcp_port_without_address(res: Resource) -> Iterator[Finding]:
     catalogue=("se-multihost-l4",),
 )
 def multiple_hosts_tcp_port(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     resolution = _resolution(spec)
@@ -509,7 +501,7 @@ def multiple_hosts_tcp_port(res: Resource) -> Iterator[Finding]:
     catalogue=("se-sel-empty-key", "se-sel-wildcard"),
 )
 def invalid_workload_selector(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     selector = spec.get("workloadSelector") if spec else None
     if not isinstance(selector, dict):
         return
@@ -566,7 +558,7 @@ def selector_findings(labels: Any, base: FieldPath) -> Iterator[Finding]:
     catalogue=("se-sel-no-labels",),
 )
 def empty_workload_selector(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None or "workloadSelector" not in spec:
         return
     selector = spec["workloadSelector"]
@@ -618,7 +610,7 @@ def empty_workload_selector(res: Resource) -> Iterator[Finding]:
     catalogue=("se-sel-and-endpoints",),
 )
 def selector_and_endpoints(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None or spec.get("workloadSelector") is None or not _list(spec, "endpoints"):
         return
     yield Finding(
@@ -685,7 +677,7 @@ def selector_and_endpoints(res: Resource) -> Iterator[Finding]:
     ),
 )
 def resolution_mismatch(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     resolution = _resolution(spec)
@@ -821,7 +813,7 @@ def _uses_waypoint(res: Resource) -> bool:
     catalogue=("se-none-selector",),
 )
 def none_resolution_with_selector(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None or spec.get("workloadSelector") is None or _resolution(spec) != "NONE":
         return
     shown = "NONE (the default)" if "resolution" not in spec else "NONE"
@@ -910,7 +902,7 @@ def _ep_port_name_problem(name: str) -> str | None:
     ),
 )
 def invalid_endpoint(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     resolution = _resolution(spec)
@@ -1056,7 +1048,7 @@ def invalid_endpoint(res: Resource) -> Iterator[Finding]:
     catalogue=("se-ep-address-network",),
 )
 def endpoint_without_address(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None or _resolution(spec) != "STATIC":
         return
     for i, ep in _endpoints(spec):
@@ -1111,7 +1103,7 @@ def endpoint_without_address(res: Resource) -> Iterator[Finding]:
     catalogue=("se-dns-tcp-multihost",),
 )
 def dns_tls_multiple_hosts(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None or _resolution(spec) not in ("DNS", "DNS_ROUND_ROBIN"):
         return
     if not _list(spec, "addresses") or len(_list(spec, "hosts")) <= 1:
@@ -1174,7 +1166,7 @@ def dns_tls_multiple_hosts(res: Resource) -> Iterator[Finding]:
     ),
 )
 def invalid_export_to(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for i, problem in check_export_to(

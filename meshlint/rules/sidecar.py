@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
-from meshlint.models.registry import NETWORKING
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.destinationrule import connection_pool_findings, duration_findings
@@ -50,11 +49,6 @@ _HEAD = """
       namespace: shop
     spec:
 """
-
-
-def _spec(res: Resource) -> dict[str, Any] | None:
-    spec = res.spec
-    return spec if isinstance(spec, dict) and res.group == NETWORKING else None
 
 
 def _listeners(spec: dict[str, Any], key: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -111,7 +105,7 @@ def _port_number(port: dict[str, Any]) -> int | None:
     catalogue=("sc-sel-empty-key", "sc-sel-wildcard"),
 )
 def invalid_workload_selector(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     selector = spec.get("workloadSelector") if spec else None
     if isinstance(selector, dict):
         yield from selector_findings(selector.get("labels"), ("spec", "workloadSelector", "labels"))
@@ -148,7 +142,7 @@ def invalid_workload_selector(res: Resource) -> Iterator[Finding]:
     catalogue=("sc-sel-no-labels",),
 )
 def empty_workload_selector(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None or "workloadSelector" not in spec:
         return
     selector = spec["workloadSelector"]
@@ -190,8 +184,6 @@ def empty_workload_selector(res: Resource) -> Iterator[Finding]:
     catalogue=("sc-empty",),
 )
 def empty(res: Resource) -> Iterator[Finding]:
-    if res.group != NETWORKING:
-        return
     spec = res.spec
     message = (
         "this Sidecar configures nothing: add egress (e.g. hosts ./* and istio-system/*), "
@@ -279,7 +271,7 @@ def _common_port_problems(port: dict[str, Any], base: FieldPath) -> Iterator[Fin
     ),
 )
 def invalid_ingress_listener(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     seen: dict[int, int] = {}
@@ -386,7 +378,7 @@ def split_host_port(text: str) -> tuple[str, str] | str:
     ),
 )
 def invalid_default_endpoint(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for i, listener in _listeners(spec, "ingress"):
@@ -468,7 +460,7 @@ def invalid_default_endpoint(res: Resource) -> Iterator[Finding]:
     ),
 )
 def unsupported_ingress_tls(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for i, listener in _listeners(spec, "ingress"):
@@ -557,7 +549,7 @@ def unsupported_ingress_tls(res: Resource) -> Iterator[Finding]:
     catalogue=("sc-in-cp-http-on-tcp",),
 )
 def http_pool_on_non_http_port(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for i, listener in _listeners(spec, "ingress"):
@@ -611,7 +603,7 @@ def http_pool_on_non_http_port(res: Resource) -> Iterator[Finding]:
     catalogue=("sc-eg-catchall-last", "sc-eg-catchall-dup"),
 )
 def misplaced_catch_all_egress(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     egress = spec.get("egress")
@@ -695,7 +687,7 @@ def misplaced_catch_all_egress(res: Resource) -> Iterator[Finding]:
     ),
 )
 def invalid_egress_listener(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     ports: dict[int, int] = {}
@@ -804,7 +796,7 @@ def invalid_egress_listener(res: Resource) -> Iterator[Finding]:
     ),
 )
 def invalid_egress_host(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for i, listener in _listeners(spec, "egress"):
@@ -850,7 +842,7 @@ def invalid_egress_host(res: Resource) -> Iterator[Finding]:
     catalogue=("sc-eg-host-dup", "sc-eg-host-star-star"),
 )
 def duplicate_egress_host(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     own = res.namespace or "."
@@ -941,7 +933,7 @@ def duplicate_egress_host(res: Resource) -> Iterator[Finding]:
     catalogue=("sc-otp-proxy-mode", "sc-otp-proxy-host", "sc-otp-proxy-port", "sc-otp-proxy-dest"),
 )
 def invalid_egress_proxy(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     policy = spec.get("outboundTrafficPolicy") if spec else None
     if not isinstance(policy, dict):
         return
@@ -1048,7 +1040,7 @@ def _pool_findings(pool: dict[str, Any], base: FieldPath) -> Iterator[Finding]:
     catalogue=("sc-in-cp", "sc-in-cp-inbound"),
 )
 def invalid_connection_pool(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for base, pool in _pools(spec):

@@ -146,11 +146,6 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _spec(res: Resource) -> dict[str, Any] | None:
-    spec = res.spec
-    return spec if isinstance(spec, dict) else None
-
-
 def _str_list(value: Any) -> list[str]:
     return [v for v in _list(value) if isinstance(v, str)]
 
@@ -264,7 +259,7 @@ def _match_port(base: FieldPath, match: Mapping[str, Any]) -> Iterator[Finding]:
     istio="IST0106",
 )
 def hosts(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     hosts = spec.get("hosts")
@@ -365,7 +360,7 @@ def _has_sni_hosts(spec: Mapping[str, Any]) -> bool:
     istio="IST0106",
 )
 def delegation(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     delegate = _is_delegate(spec)
@@ -467,7 +462,7 @@ def delegation(res: Resource) -> Iterator[Finding]:
     istio="IST0106",
 )
 def route_actions(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     if all(_empty(spec.get(f)) for f in ("http", "tcp", "tls")):
@@ -584,7 +579,7 @@ def _all_gateway_refs(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, list
     istio="IST0106",
 )
 def gateway_reference(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for base, refs in _all_gateway_refs(spec):
@@ -634,7 +629,7 @@ def gateway_reference(res: Resource) -> Iterator[Finding]:
     istio="IST0133",
 )
 def legacy_gateway_reference(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for base, refs in _all_gateway_refs(spec):
@@ -693,7 +688,7 @@ def legacy_gateway_reference(res: Resource) -> Iterator[Finding]:
     istio="IST0106",
 )
 def export_to(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for i, message in check_export_to(
@@ -756,7 +751,7 @@ def export_to(res: Resource) -> Iterator[Finding]:
     istio="IST0106",
 )
 def jwt_claim_on_mesh(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None or _applies_to_gateway(spec):
         return
     for base, route in _http_routes(spec):
@@ -990,7 +985,7 @@ def _covers(a: _PrefixMatch, b: _PrefixMatch) -> bool:
     istio="IST0130",
 )
 def unreachable_rule(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for unreachable, path, message in _reachability(spec):
@@ -1058,7 +1053,7 @@ def unreachable_rule(res: Resource) -> Iterator[Finding]:
     istio="IST0131",
 )
 def ineffective_match(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for unreachable, path, message in _reachability(spec):
@@ -1130,7 +1125,7 @@ def ineffective_match(res: Resource) -> Iterator[Finding]:
     istio="IST0106",
 )
 def http_match(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for base, route in _http_routes(spec):
@@ -1246,7 +1241,7 @@ def _header_ops(base: FieldPath, headers: Any) -> Iterator[Finding]:
     istio="IST0106",
 )
 def header_operations(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for base, route in _http_routes(spec):
@@ -1302,7 +1297,7 @@ def _is_authority(name: Any) -> bool:
     istio="IST0106",
 )
 def authority_twice(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for base, route in _http_routes(spec):
@@ -1391,7 +1386,7 @@ _CORS_METHODS = frozenset(
     istio="IST0106",
 )
 def cors_policy(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for base, route in _http_routes(spec):
@@ -1532,7 +1527,7 @@ def _percentage(path: FieldPath, block: Mapping[str, Any]) -> Iterator[Finding]:
     istio="IST0106",
 )
 def fault_injection(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for base, route in _http_routes(spec):
@@ -1631,7 +1626,7 @@ def fault_injection(res: Resource) -> Iterator[Finding]:
     istio="IST0133",
 )
 def fault_abort_without_error(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for base, route in _http_routes(spec):
@@ -1718,7 +1713,7 @@ def _mirror_pct(path: FieldPath, value: Any) -> Iterator[Finding]:
     istio="IST0106",
 )
 def mirroring(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for base, route in _http_routes(spec):
@@ -1782,7 +1777,7 @@ def mirroring(res: Resource) -> Iterator[Finding]:
     istio="IST0133",
 )
 def deprecated_mirror_percent(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for base, route in _http_routes(spec):
@@ -1850,7 +1845,7 @@ def deprecated_mirror_percent(res: Resource) -> Iterator[Finding]:
     istio="IST0106",
 )
 def http_redirect(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for base, route in _http_routes(spec):
@@ -1963,7 +1958,7 @@ def _body_size(body: Mapping[str, Any]) -> int:
     istio="IST0106",
 )
 def direct_response(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for base, route in _http_routes(spec):
@@ -2041,7 +2036,7 @@ def direct_response(res: Resource) -> Iterator[Finding]:
     istio="IST0106",
 )
 def http_rewrite(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for base, route in _http_routes(spec):
@@ -2193,7 +2188,7 @@ def _retry_on_ok(token: str) -> bool:
     istio="IST0106",
 )
 def http_retries(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for base, route in _http_routes(spec):
@@ -2278,7 +2273,7 @@ def http_retries(res: Resource) -> Iterator[Finding]:
     istio="IST0106",
 )
 def http_timeout(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for base, route in _http_routes(spec):
@@ -2373,7 +2368,7 @@ def _route_destinations(base: FieldPath, routes: Any) -> Iterator[Finding]:
     istio="IST0106",
 )
 def route_destinations(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for section in ("http", "tcp", "tls"):
@@ -2463,7 +2458,7 @@ def _routes_required(base: FieldPath, route: Mapping[str, Any], what: str) -> It
     istio="IST0106",
 )
 def tls_routes(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     on_gateway = _applies_to_gateway(spec)
@@ -2559,7 +2554,7 @@ def tls_routes(res: Resource) -> Iterator[Finding]:
     istio="IST0133",
 )
 def tls_sni_ip(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     on_gateway = _applies_to_gateway(spec)
@@ -2630,7 +2625,7 @@ def tls_sni_ip(res: Resource) -> Iterator[Finding]:
     istio="IST0106",
 )
 def tcp_routes(res: Resource) -> Iterator[Finding]:
-    spec = _spec(res)
+    spec = res.spec_map
     if spec is None:
         return
     for i, route in enumerate(_list(spec.get("tcp"))):
