@@ -214,15 +214,10 @@ def lint_command(
             cfg = config_mod.load(config_file) if config_file else config_mod.load()
             if config_file is not None and not config_file.is_file():
                 raise config_mod.ConfigError(f"{config_file}: no such file")
-        overrides: dict[str, object] = {}
         if select:
-            overrides["select"] = _split(select)
+            cfg.select = config_mod.check_selectors(_split(select), "--select")
         if ignore:
-            overrides["ignore"] = cfg.ignore + _split(ignore)
-        if overrides:
-            merged = config_mod.from_mapping(overrides)
-            cfg.select = merged.select if select else cfg.select
-            cfg.ignore = merged.ignore if ignore else cfg.ignore
+            cfg.ignore = cfg.ignore + config_mod.check_selectors(_split(ignore), "--ignore")
         if fail_on is not None:
             try:
                 cfg.fail_on = config_mod.parse_fail_on(fail_on)

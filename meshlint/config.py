@@ -82,6 +82,17 @@ def _matches(code: str, selectors: list[str]) -> bool:
     return False
 
 
+def check_selectors(selectors: list[str], where: str) -> list[str]:
+    """``selectors`` when each is a rule code, a code prefix or a rule name; else ConfigError."""
+    for sel in selectors:
+        if not _known_selector(sel):
+            raise ConfigError(
+                f"{where} names `{sel}`, which is no rule code, prefix or name "
+                "(see `meshlint rules`)"
+            )
+    return selectors
+
+
 def _known_selector(sel: str) -> bool:
     from meshlint import rules
 
@@ -205,12 +216,7 @@ def from_mapping(
     if "ignore" in normalized:
         cfg.ignore = _str_list(normalized["ignore"], "ignore", path)
     for key in ("select", "ignore"):
-        for sel in getattr(cfg, key):
-            if not _known_selector(sel):
-                raise ConfigError(
-                    f"{path}: `{key}` names `{sel}`, which is no rule code, "
-                    "prefix or name (see `meshlint rules`)"
-                )
+        check_selectors(getattr(cfg, key), f"{path}: `{key}`")
     sev = normalized.get("severity", {})
     if not isinstance(sev, dict):
         raise ConfigError(f"{path}: `severity` must map rule codes to error, warning or info")
