@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -116,3 +117,19 @@ def summarize(findings: Iterable[Diagnostic]) -> dict[str, int]:
     for d in findings:
         counts[d.severity.label + "s"] += 1
     return counts
+
+
+# "line 12", "column 3" inside a message: masked in fingerprints, which must not change when a
+# finding moves.
+_POSITION = re.compile(r"\b(lines?|columns?|col)\s+\d+", re.IGNORECASE)
+
+
+def fingerprint(d: Diagnostic, location: str, occurrence: int = 1) -> str:
+    """A stable identity of a finding for code-scanning tools (SARIF, GitLab): its rule,
+    ``location`` (the file as the report names it), resource, field path and message, not its
+    line. ``occurrence`` tells apart identical findings of one file."""
+    message = _POSITION.sub(lambda m: m.group(1) + " #", d.message)
+    key = "\0".join((d.code, location, d.resource, d.path, message))
+    if occurrence > 1:
+        key += f"\0{occurrence}"
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -116,7 +116,7 @@ def _lint_load(load: LoadResult, plan: _Plan, result: LintResult, raw: list[Diag
         res = _lint_document(doc, plan, found)
         if res is not None:
             result.resources += 1
-            raw.extend(_unsuppressed_by_annotations(res, _most_specific(found)))
+            raw.extend(_unsuppressed_by_metadata(res.metadata, _most_specific(found)))
             _keep_record(res, result)
         else:
             raw.extend(found)
@@ -392,10 +392,6 @@ def _codes(value: Any) -> set[str]:
     if not isinstance(value, str):
         return set()
     return {v.strip() for v in value.split(",") if v.strip()}
-
-
-def _unsuppressed_by_annotations(res: Resource, found: list[Diagnostic]) -> Iterable[Diagnostic]:
-    return _unsuppressed_by_metadata(res.metadata, found)
 
 
 def _unsuppressed_by_metadata(

@@ -20,20 +20,17 @@ since GitLab shows one finding per fingerprint.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from meshlint.diagnostics import Diagnostic, Severity
+from meshlint.diagnostics import Diagnostic, Severity, fingerprint
 
 if TYPE_CHECKING:
     from meshlint.engine import LintResult
 
 SEVERITY = {Severity.ERROR: "major", Severity.WARNING: "minor", Severity.INFO: "info"}
-_POSITION = re.compile(r"\b(lines?|columns?|col)\s+\d+", re.IGNORECASE)
 
 
 def report_path(file: str, root: Path) -> str:
@@ -43,14 +40,6 @@ def report_path(file: str, root: Path) -> str:
         return full.relative_to(root).as_posix()
     except ValueError:
         return full.as_posix()
-
-
-def fingerprint(d: Diagnostic, path: str, occurrence: int = 1) -> str:
-    message = _POSITION.sub(lambda m: m.group(1) + " #", d.message)
-    key = "\0".join((d.code, path, d.resource, d.path, message))
-    if occurrence > 1:
-        key += f"\0{occurrence}"
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _lines(d: Diagnostic) -> dict[str, int]:

@@ -10,7 +10,6 @@ not where it is, so an alert survives lines being added above it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from meshlint import __version__
-from meshlint.diagnostics import Diagnostic, Severity
+from meshlint.diagnostics import Diagnostic, Severity, fingerprint
 
 if TYPE_CHECKING:
     from meshlint.engine import LintResult
@@ -32,7 +31,6 @@ FINGERPRINT_KEY = "meshlint/v1"
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 # Line and column numbers inside a message (``first at line 4``) must not move a fingerprint.
-_POSITION = re.compile(r"\b(lines?|columns?|col)\s+\d+", re.IGNORECASE)
 # Characters kept as they are in a relative URI; everything else is percent-encoded (UTF-8).
 # ``:`` is encoded so that ``a:b.yaml`` cannot read as a URI scheme.
 _URI_SAFE = "/!$&'()*+,;=@"
@@ -167,12 +165,6 @@ def _region(d: Diagnostic, source: Source | None) -> dict[str, int]:
     }
 
 
-def _fingerprint(d: Diagnostic, uri: str) -> str:
-    message = _POSITION.sub(lambda m: m.group(1) + " #", d.message)
-    key = "\0".join((d.code, uri, d.resource, d.path, message))
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-
-
 def _result(
     d: Diagnostic,
     rule_index: int,
@@ -198,7 +190,7 @@ def _result(
         }
         location["logicalLocations"] = [logical]
     # Two identical findings in one file stay two alerts: number repeats, as CodeQL does.
-    digest = _fingerprint(d, uri)
+    digest = fingerprint(d, uri)
     seen[digest] = seen.get(digest, 0) + 1
     text = d.message + (f"\n\nFix: {d.fix}" if d.fix else "")
     properties: dict[str, Any] = {"severity": d.severity.label}
