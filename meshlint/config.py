@@ -13,6 +13,13 @@ exclude: ["charts/**/templates"]
 fail-on: error               # error | warning | info | none
 cluster-domain: cluster.local
 schema-locations: ["schemas/{kind}-{version}.json"]
+# What exists outside the linted files (the cross-resource rules take references to it as
+# resolved): host patterns, namespaces, and MeshConfig extension provider names.
+external-hosts: ["*.payments.svc.cluster.local", "api.example.com"]
+external-namespaces: [istio-system, "shared-*"]
+extension-providers: [otel, zipkin]
+root-namespace: istio-system  # Istio's root (config) namespace
+trust-domain: cluster.local
 ```
 """
 
@@ -23,9 +30,12 @@ import sys
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meshlint.diagnostics import Severity
+
+if TYPE_CHECKING:
+    from meshlint.mesh import MeshSettings
 
 CONFIG_FILES = (".meshlint.yaml", ".meshlint.yml")
 
@@ -44,6 +54,11 @@ class Config:
     fail_on: Severity | None = Severity.ERROR  # None: never fail on findings
     cluster_domain: str = "cluster.local"
     schema_locations: list[str] = field(default_factory=list)
+    external_hosts: list[str] = field(default_factory=list)
+    external_namespaces: list[str] = field(default_factory=list)
+    extension_providers: list[str] = field(default_factory=list)
+    root_namespace: str = "istio-system"
+    trust_domain: str = "cluster.local"
     root: Path = field(default_factory=Path.cwd)  # folder of the config file
     path: Path | None = None  # the config file, if any
 
@@ -61,6 +76,18 @@ class Config:
 
     def severity_of(self, code: str, default: Severity) -> Severity:
         return self.severity.get(code, default)
+
+    def mesh_settings(self) -> MeshSettings:
+        from meshlint.mesh import MeshSettings
+
+        return MeshSettings(
+            cluster_domain=self.cluster_domain,
+            root_namespace=self.root_namespace,
+            external_hosts=tuple(self.external_hosts),
+            external_namespaces=tuple(self.external_namespaces),
+            extension_providers=tuple(self.extension_providers),
+            trust_domain=self.trust_domain,
+        )
 
 
 def _relative(file: str, root: Path) -> str:
@@ -110,6 +137,11 @@ _KEYS = {
     "fail-on",
     "cluster-domain",
     "schema-locations",
+    "external-hosts",
+    "external-namespaces",
+    "extension-providers",
+    "root-namespace",
+    "trust-domain",
 }
 
 
@@ -248,6 +280,15 @@ def from_mapping(
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{path}: `cluster-domain` must be a domain such as cluster.local")
         cfg.cluster_domain = value
+    for key in ("external-hosts", "external-namespaces", "extension-providers"):
+        if key in normalized:
+            setattr(cfg, key.replace("-", "_"), _str_list(normalized[key], key, path))
+    for key in ("root-namespace", "trust-domain"):
+        if key in normalized:
+            value = normalized[key]
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{path}: `{key}` must be a non-empty string")
+            setattr(cfg, key.replace("-", "_"), value)
     if "schema-locations" in normalized:
         # Relative to the configuration file's folder, as every path in it; URLs stay as given.
         cfg.schema_locations = [

@@ -12,7 +12,13 @@ from meshlint import loader, rules
 from meshlint.config import Config
 from meshlint.diagnostics import Diagnostic, Severity, Span, format_path
 from meshlint.loader import Document, LoadResult, Source
-from meshlint.mesh import MESH_KINDS, SUPPRESS_ANNOTATIONS, Record, light_data
+from meshlint.mesh import (
+    MESH_KINDS,
+    SUPPRESS_ANNOTATIONS,
+    UNMODELLED_MESH_KINDS,
+    Record,
+    light_data,
+)
 from meshlint.resource import Resource
 from meshlint.rules import Finding
 
@@ -127,7 +133,7 @@ def _keep_record(res: Resource, result: LintResult) -> None:
     if res.kind != "VirtualService":  # see MeshIndex.namespaces
         result.namespaces.add(res.effective_namespace)
     # The kinds the cross-resource rules read (Gateway API Gateways are referenced too).
-    if res.kind not in MESH_KINDS or (res.info is None and res.kind != "Gateway"):
+    if res.kind not in MESH_KINDS or (res.info is None and res.kind not in UNMODELLED_MESH_KINDS):
         return
     doc = res.doc
     result.records.append(
@@ -158,7 +164,7 @@ def _mesh_findings(result: LintResult, config: Config) -> list[Diagnostic]:
     from meshlint.mesh import MeshIndex
     from meshlint.rules.mesh import CHECKS, MeshFinding
 
-    index = MeshIndex(result.records, config.cluster_domain, result.namespaces)
+    index = MeshIndex(result.records, namespaces=result.namespaces, settings=config.mesh_settings())
     found: list[tuple[str, MeshFinding]] = []
     for code in codes:
         try:
@@ -205,7 +211,13 @@ def _mesh_findings(result: LintResult, config: Config) -> list[Diagnostic]:
 
 
 def _mesh_codes() -> list[str]:
+    import importlib
+
+    from meshlint.rules import FAMILIES
     from meshlint.rules.mesh import CHECKS
+
+    for module in FAMILIES["ML9"]:
+        importlib.import_module(f"meshlint.rules.{module}")
 
     return sorted(CHECKS)
 

@@ -11,21 +11,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
 DEFAULT_NAMESPACE = "default"
+DEFAULT_ROOT_NAMESPACE = "istio-system"
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod"})
+# The Istio kinds whose whole spec the cross-resource rules may read.
+ISTIO_KINDS = frozenset(
+    {
+        "VirtualService",
+        "DestinationRule",
+        "ServiceEntry",
+        "Gateway",
+        "Sidecar",
+        "PeerAuthentication",
+        "RequestAuthentication",
+        "AuthorizationPolicy",
+        "Telemetry",
+    }
+)
 # The kinds the cross-resource rules read; the engine keeps a Record of each of these only.
-MESH_KINDS = WORKLOAD_KINDS | {
-    "VirtualService",
-    "DestinationRule",
-    "ServiceEntry",
-    "Gateway",
-    "Service",
-    "Namespace",
-}
+MESH_KINDS = (
+    WORKLOAD_KINDS | ISTIO_KINDS | {"Service", "Namespace", "ServiceAccount", "Secret", "ConfigMap"}
+)
+# Kinds meshlint has no model of whose Records are kept all the same (Gateway: the Gateway API's,
+# which VirtualServices may name; Secret: gateway credentials; ConfigMap: Istio's mesh config).
+UNMODELLED_MESH_KINDS = frozenset({"Gateway", "Secret", "ConfigMap"})
 MESH_GATEWAY = "mesh"
-POD_LABELS = "podLabels"  # where a workload's Record keeps the labels of its pods
+# Where a workload's Record keeps what its pods carry (a Pod's own, a controller's template's).
+POD_LABELS = "podLabels"
+POD_ANNOTATIONS = "podAnnotations"
+SERVICE_ACCOUNT = "serviceAccountName"
+CONTAINER_PORTS = "containerPorts"  # [{"containerPort": 8080, "name": ..., "protocol": ...}]
+REPLICAS = "replicas"
+MESH_CONFIG = "meshConfig"  # the parsed `mesh` key of Istio's ConfigMap
 # The annotations that suppress findings on a resource (the engine reads them).
 SUPPRESS_ANNOTATIONS = ("meshlint.io/ignore", "galley.istio.io/analyze-suppress")
 
@@ -62,15 +82,11 @@ class Record:
         return f"{self.file}:{self.line}"
 
 
-# What the cross-resource rules read of each kind's spec; the rest is not kept (a run may hold
-# thousands of resources, and their node trees and full data are freed file by file).
-_SPEC_KEYS: dict[str, tuple[str, ...]] = {
-    "VirtualService": ("hosts", "gateways", "exportTo"),  # and the routes: _light_route
-    "DestinationRule": ("host", "subsets", "exportTo"),
-    "ServiceEntry": ("hosts", "exportTo", "workloadSelector"),
-    "Service": ("selector",),
-    "Gateway": ("selector",),
-}
+# What the cross-resource rules read of the Kubernetes kinds' specs; the rest is not kept (a run
+# may hold thousands of resources, and their node trees are freed file by file). The Istio kinds
+# keep their whole spec: every field of them is some rule's business.
+_SERVICE_KEYS = ("selector", "ports", "type", "externalName")
+_METADATA_KEYS = ("labels",)  # and the suppression annotations
 
 
 def light_data(kind: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -78,62 +94,81 @@ def light_data(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     meta = data.get("metadata")
     if isinstance(meta, dict):
-        light: dict[str, Any] = {}
+        light: dict[str, Any] = {k: meta[k] for k in _METADATA_KEYS if k in meta}
         annotations = meta.get("annotations")
         if isinstance(annotations, dict):
-            kept = {k: annotations[k] for k in SUPPRESS_ANNOTATIONS if k in annotations}
+            kept = {k: annotations[k] for k in annotations if _kept_annotation(kind, k)}
             if kept:
                 light["annotations"] = kept
-        if kind == "Pod" and "labels" in meta:
-            out[POD_LABELS] = meta["labels"]
+        if kind == "Pod":
+            _pod(out, meta, data.get("spec"))
         if light:
             out["metadata"] = light
     spec = data.get("spec")
+    if kind == "Secret":
+        for key in ("type", "data", "stringData"):
+            if key in data:
+                out[key] = data[key]
+    elif kind == "ConfigMap":
+        config = data.get("data")
+        mesh = config.get("mesh") if isinstance(config, dict) else None
+        if isinstance(mesh, str):
+            out[MESH_CONFIG] = _mesh_config(mesh)
     if not isinstance(spec, dict):
         return out
-    if kind in _SPEC_KEYS:
-        light = out["spec"] = {k: spec[k] for k in _SPEC_KEYS[kind] if k in spec}
-        if kind == "DestinationRule" and isinstance(light.get("subsets"), list):
-            light["subsets"] = [
-                {k: v for k, v in subset.items() if k in ("name", "labels")}
-                if isinstance(subset, dict)
-                else None
-                for subset in light["subsets"]
-            ]
-        if kind == "VirtualService":
-            for section in ("http", "tcp", "tls"):
-                if isinstance(spec.get(section), list):
-                    light[section] = [_light_route(r) for r in spec[section]]
+    if kind in ISTIO_KINDS:
+        out["spec"] = spec
+    elif kind == "Service":
+        out["spec"] = {k: spec[k] for k in _SERVICE_KEYS if k in spec}
     elif kind in WORKLOAD_KINDS and kind != "Pod":
+        if REPLICAS in spec:
+            out[REPLICAS] = spec[REPLICAS]
         template = spec.get("template")
-        tmeta = template.get("metadata") if isinstance(template, dict) else None
-        if isinstance(tmeta, dict) and "labels" in tmeta:
-            out[POD_LABELS] = tmeta["labels"]
+        if isinstance(template, dict):
+            tmeta = template.get("metadata")
+            _pod(out, tmeta if isinstance(tmeta, dict) else {}, template.get("spec"))
     return out
 
 
-def _light_route(rule: Any) -> Any:
-    """A route rule with its destinations, mirrors and match gateways, at their positions."""
-    if not isinstance(rule, dict):
+def _kept_annotation(kind: str, key: str) -> bool:
+    return key in SUPPRESS_ANNOTATIONS or (
+        kind in ("Service", "Namespace") and key.startswith("networking.istio.io/")
+    )
+
+
+def _pod(out: dict[str, Any], meta: dict[str, Any], spec: Any) -> None:
+    """What a pod (or a controller's pod template) says: labels, Istio annotations, service
+    account and container ports."""
+    if "labels" in meta:
+        out[POD_LABELS] = meta["labels"]
+    annotations = meta.get("annotations")
+    if isinstance(annotations, dict):
+        kept = {k: v for k, v in annotations.items() if isinstance(k, str) and "istio.io" in k}
+        if kept:
+            out[POD_ANNOTATIONS] = kept
+    if not isinstance(spec, dict):
+        return
+    account = spec.get("serviceAccountName", spec.get("serviceAccount"))
+    if account is not None:
+        out[SERVICE_ACCOUNT] = account
+    ports: list[Any] = []
+    for key in ("containers", "initContainers"):
+        for container in spec.get(key) or ():
+            if isinstance(container, dict) and isinstance(container.get("ports"), list):
+                ports.extend(p for p in container["ports"] if isinstance(p, dict))
+    if ports:
+        out[CONTAINER_PORTS] = ports
+
+
+def _mesh_config(text: str) -> dict[str, Any] | None:
+    """The MeshConfig a ConfigMap holds as YAML text, or None when it is not a mapping."""
+    import yaml
+
+    try:
+        value = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
         return None
-    out: dict[str, Any] = {}
-    if "mirror" in rule:
-        out["mirror"] = rule["mirror"]
-    for key in ("route", "mirrors"):
-        if isinstance(rule.get(key), list):
-            out[key] = [
-                {"destination": d["destination"]}
-                if isinstance(d, dict) and "destination" in d
-                else {}
-                for d in rule[key]
-            ]
-    match = rule.get("match")
-    if isinstance(match, list):
-        out["match"] = [
-            {"gateways": m["gateways"]} if isinstance(m, dict) and "gateways" in m else {}
-            for m in match
-        ]
-    return out
+    return value if isinstance(value, dict) else None
 
 
 def label_map(value: Any) -> dict[str, str] | None:
@@ -164,6 +199,84 @@ def _wildcard_keys(host: str) -> Iterator[str]:
     yield "*"
 
 
+@dataclass(frozen=True)
+class MeshSettings:
+    """What the configuration tells the cross-resource stage about the world outside the run."""
+
+    cluster_domain: str = "cluster.local"
+    root_namespace: str = DEFAULT_ROOT_NAMESPACE
+    # Hosts (glob patterns, matched against the resolved FQDN and the host as written) and
+    # namespaces that exist although the run does not hold them: references to them are taken
+    # as resolved.
+    external_hosts: tuple[str, ...] = ()
+    external_namespaces: tuple[str, ...] = ()
+    # MeshConfig extension provider names, when Istio's ConfigMap is not in the run.
+    extension_providers: tuple[str, ...] = ()
+    trust_domain: str = "cluster.local"
+
+
+PEER_MODES = ("UNSET", "DISABLE", "PERMISSIVE", "STRICT")
+
+
+@dataclass(frozen=True, slots=True)
+class PeerMode:
+    """The mutual TLS mode a workload's port ends up with, and where it comes from."""
+
+    mode: str  # DISABLE, PERMISSIVE or STRICT
+    source: Record | None  # the PeerAuthentication that decided it; None: Istio's default
+    scope: str  # "port", "workload", "namespace", "mesh" or "default"
+
+
+_GROUPS = {
+    "Gateway": "networking.istio.io",
+    "Secret": "",
+    "ConfigMap": "",
+    "Service": "",
+    "Namespace": "",
+    "ServiceAccount": "",
+}
+
+
+def _is_mesh_config_map(name: str) -> bool:
+    """Istio's mesh config: the ConfigMap `istio`, or `istio-<revision>`."""
+    return name == "istio" or (name.startswith("istio-") and "-" not in name[6:])
+
+
+def export_scope(value: Any, own: str) -> set[str] | None:
+    """The namespaces an `exportTo` list makes a resource visible to: None for every namespace
+    (absent, empty or holding `*`), else the named ones (`.` is the resource's own; `~` none)."""
+    if not isinstance(value, list) or not value:
+        return None
+    out: set[str] = set()
+    for item in value:
+        if not isinstance(item, str):
+            continue
+        if item == "*":
+            return None
+        if item == ".":
+            out.add(own)
+        elif item != "~":
+            out.add(item)
+    return out
+
+
+def workload_selector(rec: Record) -> dict[str, str] | None:
+    """The labels a resource selects its workloads by, or None when it selects none (applies
+    to its whole namespace) or the selector is malformed: Gateways `spec.selector`; Sidecars,
+    DestinationRules and ServiceEntries `spec.workloadSelector.labels`; the security kinds and
+    Telemetry `spec.selector.matchLabels`. An empty selector is None too."""
+    spec = rec.spec
+    if rec.kind == "Gateway":
+        found = label_map(spec.get("selector"))
+    elif rec.kind in ("Sidecar", "DestinationRule", "ServiceEntry"):
+        sel = spec.get("workloadSelector")
+        found = label_map(sel.get("labels")) if isinstance(sel, dict) else None
+    else:
+        sel = spec.get("selector")
+        found = label_map(sel.get("matchLabels")) if isinstance(sel, dict) else None
+    return found or None
+
+
 class MeshIndex:
     """Hosts, namespaces, subsets, gateways and workloads of one run.
 
@@ -177,11 +290,23 @@ class MeshIndex:
     def __init__(
         self,
         records: Iterable[Record],
-        cluster_domain: str = "cluster.local",
+        cluster_domain: str | None = None,
         namespaces: Iterable[str] = (),
+        settings: MeshSettings | None = None,
     ) -> None:
-        self.domain = cluster_domain
+        self.settings = settings or MeshSettings()
+        self.domain = cluster_domain or self.settings.cluster_domain
+        self.root_namespace = self.settings.root_namespace
         self.records: list[Record] = list(records)
+        # Istio and Kubernetes resources by kind, in file order (a Gateway API Gateway, or a
+        # kind of another group with a name meshlint reads, is not among them).
+        self.by_kind: dict[str, list[Record]] = {}
+        self.namespace_records: dict[str, Record] = {}  # Namespace name → its manifest
+        self.service_accounts: set[tuple[str, str]] = set()  # (namespace, name)
+        self.secrets: dict[tuple[str, str], Record] = {}  # (namespace, name) → Secret
+        self.mesh_config: dict[str, Any] | None = None  # Istio's ConfigMap, when in the run
+        self.mesh_config_record: Record | None = None
+        self._pa_by_ns: dict[str, list[tuple[Record, dict[str, str] | None]]] | None = None
         # The namespaces the run holds resources of. VirtualServices do not count: one that
         # names a gateway of its namespace says nothing about what else that namespace holds.
         self.namespaces: set[str] = set(namespaces)
@@ -211,8 +336,20 @@ class MeshIndex:
         kind = rec.kind
         if kind != "VirtualService":
             self.namespaces.add(ns)
+        if rec.group == _GROUPS.get(kind, rec.group):
+            self.by_kind.setdefault(kind, []).append(rec)
         if kind == "Namespace" and rec.name:
             self.namespaces.add(rec.name)
+            self.namespace_records.setdefault(rec.name, rec)
+        elif kind == "ServiceAccount" and rec.group == "" and rec.name:
+            self.service_accounts.add((ns, rec.name))
+        elif kind == "Secret" and rec.group == "" and rec.name:
+            self.secrets.setdefault((ns, rec.name), rec)
+        elif kind == "ConfigMap" and rec.group == "" and MESH_CONFIG in rec.data:
+            root = ns == self.root_namespace and _is_mesh_config_map(rec.name)
+            if root and self.mesh_config_record is None:
+                self.mesh_config_record = rec
+                self.mesh_config = rec.data[MESH_CONFIG]
         elif kind == "Service" and rec.group == "" and rec.name:
             fqdn = f"{rec.name}.{ns}.svc.{self.domain}"
             self.services.setdefault(fqdn, []).append(rec)
@@ -328,3 +465,150 @@ class MeshIndex:
                 smallest = found
         assert smallest is not None
         return [(rec, labels) for rec, labels in smallest if selects(selector, labels)]
+
+    # ---------------------------------------------------------------------------------------
+    # outside the run: what the configuration says exists elsewhere
+
+    def is_external(self, host: str, written: str | None = None) -> bool:
+        """Whether the configuration says ``host`` (canonical) exists outside the run: it
+        matches an `external-hosts` pattern (as resolved or as ``written``), or it is a
+        cluster host of an `external-namespaces` namespace."""
+        for pattern in self.settings.external_hosts:
+            if fnmatchcase(host, pattern) or (
+                written is not None and fnmatchcase(written, pattern)
+            ):
+                return True
+        ns = self.cluster_namespace(host)
+        return ns is not None and self.is_external_namespace(ns)
+
+    def is_external_namespace(self, namespace: str) -> bool:
+        return any(fnmatchcase(namespace, p) for p in self.settings.external_namespaces)
+
+    def known_namespace(self, namespace: str) -> bool:
+        """A namespace the run holds resources of, or one the configuration names."""
+        return namespace in self.namespaces or self.is_external_namespace(namespace)
+
+    # ---------------------------------------------------------------------------------------
+    # visibility
+
+    def visible(self, rec: Record, namespace: str) -> bool:
+        """Whether ``rec`` (a Service, ServiceEntry, DestinationRule or VirtualService) is
+        visible from ``namespace``: its `exportTo` (a Service's `networking.istio.io/exportTo`
+        annotation) names it, or names every namespace."""
+        if rec.kind == "Service":
+            meta = rec.data.get("metadata")
+            ann = meta.get("annotations") if isinstance(meta, dict) else None
+            raw = ann.get("networking.istio.io/exportTo") if isinstance(ann, dict) else None
+            value: Any = [v.strip() for v in raw.split(",")] if isinstance(raw, str) else None
+        else:
+            value = rec.spec.get("exportTo")
+        scope = export_scope(value, rec.effective_namespace)
+        return scope is None or namespace in scope
+
+    # ---------------------------------------------------------------------------------------
+    # services, ports and the workloads behind them
+
+    def service_ports(self, host: str) -> list[dict[str, Any]] | None:
+        """The ports a canonical host exposes (a Service's `ports`, a ServiceEntry's), or None
+        when the run does not define the host or a definition lists no ports it can read."""
+        found: list[dict[str, Any]] = []
+        defs = self.definitions(host)
+        if not defs:
+            return None
+        for rec in defs:
+            ports = rec.spec.get("ports")
+            if not isinstance(ports, list):
+                return None
+            found.extend(p for p in ports if isinstance(p, dict))
+        return found
+
+    def workloads_of_service(self, svc: Record) -> list[tuple[Record, dict[str, str]]]:
+        """The workloads of the run a Service selects (none for a Service without selector)."""
+        selector = label_map(svc.spec.get("selector"))
+        if not selector:
+            return []
+        return self.workloads_selected(svc.effective_namespace, selector)
+
+    def workloads_of_host(self, host: str) -> list[tuple[Record, dict[str, str]]]:
+        """The workloads behind a canonical host's Kubernetes Services."""
+        seen: dict[int, tuple[Record, dict[str, str]]] = {}
+        for svc in self.kubernetes_services(host):
+            for w in self.workloads_of_service(svc):
+                seen.setdefault(id(w[0]), w)
+        return list(seen.values())
+
+    def workloads_selected_anywhere(
+        self, selector: dict[str, str]
+    ) -> list[tuple[Record, dict[str, str]]]:
+        """The workloads of every namespace that carry every label of ``selector`` (a Gateway
+        selects its proxies across namespaces)."""
+        return [w for ns in sorted(self.workloads) for w in self.workloads_selected(ns, selector)]
+
+    def selected_by(self, rec: Record) -> list[tuple[Record, dict[str, str]]] | None:
+        """The workloads a resource's workload selector picks in its namespace (a Gateway's in
+        any namespace), or None when it has no selector."""
+        selector = workload_selector(rec)
+        if selector is None:
+            return None
+        if rec.kind == "Gateway":
+            return self.workloads_selected_anywhere(selector)
+        return self.workloads_selected(rec.effective_namespace, selector)
+
+    # ---------------------------------------------------------------------------------------
+    # mutual TLS
+
+    def peer_mode(
+        self, namespace: str, labels: dict[str, str], port: int | None = None
+    ) -> PeerMode:
+        """The mTLS mode Istio gives a workload of ``namespace`` with pod ``labels`` on the
+        (container) ``port``, composed as istiod composes PeerAuthentications: the oldest
+        policy whose selector matches the workload (its port-level mode first), then the
+        namespace's selector-less policy, then the root namespace's, each used only when its
+        mode is set; PERMISSIVE when none sets one. The oldest is the first in the run."""
+        by_ns = self._peer_authentications()
+        workload = namespace_wide = mesh_wide = None
+        for pa, selector in by_ns.get(namespace, ()):
+            if selector is None:
+                namespace_wide = namespace_wide or pa
+            elif workload is None and selects(selector, labels):
+                workload = pa
+        for pa, selector in by_ns.get(self.root_namespace, ()):
+            if selector is None:
+                mesh_wide = pa
+                break
+        if workload is not None:
+            if port is not None:
+                levels = workload.spec.get("portLevelMtls")
+                if isinstance(levels, dict):
+                    for key, value in levels.items():
+                        if str(key) == str(port):
+                            mode = _mode_of(value)
+                            if mode is not None:
+                                return PeerMode(mode, workload, "port")
+            mode = _mode_of(workload.spec.get("mtls"))
+            if mode is not None:
+                return PeerMode(mode, workload, "workload")
+        for wide, scope in ((namespace_wide, "namespace"), (mesh_wide, "mesh")):
+            if wide is not None:
+                mode = _mode_of(wide.spec.get("mtls"))
+                if mode is not None:
+                    return PeerMode(mode, wide, scope)
+        return PeerMode("PERMISSIVE", None, "default")
+
+    def _peer_authentications(self) -> dict[str, list[tuple[Record, dict[str, str] | None]]]:
+        if self._pa_by_ns is None:
+            self._pa_by_ns = {}
+            for pa in self.by_kind.get("PeerAuthentication", ()):
+                entry = (pa, workload_selector(pa))
+                self._pa_by_ns.setdefault(pa.effective_namespace, []).append(entry)
+        return self._pa_by_ns
+
+
+def _mode_of(mtls: Any) -> str | None:
+    """The mode a PeerAuthentication `mtls` block sets, or None when it sets none (UNSET)."""
+    if not isinstance(mtls, dict):
+        return None
+    mode = mtls.get("mode")
+    if isinstance(mode, str) and mode in PEER_MODES and mode != "UNSET":
+        return mode
+    return None

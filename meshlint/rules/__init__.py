@@ -30,7 +30,15 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "ML6": ("gateway", "serviceentry", "sidecar"),
     "ML7": ("peerauthentication", "requestauthentication", "authorizationpolicy"),
     "ML8": ("telemetry",),
-    "ML9": ("mesh",),
+    "ML9": (
+        "mesh",
+        "mesh_routing",
+        "mesh_tls",
+        "mesh_selectors",
+        "mesh_gateway",
+        "mesh_security",
+        "mesh_practice",
+    ),
 }
 
 

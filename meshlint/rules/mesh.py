@@ -33,10 +33,13 @@ class MeshFinding:
 MeshCheck = Callable[[MeshIndex], Iterable[MeshFinding]]
 CHECKS: dict[str, MeshCheck] = {}
 
-_AN = "istio/istio pkg/config/analysis/analyzers"
+AN = "istio/istio pkg/config/analysis/analyzers"  # where istioctl analyze's checks live
+KIALI = "kiali/kiali business/checkers"
 
 
-def _check(code: str) -> Callable[[MeshCheck], MeshCheck]:
+def check(code: str) -> Callable[[MeshCheck], MeshCheck]:
+    """Register ``fn`` as the cross-resource check of rule ``code`` (defined with ``define``)."""
+
     def wrap(fn: MeshCheck) -> MeshCheck:
         CHECKS[code] = fn
         return fn
@@ -44,38 +47,38 @@ def _check(code: str) -> Callable[[MeshCheck], MeshCheck]:
     return wrap
 
 
-def _items(value: Any) -> Iterator[tuple[int, Any]]:
+def items(value: Any) -> Iterator[tuple[int, Any]]:
     return enumerate(value) if isinstance(value, list) else iter(())
 
 
-def _destinations(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
+def destinations(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
     """Every route and mirror destination of a VirtualService: (path of it, the mapping)."""
     for section in ("http", "tcp", "tls"):
-        for i, route_rule in _items(spec.get(section)):
+        for i, route_rule in items(spec.get(section)):
             if not isinstance(route_rule, dict):
                 continue
-            for j, dest in _items(route_rule.get("route")):
+            for j, dest in items(route_rule.get("route")):
                 if isinstance(dest, dict) and isinstance(dest.get("destination"), dict):
                     yield ("spec", section, i, "route", j, "destination"), dest["destination"]
             if section != "http":
                 continue
             if isinstance(route_rule.get("mirror"), dict):
                 yield ("spec", section, i, "mirror"), route_rule["mirror"]
-            for j, mirror in _items(route_rule.get("mirrors")):
+            for j, mirror in items(route_rule.get("mirrors")):
                 if isinstance(mirror, dict) and isinstance(mirror.get("destination"), dict):
                     yield ("spec", section, i, "mirrors", j, "destination"), mirror["destination"]
 
 
-def _literal(value: Any) -> bool:
+def literal(value: Any) -> bool:
     """A name to look up: a non-empty string, not an unrendered template (`{{ .Values.x }}`),
     which other rules report."""
     return isinstance(value, str) and bool(value) and "{{" not in value
 
 
-def _subsets(dr: Record) -> set[str]:
+def subsets_of(dr: Record) -> set[str]:
     return {
         s["name"]
-        for _, s in _items(dr.spec.get("subsets"))
+        for _, s in items(dr.spec.get("subsets"))
         if isinstance(s, dict) and isinstance(s.get("name"), str)
     }
 
@@ -185,28 +188,28 @@ define(
     """,
     istio="IST0101",
     kiali="KIA1107",
-    source=f"{_AN}/virtualservice/destinationrules.go (ReferencedResourceNotFound, reftype "
+    source=f"{AN}/virtualservice/destinationrules.go (ReferencedResourceNotFound, reftype "
     "'host+subset in destinationrule' and 'mirror+subset in destinationrule')",
     catalogue=("vs-x-subset-unknown", "vs-x-mirror-subset-unknown"),
 )
 
 
-@_check("ML901")
+@check("ML901")
 def _unknown_subset(index: MeshIndex) -> Iterator[MeshFinding]:
     for vs in index.virtual_services:
         ns = vs.effective_namespace
-        for path, dest in _destinations(vs.spec):
+        for path, dest in destinations(vs.spec):
             subset, host = dest.get("subset"), dest.get("host")
-            if not _literal(subset) or not _literal(host):
+            if not literal(subset) or not literal(host):
                 continue
             assert isinstance(subset, str) and isinstance(host, str)
             canonical = index.canonical(host, ns)
             drs = index.rules_for(canonical)
             where = (*path, "subset")
             if drs:
-                if any(subset in _subsets(dr) for dr in drs):
+                if any(subset in subsets_of(dr) for dr in drs):
                     continue
-                declared = sorted({s for dr in drs for s in _subsets(dr)})
+                declared = sorted({s for dr in drs for s in subsets_of(dr)})
                 names = ", ".join(f"{dr.key} ({dr.where})" for dr in drs[:3])
                 has = f"they declare {', '.join(declared)}" if declared else "they declare none"
                 yield MeshFinding(
@@ -222,7 +225,7 @@ def _unknown_subset(index: MeshIndex) -> Iterator[MeshFinding]:
                     f"subset `{subset}` of host `{host}` does not exist: no DestinationRule "
                     f"in the linted files is for `{canonical}`",
                 )
-            elif index.has_destination_rules:
+            elif index.has_destination_rules and not index.is_external(canonical, host):
                 yield MeshFinding(
                     vs,
                     where,
@@ -319,34 +322,34 @@ define(
     """,
     istio="IST0101",
     kiali="KIA1102",
-    source=f"{_AN}/virtualservice/gateways.go (ReferencedResourceNotFound, reftype 'gateway')",
+    source=f"{AN}/virtualservice/gateways.go (ReferencedResourceNotFound, reftype 'gateway')",
     catalogue=("vs-x-gateway-unknown",),
 )
 
 
 def _gateway_refs(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
-    for i, ref in _items(spec.get("gateways")):
+    for i, ref in items(spec.get("gateways")):
         if isinstance(ref, str):
             yield ("spec", "gateways", i), ref
-    for i, route_rule in _items(spec.get("http")):
+    for i, route_rule in items(spec.get("http")):
         if not isinstance(route_rule, dict):
             continue
-        for j, match in _items(route_rule.get("match")):
+        for j, match in items(route_rule.get("match")):
             if not isinstance(match, dict):
                 continue
-            for k, ref in _items(match.get("gateways")):
+            for k, ref in items(match.get("gateways")):
                 if isinstance(ref, str):
                     yield ("spec", "http", i, "match", j, "gateways", k), ref
 
 
-@_check("ML902")
+@check("ML902")
 def _unknown_gateway(index: MeshIndex) -> Iterator[MeshFinding]:
     for vs in index.virtual_services:
         for path, ref in _gateway_refs(vs.spec):
-            if ref == MESH_GATEWAY or not _literal(ref):
+            if ref == MESH_GATEWAY or not literal(ref):
                 continue
             ns, name = index.gateway(ref, vs.effective_namespace)
-            if (ns, name) in index.gateways:
+            if (ns, name) in index.gateways or index.is_external_namespace(ns):
                 continue
             if ns in index.namespaces:
                 yield MeshFinding(
@@ -479,12 +482,12 @@ define(
     """,
     istio="IST0173",
     kiali="KIA0203",
-    source=f"{_AN}/destinationrule/subset.go (DestinationRuleSubsetNotSelectPods)",
+    source=f"{AN}/destinationrule/subset.go (DestinationRuleSubsetNotSelectPods)",
     catalogue=("dr-x-subset-no-pods",),
 )
 
 
-@_check("ML903")
+@check("ML903")
 def _subset_selects_no_pods(index: MeshIndex) -> Iterator[MeshFinding]:
     for host, drs in index.destination_rules.items():
         workloads: dict[int, tuple[Record, dict[str, str]]] = {}
@@ -500,7 +503,7 @@ def _subset_selects_no_pods(index: MeshIndex) -> Iterator[MeshFinding]:
         pods = list(workloads.values())
         named = ", ".join(w.key for w, _ in pods[:3]) + (", …" if len(pods) > 3 else "")
         for dr in drs:
-            for i, subset in _items(dr.spec.get("subsets")):
+            for i, subset in items(dr.spec.get("subsets")):
                 labels = label_map(subset.get("labels")) if isinstance(subset, dict) else None
                 if not labels or any(selects(labels, pl) for _, pl in pods):
                     continue
@@ -588,7 +591,7 @@ define(
     """,
     istio="IST0109",
     kiali="KIA1106",
-    source=f"{_AN}/virtualservice/conflictingmeshgatewayhosts.go "
+    source=f"{AN}/virtualservice/conflictingmeshgatewayhosts.go "
     "(ConflictingMeshGatewayVirtualServiceHosts)",
     catalogue=("vs-x-mesh-host-conflict",),
 )
@@ -608,7 +611,7 @@ def _scope(vs: Record) -> str:
     return vs.effective_namespace
 
 
-@_check("ML904")
+@check("ML904")
 def _conflicting_hosts(index: MeshIndex) -> Iterator[MeshFinding]:
     # (scope, host, namespace as written, or the file when none is written) → first claim
     first: dict[tuple[str, str, str], Record] = {}
@@ -619,8 +622,8 @@ def _conflicting_hosts(index: MeshIndex) -> Iterator[MeshFinding]:
         scope = _scope(vs)
         place = vs.namespace if vs.namespace is not None else "\0" + vs.file
         seen: set[str] = set()
-        for i, host in _items(spec.get("hosts")):
-            if not _literal(host):
+        for i, host in items(spec.get("hosts")):
+            if not literal(host):
                 continue
             canonical = index.canonical(host, vs.effective_namespace)
             if canonical in seen:
@@ -710,16 +713,16 @@ define(
     """,
     istio="IST0174",
     kiali="KIA0202",
-    source=f"{_AN}/destinationrule/subset.go (UnknownDestinationRuleHost)",
+    source=f"{AN}/destinationrule/subset.go (UnknownDestinationRuleHost)",
     catalogue=("dr-x-host-unknown",),
 )
 
 
-@_check("ML905")
+@check("ML905")
 def _unknown_destination_rule_host(index: MeshIndex) -> Iterator[MeshFinding]:
     for host, drs in index.destination_rules.items():
         ns = index.cluster_namespace(host)
-        if ns is None or "{{" in host or index.definitions(host):
+        if ns is None or "{{" in host or index.definitions(host) or index.is_external(host):
             continue
         for dr in drs:
             if ns not in index.service_namespaces and not (
