@@ -1,9 +1,12 @@
 """Generate a realistic mesh repository of N services over 10 namespaces, deterministically.
 
 Each service gets one file with its ServiceAccount, Service, Deployment, VirtualService (several
-routes: header match, canary weights, retries, timeouts), DestinationRule (subsets, connection
-pool, outlier detection, TLS) and AuthorizationPolicy. Each namespace gets a file with its
-Namespace, PeerAuthentication and Telemetry.
+routes: header match, canary weights, retries, timeouts; bound to the sidecars and to its
+namespace's Gateway), DestinationRule (subsets, connection pool, outlier detection, TLS) and
+AuthorizationPolicy (allowing another service of its namespace). Each namespace gets a file with
+its Namespace, PeerAuthentication, Telemetry and Gateway; `istio-system` holds the ingress
+gateway's Deployment and Service. The mesh is consistent: every reference resolves, so a linter
+that reports anything on it raises a false alarm.
 
     python bench/generate.py 1000 bench/out/mesh-1000
 """
@@ -20,7 +23,7 @@ NAMESPACES = 10
 def service_file(i: int, rng: random.Random) -> str:
     ns = f"team-{i % NAMESPACES}"
     name = f"svc-{i:05d}"
-    peer = f"svc-{(i + 1) % max(i + 1, 2):05d}"
+    peer = f"svc-{i - NAMESPACES if i >= NAMESPACES else i:05d}"  # a service of the same namespace
     versions = ["v1", "v2"] if i % 3 else ["v1", "v2", "v3"]
     port = rng.choice([8080, 9080, 8000])
     docs = [
@@ -91,6 +94,10 @@ metadata:
 spec:
   hosts:
   - {name}
+  - {name}.{ns}.example.com
+  gateways:
+  - mesh
+  - {ns}-gateway
   http:
   - name: canary-header
     match:
@@ -227,13 +234,74 @@ spec:
     - name: envoy
   tracing:
   - randomSamplingPercentage: 10.0
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: {ns}-gateway
+  namespace: {ns}
+spec:
+  selector:
+    istio: ingressgateway
+  servers:
+  - port:
+      number: 80
+      name: http
+      protocol: HTTP
+    hosts:
+    - "*.{ns}.example.com"
+"""
+
+
+INGRESS = """\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: istio-system
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: istio-ingressgateway
+  namespace: istio-system
+spec:
+  type: LoadBalancer
+  selector:
+    istio: ingressgateway
+  ports:
+  - name: http2
+    port: 80
+    targetPort: 8080
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: istio-ingressgateway
+  namespace: istio-system
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      istio: ingressgateway
+  template:
+    metadata:
+      labels:
+        istio: ingressgateway
+    spec:
+      containers:
+      - name: istio-proxy
+        image: docker.io/istio/proxyv2:1.27.0
+        ports:
+        - containerPort: 8080
 """
 
 
 def generate(services: int, out: Path) -> int:
     """Write the corpus; returns the number of files."""
     rng = random.Random(services)
-    count = 0
+    (out / "istio-system").mkdir(parents=True, exist_ok=True)
+    (out / "istio-system" / "ingress.yaml").write_text(INGRESS, encoding="utf-8")
+    count = 1
     for n in range(NAMESPACES):
         folder = out / f"team-{n}"
         folder.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, NamedTuple
 
 DEFAULT_NAMESPACE = "default"
 DEFAULT_ROOT_NAMESPACE = "istio-system"
@@ -218,8 +218,7 @@ class MeshSettings:
 PEER_MODES = ("UNSET", "DISABLE", "PERMISSIVE", "STRICT")
 
 
-@dataclass(frozen=True, slots=True)
-class PeerMode:
+class PeerMode(NamedTuple):
     """The mutual TLS mode a workload's port ends up with, and where it comes from."""
 
     mode: str  # DISABLE, PERMISSIVE or STRICT

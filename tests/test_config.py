@@ -51,6 +51,11 @@ def test_pyproject_without_section_is_skipped(
         ("select: 3\n", "list of strings"),
         ("severity: [ML204]\n", "severity"),
         ("a: [\n", "not valid YAML"),
+        ("external-hosts: 3\n", "`external-hosts` must be a list of strings"),
+        ("external-namespaces: [1]\n", "`external-namespaces` must be a list of strings"),
+        ("root-namespace: ''\n", "`root-namespace` must be a non-empty string"),
+        ("trust-domain: [a]\n", "`trust-domain` must be a non-empty string"),
+        ("external-host: [a]\n", "did you mean `external-hosts`"),
     ],
 )
 def test_bad_config_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
@@ -65,3 +70,22 @@ def test_no_config_gives_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     cfg = config.load()
     assert cfg.path is None or cfg.path.parent not in tmp_path.parents
     assert config.Config().enabled("ML204")
+
+
+def test_mesh_settings_from_the_config(tmp_path: Path) -> None:
+    path = tmp_path / ".meshlint.yaml"
+    path.write_text(
+        "external-hosts: ['*.example.com']\n"
+        "external_namespaces: billing, shared-*\n"
+        "extension-providers: [otel]\n"
+        "root-namespace: mesh-root\n"
+        "trust-domain: corp.example\n"
+        "cluster-domain: cluster.corp\n"
+    )
+    settings = config.load(path).mesh_settings()
+    assert settings.external_hosts == ("*.example.com",)
+    assert settings.external_namespaces == ("billing", "shared-*")
+    assert settings.extension_providers == ("otel",)
+    assert settings.root_namespace == "mesh-root"
+    assert settings.trust_domain == "corp.example"
+    assert settings.cluster_domain == "cluster.corp"

@@ -16,7 +16,7 @@ from conftest import FIXTURES, REPO
 from meshlint import loader
 from meshlint.config import Config
 from meshlint.engine import lint_paths, lint_text
-from meshlint.mesh import MeshIndex, Record, light_data
+from meshlint.mesh import MeshIndex, MeshSettings, Record, light_data
 
 MESH = FIXTURES / "mesh"
 
@@ -320,6 +320,104 @@ def test_index_hosts() -> None:
     assert index.gateway("ns/gw", "shop") == ("ns", "gw")
     assert index.gateway("gw", "shop") == ("shop", "gw")
     assert index.gateway("gw.ns.svc.cluster.local", "shop") == ("ns", "gw")
+
+
+def pa(name: str, ns: str, spec: dict[str, object]) -> Record:
+    return record("PeerAuthentication", name, ns, {"spec": spec}, "security.istio.io")
+
+
+def test_peer_mode_composes_workload_namespace_and_mesh_policies() -> None:
+    strict, permissive = {"mode": "STRICT"}, {"mode": "PERMISSIVE"}
+    mesh = pa("default", "istio-system", {"mtls": strict})
+    ns = pa("default", "shop", {"mtls": {"mode": "UNSET"}})
+    workload = pa(
+        "reviews",
+        "shop",
+        {
+            "selector": {"matchLabels": {"app": "reviews"}},
+            "mtls": permissive,
+            "portLevelMtls": {9080: {"mode": "DISABLE"}, "9090": {"mode": "UNSET"}},
+        },
+    )
+    later = pa(
+        "reviews-2", "shop", {"selector": {"matchLabels": {"app": "reviews"}}, "mtls": strict}
+    )
+    index = MeshIndex([mesh, ns, workload, later])
+    reviews = {"app": "reviews"}
+    assert index.peer_mode("shop", reviews, 9080) == ("DISABLE", workload, "port")
+    assert index.peer_mode("shop", reviews, 9090) == ("PERMISSIVE", workload, "workload")
+    assert index.peer_mode("shop", reviews) == ("PERMISSIVE", workload, "workload")
+    # UNSET in the namespace inherits the mesh-wide STRICT
+    assert index.peer_mode("shop", {"app": "ratings"}) == ("STRICT", mesh, "mesh")
+    assert index.peer_mode("web", {}) == ("STRICT", mesh, "mesh")
+    assert MeshIndex([ns]).peer_mode("shop", {}) == ("PERMISSIVE", None, "default")
+    # another root namespace
+    settings = MeshSettings(root_namespace="mesh-root")
+    assert MeshIndex([mesh], settings=settings).peer_mode("shop", {}).scope == "default"
+
+
+def test_visibility_and_external_references() -> None:
+    svc = record(
+        "Service",
+        "reviews",
+        "shop",
+        {"metadata": {"annotations": {"networking.istio.io/exportTo": ".,web"}}},
+    )
+    se = record("ServiceEntry", "x", "shop", {"spec": {"hosts": ["a.b"], "exportTo": ["~"]}})
+    dr = record("DestinationRule", "d", "shop", {"spec": {"host": "a.b", "exportTo": ["*"]}})
+    index = MeshIndex(
+        [svc, se, dr],
+        settings=MeshSettings(
+            external_hosts=("*.example.com",), external_namespaces=("billing", "shared-*")
+        ),
+    )
+    assert index.visible(svc, "shop") and index.visible(svc, "web")
+    assert not index.visible(svc, "other")
+    assert not index.visible(se, "shop")
+    assert index.visible(dr, "anywhere")
+    assert index.is_external("api.example.com")
+    assert index.is_external("x.y", written="api.example.com")
+    assert index.is_external("pay.billing.svc.cluster.local")
+    assert index.is_external("pay.shared-eu.svc.cluster.local")
+    assert not index.is_external("reviews.shop.svc.cluster.local")
+    assert index.known_namespace("shop") and index.known_namespace("shared-x")
+    assert not index.known_namespace("web")
+
+
+def test_light_data_keeps_what_the_rules_read() -> None:
+    pod_template = {
+        "metadata": {"labels": {"app": "a"}, "annotations": {"sidecar.istio.io/inject": "true"}},
+        "spec": {
+            "serviceAccountName": "sa",
+            "containers": [{"name": "c", "ports": [{"containerPort": 8080}]}, "junk"],
+        },
+    }
+    data = light_data("Deployment", {"spec": {"replicas": 3, "template": pod_template}})
+    assert data == {
+        "replicas": 3,
+        "podLabels": {"app": "a"},
+        "podAnnotations": {"sidecar.istio.io/inject": "true"},
+        "serviceAccountName": "sa",
+        "containerPorts": [{"containerPort": 8080}],
+    }
+    mesh = light_data("ConfigMap", {"data": {"mesh": "enableAutoMtls: false\n"}})
+    assert mesh == {"meshConfig": {"enableAutoMtls": False}}
+    assert light_data("ConfigMap", {"data": {"mesh": "a: [\n"}}) == {"meshConfig": None}
+    svc = light_data("Service", {"spec": {"selector": {"a": "b"}, "clusterIP": "1.2.3.4"}})
+    assert svc == {"spec": {"selector": {"a": "b"}}}
+
+
+def test_index_reads_mesh_config_secrets_and_accounts() -> None:
+    cm = record("ConfigMap", "istio", "istio-system", {"meshConfig": {"enableAutoMtls": False}})
+    other = record("ConfigMap", "istio-sidecar-injector", "istio-system", {"meshConfig": {}})
+    secret = record("Secret", "tls", "istio-system", {"type": "kubernetes.io/tls"})
+    sa = record("ServiceAccount", "reviews", "shop", {})
+    gw_api = record("Gateway", "g", "shop", {}, "gateway.networking.k8s.io")
+    index = MeshIndex([other, cm, secret, sa, gw_api])
+    assert index.mesh_config == {"enableAutoMtls": False}
+    assert index.secrets == {("istio-system", "tls"): secret}
+    assert index.service_accounts == {("shop", "reviews")}
+    assert "Gateway" not in index.by_kind and index.by_kind["Secret"] == [secret]
 
 
 # --------------------------------------------------------------------------------------------

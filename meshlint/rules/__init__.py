@@ -38,6 +38,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "mesh_gateway",
         "mesh_security",
         "mesh_practice",
+        "mesh_ambient",
     ),
 }
 

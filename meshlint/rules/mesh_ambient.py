@@ -1,0 +1,3 @@
+"""Cross-resource rules: ambient. See meshlint/rules/mesh.py for the framework."""
+
+from __future__ import annotations
