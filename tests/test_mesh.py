@@ -557,3 +557,16 @@ def test_stdin_and_files_make_one_mesh() -> None:
         17,
         17,
     )
+
+
+def test_subset_of_a_destination_rule_hidden_by_export_to() -> None:
+    hidden = DR.format(name="r", host="reviews.shop.svc.cluster.local").replace(
+        "namespace: shop\nspec:\n", "namespace: shop\nspec:\n  exportTo: [.]\n"
+    )
+    vs = VS.format(host="reviews.shop.svc.cluster.local").replace("v2", "v1")
+    assert ml9(SERVICE + "---\n" + hidden + "---\n" + vs) == []
+    elsewhere = vs.replace("namespace: shop", "namespace: web")
+    result = lint_text(SERVICE + "---\n" + hidden + "---\n" + elsewhere, Config())
+    [d] = [d for d in result.findings if d.code == "ML901"]
+    assert "exportTo" in d.message and "`web`" in d.message
+    assert (d.line, d.path) == (37, "spec.http[0].route[0].destination.subset")

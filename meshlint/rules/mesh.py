@@ -207,7 +207,20 @@ def _unknown_subset(index: MeshIndex) -> Iterator[MeshFinding]:
             drs = index.rules_for(canonical)
             where = (*path, "subset")
             if drs:
-                if any(subset in subsets_of(dr) for dr in drs):
+                declaring = [dr for dr in drs if subset in subsets_of(dr)]
+                if any(index.visible(dr, ns) for dr in declaring) or (
+                    declaring and not _mesh_bound(vs.spec)
+                ):
+                    continue  # (a gateway's proxy sees what its own namespace sees)
+                if declaring:
+                    dr = declaring[0]
+                    yield MeshFinding(
+                        vs,
+                        where,
+                        f"subset `{subset}` of host `{host}` is declared by {dr.key} "
+                        f"({dr.where}), but its `exportTo` hides it from namespace `{ns}`: "
+                        "sidecars there do not have the subset",
+                    )
                     continue
                 declared = sorted({s for dr in drs for s in subsets_of(dr)})
                 names = ", ".join(f"{dr.key} ({dr.where})" for dr in drs[:3])
