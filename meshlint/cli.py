@@ -342,7 +342,9 @@ def _lint_cluster(
     from meshlint import kube
 
     try:
-        state = kube.fetch(context, namespace, all_namespaces, kubeconfig)
+        state = kube.fetch(
+            context, namespace, all_namespaces, kubeconfig, root_namespace=cfg.root_namespace
+        )
     except kube.ClusterError as exc:
         raise _fail(str(exc)) from None
     for warning in state.warnings:

@@ -238,6 +238,7 @@ def fetch(
     kubeconfig: str | None,
     *,
     timeout: float = REQUEST_TIMEOUT,
+    root_namespace: str = "istio-system",
 ) -> ClusterState:
     """Read the mesh and Kubernetes kinds of one namespace (``namespace``, else the context's,
     else ``default``) or of all of them, as YAML streams. Raises :class:`ClusterError`."""
@@ -279,7 +280,7 @@ def fetch(
         reader = _Reader(
             state, api_client, k8s_client, (ApiException, HTTPError), cfg.host, timeout
         )
-        reader.read_all(None if all_namespaces else ns)
+        reader.read_all(None if all_namespaces else ns, root_namespace)
     finally:
         api_client.close()
     return state
@@ -306,7 +307,7 @@ class _Reader:
         self.timeout = timeout
         self.read_any = False
 
-    def read_all(self, namespace: str | None) -> None:
+    def read_all(self, namespace: str | None, root_namespace: str = "istio-system") -> None:
         # kind → namespace → objects
         found: dict[str, dict[str, list[dict[str, Any]]]] = {}
         missing_crds: list[tuple[KindInfo, str]] = []
@@ -341,12 +342,30 @@ class _Reader:
                 item_ns = meta.get("namespace") if isinstance(meta, dict) else None
                 by_ns.setdefault(str(item_ns or ""), []).append(obj)
         self._report_missing_crds(missing_crds)
+        if self.read_any:
+            self._read_mesh_config(root_namespace, found)
         if not self.read_any:
             raise ClusterError(
                 f"nothing could be read from the cluster of context {self.state.context!r}: "
                 + "; ".join(self.state.warnings)
             )
         self._streams(found)
+
+    def _read_mesh_config(
+        self, root: str, found: dict[str, dict[str, list[dict[str, Any]]]]
+    ) -> None:
+        """Istio's mesh config (ConfigMap `istio` of the root namespace), which some mesh rules
+        read (auto mTLS, extension providers). Its absence, or no right to read it, is no
+        problem: those rules then judge less."""
+        core = self.apis["CoreV1Api"]
+        where = f"v1 configmaps/{root}/istio"
+        try:
+            item = self._call(where, core.read_namespaced_config_map, "istio", root)
+        except (_NotFound, _Forbidden, _Failed):
+            return
+        found.setdefault("ConfigMap", {}).setdefault(root, []).append(
+            clean(item, "v1", "ConfigMap")
+        )
 
     def _skip(self, kind: str, message: str) -> None:
         self.state.warnings.append(message)
@@ -382,12 +401,12 @@ class _Reader:
         if objects:
             streams.append((f"cluster:{ctx}/Namespace", to_yaml(_by_name(objects))))
         for ns in namespaces:
-            for info in KINDS:
-                if info.kind == "Namespace":
+            for kind in (*(info.kind for info in KINDS), "ConfigMap"):
+                if kind == "Namespace":
                     continue
-                objs = found.get(info.kind, {}).get(ns)
+                objs = found.get(kind, {}).get(ns)
                 if objs:
-                    streams.append((f"cluster:{ctx}/{ns}/{info.kind}", to_yaml(_by_name(objs))))
+                    streams.append((f"cluster:{ctx}/{ns}/{kind}", to_yaml(_by_name(objs))))
         self.state.streams = streams
 
     # ---------------------------------------------------------------------------------------

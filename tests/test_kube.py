@@ -76,6 +76,8 @@ class FakeCluster:
             return 404, _status(404, "NotFound", f"the server could not find {path}")
         name = None
         namespace = None
+        if group == "" and rest[:1] == ["namespaces"] and rest[2:3] == ["configmaps"]:
+            return self.config_map(rest[1], rest[3] if len(rest) == 4 else "")
         if rest[:1] == ["namespaces"] and len(rest) == 2:  # read one namespace
             plural, name = "namespaces", rest[1]
         elif rest[:1] == ["namespaces"] and len(rest) == 3:
@@ -121,6 +123,13 @@ class FakeCluster:
             "metadata": meta,
             "items": page,
         }
+
+    def config_map(self, namespace: str, name: str) -> tuple[int, dict[str, Any]]:
+        for o in self.objects:
+            meta = o["metadata"]
+            if o["kind"] == "ConfigMap" and (meta["namespace"], meta["name"]) == (namespace, name):
+                return 200, o
+        return 404, _status(404, "NotFound", f'configmaps "{name}" not found')
 
 
 def _status(code: int, reason: str, message: str) -> dict[str, Any]:
@@ -333,7 +342,8 @@ def test_all_namespaces_lists_cluster_wide(serve: Any, tmp_path: Path) -> None:
     assert "/api/v1/namespaces" in prod.requests
     assert "/api/v1/services" in prod.requests
     assert "/apis/apps/v1/replicasets" in prod.requests
-    assert not any("/namespaces/" in p for p in prod.requests), prod.requests
+    listed = [p for p in prod.requests if p != "/api/v1/namespaces/istio-system/configmaps/istio"]
+    assert not any("/namespaces/" in p for p in listed), prod.requests
     assert prod.requests.count("/api/v1/namespaces") == 2  # two namespaces, two pages
     assert run.report["summary"]["resources"] == 10
 
@@ -593,3 +603,23 @@ def test_a_change_is_checked_against_what_is_deployed(serve: Any, tmp_path: Path
     assert [(f["file"], f["line"], f["path"]) for f in unknown] == [
         (str(change), 12, "spec.http[0].route[1].destination.subset")
     ], run.stderr
+
+
+def test_istios_mesh_config_map_is_read_from_the_root_namespace(serve: Any, tmp_path: Path) -> None:
+    mesh = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "istio", "namespace": "istio-system", "resourceVersion": "7"},
+        "data": {"mesh": "enableAutoMtls: false\nextensionProviders:\n- name: otel\n"},
+    }
+    prod = serve(FakeCluster([*_objects("prod"), mesh]))
+    kc = _kubeconfig(tmp_path, {"prod": prod.url})
+    state = kube.fetch(None, None, False, str(kc))
+    assert "/api/v1/namespaces/istio-system/configmaps/istio" in prod.requests
+    [(name, text)] = [s for s in state.streams if s[0].endswith("/ConfigMap")]
+    assert name == "cluster:prod/istio-system/ConfigMap"
+    assert "enableAutoMtls: false" in text
+    # another root namespace, where there is none: nothing to read, nothing to say
+    state = kube.fetch(None, None, False, str(kc), root_namespace="mesh-root")
+    assert not [s for s in state.streams if s[0].endswith("/ConfigMap")]
+    assert not state.warnings
