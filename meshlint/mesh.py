@@ -261,15 +261,17 @@ def export_scope(value: Any, own: str) -> set[str] | None:
 
 def workload_selector(rec: Record) -> dict[str, str] | None:
     """The labels a resource selects its workloads by, or None when it selects none (applies
-    to its whole namespace) or the selector is malformed: Gateways `spec.selector`; Sidecars,
-    DestinationRules and ServiceEntries `spec.workloadSelector.labels`; the security kinds and
-    Telemetry `spec.selector.matchLabels`. An empty selector is None too."""
+    to its whole namespace) or the selector is malformed: Gateways `spec.selector`; Sidecars
+    and ServiceEntries `spec.workloadSelector.labels`; DestinationRules
+    `spec.workloadSelector.matchLabels`; the security kinds and Telemetry
+    `spec.selector.matchLabels`. An empty selector is None too."""
     spec = rec.spec
     if rec.kind == "Gateway":
         found = label_map(spec.get("selector"))
     elif rec.kind in ("Sidecar", "DestinationRule", "ServiceEntry"):
         sel = spec.get("workloadSelector")
-        found = label_map(sel.get("labels")) if isinstance(sel, dict) else None
+        key = "matchLabels" if rec.kind == "DestinationRule" else "labels"
+        found = label_map(sel.get(key)) if isinstance(sel, dict) else None
     else:
         sel = spec.get("selector")
         found = label_map(sel.get("matchLabels")) if isinstance(sel, dict) else None

@@ -16,7 +16,7 @@ from conftest import FIXTURES, REPO
 from meshlint import loader
 from meshlint.config import Config
 from meshlint.engine import lint_paths, lint_text
-from meshlint.mesh import MeshIndex, MeshSettings, Record, light_data
+from meshlint.mesh import MeshIndex, MeshSettings, Record, light_data, workload_selector
 
 MESH = FIXTURES / "mesh"
 
@@ -570,3 +570,23 @@ def test_subset_of_a_destination_rule_hidden_by_export_to() -> None:
     [d] = [d for d in result.findings if d.code == "ML901"]
     assert "exportTo" in d.message and "`web`" in d.message
     assert (d.line, d.path) == (37, "spec.http[0].route[0].destination.subset")
+
+
+def test_workload_selectors_of_each_kind() -> None:
+    labels = {"app": "a"}
+    cases = {
+        ("Gateway", "networking.istio.io"): {"selector": labels},
+        ("Sidecar", "networking.istio.io"): {"workloadSelector": {"labels": labels}},
+        ("ServiceEntry", "networking.istio.io"): {"workloadSelector": {"labels": labels}},
+        ("DestinationRule", "networking.istio.io"): {"workloadSelector": {"matchLabels": labels}},
+        ("PeerAuthentication", "security.istio.io"): {"selector": {"matchLabels": labels}},
+        ("Telemetry", "telemetry.istio.io"): {"selector": {"matchLabels": labels}},
+    }
+    for (kind, group), spec in cases.items():
+        assert workload_selector(record(kind, "x", "shop", {"spec": spec}, group)) == labels
+        empty = record(kind, "x", "shop", {"spec": {}}, group)
+        assert workload_selector(empty) is None
+    wrong = record(
+        "DestinationRule", "x", "shop", {"spec": {"workloadSelector": {"labels": labels}}}
+    )
+    assert workload_selector(wrong) is None
