@@ -81,6 +81,12 @@ class Record:
     def where(self) -> str:
         return f"{self.file}:{self.line}"
 
+    @property
+    def place(self) -> str:
+        """Where the resource goes: its namespace as written, or, when it names none (it then
+        goes wherever it is applied), its file: two such resources meet only in one file."""
+        return self.namespace if self.namespace is not None else "\0" + self.file
+
 
 # What the cross-resource rules read of the Kubernetes kinds' specs; the rest is not kept (a run
 # may hold thousands of resources, and their node trees are freed file by file). The Istio kinds
@@ -190,7 +196,7 @@ def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def _wildcard_keys(host: str) -> Iterator[str]:
+def wildcard_keys(host: str) -> Iterator[str]:
     """The wildcard hosts that would cover ``host``: ``a.b.c`` → ``*.b.c``, ``*.c``, ``*``."""
     rest = host[2:] if host.startswith("*.") else host
     while "." in rest:
@@ -257,6 +263,12 @@ def export_scope(value: Any, own: str) -> set[str] | None:
         elif item != "~":
             out.add(item)
     return out
+
+
+def has_target_refs(rec: Record) -> bool:
+    """Whether a policy binds by `targetRef`/`targetRefs` rather than by a selector."""
+    spec = rec.spec
+    return bool(spec.get("targetRef")) or bool(spec.get("targetRefs"))
 
 
 def workload_selector(rec: Record) -> dict[str, str] | None:
@@ -410,7 +422,7 @@ class MeshIndex:
         """The Services and ServiceEntries that define a canonical host (wildcards included)."""
         found = list(self.services.get(host, ()))
         if self._wildcard_hosts and not host.startswith("*"):
-            for key in _wildcard_keys(host):
+            for key in wildcard_keys(host):
                 found.extend(self._wildcard_hosts.get(key, ()))
         elif host.startswith("*"):
             found.extend(self._wildcard_hosts.get(host, ()))
@@ -422,7 +434,7 @@ class MeshIndex:
         if self._wildcard_rules:
             if host.startswith("*"):
                 found.extend(self._wildcard_rules.get(host, ()))
-            for key in _wildcard_keys(host):
+            for key in wildcard_keys(host):
                 found.extend(self._wildcard_rules.get(key, ()))
         return found
 

@@ -34,6 +34,15 @@ def mesh_only(found: list[tuple[str, str, str, int, int, str]]) -> list[tuple[ob
     return [f for f in found if f[0].startswith("ML9")]
 
 
+# The rules this file tests; the fixtures also draw findings of later rules (ML986, an unused
+# subset, on every DestinationRule whose other subset a VirtualService misses), tested elsewhere.
+REFERENCE_RULES = ("ML901", "ML902", "ML903", "ML904", "ML905")
+
+
+def reference_only(found: list[tuple[str, str, str, int, int, str]]) -> list[tuple[object, ...]]:
+    return [f for f in found if f[0] in REFERENCE_RULES]
+
+
 # --------------------------------------------------------------------------------------------
 # the rules, each on a failing and a clean fixture
 
@@ -44,7 +53,7 @@ def test_clean_fixture_has_no_finding_at_all(code: str) -> None:
 
 
 def test_unknown_subset_in_route_and_mirror() -> None:
-    assert lint(MESH / "ML901-bad.yaml") == [
+    assert reference_only(lint(MESH / "ML901-bad.yaml")) == [
         (
             "ML901",
             "error",
@@ -81,7 +90,7 @@ def test_conflicting_mesh_virtual_services_name_the_first() -> None:
 
 
 def test_findings_across_files_land_in_the_file_of_the_resource() -> None:
-    assert lint(MESH / "split") == [
+    assert reference_only(lint(MESH / "split")) == [
         ("ML903", "warning", "destinationrule.yaml", 14, 7, "spec.subsets[1].labels"),
         (
             "ML901",
@@ -99,7 +108,7 @@ def test_each_file_alone_knows_less() -> None:
     assert lint(MESH / "split" / "virtualservice.yaml") == []
     # With the DestinationRule but not the Service: the subset still does not exist.
     found = lint(MESH / "split" / "virtualservice.yaml", MESH / "split" / "destinationrule.yaml")
-    assert [f[:2] for f in found] == [("ML901", "error")]
+    assert [f[:2] for f in reference_only(found)] == [("ML901", "error")]
 
 
 # --------------------------------------------------------------------------------------------
@@ -152,7 +161,9 @@ spec:
 
 def ml9(text: str, config: Config | None = None) -> list[tuple[str, str, int]]:
     result = lint_text(text, config or Config(), name="mesh.yaml")
-    return [(d.code, d.severity.label, d.line) for d in result.findings if d.code.startswith("ML9")]
+    return [
+        (d.code, d.severity.label, d.line) for d in result.findings if d.code in REFERENCE_RULES
+    ]
 
 
 def test_no_destination_rule_for_a_known_host_is_an_error() -> None:
@@ -504,7 +515,7 @@ def test_a_failing_mesh_check_is_reported_and_the_others_still_run(
 
 
 def test_destination_rule_for_a_missing_service() -> None:
-    assert lint(MESH / "ML905-bad.yaml") == [
+    assert reference_only(lint(MESH / "ML905-bad.yaml")) == [
         ("ML905", "warning", "ML905-bad.yaml", 31, 9, "spec.host"),
     ]
     assert lint(MESH / "ML905-good.yaml") == []
@@ -550,7 +561,7 @@ def test_stdin_and_files_make_one_mesh() -> None:
         timeout=120,
     )
     assert proc.returncode == 1, proc.stderr
-    [found] = json.loads(proc.stdout)["findings"]
+    [found] = [f for f in json.loads(proc.stdout)["findings"] if f["rule"] in REFERENCE_RULES]
     assert (found["rule"], found["file"], found["line"], found["column"]) == (
         "ML901",
         "k8s/vs.yaml",

@@ -190,7 +190,7 @@ define(
     kiali="KIA1107",
     source=f"{AN}/virtualservice/destinationrules.go (ReferencedResourceNotFound, reftype "
     "'host+subset in destinationrule' and 'mirror+subset in destinationrule')",
-    catalogue=("vs-x-subset-unknown", "vs-x-mirror-subset-unknown"),
+    catalogue=("vs-x-subset-unknown", "vs-x-mirror-subset-unknown", "vs-k-subset-unknown"),
 )
 
 
@@ -209,7 +209,7 @@ def _unknown_subset(index: MeshIndex) -> Iterator[MeshFinding]:
             if drs:
                 declaring = [dr for dr in drs if subset in subsets_of(dr)]
                 if any(index.visible(dr, ns) for dr in declaring) or (
-                    declaring and not _mesh_bound(vs.spec)
+                    declaring and not mesh_bound(vs.spec)
                 ):
                     continue  # (a gateway's proxy sees what its own namespace sees)
                 if declaring:
@@ -336,7 +336,7 @@ define(
     istio="IST0101",
     kiali="KIA1102",
     source=f"{AN}/virtualservice/gateways.go (ReferencedResourceNotFound, reftype 'gateway')",
-    catalogue=("vs-x-gateway-unknown",),
+    catalogue=("vs-x-gateway-unknown", "vs-k-gateway-unknown"),
 )
 
 
@@ -496,7 +496,7 @@ define(
     istio="IST0173",
     kiali="KIA0203",
     source=f"{AN}/destinationrule/subset.go (DestinationRuleSubsetNotSelectPods)",
-    catalogue=("dr-x-subset-no-pods",),
+    catalogue=("dr-x-subset-no-pods", "dr-k-subset-labels"),
 )
 
 
@@ -610,7 +610,8 @@ define(
 )
 
 
-def _mesh_bound(spec: dict[str, Any]) -> bool:
+def mesh_bound(spec: dict[str, Any]) -> bool:
+    """Whether a VirtualService applies to sidecars: no `gateways`, or `mesh` among them."""
     gateways = spec.get("gateways")
     if not isinstance(gateways, list) or not gateways:
         return True
@@ -630,10 +631,10 @@ def _conflicting_hosts(index: MeshIndex) -> Iterator[MeshFinding]:
     first: dict[tuple[str, str, str], Record] = {}
     for vs in index.virtual_services:
         spec = vs.spec
-        if not _mesh_bound(spec):
+        if not mesh_bound(spec):
             continue
         scope = _scope(vs)
-        place = vs.namespace if vs.namespace is not None else "\0" + vs.file
+        place = vs.place
         seen: set[str] = set()
         for i, host in items(spec.get("hosts")):
             if not literal(host):
@@ -727,7 +728,7 @@ define(
     istio="IST0174",
     kiali="KIA0202",
     source=f"{AN}/destinationrule/subset.go (UnknownDestinationRuleHost)",
-    catalogue=("dr-x-host-unknown",),
+    catalogue=("dr-x-host-unknown", "dr-k-host-unknown"),
 )
 
 
