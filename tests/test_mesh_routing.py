@@ -1,0 +1,600 @@
+"""Cross-resource routing rules (ML906-ML918): destination hosts and ports, gateway hosts,
+gateway-bound conflicts, delegates, Sidecar egress hosts and port-level settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+from test_mesh import lint
+
+from meshlint.config import Config
+from meshlint.engine import lint_text
+
+MESH = FIXTURES / "mesh"
+MINE = tuple(f"ML{n}" for n in range(906, 920))
+HOST = "spec.http[0].route[0].destination.host"
+
+
+def mine(found: list[tuple[str, str, str, int, int, str]]) -> list[tuple[object, ...]]:
+    return [f for f in found if f[0] in MINE]
+
+
+def codes(text: str, config: Config | None = None) -> list[tuple[str, str, str]]:
+    """(code, severity, path) of the routing findings of one text."""
+    result = lint_text(text, config or Config(), name="mesh.yaml")
+    return [(d.code, d.severity.label, d.path) for d in result.findings if d.code in MINE]
+
+
+# --------------------------------------------------------------------------------------------
+# the fixtures
+
+
+@pytest.mark.parametrize("code", MINE)
+def test_clean_fixture_has_no_finding_at_all(code: str) -> None:
+    assert lint(MESH / f"{code}-good.yaml") == []
+
+
+EXPECTED: dict[str, list[tuple[object, ...]]] = {
+    "ML906": [
+        ("ML906", "error", "ML906-bad.yaml", 87, 15, HOST),
+        ("ML906", "error", "ML906-bad.yaml", 89, 13, "spec.http[0].mirror.host"),
+        ("ML906", "error", "ML906-bad.yaml", 109, 15, "spec.tls[0].route[0].destination.host"),
+        ("ML906", "warning", "ML906-bad.yaml", 115, 15, "spec.tcp[0].route[0].destination.host"),
+        ("ML906", "warning", "ML906-bad.yaml", 119, 15, HOST),
+    ],
+    "ML907": [
+        (
+            "ML907",
+            "error",
+            "ML907-bad.yaml",
+            97,
+            19,
+            "spec.http[1].route[0].destination.port.number",
+        ),
+        ("ML907", "error", "ML907-bad.yaml", 101, 17, "spec.http[1].mirror.port.number"),
+    ],
+    "ML908": [
+        ("ML908", "error", "ML908-bad.yaml", 87, 15, HOST),
+        ("ML908", "warning", "ML908-bad.yaml", 118, 15, HOST),
+    ],
+    "ML909": [
+        ("ML909", "warning", "ML909-bad.yaml", 96, 5, "spec.gateways[0]"),
+        ("ML909", "warning", "ML909-bad.yaml", 111, 5, "spec.gateways[0]"),
+    ],
+    "ML910": [
+        ("ML910", "warning", "ML910-bad.yaml", 96, 5, "spec.gateways[0]"),
+        ("ML910", "warning", "ML910-bad.yaml", 111, 5, "spec.gateways[0]"),
+    ],
+    "ML911": [
+        ("ML911", "warning", "ML911-bad.yaml", 144, 15, "spec.http[1].route[0].destination.host"),
+    ],
+    "ML912": [("ML912", "warning", "ML912-bad.yaml", 74, 5, "spec.hosts[0]")],
+    "ML913": [("ML913", "warning", "ML913-bad.yaml", 47, 5, "spec.gateways[0]")],
+    "ML914": [
+        ("ML914", "error", "ML914-bad.yaml", 74, 13, "spec.http[0].delegate.name"),
+        ("ML914", "error", "ML914-bad.yaml", 80, 13, "spec.http[1].delegate.name"),
+        ("ML914", "warning", "ML914-bad.yaml", 85, 13, "spec.http[2].delegate.name"),
+        # the delegate the typo meant is then referenced by nothing
+        ("ML916", "warning", "ML914-bad.yaml", 91, 9, "metadata.name"),
+    ],
+    "ML915": [("ML915", "error", "ML915-bad.yaml", 73, 5, "spec.http[0].delegate")],
+    "ML916": [("ML916", "warning", "ML916-bad.yaml", 91, 9, "metadata.name")],
+    "ML917": [
+        ("ML917", "warning", "ML917-bad.yaml", 66, 7, "spec.egress[0].hosts[0]"),
+        ("ML917", "warning", "ML917-bad.yaml", 67, 7, "spec.egress[0].hosts[1]"),
+        ("ML917", "warning", "ML917-bad.yaml", 68, 7, "spec.egress[0].hosts[2]"),
+    ],
+    "ML919": [
+        ("ML919", "warning", "ML919-bad.yaml", 87, 5, "spec.http[0].match"),
+        ("ML919", "warning", "ML919-bad.yaml", 94, 5, "spec.http[1].match"),
+    ],
+    "ML918": [
+        (
+            "ML918",
+            "warning",
+            "ML918-bad.yaml",
+            62,
+            17,
+            "spec.trafficPolicy.portLevelSettings[0].port.number",
+        ),
+        (
+            "ML918",
+            "warning",
+            "ML918-bad.yaml",
+            77,
+            19,
+            "spec.subsets[0].trafficPolicy.portLevelSettings[0].port.number",
+        ),
+    ],
+}
+
+
+@pytest.mark.parametrize("code", MINE)
+def test_bad_fixture_findings(code: str) -> None:
+    assert mine(lint(MESH / f"{code}-bad.yaml")) == EXPECTED[code]
+
+
+def test_bad_fixtures_have_no_error_of_other_rules_but_the_expected() -> None:
+    # the internal gateway name is also invalid for the webhook and names no Gateway
+    others = [f[:2] for f in lint(MESH / "ML913-bad.yaml") if f[0] not in MINE]
+    assert others == [("ML404", "error"), ("ML902", "error")]
+
+
+def test_messages_name_the_other_resource() -> None:
+    result = lint_text((MESH / "ML906-bad.yaml").read_text(), Config(), name="ML906-bad.yaml")
+    messages = [d.message for d in result.findings if d.code == "ML906"]
+    assert "ServiceEntry/partners/partner-api (ML906-bad.yaml:55)" in messages[2]
+    assert "exportTo: [.]" in messages[2]
+    assert "external-hosts" in messages[3] and "external-namespaces" in messages[3]
+    result = lint_text((MESH / "ML918-bad.yaml").read_text(), Config(), name="ML918-bad.yaml")
+    first = next(d.message for d in result.findings if d.code == "ML918")
+    assert "targetPort of port 80" in first
+
+
+# --------------------------------------------------------------------------------------------
+# ML906: what the run holds decides the verdict
+
+SERVICE = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: reviews
+  namespace: shop
+{annotations}spec:
+  selector:
+    app: reviews
+  ports:
+  - name: http
+    port: 9080
+"""
+
+VS = """\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: front
+  namespace: {ns}
+spec:
+  hosts: [front]
+  http:
+  - route:
+    - destination:
+        host: {host}
+"""
+
+
+def svc(annotations: str = "") -> str:
+    return SERVICE.format(annotations=annotations)
+
+
+def vs(host: str, ns: str = "shop") -> str:
+    return VS.format(host=host, ns=ns)
+
+
+def test_a_file_without_services_says_nothing() -> None:
+    assert codes(vs("nowhere")) == []
+    assert codes(vs("httpbin.org")) == []
+
+
+@pytest.mark.parametrize(
+    ("host", "ns", "expected"),
+    [
+        ("reviews", "shop", []),
+        ("reviews.shop", "web", []),
+        ("reviews.shop.svc", "web", []),
+        ("reviews.shop.svc.cluster.local", "web", []),
+        ("ratings", "shop", [("ML906", "error", HOST)]),
+        ("reviews", "web", [("ML906", "warning", HOST)]),  # nothing of `web` is linted
+        ("ratings.shop.svc.cluster.local", "web", [("ML906", "error", HOST)]),
+        ("api.example.com", "shop", [("ML906", "warning", HOST)]),
+    ],
+)
+def test_host_resolution_and_severity(host: str, ns: str, expected: list[object]) -> None:
+    assert codes(svc() + "---\n" + vs(host, ns)) == expected
+
+
+def test_service_export_to_annotation() -> None:
+    private = svc("  annotations:\n    networking.istio.io/exportTo: '.'\n")
+    assert codes(private + "---\n" + vs("reviews", "shop")) == []
+    [(code, severity, _)] = codes(private + "---\n" + vs("reviews.shop", "web"))
+    assert (code, severity) == ("ML906", "error")
+    shared = svc("  annotations:\n    networking.istio.io/exportTo: '., web'\n")
+    assert codes(shared + "---\n" + vs("reviews.shop", "web")) == []
+
+
+def test_service_entry_wildcard_and_export_to() -> None:
+    se = """\
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: partner
+  namespace: shop
+spec:
+  hosts: ["*.partner.example"]
+  exportTo: [".", web]
+  resolution: NONE
+  ports:
+  - {number: 443, name: https, protocol: TLS}
+---
+"""
+    assert codes(se + vs("api.partner.example", "shop")) == []
+    assert codes(se + vs("api.partner.example", "web")) == []
+    assert codes(se + vs("api.partner.example", "ops")) == [("ML906", "error", HOST)]
+    assert codes(se + vs("partner.example", "shop")) == [("ML906", "warning", HOST)]
+
+
+def test_external_hosts_and_namespaces_from_config() -> None:
+    text = svc() + "---\n" + vs("ratings", "shop") + "---\n" + vs("billing.pay.svc", "pay")
+    assert [c[1] for c in codes(text)] == ["error", "warning"]
+    config = Config(external_hosts=["ratings.shop.svc.cluster.local"])
+    assert [c[1] for c in codes(text, config)] == ["warning"]
+    config = Config(external_hosts=["ratings*"], external_namespaces=["pay"])
+    assert codes(text, config) == []
+
+
+def test_a_run_split_across_files(tmp_path: Path) -> None:
+    (tmp_path / "service.yaml").write_text(svc())
+    second = vs("ratings").replace("front", "back")
+    (tmp_path / "routes.yaml").write_text(vs("reviews") + "---\n" + second)
+    assert lint(tmp_path / "routes.yaml") == []  # the routes alone: nothing to say
+    assert mine(lint(tmp_path)) == [
+        ("ML906", "error", "routes.yaml", 23, 15, HOST),
+    ]
+
+
+def test_services_without_namespace_count_in_their_own_file_only(tmp_path: Path) -> None:
+    service = svc().replace("  namespace: shop\n", "")
+    route = vs("ratings").replace("  namespace: shop\n", "")
+    (tmp_path / "a.yaml").write_text(service + "---\n" + route)
+    assert [f[:2] for f in mine(lint(tmp_path / "a.yaml"))] == [("ML906", "error")]
+    (tmp_path / "a.yaml").write_text(service)
+    (tmp_path / "b.yaml").write_text(route)
+    assert [f[:2] for f in mine(lint(tmp_path))] == [("ML906", "warning")]
+
+
+def test_unknown_host_with_a_subset_is_left_to_ml901() -> None:
+    dr = """\
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: reviews
+  namespace: shop
+spec:
+  host: reviews
+  subsets:
+  - name: v1
+    labels: {version: v1}
+---
+"""
+    route = vs("ratings.other.svc.cluster.local").replace(
+        "host: ratings.other.svc.cluster.local",
+        "host: ratings.other.svc.cluster.local\n        subset: v1",
+    )
+    result = lint_text(svc() + "---\n" + dr + route, Config(), name="mesh.yaml")
+    assert [d.code for d in result.findings if d.code.startswith("ML9")] == ["ML901"]
+
+
+def test_templates_and_wrong_types_are_skipped() -> None:
+    base = svc() + "---\n"
+    assert codes(base + vs("'{{ .Values.host }}'")) == []
+    broken = """\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: broken
+  namespace: shop
+spec:
+  hosts: 5
+  gateways: mesh
+  http:
+  - route: reviews
+  - route:
+    - destination: reviews
+    - destination: {host: 7, port: "80"}
+    - destination: {host: reviews, port: {number: "9080"}}
+    mirror: [reviews]
+    delegate: reviews
+  - 3
+  tcp: {route: []}
+"""
+    assert codes(base + broken) == []
+
+
+# --------------------------------------------------------------------------------------------
+# ports
+
+
+GATEWAY = """\
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: edge
+  namespace: shop
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 8080, name: http, protocol: HTTP}
+    hosts: ["*"]
+---
+"""
+
+MULTI = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: catalog
+  namespace: shop
+spec:
+  selector: {app: catalog}
+  ports:
+  - {name: http, port: 8080}
+  - {name: grpc, port: 9090}
+---
+"""
+
+EDGE = """\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: edge
+  namespace: shop
+spec:
+  hosts: ["*"]
+  gateways: [edge]
+  http:
+  - route:
+    - destination:
+        host: catalog
+"""
+
+
+def test_port_is_not_required_when_the_host_exposes_every_gateway_port() -> None:
+    assert codes(MULTI + GATEWAY + EDGE) == []
+    other = GATEWAY.replace("number: 8080", "number: 80")
+    assert codes(MULTI + other + EDGE) == [("ML908", "error", HOST)]
+    # the Gateway is not in the run: the port it listens on is unknown
+    assert codes(MULTI + EDGE) == [("ML908", "error", HOST)]
+
+
+def test_mesh_route_to_its_own_multi_port_host_needs_no_port() -> None:
+    own = EDGE.replace('hosts: ["*"]\n  gateways: [edge]\n', "hosts: [catalog]\n")
+    assert codes(MULTI + own) == []
+
+
+def test_service_entry_ports_and_unreadable_ports() -> None:
+    se = """\
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: db
+  namespace: shop
+spec:
+  hosts: [db.example.com]
+  resolution: DNS
+  ports:
+  - {number: 5432, name: tcp, protocol: TCP}
+---
+"""
+    route = vs("db.example.com").replace(
+        "host: db.example.com", "host: db.example.com\n        port: {number: 5433}"
+    )
+    assert codes(se + route) == [("ML907", "error", HOST.replace(".host", ".port.number"))]
+    unreadable = se.replace("  - {number: 5432, name: tcp, protocol: TCP}", "  - 5432")
+    assert codes(unreadable + route) == []
+
+
+# --------------------------------------------------------------------------------------------
+# gateways
+
+
+def test_gateway_host_matching() -> None:
+    gw = GATEWAY.replace('hosts: ["*"]', 'hosts: ["*.example.com", "./own.example.org"]')
+    route = EDGE.replace("host: catalog", "host: catalog\n        port: {number: 8080}")
+    for hosts, expected in [
+        ('["a.example.com"]', []),
+        ('["*.b.example.com"]', []),
+        ('["*"]', []),  # a wildcard VirtualService host overlaps every server host
+        ('["own.example.org"]', []),
+        ('["example.com"]', [("ML909", "warning", "spec.gateways[0]")]),
+    ]:
+        assert codes(MULTI + gw + route.replace('hosts: ["*"]', f"hosts: {hosts}")) == expected
+
+
+def test_gateway_api_listener_without_hostname_accepts_every_host() -> None:
+    gw = """\
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: edge
+  namespace: shop
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: http, port: 80, protocol: HTTP}
+---
+"""
+    route = EDGE.replace('hosts: ["*"]', "hosts: [shop.example.com]")
+    assert [c for c in codes(gw + route) if c[0] in ("ML909", "ML910")] == []
+    named = gw.replace("protocol: HTTP}", "protocol: HTTP, hostname: api.example.com}")
+    assert [c[0] for c in codes(named + route) if c[0] in ("ML909", "ML910")] == ["ML909"]
+
+
+def test_gateway_conflict_reads_legacy_names_and_ignores_a_resource_twice() -> None:
+    a = EDGE.replace("host: catalog", "host: catalog\n        port: {number: 8080}")
+    b = a.replace("name: edge\n  namespace: shop\nspec", "name: edge-2\n  namespace: shop\nspec")
+    b = b.replace("gateways: [edge]", "gateways: [edge.shop]")
+    assert [c[0] for c in codes(MULTI + GATEWAY + a + "---\n" + b)] == ["ML912"]
+    assert codes(MULTI + GATEWAY + a + "---\n" + a) == []  # two versions of one resource
+    other = GATEWAY.replace("name: edge", "name: edge2")
+    c = b.replace("gateways: [edge.shop]", "gateways: [edge2]")
+    assert codes(MULTI + GATEWAY + other + a + "---\n" + c) == []
+
+
+def test_internal_gateway_name_without_namespace() -> None:
+    text = EDGE.replace("gateways: [edge]", "gateways: [web~istio-autogenerated-k8s-gateway~http]")
+    result = lint_text(text, Config(), name="mesh.yaml")
+    [d] = [d for d in result.findings if d.code == "ML913"]
+    assert "shop/web" in d.message
+
+
+# --------------------------------------------------------------------------------------------
+# delegates
+
+
+ROOT = """\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: root
+  namespace: shop
+spec:
+  hosts: [shop.example.com]
+  http:
+  - delegate: {name: routes, namespace: team}
+---
+"""
+
+DELEGATE = """\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: routes
+  namespace: team
+spec:
+  http:
+  - route:
+    - destination: {host: web.team.svc.cluster.local}
+"""
+
+MESH_CONFIG = """\
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: istio
+  namespace: istio-system
+data:
+  mesh: |
+    defaultVirtualServiceExportTo: ["."]
+"""
+
+
+def test_delegate_visibility_follows_the_mesh_default() -> None:
+    assert codes(ROOT + DELEGATE) == []
+    assert codes(ROOT + DELEGATE + MESH_CONFIG) == [("ML915", "error", "spec.http[0].delegate")]
+    exported = DELEGATE.replace("spec:\n", "spec:\n  exportTo: [shop]\n")
+    assert codes(ROOT + exported + MESH_CONFIG) == []
+
+
+def test_delegate_in_an_external_namespace_and_orphans_without_roots() -> None:
+    assert codes(ROOT) == [("ML914", "warning", "spec.http[0].delegate.name")]
+    assert codes(ROOT, Config(external_namespaces=["team"])) == []
+    # delegates alone: their roots may live elsewhere
+    assert codes(DELEGATE) == []
+
+
+# --------------------------------------------------------------------------------------------
+# Sidecar egress and port-level settings
+
+
+def test_sidecar_egress_only_checks_namespaces_the_run_defines() -> None:
+    sidecar = """\
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata:
+  name: default
+  namespace: shop
+spec:
+  egress:
+  - hosts:
+    - "./reviews.shop.svc.cluster.local"
+    - "./ratings.shop.svc.cluster.local"
+    - "other/anything.other.svc.cluster.local"
+    - "*/reviews.elsewhere.svc.cluster.local"
+    - "~/*"
+    - "./*.shop.svc.cluster.local"
+    - 7
+    - noslash
+  - hosts: nope
+  - 3
+"""
+    assert codes(svc() + "---\n" + sidecar) == [("ML917", "warning", "spec.egress[0].hosts[1]")]
+    config = Config(external_hosts=["ratings.*"])
+    assert codes(svc() + "---\n" + sidecar, config) == []
+
+
+def test_port_level_settings_for_unknown_hosts_or_odd_values_are_skipped() -> None:
+    dr = """\
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: r
+  namespace: shop
+spec:
+  host: {host}
+  trafficPolicy:
+    portLevelSettings:
+    - port: {{number: 1234}}
+    - port: {{number: "9080"}}
+    - port: 9080
+    - 5
+"""
+    assert codes(dr.format(host="elsewhere")) == []
+    found = codes(svc() + "---\n" + dr.format(host="reviews"))
+    assert found == [("ML918", "warning", "spec.trafficPolicy.portLevelSettings[0].port.number")]
+
+
+# --------------------------------------------------------------------------------------------
+# delegate matches, as istiod merges them
+
+
+@pytest.mark.parametrize(
+    ("root", "leaf", "conflict"),
+    [
+        ({"uri": {"prefix": "/a"}}, {"uri": {"prefix": "/a/b"}}, False),
+        ({"uri": {"prefix": "/a/b"}}, {"uri": {"prefix": "/a"}}, True),
+        ({"uri": {"prefix": "/a"}}, {"uri": {"exact": "/a/x"}}, False),
+        ({"uri": {"exact": "/a"}}, {"uri": {"exact": "/a"}}, False),
+        ({"uri": {"exact": "/a"}}, {"uri": {"prefix": "/a"}}, True),
+        ({"uri": {"regex": "/a.*"}}, {"uri": {"prefix": "/a"}}, True),
+        ({"uri": {"prefix": "/a"}}, {"uri": {"regex": "/a.*"}}, True),
+        ({}, {"uri": {"regex": "/a.*"}}, False),
+        ({"headers": {"x": {"exact": "1"}}}, {"headers": {"x": {"exact": "2"}}}, True),
+        ({"headers": {"x": {"exact": "1"}}}, {"headers": {"y": {"exact": "2"}}}, False),
+        ({"port": 80}, {"port": 8080}, True),
+        ({"port": 80}, {}, False),
+        ({"sourceNamespace": "a"}, {}, True),
+        ({"sourceLabels": {"app": "a"}}, {"sourceLabels": {"app": "b"}}, True),
+        ({"gateways": ["g1", "g2"]}, {"gateways": ["g1"]}, False),
+        ({"gateways": ["g1"]}, {"gateways": ["g3"]}, True),
+        ({"ignoreUriCase": True}, {"ignoreUriCase": True}, False),
+        ({}, {"ignoreUriCase": True}, True),
+        ({"uri": "bad"}, {"uri": {"prefix": "/x"}}, False),
+    ],
+)
+def test_delegate_match_conflicts(
+    root: dict[str, object], leaf: dict[str, object], conflict: bool
+) -> None:
+    from meshlint.rules.mesh_routing import _matches_conflict
+
+    assert _matches_conflict([root], [leaf]) is conflict
+
+
+def test_a_delegate_match_needs_one_compatible_root_match() -> None:
+    from meshlint.rules.mesh_routing import _matches_conflict
+
+    roots = [{"uri": {"prefix": "/a"}}, {"uri": {"prefix": "/b"}}]
+    assert not _matches_conflict(roots, [{"uri": {"prefix": "/b/1"}}])
+    assert _matches_conflict(roots, [{"uri": {"prefix": "/b/1"}}, {"uri": {"prefix": "/c"}}])
+    assert not _matches_conflict([], [{"uri": {"prefix": "/c"}}])
+    assert not _matches_conflict(roots, [])
+
+
+def test_delegate_conflicts_need_a_visible_host_less_delegate() -> None:
+    root = ROOT.replace("  - delegate:", "  - match: [{uri: {prefix: /a}}]\n    delegate:")
+    leaf = DELEGATE.replace("  - route:", "  - match: [{uri: {prefix: /b}}]\n    route:")
+    assert codes(root + leaf) == [("ML919", "warning", "spec.http[0].match")]
+    assert codes(root + leaf + MESH_CONFIG) == [("ML915", "error", "spec.http[0].delegate")]
+    assert codes(root + leaf.replace("prefix: /b", "prefix: /a/b")) == []
