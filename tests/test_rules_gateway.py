@@ -83,7 +83,9 @@ def test_bad_fixture() -> None:
 
 
 def test_good_fixture_is_clean_of_every_rule() -> None:
-    found = lint_paths([str(FIXTURES / "gateway-good.yaml")], Config()).findings
+    # of every rule of a single resource: the fixture is a pile of independent cases, which the
+    # cross-resource rules (ML9) rightly see as one namespace's conflicting resources
+    found = lint_paths([str(FIXTURES / "gateway-good.yaml")], Config(ignore=["ML9"])).findings
     assert rows(found) == []
 
 

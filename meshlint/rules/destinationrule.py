@@ -1784,3 +1784,132 @@ def check_connect_timeout(res: Resource) -> Iterator[Finding]:
                 f"connectTimeout {value} is shorter than {_MIN_CONNECT_TIMEOUT_MS}ms: under load "
                 "slow connects become connect failures and retries; Istio's default is 10s",
             )
+
+
+# --------------------------------------------------------------------------------------------
+# ML520 outlier-detection-may-eject-all-hosts, ML521 outlier-detection-default-ejection-time
+# --------------------------------------------------------------------------------------------
+
+_OD_SOURCE = (
+    "meshlint best practice: istio/api networking/v1alpha3/destination_rule.proto "
+    "(OutlierDetection: maxEjectionPercent, minHealthPercent, baseEjectionTime default 30s); "
+    "istio/istio pilot/pkg/networking/core/cluster_traffic_policy.go (applyOutlierDetection: "
+    "minHealthPercent becomes the healthy panic threshold, 0 by default)"
+)
+
+
+@rule(
+    "ML520",
+    "outlier-detection-may-eject-all-hosts",
+    Severity.WARNING,
+    summary="Outlier detection may eject every host (`maxEjectionPercent: 100`) and has no "
+    "panic threshold.",
+    rationale="""
+        With `maxEjectionPercent: 100` outlier detection may take every endpoint of the
+        host out of load balancing at once. When a shared dependency fails (a database, a
+        bad configuration pushed to every pod), every host answers 5xx, every host is
+        ejected, and the client proxies answer 503 "no healthy upstream" for the whole
+        `baseEjectionTime` instead of passing on the requests that would have succeeded;
+        with one or two replicas that is one bad minute away. Istio sets no panic
+        threshold by default (`minHealthPercent` 0), so nothing brings the ejected hosts
+        back early.
+
+        Keep `maxEjectionPercent` below 100 (Envoy's default is 10; Envoy always ejects at
+        least one host), or set `minHealthPercent` so that the proxy ignores ejections once
+        too few hosts are left. Not reported when `minHealthPercent` is above 0.
+    """,
+    bad=_dr(
+        """
+        host: reviews.shop.svc.cluster.local
+        trafficPolicy:
+          outlierDetection:
+            consecutive5xxErrors: 5
+            interval: 10s
+            baseEjectionTime: 30s
+            maxEjectionPercent: 100
+        """
+    ),
+    good=_dr(
+        """
+        host: reviews.shop.svc.cluster.local
+        trafficPolicy:
+          outlierDetection:
+            consecutive5xxErrors: 5
+            interval: 10s
+            baseEjectionTime: 30s
+            maxEjectionPercent: 50
+        """
+    ),
+    kinds=KINDS,
+    source=_OD_SOURCE,
+    catalogue=(),
+)
+def check_eject_all(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    for path, od, _ in _sections(spec, "outlierDetection"):
+        if as_int(od.get("maxEjectionPercent")) != 100:
+            continue
+        floor = _number(od.get("minHealthPercent"))
+        if floor is not None and floor > 0:
+            continue
+        yield Finding(
+            (*path, "maxEjectionPercent"),
+            "maxEjectionPercent 100 lets outlier detection eject every host: when all fail "
+            "together every request gets 503 'no healthy upstream'; lower it or set "
+            "minHealthPercent",
+        )
+
+
+@rule(
+    "ML521",
+    "outlier-detection-default-ejection-time",
+    Severity.INFO,
+    summary="Outlier detection sets no `baseEjectionTime` and ejects hosts for Istio's "
+    "default of 30s.",
+    rationale="""
+        An ejected host stays out of load balancing for `baseEjectionTime` times the number
+        of times it has been ejected (30s, 60s, 90s …, up to Envoy's cap of 300s). Left
+        unset, it is 30s: long for a host that failed one burst of requests when the
+        service has few replicas (the others take all its load meanwhile), short for a host
+        that is broken for good. The default is reasonable, so this is only information:
+        state the value that suits the service, next to `consecutive5xxErrors` and
+        `interval`.
+    """,
+    bad=_dr(
+        """
+        host: reviews.shop.svc.cluster.local
+        trafficPolicy:
+          outlierDetection:
+            consecutive5xxErrors: 5
+            interval: 10s
+        """
+    ),
+    good=_dr(
+        """
+        host: reviews.shop.svc.cluster.local
+        trafficPolicy:
+          outlierDetection:
+            consecutive5xxErrors: 5
+            interval: 10s
+            baseEjectionTime: 30s
+        """
+    ),
+    kinds=KINDS,
+    source=_OD_SOURCE,
+    catalogue=(),
+)
+def check_default_ejection_time(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    for path, od, _ in _sections(spec, "outlierDetection"):
+        if not od or od.get("baseEjectionTime") is not None:
+            continue
+        yield Finding(
+            path,
+            "outlierDetection sets no baseEjectionTime: an ejected host stays out for 30s, "
+            "then 60s, 90s … on each new ejection; state the time that suits the service",
+            key=True,
+        )
