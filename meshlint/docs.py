@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-# Rows of the rules catalogue whose source is Istio's webhook, CRD or CEL rules that no rule
-# implements (yet), and why. tests/test_catalogue.py holds the list to the catalogue.
+# Rows of the rules catalogue from Istio's webhook, CRD or CEL rules, istioctl analyze or Kiali
+# that no rule implements (yet), and why. tests/test_catalogue.py holds the list to the catalogue.
 NOT_IMPLEMENTED: dict[str, str] = {
     "gen-field-alias": "an info note on snake_case alias fields (mirror_percent, jwks_uri); "
     "the models accept both spellings, no finding is given",
@@ -14,6 +14,17 @@ NOT_IMPLEMENTED: dict[str, str] = {
     "subset and port-level policies, which every ML5 rule does",
     "tm-al-filter-cel": "needs a CEL parser (access-log filter expressions); none is among the "
     "project's dependencies",
+    "ap-k-principal-remote": "needs the service accounts of the other clusters of a multi-cluster "
+    "mesh, which neither manifests nor one cluster's API hold",
+    "ap-x-status-rejected": "reads `status.conditions`, which the cluster writes; manifests carry "
+    "no status and `--cluster` leaves it out",
+    "se-x-waypoint-unbound": "reads `status.conditions`, which the cluster writes; manifests carry "
+    "no status and `--cluster` leaves it out",
+    "ra-x-jwks-unrestricted": "reads the environment of the istiod Deployment (an installation "
+    "setting, `BLOCKED_CIDRS_IN_JWKS_URIS`), which application repositories do not hold",
+    "se-x-address-required": "the analyzer's variant depends on the proxies' DNS capture and "
+    "auto-allocation metadata in the mesh config; ML634 reports the webhook's narrower case, "
+    "where Istio will not allocate an address itself",
 }
 
 
@@ -60,7 +71,8 @@ def rules_markdown() -> str:
         out += [f"| {row} | `{fn}` |" for row, fn in sorted(GRAMMAR.items())]
         out += [
             "",
-            "Rows from Istio's webhook, CRD or CEL rules that no rule implements:",
+            "Rows from Istio's webhook, CRD or CEL rules, istioctl analyze or Kiali that no rule",
+            "implements:",
             "",
             "| catalogue row | why |",
             "|---|---|",

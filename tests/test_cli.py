@@ -140,7 +140,7 @@ def test_rules_explain_version() -> None:
     result = runner.invoke(app, ["explain", "ML206"])
     assert result.exit_code == 0 and "retires" in result.output and "Bad:" in result.output
     assert runner.invoke(app, ["explain", "unknown-field"]).exit_code == 0
-    assert runner.invoke(app, ["explain", "ML999"]).exit_code == 2
+    assert runner.invoke(app, ["explain", "ML198"]).exit_code == 2
     assert runner.invoke(app, ["version"]).output.startswith("meshlint ")
 
 

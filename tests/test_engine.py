@@ -73,7 +73,7 @@ def test_ignore_annotation() -> None:
     assert codes(vs(extra_meta=meta)) == []
     meta = '  annotations:\n    meshlint.io/ignore: "all"\n'
     assert codes(vs(extra_meta=meta)) == []
-    meta = '  annotations:\n    meshlint.io/ignore: "ML999"\n'
+    meta = '  annotations:\n    meshlint.io/ignore: "ML198"\n'
     assert codes(vs(extra_meta=meta)) == [("ML204", 1)]
 
 
@@ -111,9 +111,9 @@ def test_config_rejects_unknown_keys_and_rules() -> None:
     with pytest.raises(ConfigError, match="did you mean `select`"):
         from_mapping({"selct": ["ML2"]})
     with pytest.raises(ConfigError, match="no rule"):
-        from_mapping({"severity": {"ML999": "error"}})
-    with pytest.raises(ConfigError, match="ML99"):
-        from_mapping({"ignore": ["ML99"]})
+        from_mapping({"severity": {"ML198": "error"}})
+    with pytest.raises(ConfigError, match="ML19"):
+        from_mapping({"ignore": ["ML19"]})
     with pytest.raises(ConfigError, match="fail-on"):
         from_mapping({"fail-on": "sometimes"})
 

@@ -268,7 +268,7 @@ def test_findings_on_cluster_objects_of_the_contexts_namespace(serve: Any, tmp_p
     assert finding["path"] == "spec.http[0].retires"
     # Namespace, VirtualService, DestinationRule, AuthorizationPolicy, Service, ServiceAccount,
     # Deployment and the Pod no controller runs; the ReplicaSet and its Pod are left out.
-    assert run.report["summary"]["resources"] == 8
+    assert run.report["summary"]["resources"] == 9
     # Only the context's namespace was read; its two pods in two pages.
     assert "/api/v1/namespaces/shop" in prod.requests
     assert "/apis/networking.istio.io/v1/namespaces/shop/virtualservices" in prod.requests
@@ -345,7 +345,7 @@ def test_all_namespaces_lists_cluster_wide(serve: Any, tmp_path: Path) -> None:
     listed = [p for p in prod.requests if p != "/api/v1/namespaces/istio-system/configmaps/istio"]
     assert not any("/namespaces/" in p for p in listed), prod.requests
     assert prod.requests.count("/api/v1/namespaces") == 2  # two namespaces, two pages
-    assert run.report["summary"]["resources"] == 10
+    assert run.report["summary"]["resources"] == 11
 
 
 def test_context_picks_the_cluster(serve: Any, tmp_path: Path) -> None:
@@ -374,7 +374,9 @@ def test_files_and_cluster_in_one_report(serve: Any, tmp_path: Path) -> None:
         "DestinationRule/default/checkout",
         "cluster:staging/default/DestinationRule",
     ) in found
-    assert len(found) == 2
+    # the cluster holds Services but no `ratings`: the route's host may not exist (a warning)
+    assert ("ML906", "VirtualService/shop/ratings", str(BAD_FILE)) in found
+    assert len(found) == 3
     assert run.report["summary"]["files"] == 3  # the file and two cluster streams
 
 
@@ -419,7 +421,7 @@ def test_forbidden_kinds_are_warned_about_and_the_rest_is_linted(
     assert "RBAC forbids listing networking.istio.io/v1 virtualservices" in run.stderr
     assert "RBAC forbids listing v1 pods" in run.stderr
     assert "not read: VirtualService, Pod" in run.stderr
-    assert run.report["summary"]["resources"] == 6
+    assert run.report["summary"]["resources"] == 7
     assert "Traceback" not in run.stderr
 
 
@@ -441,7 +443,7 @@ def test_missing_istio_crds(serve: Any, tmp_path: Path) -> None:
         "Istio's CRDs are not installed in this cluster "
         "(networking.istio.io/v1 virtualservices not found)" in run.stderr
     )
-    assert run.report["summary"]["resources"] == 5  # the Kubernetes objects were still linted
+    assert run.report["summary"]["resources"] == 6  # the Kubernetes objects were still linted
 
 
 def test_no_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -401,12 +401,12 @@ def test_sarif_unknown_code_and_empty_run() -> None:
     doc = valid_sarif(
         sarif_report.render(
             LintResult(
-                findings=[Diagnostic("ML999", Severity.WARNING, "from the future", "a.yaml")]
+                findings=[Diagnostic("ML198", Severity.WARNING, "from the future", "a.yaml")]
             )
         )
     )
     driver = doc["runs"][0]["tool"]["driver"]
-    assert driver["rules"] == [{"id": "ML999", "shortDescription": {"text": "ML999"}}]
+    assert driver["rules"] == [{"id": "ML198", "shortDescription": {"text": "ML198"}}]
     assert doc["runs"][0]["results"][0]["ruleIndex"] == 0
     empty = valid_sarif(sarif_report.render(LintResult()))
     assert empty["runs"][0]["results"] == [] and empty["runs"][0]["tool"]["driver"]["rules"] == []

@@ -454,13 +454,13 @@ def test_statistics_order_mixed_severities_and_unknown_codes() -> None:
     def d(code: str, severity: Severity) -> Diagnostic:
         return Diagnostic(code, severity, "m", "a.yaml")
 
-    fs = [d("ML999", Severity.INFO)] + [d("ML206", Severity.ERROR)] * 10
+    fs = [d("ML198", Severity.INFO)] + [d("ML206", Severity.ERROR)] * 10
     fs += [d("ML206", Severity.WARNING), d("ML102", Severity.ERROR)]
     out = render_statistics(LintResult(findings=fs, files=1)).splitlines()
     assert out == [
         "  11  ML206  unknown-field  [error/warning]",
         "   1  ML102  duplicate-key  [error]",
-        "   1  ML999  -              [info]",
+        "   1  ML198  -              [info]",
         "  13  total: 11 errors, 1 warning, 1 info in 1 file",
     ]
 
