@@ -315,9 +315,9 @@ _CERT = """\
 
 _KEY = """\
     -----BEGIN PRIVATE KEY-----
-    MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgDYRMzIihaKrNBAKP
-    e8gIcaRlao60l2pfpw2bxXijQvehRANCAATIH8HE1cdhoc+fIUTcfMDyX4G53ReM
-    dnXbeYn5ivP3mk4lzgmwYuVzAK3RqLeygKrzJkFomZEUiNBsnRuR6ti2
+    MIGNBIttZXNobGludCB0ZXN0IGRhdGE6IGEgcGxhY2Vob2xkZXIgaW4gcGxhY2Ug
+    b2YgYSBwcml2YXRlIGtleS4gVGhlIHJ1bGVzIHJlYWQgdGhlIFBFTSBmcmFtaW5n
+    IGFuZCB0aGUgREVSIGhlYWRlciBvbmx5OyBub3RoaW5nIGhlcmUgaXMgYSBrZXku
     -----END PRIVATE KEY-----
 """
 
