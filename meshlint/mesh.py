@@ -320,6 +320,7 @@ class MeshIndex:
         self.mesh_config: dict[str, Any] | None = None  # Istio's ConfigMap, when in the run
         self.mesh_config_record: Record | None = None
         self._pa_by_ns: dict[str, list[tuple[Record, dict[str, str] | None]]] | None = None
+        self._svc_by_ns: dict[str, list[Record]] | None = None
         # The namespaces the run holds resources of. VirtualServices do not count: one that
         # names a gateway of its namespace says nothing about what else that namespace holds.
         self.namespaces: set[str] = set(namespaces)
@@ -549,6 +550,25 @@ class MeshIndex:
             for w in self.workloads_of_service(svc):
                 seen.setdefault(id(w[0]), w)
         return list(seen.values())
+
+    def services_selecting(self, workloads: list[tuple[Record, dict[str, str]]]) -> list[Record]:
+        """The Kubernetes Services of the run whose selector picks one of ``workloads`` (in
+        the workload's namespace)."""
+        found: dict[int, Record] = {}
+        for rec, labels in workloads:
+            ns = rec.effective_namespace
+            for svc in self._services_by_namespace().get(ns, ()):
+                selector = label_map(svc.spec.get("selector"))
+                if selector and selects(selector, labels):
+                    found.setdefault(id(svc), svc)
+        return list(found.values())
+
+    def _services_by_namespace(self) -> dict[str, list[Record]]:
+        if self._svc_by_ns is None:
+            self._svc_by_ns = {}
+            for svc in self.by_kind.get("Service", ()):
+                self._svc_by_ns.setdefault(svc.effective_namespace, []).append(svc)
+        return self._svc_by_ns
 
     def workloads_selected_anywhere(
         self, selector: dict[str, str]

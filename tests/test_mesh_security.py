@@ -1,4 +1,4 @@
-"""Cross-resource security rules (ML970-ML982): AuthorizationPolicy references,
+"""Cross-resource security rules (ML970-ML983): AuthorizationPolicy references,
 RequestAuthentication coverage, and the MeshConfig providers of Telemetry and CUSTOM policies."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from meshlint.config import Config
 from meshlint.engine import lint_text
 
 MESH = FIXTURES / "mesh"
-CODES = [f"ML{n}" for n in range(970, 983)]
+CODES = [f"ML{n}" for n in range(970, 984)]
 
 BAD: dict[str, list[tuple[str, str, int, int, str]]] = {
     "ML970": [
@@ -51,6 +51,11 @@ BAD: dict[str, list[tuple[str, str, int, int, str]]] = {
     "ML982": [
         ("ML982", "error", 126, 11, "spec.provider.name"),
         ("ML982", "error", 143, 11, "spec.provider.name"),
+    ],
+    "ML983": [
+        ("ML983", "warning", 49, 17, "spec.rules[0].to[0].operation.ports[0]"),
+        ("ML983", "warning", 55, 16, "spec.rules[1].when[0].values[0]"),
+        ("ML983", "warning", 67, 20, "spec.rules[0].to[0].operation.notPorts[0]"),
     ],
 }
 
@@ -522,3 +527,20 @@ def test_wrong_types_do_not_raise(spec: str) -> None:
     mesh = mesh_config("extensionProviders: [1, {name: 2}, {name: x, zipkin: 3}]")
     result = lint_text(base + ap + ra + tm + mesh, Config(extension_providers=["y"]))
     assert not [d for d in result.findings if d.code == "ML107"]
+
+
+def test_port_checks_need_declared_ports_and_skip_target_refs() -> None:
+    text = (MESH / "ML983-bad.yaml").read_text()
+    # a workload that declares no container port: nothing is known of what it serves
+    undeclared = text.replace("        ports:\n        - containerPort: 8080\n", "")
+    assert [f for f in lint_text(undeclared, Config()).findings if f.code == "ML983"] == []
+    # a policy bound by targetRefs applies to what the reference names, not to the selector
+    bound = text.replace(
+        "spec:\n  selector:\n    matchLabels:\n      app: cart\n  action: ALLOW",
+        "spec:\n  targetRefs:\n  - kind: Service\n    group: ''\n    name: cart\n  action: ALLOW",
+    )
+    found = [f.path for f in lint_text(bound, Config()).findings if f.code == "ML983"]
+    assert found == ["spec.rules[0].to[0].operation.notPorts[0]"]
+    # wrong types are the schema stage's business
+    broken = text.replace('ports: ["80", "8080", "9090"]', "ports: 80")
+    assert "ML107" not in {f.code for f in lint_text(broken, Config()).findings}  # no crash

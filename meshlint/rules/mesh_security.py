@@ -12,6 +12,7 @@ from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.mesh import (
+    CONTAINER_PORTS,
     SERVICE_ACCOUNT,
     WORKLOAD_KINDS,
     MeshIndex,
@@ -1873,4 +1874,200 @@ def _custom_provider_unknown(index: MeshIndex) -> Iterator[MeshFinding]:
                 f"`extension-providers` option (external authorizers: "
                 f"{', '.join(known) or 'none'}): istiod denies every request the policy's "
                 "rules match",
+            )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML983",
+    "authz-port-not-served",
+    Severity.WARNING,
+    module=__name__,
+    summary="An AuthorizationPolicy names a port that none of its workloads serves.",
+    rationale="""
+        `to[].operation.ports` (and `notPorts`) and a `when` condition on `destination.port`
+        match the port the request arrives on at the workload: the container port, which is
+        the Service's `targetPort`, not the Service's `port`. A rule on a port nothing listens
+        on never matches: an ALLOW rule then lets nothing in on the port that is served, and
+        a DENY rule blocks nothing. Writing the Service port (80) where the container listens
+        on 8080 is the usual slip.
+
+        Checked when the run holds the workloads the policy applies to (by its selector, or
+        every workload of its namespace) and each of them declares its container ports: the
+        ports served are those container ports and the `targetPort` of the Services that
+        select the workloads. Policies bound by `targetRefs` are left alone.
+    """,
+    bad="""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: cart
+          namespace: shop
+        spec:
+          selector:
+            app: cart
+          ports:
+          - name: http
+            port: 80
+            targetPort: 8080
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: cart
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: cart
+          template:
+            metadata:
+              labels:
+                app: cart
+            spec:
+              containers:
+              - name: cart
+                image: example/cart:1.0
+                ports:
+                - containerPort: 8080
+        ---
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata:
+          name: cart
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: cart
+          action: ALLOW
+          rules:
+          - to:
+            - operation:
+                ports: ["80"]
+                methods: [GET]
+    """,
+    good="""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: cart
+          namespace: shop
+        spec:
+          selector:
+            app: cart
+          ports:
+          - name: http
+            port: 80
+            targetPort: 8080
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: cart
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: cart
+          template:
+            metadata:
+              labels:
+                app: cart
+            spec:
+              containers:
+              - name: cart
+                image: example/cart:1.0
+                ports:
+                - containerPort: 8080
+        ---
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata:
+          name: cart
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: cart
+          action: ALLOW
+          rules:
+          - to:
+            - operation:
+                ports: ["8080"]
+                methods: [GET]
+    """,
+    source="istio/api security/v1beta1/authorization_policy.proto (Operation.ports: the "
+    "workload's port; Condition `destination.port`)",
+)
+
+
+def _served_ports(
+    index: MeshIndex, workloads: list[tuple[Record, dict[str, str]]]
+) -> set[int] | None:
+    """The ports the workloads listen on (container ports, and the numeric `targetPort` of the
+    Services selecting them), or None when one of them declares no container port."""
+    served: set[int] = set()
+    for rec, _ in workloads:
+        ports = rec.data.get(CONTAINER_PORTS)
+        if not isinstance(ports, list) or not ports:
+            return None
+        for port in ports:
+            number = port.get("containerPort") if isinstance(port, dict) else None
+            if isinstance(number, int) and not isinstance(number, bool):
+                served.add(number)
+    for svc in index.services_selecting(workloads):
+        for port in items(svc.spec.get("ports")):
+            entry = port[1]
+            if not isinstance(entry, dict):
+                continue
+            target = entry.get("targetPort", entry.get("port"))
+            if isinstance(target, int) and not isinstance(target, bool):
+                served.add(target)
+    return served
+
+
+def _policy_ports(ap: Record) -> Iterator[tuple[FieldPath, str]]:
+    """The literal port values of a policy: operation `ports`/`notPorts` and `when` conditions
+    on `destination.port`."""
+    for base, operation in _operations(ap):
+        yield from _values(operation, base, ("ports", "notPorts"))
+    for i, rule in items(ap.spec.get("rules")):
+        if not isinstance(rule, dict):
+            continue
+        for j, cond in items(rule.get("when")):
+            if isinstance(cond, dict) and cond.get("key") == "destination.port":
+                base = ("spec", "rules", i, "when", j)
+                yield from _values(cond, base, ("values", "notValues"))
+
+
+@check("ML983")
+def _port_not_served(index: MeshIndex) -> Iterator[MeshFinding]:
+    for ap in index.by_kind.get("AuthorizationPolicy", ()):
+        if has_target_refs(ap):
+            continue
+        ports = list(_policy_ports(ap))
+        if not ports:
+            continue
+        selector = workload_selector(ap)
+        ns = ap.effective_namespace
+        if selector is None:
+            workloads = list(index.workloads.get(ns, ()))
+        else:
+            workloads = index.workloads_selected(ns, selector)
+        if not workloads:
+            continue
+        served = _served_ports(index, workloads)
+        if not served:
+            continue
+        listed = ", ".join(str(p) for p in sorted(served))
+        for path, value in ports:
+            if not value.isdigit() or int(value) in served or int(value) == 0:
+                continue
+            yield MeshFinding(
+                ap,
+                path,
+                f"port {value} is served by none of the workloads the policy applies to "
+                f"({_named([w for w, _ in workloads])}), which listen on {listed}: the port "
+                "here is the workload's (container) port, not the Service's",
             )
