@@ -10,7 +10,7 @@ from the records, in file order, and runs the cross-resource rules once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, NamedTuple
 
@@ -63,15 +63,14 @@ class Record:
     name: str
     data: dict[str, Any]  # what the rules read of it: see light_data
     line: int  # the resource's first line, to name it in messages
+    # derived from the above, once: every rule reads them, many times
+    effective_namespace: str = field(init=False, compare=False, repr=False)
+    spec: dict[str, Any] = field(init=False, compare=False, repr=False)
 
-    @property
-    def effective_namespace(self) -> str:
-        return self.namespace or DEFAULT_NAMESPACE
-
-    @property
-    def spec(self) -> dict[str, Any]:
+    def __post_init__(self) -> None:
         spec = self.data.get("spec")
-        return spec if isinstance(spec, dict) else {}
+        object.__setattr__(self, "spec", spec if isinstance(spec, dict) else {})
+        object.__setattr__(self, "effective_namespace", self.namespace or DEFAULT_NAMESPACE)
 
     @property
     def key(self) -> str:
@@ -321,6 +320,7 @@ class MeshIndex:
         self.mesh_config_record: Record | None = None
         self._pa_by_ns: dict[str, list[tuple[Record, dict[str, str] | None]]] | None = None
         self._svc_by_ns: dict[str, list[Record]] | None = None
+        self._canonical: dict[tuple[str, str], str] = {}
         # The namespaces the run holds resources of. VirtualServices do not count: one that
         # names a gateway of its namespace says nothing about what else that namespace holds.
         self.namespaces: set[str] = set(namespaces)
@@ -343,6 +343,7 @@ class MeshIndex:
         self._all_namespaces = {rec.effective_namespace for rec in self.records}
         for rec in self.records:
             self._add(rec)
+        self._canonical.clear()  # answers given while the aliases were still being filed
 
     # ---------------------------------------------------------------------------------------
     def _add(self, rec: Record) -> None:
@@ -408,6 +409,13 @@ class MeshIndex:
 
     def canonical(self, host: str, namespace: str) -> str:
         """The name the index files ``host`` under: a Service's FQDN when it names one."""
+        key = (host, namespace)
+        found = self._canonical.get(key)
+        if found is None:
+            found = self._canonical[key] = self._canonical_of(host, namespace)
+        return found
+
+    def _canonical_of(self, host: str, namespace: str) -> str:
         resolved = self.resolve(host, namespace)
         found = self._aliases.get(resolved)
         if found is not None:
