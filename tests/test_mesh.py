@@ -17,6 +17,7 @@ from meshlint import loader
 from meshlint.config import Config
 from meshlint.engine import lint_paths, lint_text
 from meshlint.mesh import MeshIndex, MeshSettings, Record, light_data, workload_selector
+from meshlint.rules import all_rules
 
 MESH = FIXTURES / "mesh"
 
@@ -601,3 +602,19 @@ def test_workload_selectors_of_each_kind() -> None:
         "DestinationRule", "x", "shop", {"spec": {"workloadSelector": {"labels": labels}}}
     )
     assert workload_selector(wrong) is None
+
+
+# --------------------------------------------------------------------------------------------
+# every cross-resource rule: a failing and a clean multi-document fixture
+
+ML9 = [r.code for r in all_rules() if r.code.startswith("ML9")]
+
+
+@pytest.mark.parametrize("code", ML9)
+def test_every_cross_resource_rule_has_its_fixtures(code: str) -> None:
+    bad, good = MESH / f"{code}-bad.yaml", MESH / f"{code}-good.yaml"
+    assert [f for f in lint(bad) if f[0] == code], f"{bad.name} does not trigger {code}"
+    assert lint(good) == [], f"{good.name} is not clean"
+    for path in (bad, good):  # several resources, as a repository holds them
+        docs = [d for d in loader.load_text(path.read_text(), path.name).documents if d.node]
+        assert len(docs) >= 2, path.name
