@@ -618,3 +618,14 @@ def test_every_cross_resource_rule_has_its_fixtures(code: str) -> None:
     for path in (bad, good):  # several resources, as a repository holds them
         docs = [d for d in loader.load_text(path.read_text(), path.name).documents if d.node]
         assert len(docs) >= 2, path.name
+
+
+def test_the_example_mesh_stays_clean_beside_the_broken_examples() -> None:
+    # `make demo` lints examples/ as one run: the broken examples must not make the example
+    # mesh look wrong (a second DestinationRule for one of its hosts, say).
+    examples = str(REPO / "examples")
+    files, _ = loader.discover([examples])
+    found = lint_paths([examples], Config(), files=files).findings
+    assert any("broken" in d.file for d in found)
+    assert [(d.code, d.file, d.line) for d in found if "/mesh/" in d.file] == []
+    assert lint(REPO / "examples" / "mesh") == []
