@@ -321,6 +321,8 @@ class MeshIndex:
         self._pa_by_ns: dict[str, list[tuple[Record, dict[str, str] | None]]] | None = None
         self._svc_by_ns: dict[str, list[Record]] | None = None
         self._canonical: dict[tuple[str, str], str] = {}
+        self._definitions: dict[str, list[Record]] = {}
+        self._scopes: dict[int, set[str] | None] = {}  # id of a Record → its exportTo scope
         # The namespaces the run holds resources of. VirtualServices do not count: one that
         # names a gateway of its namespace says nothing about what else that namespace holds.
         self.namespaces: set[str] = set(namespaces)
@@ -344,6 +346,7 @@ class MeshIndex:
         for rec in self.records:
             self._add(rec)
         self._canonical.clear()  # answers given while the aliases were still being filed
+        self._definitions.clear()
 
     # ---------------------------------------------------------------------------------------
     def _add(self, rec: Record) -> None:
@@ -429,6 +432,12 @@ class MeshIndex:
 
     def definitions(self, host: str) -> list[Record]:
         """The Services and ServiceEntries that define a canonical host (wildcards included)."""
+        found = self._definitions.get(host)
+        if found is None:
+            found = self._definitions[host] = self._definitions_of(host)
+        return list(found)
+
+    def _definitions_of(self, host: str) -> list[Record]:
         found = list(self.services.get(host, ()))
         if self._wildcard_hosts and not host.startswith("*"):
             for key in wildcard_keys(host):
@@ -517,14 +526,18 @@ class MeshIndex:
         """Whether ``rec`` (a Service, ServiceEntry, DestinationRule or VirtualService) is
         visible from ``namespace``: its `exportTo` (a Service's `networking.istio.io/exportTo`
         annotation) names it, or names every namespace."""
-        if rec.kind == "Service":
-            meta = rec.data.get("metadata")
-            ann = meta.get("annotations") if isinstance(meta, dict) else None
-            raw = ann.get("networking.istio.io/exportTo") if isinstance(ann, dict) else None
-            value: Any = [v.strip() for v in raw.split(",")] if isinstance(raw, str) else None
+        key = id(rec)
+        if key in self._scopes:
+            scope = self._scopes[key]
         else:
-            value = rec.spec.get("exportTo")
-        scope = export_scope(value, rec.effective_namespace)
+            if rec.kind == "Service":
+                meta = rec.data.get("metadata")
+                ann = meta.get("annotations") if isinstance(meta, dict) else None
+                raw = ann.get("networking.istio.io/exportTo") if isinstance(ann, dict) else None
+                value: Any = [v.strip() for v in raw.split(",")] if isinstance(raw, str) else None
+            else:
+                value = rec.spec.get("exportTo")
+            scope = self._scopes[key] = export_scope(value, rec.effective_namespace)
         return scope is None or namespace in scope
 
     # ---------------------------------------------------------------------------------------
