@@ -158,7 +158,8 @@ def _pod(out: dict[str, Any], meta: dict[str, Any], spec: Any) -> None:
         out[SERVICE_ACCOUNT] = account
     ports: list[Any] = []
     for key in ("containers", "initContainers"):
-        for container in spec.get(key) or ():
+        containers = spec.get(key)
+        for container in containers if isinstance(containers, list) else ():
             if isinstance(container, dict) and isinstance(container.get("ports"), list):
                 ports.extend(p for p in container["ports"] if isinstance(p, dict))
     if ports:

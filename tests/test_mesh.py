@@ -629,3 +629,74 @@ def test_the_example_mesh_stays_clean_beside_the_broken_examples() -> None:
     assert any("broken" in d.file for d in found)
     assert [(d.code, d.file, d.line) for d in found if "/mesh/" in d.file] == []
     assert lint(REPO / "examples" / "mesh") == []
+
+
+# --------------------------------------------------------------------------------------------
+# wrong types anywhere: the schema stage reports them, and no rule may fail on them
+
+
+def test_wrong_types_in_workloads_and_service_entries_do_not_fail_a_rule() -> None:
+    deployment = (
+        (MESH / "ML903-bad.yaml")
+        .read_text()
+        .replace("      containers:\n", "      containers: 3\n      ignored:\n", 1)
+    )
+    entry = """\
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: db
+  namespace: shop
+spec:
+  hosts: [db.example.com]
+  ports:
+  - number: 5432
+    name: {a: b}
+    protocol: TCP
+  resolution: STATIC
+  endpoints:
+  - address: 192.0.2.1
+"""
+    for text in (deployment, entry):
+        codes = {d.code for d in lint_text(text, Config()).findings}
+        assert "ML107" not in codes  # a rule that failed
+        assert codes & {"ML206", "ML207", "ML208", "ML209"}  # the schema stage said it
+
+
+def _paths(node: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    out: list[tuple[object, ...]] = []
+    children = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
+    for key, value in children:
+        out.append((*prefix, key))
+        out.extend(_paths(value, (*prefix, key)))
+    return out
+
+
+def test_mutated_fixtures_never_fail_a_rule() -> None:
+    import random
+
+    import yaml
+
+    rng = random.Random(5)
+    files = sorted(MESH.glob("*.yaml"))
+    values: list[object] = [None, 1, -1, "x", "*", [], {}, [None], {"a": None}, True, 99999]
+    for _ in range(120):
+        docs = [d for d in yaml.safe_load_all(rng.choice(files).read_text()) if d]
+        doc = rng.choice(docs)
+        paths = [p for p in _paths(doc) if p[0] in ("spec", "metadata", "data")]
+        if not paths:
+            continue
+        path = rng.choice(paths)
+        target = doc
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = rng.choice(values)
+        text = "---\n".join(yaml.safe_dump(d) for d in docs)
+        failed = [d.message for d in lint_text(text, Config()).findings if d.code == "ML107"]
+        assert not failed, (path, failed)

@@ -907,7 +907,11 @@ def invalid_endpoint(res: Resource) -> Iterator[Finding]:
         return
     resolution = _resolution(spec)
     webhook = resolution in ("STATIC", "DNS", "DNS_ROUND_ROBIN")
-    declared = {p.get("name") for _, p in _ports(spec)}
+    # (a name of the wrong type, which the schema stage reports, still counts as one port)
+    declared = {
+        name if isinstance(name, (str, int, type(None))) else repr(name)
+        for name in (p.get("name") for _, p in _ports(spec))
+    }
     for i, ep in _endpoints(spec):
         base: FieldPath = ("spec", "endpoints", i)
         address = ep.get("address")
