@@ -585,6 +585,10 @@ class MeshIndex:
                     found.setdefault(id(svc), svc)
         return list(found.values())
 
+    def services_in(self, namespace: str) -> list[Record]:
+        """The Kubernetes Services of the run in ``namespace``."""
+        return list(self._services_by_namespace().get(namespace, ()))
+
     def _services_by_namespace(self) -> dict[str, list[Record]]:
         if self._svc_by_ns is None:
             self._svc_by_ns = {}

@@ -254,7 +254,7 @@ def test_services_without_namespace_count_in_their_own_file_only(tmp_path: Path)
     assert [f[:2] for f in mine(lint(tmp_path))] == [("ML906", "warning")]
 
 
-def test_unknown_host_with_a_subset_is_left_to_ml901() -> None:
+def test_unknown_host_with_a_subset_is_reported_on_the_host_not_the_subset() -> None:
     dr = """\
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -273,7 +273,21 @@ spec:
         "host: ratings.other.svc.cluster.local\n        subset: v1",
     )
     result = lint_text(svc() + "---\n" + dr + route, Config(), name="mesh.yaml")
-    assert [d.code for d in result.findings if d.code.startswith("ML9")] == ["ML901"]
+    found = [(d.code, d.path) for d in result.findings if d.code.startswith("ML9")]
+    assert found == [("ML906", "spec.http[0].route[0].destination.host")]
+    # with no Service or ServiceEntry in the run, ML906 cannot judge: ML901 warns instead
+    result = lint_text(dr + route, Config(), name="mesh.yaml")
+    found = [(d.code, d.severity.label) for d in result.findings if d.code.startswith("ML9")]
+    assert found == [("ML901", "warning")]
+
+
+def test_a_misspelt_service_gets_a_suggestion() -> None:
+    result = lint_text(svc() + "---\n" + vs("reviewz"), Config(), name="mesh.yaml")
+    [d] = [d for d in result.findings if d.code == "ML906"]
+    assert d.severity.label == "error" and "did you mean `reviews`?" in d.message
+    result = lint_text(svc() + "---\n" + vs("zzz"), Config(), name="mesh.yaml")
+    [d] = [d for d in result.findings if d.code == "ML906"]
+    assert "did you mean" not in d.message
 
 
 def test_templates_and_wrong_types_are_skipped() -> None:

@@ -75,6 +75,12 @@ def literal(value: Any) -> bool:
     return isinstance(value, str) and bool(value) and "{{" not in value
 
 
+def defines_hosts(index: MeshIndex) -> bool:
+    """Whether the run holds a Kubernetes Service or a ServiceEntry at all: then ML906 judges
+    every destination host it cannot find."""
+    return bool(index.by_kind.get("Service") or index.by_kind.get("ServiceEntry"))
+
+
 def subsets_of(dr: Record) -> set[str]:
     return {
         s["name"]
@@ -101,9 +107,10 @@ define(
         The rule compares what was linted together. When DestinationRules for the host are in
         the run and none declares the subset, or when the run holds none for a host it defines
         (a Service or ServiceEntry of the run), it is an error. When the host is one the run
-        does not know, the DestinationRule may live elsewhere, so it is a warning; and when the
-        run holds no DestinationRule at all and does not know the host, nothing is said (one
-        file linted on its own).
+        does not know, ML906 reports the host (the cause); only when the run holds no Service
+        or ServiceEntry at all, so that ML906 cannot judge, does this rule warn that the
+        DestinationRule may live elsewhere. When the run holds no DestinationRule either,
+        nothing is said (one file linted on its own).
     """,
     bad="""
         apiVersion: v1
@@ -238,7 +245,11 @@ def _unknown_subset(index: MeshIndex) -> Iterator[MeshFinding]:
                     f"subset `{subset}` of host `{host}` does not exist: no DestinationRule "
                     f"in the linted files is for `{canonical}`",
                 )
-            elif index.has_destination_rules and not index.is_external(canonical, host):
+            elif (
+                index.has_destination_rules
+                and not defines_hosts(index)  # else ML906 reports the host itself
+                and not index.is_external(canonical, host)
+            ):
                 yield MeshFinding(
                     vs,
                     where,

@@ -17,6 +17,7 @@ from meshlint.rules.mesh import (
     KIALI,
     MeshFinding,
     check,
+    defines_hosts,
     destinations,
     items,
     literal,
@@ -34,8 +35,9 @@ PILOT = "istio/istio pilot/pkg/model"
 
 
 def _defines_anything(index: MeshIndex) -> bool:
-    """Whether the run holds a Kubernetes Service or a ServiceEntry at all."""
-    return bool(index.by_kind.get("Service") or index.by_kind.get("ServiceEntry"))
+    """Whether the run holds a Kubernetes Service or a ServiceEntry at all (ML901 asks the
+    same, to leave an unknown host to this rule)."""
+    return defines_hosts(index)
 
 
 def _holds_services_of(index: MeshIndex, ns: str, rec: Record) -> bool:
@@ -122,16 +124,6 @@ def _host_matches(a: str, b: str) -> bool:
     return a == b
 
 
-def _is_ml901_case(index: MeshIndex, dest: dict[str, Any], canonical: str, host: str) -> bool:
-    """Whether ML901 already says of this destination that its subset's host is unknown."""
-    return (
-        literal(dest.get("subset"))
-        and index.has_destination_rules
-        and not index.rules_for(canonical)
-        and not index.is_external(canonical, host)
-    )
-
-
 # --------------------------------------------------------------------------------------------
 define(
     "ML906",
@@ -157,8 +149,8 @@ define(
         ServiceEntries at all, it is a warning: the definition may live in another repository;
         list such hosts under the `external-hosts` option (or their namespaces under
         `external-namespaces`) to say so. A file that holds no Service or ServiceEntry gets no
-        finding. A destination whose subset ML901 already reports as pointing at an unknown
-        host is left to ML901.
+        finding. When the destination also names a subset, this finding on its host is the one
+        that counts: ML901 then says nothing of the subset.
     """,
     bad="""
         apiVersion: v1
@@ -221,6 +213,17 @@ define(
 )
 
 
+def _did_you_mean(index: MeshIndex, canonical: str) -> str:
+    """`; did you mean `x`?` naming the Service of the host's namespace closest to it."""
+    import difflib
+
+    name, _, rest = canonical.partition(".")
+    ns = rest.partition(".")[0]
+    names = sorted({svc.name for svc in index.services_in(ns)})
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
 @check("ML906")
 def _unknown_destination_host(index: MeshIndex) -> Iterator[MeshFinding]:
     anything = _defines_anything(index)
@@ -249,8 +252,6 @@ def _unknown_destination_host(index: MeshIndex) -> Iterator[MeshFinding]:
                 continue
             if index.is_external(canonical, host) or not anything:
                 continue
-            if _is_ml901_case(index, dest, canonical, host):
-                continue
             cluster_ns = index.cluster_namespace(canonical)
             if cluster_ns is not None and _holds_services_of(index, cluster_ns, vs):
                 yield MeshFinding(
@@ -258,7 +259,7 @@ def _unknown_destination_host(index: MeshIndex) -> Iterator[MeshFinding]:
                     where,
                     f"{what} {_resolved(host, canonical)}: no Service of namespace "
                     f"`{cluster_ns}` in the linted files has that name (nor a ServiceEntry "
-                    "that host): requests to it fail with 503",
+                    f"that host): requests to it fail with 503{_did_you_mean(index, canonical)}",
                 )
             elif cluster_ns is not None:
                 yield MeshFinding(
