@@ -700,3 +700,22 @@ def test_mutated_fixtures_never_fail_a_rule() -> None:
         text = "---\n".join(yaml.safe_dump(d) for d in docs)
         failed = [d.message for d in lint_text(text, Config()).findings if d.code == "ML107"]
         assert not failed, (path, failed)
+
+
+def test_misspelt_subsets_and_destination_rule_hosts_get_a_suggestion() -> None:
+    rule = DR.format(name="r", host="reviews").replace(
+        "  - name: v1\n", "  - name: canary\n    labels: {track: canary}\n  - name: v1\n"
+    )
+    route = VS.format(host="reviews").replace("subset: v2", "subset: canery")
+    [d] = [
+        d
+        for d in lint_text(SERVICE + "---\n" + rule + "---\n" + route).findings
+        if d.code == "ML901"
+    ]
+    assert d.message.endswith("they declare canary, v1; did you mean `canary`?")
+    typo = DR.format(name="r", host="reviewz")
+    [d] = [d for d in lint_text(SERVICE + "---\n" + typo).findings if d.code == "ML905"]
+    assert d.message.endswith("did you mean `reviews`?")
+    far = DR.format(name="r", host="ratings")
+    [d] = [d for d in lint_text(SERVICE + "---\n" + far).findings if d.code == "ML905"]
+    assert "did you mean" not in d.message

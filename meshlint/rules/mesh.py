@@ -81,6 +81,21 @@ def defines_hosts(index: MeshIndex) -> bool:
     return bool(index.by_kind.get("Service") or index.by_kind.get("ServiceEntry"))
 
 
+def did_you_mean(name: str, names: Iterable[str]) -> str:
+    """`; did you mean `x`?` naming the one of ``names`` closest to ``name``, or ""."""
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(set(names)), n=1, cutoff=0.75)
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
+def did_you_mean_service(index: MeshIndex, canonical: str) -> str:
+    """The suggestion for a cluster host no Service has: the closest Service name of its
+    namespace."""
+    name, _, rest = canonical.partition(".")
+    return did_you_mean(name, (svc.name for svc in index.services_in(rest.partition(".")[0])))
+
+
 def subsets_of(dr: Record) -> set[str]:
     return {
         s["name"]
@@ -236,7 +251,7 @@ def _unknown_subset(index: MeshIndex) -> Iterator[MeshFinding]:
                     vs,
                     where,
                     f"subset `{subset}` of host `{host}` is declared by no DestinationRule for "
-                    f"it: {names}; {has}",
+                    f"it: {names}; {has}{did_you_mean(subset, declared)}",
                 )
             elif index.definitions(canonical):
                 yield MeshFinding(
@@ -762,5 +777,5 @@ def _unknown_destination_rule_host(index: MeshIndex) -> Iterator[MeshFinding]:
                 ("spec", "host"),
                 f"host `{written}` is `{host}`, but no Service of namespace `{ns}` in the "
                 "linted files has that name (nor a ServiceEntry that host): the rule applies "
-                "to nothing",
+                f"to nothing{did_you_mean_service(index, host)}",
             )

@@ -19,6 +19,7 @@ from meshlint.rules.mesh import (
     check,
     defines_hosts,
     destinations,
+    did_you_mean_service,
     items,
     literal,
     mesh_bound,
@@ -213,17 +214,6 @@ define(
 )
 
 
-def _did_you_mean(index: MeshIndex, canonical: str) -> str:
-    """`; did you mean `x`?` naming the Service of the host's namespace closest to it."""
-    import difflib
-
-    name, _, rest = canonical.partition(".")
-    ns = rest.partition(".")[0]
-    names = sorted({svc.name for svc in index.services_in(ns)})
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
-    return f"; did you mean `{close[0]}`?" if close else ""
-
-
 @check("ML906")
 def _unknown_destination_host(index: MeshIndex) -> Iterator[MeshFinding]:
     anything = _defines_anything(index)
@@ -259,7 +249,7 @@ def _unknown_destination_host(index: MeshIndex) -> Iterator[MeshFinding]:
                     where,
                     f"{what} {_resolved(host, canonical)}: no Service of namespace "
                     f"`{cluster_ns}` in the linted files has that name (nor a ServiceEntry "
-                    f"that host): requests to it fail with 503{_did_you_mean(index, canonical)}",
+                    f"that host): requests to it fail with 503{did_you_mean_service(index, canonical)}",
                 )
             elif cluster_ns is not None:
                 yield MeshFinding(
