@@ -21,6 +21,7 @@ from typing import Any
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, export_scope, label_map, selects
 from meshlint.rules import define
+from meshlint.rules.grammar import as_int
 from meshlint.rules.mesh import AN, KIALI, MeshFinding, check, items, literal
 
 _PILOT = "istio/istio pilot/pkg/model/gateway.go"
@@ -89,10 +90,6 @@ class _Server:
         return f"server {self.index} ({what}) of {self.gateway.key}"
 
 
-def _port_number(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _servers(gw: Record) -> list[_Server]:
     out: list[_Server] = []
     own = gw.effective_namespace
@@ -102,7 +99,7 @@ def _servers(gw: Record) -> list[_Server]:
         port = server.get("port")
         number = protocol = None
         if isinstance(port, dict):
-            number = _port_number(port.get("number"))
+            number = as_int(port.get("number"))
             proto = port.get("protocol")
             protocol = proto.upper() if isinstance(proto, str) and literal(proto) else None
         bind = server.get("bind", "")
@@ -449,7 +446,7 @@ def _tcp_ports(svc: Record) -> set[int] | None:
         if not isinstance(port, dict):
             return None
         protocol = port.get("protocol", "TCP")
-        number = _port_number(port.get("port"))
+        number = as_int(port.get("port"))
         if number is None:
             return None
         if protocol != "TCP":
@@ -458,7 +455,7 @@ def _tcp_ports(svc: Record) -> set[int] | None:
         target = port.get("targetPort")
         if isinstance(target, str) and target.isdigit():
             target = int(target)
-        target_number = _port_number(target)
+        target_number = as_int(target)
         if target_number is not None:
             out.add(target_number)
     return out
@@ -1629,7 +1626,7 @@ def _se_ports(index: MeshIndex) -> dict[tuple[str, int], list[_SePort]]:
         for i, port in items(se.spec.get("ports")):
             if not isinstance(port, dict):
                 continue
-            number = _port_number(port.get("number"))
+            number = as_int(port.get("number"))
             protocol = port.get("protocol", "")
             if number is None or not isinstance(protocol, str) or "{{" in protocol:
                 continue

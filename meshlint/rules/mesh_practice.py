@@ -13,6 +13,7 @@ from typing import Any
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.mesh import REPLICAS, MeshIndex, Record, label_map, selects
 from meshlint.rules import define
+from meshlint.rules.grammar import is_int
 from meshlint.rules.mesh import MeshFinding, check, destinations, items, literal
 
 _PRACTICE = "meshlint best practice"
@@ -31,15 +32,13 @@ def _replicas(rec: Record) -> int | None:
     if rec.kind == "DaemonSet":
         return None
     value = rec.data.get(REPLICAS, 1)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if not is_int(value) or value < 0:
         return None
     return value
 
 
 def _positive_int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        return None
-    return value
+    return value if is_int(value) and value > 0 else None
 
 
 def _policies(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any], int | None]]:

@@ -12,6 +12,7 @@ from typing import Any
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, export_scope, wildcard_keys
 from meshlint.rules import define
+from meshlint.rules.grammar import is_int
 from meshlint.rules.mesh import (
     AN,
     KIALI,
@@ -71,7 +72,7 @@ def _port_numbers(rec: Record) -> list[int] | None:
         if not isinstance(p, dict):
             return None
         number = p.get(field)
-        if not isinstance(number, int) or isinstance(number, bool):
+        if not is_int(number):
             return None
         out.append(number)
     return out
@@ -398,7 +399,7 @@ def _unknown_destination_port(index: MeshIndex) -> Iterator[MeshFinding]:
         for path, dest, host, defs in _visible_definitions(index, vs):
             port = dest.get("port")
             number = port.get("number") if isinstance(port, dict) else None
-            if not isinstance(number, int) or isinstance(number, bool):
+            if not is_int(number):
                 continue
             ports = _ports_of(defs)
             if not ports or number in ports:
@@ -459,7 +460,7 @@ def _listener_ports(index: MeshIndex, vs: Record) -> set[int] | None:
         for _, server in items(gw.spec.get("servers")):
             port = server.get("port") if isinstance(server, dict) else None
             number = port.get("number") if isinstance(port, dict) else None
-            if not isinstance(number, int) or isinstance(number, bool):
+            if not is_int(number):
                 return None
             found.add(number)
     return found
@@ -1553,7 +1554,7 @@ def _port_level_settings(dr: Record) -> Iterator[tuple[FieldPath, Any]]:
         for k, setting in items(policy.get("portLevelSettings")):
             port = setting.get("port") if isinstance(setting, dict) else None
             number = port.get("number") if isinstance(port, dict) else None
-            if isinstance(number, int) and not isinstance(number, bool):
+            if is_int(number):
                 yield (*base, "portLevelSettings", k, "port", "number"), number
 
 

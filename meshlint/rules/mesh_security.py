@@ -22,6 +22,7 @@ from meshlint.mesh import (
     workload_selector,
 )
 from meshlint.rules import define
+from meshlint.rules.grammar import is_int
 from meshlint.rules.mesh import AN, KIALI, MeshFinding, check, items, literal
 
 # Namespaces every cluster has: a reference to them is never a typo of the run's.
@@ -2014,7 +2015,7 @@ def _served_ports(
             return None
         for port in ports:
             number = port.get("containerPort") if isinstance(port, dict) else None
-            if isinstance(number, int) and not isinstance(number, bool):
+            if is_int(number):
                 served.add(number)
     for svc in index.services_selecting(workloads):
         for port in items(svc.spec.get("ports")):
@@ -2022,7 +2023,7 @@ def _served_ports(
             if not isinstance(entry, dict):
                 continue
             target = entry.get("targetPort", entry.get("port"))
-            if isinstance(target, int) and not isinstance(target, bool):
+            if is_int(target):
                 served.add(target)
     return served
 
