@@ -464,6 +464,18 @@ class MeshIndex:
             return parts[1] or None
         return None
 
+    def holds_services_of(self, namespace: str, rec: Record) -> bool:
+        """Whether the run holds the Services of ``namespace``, as seen from ``rec``: Services
+        that name the namespace, or (for a resource naming none, which goes wherever it is
+        applied) Services naming none in its file."""
+        if namespace in self.service_namespaces:
+            return True
+        return (
+            rec.namespace is None
+            and namespace == rec.effective_namespace
+            and rec.file in self.unplaced_service_files
+        )
+
     def kubernetes_services(self, host: str) -> list[Record]:
         return [r for r in self.services.get(host, ()) if r.kind == "Service"]
 

@@ -87,8 +87,9 @@ def _traffic_policies(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[st
                     yield ("spec", "subsets", i, "trafficPolicy"), tp
 
 
-def _policy_blocks(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
-    """Every traffic policy and every port-level entry of one (each holds the same sections)."""
+def policy_blocks(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
+    """Every traffic policy (the top-level one, then each subset's) and, after each, its
+    port-level entries (each holds the same sections)."""
     for path, tp in _traffic_policies(spec):
         yield path, tp
         pls = tp.get("portLevelSettings")
@@ -103,7 +104,7 @@ def _sections(
 ) -> Iterator[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
     """``(path, section, block)`` for each ``connectionPool`` / ``loadBalancer`` / … that is a
     mapping, with the traffic policy or port-level entry holding it."""
-    for path, block in _policy_blocks(spec):
+    for path, block in policy_blocks(spec):
         section = block.get(key)
         if isinstance(section, dict):
             yield (*path, key), section, block
@@ -831,7 +832,7 @@ def check_durations(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, block in _policy_blocks(spec):
+    for path, block in policy_blocks(spec):
         for section in ("connectionPool", "loadBalancer", "outlierDetection"):
             inner_block = block.get(section)
             if isinstance(inner_block, dict):

@@ -765,11 +765,7 @@ def _unknown_destination_rule_host(index: MeshIndex) -> Iterator[MeshFinding]:
         if ns is None or "{{" in host or index.definitions(host) or index.is_external(host):
             continue
         for dr in drs:
-            if ns not in index.service_namespaces and not (
-                dr.namespace is None
-                and ns == dr.effective_namespace
-                and dr.file in index.unplaced_service_files
-            ):
+            if not index.holds_services_of(ns, dr):
                 continue
             written = dr.spec.get("host")
             yield MeshFinding(

@@ -25,6 +25,7 @@ from meshlint.mesh import (
     workload_selector,
 )
 from meshlint.rules import define
+from meshlint.rules.destinationrule import policy_blocks
 from meshlint.rules.mesh import KIALI, MeshFinding, check, items, literal, mesh_bound
 
 AN = "istio/istio pkg/config/analysis/analyzers"
@@ -300,26 +301,9 @@ def _vs_l7(spec: dict[str, Any]) -> str | None:
     return None
 
 
-def _traffic_policies(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
-    def with_ports(path: FieldPath, tp: Any) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
-        if not isinstance(tp, dict):
-            return
-        yield path, tp
-        for i, port in items(tp.get("portLevelSettings")):
-            if isinstance(port, dict):
-                yield (*path, "portLevelSettings", i), port
-
-    yield from with_ports(("spec", "trafficPolicy"), spec.get("trafficPolicy"))
-    for i, subset in items(spec.get("subsets")):
-        if isinstance(subset, dict):
-            yield from with_ports(
-                ("spec", "subsets", i, "trafficPolicy"), subset.get("trafficPolicy")
-            )
-
-
 def _dr_l7(spec: dict[str, Any]) -> tuple[FieldPath, str] | None:
     """The first traffic-policy setting of a DestinationRule that only an L7 proxy applies."""
-    for path, tp in _traffic_policies(spec):
+    for path, tp in policy_blocks(spec):
         lb = tp.get("loadBalancer")
         hashing = lb.get("consistentHash") if isinstance(lb, dict) else None
         if isinstance(hashing, dict):

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from meshlint.diagnostics import FieldPath, Severity
+from meshlint.diagnostics import Severity
 from meshlint.mesh import REPLICAS, MeshIndex, Record, label_map, selects
 from meshlint.rules import define
+from meshlint.rules.destinationrule import policy_blocks
 from meshlint.rules.grammar import is_int
 from meshlint.rules.mesh import MeshFinding, check, destinations, items, literal
 
@@ -39,24 +40,6 @@ def _replicas(rec: Record) -> int | None:
 
 def _positive_int(value: Any) -> int | None:
     return value if is_int(value) and value > 0 else None
-
-
-def _policies(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any], int | None]]:
-    """Every traffic policy and port-level entry of a DestinationRule: (path, block, index of
-    the subset it belongs to, None for the top-level policy)."""
-    tops: list[tuple[FieldPath, Any, int | None]] = [
-        (("spec", "trafficPolicy"), spec.get("trafficPolicy"), None)
-    ]
-    for i, subset in items(spec.get("subsets")):
-        if isinstance(subset, dict):
-            tops.append((("spec", "subsets", i, "trafficPolicy"), subset.get("trafficPolicy"), i))
-    for path, tp, subset_index in tops:
-        if not isinstance(tp, dict):
-            continue
-        yield path, tp, subset_index
-        for j, pl in items(tp.get("portLevelSettings")):
-            if isinstance(pl, dict):
-                yield (*path, "portLevelSettings", j), pl, subset_index
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,15 +204,15 @@ def _circuit_breaker_below_replicas(index: MeshIndex) -> Iterator[MeshFinding]:
             continue
         for dr in drs:
             subsets = dr.spec.get("subsets")
-            for path, block, subset_index in _policies(dr.spec):
+            for path, block in policy_blocks(dr.spec):
                 pool = block.get("connectionPool")
                 if not isinstance(pool, dict):
                     continue
                 pods = behind
                 what = f"`{dr.spec.get('host')}`"
-                if subset_index is not None:
-                    assert isinstance(subsets, list)
-                    subset = subsets[subset_index]
+                if path[1] == "subsets":  # ("spec", "subsets", i, "trafficPolicy", …)
+                    assert isinstance(subsets, list) and isinstance(path[2], int)
+                    subset = subsets[path[2]]
                     labels = label_map(subset.get("labels")) or {}
                     pods = [w for w in behind if selects(labels, w[1])]
                     what += f" subset {subset.get('name')}"

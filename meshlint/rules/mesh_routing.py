@@ -42,18 +42,6 @@ def _defines_anything(index: MeshIndex) -> bool:
     return defines_hosts(index)
 
 
-def _holds_services_of(index: MeshIndex, ns: str, rec: Record) -> bool:
-    """Whether the run holds the Services of namespace ``ns``, as seen from ``rec``: Services
-    that name ``ns``, or (for a resource naming no namespace) Services naming none in its file."""
-    if ns in index.service_namespaces:
-        return True
-    return (
-        rec.namespace is None
-        and ns == rec.effective_namespace
-        and (rec.file in index.unplaced_service_files)
-    )
-
-
 def _gateway_bound(spec: dict[str, Any]) -> bool:
     """Bound to at least one gateway other than `mesh`."""
     gateways = spec.get("gateways")
@@ -244,7 +232,7 @@ def _unknown_destination_host(index: MeshIndex) -> Iterator[MeshFinding]:
             if index.is_external(canonical, host) or not anything:
                 continue
             cluster_ns = index.cluster_namespace(canonical)
-            if cluster_ns is not None and _holds_services_of(index, cluster_ns, vs):
+            if cluster_ns is not None and index.holds_services_of(cluster_ns, vs):
                 yield MeshFinding(
                     vs,
                     where,
@@ -1460,7 +1448,7 @@ def _unknown_sidecar_egress_host(index: MeshIndex) -> Iterator[MeshFinding]:
                 ns = own if ns == "." else ns
                 if ns in ("*", "~") or not name or name.startswith("*") or "/" in name:
                     continue
-                if not _holds_services_of(index, ns, sc) and ns not in defining:
+                if not index.holds_services_of(ns, sc) and ns not in defining:
                     continue
                 canonical = index.canonical(name, ns)
                 if index.is_external(canonical, name) or index.is_external_namespace(ns):
