@@ -290,6 +290,9 @@ def workload_selector(rec: Record) -> dict[str, str] | None:
     return found or None
 
 
+Workload = tuple[Record, dict[str, str]]  # a workload's record and its pods' labels
+
+
 class MeshIndex:
     """Hosts, namespaces, subsets, gateways and workloads of one run.
 
@@ -321,6 +324,9 @@ class MeshIndex:
         self.mesh_config_record: Record | None = None
         self._pa_by_ns: dict[str, list[tuple[Record, dict[str, str] | None]]] | None = None
         self._svc_by_ns: dict[str, list[Record]] | None = None
+        self._across: (
+            tuple[dict[tuple[str, str], list[Workload]], dict[str, list[Workload]]] | None
+        ) = None
         self._canonical: dict[tuple[str, str], str] = {}
         self._definitions: dict[str, list[Record]] = {}
         self._scopes: dict[int, set[str] | None] = {}  # id of a Record → its exportTo scope
@@ -611,9 +617,38 @@ class MeshIndex:
     def workloads_selected_anywhere(
         self, selector: dict[str, str]
     ) -> list[tuple[Record, dict[str, str]]]:
-        """The workloads of every namespace that carry every label of ``selector`` (a Gateway
-        selects its proxies across namespaces)."""
-        return [w for ns in sorted(self.workloads) for w in self.workloads_selected(ns, selector)]
+        """The workloads of every namespace (by namespace name, then in file order) that carry
+        every label of ``selector`` (a Gateway selects its proxies across namespaces)."""
+        if not selector:
+            return []
+        by_label = self._anywhere()[0]
+        smallest = min((by_label.get(item, []) for item in selector.items()), key=len)
+        return [w for w in smallest if selects(selector, w[1])]
+
+    def workloads_carrying(self, keys: Iterable[str]) -> list[tuple[Record, dict[str, str]]]:
+        """The workloads of every namespace whose pods carry every label key of ``keys``,
+        whatever the values: the kind of workload a selector is written for."""
+        wanted = list(keys)
+        if not wanted:
+            return []
+        by_key = self._anywhere()[1]
+        smallest = min((by_key.get(k, []) for k in wanted), key=len)
+        return [w for w in smallest if all(k in w[1] for k in wanted)]
+
+    def _anywhere(
+        self,
+    ) -> tuple[dict[tuple[str, str], list[Workload]], dict[str, list[Workload]]]:
+        """The workloads of every namespace by label and by label key, built on first use."""
+        if self._across is None:
+            by_label: dict[tuple[str, str], list[Workload]] = {}
+            by_key: dict[str, list[Workload]] = {}
+            for ns in sorted(self.workloads):
+                for w in self.workloads[ns]:
+                    for k, v in w[1].items():
+                        by_label.setdefault((k, v), []).append(w)
+                        by_key.setdefault(k, []).append(w)
+            self._across = (by_label, by_key)
+        return self._across
 
     def selected_by(self, rec: Record) -> list[tuple[Record, dict[str, str]]] | None:
         """The workloads a resource's workload selector picks in its namespace (a Gateway's in

@@ -18,10 +18,10 @@ from meshlint.mesh import (
     POD_ANNOTATIONS,
     MeshIndex,
     Record,
+    Workload,
     has_target_refs,
     label_map,
     pod_labels,
-    selects,
 )
 from meshlint.rules import define
 from meshlint.rules.mesh import AN, KIALI, MeshFinding, check
@@ -30,8 +30,6 @@ from meshlint.rules.mesh import AN, KIALI, MeshFinding, check
 # waypoints); selector-based policies do not apply to those pods.
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 INJECT = "sidecar.istio.io/inject"
-
-Workload = tuple[Record, dict[str, str]]
 
 # --------------------------------------------------------------------------------------------
 # helpers: reading a selector, placing a resource, the workloads of the run
@@ -130,37 +128,11 @@ def _selected(index: MeshIndex, rec: Record, selector: dict[str, str]) -> list[W
     ]
 
 
-class _Anywhere:
-    """The workloads of every namespace by label and by label key, built once per check:
-    for selectors that pick workloads in any namespace (Gateways, root-namespace policies)."""
-
-    def __init__(self, index: MeshIndex) -> None:
-        self.by_label: dict[tuple[str, str], list[Workload]] = {}
-        self.by_key: dict[str, list[Workload]] = {}
-        for ns in sorted(index.workloads):
-            for w in index.workloads[ns]:
-                for k, v in w[1].items():
-                    self.by_label.setdefault((k, v), []).append(w)
-                    self.by_key.setdefault(k, []).append(w)
-
-    def selected(self, selector: dict[str, str]) -> list[Workload]:
-        buckets = [self.by_label.get(item, []) for item in selector.items()]
-        smallest = min(buckets, key=len) if buckets else []
-        return [w for w in smallest if selects(selector, w[1])]
-
-    def carrying(self, selector: dict[str, str]) -> list[Workload]:
-        """The workloads whose pods carry every label key of ``selector`` (any values): the
-        kind of workload the selector is written for."""
-        buckets = [self.by_key.get(k, []) for k in selector]
-        smallest = min(buckets, key=len) if buckets else []
-        return [w for w in smallest if all(k in w[1] for k in selector)]
-
-
 def _no_workload(
     index: MeshIndex,
     rec: Record,
     selector: dict[str, str],
-    anywhere: _Anywhere | None,
+    anywhere: bool,
     effect: str,
 ) -> str | None:
     """The message saying that ``rec``'s selector picks nothing (``effect``: what follows
@@ -170,10 +142,10 @@ def _no_workload(
     ns = rec.effective_namespace
     if index.is_external_namespace(ns) or GATEWAY_NAME_LABEL in selector:
         return None  # the pods of a Gateway API gateway are deployed by Istio, not by the run
-    if anywhere is not None:
-        if anywhere.selected(selector):
+    if anywhere:
+        if index.workloads_selected_anywhere(selector):
             return None
-        kin = anywhere.carrying(selector)
+        kin = index.workloads_carrying(selector)
         if rec.kind == "Gateway":  # gateway proxies only: not every `app`-labelled workload
             kin = [w for w in kin if _runs_proxy(w[1], _pod_annotations(w[0]))]
         if not kin or _unrendered(kin):
@@ -358,12 +330,11 @@ def _gateway_selector_no_workload(index: MeshIndex) -> Iterator[MeshFinding]:
     gateways = index.by_kind.get("Gateway", ())
     if not gateways or not index.workloads:
         return
-    anywhere = _Anywhere(index)
     for gw in gateways:
         state, selector = _selector(gw)
         if state != _LABELS:
             continue
-        why = _no_workload(index, gw, selector, anywhere, "no gateway proxy serves this Gateway")
+        why = _no_workload(index, gw, selector, True, "no gateway proxy serves this Gateway")
         if why is not None:
             yield MeshFinding(gw, ("spec", "selector"), why)
 
@@ -469,7 +440,7 @@ def _workload_selector_no_pod(index: MeshIndex) -> Iterator[MeshFinding]:
         state, selector = _selector(rec)
         if state != _LABELS or (rec.kind == "Telemetry" and has_target_refs(rec)):
             continue
-        why = _no_workload(index, rec, selector, None, f"the {rec.kind} applies to nothing")
+        why = _no_workload(index, rec, selector, False, f"the {rec.kind} applies to nothing")
         if why is not None:
             yield MeshFinding(rec, _selector_path(rec), why)
 
@@ -601,7 +572,6 @@ def _authorization_policy_no_workload(index: MeshIndex) -> Iterator[MeshFinding]
     policies = index.by_kind.get("AuthorizationPolicy", ())
     if not policies or not index.workloads:
         return
-    anywhere: _Anywhere | None = None
     for ap in policies:
         if has_target_refs(ap):
             continue
@@ -623,16 +593,12 @@ def _authorization_policy_no_workload(index: MeshIndex) -> Iterator[MeshFinding]
                     key=ap.namespace is None,
                 )
             continue
-        if root and anywhere is None:
-            anywhere = _Anywhere(index)
-        why = _no_workload(
-            index, ap, selector, anywhere if root else None, "nothing enforces the policy"
-        )
+        why = _no_workload(index, ap, selector, root, "nothing enforces the policy")
         if why is not None:
             yield MeshFinding(ap, _selector_path(ap), why)
             continue
         picked = (
-            anywhere.selected(selector) if root and anywhere else _selected(index, ap, selector)
+            index.workloads_selected_anywhere(selector) if root else _selected(index, ap, selector)
         )
         if picked and all(_outside_mesh(index, w) for w, _ in picked):
             yield MeshFinding(
@@ -734,7 +700,6 @@ define(
 
 @check("ML938")
 def _authentication_selector_no_workload(index: MeshIndex) -> Iterator[MeshFinding]:
-    anywhere: _Anywhere | None = None
     for rec in _of_kinds(index, "PeerAuthentication", "RequestAuthentication"):
         state, selector = _selector(rec)
         if state != _LABELS or has_target_refs(rec):
@@ -742,13 +707,11 @@ def _authentication_selector_no_workload(index: MeshIndex) -> Iterator[MeshFindi
         root = rec.effective_namespace == index.root_namespace
         if root and rec.kind == "PeerAuthentication":
             continue  # ML945
-        if root and anywhere is None:
-            anywhere = _Anywhere(index)
         why = _no_workload(
             index,
             rec,
             selector,
-            anywhere if root else None,
+            root,
             f"the {rec.kind} applies to nothing",
         )
         if why is not None:

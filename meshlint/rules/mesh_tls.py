@@ -19,6 +19,7 @@ from meshlint.mesh import (
     MeshIndex,
     PeerMode,
     Record,
+    Workload,
     label_map,
     selects,
     workload_selector,
@@ -29,7 +30,6 @@ from meshlint.rules.mesh import KIALI, MeshFinding, check, items, literal
 ISTIOD = "istio/istio pilot/pkg/model"
 MUTUAL_MODES = ("ISTIO_MUTUAL", "MUTUAL")
 PLAIN_OR_SIMPLE = ("DISABLE", "SIMPLE")
-Workload = tuple[Record, dict[str, str]]
 
 
 # --------------------------------------------------------------------------------------------
