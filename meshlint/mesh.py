@@ -91,7 +91,9 @@ class Record:
 # may hold thousands of resources, and their node trees are freed file by file). The Istio kinds
 # keep their whole spec: every field of them is some rule's business.
 _SERVICE_KEYS = ("selector", "ports", "type", "externalName")
-_METADATA_KEYS = ("labels",)  # and the suppression annotations
+# The labels of Namespaces and Services (ambient mode, waypoints, injection) are read; those of
+# other kinds are not kept. The suppression annotations are kept for every kind.
+_LABELLED_KINDS = frozenset({"Namespace", "Service"})
 
 
 def light_data(kind: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +101,9 @@ def light_data(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     meta = data.get("metadata")
     if isinstance(meta, dict):
-        light: dict[str, Any] = {k: meta[k] for k in _METADATA_KEYS if k in meta}
+        light: dict[str, Any] = {}
+        if kind in _LABELLED_KINDS and "labels" in meta:
+            light["labels"] = meta["labels"]
         annotations = meta.get("annotations")
         if isinstance(annotations, dict):
             kept = {k: annotations[k] for k in annotations if _kept_annotation(kind, k)}
