@@ -223,13 +223,8 @@ def _mesh_stage(result: LintResult, config: Config, codes: list[str]) -> list[Di
 
 
 def _mesh_codes() -> list[str]:
-    import importlib
-
-    from meshlint.rules import FAMILIES
+    rules.load_all()  # the ML9 modules register their checks as they are imported
     from meshlint.rules.mesh import CHECKS
-
-    for module in FAMILIES["ML9"]:
-        importlib.import_module(f"meshlint.rules.{module}")
 
     return sorted(CHECKS)
 
