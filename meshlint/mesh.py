@@ -310,12 +310,11 @@ class MeshIndex:
     def __init__(
         self,
         records: Iterable[Record],
-        cluster_domain: str | None = None,
         namespaces: Iterable[str] = (),
         settings: MeshSettings | None = None,
     ) -> None:
         self.settings = settings or MeshSettings()
-        self.domain = cluster_domain or self.settings.cluster_domain
+        self.domain = self.settings.cluster_domain
         self.root_namespace = self.settings.root_namespace
         self.records: list[Record] = list(records)
         # Istio and Kubernetes resources by kind, in file order (a Gateway API Gateway, or a

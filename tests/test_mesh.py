@@ -320,7 +320,7 @@ def test_index_workloads_and_selectors() -> None:
 def test_index_hosts() -> None:
     svc = record("Service", "reviews", None, {})
     se = record("ServiceEntry", "x", "shop", {"spec": {"hosts": ["*.example.com", "a.b"]}})
-    index = MeshIndex([svc, se], "corp.local")
+    index = MeshIndex([svc, se], settings=MeshSettings(cluster_domain="corp.local"))
     fqdn = "reviews.default.svc.corp.local"
     assert index.canonical("reviews", "default") == fqdn
     assert index.canonical("reviews.default", "shop") == fqdn
