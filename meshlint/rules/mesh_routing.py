@@ -12,7 +12,7 @@ from typing import Any
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, export_scope, wildcard_keys
 from meshlint.rules import define
-from meshlint.rules.grammar import is_int
+from meshlint.rules.grammar import host_matches, is_int
 from meshlint.rules.mesh import (
     AN,
     KIALI,
@@ -100,18 +100,6 @@ def _export_text(rec: Record) -> str:
 def _resolved(host: str, canonical: str) -> str:
     """A host as written, and what it resolves to when that differs."""
     return f"`{host}`" if host == canonical else f"`{host}` (`{canonical}`)"
-
-
-def _host_matches(a: str, b: str) -> bool:
-    """Whether two host names overlap (either may be a `*` wildcard), as Istio compares them."""
-    if a.startswith("*"):
-        if b.startswith("*"):
-            short, long = (a, b) if len(a) < len(b) else (b, a)
-            return long[1:].endswith(short[1:])
-        return b.endswith(a[1:])
-    if b.startswith("*"):
-        return a.endswith(b[1:])
-    return a == b
 
 
 # --------------------------------------------------------------------------------------------
@@ -622,11 +610,11 @@ class _ServerHosts:
 
     def matching(self, host: str) -> list[tuple[str | None, str]]:
         if host.startswith("*"):
-            return [e for e in self.hosts if _host_matches(e[1], host)]
+            return [e for e in self.hosts if host_matches(e[1], host)]
         found = list(self.by_name.get(host, ()))
         for key in wildcard_keys(host):
             found.extend(self.by_name.get(key, ()))
-        found.extend(e for e in self.scan if _host_matches(e[1], host))
+        found.extend(e for e in self.scan if host_matches(e[1], host))
         return found
 
 
