@@ -272,15 +272,12 @@ def lint_command(
                 )
             elif fixed_stdin is not None:
                 result = engine.lint_loaded(loader.load_bytes(fixed_stdin, stdin_filename), cfg)
+            elif workers > 1 and len(files) >= engine.PARALLEL_MIN_FILES and "-" not in files:
+                from meshlint.parallel import lint_in_workers
+
+                result = lint_in_workers(files, cfg, workers, progress=show_progress)
             else:
-                result = engine.lint_paths(
-                    targets,
-                    cfg,
-                    stdin_name=stdin_filename,
-                    files=files,
-                    jobs=workers,
-                    progress=show_progress,
-                )
+                result = engine.lint_files(files, cfg, stdin_name=stdin_filename)
         except config_mod.ConfigError as exc:  # e.g. a schema location that cannot be used
             raise _fail(str(exc)) from None
 
@@ -308,8 +305,8 @@ def lint_command(
         else:
             sys.stdout.write(text)
             sys.stdout.flush()
-        if result.io_error:
-            return EXIT_USAGE
+        if result.io_error or any(d.code == engine.INTERNAL_ERROR for d in result.findings):
+            return EXIT_USAGE  # the report is incomplete: a file could not be read, a rule failed
         threshold = cfg.fail_on
         if threshold is not None and any(d.severity >= threshold for d in result.findings):
             return EXIT_FINDINGS

@@ -20,11 +20,17 @@ external-namespaces: [istio-system, "shared-*"]
 extension-providers: [otel, zipkin]
 root-namespace: istio-system  # Istio's root (config) namespace
 trust-domain: cluster.local
+options:                     # settings of single rules (`meshlint explain CODE` lists them)
+  ML519: {min-connect-timeout: 50ms}
 ```
+
+An old rule code (of rules merged into one, or of a rule split in several) stands for the rules
+that took it over, in every place a code is written.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from dataclasses import dataclass, field
@@ -32,16 +38,12 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from meshlint.diagnostics import Severity
+from meshlint.diagnostics import ConfigError, Severity
 
 if TYPE_CHECKING:
     from meshlint.mesh import MeshSettings
 
 CONFIG_FILES = (".meshlint.yaml", ".meshlint.yml")
-
-
-class ConfigError(Exception):
-    """A problem with the configuration; the CLI prints it and exits with status 2."""
 
 
 @dataclass
@@ -59,11 +61,17 @@ class Config:
     extension_providers: list[str] = field(default_factory=list)
     root_namespace: str = "istio-system"
     trust_domain: str = "cluster.local"
+    # Rule options as written: rule code → {option name: value} (checked by from_mapping).
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
     root: Path = field(default_factory=Path.cwd)  # folder of the config file
     path: Path | None = None  # the config file, if any
 
     def enabled(self, code: str) -> bool:
         return _matches(code, self.select) and not _matches(code, self.ignore)
+
+    def options_for(self, code: str) -> dict[str, Any]:
+        """The options the configuration gives rule ``code`` (not its defaults)."""
+        return self.options.get(code, {})
 
     def ignored_in(self, file: str, code: str) -> bool:
         if not self.per_file_ignores:
@@ -98,15 +106,15 @@ def _relative(file: str, root: Path) -> str:
 
 
 def _matches(code: str, selectors: list[str]) -> bool:
+    return any(sel == "ALL" or code.startswith(sel) or code in _codes_of(sel) for sel in selectors)
+
+
+@functools.lru_cache(maxsize=1024)
+def _codes_of(selector: str) -> frozenset[str]:
+    """The codes a rule name or an old code stands for."""
     from meshlint import rules
 
-    for sel in selectors:
-        if sel == "ALL" or code.startswith(sel):
-            return True
-        r = rules.get(sel)
-        if r is not None and r.code == code:
-            return True
-    return False
+    return frozenset(r.code for r in rules.lookup(selector))
 
 
 def check_selectors(selectors: list[str], where: str) -> list[str]:
@@ -123,7 +131,7 @@ def check_selectors(selectors: list[str], where: str) -> list[str]:
 def _known_selector(sel: str) -> bool:
     from meshlint import rules
 
-    if sel == "ALL" or rules.get(sel) is not None:
+    if sel == "ALL" or rules.lookup(sel):
         return True
     return any(r.code.startswith(sel) for r in rules.all_rules())
 
@@ -142,6 +150,7 @@ _KEYS = {
     "extension-providers",
     "root-namespace",
     "trust-domain",
+    "options",
 }
 
 
@@ -221,6 +230,27 @@ def _severity(value: Any, key: str, where: Path | None) -> Severity:
         raise ConfigError(f"{where}: `{key}`: {exc}") from None
 
 
+def _rule_options(value: Any, where: Path | None) -> dict[str, dict[str, Any]]:
+    """``options: {CODE or name: {option: value}}``, each checked against the rule's options."""
+    from meshlint import rules
+
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: `options` must map rule codes to their options")
+    out: dict[str, dict[str, Any]] = {}
+    for key, given in value.items():
+        r = rules.get(str(key))
+        if r is None:
+            raise ConfigError(f"{where}: `options` names `{key}`, which is no rule")
+        if not isinstance(given, dict):
+            raise ConfigError(f"{where}: `options.{key}` must map option names to values")
+        try:
+            r.option_values(given)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: `options.{key}`: {exc}") from None
+        out[r.code] = {str(k).replace("_", "-"): v for k, v in given.items()}
+    return out
+
+
 def parse_fail_on(value: str) -> Severity | None:
     if value.strip().lower() == "none":
         return None
@@ -255,10 +285,11 @@ def from_mapping(
     from meshlint import rules
 
     for code, level in sev.items():
-        r = rules.get(str(code))
-        if r is None:
+        found = rules.lookup(str(code))
+        if not found:
             raise ConfigError(f"{path}: `severity` names `{code}`, which is no rule")
-        cfg.severity[r.code] = _severity(level, f"severity.{code}", path)
+        for r in found:
+            cfg.severity[r.code] = _severity(level, f"severity.{code}", path)
     pfi = normalized.get("per-file-ignores", {})
     if not isinstance(pfi, dict):
         raise ConfigError(f"{path}: `per-file-ignores` must map file globs to lists of codes")
@@ -289,6 +320,8 @@ def from_mapping(
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"{path}: `{key}` must be a non-empty string")
             setattr(cfg, key.replace("-", "_"), value)
+    if "options" in normalized:
+        cfg.options = _rule_options(normalized["options"], path)
     if "schema-locations" in normalized:
         # Relative to the configuration file's folder, as every path in it; URLs stay as given.
         cfg.schema_locations = [

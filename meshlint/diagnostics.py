@@ -7,6 +7,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 PathElem = str | int
 FieldPath = tuple[PathElem, ...]
@@ -31,6 +32,39 @@ class Severity(enum.IntEnum):
             raise ValueError(
                 f"unknown severity {text!r}; expected one of error, warning, info"
             ) from None
+
+
+class ConfigError(Exception):
+    """A problem with the configuration; the CLI prints it and exits with status 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a rule's check yields about the resource it checks; the engine turns it into a
+    located :class:`Diagnostic`."""
+
+    path: FieldPath
+    message: str
+    fix: str | None = None  # a Replacement for a safe fix (see meshlint.fix)
+    key: bool = False  # point at the key of ``path`` rather than at its value
+    severity: Severity | None = None  # only to lower or raise one finding of a rule
+
+
+class Replacement(str):
+    """A fix that replaces the scalar a finding points at: ``Replacement("simple", "X")`` reads
+    ``simple: X`` wherever a fix is shown, and ``.value`` is ``"X"``."""
+
+    key: str
+    value: str
+
+    def __new__(cls, key: str, value: str) -> Replacement:
+        self = super().__new__(cls, f"{key}: {value}")
+        self.key = key
+        self.value = value
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:  # findings travel between worker processes
+        return (Replacement, (self.key, self.value))
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -68,9 +102,6 @@ class Diagnostic:
     @property
     def column(self) -> int:
         return self.span.column if self.span else 1
-
-    def sort_key(self) -> tuple[str, int, int, str, str]:
-        return (self.file, self.line, self.column, self.code, self.message)
 
     def to_json(self) -> dict[str, object]:
         span = self.span or Span.point(1)

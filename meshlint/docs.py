@@ -58,12 +58,12 @@ def rules_markdown() -> str:
             "|---|---|",
         ]
         out += [f"| {row} | [{code}](#{code.lower()}) |" for row, code in rows]
-        from meshlint.rules.grammar import CATALOGUE as GRAMMAR
+        from meshlint.rules.lib.grammar import CATALOGUE as GRAMMAR
 
         out += [
             "",
             "The shared value grammars (section 2 of the catalogue) are functions of",
-            "`meshlint/rules/grammar.py` that the per-kind rules call on each field they apply to:",
+            "`meshlint/rules/lib/grammar.py` that the per-kind rules call on each field they apply to:",
             "",
             "| catalogue row | function |",
             "|---|---|",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from meshlint import loader, rules
 from meshlint.config import Config
-from meshlint.diagnostics import Diagnostic, Severity, Span, format_path
+from meshlint.diagnostics import Diagnostic, FieldPath, Finding, Severity, Span, format_path
 from meshlint.loader import Document, LoadResult, Source
 from meshlint.mesh import (
     MESH_KINDS,
@@ -20,10 +20,27 @@ from meshlint.mesh import (
     light_data,
 )
 from meshlint.resource import Resource
-from meshlint.rules import Finding
+from meshlint.rules.lib.placeholders import has_placeholder
 
+# A check that raised: never filtered by select/ignore, never suppressed, and it makes the run
+# exit 2 (the report is incomplete).
 INTERNAL_ERROR = "ML107"
 IGNORE_ANNOTATION, ISTIO_SUPPRESS_ANNOTATION = SUPPRESS_ANNOTATIONS
+# The rule that reports unrendered template placeholders; no other rule speaks of such a value.
+PLACEHOLDER_RULE = "ML306"
+
+# Called with every internal error a run reports (the tests fail a run that has one).
+internal_error_listeners: list[Callable[[Diagnostic], None]] = []
+
+
+def note_internal_errors(findings: Iterable[Diagnostic]) -> None:
+    """Tell the listeners of the internal errors among ``findings``."""
+    if internal_error_listeners:
+        for d in findings:
+            if d.code == INTERNAL_ERROR:
+                for listener in internal_error_listeners:
+                    listener(d)
+
 
 _DIRECTIVE = re.compile(r"#\s*meshlint:\s*disable(-file)?\s*=\s*([A-Za-z0-9_,\s-]+)")
 
@@ -49,7 +66,8 @@ class LintResult:
         return None
 
 
-# Below this many files a run stays in one process: starting workers would cost more.
+# Below this many files a run stays in one process: starting workers would cost more (the CLI
+# decides; meshlint.parallel runs the workers).
 PARALLEL_MIN_FILES = 40
 
 
@@ -59,20 +77,10 @@ def lint_paths(
     *,
     stdin_name: str = "<stdin>",
     files: Sequence[str] | None = None,
-    jobs: int = 1,
-    progress: bool = False,
 ) -> LintResult:
-    """Lint file by file: each file's node trees are freed before the next file is read.
-
-    With ``jobs`` > 1 and enough files, contiguous slices of the files go to worker processes;
-    the output is the same, in the same order, as a run in one process.
-    """
+    """Lint the files under ``paths`` (or ``files``, already discovered) in this process."""
     if files is None:
         files, _ = loader.discover(paths, config.exclude)
-    if jobs > 1 and len(files) >= PARALLEL_MIN_FILES and "-" not in files:
-        from meshlint.parallel import lint_in_workers
-
-        return lint_in_workers(list(files), config, jobs, progress=progress)
     return lint_files(files, config, stdin_name=stdin_name)
 
 
@@ -158,44 +166,70 @@ def _mesh_findings(result: LintResult, config: Config) -> list[Diagnostic]:
     sources of the run, or, for a file a worker process read, from disk. A file read here is
     added to ``result.sources`` so that its comments and code frames are there too.
     """
-    codes = [c for c in _mesh_codes() if config.enabled(c)]
-    if not codes or not result.records:
+    todo = rules.mesh_rules(config.enabled)
+    legacy = [c for c in sorted(_legacy_checks()) if config.enabled(c)]
+    if (not todo and not legacy) or not result.records:
         return []
     # The stage makes no cyclic garbage worth collecting, and every collection would scan the
     # records of the whole run: with the collector on, its cost grows faster than the run.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _mesh_stage(result, config, codes)
+        return _mesh_stage(result, config, todo, legacy)
     finally:
         if enabled:
             gc.enable()
 
 
-def _mesh_stage(result: LintResult, config: Config, codes: list[str]) -> list[Diagnostic]:
+def _legacy_checks() -> dict[str, Any]:
+    from meshlint.rules.mesh.references import CHECKS
+
+    return CHECKS
+
+
+def _mesh_stage(
+    result: LintResult, config: Config, todo: list[rules.Rule], legacy: list[str]
+) -> list[Diagnostic]:
     from meshlint.mesh import MeshIndex
-    from meshlint.rules.mesh import CHECKS, MeshFinding
 
     index = MeshIndex(result.records, namespaces=result.namespaces, settings=config.mesh_settings())
-    found: list[tuple[str, MeshFinding]] = []
-    for code in codes:
+    found: list[tuple[str, Severity, Record, Finding]] = []
+    for r in todo:
+        check = r.check
+        assert check is not None
+        options = r.option_values(config.options_for(r.code))
+        for rec in index.records_of(r.kinds):
+            try:
+                for f in check(rec, index, **options):
+                    found.append((r.code, r.severity, rec, f))
+            except Exception as exc:  # a bug of ours: say so on the record, go on
+                found.append((INTERNAL_ERROR, Severity.ERROR, rec, Finding((), _crashed(r, exc))))
+    checks = _legacy_checks()
+    for code in legacy:
+        old = rules.get(code)
+        assert old is not None
         try:
-            found.extend((code, f) for f in CHECKS[code](index))
-        except Exception as exc:  # a bug of ours: say so (on the first resource), go on
-            rule = rules.get(code)
-            name = rule.name if rule is not None else "?"
-            message = (
-                f"rule {code} ({name}) failed ({type(exc).__name__}: {exc}); the other checks "
-                "still ran. Please report this."
+            for f in checks[code](index):
+                found.append(
+                    (
+                        code,
+                        old.severity,
+                        f.record,
+                        Finding(f.path, f.message, None, f.key, f.severity),
+                    )
+                )
+        except Exception as exc:
+            found.append(
+                (INTERNAL_ERROR, Severity.ERROR, result.records[0], Finding((), _crashed(old, exc)))
             )
-            found.append((INTERNAL_ERROR, MeshFinding(result.records[0], (), message)))
     if not found:
         return []
     by_name = {s.name: s for s in result.sources}
     docs: dict[str, dict[tuple[int, int | None], Document]] = {}
     out: list[Diagnostic] = []
-    for code, f in found:
-        rec = f.record
+    for code, severity, rec, f in found:
+        if code != INTERNAL_ERROR and _on_placeholder(rec.data, f):
+            continue
         placed = docs.get(rec.file)
         if placed is None:
             placed = docs[rec.file] = _documents_of(rec.file, by_name, result)
@@ -204,17 +238,15 @@ def _mesh_stage(result: LintResult, config: Config, codes: list[str]) -> list[Di
             span = doc.span if doc is not None else Span.point(rec.line)
         else:
             span = doc.locate(f.path, key=f.key)
-        rule = rules.get(code)
-        severity = f.severity or (rule.severity if rule is not None else Severity.ERROR)
         d = Diagnostic(
             code,
-            severity,
+            f.severity or severity,
             f.message,
             rec.file,
             span,
             rec.key,
             format_path(f.path),
-            None,
+            f.fix,
             rec.line,
         )
         meta = rec.data.get("metadata")
@@ -222,11 +254,11 @@ def _mesh_stage(result: LintResult, config: Config, codes: list[str]) -> list[Di
     return out
 
 
-def _mesh_codes() -> list[str]:
-    rules.load_all()  # the ML9 modules register their checks as they are imported
-    from meshlint.rules.mesh import CHECKS
-
-    return sorted(CHECKS)
+def _crashed(r: rules.Rule, exc: BaseException) -> str:
+    return (
+        f"rule {r.code} ({r.name}) failed on this resource ({type(exc).__name__}: {exc}); "
+        "the other checks still ran. Please report this."
+    )
 
 
 def _documents_of(
@@ -265,20 +297,25 @@ class _Plan:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.schema = any(config.enabled(c) for c in ("ML206", "ML207", "ML208", "ML209"))
-        self._checks: dict[str, list[rules.Rule]] = {}
+        self._checks: dict[str, list[tuple[rules.Rule, dict[str, Any]]]] = {}
         self.schemas: Any = None
         if config.schema_locations and config.enabled("ML210"):
-            from meshlint.rules.external import SchemaStore
+            from meshlint.rules.schema.external import SchemaStore
 
             # Checks the locations now: a bad one is a usage error (ConfigError).
             self.schemas = SchemaStore(config.schema_locations)
 
-    def checks(self, kind: str) -> list[rules.Rule]:
-        """The rules for a kind meshlint models; for ``""`` (a kind of another API group, such
-        as the Gateway API's Gateway) only the rules that apply to every kind."""
+    def checks(self, kind: str) -> list[tuple[rules.Rule, dict[str, Any]]]:
+        """The rules for a kind meshlint models, each with its options; for ``""`` (a kind of
+        another API group, such as the Gateway API's Gateway) only the rules that apply to
+        every kind."""
         found = self._checks.get(kind)
         if found is None:
-            found = self._checks[kind] = list(rules.checks_for(kind, self.config.enabled))
+            config = self.config
+            found = self._checks[kind] = [
+                (r, r.option_values(config.options_for(r.code)))
+                for r in rules.checks_for(kind, config.enabled)
+            ]
         return found
 
 
@@ -322,7 +359,7 @@ def _lint_document(doc: Document, plan: _Plan, out: list[Diagnostic]) -> Resourc
         return None
     emit = _Emitter(res, config, out)
     if plan.schema:
-        from meshlint.rules.schema import model_findings
+        from meshlint.rules.schema.model import model_findings
 
         try:
             for code, finding in model_findings(res):
@@ -332,7 +369,7 @@ def _lint_document(doc: Document, plan: _Plan, out: list[Diagnostic]) -> Resourc
         except Exception as exc:  # a bug of ours: say so on the resource, go on
             emit.internal_error("the schema check", exc)
     if plan.schemas is not None:
-        from meshlint.rules.external import ExternalSchemaError, external_findings
+        from meshlint.rules.schema.external import ExternalSchemaError, external_findings
 
         try:
             for finding in external_findings(res, plan.schemas):
@@ -341,10 +378,11 @@ def _lint_document(doc: Document, plan: _Plan, out: list[Diagnostic]) -> Resourc
             raise  # an unusable schema the user pointed to: a usage error, not ML107
         except Exception as exc:
             emit.internal_error("the external schema check", exc)
-    for r in plan.checks(res.kind if res.info is not None else ""):
-        assert r.check is not None
+    for r, options in plan.checks(res.kind if res.info is not None else ""):
+        check = r.check
+        assert check is not None
         try:
-            for finding in r.check(res):
+            for finding in check(res, **options):
                 emit(r.code, r.severity, finding)
         except Exception as exc:
             emit.internal_error(f"rule {r.code} ({r.name})", exc)
@@ -358,6 +396,8 @@ class _Emitter:
         self.res, self.config, self.out = res, config, out
 
     def __call__(self, code: str, severity: Severity, finding: Finding) -> None:
+        if code != PLACEHOLDER_RULE and _on_placeholder(self.res.data, finding):
+            return
         doc = self.res.doc
         span = doc.locate(finding.path, key=finding.key)
         self.out.append(
@@ -392,6 +432,27 @@ class _Emitter:
         )
 
 
+def _on_placeholder(data: Any, finding: Finding) -> bool:
+    """Whether the finding is on a value (or key) that holds an unrendered template
+    placeholder such as ``{{ .Values.host }}``: ML306 reports those, once."""
+    path = finding.path
+    if not path:
+        return False
+    value = path[-1] if finding.key else _at(data, path)
+    return isinstance(value, str) and has_placeholder(value)
+
+
+def _at(data: Any, path: FieldPath) -> Any:
+    for part in path:
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
+
+
 def _most_specific(found: list[Diagnostic]) -> list[Diagnostic]:
     """Drop a generic wrong-type finding where a rule of its own reported the same spot.
 
@@ -423,7 +484,7 @@ def _unsuppressed_by_metadata(
     istio = _codes(annotations.get(ISTIO_SUPPRESS_ANNOTATION))
     if not ours and not istio:
         return found
-    return [d for d in found if not _suppressed(d.code, ours, istio)]
+    return [d for d in found if d.code == INTERNAL_ERROR or not _suppressed(d.code, ours, istio)]
 
 
 def _suppressed(code: str, ours: set[str], istio: set[str]) -> bool:
@@ -432,7 +493,7 @@ def _suppressed(code: str, ours: set[str], istio: set[str]) -> bool:
     r = rules.get(code)
     if r is None:
         return False
-    if r.name in ours:
+    if r.name in ours or any(old in ours for old in r.aliases):
         return True
     return bool(r.istio) and ("*" in istio or r.istio in istio)
 
@@ -482,6 +543,9 @@ def _finalize(raw: list[Diagnostic], sources: list[Source], config: Config) -> l
     directives: dict[str, _Directives] = {}
     out: list[Diagnostic] = []
     for d in raw:
+        if d.code == INTERNAL_ERROR:  # never filtered, never suppressed
+            out.append(d)
+            continue
         if not config.enabled(d.code) or config.ignored_in(d.file, d.code):
             continue
         src = by_name.get(d.file)
@@ -496,4 +560,5 @@ def _finalize(raw: list[Diagnostic], sources: list[Source], config: Config) -> l
             d.severity = config.severity_of(d.code, d.severity)
         out.append(d)
     out.sort(key=lambda d: (order.get(d.file, len(order)), d.line, d.column, d.code, d.message))
+    note_internal_errors(out)
     return out

@@ -24,8 +24,8 @@ that would change anything else (a scalar behind an anchor that other fields sha
 merged in with ``<<``, a tag, a block or multi-line scalar) is refused, and a file with any
 refused edit is not written at all; :attr:`FileFix.problems` says why.
 
-This module is imported by the rule modules (for :class:`Replacement`); everything heavier is
-imported inside the functions.
+A rule offers the fix as a :class:`~meshlint.diagnostics.Replacement`; everything heavier than
+this module is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -38,27 +38,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from meshlint.diagnostics import Replacement
+
 if TYPE_CHECKING:
     from meshlint.config import Config
     from meshlint.diagnostics import Diagnostic, Span
     from meshlint.loader import LoadResult
-
-
-class Replacement(str):
-    """A fix that replaces the scalar a finding points at: ``Replacement("simple", "X")`` reads
-    ``simple: X`` wherever a fix is shown, and ``.value`` is ``"X"``."""
-
-    key: str
-    value: str
-
-    def __new__(cls, key: str, value: str) -> Replacement:
-        self = super().__new__(cls, f"{key}: {value}")
-        self.key = key
-        self.value = value
-        return self
-
-    def __reduce__(self) -> tuple[Any, ...]:  # findings travel between worker processes
-        return (Replacement, (self.key, self.value))
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 # Codes of the problems the loader itself finds. Their metadata (summary, rationale, examples)
-# lives with the document rules in meshlint/rules/document.py.
+# lives with the document rules in meshlint/rules/document/loading.py.
 IO_ERROR = "ML100"
 SYNTAX = "ML101"
 DUPLICATE_KEY = "ML102"

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from meshlint.config import Config
-from meshlint.engine import LintResult, finish_in_parent, lint_files
+from meshlint.engine import LintResult, finish_in_parent, lint_files, note_internal_errors
 
 
 def _slices(files: list[str], jobs: int) -> list[list[str]]:
@@ -56,6 +56,7 @@ def lint_in_workers(
                     bar.advance(task, sizes[fut])
         for fut in futures:
             part = fut.result()
+            note_internal_errors(part.findings)  # the workers' listeners are not ours
             merged.findings.extend(part.findings)
             merged.sources.extend(part.sources)
             merged.resources += part.resources

@@ -10,7 +10,7 @@ from conftest import SHARED
 
 from meshlint import rules
 from meshlint.docs import NOT_IMPLEMENTED
-from meshlint.rules.grammar import CATALOGUE as GRAMMAR
+from meshlint.rules.lib.grammar import CATALOGUE as GRAMMAR
 
 _ID = re.compile(r"^[a-z][a-z0-9-]+$")
 _ISTIO_SOURCE = re.compile(r"\bW\b|W-warn|CRD|CEL")

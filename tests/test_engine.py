@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from meshlint.config import Config, ConfigError, from_mapping
-from meshlint.diagnostics import Severity
+from meshlint.diagnostics import Diagnostic, Severity
 from meshlint.engine import lint_paths, lint_text
 
 OLD = "networking.istio.io/v1alpha3"
@@ -150,25 +152,68 @@ def test_non_resources_are_reported_not_counted() -> None:
     assert result.resources == 1
 
 
-def test_rule_crash_becomes_a_finding(monkeypatch: pytest.MonkeyPatch) -> None:
-    from meshlint import rules
-
-    r = rules.get("ML204")
-    assert r is not None
-
+@pytest.mark.internal_error
+def test_rule_crash_becomes_a_finding_that_no_selection_hides(
+    replace_check: Callable[[str, Callable[..., Any]], None],
+) -> None:
     def boom(res: object) -> list[object]:
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr(r, "check", boom, raising=False) if False else None
-    object.__setattr__(r, "check", boom)
-    try:
-        result = lint_text(vs(), Config(select=["ML204", "ML107"]))
-    finally:
-        from meshlint.rules import schema
+    replace_check("ML401", boom)
+    text = vs()
+    # The crash is reported whatever the run selects, ignores or suppresses.
+    for config in (
+        Config(),
+        Config(select=["ML4"]),
+        Config(select=["ML401"]),
+        Config(ignore=["ML107"]),
+        Config(per_file_ignores={"*": ["ML107"]}),
+    ):
+        result = lint_text(text, config, name="vs.yaml")
+        crashes = [d for d in result.findings if d.code == "ML107"]
+        assert len(crashes) == 1, config
+        (d,) = crashes
+        assert d.severity.label == "error"
+        assert d.resource == "VirtualService/default/reviews"
+        assert "ML401" in d.message and "RuntimeError" in d.message and "kaput" in d.message
+    suppressed = lint_text(
+        "# meshlint: disable-file=ML107,ML204\n"
+        + text.replace("metadata:\n", "metadata:\n  annotations: {meshlint.io/ignore: all}\n"),
+        Config(),
+    )
+    assert "ML107" in [d.code for d in suppressed.findings]
 
-        object.__setattr__(r, "check", schema.old_api_version)
-    assert [d.code for d in result.findings] == ["ML107"]
-    assert "kaput" in result.findings[0].message
+
+@pytest.mark.internal_error
+def test_a_rule_crash_makes_the_cli_exit_2(
+    replace_check: Callable[[str, Callable[..., Any]], None], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from meshlint.cli import app
+
+    def boom(res: object) -> list[object]:
+        raise KeyError("x")
+
+    replace_check("ML401", boom)
+    (tmp_path / "vs.yaml").write_text(vs(), encoding="utf-8")
+    out = CliRunner().invoke(app, ["lint", "--no-config", "--select", "ML4", str(tmp_path)])
+    assert out.exit_code == 2, out.output
+    assert "ML107" in out.output and "KeyError" in out.output
+
+
+def test_the_guard_fails_a_test_whose_lint_crashed(
+    replace_check: Callable[[str, Callable[..., Any]], None],
+    no_internal_error: list[Diagnostic],
+) -> None:
+    def boom(res: object) -> list[object]:
+        raise RuntimeError("kaput")
+
+    replace_check("ML401", boom)
+    lint_text(vs(), Config(select=["ML4"]))
+    # The autouse guard would fail this test at teardown; it has seen the crash.
+    assert [d.code for d in no_internal_error] == ["ML107"]
+    no_internal_error.clear()
 
 
 def test_kind_rules_see_only_the_kinds_meshlint_models() -> None:

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from meshlint import rules
-from meshlint.config import ConfigError
-from meshlint.diagnostics import Span
+from meshlint.diagnostics import ConfigError, Span
 from meshlint.loader import load_text
 from meshlint.resource import Resource
-from meshlint.rules import Finding, external
-from meshlint.rules.external import (
+from meshlint.rules import Finding
+from meshlint.rules.schema import external
+from meshlint.rules.schema.external import (
     ExternalSchemaError,
     SchemaStore,
     external_findings,
@@ -476,7 +476,7 @@ def test_http_error_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_rule_metadata_and_examples() -> None:
     r = rules.get("ML210")
     assert r is not None and r is rules.get("external-schema")
-    assert r.family == "external" and r.check is None
+    assert r.scope == "stage" and r.check is None
     assert "--schema-location" in r.rationale
     bad, good = one(r.bad), one(r.good)
     assert where(check(bad)) == [

@@ -1,4 +1,4 @@
-"""meshlint.rules.grammar: Istio's shared value grammars.
+"""meshlint.rules.lib.grammar: Istio's shared value grammars.
 
 Two sources of cases: Istio's own test tables, carried over as data in fixtures/grammar (each
 case must reach Istio's verdict), and the corner cases the rules catalogue names (section 2), with
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from meshlint.rules import grammar as g
+from meshlint.rules.lib import grammar as g
 
 GRAMMAR_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "grammar"
 HAS_RE2 = importlib.util.find_spec("re2") is not None
@@ -681,7 +681,7 @@ def test_every_exported_name_exists() -> None:
 
 
 def test_catalogue_rows_name_real_functions() -> None:
-    from meshlint.rules import grammar
+    from meshlint.rules.lib import grammar
 
     for row, name in grammar.CATALOGUE.items():
         assert row.startswith("g-")

@@ -12,7 +12,7 @@ from test_mesh import lint
 
 from meshlint.config import Config
 from meshlint.engine import lint_text
-from meshlint.rules import mesh_gateway
+from meshlint.rules.mesh import gateway as mesh_gateway
 
 MESH = FIXTURES / "mesh"
 CODES = [f"ML{n}" for n in range(955, 968)]

@@ -591,13 +591,13 @@ spec:
 def test_delegate_match_conflicts(
     root: dict[str, object], leaf: dict[str, object], conflict: bool
 ) -> None:
-    from meshlint.rules.mesh_routing import _matches_conflict
+    from meshlint.rules.mesh.routing import _matches_conflict
 
     assert _matches_conflict([root], [leaf]) is conflict
 
 
 def test_a_delegate_match_needs_one_compatible_root_match() -> None:
-    from meshlint.rules.mesh_routing import _matches_conflict
+    from meshlint.rules.mesh.routing import _matches_conflict
 
     roots = [{"uri": {"prefix": "/a"}}, {"uri": {"prefix": "/b"}}]
     assert not _matches_conflict(roots, [{"uri": {"prefix": "/b/1"}}])

@@ -17,6 +17,7 @@ from conftest import CORPUS, FIXTURES, REPO
 from meshlint import loader
 from meshlint.config import Config
 from meshlint.engine import lint_paths
+from meshlint.parallel import lint_in_workers
 
 sys.path.insert(0, str(REPO / "bench"))
 from generate import generate
@@ -35,7 +36,10 @@ def corpus_files() -> list[str]:
 
 
 def findings(files: list[str], jobs: int = 1) -> list[dict[str, object]]:
-    result = lint_paths(files, Config(), files=files, jobs=jobs)
+    if jobs > 1:
+        result = lint_in_workers(files, Config(), jobs)
+    else:
+        result = lint_paths(files, Config(), files=files)
     return [d.to_json() for d in result.findings]
 
 
@@ -83,9 +87,9 @@ def test_jobs_give_the_same_output_in_the_same_order(tmp_path: Path) -> None:
     # a cross-resource finding too: a route to a subset no DestinationRule declares
     vs = broken[3]
     vs.write_text(vs.read_text().replace("subset: v1\n", "subset: v9\n", 1))
-    one = lint_paths(files, Config(), files=files, jobs=1)
+    one = lint_paths(files, Config(), files=files)
     for jobs in (2, 3):
-        many = lint_paths(files, Config(), files=files, jobs=jobs, progress=jobs == 2)
+        many = lint_in_workers(files, Config(), jobs, progress=jobs == 2)
         assert [d.to_json() for d in many.findings] == [d.to_json() for d in one.findings]
         assert (many.files, many.resources) == (one.files, one.resources)
     assert {d.code for d in one.findings} >= {"ML101", "ML204", "ML206", "ML901"}

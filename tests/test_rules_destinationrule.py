@@ -13,7 +13,7 @@ from meshlint import rules
 from meshlint.config import Config
 from meshlint.diagnostics import Diagnostic
 from meshlint.engine import lint_paths, lint_text
-from meshlint.rules import destinationrule
+from meshlint.rules.destinationrule import destinationrule
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "destinationrule"
 ML5 = Config(select=["ML5"], ignore=sorted(PRACTICE_CODES))

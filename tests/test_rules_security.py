@@ -15,8 +15,11 @@ from meshlint import rules
 from meshlint.config import Config
 from meshlint.diagnostics import Diagnostic
 from meshlint.engine import lint_paths, lint_text
-from meshlint.rules.authorizationpolicy import _condition_key_problem, _path_template_problem
-from meshlint.rules.requestauthentication import _jwks_problems, _jwks_uri_problem
+from meshlint.rules.security.authorizationpolicy import (
+    _condition_key_problem,
+    _path_template_problem,
+)
+from meshlint.rules.security.requestauthentication import _jwks_problems, _jwks_uri_problem
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "security"
 ML7 = Config(select=["ML7"], ignore=sorted(PRACTICE_CODES))

@@ -115,7 +115,7 @@ def test_wrong_types_are_left_to_the_schema_stage() -> None:
 
 def test_every_rule_has_a_failing_fixture() -> None:
     fired = {row[0] for row in EXPECTED}
-    ours = {r.code for r in rules.all_rules() if r.family == "sidecar"}
+    ours = {r.code for r in rules.all_rules() if r.module == "meshlint.rules.sidecar.sidecar"}
     assert ours
     assert ours <= fired
 
@@ -124,7 +124,7 @@ def test_every_rule_has_a_failing_fixture() -> None:
 # Details
 # ---------------------------------------------------------------------------------------------
 
-from meshlint.rules.sidecar import split_host_port  # noqa: E402
+from meshlint.rules.sidecar.sidecar import split_host_port  # noqa: E402
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from meshlint import rules
 from meshlint.config import Config
 from meshlint.diagnostics import Diagnostic
 from meshlint.engine import lint_paths, lint_text
-from meshlint.rules import virtualservice
+from meshlint.rules.virtualservice import virtualservice
 
 DIR = FIXTURES / "virtualservice"
 CODES = sorted(

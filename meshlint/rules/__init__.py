@@ -1,76 +1,144 @@
-"""The rule registry. A rule states, in one place, everything that is said about it.
+"""The rule registry, and the one contract every rule follows.
 
-A family is a module of this package; its rules register themselves when it is imported, with
-:func:`rule` (a check the engine runs on each resource of the kinds it names) or :func:`define`
-(a problem another stage finds, such as the loader's syntax errors, which still needs a code, docs
-and examples). ``meshlint rules``, ``meshlint explain``, docs/rules.md, SARIF rule metadata and the
-example tests all read the registry.
+A rule is one declaration: :func:`rule` gives its code, name, severity, summary, rationale,
+bad and good examples, the Istio and Kiali codes it matches, the catalogue rows it implements,
+what it applies to (``kinds``, and a ``scope``), its options and the old codes it replaces; the
+function it decorates is its check.
+
+- ``scope="resource"``: ``check(res, **options)`` sees one resource of the rule's kinds at a time
+  and yields :class:`Finding` values about it.
+- ``scope="mesh"``: ``check(rec, index, **options)`` sees one record of the rule's kinds at a
+  time, with the :class:`~meshlint.mesh.MeshIndex` of the whole run to look others up in, and
+  yields findings about that record.
+- ``scope="stage"``: the findings come from a stage of the engine (the loader, the schema
+  validation); the declaration is used without a check, as a plain call.
+
+Rule modules live in the family folders of this package (``rules/<kind>/``, ``rules/mesh/``);
+:func:`load_all` imports every one of them, so a new module needs no registration. They import
+the rules library (``rules/lib/``), the mesh layer, the models and the diagnostics, never each
+other. ``meshlint rules``, ``meshlint explain``, docs/rules.md, SARIF rule metadata and the rule
+tests all read this registry.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
+import pkgutil
 import re
-from collections.abc import Callable, Iterable, Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
-from meshlint.diagnostics import FieldPath, Severity
+from meshlint.diagnostics import FieldPath, Finding, Severity
 
-if TYPE_CHECKING:
-    from meshlint.resource import Resource
+__all__ = [
+    "FAMILIES",
+    "Finding",
+    "Option",
+    "Rule",
+    "all_rules",
+    "checks_for",
+    "get",
+    "load_all",
+    "lookup",
+    "rule",
+    "walk",
+]
 
-# Families by hundreds, and the modules that hold each family's rules.
-FAMILIES: dict[str, tuple[str, ...]] = {
-    "ML1": ("document",),
-    "ML2": ("schema", "external"),
-    "ML3": ("metadata",),
-    "ML4": ("virtualservice",),
-    "ML5": ("destinationrule",),
-    "ML6": ("gateway", "serviceentry", "sidecar"),
-    "ML7": ("peerauthentication", "requestauthentication", "authorizationpolicy"),
-    "ML8": ("telemetry",),
-    "ML9": (
-        "mesh",
-        "mesh_routing",
-        "mesh_tls",
-        "mesh_selectors",
-        "mesh_gateway",
-        "mesh_security",
-        "mesh_practice",
-        "mesh_ambient",
-    ),
+# Families by hundreds: what each prefix covers (docs/rules.md and `meshlint rules` group by it).
+FAMILIES: dict[str, str] = {
+    "ML1": "the file and its YAML",
+    "ML2": "kinds, apiVersions and the typed models",
+    "ML3": "metadata, workload selectors and target references, template placeholders",
+    "ML4": "VirtualService",
+    "ML5": "DestinationRule",
+    "ML6": "Gateway, ServiceEntry and Sidecar",
+    "ML7": "PeerAuthentication, RequestAuthentication and AuthorizationPolicy",
+    "ML8": "Telemetry",
+    "ML9": "across resources",
 }
 
+Scope = Literal["resource", "mesh", "stage"]
+Check = Callable[..., Iterable[Finding]]
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """What a check returns; the engine turns it into a located Diagnostic."""
-
-    path: FieldPath
-    message: str
-    fix: str | None = None
-    key: bool = False  # point at the key of ``path`` rather than at its value
-    severity: Severity | None = None  # only to lower or raise one finding of a rule
-
-
-Check = Callable[["Resource"], Iterable[Finding]]
+_OPTION_TYPES = ("duration", "int", "float", "bool", "str", "strings")
 
 
 @dataclass(frozen=True)
+class Option:
+    """A setting of one rule, written in the configuration as ``options: {CODE: {name: value}}``.
+
+    ``type`` is one of ``duration`` (an Istio duration such as ``100ms``, given to the check in
+    seconds), ``int``, ``float``, ``bool``, ``str`` or ``strings`` (a list of strings). The check
+    receives it as a keyword argument named like the option with ``-`` written ``_``.
+    """
+
+    name: str
+    type: str
+    default: Any
+    help: str
+
+    @property
+    def keyword(self) -> str:
+        return self.name.replace("-", "_")
+
+    def parse(self, value: Any) -> Any:
+        """The value as the check receives it; ValueError says what is wrong with it."""
+        kind = self.type
+        if kind == "duration":
+            seconds = _duration_seconds(value)
+            if seconds is None:
+                raise ValueError(f"expected a duration such as 100ms or 2s, got {value!r}")
+            return seconds
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            raise ValueError(f"expected true or false, got {value!r}")
+        if kind == "int":
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            raise ValueError(f"expected an integer, got {value!r}")
+        if kind == "float":
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+            raise ValueError(f"expected a number, got {value!r}")
+        if kind == "str":
+            if isinstance(value, str):
+                return value
+            raise ValueError(f"expected a string, got {value!r}")
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ValueError(f"expected a list of strings, got {value!r}")
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(h|m|s|ms|us|µs|ns)$")
+_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def _duration_seconds(value: Any) -> float | None:
+    if not isinstance(value, str):
+        return None
+    m = _DURATION.match(value.strip())
+    return float(m.group(1)) * _UNIT[m.group(2)] if m else None
+
+
+@dataclass(frozen=True, eq=False)
 class Rule:
     code: str
     name: str
     severity: Severity
     summary: str
-    rationale: str
-    bad: str
-    good: str
-    family: str
+    raw_rationale: str = field(repr=False)
+    raw_bad: str = field(repr=False)
+    raw_good: str = field(repr=False)
+    scope: Scope = "resource"
+    kinds: frozenset[str] | None = None  # kinds whose resources ``check`` sees; None: every one
+    check: Check | None = field(default=None, repr=False)
     istio: str | None = None  # the istioctl analyze / webhook code it matches, if any
     kiali: str | None = None
-    kinds: frozenset[str] | None = None  # kinds whose resources ``check`` sees; None: every one
-    check: Check | None = field(default=None, compare=False)
     fixable: bool = False
     # Where the verdict comes from: Istio's webhook or CRD message and its source file, for
     # rules that mirror what Istio rejects.
@@ -78,75 +146,85 @@ class Rule:
     # The ids of the rows of the rules catalogue (shared/reference/rules-catalogue.md) that this
     # rule implements; docs/rules.md lists them.
     catalogue: tuple[str, ...] = ()
+    options: tuple[Option, ...] = ()
+    # Codes this rule took over: old codes of rules merged into it, or of a rule split into it
+    # and others. Selecting, ignoring or suppressing an old code means its rules.
+    aliases: tuple[str, ...] = ()
+    module: str = ""  # the module that declares it
+
+    @property
+    def family(self) -> str:
+        return self.code[:3]
+
+    # The texts are dedented when first read: most runs never show them.
+    @functools.cached_property
+    def rationale(self) -> str:
+        return _dedent(self.raw_rationale)
+
+    @functools.cached_property
+    def bad(self) -> str:
+        return _dedent(self.raw_bad)
+
+    @functools.cached_property
+    def good(self) -> str:
+        return _dedent(self.raw_good)
 
     def applies_to(self, kind: str) -> bool:
         return self.kinds is None or kind in self.kinds
 
+    def option_values(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The keyword arguments of the check: each option's default, or the value ``given``
+        (as the configuration spells it). ValueError names an unknown or malformed option."""
+        given = dict(given or {})
+        out: dict[str, Any] = {}
+        for opt in self.options:
+            raw = given.pop(opt.name, given.pop(opt.keyword, opt.default))
+            try:
+                out[opt.keyword] = opt.parse(raw)
+            except ValueError as exc:
+                raise ValueError(f"option `{opt.name}` of {self.code}: {exc}") from None
+        if given:
+            known = ", ".join(f"`{o.name}`" for o in self.options) or "none"
+            unknown = ", ".join(f"`{k}`" for k in sorted(map(str, given)))
+            raise ValueError(f"{self.code} has no option {unknown} (its options: {known})")
+        return out
+
 
 _REGISTRY: dict[str, Rule] = {}
+_BY_NAME: dict[str, str] = {}
+_ALIASES: dict[str, list[str]] = {}  # old code → the codes of the rules that took it over
 _CODE = re.compile(r"^ML[1-9]\d\d$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]+$")
 _loaded = False
 
 
-def _register(rule: Rule) -> Rule:
-    if not _CODE.match(rule.code):
-        raise ValueError(f"rule code {rule.code!r} is not ML followed by three digits")
-    if not _NAME.match(rule.name):
-        raise ValueError(f"rule name {rule.name!r} is not kebab-case")
-    if rule.code in _REGISTRY:
-        raise ValueError(f"rule code {rule.code} registered twice")
-    if any(r.name == rule.name for r in _REGISTRY.values()):
-        raise ValueError(f"rule name {rule.name} registered twice")
-    if rule.code[:3] not in FAMILIES:
-        raise ValueError(f"rule code {rule.code} is in no family")
-    for text, what in ((rule.summary, "summary"), (rule.rationale, "rationale")):
+def _register(r: Rule) -> None:
+    if not _CODE.match(r.code):
+        raise ValueError(f"rule code {r.code!r} is not ML followed by three digits")
+    if not _NAME.match(r.name):
+        raise ValueError(f"rule name {r.name!r} is not kebab-case")
+    if r.code in _REGISTRY or r.code in _ALIASES:
+        raise ValueError(f"rule code {r.code} registered twice")
+    if r.name in _BY_NAME:
+        raise ValueError(f"rule name {r.name} registered twice")
+    if r.family not in FAMILIES:
+        raise ValueError(f"rule code {r.code} is in no family")
+    if r.scope not in ("resource", "mesh", "stage"):
+        raise ValueError(f"rule {r.code}: unknown scope {r.scope!r}")
+    for text, what in ((r.summary, "summary"), (r.raw_rationale, "rationale")):
         if not text.strip():
-            raise ValueError(f"rule {rule.code} has no {what}")
-    _REGISTRY[rule.code] = rule
-    return rule
-
-
-def _family_of(module: str) -> str:
-    return module.rsplit(".", 1)[-1]
-
-
-def define(
-    code: str,
-    name: str,
-    severity: Severity,
-    *,
-    summary: str,
-    rationale: str,
-    bad: str,
-    good: str,
-    istio: str | None = None,
-    kiali: str | None = None,
-    fixable: bool = False,
-    module: str = "",
-    source: str | None = None,
-    catalogue: Iterable[str] = (),
-) -> Rule:
-    """Register a rule whose findings another stage produces."""
-    return _register(
-        Rule(
-            code,
-            name,
-            severity,
-            summary,
-            _dedent(rationale),
-            _dedent(bad),
-            _dedent(good),
-            _family_of(module),
-            istio,
-            kiali,
-            None,
-            None,
-            fixable=fixable,
-            source=source,
-            catalogue=tuple(catalogue),
-        )
-    )
+            raise ValueError(f"rule {r.code} has no {what}")
+    for opt in r.options:
+        if opt.type not in _OPTION_TYPES:
+            raise ValueError(f"rule {r.code}: option {opt.name} has unknown type {opt.type}")
+        opt.parse(opt.default)  # a default the option itself refuses is a bug
+    for old in r.aliases:
+        if not _CODE.match(old) or old in _REGISTRY:
+            raise ValueError(f"rule {r.code}: alias {old} is no free rule code")
+    for old in r.aliases:
+        _ALIASES.setdefault(old, []).append(r.code)
+    _REGISTRY[r.code] = r
+    _BY_NAME[r.name] = r.code
 
 
 def rule(
@@ -156,40 +234,51 @@ def rule(
     *,
     summary: str,
     rationale: str,
-    bad: str,
-    good: str,
+    bad: str = "",
+    good: str = "",
     kinds: Iterable[str] | None = None,
+    scope: Scope = "resource",
     istio: str | None = None,
     kiali: str | None = None,
     fixable: bool = False,
     source: str | None = None,
     catalogue: Iterable[str] = (),
+    options: Iterable[Option] = (),
+    aliases: Iterable[str] = (),
 ) -> Callable[[Check], Check]:
-    """Register the decorated function as the check of a rule."""
+    """Declare a rule. Used as a decorator, the function is its check; a ``scope="stage"``
+    rule is declared with a plain call."""
+    declared = Rule(
+        code,
+        name,
+        severity,
+        summary,
+        rationale,
+        bad,
+        good,
+        scope,
+        frozenset(kinds) if kinds is not None else None,
+        None,
+        istio,
+        kiali,
+        fixable,
+        source,
+        tuple(catalogue),
+        tuple(options),
+        tuple(aliases),
+        sys._getframe(1).f_globals.get("__name__", ""),
+    )
+    _register(declared)
 
-    def wrap(fn: Check) -> Check:
-        _register(
-            Rule(
-                code,
-                name,
-                severity,
-                summary,
-                _dedent(rationale),
-                _dedent(bad),
-                _dedent(good),
-                _family_of(fn.__module__),
-                istio,
-                kiali,
-                frozenset(kinds) if kinds is not None else None,
-                fn,
-                fixable=fixable,
-                source=source,
-                catalogue=tuple(catalogue),
-            )
-        )
+    def attach(fn: Check) -> Check:
+        if scope == "stage":
+            raise ValueError(f"rule {code} is found by a stage of the engine; it has no check")
+        if _REGISTRY[code].check is not None:
+            raise ValueError(f"rule {code} has two checks")
+        _REGISTRY[code] = dataclasses.replace(declared, check=fn)
         return fn
 
-    return wrap
+    return attach
 
 
 def _dedent(text: str) -> str:
@@ -198,12 +287,23 @@ def _dedent(text: str) -> str:
     return textwrap.dedent(text).strip("\n") + "\n" if text.strip() else ""
 
 
+def _rule_modules() -> Iterator[str]:
+    """Every module of the family folders, in a stable order (the library is not one)."""
+    prefix = __name__ + "."
+    for info in sorted(pkgutil.walk_packages(__path__, prefix), key=lambda i: i.name):
+        if info.ispkg or info.name.startswith(prefix + "lib."):
+            continue
+        yield info.name
+
+
 def load_all() -> dict[str, Rule]:
     global _loaded
     if not _loaded:
-        for modules in FAMILIES.values():
-            for module in modules:
-                importlib.import_module(f"meshlint.rules.{module}")
+        for module in _rule_modules():
+            importlib.import_module(module)
+        for r in _REGISTRY.values():
+            if r.scope != "stage" and r.check is None:
+                raise ValueError(f"rule {r.code} ({r.scope}) has no check")
         _loaded = True
     return _REGISTRY
 
@@ -213,20 +313,47 @@ def all_rules() -> list[Rule]:
 
 
 def get(code_or_name: str) -> Rule | None:
+    """The rule of a code or a name, or of an old code that one rule took over."""
     registry = load_all()
     key = code_or_name.strip()
-    if key.upper() in registry:
-        return registry[key.upper()]
-    for r in registry.values():
-        if r.name == key.lower():
-            return r
+    found = registry.get(key.upper())
+    if found is not None:
+        return found
+    code = _BY_NAME.get(key.lower())
+    if code is not None:
+        return registry[code]
+    targets = _ALIASES.get(key.upper())
+    if targets is not None and len(targets) == 1:
+        return registry[targets[0]]
     return None
 
 
+def lookup(selector: str) -> list[Rule]:
+    """The rules a code, a name or an old code stands for (not a prefix)."""
+    registry = load_all()
+    key = selector.strip()
+    found = get(key)
+    if found is not None:
+        return [found]
+    return [registry[c] for c in _ALIASES.get(key.upper(), ())]
+
+
+def aliases() -> dict[str, list[str]]:
+    """Old codes and the codes of the rules that took them over."""
+    load_all()
+    return {old: list(new) for old, new in sorted(_ALIASES.items())}
+
+
 def checks_for(kind: str, enabled: Callable[[str], bool]) -> Iterator[Rule]:
+    """The resource rules that run on a resource of ``kind``, in code order."""
     for r in all_rules():
-        if r.check is not None and r.applies_to(kind) and enabled(r.code):
+        if r.scope == "resource" and r.applies_to(kind) and enabled(r.code):
             yield r
+
+
+def mesh_rules(enabled: Callable[[str], bool]) -> list[Rule]:
+    """The cross-resource rules that run, in code order."""
+    return [r for r in all_rules() if r.scope == "mesh" and enabled(r.code)]
 
 
 def walk(value: Any, path: FieldPath = ()) -> Iterator[tuple[FieldPath, Any, bool]]:
@@ -245,3 +372,10 @@ def walk(value: Any, path: FieldPath = ()) -> Iterator[tuple[FieldPath, Any, boo
                 stack.append(((*p, i), v[i]))
         else:
             yield p, v, False
+
+
+def define(code: str, name: str, severity: Severity, *, module: str = "", **kw: Any) -> None:
+    """Transitional: a rule whose whole-run check is registered apart (being replaced by
+    ``rule(..., scope="mesh")``)."""
+    rule(code, name, severity, scope="stage", **kw)
+    _REGISTRY[code] = dataclasses.replace(_REGISTRY[code], module=module)

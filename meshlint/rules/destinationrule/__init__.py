@@ -1,0 +1,1 @@
+"""ML5: what Istio rejects in a DestinationRule, and lints of one DestinationRule."""

@@ -1,0 +1,1 @@
+"""ML1: the file and its YAML (found by the loader; declared here)."""

@@ -1,0 +1,1832 @@
+"""Cross-resource rules: Gateways and ServiceEntries across resources. See meshlint/rules/mesh/references.py
+for the framework.
+
+A Gateway's servers land on the gateway proxies its selector picks, wherever they run, so the
+checks here first group Gateways by the workloads they select (identical selectors, or
+selectors that share a workload of the run), then compare servers by port and bind inside
+each group; ServiceEntries are grouped by host and port. Nothing compares every resource with
+every other.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from meshlint.diagnostics import FieldPath, Severity
+from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, export_scope, label_map, selects
+from meshlint.rules import define
+from meshlint.rules.lib.grammar import as_int
+from meshlint.rules.mesh.references import AN, KIALI, MeshFinding, check, items, literal
+
+_PILOT = "istio/istio pilot/pkg/model/gateway.go"
+HTTP_PROTOCOLS = frozenset({"HTTP", "HTTP2", "GRPC", "GRPC-WEB", "HTTP_PROXY"})
+TERMINATING_MODES = frozenset({"SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL", "ISTIO_MUTUAL"})
+PASSTHROUGH_MODES = frozenset({"PASSTHROUGH", "AUTO_PASSTHROUGH"})
+
+
+# --------------------------------------------------------------------------------------------
+# Gateway servers, as the checks read them
+
+
+@dataclass(frozen=True, slots=True)
+class _Host:
+    index: int
+    namespace: str  # the namespace part: "*" (any) when none is written; "." resolved
+    name: str  # lower case
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Server:
+    gateway: Record
+    index: int
+    port: int | None
+    protocol: str | None  # upper case
+    bind: str
+    tls: dict[str, Any] | None
+    hosts: tuple[_Host, ...]
+
+    @property
+    def path(self) -> FieldPath:
+        return ("spec", "servers", self.index)
+
+    @property
+    def mode(self) -> str | None:
+        """The TLS mode (PASSTHROUGH when a `tls` block names none), None without `tls`."""
+        if self.tls is None:
+            return None
+        mode = self.tls.get("mode", "PASSTHROUGH")
+        return mode.upper() if isinstance(mode, str) else None
+
+    @property
+    def http(self) -> bool:
+        return self.protocol in HTTP_PROTOCOLS
+
+    @property
+    def tls_server(self) -> bool:
+        """A server istiod treats as TLS (a `tls` block on a protocol that is not HTTP)."""
+        return self.tls is not None and not self.http
+
+    @property
+    def passthrough(self) -> bool:
+        return self.tls_server and self.mode in PASSTHROUGH_MODES
+
+    @property
+    def terminating(self) -> bool:
+        return self.tls_server and self.mode in TERMINATING_MODES
+
+    @property
+    def redirect(self) -> bool:
+        return self.tls is not None and self.tls.get("httpsRedirect") is True
+
+    def describe(self) -> str:
+        what = f"port {self.port}" + (f"/{self.protocol}" if self.protocol else "")
+        return f"server {self.index} ({what}) of {self.gateway.key}"
+
+
+def _servers(gw: Record) -> list[_Server]:
+    out: list[_Server] = []
+    own = gw.effective_namespace
+    for i, server in items(gw.spec.get("servers")):
+        if not isinstance(server, dict):
+            continue
+        port = server.get("port")
+        number = protocol = None
+        if isinstance(port, dict):
+            number = as_int(port.get("number"))
+            proto = port.get("protocol")
+            protocol = proto.upper() if isinstance(proto, str) and literal(proto) else None
+        bind = server.get("bind", "")
+        tls = server.get("tls")
+        hosts: list[_Host] = []
+        for j, raw in items(server.get("hosts")):
+            if not literal(raw):
+                continue
+            ns, sep, name = raw.rpartition("/")
+            if not sep:
+                ns = "*"
+            elif ns == ".":
+                ns = own
+            hosts.append(_Host(j, ns, name.lower(), raw))
+        out.append(
+            _Server(
+                gw,
+                i,
+                number,
+                protocol,
+                bind if isinstance(bind, str) else "",
+                tls if isinstance(tls, dict) else None,
+                tuple(hosts),
+            )
+        )
+    return out
+
+
+def _gateways(index: MeshIndex) -> list[Record]:
+    return list(index.by_kind.get("Gateway", ()))
+
+
+def _selector(gw: Record) -> dict[str, str] | None:
+    """A Gateway's selector: {} when it has none (every gateway workload), None when it is
+    malformed."""
+    value = gw.spec.get("selector")
+    if value is None or value == {}:
+        return {}
+    return label_map(value)
+
+
+def _workload_groups(index: MeshIndex) -> dict[int, tuple[tuple[str, str], ...]]:
+    """Each Gateway (by id) → the group of gateway workloads it lands on: Gateways with the
+    same selector are in one group, and so are Gateways whose selectors pick a common
+    workload of the run. A Gateway without selector is only grouped with its like."""
+    keys: dict[int, tuple[tuple[str, str], ...]] = {}
+    for gw in _gateways(index):
+        selector = _selector(gw)
+        if selector is not None:
+            keys[id(gw)] = tuple(sorted(selector.items()))
+    parent: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
+
+    def find(key: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    owner: dict[int, tuple[tuple[str, str], ...]] = {}
+    for key in sorted(set(keys.values())):
+        find(key)
+        if not key:
+            continue
+        for workload, _ in index.workloads_selected_anywhere(dict(key)):
+            first = owner.setdefault(id(workload), key)
+            a, b = find(first), find(key)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return {gw: find(key) for gw, key in keys.items()}
+
+
+def _hosts_meet(a: str, b: str) -> bool:
+    """Whether two host patterns (lower case, `*` and `*.suffix` wildcards) share a name."""
+    if a == b or a == "*" or b == "*":
+        return True
+    if a.startswith("*.") and b.endswith(a[1:]):
+        return True
+    return b.startswith("*.") and a.endswith(b[1:])
+
+
+def _vs_hosts(index: MeshIndex, vs: Record) -> list[str]:
+    ns = vs.effective_namespace
+    return [index.resolve(h, ns).lower() for _, h in items(vs.spec.get("hosts")) if literal(h)]
+
+
+def _serves(server: _Server, vs: Record, hosts: list[str]) -> bool:
+    """Whether a server takes the routes of a VirtualService bound to its Gateway: a host of
+    the server admits the VirtualService's namespace and meets one of its hosts."""
+    ns = vs.effective_namespace
+    return any(
+        h.namespace in ("*", ns) and any(_hosts_meet(h.name, v) for v in hosts)
+        for h in server.hosts
+    )
+
+
+def _gateway_refs(index: MeshIndex, vs: Record) -> list[tuple[str, str]] | None:
+    """The Gateways a VirtualService binds to (`spec.gateways`, `mesh` left out), or None when
+    one of them is not a literal name."""
+    out: list[tuple[str, str]] = []
+    for _, ref in items(vs.spec.get("gateways")):
+        if not literal(ref):
+            return None
+        if ref != MESH_GATEWAY:
+            out.append(index.gateway(ref, vs.effective_namespace))
+    return out
+
+
+def _bound(index: MeshIndex) -> dict[tuple[str, str], list[Record]]:
+    """(namespace, name) of a Gateway → the VirtualServices of the run bound to it."""
+    out: dict[tuple[str, str], list[Record]] = {}
+    for vs in index.virtual_services:
+        for ref in dict.fromkeys(_gateway_refs(index, vs) or ()):
+            out.setdefault(ref, []).append(vs)
+    return out
+
+
+def _ambiguous(index: MeshIndex) -> set[tuple[str, str]]:
+    """Gateways the run holds several manifests of (alternatives of one resource): which one a
+    VirtualService meets is not known."""
+    seen: set[tuple[str, str]] = set()
+    twice: set[tuple[str, str]] = set()
+    for gw in _gateways(index):
+        ref = (gw.effective_namespace, gw.name)
+        (twice if ref in seen else seen).add(ref)
+    return twice
+
+
+def _names(records: list[Record], limit: int = 3) -> str:
+    shown = ", ".join(f"{r.key} ({r.where})" for r in records[:limit])
+    return shown + (", …" if len(records) > limit else "")
+
+
+# --------------------------------------------------------------------------------------------
+# example material: an ingress gateway deployment, its Service, an application
+
+_INGRESS = """\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: istio-ingress
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: istio-ingressgateway
+  namespace: istio-ingress
+spec:
+  selector:
+    matchLabels:
+      istio: ingressgateway
+  template:
+    metadata:
+      labels:
+        istio: ingressgateway
+    spec:
+      containers:
+      - name: istio-proxy
+        image: docker.io/istio/proxyv2:1.24.0
+        ports:
+        - containerPort: 8080
+        - containerPort: 8443
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: istio-ingressgateway
+  namespace: istio-ingress
+spec:
+  type: LoadBalancer
+  selector:
+    istio: ingressgateway
+  ports:
+  - name: http2
+    port: 80
+    targetPort: 8080
+  - name: https
+    port: 443
+    targetPort: 8443
+"""
+
+_APP = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: frontend
+  namespace: shop
+spec:
+  selector:
+    app: frontend
+  ports:
+  - name: http
+    port: 8080
+  - name: https
+    port: 8443
+"""
+
+_CERT = """\
+    -----BEGIN CERTIFICATE-----
+    MIIBjTCCATOgAwIBAgIUbqHLHYlNpttCuGRUcipMM2+373wwCgYIKoZIzj0EAwIw
+    GzEZMBcGA1UEAwwQc2hvcC5leGFtcGxlLmNvbTAgFw0yNjExMjYwNzAzMTlaGA8y
+    MTI2MTEwMjA3MDMxOVowGzEZMBcGA1UEAwwQc2hvcC5leGFtcGxlLmNvbTBZMBMG
+    ByqGSM49AgEGCCqGSM49AwEHA0IABMgfwcTVx2Ghz58hRNx8wPJfgbndF4x2ddt5
+    ifmK8/eaTiXOCbBi5XMArdGot7KAqvMmQWiZkRSI0GydG5Hq2LajUzBRMB0GA1Ud
+    DgQWBBRbUYzhn+A9k9NuavC6OB14fbqVhDAfBgNVHSMEGDAWgBRbUYzhn+A9k9Nu
+    avC6OB14fbqVhDAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIBrg
+    cV+z/3lIpEV6E4dHn8OrZ4Ki/vC9j1A23a+xDafnAiEAgPJl8xCc1l9a3ExqsVEV
+    jXgdllEo0jKJHpUfq2b+bpk=
+    -----END CERTIFICATE-----
+"""
+
+_KEY = """\
+    -----BEGIN PRIVATE KEY-----
+    MIGNBIttZXNobGludCB0ZXN0IGRhdGE6IGEgcGxhY2Vob2xkZXIgaW4gcGxhY2Ug
+    b2YgYSBwcml2YXRlIGtleS4gVGhlIHJ1bGVzIHJlYWQgdGhlIFBFTSBmcmFtaW5n
+    IGFuZCB0aGUgREVSIGhlYWRlciBvbmx5OyBub3RoaW5nIGhlcmUgaXMgYSBrZXku
+    -----END PRIVATE KEY-----
+"""
+
+
+def _secret(name: str, cert: str = _CERT, key: str = _KEY) -> str:
+    def block(text: str) -> str:
+        return "".join("    " + line.strip() + "\n" for line in text.strip().splitlines())
+
+    return (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n"
+        f"  name: {name}\n  namespace: istio-ingress\n"
+        "type: kubernetes.io/tls\nstringData:\n"
+        f"  tls.crt: |\n{block(cert)}  tls.key: |\n{block(key)}"
+    )
+
+
+def _gateway(name: str, servers: str, namespace: str = "shop") -> str:
+    return (
+        "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n"
+        f"  name: {name}\n  namespace: {namespace}\nspec:\n"
+        "  selector:\n    istio: ingressgateway\n  servers:\n" + servers
+    )
+
+
+def _vs(name: str, hosts: str, gateway: str, routes: str) -> str:
+    return (
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n"
+        f"  name: {name}\n  namespace: shop\nspec:\n  hosts:\n{hosts}"
+        f"  gateways:\n  - {gateway}\n{routes}"
+    )
+
+
+_HTTP_ROUTE = """\
+  http:
+  - route:
+    - destination:
+        host: frontend
+        port:
+          number: 8080
+"""
+
+
+def _join(*docs: str) -> str:
+    return "---\n".join(d if d.endswith("\n") else d + "\n" for d in docs)
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML955",
+    "gateway-port-not-on-service",
+    Severity.WARNING,
+    module=__name__,
+    summary="A Gateway server listens on a port that no Service of the gateway pods exposes.",
+    rationale="""
+        A Gateway server makes the gateway proxy listen on `port.number`, but clients reach the
+        proxy through its Kubernetes Service: a port that no Service selecting the gateway pods
+        exposes (as its `port`, or as the `targetPort` the proxy listens on) cannot be reached
+        from outside, and the server is dead configuration. Typical causes are a server added
+        on 8443 while the Service only maps 443, or a Gateway whose selector picks another
+        gateway deployment than intended.
+
+        Checked only when the run holds the gateway pods (a Deployment, StatefulSet,
+        DaemonSet, ReplicaSet or Pod the selector picks, in any namespace) and at least one
+        Service of their namespace that selects them; only TCP Service ports count. It is a
+        warning, as in `istioctl analyze`: another Service applied from elsewhere may expose
+        the port.
+    """,
+    bad=_join(
+        _INGRESS,
+        _APP,
+        _gateway(
+            "shop-gateway",
+            """\
+  - port:
+      number: 9443
+      name: https
+      protocol: HTTPS
+    tls:
+      mode: SIMPLE
+      credentialName: shop-cert
+    hosts:
+    - shop.example.com
+""",
+        ),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+    ),
+    good=_join(
+        _INGRESS,
+        _APP,
+        _gateway(
+            "shop-gateway",
+            """\
+  - port:
+      number: 443
+      name: https
+      protocol: HTTPS
+    tls:
+      mode: SIMPLE
+      credentialName: shop-cert
+    hosts:
+    - shop.example.com
+""",
+        ),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+    ),
+    istio="IST0162",
+    source=f"{AN}/gateway/gateway.go (IngressGatewayPortAnalyzer, GatewayPortNotDefinedOnService)",
+    catalogue=("gw-x-port-not-on-service",),
+)
+
+
+def _services_by_namespace(index: MeshIndex) -> dict[str, list[tuple[Record, dict[str, str]]]]:
+    out: dict[str, list[tuple[Record, dict[str, str]]]] = {}
+    for svc in index.by_kind.get("Service", ()):
+        selector = label_map(svc.spec.get("selector"))
+        if selector:
+            out.setdefault(svc.effective_namespace, []).append((svc, selector))
+    return out
+
+
+def _tcp_ports(svc: Record) -> set[int] | None:
+    """The numbers a Service lets clients reach its pods on: each TCP port, and its numeric
+    `targetPort`; None when the port list cannot be read."""
+    ports = svc.spec.get("ports")
+    if not isinstance(ports, list):
+        return None
+    out: set[int] = set()
+    for port in ports:
+        if not isinstance(port, dict):
+            return None
+        protocol = port.get("protocol", "TCP")
+        number = as_int(port.get("port"))
+        if number is None:
+            return None
+        if protocol != "TCP":
+            continue
+        out.add(number)
+        target = port.get("targetPort")
+        if isinstance(target, str) and target.isdigit():
+            target = int(target)
+        target_number = as_int(target)
+        if target_number is not None:
+            out.add(target_number)
+    return out
+
+
+@check("ML955")
+def _port_not_on_service(index: MeshIndex) -> Iterator[MeshFinding]:
+    services = _services_by_namespace(index)
+    for gw in _gateways(index):
+        pods = index.selected_by(gw)
+        if not pods:
+            continue
+        found: dict[int, Record] = {}
+        for workload, labels in pods:
+            for svc, selector in services.get(workload.effective_namespace, ()):
+                if selects(selector, labels):
+                    found.setdefault(id(svc), svc)
+        if not found:
+            continue
+        exposed: set[int] = set()
+        readable = True
+        for svc in found.values():
+            ports = _tcp_ports(svc)
+            if ports is None:
+                readable = False
+                break
+            exposed |= ports
+        if not readable:
+            continue
+        svcs = list(found.values())
+        for server in _servers(gw):
+            if server.port is None or server.port in exposed:
+                continue
+            numbers = ", ".join(str(p) for p in sorted(exposed)) or "none"
+            yield MeshFinding(
+                gw,
+                (*server.path, "port", "number"),
+                f"port {server.port} is exposed by no Service of the gateway pods "
+                f"({pods[0][0].key}): {_names(svcs)} expose {numbers}; clients cannot reach "
+                "this server",
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# credentials
+
+_SKIPPED_PREFIXES = ("builtin://", "sds://", "configmap://", "invalid://")
+
+
+def _credential(value: str) -> tuple[str | None, str, str] | None:
+    """Where Istio looks for a gateway credential: (namespace, or None for the gateway pods'
+    own; Secret name; the prefix written), or None when it is no Kubernetes Secret (the
+    workload's own certificate, an external SDS resource, a ConfigMap) or malformed."""
+    if value.startswith(_SKIPPED_PREFIXES):
+        return None
+    prefix = ""
+    for p in ("kubernetes-gateway://", "kubernetes://"):
+        if value.startswith(p):
+            prefix, value = p, value[len(p) :]
+            break
+    parts = value.split("/")
+    if len(parts) > 1:
+        ns, name = parts[0], parts[1]
+        return (ns, name, prefix) if ns and name else None
+    if prefix == "kubernetes-gateway://" or not value:
+        return None  # that form requires a namespace
+    return None, value, prefix
+
+
+def _credentials(server: _Server) -> Iterator[tuple[FieldPath, str]]:
+    tls = server.tls
+    if tls is None or server.mode not in TERMINATING_MODES - {"ISTIO_MUTUAL"}:
+        return
+    base = (*server.path, "tls")
+    if literal(tls.get("credentialName")):
+        yield (*base, "credentialName"), tls["credentialName"]
+    for j, name in items(tls.get("credentialNames")):
+        if literal(name):
+            yield (*base, "credentialNames", j), name
+
+
+@dataclass(frozen=True, slots=True)
+class _CredentialRef:
+    gateway: Record
+    path: FieldPath
+    written: str
+    namespace: str
+    name: str
+    pods: tuple[str, ...]  # namespaces of the gateway pods of the run
+    explicit: bool  # the namespace is written in the reference
+
+
+def _credential_refs(index: MeshIndex) -> Iterator[_CredentialRef]:
+    """Every Secret a Gateway server names, in each namespace Istio looks for it."""
+    for gw in _gateways(index):
+        pods: tuple[str, ...] | None = None
+        for server in _servers(gw):
+            for path, written in _credentials(server):
+                parsed = _credential(written)
+                if parsed is None:
+                    continue
+                ns, name, _ = parsed
+                if pods is None:
+                    found = index.selected_by(gw) or []
+                    pods = tuple(dict.fromkeys(w.effective_namespace for w, _ in found))
+                for target in (ns,) if ns is not None else pods:
+                    yield _CredentialRef(gw, path, written, target, name, pods, ns is not None)
+
+
+define(
+    "ML956",
+    "gateway-credential-not-found",
+    Severity.ERROR,
+    module=__name__,
+    summary="A Gateway server names a TLS credential that no Secret of the gateway's namespace "
+    "holds.",
+    rationale="""
+        A terminating Gateway server (`SIMPLE`, `MUTUAL`, `OPTIONAL_MUTUAL`) reads its
+        certificate from the Secret `tls.credentialName` (or each of `tls.credentialNames`)
+        names, in the namespace where the gateway pods run, not the Gateway's own namespace.
+        When that Secret does not exist the server has no certificate: the listener is not
+        served and clients get a TLS handshake failure.
+
+        Istio's forms are read as istiod reads them: `name` and `kubernetes://name` are in the
+        gateway pods' namespace (known when the run holds the Deployment or Pod the selector
+        picks), `ns/name`, `kubernetes://ns/name` and `kubernetes-gateway://ns/name` in `ns`;
+        `builtin://`, `sds://` (an external SDS server) and `configmap://` name no Secret and
+        are left alone.
+
+        Secrets are seldom committed (sealed or external secrets create them in the cluster),
+        so the rule says something only when the run holds Secrets of that namespace, and
+        none of them has the name. When the reference names another namespace than the one
+        the gateway pods run in, an info finding says so: istiod serves a Secret of another
+        namespace to an Istio Gateway only when a policy allows it. Namespaces listed in the
+        `external-namespaces` option are not checked.
+    """,
+    bad=_join(
+        _INGRESS,
+        _secret("shop-cert"),
+        _APP,
+        _gateway(
+            "shop-gateway",
+            """\
+  - port:
+      number: 443
+      name: https
+      protocol: HTTPS
+    tls:
+      mode: SIMPLE
+      credentialName: shop-tls
+    hosts:
+    - shop.example.com
+""",
+        ),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+    ),
+    good=_join(
+        _INGRESS,
+        _secret("shop-cert"),
+        _APP,
+        _gateway(
+            "shop-gateway",
+            """\
+  - port:
+      number: 443
+      name: https
+      protocol: HTTPS
+    tls:
+      mode: SIMPLE
+      credentialName: shop-cert
+    hosts:
+    - shop.example.com
+""",
+        ),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+    ),
+    istio="IST0101",
+    source=f"{AN}/gateway/secret.go (SecretAnalyzer, ReferencedResourceNotFound reftype "
+    "'credentialName'); istio/istio pilot/pkg/model/credentials/resource.go (ParseResourceName)",
+    catalogue=("gw-x-secret-missing", "gw-ml-credential-prefix"),
+)
+
+
+@check("ML956")
+def _credential_not_found(index: MeshIndex) -> Iterator[MeshFinding]:
+    with_secrets = {ns for ns, _ in index.secrets}
+    seen: set[tuple[int, FieldPath, str]] = set()
+    for ref in _credential_refs(index):
+        mark = (id(ref.gateway), ref.path, ref.namespace)
+        if mark in seen:
+            continue
+        seen.add(mark)
+        if ref.explicit and ref.pods and ref.namespace not in ref.pods:
+            yield MeshFinding(
+                ref.gateway,
+                ref.path,
+                f"`{ref.written}` is Secret {ref.namespace}/{ref.name}, but the gateway pods "
+                f"of the linted files run in namespace {', '.join(ref.pods)}: istiod gives "
+                "an Istio Gateway a Secret of another namespace only when a policy allows it; "
+                "check that the Secret is where the gateway reads it",
+                Severity.INFO,
+            )
+        if (
+            index.is_external_namespace(ref.namespace)
+            or (ref.namespace, ref.name) in index.secrets
+            or ref.namespace not in with_secrets
+        ):
+            continue
+        where = "" if ref.explicit else " (where the gateway pods run)"
+        yield MeshFinding(
+            ref.gateway,
+            ref.path,
+            f"credential `{ref.written}` is Secret {ref.namespace}/{ref.name}, which no Secret "
+            f"of namespace `{ref.namespace}`{where} in the linted files is: the server has no "
+            "certificate (if the Secret is created elsewhere, add the namespace to "
+            "`external-namespaces`)",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+_PEM = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]+)-----\s*?\n(.*?)\n?-----END ([A-Z0-9 ]+)-----", re.DOTALL
+)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _der(data: bytes, at: int) -> tuple[int, int, int]:
+    """One DER element at ``at``: (tag, start of its content, end of its content)."""
+    if at + 2 > len(data):
+        raise ValueError("truncated")
+    tag, size = data[at], data[at + 1]
+    at += 2
+    if size & 0x80:
+        count = size & 0x7F
+        if not 0 < count <= 4 or at + count > len(data):
+            raise ValueError("bad length")
+        size = int.from_bytes(data[at : at + count], "big")
+        at += count
+    if at + size > len(data):
+        raise ValueError("truncated")
+    return tag, at, at + size
+
+
+def _der_time(tag: int, raw: bytes) -> datetime:
+    text = raw.decode("ascii")
+    if tag == 0x17:  # UTCTime, YYMMDDHHMMSSZ
+        year = int(text[:2])
+        text = str(1900 + year if year >= 50 else 2000 + year) + text[2:]
+    elif tag != 0x18:  # GeneralizedTime, YYYYMMDDHHMMSSZ
+        raise ValueError("not a time")
+    return datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=timezone.utc)
+
+
+def _validity(der: bytes) -> tuple[datetime, datetime]:
+    """notBefore and notAfter of a DER X.509 certificate; ValueError when its structure is not
+    that of a certificate (no signature is checked)."""
+    tag, start, end = _der(der, 0)
+    if tag != 0x30 or end != len(der):
+        raise ValueError("not a certificate")
+    tag, start, end = _der(der, start)  # tbsCertificate
+    if tag != 0x30:
+        raise ValueError("not a certificate")
+    at = start
+    tag, _, after = _der(der, at)
+    if tag == 0xA0:  # [0] version
+        at = after
+    for expected in (0x02, 0x30, 0x30):  # serialNumber, signature, issuer
+        tag, _, after = _der(der, at)
+        if tag != expected:
+            raise ValueError("not a certificate")
+        at = after
+    tag, start, end = _der(der, at)  # validity
+    if tag != 0x30:
+        raise ValueError("not a certificate")
+    t1, s1, e1 = _der(der, start)
+    t2, s2, e2 = _der(der, e1)
+    return _der_time(t1, der[s1:e1]), _der_time(t2, der[s2:e2])
+
+
+def _pem_problem(text: str, want: str) -> str | None:
+    """What is wrong with the first PEM block of ``text`` for a block of type ``want``
+    (`CERTIFICATE`, or `PRIVATE KEY` for any kind of private key), else None."""
+    match = _PEM.search(text)
+    if match is None:
+        return "holds no PEM block (`-----BEGIN …-----` … `-----END …-----`)"
+    kind, body, end = match.group(1), match.group(2), match.group(3)
+    if kind != end:
+        return f"has a PEM block that begins as {kind} and ends as {end}"
+    if not (kind == want or (want == "PRIVATE KEY" and kind.endswith("PRIVATE KEY"))):
+        return f"holds a {kind} where a {want} is expected"
+    try:
+        der = base64.b64decode("".join(body.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return f"has a {kind} block whose content is not base64"
+    if not der or der[0] != 0x30:
+        return f"has a {kind} block whose content is not DER"
+    if want != "CERTIFICATE":
+        return None
+    try:
+        not_before, not_after = _validity(der)
+    except (ValueError, UnicodeDecodeError):
+        return "has a CERTIFICATE block that is not an X.509 certificate"
+    now = _now()
+    if now > not_after:
+        return f"holds a certificate that expired on {not_after:%Y-%m-%d}"
+    if now < not_before:
+        return f"holds a certificate that is not valid before {not_before:%Y-%m-%d}"
+    return None
+
+
+def _secret_problem(secret: Record) -> tuple[FieldPath, str] | None:
+    """Why Istio cannot read a gateway certificate from a Secret: (field, reason), or None.
+    Keys `cert`/`key` or `tls.crt`/`tls.key`, base64 in `data`, plain in `stringData`."""
+    values: dict[str, tuple[str, str]] = {}
+    for section in ("data", "stringData"):
+        block = secret.data.get(section)
+        if block is None:
+            continue
+        if not isinstance(block, dict):
+            return None
+        for key, value in block.items():
+            if value is None:
+                value = ""
+            if not isinstance(key, str) or not isinstance(value, str) or "{{" in value:
+                return None  # the schema stage or the template rules speak of it
+            values[key] = (section, value)
+
+    decoded: dict[str, bytes | None] = {}
+    for key, (section, value) in values.items():
+        if section == "stringData":
+            decoded[key] = value.encode()
+            continue
+        try:
+            decoded[key] = base64.b64decode("".join(value.split()), validate=True)
+        except (binascii.Error, ValueError):
+            decoded[key] = None
+
+    for cert, key in (("cert", "key"), ("tls.crt", "tls.key")):
+        if cert not in values or key not in values:
+            continue
+        for name in (cert, key):
+            if decoded[name] is None:
+                return (values[name][0], name), f"`{name}` is not valid base64"
+        if not decoded[cert] or not decoded[key]:
+            continue
+        for name, want in ((cert, "CERTIFICATE"), (key, "PRIVATE KEY")):
+            problem = _pem_problem((decoded[name] or b"").decode("utf-8", "replace"), want)
+            if problem is not None:
+                return (values[name][0], name), f"`{name}` {problem}"
+        return None
+    pairs = [(c, k) for c, k in (("cert", "key"), ("tls.crt", "tls.key")) if c in values]
+    where: FieldPath = next(
+        ((s,) for s in ("data", "stringData") if isinstance(secret.data.get(s), dict)),
+        ("metadata", "name"),
+    )
+    if pairs and all(k in values for _, k in pairs):
+        return where, f"keys `{pairs[0][0]}` and `{pairs[0][1]}` are empty"
+    found = ", ".join(f"`{k}`" for k in sorted(values)) or "none"
+    return where, f"it has neither `tls.crt` and `tls.key` nor `cert` and `key` (keys: {found})"
+
+
+define(
+    "ML957",
+    "gateway-credential-unreadable",
+    Severity.ERROR,
+    module=__name__,
+    summary="A Secret that a Gateway takes its certificate from holds no readable certificate.",
+    rationale="""
+        istiod reads a gateway credential from the Secret's `tls.crt` and `tls.key` (or `cert`
+        and `key`) and refuses it when the keys are missing or empty or the certificate cannot
+        be parsed or is outside its validity period: the server then has no certificate and
+        clients get a TLS handshake failure.
+
+        The rule checks each Secret of the run that a Gateway server names (resolved as
+        `gateway-credential-not-found` resolves it): the keys are present and not empty,
+        `data` values are base64, and the certificate and key each hold a well-formed PEM
+        block (`CERTIFICATE`; a `PRIVATE KEY` of any kind) whose content is base64 and DER.
+        meshlint has no certificate library: it walks the certificate's DER structure far
+        enough to read its validity dates and reports one that has expired or is not yet
+        valid, but it does not check signatures, key algorithms, or that the key matches the
+        certificate. Values with unrendered templates are left alone.
+    """,
+    bad=_join(
+        _INGRESS,
+        _secret("shop-cert", cert=_CERT.replace("-----END CERTIFICATE-----\n", "")),
+        _APP,
+        _gateway(
+            "shop-gateway",
+            """\
+  - port:
+      number: 443
+      name: https
+      protocol: HTTPS
+    tls:
+      mode: SIMPLE
+      credentialName: shop-cert
+    hosts:
+    - shop.example.com
+""",
+        ),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+    ),
+    good=_join(
+        _INGRESS,
+        _secret("shop-cert"),
+        _APP,
+        _gateway(
+            "shop-gateway",
+            """\
+  - port:
+      number: 443
+      name: https
+      protocol: HTTPS
+    tls:
+      mode: SIMPLE
+      credentialName: shop-cert
+    hosts:
+    - shop.example.com
+""",
+        ),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+    ),
+    istio="IST0161",
+    source=f"{AN}/gateway/secret.go (isValidSecret, InvalidGatewayCredential); istio/istio "
+    "pilot/pkg/credentials/kube/secrets.go (ExtractCertInfo), pilot/pkg/xds/sds.go "
+    "(ValidateCertificate)",
+    catalogue=("gw-x-secret-invalid",),
+)
+
+
+@check("ML957")
+def _credential_unreadable(index: MeshIndex) -> Iterator[MeshFinding]:
+    seen: set[tuple[str, str]] = set()
+    for ref in _credential_refs(index):
+        secret = index.secrets.get((ref.namespace, ref.name))
+        if secret is None or (ref.namespace, ref.name) in seen:
+            continue
+        seen.add((ref.namespace, ref.name))
+        problem = _secret_problem(secret)
+        if problem is None:
+            continue
+        path, reason = problem
+        yield MeshFinding(
+            secret,
+            path,
+            f"{reason}: {ref.gateway.key} ({ref.gateway.where}) takes its certificate from "
+            "this Secret, and istiod cannot load it",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+def _grouped_servers(index: MeshIndex) -> Iterator[tuple[tuple[Any, int, str], _Server]]:
+    """Every server with a port, keyed by (workload group, port, bind), in run order."""
+    groups = _workload_groups(index)
+    for gw in _gateways(index):
+        group = groups.get(id(gw))
+        if group is None:
+            continue
+        for server in _servers(gw):
+            if server.port is not None:
+                yield (group, server.port, server.bind), server
+
+
+def _alternatives(a: Record, b: Record) -> bool:
+    """Two manifests of one resource (the later replaces the earlier when applied)."""
+    return a.key == b.key
+
+
+_SERVER = """\
+  - port:
+      number: 443
+      name: https
+      protocol: HTTPS
+    tls:
+      mode: SIMPLE
+      credentialName: {cert}
+    hosts:
+    - {host}
+"""
+
+define(
+    "ML958",
+    "conflicting-gateway-hosts",
+    Severity.ERROR,
+    module=__name__,
+    summary="Two Gateways for the same gateway workloads declare one host on the same port.",
+    rationale="""
+        Gateways that select the same gateway proxies are merged into one listener per port
+        and bind. Two TLS servers (HTTPS or TLS, any mode) of different Gateways that list the
+        same host there give two filter chains with the same SNI match: istiod keeps the first
+        and skips the other server (an error). Two plaintext HTTP servers with the same host
+        are merged, and the routes of the VirtualServices bound to either end up in one
+        virtual host in an order nobody chose (a warning): declare each host in one Gateway.
+
+        Gateways select the same workloads when their selectors are identical, or when both
+        pick a workload of the run. Hosts are compared as written, ignoring case, with their
+        namespace part (`ns/`; `.` is the Gateway's namespace; none is any namespace), as
+        `istioctl analyze` and Kiali compare them; wildcard hosts that merely overlap are not
+        reported. Two TLS servers of one Gateway with a common host are reported too (istiod
+        skips the later one just the same). Servers whose protocols cannot share a port are
+        left to `gateway-protocol-clash`. The finding is on the later server and names the
+        first.
+    """,
+    bad=_join(
+        _INGRESS,
+        _secret("shop-cert"),
+        _secret("shop-cert-v2"),
+        _APP,
+        _gateway("shop-gateway", _SERVER.format(cert="shop-cert", host="shop.example.com")),
+        _gateway("shop-gateway-v2", _SERVER.format(cert="shop-cert-v2", host="shop.example.com")),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+    ),
+    good=_join(
+        _INGRESS,
+        _secret("shop-cert"),
+        _secret("shop-cert-v2"),
+        _APP,
+        _gateway("shop-gateway", _SERVER.format(cert="shop-cert", host="shop.example.com")),
+        _gateway("shop-gateway-v2", _SERVER.format(cert="shop-cert-v2", host="v2.example.com")),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+        _vs("shop-v2", "  - v2.example.com\n", "shop-gateway-v2", _HTTP_ROUTE),
+    ),
+    istio="IST0145",
+    kiali="KIA0301",
+    source=f"{AN}/gateway/conflictinggateway.go (ConflictingGatewayAnalyzer); {_PILOT} "
+    "(mergeGateways, CheckDuplicates); kiali/kiali business/checkers/gateways/"
+    "multi_match_checker.go",
+    catalogue=("gw-x-conflict", "gw-k-multimatch", "gw-rt-tls-dup-host"),
+)
+
+
+@check("ML958")
+def _conflicting_gateway_hosts(index: MeshIndex) -> Iterator[MeshFinding]:
+    claims: dict[tuple[Any, int, str, str], list[tuple[_Server, _Host]]] = {}
+    for bucket, server in _grouped_servers(index):
+        reported = False
+        for host in server.hosts:
+            earlier = claims.setdefault((*bucket, host.name), [])
+            other = None
+            for first, first_host in earlier:
+                tls = first.tls is not None and server.tls is not None
+                if first.gateway is server.gateway:
+                    if not tls or first.index == server.index:
+                        continue  # plaintext duplicates of one Gateway: its own rule
+                elif _alternatives(first.gateway, server.gateway):
+                    continue
+                if "*" not in (host.namespace, first_host.namespace) and (
+                    host.namespace != first_host.namespace
+                ):
+                    continue
+                if tls or (first.http and server.http and first.tls is None is server.tls):
+                    other = (first, first_host)
+                    break
+            earlier.append((server, host))
+            if other is None or reported:
+                continue
+            reported = True
+            first, first_host = other
+            if first.tls is not None and server.tls is not None:
+                severity = Severity.ERROR
+                effect = (
+                    "both are TLS servers, so istiod skips this one (duplicate SNI host) and "
+                    "it serves nothing"
+                )
+            else:
+                severity = Severity.WARNING
+                effect = (
+                    "the routes of the VirtualServices bound to either are merged into one "
+                    "virtual host in no defined order; declare the host in one Gateway"
+                )
+            yield MeshFinding(
+                server.gateway,
+                (*server.path, "hosts", host.index),
+                f"host `{host.raw}` on port {server.port} is also declared by "
+                + (
+                    f"server {first.index} of this Gateway: {effect}"
+                    if first.gateway is server.gateway
+                    else f"{first.gateway.key} ({first.gateway.where}, server {first.index}), "
+                    f"which selects the same gateway workloads: {effect}"
+                ),
+                severity,
+            )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML959",
+    "gateway-duplicate-certificate",
+    Severity.WARNING,
+    module=__name__,
+    summary="Two Gateways for the same gateway workloads serve the same certificate.",
+    rationale="""
+        When two Gateways that land on the same gateway proxies use one certificate (the same
+        `credentialName`, or the same `serverCertificate` and `privateKey` files), a client
+        that opened an HTTP/2 connection for a host of one Gateway may reuse it for a host of
+        the other, which the certificate also covers. The connection's filter chain only
+        routes the first Gateway's hosts, so those requests get 404. Put the hosts in one
+        Gateway server, or give each Gateway its own certificate.
+
+        Gateways overlap when one's selector is contained in the other's (a Gateway without
+        selector overlaps every one). Two servers of one Gateway may share a certificate.
+        The finding is on the later Gateway and names the first.
+    """,
+    bad=_join(
+        _INGRESS,
+        _secret("wildcard-cert"),
+        _APP,
+        _gateway("shop-gateway", _SERVER.format(cert="wildcard-cert", host="shop.example.com")),
+        _gateway("blog-gateway", _SERVER.format(cert="wildcard-cert", host="blog.example.com")),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+        _vs("blog", "  - blog.example.com\n", "blog-gateway", _HTTP_ROUTE),
+    ),
+    good=_join(
+        _INGRESS,
+        _secret("wildcard-cert"),
+        _APP,
+        _gateway(
+            "web-gateway",
+            _SERVER.format(cert="wildcard-cert", host="shop.example.com")
+            + "    - blog.example.com\n",
+        ),
+        _vs("shop", "  - shop.example.com\n", "web-gateway", _HTTP_ROUTE),
+        _vs("blog", "  - blog.example.com\n", "web-gateway", _HTTP_ROUTE),
+    ),
+    istio="IST0138",
+    source=f"{AN}/gateway/certificate.go (CertificateAnalyzer, GatewayDuplicateCertificate)",
+    catalogue=("gw-x-dup-cert",),
+)
+
+
+def _certificates(server: _Server) -> Iterator[tuple[FieldPath, tuple[str, ...]]]:
+    tls = server.tls
+    if tls is None:
+        return
+    base = (*server.path, "tls")
+    found = False
+    if literal(tls.get("credentialName")):
+        found = True
+        yield (*base, "credentialName"), ("credential", tls["credentialName"])
+    for j, name in items(tls.get("credentialNames")):
+        if literal(name):
+            found = True
+            yield (*base, "credentialNames", j), ("credential", name)
+    cert, key = tls.get("serverCertificate"), tls.get("privateKey")
+    if not found and isinstance(cert, str) and isinstance(key, str) and literal(cert):
+        yield (*base, "serverCertificate"), ("files", cert, key)
+
+
+def _contains(small: dict[str, str], big: dict[str, str]) -> bool:
+    return all(big.get(k) == v for k, v in small.items())
+
+
+@check("ML959")
+def _duplicate_certificate(index: MeshIndex) -> Iterator[MeshFinding]:
+    users: dict[tuple[str, ...], list[tuple[Record, dict[str, str], _Server]]] = {}
+    reported: set[tuple[int, int]] = set()
+    for gw in _gateways(index):
+        selector = _selector(gw)
+        if selector is None:
+            continue
+        for server in _servers(gw):
+            for path, cert in _certificates(server):
+                earlier = users.setdefault(cert, [])
+                other = next(
+                    (
+                        (o, s)
+                        for o, sel, s in earlier
+                        if o is not gw
+                        and not _alternatives(o, gw)
+                        and (_contains(sel, selector) or _contains(selector, sel))
+                    ),
+                    None,
+                )
+                earlier.append((gw, selector, server))
+                if other is None or (id(gw), server.index) in reported:
+                    continue
+                reported.add((id(gw), server.index))
+                first, first_server = other
+                what = f"`{cert[1]}`" if cert[0] == "credential" else f"file `{cert[1]}`"
+                yield MeshFinding(
+                    gw,
+                    path,
+                    f"certificate {what} is also served by {first.key} ({first.where}, server "
+                    f"{first_server.index}) on the same gateway workloads: HTTP/2 clients may "
+                    "reuse one connection for the hosts of both Gateways and get 404 for "
+                    "those of the other",
+                )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML964",
+    "gateway-protocol-clash",
+    Severity.ERROR,
+    module=__name__,
+    summary="Two plaintext Gateway servers for the same gateway workloads share a port with "
+    "protocols that cannot be merged.",
+    rationale="""
+        istiod builds one listener per port and bind on a gateway proxy. Once a plaintext
+        server (no `tls`, or an HTTP server with only `httpsRedirect`) has a port, a later
+        server on that port and bind is kept only when both are HTTP-family (HTTP, HTTP2,
+        GRPC, GRPC-WEB, HTTP_PROXY): a TCP server after an HTTP one, anything after a TCP one,
+        an HTTPS or TLS server after an HTTP one, are skipped with only a log line in istiod.
+
+        Servers of one Gateway and of different Gateways that select the same workloads
+        (identical selectors, or selectors that pick a common workload of the run) are
+        compared, in the order of the run (istiod orders Gateways by creation time). Use
+        another port, or another `bind`.
+    """,
+    bad=_join(
+        _INGRESS,
+        _APP,
+        _gateway(
+            "shop-gateway",
+            """\
+  - port:
+      number: 80
+      name: http
+      protocol: HTTP
+    hosts:
+    - shop.example.com
+""",
+        ),
+        _gateway(
+            "db-gateway",
+            """\
+  - port:
+      number: 80
+      name: tcp-db
+      protocol: TCP
+    hosts:
+    - db.example.com
+""",
+        ),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+    ),
+    good=_join(
+        _INGRESS,
+        _APP,
+        _gateway(
+            "shop-gateway",
+            """\
+  - port:
+      number: 80
+      name: http
+      protocol: HTTP
+    hosts:
+    - shop.example.com
+""",
+        ),
+        _gateway(
+            "admin-gateway",
+            """\
+  - port:
+      number: 80
+      name: http-admin
+      protocol: HTTP2
+    hosts:
+    - admin.example.com
+""",
+        ),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+        _vs("admin", "  - admin.example.com\n", "admin-gateway", _HTTP_ROUTE),
+    ),
+    source=f"{_PILOT} (mergeGateways, canMergeProtocols)",
+    catalogue=("gw-rt-proto-clash",),
+)
+
+
+@check("ML964")
+def _protocol_clash(index: MeshIndex) -> Iterator[MeshFinding]:
+    first_plain: dict[tuple[Any, int, str], _Server] = {}
+    for bucket, server in _grouped_servers(index):
+        if server.protocol is None:
+            continue
+        first = first_plain.get(bucket)
+        if first is None:
+            if not server.tls_server:
+                first_plain[bucket] = server
+            continue
+        if first.gateway is not server.gateway and _alternatives(first.gateway, server.gateway):
+            continue
+        if first.http and server.http:
+            continue
+        where = "this Gateway" if first.gateway is server.gateway else first.gateway.key
+        yield MeshFinding(
+            server.gateway,
+            (*server.path, "port", "protocol"),
+            f"port {server.port} already has the plaintext {first.protocol} server "
+            f"{first.index} of {where} ({first.gateway.where}) on the same gateway workloads, "
+            f"and {server.protocol} cannot be merged with it: istiod skips this server",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+_TLS_ROUTE = """\
+  tls:
+  - match:
+    - port: 443
+      sniHosts:
+      - {host}
+    route:
+    - destination:
+        host: frontend
+        port:
+          number: 8443
+"""
+
+_PASSTHROUGH = """\
+  - port:
+      number: 443
+      name: tls
+      protocol: TLS
+    tls:
+      mode: PASSTHROUGH
+    hosts:
+    - {host}
+"""
+
+_HTTP_SERVER = """\
+  - port:
+      number: 80
+      name: http
+      protocol: HTTP
+    hosts:
+    - {host}
+"""
+
+
+def _unserved(index: MeshIndex, want: str) -> Iterator[tuple[_Server, list[Record]]]:
+    """Servers of kind ``want`` ("http": HTTP, or HTTPS terminated at the gateway; "tls": TLS
+    passthrough) that no VirtualService bound to their Gateway serves with a route of that
+    kind, with the VirtualServices bound to the Gateway. Only Gateways that VirtualServices of
+    the run are bound to, and only servers whose namespaces the run holds VirtualServices of."""
+    bound = _bound(index)
+    vs_namespaces = {vs.effective_namespace for vs in index.virtual_services}
+    ambiguous = _ambiguous(index)
+    for gw in _gateways(index):
+        vss = bound.get((gw.effective_namespace, gw.name))
+        if not vss or (gw.effective_namespace, gw.name) in ambiguous:
+            continue
+        hosts = {id(vs): _vs_hosts(index, vs) for vs in vss}
+        for server in _servers(gw):
+            if server.port is None or server.protocol is None or not server.hosts:
+                continue
+            if want == "http":
+                if server.redirect or not (
+                    server.http or (server.protocol == "HTTPS" and server.terminating)
+                ):
+                    continue
+            elif not (server.passthrough and server.mode == "PASSTHROUGH"):
+                continue
+            if all(h.namespace not in ("*", *vs_namespaces) for h in server.hosts):
+                continue
+            if any(
+                isinstance(vs.spec.get(want), list)
+                and vs.spec[want]
+                and _serves(server, vs, hosts[id(vs)])
+                for vs in vss
+            ):
+                continue
+            yield server, vss
+
+
+define(
+    "ML960",
+    "gateway-server-without-routes",
+    Severity.WARNING,
+    module=__name__,
+    summary="An HTTP Gateway server has no VirtualService with HTTP routes for its hosts.",
+    rationale="""
+        A gateway proxy answers a request on an HTTP server (or an HTTPS server that
+        terminates TLS) only through the `http` routes of a VirtualService bound to the
+        Gateway whose hosts meet the server's hosts. Without one, every request to those hosts
+        gets 404 from the gateway: the server is exposed but routes nowhere. A typo in a host
+        or a VirtualService bound to another Gateway are the usual causes.
+
+        Checked only for Gateways that some VirtualService of the run is bound to (the routes
+        of a Gateway whose VirtualServices all live elsewhere are not in sight) and for
+        servers whose hosts admit a namespace the run holds VirtualServices of. Hosts are
+        matched with their wildcards and `namespace/` parts; servers that only redirect to
+        HTTPS (`tls.httpsRedirect`) need no routes.
+    """,
+    bad=_join(
+        _INGRESS,
+        _APP,
+        _gateway(
+            "shop-gateway",
+            _HTTP_SERVER.format(host="shop.example.com") + "    - www.shop.example.com\n",
+        ),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+        _gateway("legacy-gateway", _HTTP_SERVER.format(host="old.example.com")),
+        _vs("shop-legacy", "  - legacy.example.com\n", "legacy-gateway", _HTTP_ROUTE),
+    ),
+    good=_join(
+        _INGRESS,
+        _APP,
+        _gateway(
+            "shop-gateway",
+            _HTTP_SERVER.format(host="shop.example.com") + "    - www.shop.example.com\n",
+        ),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+        _gateway("legacy-gateway", _HTTP_SERVER.format(host="old.example.com")),
+        _vs("shop-legacy", "  - old.example.com\n", "legacy-gateway", _HTTP_ROUTE),
+    ),
+    source="meshlint (istio/istio pilot/pkg/networking/core/gateway.go: a gateway virtual "
+    "host comes only from the VirtualServices bound to the Gateway)",
+    catalogue=("gw-ml-http-server-no-vs",),
+)
+
+
+@check("ML960")
+def _server_without_routes(index: MeshIndex) -> Iterator[MeshFinding]:
+    for server, vss in _unserved(index, "http"):
+        hosts = ", ".join(h.raw for h in server.hosts)
+        yield MeshFinding(
+            server.gateway,
+            (*server.path, "hosts"),
+            f"no VirtualService bound to {server.gateway.key} in the linted files has HTTP "
+            f"routes for {hosts} ({_names(vss)} are bound to it): requests to this server "
+            "get 404 (unless a VirtualService applied from elsewhere serves them)",
+            key=True,
+        )
+
+
+define(
+    "ML961",
+    "passthrough-server-without-tls-route",
+    Severity.WARNING,
+    module=__name__,
+    summary="A PASSTHROUGH Gateway server has no VirtualService with TLS routes for its hosts.",
+    rationale="""
+        A server in `PASSTHROUGH` mode does not terminate TLS: the gateway proxy reads the SNI
+        of the connection and forwards it by the `tls` routes (matched on `sniHosts`) of the
+        VirtualServices bound to the Gateway. `http` and `tcp` routes do not apply there. When
+        no bound VirtualService has a `tls` route for the server's hosts, connections are
+        closed right after the handshake starts.
+
+        Checked only for Gateways that some VirtualService of the run is bound to, and for
+        servers whose hosts admit a namespace the run holds VirtualServices of.
+        `AUTO_PASSTHROUGH` servers route by Istio's own SNI format and need no VirtualService.
+    """,
+    bad=_join(
+        _INGRESS,
+        _APP,
+        _gateway("shop-gateway", _PASSTHROUGH.format(host="shop.example.com")),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+    ),
+    good=_join(
+        _INGRESS,
+        _APP,
+        _gateway("shop-gateway", _PASSTHROUGH.format(host="shop.example.com")),
+        _vs(
+            "shop",
+            "  - shop.example.com\n",
+            "shop-gateway",
+            _TLS_ROUTE.format(host="shop.example.com"),
+        ),
+    ),
+    source="meshlint (istio/istio pilot/pkg/networking/core/gateway.go: "
+    "createGatewayTCPFilterChainOpts, buildGatewayNetworkFiltersFromTLSRoutes)",
+    catalogue=("gw-ml-passthrough-needs-tls-route",),
+)
+
+
+@check("ML961")
+def _passthrough_without_tls_route(index: MeshIndex) -> Iterator[MeshFinding]:
+    for server, vss in _unserved(index, "tls"):
+        hosts = ", ".join(h.raw for h in server.hosts)
+        written = server.tls is not None and "mode" in server.tls
+        yield MeshFinding(
+            server.gateway,
+            (*server.path, "tls", "mode") if written else (*server.path, "tls"),
+            f"no VirtualService bound to {server.gateway.key} in the linted files has `tls` "
+            f"routes for {hosts} ({_names(vss)} are bound to it): a PASSTHROUGH server "
+            "forwards only by `tls` routes, so its connections go nowhere",
+            key=not written,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+def _matched_servers(index: MeshIndex, vs: Record) -> list[_Server] | None:
+    """The servers of the Gateways a VirtualService is bound to that take its routes, or None
+    when it is also bound to the mesh, to no Gateway, or to a Gateway the run lacks."""
+    refs = _gateway_refs(index, vs)
+    gateways = vs.spec.get("gateways")
+    if not refs or not isinstance(gateways, list) or MESH_GATEWAY in gateways:
+        return None
+    hosts = _vs_hosts(index, vs)
+    out: list[_Server] = []
+    ambiguous = _ambiguous(index)
+    for ref in refs:
+        gw = index.gateways.get(ref)
+        if gw is None or ref in ambiguous:
+            return None
+        out.extend(s for s in _servers(gw) if s.protocol and _serves(s, vs, hosts))
+    return out
+
+
+def _section(vs: Record, name: str) -> bool:
+    value = vs.spec.get(name)
+    return isinstance(value, list) and bool(value)
+
+
+define(
+    "ML962",
+    "http-routes-on-passthrough-server",
+    Severity.WARNING,
+    module=__name__,
+    summary="A VirtualService has HTTP routes but its Gateways only pass TLS through.",
+    rationale="""
+        On a `PASSTHROUGH` (or `AUTO_PASSTHROUGH`) server the gateway proxy never decrypts the
+        traffic, so it cannot read HTTP: only `tls` routes, matched on the SNI, apply there.
+        When every server of the bound Gateways that the VirtualService's hosts reach is a
+        passthrough server, its `http` routes are never used. Use `tls` routes with
+        `sniHosts`, or terminate TLS at the gateway (`mode: SIMPLE` and a certificate).
+
+        Checked only when every Gateway the VirtualService names is in the run and it is not
+        also bound to the mesh.
+    """,
+    bad=_join(
+        _INGRESS,
+        _APP,
+        _gateway("shop-gateway", _PASSTHROUGH.format(host="shop.example.com")),
+        _vs(
+            "shop",
+            "  - shop.example.com\n",
+            "shop-gateway",
+            _HTTP_ROUTE + _TLS_ROUTE.format(host="shop.example.com"),
+        ),
+    ),
+    good=_join(
+        _INGRESS,
+        _APP,
+        _gateway("shop-gateway", _PASSTHROUGH.format(host="shop.example.com")),
+        _vs(
+            "shop",
+            "  - shop.example.com\n",
+            "shop-gateway",
+            _TLS_ROUTE.format(host="shop.example.com"),
+        ),
+    ),
+    source="meshlint (istio/istio pkg/config/gateway/gateway.go IsPassThroughServer; "
+    "pilot/pkg/networking/core/gateway.go)",
+    catalogue=("vs-ml-gw-passthrough-http",),
+)
+
+
+@check("ML962")
+def _http_on_passthrough(index: MeshIndex) -> Iterator[MeshFinding]:
+    for vs in index.virtual_services:
+        if not _section(vs, "http"):
+            continue
+        servers = _matched_servers(index, vs)
+        if not servers or not all(s.passthrough for s in servers):
+            continue
+        names = ", ".join(s.describe() for s in servers[:3])
+        yield MeshFinding(
+            vs,
+            ("spec", "http"),
+            f"the gateway servers this VirtualService's hosts reach pass TLS through "
+            f"({names}): its `http` routes are never used there; use `tls` routes with "
+            "`sniHosts`, or terminate TLS at the gateway",
+            key=True,
+        )
+
+
+define(
+    "ML963",
+    "tls-routes-on-terminating-server",
+    Severity.WARNING,
+    module=__name__,
+    summary="A VirtualService has TLS routes but its Gateways terminate TLS.",
+    rationale="""
+        `tls` routes match the SNI of a TLS connection that the gateway forwards without
+        decrypting it: they apply to `PASSTHROUGH` servers only. On a server that terminates
+        TLS (`SIMPLE`, `MUTUAL`, `OPTIONAL_MUTUAL`, `ISTIO_MUTUAL`) the gateway routes the
+        decrypted traffic by `http` routes (HTTPS) or `tcp` routes (TLS protocol), so the
+        `tls` routes are never used and the traffic they were meant for gets 404 or is
+        closed.
+
+        Checked only when every Gateway the VirtualService names is in the run, it is not
+        also bound to the mesh, and no server its hosts reach is a passthrough server.
+    """,
+    bad=_join(
+        _INGRESS,
+        _secret("shop-cert"),
+        _APP,
+        _gateway("shop-gateway", _SERVER.format(cert="shop-cert", host="shop.example.com")),
+        _vs(
+            "shop",
+            "  - shop.example.com\n",
+            "shop-gateway",
+            _HTTP_ROUTE + _TLS_ROUTE.format(host="shop.example.com"),
+        ),
+    ),
+    good=_join(
+        _INGRESS,
+        _secret("shop-cert"),
+        _APP,
+        _gateway("shop-gateway", _SERVER.format(cert="shop-cert", host="shop.example.com")),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+    ),
+    source="meshlint (istio/istio pilot/pkg/networking/core/gateway.go: "
+    "createGatewayTCPFilterChainOpts)",
+    catalogue=("vs-ml-gw-terminate-tls-route",),
+)
+
+
+@check("ML963")
+def _tls_on_terminating(index: MeshIndex) -> Iterator[MeshFinding]:
+    for vs in index.virtual_services:
+        if not _section(vs, "tls"):
+            continue
+        servers = _matched_servers(index, vs)
+        if not servers or any(s.passthrough for s in servers):
+            continue
+        terminating = [s for s in servers if s.terminating]
+        if not terminating:
+            continue
+        names = ", ".join(s.describe() for s in terminating[:3])
+        yield MeshFinding(
+            vs,
+            ("spec", "tls"),
+            f"the gateway servers this VirtualService's hosts reach terminate TLS ({names}) "
+            "and none passes it through: its `tls` routes are never used; route the "
+            "decrypted traffic with `http` (HTTPS) or `tcp` (TLS protocol) routes",
+            key=True,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# ServiceEntries
+
+
+def _se(name: str, namespace: str, host: str, port: str, extra: str = "") -> str:
+    return (
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n"
+        f"  name: {name}\n  namespace: {namespace}\nspec:\n{extra}"
+        f"  hosts:\n  - {host}\n  location: MESH_EXTERNAL\n  resolution: DNS\n"
+        f"  ports:\n{port}"
+    )
+
+
+_SE_HTTPS = "  - number: 443\n    name: https\n    protocol: HTTPS\n"
+_SE_TLS = "  - number: 443\n    name: tls\n    protocol: TLS\n"
+
+
+@dataclass(frozen=True, slots=True)
+class _SePort:
+    record: Record
+    index: int
+    protocol: str  # upper case; "" when unset
+    scope: frozenset[str] | None  # exportTo namespaces; None: every namespace
+
+
+def _se_ports(index: MeshIndex) -> dict[tuple[str, int], list[_SePort]]:
+    """(host, port number) → the ServiceEntry ports that define it, in run order."""
+    out: dict[tuple[str, int], list[_SePort]] = {}
+    for se in index.by_kind.get("ServiceEntry", ()):
+        ns = se.effective_namespace
+        scope = export_scope(se.spec.get("exportTo"), ns)
+        frozen = frozenset(scope) if scope is not None else None
+        hosts = {index.resolve(h, ns).lower() for _, h in items(se.spec.get("hosts")) if literal(h)}
+        for i, port in items(se.spec.get("ports")):
+            if not isinstance(port, dict):
+                continue
+            number = as_int(port.get("number"))
+            protocol = port.get("protocol", "")
+            if number is None or not isinstance(protocol, str) or "{{" in protocol:
+                continue
+            for host in sorted(hosts):
+                entry = _SePort(se, i, protocol.upper(), frozen)
+                out.setdefault((host, number), []).append(entry)
+    return out
+
+
+def _se_clashes(index: MeshIndex, same: bool) -> Iterator[tuple[str, int, _SePort, _SePort]]:
+    """(host, port, later, first) for two ServiceEntries in overlapping exportTo scopes that
+    define one host and port with the same (``same``) or a different protocol; once per port
+    of the later one."""
+    seen: set[tuple[int, int]] = set()
+    for (host, number), entries in _se_ports(index).items():
+        for k, entry in enumerate(entries):
+            for first in entries[:k]:
+                if first.record is entry.record or _alternatives(first.record, entry.record):
+                    continue
+                if (first.protocol == entry.protocol) != same:
+                    continue
+                a, b = first.scope, entry.scope
+                if a is not None and b is not None and not a & b:
+                    continue
+                mark = (id(entry.record), entry.index)
+                if mark not in seen:
+                    seen.add(mark)
+                    yield host, number, entry, first
+                break
+
+
+define(
+    "ML965",
+    "serviceentry-protocol-conflict",
+    Severity.WARNING,
+    module=__name__,
+    summary="Two ServiceEntries define the same host and port with different protocols.",
+    rationale="""
+        Istio keeps one service per host and namespace view: when two ServiceEntries visible
+        in the same namespaces (their `exportTo` scopes overlap) define the same host and port
+        number with different protocols, the protocol a sidecar uses for that port depends on
+        which ServiceEntry istiod sees first. One of them is treated with the wrong protocol
+        (HTTPS traffic parsed as plain TCP, TLS origination skipped, and so on).
+
+        Hosts are compared after resolving short names in each ServiceEntry's namespace,
+        ignoring case; protocols ignoring case (an unset protocol is one of its own). The
+        finding is on the later ServiceEntry's port and names the first.
+    """,
+    bad=_join(
+        _se("payments-api", "shop", "api.payments.example.com", _SE_HTTPS),
+        _se("payments-api-tls", "billing", "api.payments.example.com", _SE_TLS),
+    ),
+    good=_join(
+        _se(
+            "payments-api",
+            "shop",
+            "api.payments.example.com",
+            _SE_HTTPS,
+            extra="  exportTo:\n  - .\n",
+        ),
+        _se(
+            "payments-api-tls",
+            "billing",
+            "api.payments.example.com",
+            _SE_TLS,
+            extra="  exportTo:\n  - .\n",
+        ),
+    ),
+    istio="IST0177",
+    kiali="KIA1212",
+    source=f"{AN}/serviceentry/conflictingserviceentries.go "
+    "(ConflictingServiceEntryProtocolAnalyzer); "
+    f"{KIALI}/serviceentries/multi_match_checker.go",
+    catalogue=("se-x-protocol-conflict", "se-k-protocol-conflict"),
+)
+
+
+@check("ML965")
+def _se_protocol_conflict(index: MeshIndex) -> Iterator[MeshFinding]:
+    for host, number, entry, first in _se_clashes(index, same=False):
+        mine = entry.protocol or "unset"
+        theirs = first.protocol or "unset"
+        yield MeshFinding(
+            entry.record,
+            ("spec", "ports", entry.index, "protocol" if entry.protocol else "number"),
+            f"host `{host}` port {number} is {mine} here but {theirs} in "
+            f"{first.record.key} ({first.record.where}), visible in the same namespaces: "
+            "sidecars use one of the two protocols, whichever istiod sees first",
+        )
+
+
+define(
+    "ML966",
+    "duplicate-serviceentry-port",
+    Severity.WARNING,
+    module=__name__,
+    summary="Two ServiceEntries define the same host and port.",
+    rationale="""
+        Two ServiceEntries visible in the same namespaces (overlapping `exportTo` scopes) that
+        both define a host and port are two definitions of one service: their endpoints,
+        resolution and location are not merged as one might expect, and which one a sidecar
+        uses depends on the order istiod sees them. Keep one ServiceEntry per host, or
+        narrow `exportTo` so that each namespace sees one.
+
+        Hosts are compared after resolving short names, ignoring case. Two ServiceEntries
+        that give the port different protocols are reported by
+        `serviceentry-protocol-conflict` instead. The finding is on the later ServiceEntry's
+        port and names the first.
+    """,
+    bad=_join(
+        _se("payments-api", "shop", "api.payments.example.com", _SE_HTTPS),
+        _se("payments", "billing", "api.payments.example.com", _SE_HTTPS),
+    ),
+    good=_join(
+        _se(
+            "payments-api",
+            "shop",
+            "api.payments.example.com",
+            _SE_HTTPS,
+            extra="  exportTo:\n  - .\n",
+        ),
+        _se(
+            "payments",
+            "billing",
+            "api.payments.example.com",
+            _SE_HTTPS,
+            extra="  exportTo:\n  - .\n",
+        ),
+    ),
+    kiali="KIA1211",
+    source=f"{KIALI}/serviceentries/multi_match_checker.go (serviceentries.multimatch)",
+    catalogue=("se-k-multimatch",),
+)
+
+
+@check("ML966")
+def _se_duplicate_port(index: MeshIndex) -> Iterator[MeshFinding]:
+    for host, number, entry, first in _se_clashes(index, same=True):
+        yield MeshFinding(
+            entry.record,
+            ("spec", "ports", entry.index, "number"),
+            f"host `{host}` port {number} is also defined by {first.record.key} "
+            f"({first.record.where}), visible in the same namespaces: sidecars use one of "
+            "the two definitions, whichever istiod sees first",
+        )
+
+
+define(
+    "ML967",
+    "serviceentry-host-is-kubernetes-service",
+    Severity.WARNING,
+    module=__name__,
+    summary="A ServiceEntry host is the name of a Kubernetes Service of the run.",
+    rationale="""
+        A ServiceEntry whose host is the cluster name of a Kubernetes Service
+        (`name.namespace.svc.cluster.local`, or a short name resolved in the ServiceEntry's
+        namespace) gives that host a second registry entry: ports, endpoints and resolution
+        now come from one or the other in an order Istio does not define, and the Service's
+        pods may lose traffic. To reach the Service, use its name; to add endpoints outside
+        Kubernetes, give them their own host (or use WorkloadEntries selected by the
+        Service).
+    """,
+    bad=_join(
+        _APP,
+        _se(
+            "frontend-vm",
+            "shop",
+            "frontend.shop.svc.cluster.local",
+            "  - number: 8080\n    name: http\n    protocol: HTTP\n",
+        ).replace("MESH_EXTERNAL", "MESH_INTERNAL"),
+    ),
+    good=_join(
+        _APP,
+        _se(
+            "frontend-vm",
+            "shop",
+            "frontend-vm.shop.internal",
+            "  - number: 8080\n    name: http\n    protocol: HTTP\n",
+        ).replace("MESH_EXTERNAL", "MESH_INTERNAL"),
+    ),
+    source="meshlint (two registries for one host: istio/istio "
+    "pilot/pkg/serviceregistry/aggregate/controller.go)",
+    catalogue=("se-host-k8s-clash",),
+)
+
+
+@check("ML967")
+def _se_host_is_service(index: MeshIndex) -> Iterator[MeshFinding]:
+    for se in index.by_kind.get("ServiceEntry", ()):
+        ns = se.effective_namespace
+        for i, host in items(se.spec.get("hosts")):
+            if not literal(host) or host.startswith("*"):
+                continue
+            services = index.kubernetes_services(index.resolve(host, ns))
+            if not services:
+                continue
+            yield MeshFinding(
+                se,
+                ("spec", "hosts", i),
+                f"host `{host}` is the name of Kubernetes {services[0].key} "
+                f"({services[0].where}): two registries now define it, and which one "
+                "sidecars use is not defined",
+            )

@@ -1,0 +1,1543 @@
+"""Cross-resource rules: workload selectors across kinds — what a selector picks among the
+workloads of the run, and which other resources pick the same workloads.
+
+See meshlint/rules/mesh/references.py for the framework. Selectors are matched against the pod labels of
+the Deployments, StatefulSets, DaemonSets, ReplicaSets and Pods of the run, looked up in the
+index's label tables; conflicts are found by keeping, for each workload, the first resource
+that selected it, so that no two resources are ever compared blindly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from meshlint.diagnostics import FieldPath, Severity
+from meshlint.mesh import (
+    POD_ANNOTATIONS,
+    MeshIndex,
+    Record,
+    Workload,
+    has_target_refs,
+    label_map,
+    pod_labels,
+)
+from meshlint.rules import define
+from meshlint.rules.mesh.references import AN, KIALI, MeshFinding, check
+
+# The label Istio puts on the pods it deploys for a Kubernetes Gateway API Gateway (and for
+# waypoints); selector-based policies do not apply to those pods.
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+INJECT = "sidecar.istio.io/inject"
+
+# --------------------------------------------------------------------------------------------
+# helpers: reading a selector, placing a resource, the workloads of the run
+
+_ABSENT = "absent"  # no selector, or an empty one: the resource applies to its namespace
+_LABELS = "labels"  # a selector of plain labels
+_SKIP = "skip"  # malformed or unrendered: other rules report it, these say nothing
+
+
+def _selector_path(rec: Record) -> FieldPath:
+    if rec.kind == "Gateway":
+        return ("spec", "selector")
+    if rec.kind == "Sidecar":
+        return ("spec", "workloadSelector", "labels")
+    return ("spec", "selector", "matchLabels")
+
+
+def _selector(rec: Record) -> tuple[str, dict[str, str]]:
+    """How a resource selects its workloads: (`absent`, {}), (`labels`, the labels) or
+    (`skip`, {}) when the selector has the wrong shape or holds an unrendered template."""
+    spec = rec.spec
+    outer, inner = {"Gateway": ("selector", None), "Sidecar": ("workloadSelector", "labels")}.get(
+        rec.kind, ("selector", "matchLabels")
+    )
+    value: Any = spec.get(outer)
+    if value is None:
+        return _ABSENT, {}
+    if inner is not None:
+        if not isinstance(value, dict):
+            return _SKIP, {}
+        value = value.get(inner)
+        if value is None:
+            return _ABSENT, {}
+    if isinstance(value, dict) and not value:
+        return _ABSENT, {}
+    labels = label_map(value)
+    if labels is None or any("{{" in k or "{{" in v for k, v in labels.items()):
+        return _SKIP, {}
+    return _LABELS, labels
+
+
+def _same_place(rec: Record, other: Record) -> bool:
+    return rec.place == other.place
+
+
+def _text(selector: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in selector.items())
+
+
+def _names(records: Iterable[Record], limit: int = 3) -> str:
+    found = list(records)
+    shown = ", ".join(r.key for r in found[:limit])
+    return shown + (f" and {len(found) - limit} more" if len(found) > limit else "")
+
+
+class _Held:
+    """The workloads of the run that certainly share a resource's namespace (a resource
+    naming no namespace shares it only with the workloads of its file that name none
+    either), with what the rules ask of them, computed once per namespace."""
+
+    def __init__(self, workloads: list[Workload]) -> None:
+        self.workloads = workloads
+        self.unrendered = _unrendered(workloads)
+        self._outside: bool | None = None
+
+    def all_outside_mesh(self, index: MeshIndex) -> bool:
+        if self._outside is None:
+            self._outside = all(_outside_mesh(index, w) for w, _ in self.workloads)
+        return self._outside
+
+
+_HELD: WeakKeyDictionary[MeshIndex, dict[tuple[str, str], _Held]] = WeakKeyDictionary()
+
+
+def _held(index: MeshIndex, rec: Record) -> _Held:
+    cache = _HELD.setdefault(index, {})
+    key = (rec.effective_namespace, rec.place)
+    found = cache.get(key)
+    if found is None:
+        workloads = index.workloads.get(rec.effective_namespace, ())
+        found = cache[key] = _Held([w for w in workloads if _same_place(rec, w[0])])
+    return found
+
+
+def _unrendered(workloads: Iterable[Workload]) -> bool:
+    return any("{{" in k or "{{" in v for _, labels in workloads for k, v in labels.items())
+
+
+def _selected(index: MeshIndex, rec: Record, selector: dict[str, str]) -> list[Workload]:
+    """The workloads of the resource's namespace its selector picks (of its file only when
+    it names no namespace)."""
+    return [
+        w
+        for w in index.workloads_selected(rec.effective_namespace, selector)
+        if _same_place(rec, w[0])
+    ]
+
+
+def _no_workload(
+    index: MeshIndex,
+    rec: Record,
+    selector: dict[str, str],
+    anywhere: bool,
+    effect: str,
+) -> str | None:
+    """The message saying that ``rec``'s selector picks nothing (``effect``: what follows
+    from it), or None when it picks something or the run cannot tell. ``anywhere`` set: the
+    selector picks workloads of every namespace, and the run must hold workloads of its kind
+    (carrying every key of the selector)."""
+    ns = rec.effective_namespace
+    if index.is_external_namespace(ns) or GATEWAY_NAME_LABEL in selector:
+        return None  # the pods of a Gateway API gateway are deployed by Istio, not by the run
+    if anywhere:
+        if index.workloads_selected_anywhere(selector):
+            return None
+        kin = index.workloads_carrying(selector)
+        if rec.kind == "Gateway":  # gateway proxies only: not every `app`-labelled workload
+            kin = [w for w in kin if _runs_proxy(w[1], _pod_annotations(w[0]))]
+        if not kin or _unrendered(kin):
+            return None
+        keys = ", ".join(f"`{k}`" for k in selector)
+        return (
+            f"selector {_text(selector)} matches no workload in the linted files, although "
+            f"they hold workloads labelled {keys} ({_names(r for r, _ in kin)}): {effect}; "
+            "if the intended workloads are deployed from elsewhere, ignore this warning"
+        )
+    if _selected(index, rec, selector):
+        return None
+    held = _held(index, rec)
+    if not held.workloads or held.unrendered:
+        return None
+    return (
+        f"selector {_text(selector)} matches no workload of namespace `{ns}` in the linted "
+        f"files (they hold {_names(r for r, _ in held.workloads)}): {effect}; if the intended "
+        f"workloads are deployed from elsewhere, add `{ns}` to the `external-namespaces` "
+        "option"
+    )
+
+
+def _of_kinds(index: MeshIndex, *kinds: str) -> list[Record]:
+    """The resources of ``kinds`` (Istio's, as the index files them) in the order of the run."""
+    if len(kinds) == 1:
+        return list(index.by_kind.get(kinds[0], ()))
+    wanted = {id(r) for kind in kinds for r in index.by_kind.get(kind, ())}
+    return [r for r in index.records if id(r) in wanted]
+
+
+def _pod_annotations(workload: Record) -> dict[str, Any]:
+    raw = workload.data.get(POD_ANNOTATIONS)
+    return raw if isinstance(raw, dict) else {}
+
+
+def _runs_proxy(labels: dict[str, str], annotations: dict[str, Any]) -> bool:
+    """Whether a workload looks like a gateway proxy (whose pod is the proxy, so it is in the
+    mesh although it usually sets `sidecar.istio.io/inject: "false"`): its pods carry an
+    `istio` label (`istio: ingressgateway`), a gateway-name label, or ask for the gateway
+    injection template. Container names, which would tell for sure, are not kept."""
+    return (
+        "istio" in labels
+        or GATEWAY_NAME_LABEL in labels
+        or "istio.io/gateway-name" in labels
+        or "inject.istio.io/templates" in annotations
+    )
+
+
+def _outside_mesh(index: MeshIndex, workload: Record) -> bool:
+    """Whether a workload's pods certainly run without a sidecar and outside ambient mode:
+    `sidecar.istio.io/inject` other than "true" on the pods (label first, then annotation),
+    or, when the pods say nothing, a Namespace manifest of the run that enables neither
+    injection (`istio-injection: enabled`, `istio.io/rev`) nor ambient mode. Unknown: no."""
+    labels = pod_labels(workload) or {}
+    annotations = _pod_annotations(workload)
+    if _runs_proxy(labels, annotations):
+        return False
+    for source in (labels, annotations):
+        value = source.get(INJECT)
+        if isinstance(value, str):
+            return value != "true"
+    if annotations.get("ambient.istio.io/redirection") == "enabled":
+        return False
+    if labels.get("istio.io/dataplane-mode") == "ambient" or labels.get("istio.io/rev"):
+        return False
+    ns = index.namespace_records.get(workload.effective_namespace)
+    if ns is None:
+        return False
+    meta = ns.data.get("metadata")
+    ns_labels = label_map(meta.get("labels")) if isinstance(meta, dict) else None
+    if ns_labels is None:
+        return not (isinstance(meta, dict) and meta.get("labels"))  # malformed: unknown
+    return not (
+        ns_labels.get("istio-injection") == "enabled"
+        or bool(ns_labels.get("istio.io/rev"))
+        or ns_labels.get("istio.io/dataplane-mode") == "ambient"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML935",
+    "gateway-selector-matches-no-workload",
+    Severity.WARNING,
+    module=__name__,
+    summary="A Gateway's selector matches none of the gateway workloads of the run.",
+    rationale="""
+        A Gateway is served by the proxies whose pods carry every label of its `selector`,
+        in any namespace. When no workload carries them (a typo such as
+        `istio: ingresgateway`, a gateway Deployment relabelled), no proxy listens on its
+        servers and every VirtualService bound to it does nothing at the edge.
+
+        Gateway proxies are often installed apart from the routing (Istio's Helm chart of
+        `istio: ingressgateway`), so the rule speaks only when the run holds a gateway proxy
+        of the kind the selector is written for: a workload whose pods carry every label key
+        of the selector, with other values, and look like a gateway (an `istio` label, or the
+        `gateway` injection template). When the run holds no such workload, it says nothing. It does not assume gateways are scoped to their namespace
+        (`PILOT_SCOPE_GATEWAY_TO_NAMESPACE`). Istio's analyzer reports this as an error; it
+        is a warning here, since more gateway pods may come from elsewhere.
+    """,
+    bad="""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: ingress-gateway
+          namespace: edge
+        spec:
+          selector:
+            matchLabels:
+              istio: ingress-gateway
+          template:
+            metadata:
+              labels:
+                istio: ingress-gateway
+            spec:
+              containers:
+              - name: istio-proxy
+                image: auto
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: Gateway
+        metadata:
+          name: shop
+          namespace: shop
+        spec:
+          selector:
+            istio: ingressgateway
+          servers:
+          - port:
+              number: 80
+              name: http
+              protocol: HTTP
+            hosts:
+            - shop.example.com
+    """,
+    good="""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: ingress-gateway
+          namespace: edge
+        spec:
+          selector:
+            matchLabels:
+              istio: ingress-gateway
+          template:
+            metadata:
+              labels:
+                istio: ingress-gateway
+            spec:
+              containers:
+              - name: istio-proxy
+                image: auto
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: Gateway
+        metadata:
+          name: shop
+          namespace: shop
+        spec:
+          selector:
+            istio: ingress-gateway
+          servers:
+          - port:
+              number: 80
+              name: http
+              protocol: HTTP
+            hosts:
+            - shop.example.com
+    """,
+    istio="IST0101",
+    kiali="KIA0302",
+    source=f"{AN}/gateway/gateway.go (IngressGatewayPortAnalyzer: ReferencedResourceNotFound, "
+    f"reftype 'selector'); {KIALI}/gateways/selector_checker.go",
+    catalogue=("gw-x-selector-no-pod", "gw-k-selector"),
+)
+
+
+@check("ML935")
+def _gateway_selector_no_workload(index: MeshIndex) -> Iterator[MeshFinding]:
+    gateways = index.by_kind.get("Gateway", ())
+    if not gateways or not index.workloads:
+        return
+    for gw in gateways:
+        state, selector = _selector(gw)
+        if state != _LABELS:
+            continue
+        why = _no_workload(index, gw, selector, True, "no gateway proxy serves this Gateway")
+        if why is not None:
+            yield MeshFinding(gw, ("spec", "selector"), why)
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML936",
+    "workload-selector-matches-no-pod",
+    Severity.WARNING,
+    module=__name__,
+    summary="A Sidecar's or Telemetry's selector matches no workload of its namespace.",
+    rationale="""
+        A Sidecar (`spec.workloadSelector.labels`) or a Telemetry (`spec.selector.matchLabels`)
+        applies only to the pods of its own namespace that carry every label of its
+        selector. When none does (a typo, a renamed `app` label, a workload moved to another
+        namespace), the resource silently applies to nothing, and the workload it was meant
+        for keeps the namespace's defaults.
+
+        Checked only when the run holds workloads (Deployments, StatefulSets, DaemonSets,
+        ReplicaSets, Pods) of that namespace; otherwise the workloads live elsewhere and
+        nothing is said. Istio's analyzer reports this as an error; it is a warning here,
+        since a workload of the namespace may still be deployed from another repository
+        (list the namespace in `external-namespaces` to say so).
+    """,
+    bad="""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: ratings
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: ratings
+          template:
+            metadata:
+              labels:
+                app: ratings
+            spec:
+              containers:
+              - name: ratings
+                image: example/ratings:1.0
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata:
+          name: ratings
+          namespace: shop
+        spec:
+          workloadSelector:
+            labels:
+              app: rating
+          egress:
+          - hosts:
+            - ./*
+            - istio-system/*
+    """,
+    good="""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: ratings
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: ratings
+          template:
+            metadata:
+              labels:
+                app: ratings
+            spec:
+              containers:
+              - name: ratings
+                image: example/ratings:1.0
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata:
+          name: ratings
+          namespace: shop
+        spec:
+          workloadSelector:
+            labels:
+              app: ratings
+          egress:
+          - hosts:
+            - ./*
+            - istio-system/*
+    """,
+    istio="IST0101",
+    kiali="KIA0004",
+    source=f"{AN}/sidecar/selector.go and {AN}/telemetry/selector.go (SelectorAnalyzer: "
+    f"ReferencedResourceNotFound, reftype 'selector'); {KIALI}/common/"
+    "workload_selector_checker.go",
+    catalogue=("sc-x-selector-no-pod", "sc-k-selector-no-workload", "tm-x-selector-no-pod"),
+)
+
+
+@check("ML936")
+def _workload_selector_no_pod(index: MeshIndex) -> Iterator[MeshFinding]:
+    for rec in _of_kinds(index, "Sidecar", "Telemetry"):
+        state, selector = _selector(rec)
+        if state != _LABELS or (rec.kind == "Telemetry" and has_target_refs(rec)):
+            continue
+        why = _no_workload(index, rec, selector, False, f"the {rec.kind} applies to nothing")
+        if why is not None:
+            yield MeshFinding(rec, _selector_path(rec), why)
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML937",
+    "authorizationpolicy-matches-no-workload",
+    Severity.WARNING,
+    module=__name__,
+    summary="An AuthorizationPolicy applies to no workload in the mesh.",
+    rationale="""
+        An AuthorizationPolicy is enforced by the proxies of the workloads it applies to: the
+        pods of its namespace that carry every label of `spec.selector.matchLabels`, or every
+        pod of its namespace when it has no selector; a policy of the root namespace
+        (`istio-system` unless configured) applies to matching pods of every namespace. When
+        it picks no workload, or only workloads without a sidecar, nothing enforces it: an
+        intended DENY blocks nothing, an ALLOW opens nothing.
+
+        Reported when:
+        - its selector matches no workload of its namespace, and the run holds workloads of
+          that namespace (for the root namespace: no workload anywhere, and the run holds
+          workloads labelled with every key of the selector);
+        - its selector, or its lack of one, picks only workloads that are certainly outside
+          the mesh: their pods set `sidecar.istio.io/inject` to something other than "true",
+          or they say nothing and the Namespace manifest of the run enables neither
+          injection (`istio-injection: enabled`, `istio.io/rev`) nor ambient mode.
+        Workloads that look like gateway proxies (pods labelled `istio: ...` or with a
+        gateway-name label, or asking for the `gateway` injection template) count as in the
+        mesh. A policy bound by `targetRefs`, or selecting the pods Istio deploys for a
+        Gateway API gateway (another rule's business), is left alone; when the run holds no
+        workload of the namespace nothing is said.
+    """,
+    bad="""
+        apiVersion: v1
+        kind: Namespace
+        metadata:
+          name: shop
+          labels:
+            istio-injection: enabled
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: ratings
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: ratings
+          template:
+            metadata:
+              labels:
+                app: ratings
+            spec:
+              containers:
+              - name: ratings
+                image: example/ratings:1.0
+        ---
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata:
+          name: ratings-readers
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: rating
+          action: ALLOW
+          rules:
+          - from:
+            - source:
+                principals:
+                - cluster.local/ns/shop/sa/reviews
+    """,
+    good="""
+        apiVersion: v1
+        kind: Namespace
+        metadata:
+          name: shop
+          labels:
+            istio-injection: enabled
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: ratings
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: ratings
+          template:
+            metadata:
+              labels:
+                app: ratings
+            spec:
+              containers:
+              - name: ratings
+                image: example/ratings:1.0
+        ---
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata:
+          name: ratings-readers
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: ratings
+          action: ALLOW
+          rules:
+          - from:
+            - source:
+                principals:
+                - cluster.local/ns/shop/sa/reviews
+    """,
+    istio="IST0127",
+    kiali="KIA0004",
+    source=f"{AN}/authz/authorizationpolicies.go (analyzeNoMatchingWorkloads: "
+    f"NoMatchingWorkloadsFound); {AN}/util/in_mesh.go; {KIALI}/common/"
+    "workload_selector_checker.go",
+    catalogue=("ap-x-no-workloads", "ap-k-selector-no-workload"),
+)
+
+
+@check("ML937")
+def _authorization_policy_no_workload(index: MeshIndex) -> Iterator[MeshFinding]:
+    policies = index.by_kind.get("AuthorizationPolicy", ())
+    if not policies or not index.workloads:
+        return
+    for ap in policies:
+        if has_target_refs(ap):
+            continue
+        state, selector = _selector(ap)
+        ns = ap.effective_namespace
+        root = ns == index.root_namespace
+        if state == _SKIP or (root and state == _ABSENT) or index.is_external_namespace(ns):
+            continue
+        if state == _ABSENT:
+            held = _held(index, ap)
+            if held.workloads and held.all_outside_mesh(index):
+                path: FieldPath = ("metadata", "namespace") if ap.namespace else ("metadata",)
+                yield MeshFinding(
+                    ap,
+                    path,
+                    f"the policy applies to every workload of namespace `{ns}`, but those of "
+                    f"the linted files ({_names(r for r, _ in held.workloads)}) all run without a "
+                    "sidecar: nothing enforces it",
+                    key=ap.namespace is None,
+                )
+            continue
+        why = _no_workload(index, ap, selector, root, "nothing enforces the policy")
+        if why is not None:
+            yield MeshFinding(ap, _selector_path(ap), why)
+            continue
+        picked = (
+            index.workloads_selected_anywhere(selector) if root else _selected(index, ap, selector)
+        )
+        if picked and all(_outside_mesh(index, w) for w, _ in picked):
+            yield MeshFinding(
+                ap,
+                _selector_path(ap),
+                f"selector {_text(selector)} matches only workloads that run without a "
+                f"sidecar ({_names(r for r, _ in picked)}): nothing enforces the policy",
+            )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML938",
+    "authentication-selector-matches-no-workload",
+    Severity.WARNING,
+    module=__name__,
+    summary="A PeerAuthentication's or RequestAuthentication's selector matches no workload.",
+    rationale="""
+        A PeerAuthentication or RequestAuthentication with `spec.selector.matchLabels`
+        applies to the pods of its namespace that carry every label of it (a
+        RequestAuthentication of the root namespace, to such pods of every namespace). When
+        none does, the mTLS mode or the JWT rules it sets apply to nothing, and the workload
+        it was written for keeps the namespace's defaults — often without anyone noticing,
+        since nothing fails.
+
+        Checked only when the run holds workloads of that namespace (for a root-namespace
+        RequestAuthentication: workloads labelled with every key of the selector); otherwise
+        nothing is said. A selector-based PeerAuthentication of the root namespace has no
+        effect at all, which another rule reports.
+    """,
+    bad="""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: payments
+          namespace: billing
+        spec:
+          selector:
+            matchLabels:
+              app: payments
+          template:
+            metadata:
+              labels:
+                app: payments
+            spec:
+              containers:
+              - name: payments
+                image: example/payments:1.0
+        ---
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: payments-strict
+          namespace: billing
+        spec:
+          selector:
+            matchLabels:
+              app: payment
+          mtls:
+            mode: STRICT
+    """,
+    good="""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: payments
+          namespace: billing
+        spec:
+          selector:
+            matchLabels:
+              app: payments
+          template:
+            metadata:
+              labels:
+                app: payments
+            spec:
+              containers:
+              - name: payments
+                image: example/payments:1.0
+        ---
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: payments-strict
+          namespace: billing
+        spec:
+          selector:
+            matchLabels:
+              app: payments
+          mtls:
+            mode: STRICT
+    """,
+    kiali="KIA0004",
+    source=f"{KIALI}/common/workload_selector_checker.go (SelectorNoWorkloadFoundChecker, "
+    "called by peer_authentication_checker.go and request_authentication_checker.go)",
+    catalogue=("pa-k-selector-no-workload", "ra-k-selector-no-workload"),
+)
+
+
+@check("ML938")
+def _authentication_selector_no_workload(index: MeshIndex) -> Iterator[MeshFinding]:
+    for rec in _of_kinds(index, "PeerAuthentication", "RequestAuthentication"):
+        state, selector = _selector(rec)
+        if state != _LABELS or has_target_refs(rec):
+            continue
+        root = rec.effective_namespace == index.root_namespace
+        if root and rec.kind == "PeerAuthentication":
+            continue  # ML945
+        why = _no_workload(
+            index,
+            rec,
+            selector,
+            root,
+            f"the {rec.kind} applies to nothing",
+        )
+        if why is not None:
+            yield MeshFinding(rec, _selector_path(rec), why)
+
+
+# --------------------------------------------------------------------------------------------
+# conflicts: several resources of one kind for one workload, or for one namespace
+
+
+def _conflicts(
+    index: MeshIndex, records: Iterable[Record]
+) -> Iterator[tuple[Record, Record, Record | None, int]]:
+    """For each resource (in the order of the run) whose selector picks a workload that an
+    earlier resource of the same place already picked, or that has the very selector of an
+    earlier one (they pick the same pods wherever those are deployed from): (the resource,
+    the first earlier one, a workload both pick or None, how many earlier resources it
+    shares workloads with). Each workload and each selector keeps the first resource that
+    picked it, so the work is in the number of (resource, selected workload) pairs, never in
+    pairs of resources."""
+    owner: dict[tuple[str, int], Record] = {}
+    same: dict[tuple[str, frozenset[tuple[str, str]]], Record] = {}
+    position: dict[int, int] = {}
+    for rec in records:
+        position[id(rec)] = len(position)
+        state, selector = _selector(rec)
+        if state != _LABELS:
+            continue
+        place = rec.place
+        earlier: dict[int, tuple[Record, Record | None]] = {}
+        for picked, _ in _selected(index, rec, selector):
+            first = owner.setdefault((place, id(picked)), rec)
+            if first is not rec:
+                earlier.setdefault(id(first), (first, picked))
+        first = same.setdefault((place, frozenset(selector.items())), rec)
+        if first is not rec:
+            earlier.setdefault(id(first), (first, None))
+        if earlier:
+            first, workload = min(earlier.values(), key=lambda fw: position[id(fw[0])])
+            yield rec, first, workload, len(earlier)
+
+
+def _conflict_message(
+    rec: Record, first: Record, workload: Record | None, count: int, what: str
+) -> str:
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    if workload is None:
+        _, selector = _selector(rec)
+        return (
+            f"{first.key} ({first.where}){more} has the same selector {_text(selector)}: "
+            f"every workload it picks is picked by both; {what}"
+        )
+    return f"{workload.key} is also selected by {first.key} ({first.where}){more}: {what}"
+
+
+def _selectorless_duplicates(
+    records: Iterable[Record],
+) -> Iterator[tuple[Record, Record]]:
+    """(resource, the first one) for each selector-less resource after the first of its
+    namespace (or of its file, for manifests that name no namespace)."""
+    first: dict[str, Record] = {}
+    for rec in records:
+        state, _ = _selector(rec)
+        if state != _ABSENT:
+            continue
+        seen = first.setdefault(rec.place, rec)
+        if seen is not rec:
+            yield rec, seen
+
+
+_NAME: FieldPath = ("metadata", "name")
+
+
+_SIDECAR_DEPLOYMENT = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: reviews
+          template:
+            metadata:
+              labels:
+                app: reviews
+                version: v1
+            spec:
+              containers:
+              - name: reviews
+                image: example/reviews:1.0
+        ---"""
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML939",
+    "conflicting-sidecar-selectors",
+    Severity.ERROR,
+    module=__name__,
+    summary="Two Sidecars select the same workload.",
+    rationale="""
+        A workload gets exactly one Sidecar: the one whose `workloadSelector` matches its pods,
+        else its namespace's selector-less one. When two Sidecars of a namespace match the
+        same workload, istiod applies only one of them (the oldest) and ignores the other:
+        its egress imports, ingress listeners and outbound policy silently do nothing, and
+        which one wins can change when a resource is re-created. Merge them, or make the
+        selectors pick disjoint workloads.
+
+        Selectors are matched against the workloads of the run in the Sidecars' namespace;
+        two Sidecars of a namespace with the very same selector conflict even when the run
+        holds none of their workloads. The finding is on the later Sidecar and names the
+        first.
+    """,
+    bad=_SIDECAR_DEPLOYMENT
+    + """
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          workloadSelector:
+            labels:
+              app: reviews
+          egress:
+          - hosts:
+            - ./*
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata:
+          name: reviews-v1
+          namespace: shop
+        spec:
+          workloadSelector:
+            labels:
+              version: v1
+          egress:
+          - hosts:
+            - ./*
+            - istio-system/*
+    """,
+    good=_SIDECAR_DEPLOYMENT
+    + """
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          workloadSelector:
+            labels:
+              app: reviews
+          egress:
+          - hosts:
+            - ./*
+            - istio-system/*
+    """,
+    istio="IST0110",
+    kiali="KIA0003",
+    source=f"{AN}/sidecar/selector.go (ConflictingSidecarWorkloadSelectors); "
+    f"{KIALI}/common/multi_match_selector_checker.go (SidecarSelectorMultiMatchChecker)",
+    catalogue=("sc-x-selector-conflict", "sc-k-multi-selector"),
+)
+
+
+@check("ML939")
+def _conflicting_sidecars(index: MeshIndex) -> Iterator[MeshFinding]:
+    for rec, first, workload, count in _conflicts(index, index.by_kind.get("Sidecar", ())):
+        yield MeshFinding(
+            rec,
+            ("spec", "workloadSelector"),
+            _conflict_message(
+                rec,
+                first,
+                workload,
+                count,
+                "a workload gets only one Sidecar (the oldest), the other is ignored; merge "
+                "them or make their selectors disjoint",
+            ),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML940",
+    "multiple-namespace-sidecars",
+    Severity.ERROR,
+    module=__name__,
+    summary="A namespace has more than one Sidecar without workloadSelector.",
+    rationale="""
+        A Sidecar without `workloadSelector` is the default of every workload of its
+        namespace (in the root namespace, of the whole mesh), and there can be only one:
+        istiod uses the oldest and ignores the others, so half of the intended egress
+        restrictions silently do nothing. Merge them into one.
+
+        A manifest that names no namespace goes wherever it is applied, so two such
+        Sidecars are compared only within one file. The finding is on the later one and
+        names the first.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata:
+          name: default
+          namespace: shop
+        spec:
+          egress:
+          - hosts:
+            - ./*
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata:
+          name: egress-policy
+          namespace: shop
+        spec:
+          outboundTrafficPolicy:
+            mode: REGISTRY_ONLY
+    """,
+    good="""
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata:
+          name: default
+          namespace: shop
+        spec:
+          egress:
+          - hosts:
+            - ./*
+          outboundTrafficPolicy:
+            mode: REGISTRY_ONLY
+    """,
+    istio="IST0111",
+    kiali="KIA0002",
+    source=f"{AN}/sidecar/selector.go (MultipleSidecarsWithoutWorkloadSelectors); "
+    f"{KIALI}/common/multi_match_selector_checker.go (selector-less subjects)",
+    catalogue=("sc-x-selectorless-dup", "sc-k-multi-selectorless"),
+)
+
+
+def _scope_of(index: MeshIndex, rec: Record, noun: bool = True) -> str:
+    ns = rec.effective_namespace
+    if ns == index.root_namespace:
+        where = f"the whole mesh (root namespace `{ns}`)"
+        return f"the mesh-wide default (root namespace `{ns}`)" if noun else where
+    return f"the default of namespace `{ns}`" if noun else f"namespace `{ns}`"
+
+
+@check("ML940")
+def _multiple_namespace_sidecars(index: MeshIndex) -> Iterator[MeshFinding]:
+    for rec, first in _selectorless_duplicates(index.by_kind.get("Sidecar", ())):
+        yield MeshFinding(
+            rec,
+            _NAME,
+            f"{first.key} ({first.where}) has no workloadSelector either: both claim to be "
+            f"{_scope_of(index, rec)}; only one (the oldest) is used, merge them",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML941",
+    "conflicting-telemetry-selectors",
+    Severity.ERROR,
+    module=__name__,
+    summary="Two Telemetry resources select the same workload.",
+    rationale="""
+        A workload takes its telemetry settings from at most one workload-level Telemetry
+        (one whose `selector` matches its pods), layered over the namespace's and the mesh's.
+        When two of a namespace match the same workload, istiod uses only one of them, and the
+        tracing, metrics or access-logging settings of the other are silently lost. Merge
+        them, or make their selectors pick disjoint workloads.
+
+        Selectors are matched against the workloads of the run in the Telemetries'
+        namespace; two with the very same selector conflict even when the run holds none of
+        their workloads. Telemetries bound by `targetRefs` are not counted. The finding is
+        on the later one and names the first.
+    """,
+    bad=_SIDECAR_DEPLOYMENT
+    + """
+        apiVersion: telemetry.istio.io/v1
+        kind: Telemetry
+        metadata:
+          name: reviews-tracing
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: reviews
+          tracing:
+          - randomSamplingPercentage: 10
+        ---
+        apiVersion: telemetry.istio.io/v1
+        kind: Telemetry
+        metadata:
+          name: reviews-logs
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: reviews
+          accessLogging:
+          - providers:
+            - name: envoy
+    """,
+    good=_SIDECAR_DEPLOYMENT
+    + """
+        apiVersion: telemetry.istio.io/v1
+        kind: Telemetry
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: reviews
+          tracing:
+          - randomSamplingPercentage: 10
+          accessLogging:
+          - providers:
+            - name: envoy
+    """,
+    istio="IST0159",
+    source=f"{AN}/telemetry/selector.go (ConflictingTelemetryWorkloadSelectors)",
+    catalogue=("tm-x-selector-conflict",),
+)
+
+
+@check("ML941")
+def _conflicting_telemetries(index: MeshIndex) -> Iterator[MeshFinding]:
+    telemetries = [t for t in index.by_kind.get("Telemetry", ()) if not has_target_refs(t)]
+    for rec, first, workload, count in _conflicts(index, telemetries):
+        yield MeshFinding(
+            rec,
+            ("spec", "selector"),
+            _conflict_message(
+                rec,
+                first,
+                workload,
+                count,
+                "a workload takes only one workload-level Telemetry, the other's settings "
+                "are lost; merge them or make their selectors disjoint",
+            ),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML942",
+    "multiple-namespace-telemetries",
+    Severity.ERROR,
+    module=__name__,
+    summary="A namespace has more than one Telemetry without selector.",
+    rationale="""
+        A Telemetry without `selector` (and without `targetRefs`) sets the defaults of its
+        namespace, or of the whole mesh in the root namespace; there can be only one per
+        namespace. With two, istiod uses one of them and the other's tracing, metrics or
+        access-logging settings are silently lost — in the root namespace, the mesh-wide
+        default itself is ambiguous. Merge them into one. Telemetries bound by `targetRefs`
+        are not namespace defaults and are not counted (Istio's analyzer counts them).
+
+        A manifest that names no namespace goes wherever it is applied, so two such
+        Telemetries are compared only within one file. The finding is on the later one and
+        names the first.
+    """,
+    bad="""
+        apiVersion: telemetry.istio.io/v1
+        kind: Telemetry
+        metadata:
+          name: mesh-default
+          namespace: istio-system
+        spec:
+          tracing:
+          - randomSamplingPercentage: 1
+        ---
+        apiVersion: telemetry.istio.io/v1
+        kind: Telemetry
+        metadata:
+          name: mesh-logging
+          namespace: istio-system
+        spec:
+          accessLogging:
+          - providers:
+            - name: envoy
+    """,
+    good="""
+        apiVersion: telemetry.istio.io/v1
+        kind: Telemetry
+        metadata:
+          name: mesh-default
+          namespace: istio-system
+        spec:
+          tracing:
+          - randomSamplingPercentage: 1
+          accessLogging:
+          - providers:
+            - name: envoy
+    """,
+    istio="IST0160",
+    source=f"{AN}/telemetry/default_selector.go (MultipleTelemetriesWithoutWorkloadSelectors)",
+    catalogue=("tm-x-selectorless-dup", "tm-ml-root-multi"),
+)
+
+
+@check("ML942")
+def _multiple_namespace_telemetries(index: MeshIndex) -> Iterator[MeshFinding]:
+    telemetries = [t for t in index.by_kind.get("Telemetry", ()) if not has_target_refs(t)]
+    for rec, first in _selectorless_duplicates(telemetries):
+        yield MeshFinding(
+            rec,
+            _NAME,
+            f"{first.key} ({first.where}) has no selector either: both claim to be "
+            f"{_scope_of(index, rec)}; only one is used, merge them",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML943",
+    "conflicting-peerauthentication-selectors",
+    Severity.ERROR,
+    module=__name__,
+    summary="Two PeerAuthentications select the same workload.",
+    rationale="""
+        A workload takes its mutual TLS settings from one workload-level PeerAuthentication:
+        of those of its namespace whose selector matches its pods, istiod uses the oldest
+        (by creation time) and ignores the others, `portLevelMtls` included. Which one is
+        oldest depends on the order they were applied in, so the effective mode may differ
+        between clusters. Merge them, or make their selectors pick disjoint workloads.
+
+        Selectors are matched against the workloads of the run in the policies' namespace
+        (two with the very same selector conflict even when the run holds none of their
+        workloads); selector-based policies of the root namespace have no effect and are
+        reported by another rule. The finding is on the later policy and names the first,
+        which is the one used when they are applied in the order of the files.
+    """,
+    bad="""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: payments
+          namespace: billing
+        spec:
+          selector:
+            matchLabels:
+              app: payments
+          template:
+            metadata:
+              labels:
+                app: payments
+                tier: backend
+            spec:
+              containers:
+              - name: payments
+                image: example/payments:1.0
+        ---
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: payments-strict
+          namespace: billing
+        spec:
+          selector:
+            matchLabels:
+              app: payments
+          mtls:
+            mode: STRICT
+        ---
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: backend-permissive
+          namespace: billing
+        spec:
+          selector:
+            matchLabels:
+              tier: backend
+          mtls:
+            mode: PERMISSIVE
+    """,
+    good="""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: payments
+          namespace: billing
+        spec:
+          selector:
+            matchLabels:
+              app: payments
+          template:
+            metadata:
+              labels:
+                app: payments
+                tier: backend
+            spec:
+              containers:
+              - name: payments
+                image: example/payments:1.0
+        ---
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: payments-strict
+          namespace: billing
+        spec:
+          selector:
+            matchLabels:
+              app: payments
+          mtls:
+            mode: STRICT
+    """,
+    kiali="KIA0003",
+    source=f"{KIALI}/common/multi_match_selector_checker.go (PeerAuthenticationMultiMatchChecker); "
+    "istio/istio pilot/pkg/security/authn/policy_applier.go (ComposePeerAuthentication)",
+    catalogue=("pa-k-multi-selector", "pa-rt-workload-oldest"),
+)
+
+
+@check("ML943")
+def _conflicting_peer_authentications(index: MeshIndex) -> Iterator[MeshFinding]:
+    policies = [
+        pa
+        for pa in index.by_kind.get("PeerAuthentication", ())
+        if pa.effective_namespace != index.root_namespace
+    ]
+    for rec, first, workload, count in _conflicts(index, policies):
+        yield MeshFinding(
+            rec,
+            ("spec", "selector"),
+            _conflict_message(
+                rec,
+                first,
+                workload,
+                count,
+                "istiod uses only the oldest of them for the workload and ignores the "
+                "other's mTLS settings; merge them or make their selectors disjoint",
+            ),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML944",
+    "multiple-namespace-peerauthentications",
+    Severity.ERROR,
+    module=__name__,
+    summary="A namespace has more than one PeerAuthentication without selector.",
+    rationale="""
+        A PeerAuthentication without selector sets the mutual TLS mode of its namespace (in
+        the root namespace, of the whole mesh), and there can be only one: istiod keeps the
+        oldest by creation time and ignores the others with a log line. Which one that is
+        depends on the order they were applied in, so one cluster may run STRICT and another
+        PERMISSIVE from the same files. Merge them into one.
+
+        A manifest that names no namespace goes wherever it is applied, so two such policies
+        are compared only within one file. The finding is on the later one and names the
+        first, which is the one used when they are applied in the order of the files.
+    """,
+    bad="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: billing
+        spec:
+          mtls:
+            mode: STRICT
+        ---
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: migration
+          namespace: billing
+        spec:
+          mtls:
+            mode: PERMISSIVE
+    """,
+    good="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: billing
+        spec:
+          mtls:
+            mode: STRICT
+    """,
+    kiali="KIA0002",
+    source=f"{KIALI}/common/multi_match_selector_checker.go (selector-less subjects); "
+    "istio/istio pilot/pkg/model/authentication.go (addPeerAuthentication)",
+    catalogue=("pa-k-multi-selectorless", "pa-rt-oldest-wins"),
+)
+
+
+@check("ML944")
+def _multiple_namespace_peer_authentications(index: MeshIndex) -> Iterator[MeshFinding]:
+    for rec, first in _selectorless_duplicates(index.by_kind.get("PeerAuthentication", ())):
+        yield MeshFinding(
+            rec,
+            _NAME,
+            f"{first.key} ({first.where}) has no selector either: both set the mTLS mode "
+            f"of {_scope_of(index, rec, noun=False)}; istiod keeps only the oldest and "
+            "ignores the other, merge them",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML945",
+    "root-namespace-peerauthentication-selector",
+    Severity.WARNING,
+    module=__name__,
+    summary="A PeerAuthentication of the root namespace has a selector, which makes it inert.",
+    rationale="""
+        In the root namespace (`istio-system` unless configured), a PeerAuthentication without
+        selector is the mesh-wide policy. One with a selector is neither: istiod's
+        composition takes workload-level policies only from the workload's own namespace and
+        mesh-level ones only when they have no selector, so a selector-based policy in the
+        root namespace applies to no workload at all, not even to pods of the root
+        namespace. Move it to the namespace of the workloads it is meant for, or drop the
+        selector to make it the mesh-wide policy.
+    """,
+    bad="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: strict-frontends
+          namespace: istio-system
+        spec:
+          selector:
+            matchLabels:
+              tier: frontend
+          mtls:
+            mode: STRICT
+    """,
+    good="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: strict-frontends
+          namespace: web
+        spec:
+          selector:
+            matchLabels:
+              tier: frontend
+          mtls:
+            mode: STRICT
+    """,
+    source="istio/istio pilot/pkg/security/authn/policy_applier.go (ComposePeerAuthentication)",
+    catalogue=("pa-rt-root-selector",),
+)
+
+
+@check("ML945")
+def _root_peer_authentication_selector(index: MeshIndex) -> Iterator[MeshFinding]:
+    for pa in index.by_kind.get("PeerAuthentication", ()):
+        if pa.namespace != index.root_namespace:
+            continue
+        state, selector = _selector(pa)
+        if state != _LABELS:
+            continue
+        yield MeshFinding(
+            pa,
+            ("spec", "selector"),
+            f"selector {_text(selector)} in the root namespace `{pa.namespace}`: a "
+            "selector-based PeerAuthentication there applies to no workload (only "
+            "selector-less ones are mesh-wide); move it to the workloads' namespace",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML946",
+    "selector-on-gateway-api-pods",
+    Severity.WARNING,
+    module=__name__,
+    summary="A policy selects the pods of a Gateway API gateway by label instead of targetRefs.",
+    rationale="""
+        Istio deploys the proxies of a Kubernetes Gateway API `Gateway` (and of waypoints)
+        itself and labels their pods `gateway.networking.k8s.io/gateway-name: <name>`. Such
+        proxies take AuthorizationPolicies, RequestAuthentications and Telemetries only
+        through `targetRefs` naming the Gateway: a `selector` that matches their pods is
+        ignored, so the policy silently does nothing at that gateway.
+
+        Reported for a policy without `targetRef`/`targetRefs` whose selector names the
+        `gateway.networking.k8s.io/gateway-name` label (only such pods carry it), or matches
+        a workload of the run in its namespace whose pods carry it.
+    """,
+    bad="""
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata:
+          name: edge-deny-admin
+          namespace: edge
+        spec:
+          selector:
+            matchLabels:
+              gateway.networking.k8s.io/gateway-name: public
+          action: DENY
+          rules:
+          - to:
+            - operation:
+                ports:
+                - "8080"
+                paths:
+                - /admin/*
+    """,
+    good="""
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata:
+          name: edge-deny-admin
+          namespace: edge
+        spec:
+          targetRefs:
+          - group: gateway.networking.k8s.io
+            kind: Gateway
+            name: public
+          action: DENY
+          rules:
+          - to:
+            - operation:
+                ports:
+                - "8080"
+                paths:
+                - /admin/*
+    """,
+    istio="IST0166",
+    source=f"{AN}/k8sgateway/workloadselector.go (SelectorAnalyzer: IneffectiveSelector)",
+    catalogue=("ap-x-gateway-selector", "ra-x-gateway-selector", "tm-x-gateway-selector"),
+)
+
+
+@check("ML946")
+def _selector_on_gateway_pods(index: MeshIndex) -> Iterator[MeshFinding]:
+    gateway_namespaces = {
+        ns
+        for ns, workloads in index.workloads.items()
+        if any(GATEWAY_NAME_LABEL in labels for _, labels in workloads)
+    }
+    for rec in _of_kinds(index, "AuthorizationPolicy", "RequestAuthentication", "Telemetry"):
+        if has_target_refs(rec):
+            continue
+        state, selector = _selector(rec)
+        if state != _LABELS:
+            continue
+        name = selector.get(GATEWAY_NAME_LABEL)
+        if name is None:
+            if rec.effective_namespace not in gateway_namespaces:
+                continue
+            gateways = [
+                labels[GATEWAY_NAME_LABEL]
+                for w, labels in _selected(index, rec, selector)
+                if GATEWAY_NAME_LABEL in labels
+            ]
+            if not gateways:
+                continue
+            name = gateways[0]
+        yield MeshFinding(
+            rec,
+            _selector_path(rec),
+            f"selector {_text(selector)} picks the pods of Gateway API gateway `{name}`, "
+            f"which ignore selectors: bind the {rec.kind} with `targetRefs` "
+            f"(group gateway.networking.k8s.io, kind Gateway, name {name}) instead",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML947",
+    "root-namespace-sidecar-selector",
+    Severity.WARNING,
+    module=__name__,
+    summary="A Sidecar of the root namespace has a workloadSelector.",
+    rationale="""
+        The Sidecar of the root namespace (`istio-system` unless configured) is meant to be
+        the mesh-wide default, which applies to every namespace that has no Sidecar of its
+        own — but only when it has no `workloadSelector`. With one, it is just a Sidecar for
+        the matching pods of the root namespace, and the mesh has no default. Drop the
+        selector, or move the Sidecar to the namespace of the workloads it is meant for.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata:
+          name: default
+          namespace: istio-system
+        spec:
+          workloadSelector:
+            labels:
+              app: reviews
+          egress:
+          - hosts:
+            - ./*
+    """,
+    good="""
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata:
+          name: default
+          namespace: istio-system
+        spec:
+          egress:
+          - hosts:
+            - ./*
+    """,
+    kiali="KIA1006",
+    source=f"{KIALI}/sidecars/global_checker.go (GlobalChecker)",
+    catalogue=("sc-k-root-selector",),
+)
+
+
+@check("ML947")
+def _root_sidecar_selector(index: MeshIndex) -> Iterator[MeshFinding]:
+    for sc in index.by_kind.get("Sidecar", ()):
+        if sc.namespace != index.root_namespace:
+            continue
+        state, selector = _selector(sc)
+        if state == _LABELS:
+            yield MeshFinding(
+                sc,
+                ("spec", "workloadSelector"),
+                f"workloadSelector {_text(selector)} in the root namespace "
+                f"`{sc.namespace}`: the mesh-wide default Sidecar must have none; this one "
+                "only applies to matching pods of the root namespace",
+            )

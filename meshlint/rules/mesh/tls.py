@@ -1,0 +1,1687 @@
+"""Cross-resource rules: mutual TLS across DestinationRules and PeerAuthentications, and the
+merging of DestinationRules for one host. See meshlint/rules/mesh/references.py for the framework.
+
+Client side, a DestinationRule's `tls.mode` says what a sidecar sends to a host (without one,
+auto-mTLS decides, unless MeshConfig `enableAutoMtls: false`). Server side, the PeerAuthentication
+composition (:meth:`MeshIndex.peer_mode`) says what a workload accepts. These rules compare the
+two. DestinationRule hosts are "mesh-wide" (`*.local`, `*.<cluster domain>`) or
+"namespace-wide" (`*.<ns>.svc.<cluster domain>`) as Istio's mTLS migration guides write them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from meshlint.diagnostics import FieldPath, Severity
+from meshlint.mesh import (
+    CONTAINER_PORTS,
+    MeshIndex,
+    PeerMode,
+    Record,
+    Workload,
+    label_map,
+    selects,
+    workload_selector,
+)
+from meshlint.rules import define
+from meshlint.rules.mesh.references import KIALI, MeshFinding, check, items, literal
+
+ISTIOD = "istio/istio pilot/pkg/model"
+MUTUAL_MODES = ("ISTIO_MUTUAL", "MUTUAL")
+PLAIN_OR_SIMPLE = ("DISABLE", "SIMPLE")
+
+
+# --------------------------------------------------------------------------------------------
+# helpers (general ones would belong in the index)
+
+
+def _auto_mtls_disabled(index: MeshIndex) -> bool:
+    """Whether Istio's mesh config, held by the run, turns auto-mTLS off (it is on by default,
+    and on when the run does not hold the config)."""
+    config = index.mesh_config
+    return isinstance(config, dict) and config.get("enableAutoMtls") is False
+
+
+def _mesh_wide_host(index: MeshIndex, host: Any) -> bool:
+    return isinstance(host, str) and host in ("*.local", f"*.{index.domain}")
+
+
+def _namespace_wide_host(index: MeshIndex, host: Any) -> str | None:
+    """The namespace a `*.<ns>.svc.<domain>` host covers, else None."""
+    if not isinstance(host, str) or not host.startswith("*."):
+        return None
+    suffix = f".svc.{index.domain}"
+    if not host.endswith(suffix):
+        return None
+    ns = host[2 : -len(suffix)]
+    return ns if ns and "." not in ns and "*" not in ns else None
+
+
+def _tls_mode(policy: Any) -> tuple[str, FieldPath] | None:
+    """The client TLS mode a traffic policy sets, with the path (inside the policy) of the
+    field that sets it: `tls.mode`, or `tls` itself when the block names no mode (DISABLE)."""
+    if not isinstance(policy, dict):
+        return None
+    tls = policy.get("tls")
+    if not isinstance(tls, dict):
+        return None
+    mode = tls.get("mode")
+    if mode is None:
+        return "DISABLE", ("tls",)
+    if literal(mode):
+        assert isinstance(mode, str)
+        return mode, ("tls", "mode")
+    return None
+
+
+def _top_mode(dr: Record) -> str | None:
+    found = _tls_mode(dr.spec.get("trafficPolicy"))
+    return found[0] if found else None
+
+
+def _first_selectorless_pa(index: MeshIndex) -> dict[str, Record]:
+    """The PeerAuthentication that sets each namespace's level: the first selector-less one."""
+    out: dict[str, Record] = {}
+    for pa in index.by_kind.get("PeerAuthentication", ()):
+        if workload_selector(pa) is None:
+            out.setdefault(pa.effective_namespace, pa)
+    return out
+
+
+def _pa_mode(pa: Record | None) -> str | None:
+    """The mode a PeerAuthentication's `mtls` sets (None for UNSET or none)."""
+    mtls = pa.spec.get("mtls") if pa is not None else None
+    mode = mtls.get("mode") if isinstance(mtls, dict) else None
+    if mode in ("DISABLE", "PERMISSIVE", "STRICT"):
+        assert isinstance(mode, str)
+        return mode
+    return None
+
+
+def _namespace_level(
+    index: MeshIndex, ns: str, levels: dict[str, Record]
+) -> tuple[str, Record | None, str]:
+    """The mode the namespace-level and mesh-level policies give ``ns`` (before any workload
+    policy): (mode, the policy that decides it, "namespace" | "mesh" | "default")."""
+    own = levels.get(ns)
+    mode = _pa_mode(own)
+    if mode is not None:
+        return mode, own, "namespace"
+    mesh = levels.get(index.root_namespace)
+    mode = _pa_mode(mesh)
+    if mode is not None:
+        return mode, mesh, "mesh"
+    return "PERMISSIVE", None, "default"
+
+
+def _drs_by_kind_of_host(
+    index: MeshIndex,
+) -> tuple[list[Record], dict[str, list[Record]]]:
+    """The mesh-wide DestinationRules, and the namespace-wide ones by namespace covered."""
+    mesh: list[Record] = []
+    by_ns: dict[str, list[Record]] = {}
+    for dr in index.by_kind.get("DestinationRule", ()):
+        host = dr.spec.get("host")
+        if _mesh_wide_host(index, host):
+            mesh.append(dr)
+        else:
+            ns = _namespace_wide_host(index, host)
+            if ns is not None:
+                by_ns.setdefault(ns, []).append(dr)
+    return mesh, by_ns
+
+
+def _mode_path(dr: Record) -> FieldPath:
+    found = _tls_mode(dr.spec.get("trafficPolicy"))
+    return ("spec", "trafficPolicy", *(found[1] if found else ("tls",)))
+
+
+def _pa_path(pm: PeerMode, port: int | None) -> FieldPath:
+    if pm.scope == "port" and pm.source is not None:
+        levels = pm.source.spec.get("portLevelMtls")
+        if isinstance(levels, dict):
+            for key in levels:
+                if str(key) == str(port):
+                    return ("spec", "portLevelMtls", str(key), "mode")
+    return ("spec", "mtls", "mode")
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _container_port(svc_port: dict[str, Any], workload: Record) -> int | None:
+    """The container port a Service port sends to on ``workload``: its `targetPort` (a number,
+    or a container port's name), else the port itself."""
+    target = svc_port.get("targetPort", svc_port.get("port"))
+    number = _int(target)
+    if number is not None:
+        return number
+    if isinstance(target, str):
+        for cp in workload.data.get(CONTAINER_PORTS) or ():
+            if isinstance(cp, dict) and cp.get("name") == target:
+                return _int(cp.get("containerPort"))
+    return None
+
+
+def _service_ports(index: MeshIndex, host: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for svc in index.kubernetes_services(host):
+        out.extend(p for _, p in items(svc.spec.get("ports")) if isinstance(p, dict))
+    return out
+
+
+def _port_number(setting: Any) -> int | None:
+    port = setting.get("port") if isinstance(setting, dict) else None
+    return _int(port.get("number")) if isinstance(port, dict) else None
+
+
+def _client_tls_settings(
+    dr: Record,
+) -> Iterator[tuple[FieldPath, str, dict[str, str] | None, int | None, set[int]]]:
+    """Every TLS mode a DestinationRule sets for its host: (path of the field, mode, labels of
+    the subset it is for or None, Service port it is for or None for every port, Service
+    ports that a port-level entry takes out of a port-less setting)."""
+    scopes: list[tuple[FieldPath, Any, dict[str, str] | None]] = [
+        (("spec", "trafficPolicy"), dr.spec.get("trafficPolicy"), None)
+    ]
+    for i, subset in items(dr.spec.get("subsets")):
+        if isinstance(subset, dict):
+            wanted = label_map(subset.get("labels")) or {}
+            scopes.append(
+                (("spec", "subsets", i, "trafficPolicy"), subset.get("trafficPolicy"), wanted)
+            )
+    for base, policy, labels in scopes:
+        if not isinstance(policy, dict):
+            continue
+        levels = [(j, s, _port_number(s)) for j, s in items(policy.get("portLevelSettings"))]
+        listed = {n for _, _, n in levels if n is not None}
+        top = _tls_mode(policy)
+        if top is not None:
+            yield (*base, *top[1]), top[0], labels, None, listed
+        for j, setting, number in levels:
+            found = _tls_mode(setting)
+            if found is not None and number is not None:
+                path = (*base, "portLevelSettings", j, *found[1])
+                yield path, found[0], labels, number, set()
+
+
+def _server_modes(
+    index: MeshIndex,
+    host: str,
+    labels: dict[str, str] | None,
+    port: int | None,
+    excluded: set[int],
+) -> Iterator[tuple[Workload, int | None, PeerMode]]:
+    """The mTLS mode each workload behind ``host`` (of the subset with ``labels``) accepts on
+    the container port(s) that the Service ``port`` (or every Service port but ``excluded``)
+    sends to."""
+    ports = [
+        p
+        for p in _service_ports(index, host)
+        if (port is None and _int(p.get("port")) not in excluded)
+        or (port is not None and _int(p.get("port")) == port)
+    ]
+    for w in index.workloads_of_host(host):
+        if labels is not None and not selects(labels, w[1]):
+            continue
+        ns = w[0].effective_namespace
+        if not ports:
+            if port is None:
+                yield w, None, index.peer_mode(ns, w[1])
+            continue
+        for p in ports:
+            cport = _container_port(p, w[0])
+            yield w, cport, index.peer_mode(ns, w[1], cport)
+
+
+def _dr_hosts(index: MeshIndex) -> Iterator[tuple[Record, str]]:
+    """Every DestinationRule for a literal, non-wildcard host, with the canonical host."""
+    for dr in index.by_kind.get("DestinationRule", ()):
+        host = dr.spec.get("host")
+        if literal(host) and isinstance(host, str) and "*" not in host:
+            yield dr, index.canonical(host, dr.effective_namespace)
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML920",
+    "destinationrule-merge-drops-fields",
+    Severity.WARNING,
+    module=__name__,
+    summary="A DestinationRule merged with an older one for the same host loses its traffic "
+    "policy or a subset.",
+    rationale="""
+        Istio does not reject two DestinationRules for one host: when they are in the same
+        namespace, have the same `exportTo` and neither has a `workloadSelector` (or both have
+        the same one), istiod merges them into one. The merge is lopsided: the subsets of the
+        newer rule are appended, except those whose name the older one already declares, and
+        the newer rule's `trafficPolicy` is used only when the older one has none. Whatever is
+        dropped is dropped silently: the connection pool, TLS mode or load balancer written
+        in the second rule never reaches a proxy.
+
+        "Older" is creation time; in a repository the first resource in the run stands for
+        it. The finding is on the field of the later DestinationRule that is lost, and names
+        the rule that wins. Hosts are compared as istiod compares them, after resolving short
+        names in each rule's namespace. Put everything for one host into one DestinationRule.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          host: reviews
+          trafficPolicy:
+            loadBalancer:
+              simple: LEAST_REQUEST
+          subsets:
+          - name: v1
+            labels:
+              version: v1
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: reviews-pool
+          namespace: shop
+        spec:
+          host: reviews.shop.svc.cluster.local
+          trafficPolicy:
+            connectionPool:
+              tcp:
+                maxConnections: 100
+    """,
+    good="""
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          host: reviews
+          trafficPolicy:
+            loadBalancer:
+              simple: LEAST_REQUEST
+            connectionPool:
+              tcp:
+                maxConnections: 100
+          subsets:
+          - name: v1
+            labels:
+              version: v1
+    """,
+    kiali="KIA0201",
+    source=f"{ISTIOD}/destination_rule.go (mergeDestinationRule), push_context.go "
+    f"(setDestinationRules); {KIALI}/destinationrules/multi_match_checker.go",
+    catalogue=("dr-rt-merge", "dr-k-multimatch"),
+)
+
+
+def _merge_group(index: MeshIndex, dr: Record) -> tuple[Any, ...] | None:
+    host = dr.spec.get("host")
+    if not literal(host):
+        return None
+    assert isinstance(host, str)
+    ns = dr.effective_namespace
+    selector = workload_selector(dr)
+    raw = dr.spec.get("exportTo")
+    exported = frozenset({"."})
+    if selector is None:
+        # as written: istiod compares the exportTo sets themselves
+        exported = frozenset(v for _, v in items(raw) if isinstance(v, str))
+    place = dr.namespace if dr.namespace is not None else "\0" + dr.file
+    sel = tuple(sorted(selector.items())) if selector is not None else None
+    return (place, index.resolve(host, ns), exported, sel)
+
+
+@check("ML920")
+def _merge_drops(index: MeshIndex) -> Iterator[MeshFinding]:
+    policy_from: dict[tuple[Any, ...], Record] = {}
+    subsets_from: dict[tuple[Any, ...], dict[str, Record]] = {}
+    for dr in index.by_kind.get("DestinationRule", ()):
+        group = _merge_group(index, dr)
+        if group is None:
+            continue
+        host = group[1]
+        spec = dr.spec
+        if "trafficPolicy" in spec and spec["trafficPolicy"] is not None:
+            first = policy_from.setdefault(group, dr)
+            if first is not dr:
+                yield MeshFinding(
+                    dr,
+                    ("spec", "trafficPolicy"),
+                    f"istiod merges this DestinationRule into {first.key} ({first.where}), "
+                    f"the older rule for `{host}`, which has a `trafficPolicy` already: this "
+                    "`trafficPolicy` is dropped; move it into that rule",
+                    key=True,
+                )
+        owners = subsets_from.setdefault(group, {})
+        for i, subset in items(spec.get("subsets")):
+            name = subset.get("name") if isinstance(subset, dict) else None
+            if not literal(name):
+                continue
+            assert isinstance(name, str)
+            first = owners.setdefault(name, dr)
+            if first is not dr:
+                yield MeshFinding(
+                    dr,
+                    ("spec", "subsets", i, "name"),
+                    f"subset `{name}` of `{host}` is declared by {first.key} ({first.where}) "
+                    "already: istiod merges the two rules and drops this subset",
+                )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML921",
+    "destinationrule-hides-wide-mtls",
+    Severity.WARNING,
+    module=__name__,
+    summary="A host's DestinationRule sets no TLS mode, so the mesh- or namespace-wide "
+    "ISTIO_MUTUAL DestinationRule no longer applies to that host.",
+    rationale="""
+        Istio picks one DestinationRule per host, the one whose host is the most specific;
+        it does not inherit settings from a wildcard rule. When a mesh-wide (`*.local`) or
+        namespace-wide (`*.<ns>.svc.cluster.local`) DestinationRule sets
+        `tls.mode: ISTIO_MUTUAL`, a DestinationRule for one host of its scope that sets no
+        `tls` (neither in `trafficPolicy` nor in a port-level setting) replaces it for that
+        host. With auto-mTLS turned off in MeshConfig the host then gets plaintext; with
+        auto-mTLS on (the default) only auto-mTLS still encrypts, and only towards workloads
+        that have a sidecar. Repeat `tls: {mode: ISTIO_MUTUAL}` in the host's rule.
+
+        The wide rule counts when it is in the host rule's namespace or in the root
+        namespace. An ISTIO_MUTUAL rule for the very same host is merged or conflicts, which
+        ML920 reports.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: shop-mtls
+          namespace: shop
+        spec:
+          host: "*.shop.svc.cluster.local"
+          trafficPolicy:
+            tls:
+              mode: ISTIO_MUTUAL
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: cart
+          namespace: shop
+        spec:
+          host: cart
+          trafficPolicy:
+            connectionPool:
+              tcp:
+                maxConnections: 100
+    """,
+    good="""
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: shop-mtls
+          namespace: shop
+        spec:
+          host: "*.shop.svc.cluster.local"
+          trafficPolicy:
+            tls:
+              mode: ISTIO_MUTUAL
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: cart
+          namespace: shop
+        spec:
+          host: cart
+          trafficPolicy:
+            connectionPool:
+              tcp:
+                maxConnections: 100
+            tls:
+              mode: ISTIO_MUTUAL
+    """,
+    kiali="KIA0204",
+    source=f"{KIALI}/destinationrules/traffic_policy_checker.go; {ISTIOD}/destination_rule.go "
+    "(no inheritance between hosts)",
+    catalogue=("dr-k-tls-overridden",),
+)
+
+
+def _sets_tls(dr: Record) -> bool:
+    policy = dr.spec.get("trafficPolicy")
+    if not isinstance(policy, dict):
+        return False
+    if "tls" in policy:
+        return True
+    return any(
+        isinstance(s, dict) and "tls" in s for _, s in items(policy.get("portLevelSettings"))
+    )
+
+
+@check("ML921")
+def _hides_wide_mtls(index: MeshIndex) -> Iterator[MeshFinding]:
+    mesh, by_ns = _drs_by_kind_of_host(index)
+    mesh = [d for d in mesh if _top_mode(d) == "ISTIO_MUTUAL"]
+    if not mesh and not by_ns:
+        return
+    disabled = _auto_mtls_disabled(index)
+    for dr, host in _dr_hosts(index):
+        if _sets_tls(dr):
+            continue
+        ns = dr.effective_namespace
+        host_ns = index.cluster_namespace(host)
+        wide = [
+            w
+            for w in by_ns.get(host_ns or "\0", ())
+            if _top_mode(w) == "ISTIO_MUTUAL"
+            and w.effective_namespace in (ns, index.root_namespace)
+        ]
+        if not wide and host_ns is not None:
+            wide = [w for w in mesh if w.effective_namespace in (ns, index.root_namespace)]
+        if not wide:
+            continue
+        other = wide[0]
+        effect = (
+            "auto-mTLS is off in the mesh config, so traffic to it is plaintext"
+            if disabled
+            else "only auto-mTLS still encrypts it, and only towards workloads with a sidecar"
+        )
+        policy = dr.spec.get("trafficPolicy")
+        yield MeshFinding(
+            dr,
+            ("spec", "trafficPolicy") if isinstance(policy, dict) else ("spec", "host"),
+            f"this rule for `{host}` sets no `tls`, and replaces {other.key} ({other.where}), "
+            f"whose `tls.mode: ISTIO_MUTUAL` for `{other.spec.get('host')}` no longer applies "
+            f"to the host: {effect}; add `tls: {{mode: ISTIO_MUTUAL}}`",
+            key=True,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Kiali's mesh- and namespace-wide mTLS checks. Only the PeerAuthentication that decides a
+# namespace's level counts (the first selector-less one; Istio ignores the others).
+
+
+def _wide_tls_findings_setup(
+    index: MeshIndex,
+) -> tuple[dict[str, Record], list[Record], dict[str, list[Record]]]:
+    levels = _first_selectorless_pa(index)
+    mesh, by_ns = _drs_by_kind_of_host(index)
+    return levels, mesh, by_ns
+
+
+_AUTO_OFF_CONFIG = """
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: istio
+          namespace: istio-system
+        data:
+          mesh: |-
+            enableAutoMtls: false
+"""
+
+
+def _with_mesh_config(text: str) -> str:
+    """An example with Istio's mesh ConfigMap turning auto-mTLS off."""
+    return text.rstrip() + _AUTO_OFF_CONFIG
+
+
+define(
+    "ML922",
+    "mesh-mtls-destinationrule-without-peerauthentication",
+    Severity.WARNING,
+    module=__name__,
+    summary="A mesh-wide ISTIO_MUTUAL DestinationRule has no mesh-wide PeerAuthentication "
+    "to go with it while auto-mTLS is off.",
+    rationale="""
+        With auto-mTLS turned off (MeshConfig `enableAutoMtls: false`), mutual TLS is set up
+        by hand on both sides: a mesh-wide DestinationRule (`*.local`) with
+        `tls.mode: ISTIO_MUTUAL` for the clients, and a mesh-wide PeerAuthentication (in the
+        root namespace, without selector) for the servers. Without the PeerAuthentication the
+        servers are PERMISSIVE by default: the mesh's own traffic is encrypted, but every
+        workload still accepts plaintext, which is seldom what a mesh-wide mTLS rule intends.
+        Add the PeerAuthentication with `STRICT` (or `PERMISSIVE`, to say so).
+
+        Checked only when the run holds Istio's mesh ConfigMap (`istio` in the root
+        namespace) and it turns auto-mTLS off. Kiali calls this an error; it is a warning
+        here, since connections do work.
+    """,
+    bad=_with_mesh_config(
+        """
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: mesh-mtls
+          namespace: istio-system
+        spec:
+          host: "*.local"
+          trafficPolicy:
+            tls:
+              mode: ISTIO_MUTUAL
+        """
+    ),
+    good=_with_mesh_config(
+        """
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: mesh-mtls
+          namespace: istio-system
+        spec:
+          host: "*.local"
+          trafficPolicy:
+            tls:
+              mode: ISTIO_MUTUAL
+        ---
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: istio-system
+        spec:
+          mtls:
+            mode: STRICT
+        """
+    ),
+    kiali="KIA0205",
+    source=f"{KIALI}/destinationrules/meshwide_mtls_checker.go",
+    catalogue=("dr-k-mesh-mtls-no-pa",),
+)
+
+define(
+    "ML923",
+    "namespace-mtls-destinationrule-without-peerauthentication",
+    Severity.WARNING,
+    module=__name__,
+    summary="A namespace-wide ISTIO_MUTUAL DestinationRule has no namespace- or mesh-wide "
+    "PeerAuthentication to go with it while auto-mTLS is off.",
+    rationale="""
+        The namespace form of ML922: with auto-mTLS off, a DestinationRule for
+        `*.<ns>.svc.cluster.local` with `tls.mode: ISTIO_MUTUAL` makes clients use mutual
+        TLS towards the namespace, but when neither a PeerAuthentication of that namespace
+        (without selector) nor the mesh-wide one sets a mode, its workloads stay PERMISSIVE
+        and keep accepting plaintext. Add a PeerAuthentication to the namespace.
+
+        Checked only when the run holds Istio's mesh ConfigMap and it turns auto-mTLS off.
+        Kiali calls this an error; it is a warning here, since connections do work.
+    """,
+    bad=_with_mesh_config(
+        """
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: shop-mtls
+          namespace: shop
+        spec:
+          host: "*.shop.svc.cluster.local"
+          trafficPolicy:
+            tls:
+              mode: ISTIO_MUTUAL
+        """
+    ),
+    good=_with_mesh_config(
+        """
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: shop-mtls
+          namespace: shop
+        spec:
+          host: "*.shop.svc.cluster.local"
+          trafficPolicy:
+            tls:
+              mode: ISTIO_MUTUAL
+        ---
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: shop
+        spec:
+          mtls:
+            mode: STRICT
+        """
+    ),
+    kiali="KIA0206",
+    source=f"{KIALI}/destinationrules/namespacewide_mtls_checker.go",
+    catalogue=("dr-k-ns-mtls-no-pa",),
+)
+
+
+@check("ML922")
+def _mesh_dr_without_pa(index: MeshIndex) -> Iterator[MeshFinding]:
+    if not _auto_mtls_disabled(index):
+        return
+    levels, mesh, _ = _wide_tls_findings_setup(index)
+    if _pa_mode(levels.get(index.root_namespace)) is not None:
+        return
+    for dr in mesh:
+        if _top_mode(dr) == "ISTIO_MUTUAL":
+            yield MeshFinding(
+                dr,
+                _mode_path(dr),
+                "auto-mTLS is off and no mesh-wide PeerAuthentication (namespace "
+                f"`{index.root_namespace}`, no selector) sets a mode: clients use mTLS, but "
+                "every workload stays PERMISSIVE and accepts plaintext too",
+            )
+
+
+@check("ML923")
+def _ns_dr_without_pa(index: MeshIndex) -> Iterator[MeshFinding]:
+    if not _auto_mtls_disabled(index):
+        return
+    levels, _, by_ns = _wide_tls_findings_setup(index)
+    for ns, drs in by_ns.items():
+        if _namespace_level(index, ns, levels)[2] != "default":
+            continue
+        for dr in drs:
+            if _top_mode(dr) == "ISTIO_MUTUAL":
+                yield MeshFinding(
+                    dr,
+                    _mode_path(dr),
+                    f"auto-mTLS is off and neither a PeerAuthentication of namespace `{ns}` "
+                    "nor the mesh-wide one sets a mode: clients use mTLS, but the namespace's "
+                    "workloads stay PERMISSIVE and accept plaintext too",
+                )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML924",
+    "mesh-strict-without-mtls-destinationrule",
+    Severity.ERROR,
+    module=__name__,
+    summary="A mesh-wide STRICT PeerAuthentication has no mesh-wide ISTIO_MUTUAL "
+    "DestinationRule while auto-mTLS is off.",
+    rationale="""
+        With auto-mTLS turned off (MeshConfig `enableAutoMtls: false`), sidecars send
+        plaintext unless a DestinationRule tells them to use `ISTIO_MUTUAL`. A mesh-wide
+        STRICT PeerAuthentication then makes every workload refuse that plaintext: calls
+        inside the mesh fail unless a mesh-wide DestinationRule (`*.local`) sets
+        `tls.mode: ISTIO_MUTUAL`.
+
+        Checked only when the run holds Istio's mesh ConfigMap and it turns auto-mTLS off.
+    """,
+    bad=_with_mesh_config(
+        """
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: istio-system
+        spec:
+          mtls:
+            mode: STRICT
+        """
+    ),
+    good=_with_mesh_config(
+        """
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: istio-system
+        spec:
+          mtls:
+            mode: STRICT
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: mesh-mtls
+          namespace: istio-system
+        spec:
+          host: "*.local"
+          trafficPolicy:
+            tls:
+              mode: ISTIO_MUTUAL
+        """
+    ),
+    kiali="KIA0401",
+    source=f"{KIALI}/peerauthentications/mesh_mtls_checker.go",
+    catalogue=("pa-k-mesh-strict-no-dr",),
+)
+
+define(
+    "ML925",
+    "namespace-strict-without-mtls-destinationrule",
+    Severity.ERROR,
+    module=__name__,
+    summary="A namespace-wide STRICT PeerAuthentication has no namespace- or mesh-wide "
+    "ISTIO_MUTUAL DestinationRule while auto-mTLS is off.",
+    rationale="""
+        The namespace form of ML924: with auto-mTLS off, a STRICT PeerAuthentication for a
+        whole namespace refuses the plaintext that clients send unless a DestinationRule for
+        `*.<ns>.svc.cluster.local` or the mesh-wide one (`*.local`) sets
+        `tls.mode: ISTIO_MUTUAL`.
+
+        Checked only when the run holds Istio's mesh ConfigMap and it turns auto-mTLS off.
+    """,
+    bad=_with_mesh_config(
+        """
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: shop
+        spec:
+          mtls:
+            mode: STRICT
+        """
+    ),
+    good=_with_mesh_config(
+        """
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: shop
+        spec:
+          mtls:
+            mode: STRICT
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: shop-mtls
+          namespace: shop
+        spec:
+          host: "*.shop.svc.cluster.local"
+          trafficPolicy:
+            tls:
+              mode: ISTIO_MUTUAL
+        """
+    ),
+    kiali="KIA0501",
+    source=f"{KIALI}/peerauthentications/namespace_mtls_checker.go",
+    catalogue=("pa-k-ns-strict-no-dr",),
+)
+
+
+def _mutual(drs: list[Record], modes: tuple[str, ...] = ("ISTIO_MUTUAL",)) -> Record | None:
+    return next((d for d in drs if _top_mode(d) in modes), None)
+
+
+@check("ML924")
+def _mesh_strict_without_dr(index: MeshIndex) -> Iterator[MeshFinding]:
+    if not _auto_mtls_disabled(index):
+        return
+    levels, mesh, _ = _wide_tls_findings_setup(index)
+    pa = levels.get(index.root_namespace)
+    if pa is None or _pa_mode(pa) != "STRICT" or _mutual(mesh) is not None:
+        return
+    yield MeshFinding(
+        pa,
+        ("spec", "mtls", "mode"),
+        "auto-mTLS is off and no mesh-wide DestinationRule (`*.local`) sets "
+        "`tls.mode: ISTIO_MUTUAL`: clients send plaintext, which this STRICT policy refuses",
+    )
+
+
+@check("ML925")
+def _ns_strict_without_dr(index: MeshIndex) -> Iterator[MeshFinding]:
+    if not _auto_mtls_disabled(index):
+        return
+    levels, mesh, by_ns = _wide_tls_findings_setup(index)
+    if _mutual(mesh) is not None:
+        return
+    for ns, pa in levels.items():
+        if ns == index.root_namespace or _pa_mode(pa) != "STRICT":
+            continue
+        if _mutual(by_ns.get(ns, [])) is not None:
+            continue
+        yield MeshFinding(
+            pa,
+            ("spec", "mtls", "mode"),
+            f"auto-mTLS is off and neither a DestinationRule for `*.{ns}.svc.{index.domain}` "
+            "nor a mesh-wide one (`*.local`) sets `tls.mode: ISTIO_MUTUAL`: clients send "
+            "plaintext, which this STRICT policy refuses",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML926",
+    "namespace-destinationrule-disables-strict-mtls",
+    Severity.ERROR,
+    module=__name__,
+    summary="A namespace-wide DestinationRule disables TLS towards a namespace whose "
+    "PeerAuthentication is STRICT.",
+    rationale="""
+        A DestinationRule for `*.<ns>.svc.cluster.local` with `tls.mode: DISABLE` (or a `tls`
+        block without `mode`, which means DISABLE) makes clients send plaintext to every
+        service of the namespace, while the namespace's PeerAuthentication (without selector)
+        is STRICT and refuses plaintext: the connections are reset. Remove the `tls` block
+        (auto-mTLS) or set `ISTIO_MUTUAL`.
+    """,
+    bad="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: shop
+        spec:
+          mtls:
+            mode: STRICT
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: shop-plaintext
+          namespace: shop
+        spec:
+          host: "*.shop.svc.cluster.local"
+          trafficPolicy:
+            tls:
+              mode: DISABLE
+    """,
+    good="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: shop
+        spec:
+          mtls:
+            mode: STRICT
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: shop-mtls
+          namespace: shop
+        spec:
+          host: "*.shop.svc.cluster.local"
+          trafficPolicy:
+            tls:
+              mode: ISTIO_MUTUAL
+    """,
+    kiali="KIA0207",
+    source=f"{KIALI}/destinationrules/disabled_namespacewide_mtls_checker.go",
+    catalogue=("dr-k-ns-disable-strict",),
+)
+
+define(
+    "ML927",
+    "destinationrule-disables-mesh-strict-mtls",
+    Severity.ERROR,
+    module=__name__,
+    summary="A mesh- or namespace-wide DestinationRule disables TLS while the mesh-wide "
+    "PeerAuthentication is STRICT.",
+    rationale="""
+        A mesh-wide DestinationRule (`*.local`) with `tls.mode: DISABLE` makes every client
+        send plaintext, while the mesh-wide PeerAuthentication (root namespace, no selector)
+        is STRICT and refuses it. The same holds for a namespace-wide DestinationRule
+        (`*.<ns>.svc.cluster.local`) when the namespace has no PeerAuthentication of its own
+        that sets a mode, so that it inherits the mesh's STRICT. A `tls` block without `mode`
+        means DISABLE.
+    """,
+    bad="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: istio-system
+        spec:
+          mtls:
+            mode: STRICT
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: mesh-plaintext
+          namespace: istio-system
+        spec:
+          host: "*.local"
+          trafficPolicy:
+            tls:
+              mode: DISABLE
+    """,
+    good="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: istio-system
+        spec:
+          mtls:
+            mode: STRICT
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: mesh-mtls
+          namespace: istio-system
+        spec:
+          host: "*.local"
+          trafficPolicy:
+            tls:
+              mode: ISTIO_MUTUAL
+    """,
+    kiali="KIA0208",
+    source=f"{KIALI}/destinationrules/disabled_meshwide_mtls_checker.go, "
+    "disabled_namespacewide_mtls_checker.go",
+    catalogue=("dr-k-disable-mesh-strict",),
+)
+
+
+def _wide_disable(index: MeshIndex, code: str) -> Iterator[MeshFinding]:
+    levels, mesh, by_ns = _wide_tls_findings_setup(index)
+    wanted = "namespace" if code == "ML926" else "mesh"
+    if code == "ML927":
+        mode, pa, _ = _namespace_level(index, index.root_namespace, levels)
+        if mode == "STRICT" and pa is not None:
+            for dr in mesh:
+                if _top_mode(dr) == "DISABLE":
+                    yield MeshFinding(
+                        dr,
+                        _mode_path(dr),
+                        f"clients send plaintext to every host, but {pa.key} ({pa.where}) "
+                        "makes the mesh STRICT: connections are refused",
+                    )
+    for ns, drs in by_ns.items():
+        mode, pa, scope = _namespace_level(index, ns, levels)
+        if mode != "STRICT" or pa is None or scope != wanted:
+            continue
+        for dr in drs:
+            if _top_mode(dr) == "DISABLE":
+                yield MeshFinding(
+                    dr,
+                    _mode_path(dr),
+                    f"clients send plaintext to namespace `{ns}`, but {pa.key} ({pa.where}) "
+                    f"makes it STRICT{' (the mesh-wide policy)' if scope == 'mesh' else ''}: "
+                    "connections are refused",
+                )
+
+
+@check("ML926")
+def _ns_dr_disable_strict(index: MeshIndex) -> Iterator[MeshFinding]:
+    return _wide_disable(index, "ML926")
+
+
+@check("ML927")
+def _dr_disable_mesh_strict(index: MeshIndex) -> Iterator[MeshFinding]:
+    return _wide_disable(index, "ML927")
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML928",
+    "namespace-peerauthentication-disable-vs-mtls-destinationrule",
+    Severity.ERROR,
+    module=__name__,
+    summary="A namespace-wide PeerAuthentication disables mTLS while a namespace- or "
+    "mesh-wide DestinationRule makes clients use it.",
+    rationale="""
+        A PeerAuthentication without selector with `mtls.mode: DISABLE` makes the
+        namespace's workloads accept plaintext only. When a DestinationRule for
+        `*.<ns>.svc.cluster.local` sets `tls.mode` ISTIO_MUTUAL or MUTUAL, or the mesh-wide
+        one (`*.local`) does and no namespace-wide rule sets DISABLE, clients send TLS that
+        those workloads cannot read: the connections fail.
+    """,
+    bad="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: legacy
+        spec:
+          mtls:
+            mode: DISABLE
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: legacy-mtls
+          namespace: legacy
+        spec:
+          host: "*.legacy.svc.cluster.local"
+          trafficPolicy:
+            tls:
+              mode: ISTIO_MUTUAL
+    """,
+    good="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: legacy
+        spec:
+          mtls:
+            mode: DISABLE
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: legacy-plaintext
+          namespace: legacy
+        spec:
+          host: "*.legacy.svc.cluster.local"
+          trafficPolicy:
+            tls:
+              mode: DISABLE
+    """,
+    kiali="KIA0505",
+    source=f"{KIALI}/peerauthentications/disabled_namespacewide_checker.go",
+    catalogue=("pa-k-ns-disable-dr-mtls",),
+)
+
+define(
+    "ML929",
+    "mesh-peerauthentication-disable-vs-mtls-destinationrule",
+    Severity.ERROR,
+    module=__name__,
+    summary="The mesh-wide PeerAuthentication disables mTLS while the mesh-wide "
+    "DestinationRule makes clients use it.",
+    rationale="""
+        A PeerAuthentication in the root namespace without selector with
+        `mtls.mode: DISABLE` makes every workload (that no namespace or workload policy
+        overrides) accept plaintext only, while a mesh-wide DestinationRule (`*.local`) with
+        `tls.mode` ISTIO_MUTUAL or MUTUAL makes every client send TLS: the connections fail.
+    """,
+    bad="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: istio-system
+        spec:
+          mtls:
+            mode: DISABLE
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: mesh-mtls
+          namespace: istio-system
+        spec:
+          host: "*.local"
+          trafficPolicy:
+            tls:
+              mode: ISTIO_MUTUAL
+    """,
+    good="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: istio-system
+        spec:
+          mtls:
+            mode: STRICT
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: mesh-mtls
+          namespace: istio-system
+        spec:
+          host: "*.local"
+          trafficPolicy:
+            tls:
+              mode: ISTIO_MUTUAL
+    """,
+    kiali="KIA0506",
+    source=f"{KIALI}/peerauthentications/disabled_meshwide_checker.go",
+    catalogue=("pa-k-mesh-disable-dr-mtls",),
+)
+
+
+@check("ML928")
+def _ns_disable_vs_dr(index: MeshIndex) -> Iterator[MeshFinding]:
+    levels, mesh, by_ns = _wide_tls_findings_setup(index)
+    mesh_mutual = _mutual(mesh, MUTUAL_MODES)
+    for ns, pa in levels.items():
+        if ns == index.root_namespace or _pa_mode(pa) != "DISABLE":
+            continue
+        wide = by_ns.get(ns, [])
+        other = _mutual(wide, MUTUAL_MODES)
+        if other is None and not any(_top_mode(d) == "DISABLE" for d in wide):
+            other = mesh_mutual
+        if other is None:
+            continue
+        yield MeshFinding(
+            pa,
+            ("spec", "mtls", "mode"),
+            f"{other.key} ({other.where}) makes clients use `{_top_mode(other)}` towards "
+            f"`{other.spec.get('host')}`, but this policy makes namespace `{ns}` accept "
+            "plaintext only: those connections fail",
+        )
+
+
+@check("ML929")
+def _mesh_disable_vs_dr(index: MeshIndex) -> Iterator[MeshFinding]:
+    levels, mesh, _ = _wide_tls_findings_setup(index)
+    pa = levels.get(index.root_namespace)
+    other = _mutual(mesh, MUTUAL_MODES)
+    if pa is None or _pa_mode(pa) != "DISABLE" or other is None:
+        return
+    yield MeshFinding(
+        pa,
+        ("spec", "mtls", "mode"),
+        f"{other.key} ({other.where}) makes every client use `{_top_mode(other)}`, but this "
+        "mesh-wide policy makes workloads accept plaintext only: those connections fail",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+_SHOP = """
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: cart
+          namespace: shop
+        spec:
+          selector:
+            app: cart
+          ports:
+          - name: http
+            port: 80
+            targetPort: 8080
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: cart
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: cart
+          template:
+            metadata:
+              labels:
+                app: cart
+            spec:
+              containers:
+              - name: cart
+                image: example/cart:1.0
+                ports:
+                - containerPort: 8080
+        ---"""
+
+define(
+    "ML930",
+    "destinationrule-tls-vs-strict-workloads",
+    Severity.ERROR,
+    module=__name__,
+    summary="A DestinationRule sends plaintext or simple TLS to workloads whose "
+    "PeerAuthentication is STRICT.",
+    rationale="""
+        A STRICT PeerAuthentication makes a workload's sidecar accept only Istio mutual TLS.
+        A DestinationRule whose `tls.mode` is DISABLE (or a `tls` block without `mode`) makes
+        clients send plaintext, and SIMPLE makes them send TLS without a client certificate:
+        the server's sidecar refuses both, and every request to the host fails with a reset.
+
+        The rule follows the traffic: the host's Services, the workloads they select (of a
+        subset, for a subset's traffic policy), the Service port's `targetPort` (a number or
+        a container port's name) for port-level settings on both sides, and the
+        PeerAuthentications that decide each workload's mode (workload, then namespace, then
+        mesh). One finding per DestinationRule field, naming the policy that makes the
+        workload STRICT. Checked only when the run holds the Service and its workloads. It
+        generalises Kiali's KIA0207 and KIA0208, which look only at namespace- and mesh-wide
+        DestinationRules, to every host.
+    """,
+    bad=_SHOP
+    + """
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: shop
+        spec:
+          mtls:
+            mode: STRICT
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: cart
+          namespace: shop
+        spec:
+          host: cart
+          trafficPolicy:
+            tls:
+              mode: DISABLE
+    """,
+    good=_SHOP
+    + """
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: shop
+        spec:
+          mtls:
+            mode: STRICT
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: cart
+          namespace: shop
+        spec:
+          host: cart
+          trafficPolicy:
+            tls:
+              mode: ISTIO_MUTUAL
+    """,
+    kiali="KIA0207",  # generalised to host-specific rules
+    source=f"{KIALI}/destinationrules/disabled_namespacewide_mtls_checker.go (generalised); "
+    "istio/istio pilot/pkg/security/authn/policy_applier.go (STRICT inbound chains)",
+    catalogue=("dr-tls-mesh-conflict", "pa-ml-strict-vs-dr"),
+)
+
+
+def _port_text(port: int | None) -> str:
+    return f" on port {port}" if port is not None else ""
+
+
+@check("ML930")
+def _dr_tls_vs_strict(index: MeshIndex) -> Iterator[MeshFinding]:
+    if not index.by_kind.get("PeerAuthentication"):
+        return
+    for dr, host in _dr_hosts(index):
+        for path, mode, labels, port, excluded in _client_tls_settings(dr):
+            if mode not in PLAIN_OR_SIMPLE:
+                continue
+            for (workload, _), cport, pm in _server_modes(index, host, labels, port, excluded):
+                if pm.mode != "STRICT" or pm.source is None:
+                    continue
+                what = "plaintext" if mode == "DISABLE" else "TLS without a client certificate"
+                yield MeshFinding(
+                    dr,
+                    path,
+                    f"`{mode}` sends {what} to `{host}`, but {pm.source.key} "
+                    f"({pm.source.where}) makes {workload.key} STRICT{_port_text(cport)} "
+                    f"({pm.scope}-level): the connections are refused",
+                )
+                break
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML931",
+    "mtls-destinationrule-vs-disabled-workloads",
+    Severity.ERROR,
+    module=__name__,
+    summary="A PeerAuthentication disables mTLS for workloads that a DestinationRule sends "
+    "ISTIO_MUTUAL to.",
+    rationale="""
+        A PeerAuthentication with `mode: DISABLE` makes a workload's sidecar accept plaintext
+        only, on every port or on the port it names. A DestinationRule for a host served by
+        that workload with `tls.mode: ISTIO_MUTUAL` makes clients wrap their traffic in
+        Istio's mutual TLS, which the workload then receives undecrypted: every request
+        fails. Either the policy or the DestinationRule is stale.
+
+        The host's Services and the workloads they select are followed as in ML930
+        (subsets, `targetPort`, port-level settings). The finding is on the mode of the
+        PeerAuthentication that decides (workload, namespace or mesh level), once per
+        DestinationRule. It generalises Kiali's KIA0505 and KIA0506, which look only at
+        namespace- and mesh-wide DestinationRules, to every host.
+    """,
+    bad=_SHOP
+    + """
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: cart-plaintext
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: cart
+          mtls:
+            mode: DISABLE
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: cart
+          namespace: shop
+        spec:
+          host: cart
+          trafficPolicy:
+            tls:
+              mode: ISTIO_MUTUAL
+    """,
+    good=_SHOP
+    + """
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: cart-plaintext
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: cart
+          mtls:
+            mode: DISABLE
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: cart
+          namespace: shop
+        spec:
+          host: cart
+          trafficPolicy:
+            tls:
+              mode: DISABLE
+    """,
+    kiali="KIA0505",  # generalised to host-specific rules
+    source=f"{KIALI}/peerauthentications/disabled_namespacewide_checker.go (generalised); "
+    "istio/istio pilot/pkg/security/authn/policy_applier.go (DISABLE inbound chains)",
+    catalogue=("pa-ml-disable-vs-dr",),
+)
+
+
+@check("ML931")
+def _disable_vs_mtls_dr(index: MeshIndex) -> Iterator[MeshFinding]:
+    if not index.by_kind.get("PeerAuthentication"):
+        return
+    for dr, host in _dr_hosts(index):
+        seen: set[tuple[int, FieldPath]] = set()
+        for path, mode, labels, port, excluded in _client_tls_settings(dr):
+            if mode != "ISTIO_MUTUAL":
+                continue
+            for (workload, _), cport, pm in _server_modes(index, host, labels, port, excluded):
+                if pm.mode != "DISABLE" or pm.source is None:
+                    continue
+                where = _pa_path(pm, cport)
+                if (id(pm.source), where) in seen:
+                    continue
+                seen.add((id(pm.source), where))
+                field = ".".join(str(p) for p in path[1:])
+                yield MeshFinding(
+                    pm.source,
+                    where,
+                    f"this makes {workload.key} accept plaintext only{_port_text(cport)}, but "
+                    f"{dr.key} ({dr.where}) sends `ISTIO_MUTUAL` to `{host}` "
+                    f"(`{field}`): those requests fail",
+                )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML932",
+    "permissive-under-strict",
+    Severity.WARNING,
+    module=__name__,
+    summary="A PeerAuthentication sets PERMISSIVE where the namespace or the mesh is STRICT.",
+    rationale="""
+        PERMISSIVE is the migration mode: a workload accepts mutual TLS and plaintext while
+        its clients move into the mesh. Once the mesh (the root namespace's policy) or the
+        namespace is STRICT, a namespace- or workload-level PERMISSIVE left behind reopens
+        plaintext for those workloads, unnoticed, and with it unauthenticated access that
+        AuthorizationPolicies on principals or namespaces cannot tell apart. Remove the
+        policy, or, if some clients really have no sidecar, keep it with a comment (and
+        suppress this finding) or narrow it to the port that needs it (`portLevelMtls`).
+
+        Port-level PERMISSIVE entries are deliberate and not reported.
+    """,
+    bad="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: istio-system
+        spec:
+          mtls:
+            mode: STRICT
+        ---
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: shop
+        spec:
+          mtls:
+            mode: PERMISSIVE
+    """,
+    good="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: istio-system
+        spec:
+          mtls:
+            mode: STRICT
+        ---
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: metrics
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: cart
+          mtls:
+            mode: STRICT
+          portLevelMtls:
+            9090:
+              mode: PERMISSIVE
+    """,
+    source="istio/istio pilot/pkg/security/authn/policy_applier.go (PERMISSIVE inbound "
+    "chains accept plaintext); istio.io docs 'Mutual TLS Migration'",
+)
+
+
+@check("ML932")
+def _permissive_under_strict(index: MeshIndex) -> Iterator[MeshFinding]:
+    levels = _first_selectorless_pa(index)
+    mesh = levels.get(index.root_namespace)
+    mesh_strict = _pa_mode(mesh) == "STRICT"
+    for pa in index.by_kind.get("PeerAuthentication", ()):
+        ns = pa.effective_namespace
+        if ns == index.root_namespace or _pa_mode(pa) != "PERMISSIVE":
+            continue
+        if workload_selector(pa) is None:
+            if levels.get(ns) is not pa or not mesh_strict or mesh is None:
+                continue
+            yield MeshFinding(
+                pa,
+                ("spec", "mtls", "mode"),
+                f"PERMISSIVE for namespace `{ns}` while {mesh.key} ({mesh.where}) makes the "
+                "mesh STRICT: plaintext is accepted again here; a leftover of the migration?",
+            )
+            continue
+        mode, other, scope = _namespace_level(index, ns, levels)
+        if mode != "STRICT" or other is None:
+            continue
+        yield MeshFinding(
+            pa,
+            ("spec", "mtls", "mode"),
+            f"PERMISSIVE for the workloads it selects while {other.key} ({other.where}) makes "
+            f"the {scope} STRICT: plaintext is accepted again for them; a leftover of the "
+            "migration?",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+define(
+    "ML933",
+    "authorization-needs-mtls",
+    Severity.ERROR,
+    module=__name__,
+    summary="An AuthorizationPolicy matches on peer identity for workloads that receive no "
+    "mutual TLS.",
+    rationale="""
+        `principals`, `namespaces` (and their `not` forms) and the conditions on
+        `source.principal`, `source.namespace` and `connection.sni` are read from the peer's
+        mutual TLS certificate. Where a PeerAuthentication sets `mode: DISABLE`, traffic
+        arrives in plaintext and there is no peer identity: a positive match never matches
+        (an ALLOW rule never allows, a DENY rule never denies) and a `not` match always
+        does.
+
+        Checked when the run holds the workloads the policy selects and every one of them
+        is DISABLE, or when the namespace (or mesh) level policy is DISABLE and no workload
+        policy of the namespace sets another mode. Policies bound with `targetRef(s)` and
+        policies of the root namespace are left alone.
+    """,
+    bad="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: legacy
+        spec:
+          mtls:
+            mode: DISABLE
+        ---
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata:
+          name: from-frontend
+          namespace: legacy
+        spec:
+          action: ALLOW
+          rules:
+          - from:
+            - source:
+                principals:
+                - cluster.local/ns/web/sa/frontend
+    """,
+    good="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: default
+          namespace: legacy
+        spec:
+          mtls:
+            mode: STRICT
+        ---
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata:
+          name: from-frontend
+          namespace: legacy
+        spec:
+          action: ALLOW
+          rules:
+          - from:
+            - source:
+                principals:
+                - cluster.local/ns/web/sa/frontend
+    """,
+    kiali="KIA0105",
+    source=f"{KIALI}/authorization/mtls_enabled_checker.go",
+    catalogue=("ap-k-mtls-required",),
+)
+
+_SOURCE_FIELDS = ("principals", "notPrincipals", "namespaces", "notNamespaces")
+_MTLS_KEYS = ("source.namespace", "source.principal", "connection.sni")
+
+
+def _needs_mtls(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
+    for i, rule in items(spec.get("rules")):
+        if not isinstance(rule, dict):
+            continue
+        for j, src in items(rule.get("from")):
+            source = src.get("source") if isinstance(src, dict) else None
+            if not isinstance(source, dict):
+                continue
+            for name in _SOURCE_FIELDS:
+                if isinstance(source.get(name), list) and source[name]:
+                    yield ("spec", "rules", i, "from", j, "source", name), name
+        for k, cond in items(rule.get("when")):
+            key = cond.get("key") if isinstance(cond, dict) else None
+            if key in _MTLS_KEYS:
+                assert isinstance(key, str)
+                yield ("spec", "rules", i, "when", k, "key"), key
+
+
+def _sets_other_than_disable(pa: Record) -> bool:
+    """Whether a workload policy enables mTLS anywhere (itself or on a port)."""
+    if _pa_mode(pa) not in (None, "DISABLE"):
+        return True
+    levels = pa.spec.get("portLevelMtls")
+    if isinstance(levels, dict):
+        for value in levels.values():
+            mode = value.get("mode") if isinstance(value, dict) else None
+            if mode in ("PERMISSIVE", "STRICT"):
+                return True
+    return False
+
+
+def _disabled_for(
+    index: MeshIndex,
+    ap: Record,
+    levels: dict[str, Record],
+    workload_pas: dict[str, list[tuple[Record, dict[str, str]]]],
+) -> str | None:
+    """Why every workload the policy applies to receives plaintext only, or None."""
+    ns = ap.effective_namespace
+    overrides = workload_pas.get(ns, [])
+    selected = index.selected_by(ap)
+    if selected:
+        decided: Record | None = None
+        for _, labels in selected:
+            pm = index.peer_mode(ns, labels)
+            if pm.mode != "DISABLE" or pm.source is None:
+                return None
+            if any(_sets_other_than_disable(pa) for pa, sel in overrides if selects(sel, labels)):
+                return None
+            decided = decided or pm.source
+        assert decided is not None
+        names = ", ".join(w.key for w, _ in selected[:3]) + (", …" if len(selected) > 3 else "")
+        return (
+            f"{decided.key} ({decided.where}) disables mTLS for the workloads it selects ({names})"
+        )
+    mode, pa, scope = _namespace_level(index, ns, levels)
+    if mode != "DISABLE" or pa is None:
+        return None
+    if any(_sets_other_than_disable(p) for p, _ in overrides):
+        return None
+    return f"{pa.key} ({pa.where}) disables mTLS for namespace `{ns}` ({scope}-level)"
+
+
+@check("ML933")
+def _authorization_needs_mtls(index: MeshIndex) -> Iterator[MeshFinding]:
+    pas = index.by_kind.get("PeerAuthentication")
+    if not pas:
+        return
+    levels = _first_selectorless_pa(index)
+    workload_pas: dict[str, list[tuple[Record, dict[str, str]]]] = {}
+    for pa in pas:
+        sel = workload_selector(pa)
+        if sel is not None:
+            workload_pas.setdefault(pa.effective_namespace, []).append((pa, sel))
+    for ap in index.by_kind.get("AuthorizationPolicy", ()):
+        spec = ap.spec
+        if ap.effective_namespace == index.root_namespace:
+            continue
+        if "targetRef" in spec or "targetRefs" in spec:
+            continue
+        fields = list(_needs_mtls(spec))
+        if not fields:
+            continue
+        why = _disabled_for(index, ap, levels, workload_pas)
+        if why is None:
+            continue
+        for path, name in fields:
+            effect = "always matches" if name.startswith("not") else "never matches"
+            yield MeshFinding(
+                ap,
+                path,
+                f"`{name}` is read from the peer's mTLS certificate, but {why}: with no peer "
+                f"identity it {effect}",
+            )

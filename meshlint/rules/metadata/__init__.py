@@ -1,0 +1,2 @@
+"""ML3: metadata (names, namespaces, labels, annotations), workload selectors and target
+references, unrendered template placeholders."""

@@ -1,0 +1,2 @@
+"""ML7: what Istio rejects in PeerAuthentication, RequestAuthentication and
+AuthorizationPolicy, and lints of one policy."""

@@ -1,0 +1,1 @@
+"""ML63x-ML64x: what Istio rejects in a ServiceEntry."""

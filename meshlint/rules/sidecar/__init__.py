@@ -1,0 +1,1 @@
+"""ML66x-ML67x: what Istio rejects in a Sidecar."""

@@ -1,0 +1,1 @@
+"""ML8: what Istio rejects in a Telemetry resource."""
