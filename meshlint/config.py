@@ -264,12 +264,12 @@ def from_mapping(
     normalized = {str(k).replace("_", "-"): v for k, v in raw.items()}
     unknown = sorted(set(normalized) - _KEYS)
     if unknown:
-        import difflib
+        from meshlint.suggest import closest
 
         hints = []
         for k in unknown:
-            close = difflib.get_close_matches(k, sorted(_KEYS), n=1)
-            hints.append(f"`{k}`" + (f" (did you mean `{close[0]}`?)" if close else ""))
+            close = closest(k, _KEYS, cutoff=0.6)
+            hints.append(f"`{k}`" + (f" (did you mean `{close}`?)" if close else ""))
         raise ConfigError(
             f"{path}: unknown setting {', '.join(hints)}; known: {', '.join(sorted(_KEYS))}"
         )

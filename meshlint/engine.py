@@ -182,7 +182,7 @@ def _mesh_findings(result: LintResult, config: Config) -> list[Diagnostic]:
 
 
 def _legacy_checks() -> dict[str, Any]:
-    from meshlint.rules.mesh.references import CHECKS
+    from meshlint.rules.lib.mesh import CHECKS
 
     return CHECKS
 

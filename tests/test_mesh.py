@@ -506,7 +506,7 @@ items:
 def test_a_failing_mesh_check_is_reported_and_the_others_still_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from meshlint.rules.mesh import references as family
+    from meshlint.rules.lib import mesh as family
 
     def broken(index: MeshIndex) -> list[object]:
         raise ValueError("boom")

@@ -124,7 +124,7 @@ def test_good_fixture(name: str) -> None:
 
 def test_every_rule_has_a_failing_fixture() -> None:
     fired = {row[0] for expected in EXPECTED.values() for row in expected}
-    ours = {r.code for r in rules.all_rules() if r.code.startswith("ML3")}
+    ours = {r.code for r in rules.all_rules() if r.code.startswith("ML3") and r.code < "ML320"}
     assert ours <= fired
 
 
@@ -533,7 +533,7 @@ spec:
 
 
 def test_rule_metadata() -> None:
-    ours = [r for r in rules.all_rules() if r.code.startswith("ML3")]
+    ours = [r for r in rules.all_rules() if r.code.startswith("ML3") and r.code < "ML320"]
     assert [r.code for r in ours] == [f"ML3{n:02d}" for n in range(1, 12)]
     for r in ours:
         assert r.check is not None and r.bad and r.good

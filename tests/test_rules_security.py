@@ -22,7 +22,7 @@ from meshlint.rules.security.authorizationpolicy import (
 from meshlint.rules.security.requestauthentication import _jwks_problems, _jwks_uri_problem
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "security"
-ML7 = Config(select=["ML7"], ignore=sorted(PRACTICE_CODES))
+ML7 = Config(select=["ML7", "ML32"], ignore=sorted(PRACTICE_CODES))
 
 Row = tuple[str, str, int, int, str]  # code, severity, line, column, path
 
@@ -41,14 +41,14 @@ EXPECTED: dict[str, list[Row]] = {
         ("ML701", "error", 25, 5, "spec.portLevelMtls.http"),
         ("ML701", "error", 27, 5, 'spec.portLevelMtls["0"]'),
         ("ML701", "error", 29, 5, 'spec.portLevelMtls["70000"]'),
-        ("ML702", "warning", 42, 5, "spec.selector.matchLabels"),
-        ("ML702", "warning", 52, 3, "spec.selector"),
+        ("ML320", "warning", 42, 5, "spec.selector.matchLabels"),
+        ("ML320", "warning", 52, 3, "spec.selector"),
     ],
     "reqauth-bad.yaml": [
-        ("ML730", "error", 12, 3, "spec.targetRefs"),
-        ("ML730", "error", 15, 5, "spec.targetRefs[0].namespace"),
-        ("ML730", "error", 16, 11, "spec.targetRefs[1].kind"),
-        ("ML731", "warning", 30, 5, "spec.selector.matchLabels"),
+        ("ML322", "error", 12, 3, "spec.targetRefs"),
+        ("ML322", "error", 15, 5, "spec.targetRefs[0].namespace"),
+        ("ML322", "error", 16, 11, "spec.targetRefs[1].kind"),
+        ("ML320", "warning", 30, 5, "spec.selector.matchLabels"),
         ("ML732", "error", 45, 5, "spec.jwtRules[0]"),
         ("ML733", "error", 48, 14, "spec.jwtRules[1].jwksUri"),
         ("ML733", "error", 50, 15, "spec.jwtRules[2].jwks_uri"),
@@ -60,8 +60,8 @@ EXPECTED: dict[str, list[Row]] = {
         ("ML736", "error", 63, 14, "spec.jwtRules[8].timeout"),
     ],
     "authz-bad.yaml": [
-        ("ML760", "error", 12, 5, "spec.targetRef.namespace"),
-        ("ML761", "warning", 23, 5, "spec.selector.matchLabels"),
+        ("ML322", "error", 12, 5, "spec.targetRef.namespace"),
+        ("ML320", "warning", 23, 5, "spec.selector.matchLabels"),
         ("ML762", "error", 34, 11, "spec.action"),
         ("ML763", "error", 42, 3, "spec.provider"),
         ("ML763", "error", 54, 11, "spec.action"),
@@ -120,7 +120,8 @@ def test_every_rule_has_a_failing_and_a_passing_fixture() -> None:
         for r in rules.all_rules()
         if r.code.startswith("ML7") and r.code not in PRACTICE_CODES
     }
-    assert codes == {row[0] for found in EXPECTED.values() for row in found}
+    fired = {row[0] for found in EXPECTED.values() for row in found}
+    assert codes == {c for c in fired if not c.startswith("ML32")}
 
 
 def test_rules_record_their_source_and_catalogue_rows() -> None:

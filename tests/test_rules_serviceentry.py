@@ -13,7 +13,7 @@ from meshlint.diagnostics import Diagnostic
 from meshlint.engine import lint_paths, lint_text
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "serviceentry"
-OURS = Config(select=["ML63", "ML64"])
+OURS = Config(select=["ML63", "ML64", "ML32"])
 
 Row = tuple[str, str, int, int, str]  # code, severity, line, column, path
 
@@ -50,10 +50,10 @@ EXPECTED: list[Row] = [
     ("ML634", "warning", 64, 50, "spec.ports[1].protocol"),
     ("ML635", "error", 64, 50, "spec.ports[1].protocol"),
     ("ML640", "warning", 77, 3, "spec.workloadSelector"),
-    ("ML636", "error", 79, 7, 'spec.workloadSelector.labels[""]'),
-    ("ML636", "error", 80, 7, 'spec.workloadSelector.labels["app*"]'),
-    ("ML636", "error", 81, 16, "spec.workloadSelector.labels.version"),
-    ("ML637", "warning", 94, 21, "spec.workloadSelector"),
+    ("ML321", "error", 79, 7, 'spec.workloadSelector.labels[""]'),
+    ("ML321", "error", 80, 7, 'spec.workloadSelector.labels["app*"]'),
+    ("ML321", "error", 81, 16, "spec.workloadSelector.labels.version"),
+    ("ML320", "warning", 94, 21, "spec.workloadSelector"),
     ("ML638", "error", 95, 3, "spec.endpoints"),
     ("ML639", "error", 108, 3, "spec.endpoints"),
     ("ML639", "error", 124, 5, "spec.endpoints[1]"),

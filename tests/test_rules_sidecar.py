@@ -13,7 +13,7 @@ from meshlint.diagnostics import Diagnostic
 from meshlint.engine import lint_paths, lint_text
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sidecar"
-OURS = Config(select=["ML6"])
+OURS = Config(select=["ML6", "ML32"])
 
 Row = tuple[str, str, int, int, str]  # code, severity, line, column, path
 
@@ -34,9 +34,9 @@ def lint(text: str, config: Config = OURS) -> list[Diagnostic]:
 EXPECTED: list[Row] = [
     ("ML662", "error", 7, 1, "spec"),
     ("ML662", "error", 15, 1, "spec"),
-    ("ML660", "error", 18, 7, 'spec.workloadSelector.labels[""]'),
-    ("ML660", "error", 19, 12, "spec.workloadSelector.labels.app"),
-    ("ML661", "warning", 30, 21, "spec.workloadSelector"),
+    ("ML321", "error", 18, 7, 'spec.workloadSelector.labels[""]'),
+    ("ML321", "error", 19, 12, "spec.workloadSelector.labels.app"),
+    ("ML320", "warning", 30, 21, "spec.workloadSelector"),
     ("ML663", "error", 42, 20, "spec.ingress[0].port.number"),
     ("ML663", "error", 43, 11, "spec.ingress[0].bind"),
     ("ML663", "error", 46, 20, "spec.ingress[2].port.number"),

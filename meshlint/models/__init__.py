@@ -7,13 +7,14 @@ validators built, on first use of a kind, never when this package is imported.
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 import typing
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
+
+from meshlint.suggest import closest
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -310,17 +311,8 @@ def _field_name(path: FieldPath) -> str:
 
 
 def _closest(word: str, choices: list[str]) -> str | None:
-    if not choices:
-        return None
-    squashed = {re.sub(r"[-_]", "", c).lower(): c for c in choices}
-    same = squashed.get(re.sub(r"[-_]", "", word).lower())
-    if same is not None:
-        return same
-    found = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    if not found:
-        lowered = {c.lower(): c for c in choices}
-        found = [lowered[m] for m in difflib.get_close_matches(word.lower(), list(lowered), 1, 0.6)]
-    return found[0] if found else None
+    # Field names and enum values: a looser cutoff than for names, which are longer.
+    return closest(word, choices, cutoff=0.6)
 
 
 def _issue(info: KindInfo, path: FieldPath, err: ErrorDetails) -> SchemaIssue:

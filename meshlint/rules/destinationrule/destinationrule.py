@@ -26,7 +26,6 @@ from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import (
     as_int,
     check_dns_label,
-    check_duration,
     check_export_to,
     check_fqdn,
     check_ip,
@@ -34,9 +33,14 @@ from meshlint.rules.lib.grammar import (
     check_label_value,
     check_port,
     check_wildcard_host,
-    check_workload_selector,
     duration_ns,
-    empty_selector_warning,
+)
+from meshlint.rules.lib.traffic import (
+    child,
+    connection_pool_findings,
+    duration_findings,
+    policy_blocks,
+    traffic_policies,
 )
 
 KINDS = {"DestinationRule"}
@@ -72,32 +76,6 @@ def _set(value: object) -> bool:
     return value is not None and value != []
 
 
-def _traffic_policies(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
-    """The top-level traffic policy and each subset's one."""
-    tp = spec.get("trafficPolicy")
-    if isinstance(tp, dict):
-        yield ("spec", "trafficPolicy"), tp
-    subsets = spec.get("subsets")
-    if isinstance(subsets, list):
-        for i, subset in enumerate(subsets):
-            if isinstance(subset, dict):
-                tp = subset.get("trafficPolicy")
-                if isinstance(tp, dict):
-                    yield ("spec", "subsets", i, "trafficPolicy"), tp
-
-
-def policy_blocks(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
-    """Every traffic policy (the top-level one, then each subset's) and, after each, its
-    port-level entries (each holds the same sections)."""
-    for path, tp in _traffic_policies(spec):
-        yield path, tp
-        pls = tp.get("portLevelSettings")
-        if isinstance(pls, list):
-            for j, pl in enumerate(pls):
-                if isinstance(pl, dict):
-                    yield (*path, "portLevelSettings", j), pl
-
-
 def _sections(
     spec: dict[str, Any], key: str
 ) -> Iterator[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
@@ -107,11 +85,6 @@ def _sections(
         section = block.get(key)
         if isinstance(section, dict):
             yield (*path, key), section, block
-
-
-def _child(obj: dict[str, Any], key: str) -> dict[str, Any] | None:
-    value = obj.get(key)
-    return value if isinstance(value, dict) else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -313,103 +286,6 @@ def check_export_to_entries(res: Resource) -> Iterator[Finding]:
 # --------------------------------------------------------------------------------------------
 
 
-@rule(
-    "ML504",
-    "invalid-destination-rule-workload-selector",
-    Severity.ERROR,
-    summary="`spec.workloadSelector.matchLabels` has an empty key or a `*`.",
-    rationale="""
-        A workload selector matches labels exactly: a key may not be empty, and neither keys
-        nor values may contain `*` (there are no wildcards in selectors). Istio's webhook and
-        the CRD's CEL rules reject both.
-    """,
-    bad=_dr(
-        """
-        host: reviews.shop.svc.cluster.local
-        workloadSelector:
-          matchLabels:
-            app: "frontend-*"
-        """
-    ),
-    good=_dr(
-        """
-        host: reviews.shop.svc.cluster.local
-        workloadSelector:
-          matchLabels:
-            app: frontend
-        """
-    ),
-    istio="IST0106",
-    kinds=KINDS,
-    source=f"{_WEBHOOK} (validateWorkloadSelector) — 'empty key is not supported in selector', "
-    "'wildcard is not supported in selector'; CRD CEL on workloadSelector.matchLabels",
-    catalogue=("dr-sel-empty-key", "dr-sel-wildcard"),
-)
-def check_workload_selector_labels(res: Resource) -> Iterator[Finding]:
-    spec = res.spec_map
-    if spec is None:
-        return
-    selector = _child(spec, "workloadSelector")
-    if selector is None:
-        return
-    labels = selector.get("matchLabels")
-    if not isinstance(labels, dict):
-        return
-    base: FieldPath = ("spec", "workloadSelector", "matchLabels")
-    # The number of labels and the length of values are CRD limits the schema reports.
-    for key, message in check_workload_selector(labels, kind="security", limits=False):
-        if key is None:
-            continue
-        on_value = message.startswith("label value")
-        yield Finding((*base, key), message, key=not on_value)
-
-
-@rule(
-    "ML505",
-    "empty-destination-rule-workload-selector",
-    Severity.WARNING,
-    summary="`spec.workloadSelector` is given without labels.",
-    rationale="""
-        A DestinationRule with a `workloadSelector` applies only to the workloads it selects,
-        as clients. Without labels it selects every workload of the namespace, which is what
-        leaving the selector out does; Istio accepts it with a warning. Add labels, or remove
-        the selector.
-    """,
-    bad=_dr(
-        """
-        host: reviews.shop.svc.cluster.local
-        workloadSelector: {}
-        """
-    ),
-    good=_dr(
-        """
-        host: reviews.shop.svc.cluster.local
-        workloadSelector:
-          matchLabels:
-            app: frontend
-        """
-    ),
-    istio="IST0133",
-    kinds=KINDS,
-    source=f"{_WEBHOOK} (validateWorkloadSelector) — warning 'workload selector specified "
-    "without labels'",
-    catalogue=("dr-sel-no-labels",),
-)
-def check_empty_workload_selector(res: Resource) -> Iterator[Finding]:
-    spec = res.spec_map
-    if spec is None:
-        return
-    selector = _child(spec, "workloadSelector")
-    if selector is None:
-        return
-    labels = selector.get("matchLabels")
-    if labels is None or (isinstance(labels, dict) and not labels):
-        path: FieldPath = ("spec", "workloadSelector")
-        if "matchLabels" in selector:
-            path = (*path, "matchLabels")
-        yield Finding(path, empty_selector_warning("security"), key=True)
-
-
 # --------------------------------------------------------------------------------------------
 # ML506 empty-traffic-policy
 # --------------------------------------------------------------------------------------------
@@ -469,7 +345,7 @@ def check_empty_policies(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, tp in _traffic_policies(spec):
+    for path, tp in traffic_policies(spec):
         if not any(_set(tp.get(k)) for k in _TP_FIELDS):
             yield Finding(
                 path,
@@ -551,7 +427,7 @@ def check_tunnel(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, tp in _traffic_policies(spec):
+    for path, tp in traffic_policies(spec):
         tunnel = tp.get("tunnel")
         if tunnel is not None and _set(tp.get("proxyProtocol")):
             yield Finding(
@@ -630,7 +506,7 @@ def check_port_level_settings(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, tp in _traffic_policies(spec):
+    for path, tp in traffic_policies(spec):
         pls = tp.get("portLevelSettings")
         if not isinstance(pls, list):
             continue
@@ -647,14 +523,6 @@ def check_port_level_settings(res: Resource) -> Iterator[Finding]:
 # --------------------------------------------------------------------------------------------
 # ML509 invalid-connection-pool
 # --------------------------------------------------------------------------------------------
-
-_HTTP_COUNTERS = (
-    "http1MaxPendingRequests",
-    "http2MaxRequests",
-    "maxRequestsPerConnection",
-    "maxRetries",
-    "maxConcurrentStreams",
-)
 
 
 @rule(
@@ -714,67 +582,12 @@ def check_connection_pool(res: Resource) -> Iterator[Finding]:
         yield from connection_pool_findings(pool, path)
 
 
-def connection_pool_findings(pool: dict[str, Any], base: FieldPath) -> Iterator[Finding]:
-    """What Istio's validateConnectionPool rejects in a pool's limits and HTTP/2 settings.
-
-    Sidecars take the same connection pools (ML672 calls this too).
-    """
-    tcp = _child(pool, "tcp")
-    if tcp is not None:
-        yield from _negatives(tcp, (*base, "tcp"), ("maxConnections",))
-    http = _child(pool, "http")
-    if http is None:
-        return
-    where: FieldPath = (*base, "http")
-    yield from _negatives(http, where, _HTTP_COUNTERS)
-    if http.get("h2UpgradePolicy") == "UPGRADE" and http.get("useClientProtocol") is True:
-        yield Finding(
-            (*where, "useClientProtocol"),
-            "useClientProtocol: true contradicts h2UpgradePolicy: UPGRADE: remove one of them",
-        )
-    keepalive = http.get("http2KeepAlive")
-    if isinstance(keepalive, dict):
-        for field in ("interval", "timeout"):
-            if keepalive.get(field) is None:
-                yield Finding(
-                    (*where, "http2KeepAlive"),
-                    f"http2KeepAlive needs an {field}, e.g. {field}: "
-                    f"{'30s' if field == 'interval' else '10s'}",
-                    key=True,
-                )
-
-
-def _negatives(obj: dict[str, Any], base: FieldPath, fields: tuple[str, ...]) -> Iterator[Finding]:
-    for field in fields:
-        n = as_int(obj.get(field))
-        if n is not None and _INT32_MIN <= n < 0:
-            yield Finding(
-                (*base, field),
-                f"{field} {n} is negative: a limit must be 0 (not set) or more",
-            )
-
-
 # --------------------------------------------------------------------------------------------
 # ML510 invalid-traffic-policy-duration
 # --------------------------------------------------------------------------------------------
 
+
 # (section, path inside it, allow 0 (off), whole milliseconds required (webhook; CEL is looser))
-_DURATIONS: tuple[tuple[str, tuple[str, ...], bool, bool], ...] = (
-    ("connectionPool", ("http", "idleTimeout"), False, True),
-    ("connectionPool", ("http", "http2KeepAlive", "interval"), False, True),
-    ("connectionPool", ("http", "http2KeepAlive", "timeout"), False, True),
-    ("connectionPool", ("tcp", "connectTimeout"), False, True),
-    ("connectionPool", ("tcp", "maxConnectionDuration"), False, True),
-    ("connectionPool", ("tcp", "idleTimeout"), True, True),
-    ("connectionPool", ("tcp", "tcpKeepalive", "time"), False, True),
-    ("connectionPool", ("tcp", "tcpKeepalive", "interval"), False, True),
-    ("loadBalancer", ("warmup", "duration"), False, True),
-    ("loadBalancer", ("warmupDurationSecs",), False, False),
-    ("outlierDetection", ("interval",), False, True),
-    ("outlierDetection", ("baseEjectionTime",), False, True),
-)
-
-
 @rule(
     "ML510",
     "invalid-traffic-policy-duration",
@@ -836,26 +649,6 @@ def check_durations(res: Resource) -> Iterator[Finding]:
             inner_block = block.get(section)
             if isinstance(inner_block, dict):
                 yield from duration_findings(inner_block, (*path, section), section)
-
-
-def duration_findings(block: dict[str, Any], base: FieldPath, section: str) -> Iterator[Finding]:
-    """The durations of one traffic-policy section (``connectionPool``, ``loadBalancer`` or
-    ``outlierDetection``) that Istio rejects; Sidecar connection pools (ML672) use it too."""
-    for where, inner, allow_zero, whole_ms in _DURATIONS:
-        if where != section:
-            continue
-        value: Any = block
-        for key in inner:
-            if not isinstance(value, dict):
-                break
-            value = value.get(key)
-        else:
-            if not isinstance(value, str):
-                continue
-            problem = check_duration(value, allow_zero=allow_zero, whole_ms=whole_ms)
-            # A value that is not a duration at all is the schema's finding.
-            if problem and "is not a duration" not in problem:
-                yield Finding((*base, *inner), f"{inner[-1]} {problem}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -946,11 +739,11 @@ def check_consistent_hash(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     for path, lb, _ in _sections(spec, "loadBalancer"):
-        ch = _child(lb, "consistentHash")
+        ch = child(lb, "consistentHash")
         if ch is None:
             continue
         base: FieldPath = (*path, "consistentHash")
-        cookie = _child(ch, "httpCookie")
+        cookie = child(ch, "httpCookie")
         if cookie is not None:
             yield from _cookie_problems(cookie, (*base, "httpCookie"))
         ring = as_int(ch.get("minimumRingSize"))
@@ -963,7 +756,7 @@ def check_consistent_hash(res: Resource) -> Iterator[Finding]:
                 " instead",
                 key=True,
             )
-        maglev = _child(ch, "maglev")
+        maglev = child(ch, "maglev")
         if maglev is not None:
             yield from _maglev_problems(maglev, (*base, "maglev"))
 
@@ -1066,7 +859,7 @@ def check_warmup(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     for path, lb, _ in _sections(spec, "loadBalancer"):
-        warmup = _child(lb, "warmup")
+        warmup = child(lb, "warmup")
         if warmup is None:
             continue
         aggression = _number(warmup.get("aggression"))
@@ -1217,10 +1010,10 @@ def check_locality(res: Resource) -> Iterator[Finding]:
                 "localityLbSetting and zoneAwareLbSetting cannot be set together: keep one",
                 key=True,
             )
-        locality = _child(lb, "localityLbSetting")
+        locality = child(lb, "localityLbSetting")
         if locality is not None:
             yield from _locality_problems(locality, (*path, "localityLbSetting"))
-        zone = _child(lb, "zoneAwareLbSetting")
+        zone = child(lb, "zoneAwareLbSetting")
         if zone is not None:
             base: FieldPath = (*path, "zoneAwareLbSetting")
             priority = zone.get("failoverPriority")
@@ -1396,7 +1189,7 @@ def check_failover_outlier(res: Resource) -> Iterator[Finding]:
         if block.get("outlierDetection") is not None:
             continue
         for key in ("localityLbSetting", "zoneAwareLbSetting"):
-            setting = _child(lb, key)
+            setting = child(lb, key)
             if setting is None:
                 continue
             for field in ("failover", "failoverPriority"):
@@ -1648,7 +1441,7 @@ def check_deprecated(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     for path, lb, _ in _sections(spec, "loadBalancer"):
-        ch = _child(lb, "consistentHash")
+        ch = child(lb, "consistentHash")
         if ch is not None and as_int(ch.get("minimumRingSize")):
             yield Finding(
                 (*path, "consistentHash", "minimumRingSize"),
@@ -1774,7 +1567,7 @@ def check_connect_timeout(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     for path, pool, _ in _sections(spec, "connectionPool"):
-        tcp = _child(pool, "tcp")
+        tcp = child(pool, "tcp")
         value = tcp.get("connectTimeout") if tcp is not None else None
         ns = duration_ns(value) if isinstance(value, str) else None
         # Below 1ms Istio rejects it outright (ML510); only what it accepts is judged here.

@@ -18,6 +18,8 @@ from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import (
+    HTTP_PROTOCOLS,
+    TLS_PROTOCOLS,
     UNIX_PREFIX,
     check_ip,
     check_ns_slash_host,
@@ -33,8 +35,6 @@ TLS_KINDS = {"Gateway", "Sidecar"}
 _GW = "webhook: pkg/config/validation/validation.go"
 _TLS = "webhook: pkg/config/validation/validation.go (validateTLSOptions)"
 
-HTTP_PROTOCOLS = frozenset(("HTTP", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-Web"))
-TLS_PROTOCOLS = frozenset(("HTTPS", "TLS"))
 _MODES = frozenset(
     ("PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL")
 )

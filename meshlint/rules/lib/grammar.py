@@ -30,9 +30,11 @@ from typing import Any, Literal, TypeGuard
 
 __all__ = [
     "DURATION_UNITS",
+    "HTTP_PROTOCOLS",
     "MAX_REGEX_LENGTH",
     "MAX_TARGET_REFS",
     "PROTOCOLS",
+    "TLS_PROTOCOLS",
     "UNIX_PREFIX",
     "Where",
     "check_cidr",
@@ -85,6 +87,12 @@ __all__ = [
 
 Where = tuple[str | int, ...]
 """A path relative to the object a checker was given, e.g. ``("targetRefs", 0, "name")``."""
+
+
+# Protocols as Istio's protocol.Parse names them (case-insensitive on input): those a server or
+# listener serves HTTP on, and those it serves TLS on.
+HTTP_PROTOCOLS = frozenset(("HTTP", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-Web"))
+TLS_PROTOCOLS = frozenset(("HTTPS", "TLS"))
 
 
 def is_int(value: object) -> TypeGuard[int]:

@@ -25,8 +25,8 @@ from meshlint.mesh import (
     workload_selector,
 )
 from meshlint.rules import define
-from meshlint.rules.destinationrule.destinationrule import policy_blocks
-from meshlint.rules.mesh.references import KIALI, MeshFinding, check, items, literal, mesh_bound
+from meshlint.rules.lib.mesh import KIALI, MeshFinding, check, items, literal, mesh_bound
+from meshlint.rules.lib.traffic import policy_blocks
 
 AN = "istio/istio pkg/config/analysis/analyzers"
 AMBIENT_CHECKER = f"{KIALI}/ambient_policy_checker.go (AmbientPolicyChecker)"

@@ -22,7 +22,7 @@ from meshlint.diagnostics import FieldPath, Severity
 from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, export_scope, label_map, selects
 from meshlint.rules import define
 from meshlint.rules.lib.grammar import as_int
-from meshlint.rules.mesh.references import AN, KIALI, MeshFinding, check, items, literal
+from meshlint.rules.lib.mesh import AN, KIALI, MeshFinding, check, items, literal
 
 _PILOT = "istio/istio pilot/pkg/model/gateway.go"
 HTTP_PROTOCOLS = frozenset({"HTTP", "HTTP2", "GRPC", "GRPC-WEB", "HTTP_PROXY"})

@@ -13,9 +13,9 @@ from typing import Any
 from meshlint.diagnostics import Severity
 from meshlint.mesh import REPLICAS, MeshIndex, Record, label_map, selects
 from meshlint.rules import define
-from meshlint.rules.destinationrule.destinationrule import policy_blocks
 from meshlint.rules.lib.grammar import is_int
-from meshlint.rules.mesh.references import MeshFinding, check, destinations, items, literal
+from meshlint.rules.lib.mesh import MeshFinding, check, destinations, items, literal
+from meshlint.rules.lib.traffic import policy_blocks
 
 _PRACTICE = "meshlint best practice"
 

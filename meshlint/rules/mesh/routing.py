@@ -13,7 +13,7 @@ from meshlint.diagnostics import FieldPath, Severity
 from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, export_scope, wildcard_keys
 from meshlint.rules import define
 from meshlint.rules.lib.grammar import host_matches, is_int
-from meshlint.rules.mesh.references import (
+from meshlint.rules.lib.mesh import (
     AN,
     KIALI,
     MeshFinding,

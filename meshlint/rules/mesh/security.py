@@ -23,7 +23,7 @@ from meshlint.mesh import (
 )
 from meshlint.rules import define
 from meshlint.rules.lib.grammar import is_int
-from meshlint.rules.mesh.references import AN, KIALI, MeshFinding, check, items, literal
+from meshlint.rules.lib.mesh import AN, KIALI, MeshFinding, check, items, literal
 
 # Namespaces every cluster has: a reference to them is never a typo of the run's.
 _SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})

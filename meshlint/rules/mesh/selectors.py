@@ -24,7 +24,7 @@ from meshlint.mesh import (
     pod_labels,
 )
 from meshlint.rules import define
-from meshlint.rules.mesh.references import AN, KIALI, MeshFinding, check
+from meshlint.rules.lib.mesh import AN, KIALI, MeshFinding, check
 
 # The label Istio puts on the pods it deploys for a Kubernetes Gateway API Gateway (and for
 # waypoints); selector-based policies do not apply to those pods.

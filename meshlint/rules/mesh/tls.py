@@ -25,7 +25,7 @@ from meshlint.mesh import (
     workload_selector,
 )
 from meshlint.rules import define
-from meshlint.rules.mesh.references import KIALI, MeshFinding, check, items, literal
+from meshlint.rules.lib.mesh import KIALI, MeshFinding, check, items, literal
 
 ISTIOD = "istio/istio pilot/pkg/model"
 MUTUAL_MODES = ("ISTIO_MUTUAL", "MUTUAL")

@@ -41,7 +41,6 @@ The engine calls :func:`external_findings` on every resource, like
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -54,6 +53,7 @@ from meshlint.diagnostics import ConfigError, FieldPath, Severity, format_path
 from meshlint.models.registry import BY_GROUP_KIND
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
+from meshlint.suggest import closest
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -518,12 +518,7 @@ def _types(expected: Any) -> str:
 
 
 def _closest(word: str, choices: Iterable[str]) -> str | None:
-    choices = [c for c in choices if isinstance(c, str)]
-    lowered = {c.lower(): c for c in choices}
-    if word.lower() in lowered:
-        return lowered[word.lower()]
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.75)
-    return close[0] if close else None
+    return closest(word, choices)
 
 
 def _short(text: str, limit: int = 200) -> str:

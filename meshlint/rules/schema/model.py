@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 
 from meshlint.diagnostics import Replacement, Severity
@@ -15,6 +14,7 @@ from meshlint.models.registry import (
 )
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
+from meshlint.suggest import closest
 
 _VS_HEAD = """
     apiVersion: networking.istio.io/v1
@@ -69,11 +69,7 @@ def missing_api_version_or_kind(res: Resource) -> Iterator[Finding]:
 
 def _kind_suggestion(group: str, kind: str) -> str | None:
     names = [k.kind for k in KINDS if k.group == group] + sorted(OUT_OF_SCOPE.get(group, ()))
-    lowered = {n.lower(): n for n in names}
-    if kind.lower() in lowered:
-        return lowered[kind.lower()]
-    close = difflib.get_close_matches(kind, names, n=1, cutoff=0.75)
-    return close[0] if close else None
+    return closest(kind, names)
 
 
 @rule(

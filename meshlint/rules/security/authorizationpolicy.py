@@ -19,7 +19,6 @@ from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import check_cidr
-from meshlint.rules.security.peerauthentication import selector_findings, target_findings
 
 _W = "webhook: pkg/config/validation/validation.go (ValidateAuthorizationPolicy)"
 _S = "webhook: pkg/config/security/security.go"
@@ -125,81 +124,6 @@ def _nonempty(obj: dict[str, Any], key: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-
-
-@rule(
-    "ML760",
-    "authz-target",
-    Severity.ERROR,
-    summary="An AuthorizationPolicy sets more than one of selector, targetRef and targetRefs, or targets something it cannot.",
-    rationale="""
-        A policy attaches either to workloads by labels (`selector`) or to resources by
-        reference (`targetRef`, `targetRefs`), never both. References must stay in the
-        policy's namespace (no `namespace`), and point at a Service, ServiceEntry, Gateway or
-        GatewayClass. Istio's webhook and the CRD's CEL rules reject the rest.
-    """,
-    bad="""
-        apiVersion: security.istio.io/v1
-        kind: AuthorizationPolicy
-        metadata:
-          name: cart
-          namespace: shop
-        spec:
-          selector:
-            matchLabels:
-              app: cart
-          targetRefs:
-          - kind: Service
-            group: ""
-            name: cart
-    """,
-    good="""
-        apiVersion: security.istio.io/v1
-        kind: AuthorizationPolicy
-        metadata:
-          name: cart
-          namespace: shop
-        spec:
-          targetRefs:
-          - kind: Service
-            group: ""
-            name: cart
-    """,
-    kinds=_KIND,
-    istio="IST0106",
-    source="webhook: pkg/config/validation/validation.go (validateOneOfSelectorType, "
-    "validatePolicyTargetReference) — 'only one of targetRefs or workloadSelector can be set', "
-    "'targetRef namespace must not be set', 'targetRef must be to one of …'; CEL",
-    catalogue=("ap-tref-oneof", "ap-tref-namespace", "ap-tref-kind"),
-)
-def authz_target(res: Resource) -> Iterator[Finding]:
-    yield from target_findings(res.spec)
-
-
-@rule(
-    "ML761",
-    "authz-selector-without-labels",
-    Severity.WARNING,
-    summary="The workload selector of an AuthorizationPolicy has no labels, so it selects the whole namespace.",
-    rationale="""
-        A selector given without `matchLabels` (or with an empty map) selects no workload in
-        particular: the AuthorizationPolicy then applies to every workload of its namespace, or of the whole
-        mesh in the root namespace. Istio's webhook accepts it with a warning ('workload
-        selector specified without labels'). Remove the selector to mean the namespace, or add
-        labels. (Empty keys and `*` in `matchLabels` are invalid labels, reported by ML304.)
-    """,
-    bad=_ap("  rules:\n  - {}\n").replace(
-        "selector:\n    matchLabels:\n      app: cart", "selector: {}"
-    ),
-    good=_ap("  rules:\n  - {}\n"),
-    kinds=_KIND,
-    istio="IST0133",
-    source="webhook: pkg/config/validation/validation.go (validateWorkloadSelector) — warning "
-    "'workload selector specified without labels'",
-    catalogue=("ap-sel-no-labels",),
-)
-def authz_selector(res: Resource) -> Iterator[Finding]:
-    yield from selector_findings(res.spec)
 
 
 @rule(

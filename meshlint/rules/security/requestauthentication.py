@@ -18,7 +18,6 @@ from meshlint.diagnostics import Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import check_duration, duration_ns
-from meshlint.rules.security.peerauthentication import selector_findings, target_findings
 
 _W = "webhook: pkg/config/validation/validation.go"
 _KIND = {"RequestAuthentication"}
@@ -50,83 +49,6 @@ def _jwt_rules(res: Resource) -> Iterator[tuple[int, dict[str, Any]]]:
     for i, item in enumerate(rules):
         if isinstance(item, dict):
             yield i, item
-
-
-@rule(
-    "ML730",
-    "request-auth-target",
-    Severity.ERROR,
-    summary="A RequestAuthentication sets more than one of selector, targetRef and targetRefs, or targets something it cannot.",
-    rationale="""
-        A policy attaches either to workloads by labels (`selector`) or to resources by
-        reference (`targetRef`, `targetRefs`), never both. References must stay in the
-        policy's namespace (no `namespace`), and point at a Service, ServiceEntry, Gateway or
-        GatewayClass. Istio's webhook and the CRD's CEL rules reject the rest.
-    """,
-    bad="""
-        apiVersion: security.istio.io/v1
-        kind: RequestAuthentication
-        metadata:
-          name: jwt
-          namespace: shop
-        spec:
-          targetRef:
-            kind: Gateway
-            group: gateway.networking.k8s.io
-            name: public
-            namespace: ingress
-          jwtRules:
-          - issuer: https://auth.example.com
-    """,
-    good="""
-        apiVersion: security.istio.io/v1
-        kind: RequestAuthentication
-        metadata:
-          name: jwt
-          namespace: shop
-        spec:
-          targetRef:
-            kind: Gateway
-            group: gateway.networking.k8s.io
-            name: public
-          jwtRules:
-          - issuer: https://auth.example.com
-    """,
-    kinds=_KIND,
-    istio="IST0106",
-    source=f"{_W} (validateOneOfSelectorType, validatePolicyTargetReference) — 'only one of "
-    "targetRefs or workloadSelector can be set', 'targetRef namespace must not be set', "
-    "'targetRef must be to one of …'; CEL 'cross namespace referencing is not currently supported'",
-    catalogue=("ra-tref-oneof", "ra-tref-namespace", "ra-tref-kind"),
-)
-def request_auth_target(res: Resource) -> Iterator[Finding]:
-    yield from target_findings(res.spec)
-
-
-@rule(
-    "ML731",
-    "request-auth-selector-without-labels",
-    Severity.WARNING,
-    summary="The workload selector of a RequestAuthentication has no labels, so it selects the whole namespace.",
-    rationale="""
-        A selector given without `matchLabels` (or with an empty map) selects no workload in
-        particular: the RequestAuthentication then applies to every workload of its namespace, or of the whole
-        mesh in the root namespace. Istio's webhook accepts it with a warning ('workload
-        selector specified without labels'). Remove the selector to mean the namespace, or add
-        labels. (Empty keys and `*` in `matchLabels` are invalid labels, reported by ML304.)
-    """,
-    bad=_ra("  - issuer: https://auth.example.com\n").replace(
-        "selector:\n    matchLabels:\n      app: cart", "selector:\n    matchLabels: {}"
-    ),
-    good=_ra("  - issuer: https://auth.example.com\n"),
-    kinds=_KIND,
-    istio="IST0133",
-    source="webhook: pkg/config/validation/validation.go (validateWorkloadSelector) — warning "
-    "'workload selector specified without labels'",
-    catalogue=("ra-sel-no-labels",),
-)
-def request_auth_selector(res: Resource) -> Iterator[Finding]:
-    yield from selector_findings(res.spec)
 
 
 @rule(

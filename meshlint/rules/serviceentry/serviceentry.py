@@ -27,8 +27,6 @@ from meshlint.rules.lib.grammar import (
     check_protocol,
     check_unix_address,
     check_wildcard_host,
-    check_workload_selector,
-    empty_selector_warning,
     is_dns_label,
     is_int,
     is_ip,
@@ -458,114 +456,6 @@ def multiple_hosts_tcp_port(res: Resource) -> Iterator[Finding]:
 
 # --------------------------------------------------------------------------------------------
 # Workload selector
-
-
-@rule(
-    "ML636",
-    "serviceentry-invalid-workload-selector",
-    Severity.ERROR,
-    summary="A ServiceEntry workload selector has an empty label key or a `*` in a key or value.",
-    rationale="""
-        `workloadSelector.labels` selects pods and WorkloadEntries by exact label equality:
-        Istio's webhook rejects an empty key and any `*`, which would never match as the
-        author meant (there are no wildcards in selectors).
-    """,
-    bad=_HEAD
-    + """
-    spec:
-      hosts: ["payments.shop.svc.cluster.local"]
-      ports:
-      - {number: 80, name: http, protocol: HTTP}
-      location: MESH_INTERNAL
-      resolution: STATIC
-      workloadSelector:
-        labels:
-          app: "payments-*"
-    """,
-    good=_HEAD
-    + """
-    spec:
-      hosts: ["payments.shop.svc.cluster.local"]
-      ports:
-      - {number: 80, name: http, protocol: HTTP}
-      location: MESH_INTERNAL
-      resolution: STATIC
-      workloadSelector:
-        labels:
-          app: payments
-    """,
-    kinds=KINDS,
-    istio="IST0106",
-    source="webhook: pkg/config/validation/validation.go (ValidateAlphaWorkloadSelector) — "
-    f"'empty key is not supported in selector', 'wildcard is not supported in selector'; {_CEL}",
-    catalogue=("se-sel-empty-key", "se-sel-wildcard"),
-)
-def invalid_workload_selector(res: Resource) -> Iterator[Finding]:
-    spec = res.spec_map
-    selector = spec.get("workloadSelector") if spec else None
-    if not isinstance(selector, dict):
-        return
-    yield from selector_findings(selector.get("labels"), ("spec", "workloadSelector", "labels"))
-
-
-def selector_findings(labels: Any, base: FieldPath) -> Iterator[Finding]:
-    """Empty keys and wildcards of a networking workload selector (the label count and value
-    lengths are the schema stage's)."""
-    if not isinstance(labels, dict):
-        return
-    for key, problem in check_workload_selector(labels, kind="networking", limits=False):
-        if key is None:
-            continue
-        on_key = key == "" or "*" in key
-        yield Finding((*base, key), problem, key=on_key)
-
-
-@rule(
-    "ML637",
-    "serviceentry-empty-workload-selector",
-    Severity.WARNING,
-    summary="A ServiceEntry has a `workloadSelector` without labels.",
-    rationale="""
-        A selector with no labels selects every workload of the namespace, so every pod and
-        WorkloadEntry there becomes an endpoint of this service. Istio admits it with a
-        warning; it is almost always a selector whose labels were forgotten.
-    """,
-    bad=_HEAD
-    + """
-    spec:
-      hosts: ["payments.shop.svc.cluster.local"]
-      ports:
-      - {number: 80, name: http, protocol: HTTP}
-      location: MESH_INTERNAL
-      resolution: STATIC
-      workloadSelector: {}
-    """,
-    good=_HEAD
-    + """
-    spec:
-      hosts: ["payments.shop.svc.cluster.local"]
-      ports:
-      - {number: 80, name: http, protocol: HTTP}
-      location: MESH_INTERNAL
-      resolution: STATIC
-      workloadSelector:
-        labels:
-          app: payments
-    """,
-    kinds=KINDS,
-    istio="IST0133",
-    source=f"{_SE} (warning) — 'workload selector specified without labels'",
-    catalogue=("se-sel-no-labels",),
-)
-def empty_workload_selector(res: Resource) -> Iterator[Finding]:
-    spec = res.spec_map
-    if spec is None or "workloadSelector" not in spec:
-        return
-    selector = spec["workloadSelector"]
-    if selector is None or (isinstance(selector, dict) and not selector.get("labels")):
-        if isinstance(selector, dict) and not isinstance(selector.get("labels") or {}, dict):
-            return
-        yield Finding(("spec", "workloadSelector"), empty_selector_warning("networking"))
 
 
 @rule(

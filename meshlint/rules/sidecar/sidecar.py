@@ -18,12 +18,9 @@ from typing import Any
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
-from meshlint.rules.destinationrule.destinationrule import (
-    connection_pool_findings,
-    duration_findings,
-)
-from meshlint.rules.gateway.gateway import HTTP_PROTOCOLS, TLS_PROTOCOLS
 from meshlint.rules.lib.grammar import (
+    HTTP_PROTOCOLS,
+    TLS_PROTOCOLS,
     UNIX_PREFIX,
     check_destination,
     check_fqdn,
@@ -33,11 +30,13 @@ from meshlint.rules.lib.grammar import (
     check_port_name,
     check_protocol,
     check_unix_address,
-    empty_selector_warning,
     is_int,
     parse_protocol,
 )
-from meshlint.rules.serviceentry.serviceentry import selector_findings
+from meshlint.rules.lib.traffic import (
+    connection_pool_findings,
+    duration_findings,
+)
 
 KINDS = {"Sidecar"}
 _SC = "webhook: pkg/config/validation/validation.go (ValidateSidecar)"
@@ -72,89 +71,6 @@ def _port_number(port: dict[str, Any]) -> int | None:
 
 # --------------------------------------------------------------------------------------------
 # Workload selector, empty Sidecar
-
-
-@rule(
-    "ML660",
-    "sidecar-invalid-workload-selector",
-    Severity.ERROR,
-    summary="A Sidecar workload selector has an empty label key or a `*` in a key or value.",
-    rationale="""
-        `workloadSelector.labels` selects the pods this Sidecar configures by exact label
-        equality: Istio's webhook rejects an empty key and any `*` (there are no wildcards in
-        selectors).
-    """,
-    bad=_HEAD
-    + """
-      workloadSelector:
-        labels:
-          app: "ratings-*"
-      egress:
-      - hosts: ["./*", "istio-system/*"]
-    """,
-    good=_HEAD
-    + """
-      workloadSelector:
-        labels:
-          app: ratings
-      egress:
-      - hosts: ["./*", "istio-system/*"]
-    """,
-    kinds=KINDS,
-    istio="IST0106",
-    source="webhook: pkg/config/validation/validation.go (ValidateAlphaWorkloadSelector) — "
-    "'empty key is not supported in selector', 'wildcard is not supported in selector'; CEL: "
-    "the Sidecar CRD",
-    catalogue=("sc-sel-empty-key", "sc-sel-wildcard"),
-)
-def invalid_workload_selector(res: Resource) -> Iterator[Finding]:
-    spec = res.spec_map
-    selector = spec.get("workloadSelector") if spec else None
-    if isinstance(selector, dict):
-        yield from selector_findings(selector.get("labels"), ("spec", "workloadSelector", "labels"))
-
-
-@rule(
-    "ML661",
-    "sidecar-empty-workload-selector",
-    Severity.WARNING,
-    summary="A Sidecar has a `workloadSelector` without labels.",
-    rationale="""
-        A selector with no labels behaves as no selector: the Sidecar applies to every
-        workload of its namespace (and competes with the namespace's selector-less Sidecar).
-        Istio admits it with a warning; the labels were most likely forgotten.
-    """,
-    bad=_HEAD
-    + """
-      workloadSelector: {}
-      egress:
-      - hosts: ["./*", "istio-system/*"]
-    """,
-    good=_HEAD
-    + """
-      workloadSelector:
-        labels:
-          app: ratings
-      egress:
-      - hosts: ["./*", "istio-system/*"]
-    """,
-    kinds=KINDS,
-    istio="IST0133",
-    source=f"{_SC} (warning) — 'workload selector specified without labels, will be applied "
-    "to all services in namespace'",
-    catalogue=("sc-sel-no-labels",),
-)
-def empty_workload_selector(res: Resource) -> Iterator[Finding]:
-    spec = res.spec_map
-    if spec is None or "workloadSelector" not in spec:
-        return
-    selector = spec["workloadSelector"]
-    if selector is None:
-        yield Finding(("spec", "workloadSelector"), empty_selector_warning("networking"))
-    elif isinstance(selector, dict):
-        labels = selector.get("labels")
-        if labels is None or (isinstance(labels, dict) and not labels):
-            yield Finding(("spec", "workloadSelector"), empty_selector_warning("networking"))
 
 
 @rule(

@@ -16,7 +16,6 @@ from meshlint.diagnostics import Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import check_duration, duration_ns
-from meshlint.rules.security.peerauthentication import selector_findings, target_findings
 
 _W = "webhook: pkg/config/validation/validation.go"
 _KIND = {"Telemetry"}
@@ -46,84 +45,6 @@ def _entries(res: Resource, section: str) -> Iterator[tuple[int, dict[str, Any]]
         for i, item in enumerate(items):
             if isinstance(item, dict):
                 yield i, item
-
-
-@rule(
-    "ML801",
-    "telemetry-target",
-    Severity.ERROR,
-    summary="A Telemetry sets more than one of selector, targetRef and targetRefs, or targets something it cannot.",
-    rationale="""
-        A Telemetry attaches either to workloads by labels (`selector`) or to resources by
-        reference (`targetRef`, `targetRefs`), never both. References must stay in the
-        resource's namespace (no `namespace`), and point at a Service, ServiceEntry, Gateway or
-        GatewayClass. Istio's webhook and the CRD's CEL rules reject the rest.
-    """,
-    bad="""
-        apiVersion: telemetry.istio.io/v1
-        kind: Telemetry
-        metadata:
-          name: cart
-          namespace: shop
-        spec:
-          targetRef:
-            kind: Deployment
-            group: apps
-            name: cart
-          accessLogging:
-          - providers:
-            - name: envoy
-    """,
-    good="""
-        apiVersion: telemetry.istio.io/v1
-        kind: Telemetry
-        metadata:
-          name: cart
-          namespace: shop
-        spec:
-          targetRef:
-            kind: Service
-            group: ""
-            name: cart
-          accessLogging:
-          - providers:
-            - name: envoy
-    """,
-    kinds=_KIND,
-    istio="IST0106",
-    source=f"{_W} (validateOneOfSelectorType, validatePolicyTargetReference) — 'only one of "
-    "targetRefs or workloadSelector can be set', 'targetRef namespace must not be set', "
-    "'targetRef must be to one of …'; CEL",
-    catalogue=("tm-tref-oneof", "tm-tref-namespace", "tm-tref-kind"),
-)
-def telemetry_target(res: Resource) -> Iterator[Finding]:
-    yield from target_findings(res.spec)
-
-
-@rule(
-    "ML802",
-    "telemetry-selector-without-labels",
-    Severity.WARNING,
-    summary="The workload selector of a Telemetry has no labels, so it selects the whole namespace.",
-    rationale="""
-        A selector given without `matchLabels` (or with an empty map) selects no workload in
-        particular: the Telemetry then applies to every workload of its namespace, or of the whole
-        mesh in the root namespace. Istio's webhook accepts it with a warning ('workload
-        selector specified without labels'). Remove the selector to mean the namespace, or add
-        labels. (Empty keys and `*` in `matchLabels` are invalid labels, reported by ML304.)
-    """,
-    bad=_tm("  tracing:\n  - randomSamplingPercentage: 10\n").replace(
-        "selector:\n    matchLabels:\n      app: cart", "selector:\n    matchLabels: {}"
-    ),
-    good=_tm("  tracing:\n  - randomSamplingPercentage: 10\n"),
-    kinds=_KIND,
-    istio="IST0133",
-    source="webhook: pkg/config/validation/validation.go (validateWorkloadSelector) — warning "
-    "'workload selector specified without labels'",
-    catalogue=("tm-sel-no-labels",),
-)
-def telemetry_selector(res: Resource) -> Iterator[Finding]:
-    yield from selector_findings(res.spec)
 
 
 @rule(

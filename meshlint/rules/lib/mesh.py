@@ -1,0 +1,101 @@
+"""What the cross-resource rules share: where Istio's and Kiali's checks live (for ``source``),
+the destinations of a VirtualService, and small tests of names and hosts.
+
+``MeshFinding`` and ``check`` are the whole-run contract being replaced by per-record rules
+(``rule(..., scope="mesh")``); they go when the last rule has moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from meshlint.diagnostics import FieldPath, Severity
+from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record
+from meshlint.suggest import did_you_mean
+
+__all__ = ["did_you_mean"]
+
+
+@dataclass(frozen=True, slots=True)
+class MeshFinding:
+    record: Record
+    path: FieldPath
+    message: str
+    severity: Severity | None = None  # None: the rule's own
+    key: bool = False
+
+
+MeshCheck = Callable[[MeshIndex], Iterable[MeshFinding]]
+CHECKS: dict[str, MeshCheck] = {}
+
+AN = "istio/istio pkg/config/analysis/analyzers"  # where istioctl analyze's checks live
+KIALI = "kiali/kiali business/checkers"
+
+
+def check(code: str) -> Callable[[MeshCheck], MeshCheck]:
+    """Register ``fn`` as the cross-resource check of rule ``code`` (defined with ``define``)."""
+
+    def wrap(fn: MeshCheck) -> MeshCheck:
+        CHECKS[code] = fn
+        return fn
+
+    return wrap
+
+
+def items(value: Any) -> Iterator[tuple[int, Any]]:
+    return enumerate(value) if isinstance(value, list) else iter(())
+
+
+def destinations(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
+    """Every route and mirror destination of a VirtualService: (path of it, the mapping)."""
+    for section in ("http", "tcp", "tls"):
+        for i, route_rule in items(spec.get(section)):
+            if not isinstance(route_rule, dict):
+                continue
+            for j, dest in items(route_rule.get("route")):
+                if isinstance(dest, dict) and isinstance(dest.get("destination"), dict):
+                    yield ("spec", section, i, "route", j, "destination"), dest["destination"]
+            if section != "http":
+                continue
+            if isinstance(route_rule.get("mirror"), dict):
+                yield ("spec", section, i, "mirror"), route_rule["mirror"]
+            for j, mirror in items(route_rule.get("mirrors")):
+                if isinstance(mirror, dict) and isinstance(mirror.get("destination"), dict):
+                    yield ("spec", section, i, "mirrors", j, "destination"), mirror["destination"]
+
+
+def literal(value: Any) -> bool:
+    """A name to look up: a non-empty string, not an unrendered template (`{{ .Values.x }}`),
+    which other rules report."""
+    return isinstance(value, str) and bool(value) and "{{" not in value
+
+
+def defines_hosts(index: MeshIndex) -> bool:
+    """Whether the run holds a Kubernetes Service or a ServiceEntry at all: then ML906 judges
+    every destination host it cannot find."""
+    return bool(index.by_kind.get("Service") or index.by_kind.get("ServiceEntry"))
+
+
+def did_you_mean_service(index: MeshIndex, canonical: str) -> str:
+    """The suggestion for a cluster host no Service has: the closest Service name of its
+    namespace."""
+    name, _, rest = canonical.partition(".")
+    return did_you_mean(name, (svc.name for svc in index.services_in(rest.partition(".")[0])))
+
+
+def subsets_of(dr: Record) -> set[str]:
+    return {
+        s["name"]
+        for _, s in items(dr.spec.get("subsets"))
+        if isinstance(s, dict) and isinstance(s.get("name"), str)
+    }
+
+
+def mesh_bound(spec: dict[str, Any]) -> bool:
+    """Whether a VirtualService applies to sidecars: no `gateways`, or `mesh` among them."""
+    gateways = spec.get("gateways")
+    if not isinstance(gateways, list) or not gateways:
+        return True
+    return MESH_GATEWAY in gateways

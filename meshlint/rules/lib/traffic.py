@@ -1,0 +1,128 @@
+"""Traffic policies: the blocks of a DestinationRule that hold them, and the checks that
+DestinationRule and Sidecar connection pools share (Istio validates both with one function)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from meshlint.diagnostics import FieldPath, Finding
+from meshlint.rules.lib.grammar import as_int, check_duration
+
+_INT32_MIN = -(2**31)
+
+
+def traffic_policies(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
+    """The top-level traffic policy and each subset's one."""
+    tp = spec.get("trafficPolicy")
+    if isinstance(tp, dict):
+        yield ("spec", "trafficPolicy"), tp
+    subsets = spec.get("subsets")
+    if isinstance(subsets, list):
+        for i, subset in enumerate(subsets):
+            if isinstance(subset, dict):
+                tp = subset.get("trafficPolicy")
+                if isinstance(tp, dict):
+                    yield ("spec", "subsets", i, "trafficPolicy"), tp
+
+
+def policy_blocks(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
+    """Every traffic policy (the top-level one, then each subset's) and, after each, its
+    port-level entries (each holds the same sections)."""
+    for path, tp in traffic_policies(spec):
+        yield path, tp
+        pls = tp.get("portLevelSettings")
+        if isinstance(pls, list):
+            for j, pl in enumerate(pls):
+                if isinstance(pl, dict):
+                    yield (*path, "portLevelSettings", j), pl
+
+
+def child(obj: dict[str, Any], key: str) -> dict[str, Any] | None:
+    value = obj.get(key)
+    return value if isinstance(value, dict) else None
+
+
+_HTTP_COUNTERS = (
+    "http1MaxPendingRequests",
+    "http2MaxRequests",
+    "maxRequestsPerConnection",
+    "maxRetries",
+    "maxConcurrentStreams",
+)
+
+
+def connection_pool_findings(pool: dict[str, Any], base: FieldPath) -> Iterator[Finding]:
+    """What Istio's validateConnectionPool rejects in a pool's limits and HTTP/2 settings.
+
+    Sidecars take the same connection pools (ML672 calls this too).
+    """
+    tcp = child(pool, "tcp")
+    if tcp is not None:
+        yield from _negatives(tcp, (*base, "tcp"), ("maxConnections",))
+    http = child(pool, "http")
+    if http is None:
+        return
+    where: FieldPath = (*base, "http")
+    yield from _negatives(http, where, _HTTP_COUNTERS)
+    if http.get("h2UpgradePolicy") == "UPGRADE" and http.get("useClientProtocol") is True:
+        yield Finding(
+            (*where, "useClientProtocol"),
+            "useClientProtocol: true contradicts h2UpgradePolicy: UPGRADE: remove one of them",
+        )
+    keepalive = http.get("http2KeepAlive")
+    if isinstance(keepalive, dict):
+        for field in ("interval", "timeout"):
+            if keepalive.get(field) is None:
+                yield Finding(
+                    (*where, "http2KeepAlive"),
+                    f"http2KeepAlive needs an {field}, e.g. {field}: "
+                    f"{'30s' if field == 'interval' else '10s'}",
+                    key=True,
+                )
+
+
+def _negatives(obj: dict[str, Any], base: FieldPath, fields: tuple[str, ...]) -> Iterator[Finding]:
+    for field in fields:
+        n = as_int(obj.get(field))
+        if n is not None and _INT32_MIN <= n < 0:
+            yield Finding(
+                (*base, field),
+                f"{field} {n} is negative: a limit must be 0 (not set) or more",
+            )
+
+
+_DURATIONS: tuple[tuple[str, tuple[str, ...], bool, bool], ...] = (
+    ("connectionPool", ("http", "idleTimeout"), False, True),
+    ("connectionPool", ("http", "http2KeepAlive", "interval"), False, True),
+    ("connectionPool", ("http", "http2KeepAlive", "timeout"), False, True),
+    ("connectionPool", ("tcp", "connectTimeout"), False, True),
+    ("connectionPool", ("tcp", "maxConnectionDuration"), False, True),
+    ("connectionPool", ("tcp", "idleTimeout"), True, True),
+    ("connectionPool", ("tcp", "tcpKeepalive", "time"), False, True),
+    ("connectionPool", ("tcp", "tcpKeepalive", "interval"), False, True),
+    ("loadBalancer", ("warmup", "duration"), False, True),
+    ("loadBalancer", ("warmupDurationSecs",), False, False),
+    ("outlierDetection", ("interval",), False, True),
+    ("outlierDetection", ("baseEjectionTime",), False, True),
+)
+
+
+def duration_findings(block: dict[str, Any], base: FieldPath, section: str) -> Iterator[Finding]:
+    """The durations of one traffic-policy section (``connectionPool``, ``loadBalancer`` or
+    ``outlierDetection``) that Istio rejects; Sidecar connection pools (ML672) use it too."""
+    for where, inner, allow_zero, whole_ms in _DURATIONS:
+        if where != section:
+            continue
+        value: Any = block
+        for key in inner:
+            if not isinstance(value, dict):
+                break
+            value = value.get(key)
+        else:
+            if not isinstance(value, str):
+                continue
+            problem = check_duration(value, allow_zero=allow_zero, whole_ms=whole_ms)
+            # A value that is not a duration at all is the schema's finding.
+            if problem and "is not a duration" not in problem:
+                yield Finding((*base, *inner), f"{inner[-1]} {problem}")
