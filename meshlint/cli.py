@@ -432,6 +432,7 @@ def rules_command(
 
 def _rule_json(r: object) -> dict[str, object]:
     from meshlint.rules import Rule
+    from meshlint.rules.lib.expect import shown
 
     assert isinstance(r, Rule)
     return {
@@ -441,11 +442,16 @@ def _rule_json(r: object) -> dict[str, object]:
         "family": r.family,
         "summary": r.summary,
         "rationale": r.rationale,
-        "bad": r.bad,
+        "bad": shown(r.bad),
         "good": r.good,
         "istio": r.istio,
         "kiali": r.kiali,
         "fixable": r.fixable,
+        "options": [
+            {"name": o.name, "type": o.type, "default": o.default, "help": o.help}
+            for o in r.options
+        ],
+        "aliases": list(r.aliases),
     }
 
 
@@ -455,20 +461,40 @@ def explain_command(
 ) -> None:
     """Explain one rule: why it matters, and a bad and a good example."""
     from meshlint import rules
+    from meshlint.rules.lib.expect import shown
 
-    r = rules.get(code)
-    if r is None:
+    found = rules.lookup(code)
+    if not found:
         raise _fail(f"no rule {code!r}; `meshlint rules` lists them")
-    lines = [f"{r.code} {r.name} ({r.severity.label})", "", r.summary, "", r.rationale.rstrip()]
-    if r.istio or r.kiali:
-        lines += ["", "Matches: " + ", ".join(x for x in (r.istio, r.kiali) if x)]
-    if r.bad:
-        lines += ["", "Bad:", "", *("    " + ln for ln in r.bad.rstrip().splitlines())]
-    if r.good:
-        lines += ["", "Good:", "", *("    " + ln for ln in r.good.rstrip().splitlines())]
-    if r.fixable:
-        lines += ["", "`meshlint lint --fix` can fix it."]
-    typer.echo("\n".join(lines))
+    out: list[str] = []
+    key = code.strip().upper()
+    if key not in {r.code for r in found} and key in rules.aliases():
+        now = ", ".join(r.code for r in found)
+        out += [
+            f"{key} is an old code: its findings are now {now}, which it still selects, "
+            "ignores and suppresses.",
+            "",
+        ]
+    for r in found:
+        lines = [f"{r.code} {r.name} ({r.severity.label})", "", r.summary, "", r.rationale.rstrip()]
+        if r.istio or r.kiali:
+            lines += ["", "Matches: " + ", ".join(x for x in (r.istio, r.kiali) if x)]
+        if r.aliases:
+            lines += ["", "Replaces: " + ", ".join(r.aliases)]
+        if r.options:
+            lines += [
+                "",
+                "Options (`options: {" + r.code + ": {NAME: VALUE}}` in the configuration):",
+            ]
+            lines += [f"    {o.name} ({o.type}, default {o.default}): {o.help}" for o in r.options]
+        if r.bad:
+            lines += ["", "Bad:", "", *("    " + ln for ln in shown(r.bad).rstrip().splitlines())]
+        if r.good:
+            lines += ["", "Good:", "", *("    " + ln for ln in r.good.rstrip().splitlines())]
+        if r.fixable:
+            lines += ["", "`meshlint lint --fix` can fix it."]
+        out += [*(["", "---", ""] if out and out[-1] != "" else []), *lines]
+    typer.echo("\n".join(out))
 
 
 @app.command("schema")

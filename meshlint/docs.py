@@ -30,6 +30,7 @@ NOT_IMPLEMENTED: dict[str, str] = {
 
 def rules_markdown() -> str:
     from meshlint import rules
+    from meshlint.rules.lib.expect import shown
 
     all_rules = rules.all_rules()
     out = [
@@ -89,10 +90,24 @@ def rules_markdown() -> str:
             "",
             r.rationale.strip(),
         ]
+        if r.options:
+            out += [
+                "",
+                "Options (`options: {" + r.code + ": {NAME: VALUE}}` in the configuration):",
+                "",
+            ]
+            out += [f"- `{o.name}` ({o.type}, default `{o.default}`): {o.help}" for o in r.options]
+        if r.aliases:
+            out += [
+                "",
+                "Replaces "
+                + ", ".join(r.aliases)
+                + ", which still select, ignore and suppress it.",
+            ]
         if r.source:
             out += ["", f"Source: {r.source}"]
         if r.bad:
-            out += ["", "Bad:", "", "```yaml", r.bad.rstrip(), "```"]
+            out += ["", "Bad:", "", "```yaml", shown(r.bad).rstrip(), "```"]
         if r.good:
             out += ["", "Good:", "", "```yaml", r.good.rstrip(), "```"]
     return "\n".join(out) + "\n"

@@ -8,6 +8,7 @@ from conftest import FIXTURES
 from meshlint import rules
 from meshlint.config import Config
 from meshlint.engine import lint_text
+from meshlint.rules.lib.expect import Expected, markers
 
 ALL = rules.all_rules()
 
@@ -23,6 +24,28 @@ def test_bad_example_fires(rule: rules.Rule) -> None:
     result = lint_text(rule.bad, config_for(rule), name=f"{rule.code}-bad.yaml")
     codes = [d.code for d in result.findings]
     assert rule.code in codes, f"{rule.code} bad example gave {codes}"
+
+
+def _expected(e: Expected) -> Expected:
+    r = rules.get(e.code)
+    assert r is not None, f"{e.code} is no rule"
+    return Expected(e.line, e.column, e.code, e.path, e.severity or r.severity.label)
+
+
+@pytest.mark.parametrize("rule", [r for r in ALL if markers(r.bad)], ids=lambda r: r.code)
+def test_bad_example_gives_exactly_its_marked_findings(rule: rules.Rule) -> None:
+    """The marked codes' findings are exactly the marked ones, at their line, column, path and
+    severity (other rules' findings on the example are not its business)."""
+    want = sorted(_expected(e) for e in markers(rule.bad))
+    assert rule.code in {e.code for e in want}, f"{rule.code}: its own finding is not marked"
+    result = lint_text(rule.bad, config_for(rule), name=f"{rule.code}-bad.yaml")
+    marked = {e.code for e in want}
+    got = sorted(
+        Expected(d.line, d.column, d.code, d.path, d.severity.label)
+        for d in result.findings
+        if d.code in marked
+    )
+    assert got == want
 
 
 @pytest.mark.parametrize("rule", [r for r in ALL if r.good], ids=lambda r: r.code)

@@ -147,8 +147,9 @@ class Rule:
     # rule implements; docs/rules.md lists them.
     catalogue: tuple[str, ...] = ()
     options: tuple[Option, ...] = ()
-    # Codes this rule took over: old codes of rules merged into it, or of a rule split into it
-    # and others. Selecting, ignoring or suppressing an old code means its rules.
+    # Codes this rule took over: old codes of rules merged into it, or the code of the rule it
+    # was split from (which may still be a rule of its own). Selecting, ignoring or suppressing
+    # such a code covers this rule too.
     aliases: tuple[str, ...] = ()
     module: str = ""  # the module that declares it
 
@@ -203,7 +204,7 @@ def _register(r: Rule) -> None:
         raise ValueError(f"rule code {r.code!r} is not ML followed by three digits")
     if not _NAME.match(r.name):
         raise ValueError(f"rule name {r.name!r} is not kebab-case")
-    if r.code in _REGISTRY or r.code in _ALIASES:
+    if r.code in _REGISTRY:
         raise ValueError(f"rule code {r.code} registered twice")
     if r.name in _BY_NAME:
         raise ValueError(f"rule name {r.name} registered twice")
@@ -219,8 +220,8 @@ def _register(r: Rule) -> None:
             raise ValueError(f"rule {r.code}: option {opt.name} has unknown type {opt.type}")
         opt.parse(opt.default)  # a default the option itself refuses is a bug
     for old in r.aliases:
-        if not _CODE.match(old) or old in _REGISTRY:
-            raise ValueError(f"rule {r.code}: alias {old} is no free rule code")
+        if not _CODE.match(old) or old == r.code:
+            raise ValueError(f"rule {r.code}: alias {old} is no other rule code")
     for old in r.aliases:
         _ALIASES.setdefault(old, []).append(r.code)
     _REGISTRY[r.code] = r
@@ -325,17 +326,21 @@ def get(code_or_name: str) -> Rule | None:
     targets = _ALIASES.get(key.upper())
     if targets is not None and len(targets) == 1:
         return registry[targets[0]]
-    return None
+    return None  # unknown, or an old code several rules took over (see lookup)
 
 
 def lookup(selector: str) -> list[Rule]:
-    """The rules a code, a name or an old code stands for (not a prefix)."""
+    """The rules a code, a name or an old code stands for (not a prefix): a name means its
+    rule; a code means its rule and the rules that took it over (merged into them, or split off
+    it)."""
     registry = load_all()
     key = selector.strip()
-    found = get(key)
-    if found is not None:
-        return [found]
-    return [registry[c] for c in _ALIASES.get(key.upper(), ())]
+    if key.lower() in _BY_NAME:
+        return [registry[_BY_NAME[key.lower()]]]
+    code = key.upper()
+    found = [registry[code]] if code in registry else []
+    found += [registry[c] for c in _ALIASES.get(code, ()) if c != code]
+    return found
 
 
 def aliases() -> dict[str, list[str]]:

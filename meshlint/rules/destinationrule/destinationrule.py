@@ -22,7 +22,7 @@ from typing import Any
 
 from meshlint.diagnostics import FieldPath, Replacement, Severity
 from meshlint.resource import Resource
-from meshlint.rules import Finding, rule
+from meshlint.rules import Finding, Option, rule
 from meshlint.rules.lib.grammar import (
     as_int,
     check_dns_label,
@@ -1523,14 +1523,13 @@ def check_least_conn(res: Resource) -> Iterator[Finding]:
 # ML519 connect-timeout-too-short
 # --------------------------------------------------------------------------------------------
 
-_MIN_CONNECT_TIMEOUT_MS = 100
-
 
 @rule(
     "ML519",
     "connect-timeout-too-short",
     Severity.WARNING,
-    summary="A connection-pool `connectTimeout` is shorter than 100ms.",
+    summary="A connection-pool `connectTimeout` is shorter than 100ms (the `min-connect-timeout` "
+    "option).",
     rationale="""
         `connectionPool.tcp.connectTimeout` bounds how long a proxy waits for a TCP (and TLS)
         connection to an upstream host. Istio accepts anything from 1ms, but a connect across
@@ -1538,7 +1537,8 @@ _MIN_CONNECT_TIMEOUT_MS = 100
         takes longer than a few tens of milliseconds. Under load a timeout such as `30ms`
         turns slow connects into connect failures, retries multiply the attempts, outlier
         detection ejects healthy hosts, and the failures cascade. Istio's default is 10s; a
-        value from a few hundred milliseconds up is a safer floor.
+        value from a few hundred milliseconds up is a safer floor. Where every upstream is
+        close and fast, lower the floor with the `min-connect-timeout` option.
     """,
     bad=_dr(
         """
@@ -1561,8 +1561,16 @@ _MIN_CONNECT_TIMEOUT_MS = 100
     kinds=KINDS,
     source="meshlint: Istio's MeshConfig connectTimeout default is 10s (istio/istio "
     "pkg/config/mesh/mesh.go); the webhook only requires at least 1ms",
+    options=(
+        Option(
+            "min-connect-timeout",
+            "duration",
+            "100ms",
+            "the shortest connectTimeout that is not reported",
+        ),
+    ),
 )
-def check_connect_timeout(res: Resource) -> Iterator[Finding]:
+def check_connect_timeout(res: Resource, *, min_connect_timeout: float) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
@@ -1571,10 +1579,11 @@ def check_connect_timeout(res: Resource) -> Iterator[Finding]:
         value = tcp.get("connectTimeout") if tcp is not None else None
         ns = duration_ns(value) if isinstance(value, str) else None
         # Below 1ms Istio rejects it outright (ML510); only what it accepts is judged here.
-        if ns is not None and 1_000_000 <= ns < _MIN_CONNECT_TIMEOUT_MS * 1_000_000:
+        if ns is not None and 1_000_000 <= ns < min_connect_timeout * 1e9:
+            floor = f"{min_connect_timeout * 1000:g}ms"
             yield Finding(
                 (*path, "tcp", "connectTimeout"),
-                f"connectTimeout {value} is shorter than {_MIN_CONNECT_TIMEOUT_MS}ms: under load "
+                f"connectTimeout {value} is shorter than {floor}: under load "
                 "slow connects become connect failures and retries; Istio's default is 10s",
             )
 
