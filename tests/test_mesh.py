@@ -8,7 +8,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import FIXTURES, REPO
@@ -18,7 +20,7 @@ from meshlint.config import Config
 from meshlint.engine import lint_paths, lint_text
 from meshlint.mesh import MeshIndex, MeshSettings, Record, light_data, workload_selector
 from meshlint.parallel import lint_in_workers
-from meshlint.rules import all_rules
+from meshlint.rules import Finding, all_rules
 
 MESH = FIXTURES / "mesh"
 
@@ -503,18 +505,30 @@ items:
 
 
 @pytest.mark.internal_error
-def test_a_failing_mesh_check_is_reported_and_the_others_still_run(
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_failing_mesh_check_costs_only_the_record_it_failed_on(
+    replace_check: Callable[[str, Callable[..., Any]], None],
 ) -> None:
-    from meshlint.rules.lib import mesh as family
+    from meshlint.rules.mesh.references import unknown_subset
 
-    def broken(index: MeshIndex) -> list[object]:
-        raise ValueError("boom")
+    def broken(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+        if vs.name == "broken":
+            raise ValueError("boom")
+        yield from unknown_subset(vs, index)
 
-    monkeypatch.setitem(family.CHECKS, "ML903", broken)
-    text = SERVICE + "---\n" + VS.format(host="reviews")
-    found = [(d.code, d.severity.label) for d in lint_text(text, Config()).findings]
-    assert ("ML107", "error") in found and ("ML901", "error") in found
+    replace_check("ML901", broken)
+    text = (
+        SERVICE
+        + "---\n"
+        + VS.format(host="reviews").replace("name: reviews", "name: broken")
+        + "---\n"
+        + VS.format(host="reviews").replace("name: reviews", "name: fine")
+    )
+    found = lint_text(text, Config(select=["ML901"]), name="run.yaml").findings
+    assert [(d.code, d.resource) for d in found] == [
+        ("ML107", "VirtualService/shop/broken"),
+        ("ML901", "VirtualService/shop/fine"),
+    ]
+    assert "ML901 (unknown-subset)" in found[0].message and "ValueError: boom" in found[0].message
 
 
 def test_destination_rule_for_a_missing_service() -> None:

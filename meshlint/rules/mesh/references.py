@@ -1,9 +1,9 @@
-"""Cross-resource rules: what one resource says about others of the same run.
+"""Cross-resource rules: the references of VirtualServices and DestinationRules to subsets,
+gateways, hosts and workloads of the same run.
 
-These rules do not see one resource at a time: the engine builds a :class:`MeshIndex` of every
-resource of every linted file and runs each check here once, on the whole index. A check
-yields :class:`MeshFinding` values, which name the resource and the field; the engine places
-them at their line and column like any other finding.
+The engine builds a :class:`MeshIndex` of every resource of every linted file, then runs each
+rule on every record of its kinds with the index at hand; a rule yields findings about the
+record it checks, which the engine places at their line and column like any other.
 
 What "the run" holds is what was linted together, which is seldom the whole cluster: a rule
 only calls a reference broken when the run holds what it would have to find, and lowers the
@@ -15,13 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from meshlint.diagnostics import FieldPath, Severity
-from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, label_map, selects
-from meshlint.rules import define
+from meshlint.diagnostics import FieldPath, Finding, Severity
+from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, Workload, label_map, selects
+from meshlint.rules import rule
 from meshlint.rules.lib.mesh import (
     AN,
-    MeshFinding,
-    check,
     defines_hosts,
     destinations,
     did_you_mean,
@@ -32,12 +30,14 @@ from meshlint.rules.lib.mesh import (
     subsets_of,
 )
 
+
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML901",
     "unknown-subset",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"VirtualService"},
     summary="A VirtualService routes to a subset that no DestinationRule for the host defines.",
     rationale="""
         A subset exists only where a DestinationRule for the destination host declares it.
@@ -142,73 +142,81 @@ define(
     "'host+subset in destinationrule' and 'mirror+subset in destinationrule')",
     catalogue=("vs-x-subset-unknown", "vs-x-mirror-subset-unknown", "vs-k-subset-unknown"),
 )
-
-
-@check("ML901")
-def _unknown_subset(index: MeshIndex) -> Iterator[MeshFinding]:
-    for vs in index.virtual_services:
-        ns = vs.effective_namespace
-        for path, dest in destinations(vs.spec):
-            subset, host = dest.get("subset"), dest.get("host")
-            if not literal(subset) or not literal(host):
-                continue
-            assert isinstance(subset, str) and isinstance(host, str)
-            canonical = index.canonical(host, ns)
-            drs = index.rules_for(canonical)
-            where = (*path, "subset")
-            if drs:
-                declaring = [dr for dr in drs if subset in subsets_of(dr)]
-                if any(index.visible(dr, ns) for dr in declaring) or (
-                    declaring and not mesh_bound(vs.spec)
-                ):
-                    continue  # (a gateway's proxy sees what its own namespace sees)
-                if declaring:
-                    dr = declaring[0]
-                    yield MeshFinding(
-                        vs,
-                        where,
-                        f"subset `{subset}` of host `{host}` is declared by {dr.key} "
-                        f"({dr.where}), but its `exportTo` hides it from namespace `{ns}`: "
-                        "sidecars there do not have the subset",
-                    )
-                    continue
-                declared = sorted({s for dr in drs for s in subsets_of(dr)})
-                names = ", ".join(f"{dr.key} ({dr.where})" for dr in drs[:3])
-                has = f"they declare {', '.join(declared)}" if declared else "they declare none"
-                yield MeshFinding(
-                    vs,
-                    where,
-                    f"subset `{subset}` of host `{host}` is declared by no DestinationRule for "
-                    f"it: {names}; {has}{did_you_mean(subset, declared)}",
-                )
-            elif index.definitions(canonical):
-                yield MeshFinding(
-                    vs,
-                    where,
-                    f"subset `{subset}` of host `{host}` does not exist: no DestinationRule "
-                    f"in the linted files is for `{canonical}`",
-                )
-            elif (
-                index.has_destination_rules
-                and not defines_hosts(index)  # else ML906 reports the host itself
-                and not index.is_external(canonical, host)
+def unknown_subset(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    ns = vs.effective_namespace
+    for path, dest in destinations(vs.spec):
+        subset, host = dest.get("subset"), dest.get("host")
+        if not literal(subset) or not literal(host):
+            continue
+        assert isinstance(subset, str) and isinstance(host, str)
+        canonical = index.canonical(host, ns)
+        drs = index.rules_for(canonical)
+        where = (*path, "subset")
+        if drs:
+            declaring = [dr for dr in drs if subset in subsets_of(dr)]
+            if any(index.visible(dr, ns) for dr in declaring) or (
+                declaring and not mesh_bound(vs.spec)
             ):
-                yield MeshFinding(
-                    vs,
+                continue  # (a gateway's proxy sees what its own namespace sees)
+            if declaring:
+                dr = declaring[0]
+                yield Finding(
                     where,
-                    f"subset `{subset}` of host `{host}`: no DestinationRule in the linted files "
-                    f"is for `{canonical}` (nor a Service or ServiceEntry); unless one is "
-                    "applied from elsewhere, the subset does not exist",
-                    Severity.WARNING,
+                    f"subset `{subset}` of host `{host}` is declared by {dr.key} "
+                    f"({dr.where}), but its `exportTo` hides it from namespace `{ns}`: "
+                    "sidecars there do not have the subset",
                 )
+                continue
+            declared = sorted({s for dr in drs for s in subsets_of(dr)})
+            names = ", ".join(f"{dr.key} ({dr.where})" for dr in drs[:3])
+            has = f"they declare {', '.join(declared)}" if declared else "they declare none"
+            yield Finding(
+                where,
+                f"subset `{subset}` of host `{host}` is declared by no DestinationRule for "
+                f"it: {names}; {has}{did_you_mean(subset, declared)}",
+            )
+        elif index.definitions(canonical):
+            yield Finding(
+                where,
+                f"subset `{subset}` of host `{host}` does not exist: no DestinationRule "
+                f"in the linted files is for `{canonical}`",
+            )
+        elif (
+            index.has_destination_rules
+            and not defines_hosts(index)  # else ML906 reports the host itself
+            and not index.is_external(canonical, host)
+        ):
+            yield Finding(
+                where,
+                f"subset `{subset}` of host `{host}`: no DestinationRule in the linted files "
+                f"is for `{canonical}` (nor a Service or ServiceEntry); unless one is "
+                "applied from elsewhere, the subset does not exist",
+                severity=Severity.WARNING,
+            )
+
+
+def _gateway_refs(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
+    for i, ref in items(spec.get("gateways")):
+        if isinstance(ref, str):
+            yield ("spec", "gateways", i), ref
+    for i, route_rule in items(spec.get("http")):
+        if not isinstance(route_rule, dict):
+            continue
+        for j, match in items(route_rule.get("match")):
+            if not isinstance(match, dict):
+                continue
+            for k, ref in items(match.get("gateways")):
+                if isinstance(ref, str):
+                    yield ("spec", "http", i, "match", j, "gateways", k), ref
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML902",
     "unknown-gateway",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"VirtualService"},
     summary="A VirtualService names a gateway that no Gateway defines.",
     rationale="""
         A VirtualService bound to a gateway that does not exist is never applied to any
@@ -292,56 +300,59 @@ define(
     source=f"{AN}/virtualservice/gateways.go (ReferencedResourceNotFound, reftype 'gateway')",
     catalogue=("vs-x-gateway-unknown", "vs-k-gateway-unknown"),
 )
-
-
-def _gateway_refs(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
-    for i, ref in items(spec.get("gateways")):
-        if isinstance(ref, str):
-            yield ("spec", "gateways", i), ref
-    for i, route_rule in items(spec.get("http")):
-        if not isinstance(route_rule, dict):
+def unknown_gateway(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    for path, ref in _gateway_refs(vs.spec):
+        if ref == MESH_GATEWAY or not literal(ref):
             continue
-        for j, match in items(route_rule.get("match")):
-            if not isinstance(match, dict):
-                continue
-            for k, ref in items(match.get("gateways")):
-                if isinstance(ref, str):
-                    yield ("spec", "http", i, "match", j, "gateways", k), ref
+        ns, name = index.gateway(ref, vs.effective_namespace)
+        if (ns, name) in index.gateways or index.is_external_namespace(ns):
+            continue
+        if ns in index.namespaces:
+            yield Finding(
+                path,
+                f"gateway `{ref}` is Gateway {ns}/{name}, which no Gateway in the linted "
+                f"files defines although they hold namespace `{ns}`",
+            )
+        else:
+            yield Finding(
+                path,
+                f"gateway `{ref}` is Gateway {ns}/{name}, which no Gateway in the linted "
+                f"files defines (nothing of namespace `{ns}` is linted: it may be defined "
+                "elsewhere)",
+                severity=Severity.WARNING,
+            )
 
 
-@check("ML902")
-def _unknown_gateway(index: MeshIndex) -> Iterator[MeshFinding]:
-    for vs in index.virtual_services:
-        for path, ref in _gateway_refs(vs.spec):
-            if ref == MESH_GATEWAY or not literal(ref):
-                continue
-            ns, name = index.gateway(ref, vs.effective_namespace)
-            if (ns, name) in index.gateways or index.is_external_namespace(ns):
-                continue
-            if ns in index.namespaces:
-                yield MeshFinding(
-                    vs,
-                    path,
-                    f"gateway `{ref}` is Gateway {ns}/{name}, which no Gateway in the linted "
-                    f"files defines although they hold namespace `{ns}`",
-                )
-            else:
-                yield MeshFinding(
-                    vs,
-                    path,
-                    f"gateway `{ref}` is Gateway {ns}/{name}, which no Gateway in the linted "
-                    f"files defines (nothing of namespace `{ns}` is linted: it may be defined "
-                    "elsewhere)",
-                    Severity.WARNING,
-                )
+def _host_key(dr: Record, index: MeshIndex) -> str | None:
+    """The host a DestinationRule is indexed under, or None for a wildcard or a malformed
+    host (as :attr:`MeshIndex.destination_rules` holds them)."""
+    host = dr.spec.get("host")
+    if not isinstance(host, str) or not host:
+        return None
+    key = index.canonical(host, dr.effective_namespace)
+    return None if key.startswith("*") else key
+
+
+def _workloads_behind(index: MeshIndex, host: str) -> tuple[list[Record], list[Workload]]:
+    """The Kubernetes Services of a host and the workloads their selectors pick."""
+    workloads: dict[int, Workload] = {}
+    services = index.kubernetes_services(host)
+    for svc in services:
+        selector = label_map(svc.spec.get("selector"))
+        if not selector:
+            continue
+        for w in index.workloads_selected(svc.effective_namespace, selector):
+            workloads[id(w[0])] = w
+    return services, list(workloads.values())
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML903",
     "subset-selects-no-pods",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"DestinationRule"},
     summary="A DestinationRule subset selects none of the workloads of its Service.",
     rationale="""
         A subset is the pods of the host's Service that also carry the subset's labels. When
@@ -452,45 +463,70 @@ define(
     source=f"{AN}/destinationrule/subset.go (DestinationRuleSubsetNotSelectPods)",
     catalogue=("dr-x-subset-no-pods", "dr-k-subset-labels"),
 )
-
-
-@check("ML903")
-def _subset_selects_no_pods(index: MeshIndex) -> Iterator[MeshFinding]:
-    for host, drs in index.destination_rules.items():
-        workloads: dict[int, tuple[Record, dict[str, str]]] = {}
-        services = index.kubernetes_services(host)
-        for svc in services:
-            selector = label_map(svc.spec.get("selector"))
-            if not selector:
-                continue
-            for w in index.workloads_selected(svc.effective_namespace, selector):
-                workloads[id(w[0])] = w
-        if not workloads:
+def subset_selects_no_pods(dr: Record, index: MeshIndex) -> Iterator[Finding]:
+    host = _host_key(dr, index)
+    if host is None:
+        return
+    services, pods = _workloads_behind(index, host)
+    if not pods:
+        return
+    named = ", ".join(w.key for w, _ in pods[:3]) + (", …" if len(pods) > 3 else "")
+    for i, subset in items(dr.spec.get("subsets")):
+        labels = label_map(subset.get("labels")) if isinstance(subset, dict) else None
+        if not labels or any(selects(labels, pl) for _, pl in pods):
             continue
-        pods = list(workloads.values())
-        named = ", ".join(w.key for w, _ in pods[:3]) + (", …" if len(pods) > 3 else "")
-        for dr in drs:
-            for i, subset in items(dr.spec.get("subsets")):
-                labels = label_map(subset.get("labels")) if isinstance(subset, dict) else None
-                if not labels or any(selects(labels, pl) for _, pl in pods):
-                    continue
-                if any("{{" in v for v in labels.values()):
-                    continue
-                wanted = ", ".join(f"{k}={v}" for k, v in labels.items())
-                yield MeshFinding(
-                    dr,
-                    ("spec", "subsets", i, "labels"),
-                    f"no workload behind Service {services[0].key} carries {wanted}: the subset "
-                    f"has no endpoints (workloads of the Service: {named})",
-                )
+        if any("{{" in v for v in labels.values()):
+            continue
+        wanted = ", ".join(f"{k}={v}" for k, v in labels.items())
+        yield Finding(
+            ("spec", "subsets", i, "labels"),
+            f"no workload behind Service {services[0].key} carries {wanted}: the subset "
+            f"has no endpoints (workloads of the Service: {named})",
+        )
+
+
+def _scope(vs: Record) -> str:
+    export = vs.spec.get("exportTo")
+    if not isinstance(export, list) or not export or "*" in export:
+        return "*"
+    return vs.effective_namespace
+
+
+def _claims(vs: Record, index: MeshIndex) -> Iterator[tuple[int, str, tuple[str, str, str]]]:
+    """(index in `hosts`, host as written, claim) of each host a mesh-bound VirtualService
+    claims, once each: the claim is (scope, host, namespace as written, or the file when none
+    is written)."""
+    spec = vs.spec
+    if not mesh_bound(spec):
+        return
+    scope = _scope(vs)
+    place = vs.place
+    seen: set[str] = set()
+    for i, host in items(spec.get("hosts")):
+        if not literal(host):
+            continue
+        canonical = index.canonical(host, vs.effective_namespace)
+        if canonical in seen:
+            continue  # the same host twice in one resource is another rule's business
+        seen.add(canonical)
+        yield i, host, (scope, canonical, place if scope != "*" or vs.namespace is None else "")
+
+
+def _first_claims(index: MeshIndex) -> dict[tuple[str, str, str], Record]:
+    first: dict[tuple[str, str, str], Record] = {}
+    for vs in index.virtual_services:
+        for _, _, claim in _claims(vs, index):
+            first.setdefault(claim, vs)
+    return first
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML904",
     "conflicting-virtualservice-hosts",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"VirtualService"},
     summary="Two VirtualServices bound to the mesh claim the same host.",
     rationale="""
         For sidecars, Istio keeps one VirtualService per host: when two mesh-bound
@@ -562,51 +598,26 @@ define(
     "(ConflictingMeshGatewayVirtualServiceHosts)",
     catalogue=("vs-x-mesh-host-conflict",),
 )
-
-
-def _scope(vs: Record) -> str:
-    export = vs.spec.get("exportTo")
-    if not isinstance(export, list) or not export or "*" in export:
-        return "*"
-    return vs.effective_namespace
-
-
-@check("ML904")
-def _conflicting_hosts(index: MeshIndex) -> Iterator[MeshFinding]:
-    # (scope, host, namespace as written, or the file when none is written) → first claim
-    first: dict[tuple[str, str, str], Record] = {}
-    for vs in index.virtual_services:
-        spec = vs.spec
-        if not mesh_bound(spec):
+def conflicting_virtualservice_hosts(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    first = index.memo(_first_claims)
+    for i, host, claim in _claims(vs, index):
+        other = first.get(claim, vs)
+        if other is vs:
             continue
-        scope = _scope(vs)
-        place = vs.place
-        seen: set[str] = set()
-        for i, host in items(spec.get("hosts")):
-            if not literal(host):
-                continue
-            canonical = index.canonical(host, vs.effective_namespace)
-            if canonical in seen:
-                continue  # the same host twice in one resource is another rule's business
-            seen.add(canonical)
-            claim = (scope, canonical, place if scope != "*" or vs.namespace is None else "")
-            other = first.setdefault(claim, vs)
-            if other is vs:
-                continue
-            yield MeshFinding(
-                vs,
-                ("spec", "hosts", i),
-                f"host `{host}` is also claimed by {other.key} ({other.where}), bound to the "
-                "mesh as well: Istio applies only one of them to sidecars; merge them",
-            )
+        yield Finding(
+            ("spec", "hosts", i),
+            f"host `{host}` is also claimed by {other.key} ({other.where}), bound to the "
+            "mesh as well: Istio applies only one of them to sidecars; merge them",
+        )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML905",
     "unknown-destinationrule-host",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"DestinationRule"},
     summary="A DestinationRule is for a cluster service that does not exist.",
     rationale="""
         A DestinationRule applies to the host it names and to nothing else: when that host is
@@ -676,22 +687,18 @@ define(
     source=f"{AN}/destinationrule/subset.go (UnknownDestinationRuleHost)",
     catalogue=("dr-x-host-unknown", "dr-k-host-unknown"),
 )
-
-
-@check("ML905")
-def _unknown_destination_rule_host(index: MeshIndex) -> Iterator[MeshFinding]:
-    for host, drs in index.destination_rules.items():
-        ns = index.cluster_namespace(host)
-        if ns is None or "{{" in host or index.definitions(host) or index.is_external(host):
-            continue
-        for dr in drs:
-            if not index.holds_services_of(ns, dr):
-                continue
-            written = dr.spec.get("host")
-            yield MeshFinding(
-                dr,
-                ("spec", "host"),
-                f"host `{written}` is `{host}`, but no Service of namespace `{ns}` in the "
-                "linted files has that name (nor a ServiceEntry that host): the rule applies "
-                f"to nothing{did_you_mean_service(index, host)}",
-            )
+def unknown_destinationrule_host(dr: Record, index: MeshIndex) -> Iterator[Finding]:
+    host = _host_key(dr, index)
+    if host is None:
+        return
+    ns = index.cluster_namespace(host)
+    if ns is None or "{{" in host or index.definitions(host) or index.is_external(host):
+        return
+    if not index.holds_services_of(ns, dr):
+        return
+    yield Finding(
+        ("spec", "host"),
+        f"host `{dr.spec.get('host')}` is `{host}`, but no Service of namespace `{ns}` in the "
+        "linted files has that name (nor a ServiceEntry that host): the rule applies "
+        f"to nothing{did_you_mean_service(index, host)}",
+    )
