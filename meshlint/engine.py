@@ -365,7 +365,6 @@ def _lint_document(doc: Document, plan: _Plan, out: list[Diagnostic]) -> Resourc
             for code, finding in model_findings(res):
                 if config.enabled(code):
                     emit(code, rules.get(code).severity, finding)  # type: ignore[union-attr]
-                    res.schema_ok = False
         except Exception as exc:  # a bug of ours: say so on the resource, go on
             emit.internal_error("the schema check", exc)
     if plan.schemas is not None:

@@ -21,7 +21,6 @@ class Resource:
     name: str
     namespace: str | None  # as written; None when the manifest names none
     info: KindInfo | None  # None for kinds meshlint does not model
-    schema_ok: bool = True  # False once the schema stage found an error in it
 
     @property
     def data(self) -> dict[str, Any]:
