@@ -222,6 +222,14 @@ def _mesh_stage(
             found.append(
                 (INTERNAL_ERROR, Severity.ERROR, result.records[0], Finding((), _crashed(old, exc)))
             )
+    return place_record_findings(result, found)
+
+
+def place_record_findings(
+    result: LintResult, found: list[tuple[str, Severity, Record, Finding]]
+) -> list[Diagnostic]:
+    """Findings on records of a run (whose node trees were freed) as located diagnostics,
+    annotation-filtered: (code, severity, record, finding) each."""
     if not found:
         return []
     by_name = {s.name: s for s in result.sources}
@@ -275,6 +283,17 @@ def _documents_of(
         result.sources.append(source)
     load = loader.load_text(source.text, name)
     return {(d.index, d.item): d for d in load.documents}
+
+
+def add_findings(result: LintResult, raw: list[Diagnostic], config: Config) -> None:
+    """Findings of a later stage (the translation's), filtered and suppressed as any, merged
+    into the run's in file order."""
+    mine = _finalize(raw, result.sources, config)
+    order = {s.name: i for i, s in enumerate(result.sources)}
+    result.findings.extend(mine)
+    result.findings.sort(
+        key=lambda d: (order.get(d.file, len(order)), d.line, d.column, d.code, d.message)
+    )
 
 
 def finish_in_parent(result: LintResult, config: Config, files: Sequence[str]) -> None:

@@ -204,7 +204,7 @@ class PreCommit:
 def test_precommit_installs_meshlint_from_the_hook_repository(precommit: PreCommit) -> None:
     envs = list(precommit.store.glob("repo*/py_env-*"))
     assert len(envs) == 1, envs
-    installed = envs[0].glob("lib/python*/site-packages/meshlint/cli.py")
+    installed = envs[0].glob("lib/python*/site-packages/meshlint/cli/__init__.py")
     assert list(installed), "meshlint is not installed in the hook's environment"
     assert (envs[0] / "bin" / "meshlint").is_file()
 
@@ -403,7 +403,7 @@ def test_action_install_step(action: Runner) -> None:
     bin_dir = Path(action.step_outputs["install"]["bin"])
     assert bin_dir.parent.parent == action.temp
     assert (bin_dir / "meshlint").is_file() and (bin_dir / "kubectl-meshlint").is_file()
-    site = list(bin_dir.parent.glob("lib/python*/site-packages/meshlint/cli.py"))
+    site = list(bin_dir.parent.glob("lib/python*/site-packages/meshlint/cli/__init__.py"))
     assert site, "meshlint is not installed in the action's environment"
 
 

@@ -29,11 +29,14 @@ ISTIO_KINDS = frozenset(
 )
 # The kinds the cross-resource rules read; the engine keeps a Record of each of these only.
 MESH_KINDS = (
-    WORKLOAD_KINDS | ISTIO_KINDS | {"Service", "Namespace", "ServiceAccount", "Secret", "ConfigMap"}
+    WORKLOAD_KINDS
+    | ISTIO_KINDS
+    | {"Service", "Namespace", "ServiceAccount", "Secret", "ConfigMap", "WorkloadEntry"}
 )
 # Kinds meshlint has no model of whose Records are kept all the same (Gateway: the Gateway API's,
-# which VirtualServices may name; Secret: gateway credentials; ConfigMap: Istio's mesh config).
-UNMODELLED_MESH_KINDS = frozenset({"Gateway", "Secret", "ConfigMap"})
+# which VirtualServices may name; Secret: gateway credentials; ConfigMap: Istio's mesh config;
+# WorkloadEntry: endpoints of ServiceEntries, for the translation).
+UNMODELLED_MESH_KINDS = frozenset({"Gateway", "Secret", "ConfigMap", "WorkloadEntry"})
 MESH_GATEWAY = "mesh"
 # Where a workload's Record keeps what its pods carry (a Pod's own, a controller's template's).
 POD_LABELS = "podLabels"
@@ -121,7 +124,7 @@ def light_data(kind: str, data: dict[str, Any]) -> dict[str, Any]:
             out[MESH_CONFIG] = _mesh_config(mesh)
     if not isinstance(spec, dict):
         return out
-    if kind in ISTIO_KINDS:
+    if kind in ISTIO_KINDS or kind == "WorkloadEntry":  # (endpoints of ServiceEntries)
         out["spec"] = spec
     elif kind == "Service":
         out["spec"] = {k: spec[k] for k in _SERVICE_KEYS if k in spec}

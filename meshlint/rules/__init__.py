@@ -50,6 +50,7 @@ __all__ = [
 
 # Families by hundreds: what each prefix covers (docs/rules.md and `meshlint rules` group by it).
 FAMILIES: dict[str, str] = {
+    "ML0": "translation: what a translated config leaves out",
     "ML1": "the file and its YAML",
     "ML2": "kinds, apiVersions and the typed models",
     "ML3": "metadata, workload selectors and target references, template placeholders",
@@ -194,7 +195,7 @@ class Rule:
 _REGISTRY: dict[str, Rule] = {}
 _BY_NAME: dict[str, str] = {}
 _ALIASES: dict[str, list[str]] = {}  # old code → the codes of the rules that took it over
-_CODE = re.compile(r"^ML[1-9]\d\d$")
+_CODE = re.compile(r"^ML\d\d\d$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]+$")
 _loaded = False
 
@@ -202,6 +203,8 @@ _loaded = False
 def _register(r: Rule) -> None:
     if not _CODE.match(r.code):
         raise ValueError(f"rule code {r.code!r} is not ML followed by three digits")
+    if r.code == "ML000":
+        raise ValueError("rule code ML000 is reserved")
     if not _NAME.match(r.name):
         raise ValueError(f"rule name {r.name!r} is not kebab-case")
     if r.code in _REGISTRY:

@@ -1,0 +1,252 @@
+"""The Typer application and what every command shares: exit codes, formats, usage errors.
+
+Each command lives in a module of this package; heavy modules load inside the commands that
+need them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from meshlint.config import Config
+    from meshlint.engine import LintResult
+
+
+app = typer.Typer(
+    name="meshlint",
+    help="Lint Istio service-mesh manifests: every finding at its file, line and column.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+    junit = "junit"
+    gitlab = "gitlab"
+
+
+class ColorMode(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"meshlint: error: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for v in values or []:
+        out.extend(p.strip() for p in v.split(",") if p.strip())
+    return out
+
+
+_COMMANDS = {"lint", "rules", "explain", "schema", "version", "translate", "certs", "route"}
+
+
+def main(argv: list[str] | None = None, prog: str = "meshlint") -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "--version":
+        args = ["version"]
+    elif args and args[0] not in _COMMANDS and args[0] not in ("-h", "--help"):
+        args.insert(0, "lint")  # `meshlint PATH…` is `meshlint lint PATH…`
+    try:
+        app(args=args, prog_name=prog, standalone_mode=True)
+    except KeyboardInterrupt:  # pragma: no cover
+        sys.exit(130)
+
+
+def kubectl_main() -> None:
+    main(prog="kubectl meshlint")
+
+
+# --------------------------------------------------------------------------------------------
+# What the commands that read manifests share: settings, inputs, the report, the exit status.
+
+
+def load_settings(
+    *,
+    config_file: Path | None,
+    no_config: bool,
+    select: list[str] | None = None,
+    ignore: list[str] | None = None,
+    fail_on: str | None = None,
+    exclude: list[str] | None = None,
+    schema_location: list[str] | None = None,
+) -> Config:
+    """The configuration file (unless ``no_config``), with the command line's options over it;
+    a usage error when either is wrong."""
+    from meshlint import config as config_mod
+
+    try:
+        if no_config:
+            cfg = config_mod.Config()
+        else:
+            cfg = config_mod.load(config_file) if config_file else config_mod.load()
+            if config_file is not None and not config_file.is_file():
+                raise config_mod.ConfigError(f"{config_file}: no such file")
+        if select:
+            cfg.select = config_mod.check_selectors(_split(select), "--select")
+        if ignore:
+            cfg.ignore = cfg.ignore + config_mod.check_selectors(_split(ignore), "--ignore")
+        if fail_on is not None:
+            try:
+                cfg.fail_on = config_mod.parse_fail_on(fail_on)
+            except ValueError as exc:
+                raise config_mod.ConfigError(f"--fail-on: {exc}") from None
+        if exclude:
+            cfg.exclude = cfg.exclude + list(exclude)
+        if schema_location:
+            cfg.schema_locations = cfg.schema_locations + list(schema_location)
+    except config_mod.ConfigError as exc:
+        raise _fail(str(exc)) from None
+    return cfg
+
+
+class Inputs:
+    """Where the manifests come from: paths and ``-f`` files, stdin, and the cluster."""
+
+    def __init__(
+        self,
+        paths: list[str] | None,
+        filename: list[str] | None,
+        stdin_name: str,
+        cluster: bool,
+        context: str | None,
+        namespace: str | None,
+        all_namespaces: bool,
+        kubeconfig: str | None,
+    ) -> None:
+        if not cluster:
+            stray = [
+                flag
+                for flag, value in (
+                    ("--context", context),
+                    ("--namespace", namespace),
+                    ("--all-namespaces", all_namespaces),
+                    ("--kubeconfig", kubeconfig),
+                )
+                if value
+            ]
+            if stray:
+                raise _fail(f"{', '.join(stray)} only apply with --cluster")
+        self.targets = [*(paths or []), *(filename or [])] or ([] if cluster else ["."])
+        self.stdin_name = stdin_name
+        self.cluster = cluster
+        self.context, self.namespace = context, namespace
+        self.all_namespaces, self.kubeconfig = all_namespaces, kubeconfig
+
+    def discover(self, cfg: Config) -> list[str]:
+        from meshlint import loader
+
+        files, missing = loader.discover(self.targets, cfg.exclude)
+        if missing:
+            raise _fail("no such file or folder: " + ", ".join(missing))
+        if not files and not self.cluster:
+            typer.echo(
+                "meshlint: warning: no YAML or JSON file found under " + ", ".join(self.targets),
+                err=True,
+            )
+        return files
+
+    def lint(self, files: list[str], cfg: Config, *, jobs: int = 1) -> LintResult:
+        """The files (and the cluster, with --cluster) linted as one run."""
+        from meshlint import engine
+        from meshlint.diagnostics import ConfigError
+
+        try:
+            if self.cluster:  # the files and the cluster in one run: mesh checks see both
+                return self._lint_cluster(files, cfg)
+            if jobs > 1 and len(files) >= engine.PARALLEL_MIN_FILES and "-" not in files:
+                from meshlint.parallel import lint_in_workers
+
+                progress = sys.stderr.isatty() and len(files) >= 500
+                return lint_in_workers(files, cfg, jobs, progress=progress)
+            return engine.lint_files(files, cfg, stdin_name=self.stdin_name)
+        except ConfigError as exc:  # e.g. a schema location that cannot be used
+            raise _fail(str(exc)) from None
+
+    def _lint_cluster(self, files: list[str], cfg: Config) -> LintResult:
+        """The files and what the cluster holds, linted as one run; what could not be read is a
+        warning on stderr, and a cluster that cannot be read at all a usage error."""
+        from meshlint import kube
+
+        try:
+            state = kube.fetch(
+                self.context,
+                self.namespace,
+                self.all_namespaces,
+                self.kubeconfig,
+                root_namespace=cfg.root_namespace,
+            )
+        except kube.ClusterError as exc:
+            raise _fail(str(exc)) from None
+        for warning in state.warnings:
+            typer.echo(f"meshlint: warning: {warning}", err=True)
+        if state.skipped:
+            typer.echo(f"meshlint: warning: not read: {', '.join(state.skipped)}", err=True)
+        return kube.lint_state(state, cfg, files=files, stdin_name=self.stdin_name)
+
+
+def render_report(
+    result: LintResult,
+    fmt: Format,
+    color: ColorMode,
+    output: Path | None,
+    *,
+    statistics: bool = False,
+    stream: Any = None,
+) -> str:
+    from meshlint import report
+
+    stream = stream or sys.stdout
+    use_color = color is ColorMode.always or (
+        color is ColorMode.auto
+        and output is None
+        and stream.isatty()
+        and "NO_COLOR" not in os.environ
+    )
+    if statistics:
+        from meshlint.report.statistics import render_statistics
+
+        return render_statistics(result)
+    return report.render(fmt.value, result, color=use_color)
+
+
+def exit_status(result: LintResult, cfg: Config) -> int:
+    from meshlint.engine import INTERNAL_ERROR
+
+    if result.io_error or any(d.code == INTERNAL_ERROR for d in result.findings):
+        return EXIT_USAGE  # the report is incomplete: a file could not be read, a rule failed
+    threshold = cfg.fail_on
+    if threshold is not None and any(d.severity >= threshold for d in result.findings):
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def write_text(output: Path, text: str) -> None:
+    """Write ``text`` whole or not at all (a temporary file renamed into place)."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_name(f".{output.name}.meshlint-tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, output)
+    except OSError as exc:
+        raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
