@@ -460,8 +460,8 @@ class Builder:
         ns = self.identity.namespace
         services = self.visible_services(ns)
         candidates = self._mesh_virtual_services(ns)
-        for vs in candidates:  # istiod gives the sidecar every one of them
-            self._use(vs)
+        for each in candidates:  # istiod gives the sidecar every one of them
+            self._use(each)
         by_port: dict[int, list[VirtualHost]] = {}
         claimed: set[tuple[str, int]] = set()
         for svc in services:
