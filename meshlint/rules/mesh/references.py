@@ -21,6 +21,7 @@ from meshlint.rules import rule
 from meshlint.rules.lib.mesh import (
     AN,
     defines_hosts,
+    destination_rule_host,
     destinations,
     did_you_mean,
     did_you_mean_service,
@@ -323,16 +324,6 @@ def unknown_gateway(vs: Record, index: MeshIndex) -> Iterator[Finding]:
             )
 
 
-def _host_key(dr: Record, index: MeshIndex) -> str | None:
-    """The host a DestinationRule is indexed under, or None for a wildcard or a malformed
-    host (as :attr:`MeshIndex.destination_rules` holds them)."""
-    host = dr.spec.get("host")
-    if not isinstance(host, str) or not host:
-        return None
-    key = index.canonical(host, dr.effective_namespace)
-    return None if key.startswith("*") else key
-
-
 def _workloads_behind(index: MeshIndex, host: str) -> tuple[list[Record], list[Workload]]:
     """The Kubernetes Services of a host and the workloads their selectors pick."""
     workloads: dict[int, Workload] = {}
@@ -464,7 +455,7 @@ def _workloads_behind(index: MeshIndex, host: str) -> tuple[list[Record], list[W
     catalogue=("dr-x-subset-no-pods", "dr-k-subset-labels"),
 )
 def subset_selects_no_pods(dr: Record, index: MeshIndex) -> Iterator[Finding]:
-    host = _host_key(dr, index)
+    host = destination_rule_host(dr, index)
     if host is None:
         return
     services, pods = _workloads_behind(index, host)
@@ -688,7 +679,7 @@ def conflicting_virtualservice_hosts(vs: Record, index: MeshIndex) -> Iterator[F
     catalogue=("dr-x-host-unknown", "dr-k-host-unknown"),
 )
 def unknown_destinationrule_host(dr: Record, index: MeshIndex) -> Iterator[Finding]:
-    host = _host_key(dr, index)
+    host = destination_rule_host(dr, index)
     if host is None:
         return
     ns = index.cluster_namespace(host)
