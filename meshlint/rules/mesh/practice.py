@@ -141,7 +141,7 @@ def _workload_counts(
           trafficPolicy:
             connectionPool:
               tcp:
-                maxConnections: 2
+                maxConnections: 2  # expect: ML985@25 spec.trafficPolicy.connectionPool.tcp.maxConnections
               http:
                 http2MaxRequests: 100
     """,
@@ -314,7 +314,7 @@ def _routing(index: MeshIndex) -> _Routing | None:
           - name: v1
             labels:
               version: v1
-          - name: v2
+          - name: v2  # expect: ML986@11 spec.subsets[1].name
             labels:
               version: v2
         ---

@@ -93,7 +93,7 @@ from meshlint.rules.lib.mesh import (
           - route:
             - destination:
                 host: reviews
-                subset: v2
+                subset: v2  # expect: ML901@17 spec.http[0].route[0].destination.subset
     """,
     good="""
         apiVersion: v1
@@ -258,7 +258,7 @@ def _gateway_refs(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
           hosts:
           - shop.example.com
           gateways:
-          - shop-gw
+          - shop-gw  # expect: ML902@5 spec.gateways[0]
           http:
           - route:
             - destination:
@@ -402,7 +402,7 @@ def _workloads_behind(index: MeshIndex, host: str) -> tuple[list[Record], list[W
               version: v1
           - name: v2
             labels:
-              version: v2
+              version: v2  # expect: ML903@7 spec.subsets[1].labels
     """,
     good="""
         apiVersion: v1
@@ -552,7 +552,7 @@ def _first_claims(index: MeshIndex) -> dict[tuple[str, str, str], Record]:
           namespace: shop
         spec:
           hosts:
-          - reviews.shop.svc.cluster.local
+          - reviews.shop.svc.cluster.local  # expect: ML904@5 spec.hosts[0]
           http:
           - match:
             - headers:
@@ -642,7 +642,7 @@ def conflicting_virtualservice_hosts(vs: Record, index: MeshIndex) -> Iterator[F
           name: payments
           namespace: billing
         spec:
-          host: payment
+          host: payment  # expect: ML905@9 spec.host
           trafficPolicy:
             connectionPool:
               http:
