@@ -1,5 +1,7 @@
-"""Cross-resource rules (ML9xx): the index, each rule on its fixtures, placement across files,
-suppression, and a parallel run that gives what one process gives."""
+"""Cross-resource rules (ML9xx): the index, the reference rules' edge cases, placement across
+files, suppression, and a parallel run that gives what one process gives. The rules' fixtures
+(tests/fixtures/rules/mesh/) state their findings with markers; test_rule_fixtures.py holds them
+to it."""
 
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from meshlint.mesh import MeshIndex, MeshSettings, Record, light_data, workload_
 from meshlint.parallel import lint_in_workers
 from meshlint.rules import Finding, all_rules
 
-MESH = FIXTURES / "mesh"
+MESH = FIXTURES / "mesh"  # cross-resource fixtures that state no findings of their own yet
+RULES = FIXTURES / "rules" / "mesh"  # cross-resource fixtures with expectation markers
 
 
 def lint(*paths: Path, config: Config | None = None) -> list[tuple[str, str, str, int, int, str]]:
@@ -38,9 +41,10 @@ def mesh_only(found: list[tuple[str, str, str, int, int, str]]) -> list[tuple[ob
     return [f for f in found if f[0].startswith("ML9")]
 
 
-# The rules this file tests; the fixtures also draw findings of later rules (ML986, an unused
-# subset, on every DestinationRule whose other subset a VirtualService misses), tested elsewhere.
-REFERENCE_RULES = ("ML901", "ML902", "ML903", "ML904", "ML905")
+# The rules this file tests the edge cases of; other rules' findings are not its business.
+REFERENCE_RULES = frozenset(
+    r.code for r in all_rules() if r.module == "meshlint.rules.mesh.references"
+)
 
 
 def reference_only(found: list[tuple[str, str, str, int, int, str]]) -> list[tuple[object, ...]]:
@@ -48,70 +52,25 @@ def reference_only(found: list[tuple[str, str, str, int, int, str]]) -> list[tup
 
 
 # --------------------------------------------------------------------------------------------
-# the rules, each on a failing and a clean fixture
-
-
-@pytest.mark.parametrize("code", ["ML901", "ML902", "ML903", "ML904"])
-def test_clean_fixture_has_no_finding_at_all(code: str) -> None:
-    assert lint(MESH / f"{code}-good.yaml") == []
-
-
-def test_unknown_subset_in_route_and_mirror() -> None:
-    assert reference_only(lint(MESH / "ML901-bad.yaml")) == [
-        (
-            "ML901",
-            "error",
-            "ML901-bad.yaml",
-            98,
-            17,
-            "spec.http[0].route[1].destination.subset",
-        ),
-        ("ML901", "error", "ML901-bad.yaml", 102, 15, "spec.http[0].mirror.subset"),
-    ]
-
-
-def test_unknown_gateway_in_own_namespace_is_an_error_elsewhere_a_warning() -> None:
-    assert lint(MESH / "ML902-bad.yaml") == [
-        ("ML902", "error", "ML902-bad.yaml", 40, 5, "spec.gateways[0]"),
-        ("ML902", "warning", "ML902-bad.yaml", 41, 5, "spec.gateways[1]"),
-        ("ML902", "error", "ML902-bad.yaml", 48, 9, "spec.http[0].match[0].gateways[0]"),
-    ]
-
-
-def test_subset_that_selects_no_pods() -> None:
-    assert lint(MESH / "ML903-bad.yaml") == [
-        ("ML903", "warning", "ML903-bad.yaml", 83, 7, "spec.subsets[2].labels"),
-    ]
+# what the fixtures' markers do not say: messages, and a run that holds less
 
 
 def test_conflicting_mesh_virtual_services_name_the_first() -> None:
-    result = lint_paths([str(MESH / "ML904-bad.yaml")], Config())
+    result = lint_paths([str(RULES / "ML904-bad.yaml")], Config())
     [d] = result.findings
-    assert (d.code, d.line, d.column, d.path) == ("ML904", 35, 5, "spec.hosts[0]")
     assert d.resource == "VirtualService/catalog/details-timeouts"
     assert "VirtualService/catalog/details" in d.message
     assert "ML904-bad.yaml:15" in d.message
 
 
-def test_findings_across_files_land_in_the_file_of_the_resource() -> None:
-    assert reference_only(lint(MESH / "split")) == [
-        ("ML903", "warning", "destinationrule.yaml", 14, 7, "spec.subsets[1].labels"),
-        (
-            "ML901",
-            "error",
-            "virtualservice.yaml",
-            17,
-            17,
-            "spec.http[0].route[1].destination.subset",
-        ),
-    ]
+SPLIT = RULES / "split.run"  # a Service, a DestinationRule and a VirtualService, one a file
 
 
 def test_each_file_alone_knows_less() -> None:
     # The VirtualService alone: no DestinationRule and no Service in the run, nothing to say.
-    assert lint(MESH / "split" / "virtualservice.yaml") == []
+    assert lint(SPLIT / "virtualservice.yaml") == []
     # With the DestinationRule but not the Service: the subset still does not exist.
-    found = lint(MESH / "split" / "virtualservice.yaml", MESH / "split" / "destinationrule.yaml")
+    found = lint(SPLIT / "virtualservice.yaml", SPLIT / "destinationrule.yaml")
     assert [f[:2] for f in reference_only(found)] == [("ML901", "error")]
 
 
@@ -440,8 +399,10 @@ def test_index_reads_mesh_config_secrets_and_accounts() -> None:
 
 
 def test_jobs_give_the_same_mesh_findings_in_the_same_order(tmp_path: Path) -> None:
-    for f in sorted(MESH.rglob("*.yaml")):
-        shutil.copy(f, tmp_path / f.name.replace(".yaml", "-0.yaml"))
+    for root in (MESH, RULES):
+        for f in sorted(root.rglob("*.yaml")):
+            name = f.relative_to(root).as_posix().replace("/", "-")
+            shutil.copy(f, tmp_path / name.replace(".yaml", "-0.yaml"))
     for i in range(40):
         ns = f"team{i}"
         body = SERVICE.replace("shop", ns)
@@ -531,13 +492,6 @@ def test_a_failing_mesh_check_costs_only_the_record_it_failed_on(
     assert "ML901 (unknown-subset)" in found[0].message and "ValueError: boom" in found[0].message
 
 
-def test_destination_rule_for_a_missing_service() -> None:
-    assert reference_only(lint(MESH / "ML905-bad.yaml")) == [
-        ("ML905", "warning", "ML905-bad.yaml", 31, 9, "spec.host"),
-    ]
-    assert lint(MESH / "ML905-good.yaml") == []
-
-
 def test_destination_rule_host_without_namespaces_counts_in_one_file_only(tmp_path: Path) -> None:
     service = SERVICE.replace("  namespace: shop\n", "")
     rule = DR.format(name="r", host="ratings").replace("  namespace: shop\n", "")
@@ -568,9 +522,9 @@ def test_stdin_and_files_make_one_mesh() -> None:
             "--stdin-filename",
             "k8s/vs.yaml",
             "-",
-            str(MESH / "split" / "destinationrule.yaml"),
+            str(SPLIT / "destinationrule.yaml"),
         ],
-        input=(MESH / "split" / "virtualservice.yaml").read_text(),
+        input=(SPLIT / "virtualservice.yaml").read_text(),
         text=True,
         capture_output=True,
         cwd=REPO,
@@ -624,16 +578,37 @@ def test_workload_selectors_of_each_kind() -> None:
 # every cross-resource rule: a failing and a clean multi-document fixture
 
 ML9 = [r.code for r in all_rules() if r.code.startswith("ML9")]
+# Rules whose fixtures state no findings yet: the failing one must trigger the rule, the clean
+# one give nothing. (A fixture with markers gives exactly its markers: test_rule_fixtures.py.)
+UNMARKED = [c for c in ML9 if (MESH / f"{c}-bad.yaml").exists()]
 
 
-@pytest.mark.parametrize("code", ML9)
-def test_every_cross_resource_rule_has_its_fixtures(code: str) -> None:
+def _marked_codes() -> set[str]:
+    from meshlint.rules.lib.expect import markers
+
+    files = (FIXTURES / "rules").rglob("*.yaml")
+    return {e.code for f in files for e in markers(f.read_text(encoding="utf-8"))}
+
+
+def test_every_cross_resource_rule_has_a_fixture() -> None:
+    marked = _marked_codes()
+    assert [c for c in ML9 if c not in marked and c not in UNMARKED] == []
+
+
+@pytest.mark.parametrize("code", UNMARKED)
+def test_unmarked_fixtures_trigger_their_rule(code: str) -> None:
     bad, good = MESH / f"{code}-bad.yaml", MESH / f"{code}-good.yaml"
     assert [f for f in lint(bad) if f[0] == code], f"{bad.name} does not trigger {code}"
     assert lint(good) == [], f"{good.name} is not clean"
-    for path in (bad, good):  # several resources, as a repository holds them
-        docs = [d for d in loader.load_text(path.read_text(), path.name).documents if d.node]
-        assert len(docs) >= 2, path.name
+
+
+@pytest.mark.parametrize(
+    "path", sorted([*MESH.glob("ML9*.yaml"), *RULES.glob("ML9*.yaml")]), ids=lambda p: p.name
+)
+def test_cross_resource_fixtures_hold_several_resources(path: Path) -> None:
+    # several resources, as a repository holds them
+    docs = [d for d in loader.load_text(path.read_text(), path.name).documents if d.node]
+    assert len(docs) >= 2, path.name
 
 
 def test_the_example_mesh_stays_clean_beside_the_broken_examples() -> None:
@@ -653,7 +628,7 @@ def test_the_example_mesh_stays_clean_beside_the_broken_examples() -> None:
 
 def test_wrong_types_in_workloads_and_service_entries_do_not_fail_a_rule() -> None:
     deployment = (
-        (MESH / "ML903-bad.yaml")
+        (RULES / "ML903-bad.yaml")
         .read_text()
         .replace("      containers:\n", "      containers: 3\n      ignored:\n", 1)
     )
@@ -700,7 +675,8 @@ def test_mutated_fixtures_never_fail_a_rule() -> None:
     import yaml
 
     rng = random.Random(5)
-    files = sorted(MESH.glob("*.yaml"))
+    # (by name, wherever the fixture lives: the same files give the same mutations)
+    files = sorted([*MESH.glob("*.yaml"), *RULES.glob("*.yaml")], key=lambda p: p.name)
     values: list[object] = [None, 1, -1, "x", "*", [], {}, [None], {"a": None}, True, 99999]
     for _ in range(120):
         docs = [d for d in yaml.safe_load_all(rng.choice(files).read_text()) if d]

@@ -1,6 +1,7 @@
 """Cross-resource best-practice rules (ML985 circuit-breaker-below-replicas, ML986
-unused-subset): each rule on its fixtures, a run split across files, and the inputs the rules
-must leave alone (templates, wrong types, unknown replica counts, routing held elsewhere)."""
+unused-subset): what their messages say, a run split across files, and the inputs the rules
+must leave alone (templates, wrong types, unknown replica counts, routing held elsewhere).
+Their fixtures (tests/fixtures/rules/mesh/) state their findings with markers."""
 
 from __future__ import annotations
 
@@ -9,64 +10,17 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES
-from test_mesh import lint
 
 from meshlint import rules
 from meshlint.config import Config
 from meshlint.engine import lint_paths, lint_text
 
-MESH = FIXTURES / "mesh"
-CODES = ("ML985", "ML986")
-
-
-def only(code: str, found: list[tuple[str, str, str, int, int, str]]) -> list[tuple[object, ...]]:
-    return [f for f in found if f[0] == code]
-
-
-@pytest.mark.parametrize("code", CODES)
-def test_clean_fixture_has_no_finding_at_all(code: str) -> None:
-    assert lint(MESH / f"{code}-good.yaml") == []
-
-
-def test_circuit_breaker_below_replicas() -> None:
-    assert only("ML985", lint(MESH / "ML985-bad.yaml")) == [
-        (
-            "ML985",
-            "warning",
-            "ML985-bad.yaml",
-            233,
-            25,
-            "spec.trafficPolicy.connectionPool.tcp.maxConnections",
-        ),
-        (
-            "ML985",
-            "warning",
-            "ML985-bad.yaml",
-            242,
-            29,
-            "spec.trafficPolicy.portLevelSettings[0].connectionPool.http.http2MaxRequests",
-        ),
-        (
-            "ML985",
-            "warning",
-            "ML985-bad.yaml",
-            250,
-            29,
-            "spec.subsets[0].trafficPolicy.connectionPool.http.http2MaxRequests",
-        ),
-        (
-            "ML985",
-            "warning",
-            "ML985-bad.yaml",
-            269,
-            25,
-            "spec.trafficPolicy.connectionPool.tcp.maxConnections",
-        ),
-    ]
+RULES = FIXTURES / "rules" / "mesh"
+CODES = tuple(r.code for r in rules.all_rules() if r.module == "meshlint.rules.mesh.practice")
 
 
 def test_circuit_breaker_message_names_the_workloads() -> None:
-    result = lint_paths([str(MESH / "ML985-bad.yaml")], Config(select=["ML985"]))
+    result = lint_paths([str(RULES / "ML985-bad.yaml")], Config(select=["ML985"]))
     first = result.findings[0]
     assert first.resource == "DestinationRule/shop/reviews"
     assert "maxConnections 2 is below the 5 replicas behind `reviews`" in first.message
@@ -74,15 +28,8 @@ def test_circuit_breaker_message_names_the_workloads() -> None:
     assert "per client proxy" in first.message
 
 
-def test_unused_subset() -> None:
-    assert only("ML986", lint(MESH / "ML986-bad.yaml")) == [
-        ("ML986", "info", "ML986-bad.yaml", 62, 11, "spec.subsets[2].name"),
-        ("ML986", "info", "ML986-bad.yaml", 92, 11, "spec.subsets[1].name"),
-    ]
-
-
 def test_unused_subset_message_names_the_routes() -> None:
-    result = lint_paths([str(MESH / "ML986-bad.yaml")], Config(select=["ML986"]))
+    result = lint_paths([str(RULES / "ML986-bad.yaml")], Config(select=["ML986"]))
     first = result.findings[0]
     assert first.resource == "DestinationRule/shop/reviews"
     assert "subset `v3` of host `reviews`" in first.message

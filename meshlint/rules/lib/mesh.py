@@ -93,6 +93,16 @@ def subsets_of(dr: Record) -> set[str]:
     }
 
 
+def destination_rule_host(dr: Record, index: MeshIndex) -> str | None:
+    """The host a DestinationRule is indexed under, or None for a wildcard or a malformed
+    host (as :attr:`MeshIndex.destination_rules` holds them)."""
+    host = dr.spec.get("host")
+    if not isinstance(host, str) or not host:
+        return None
+    key = index.canonical(host, dr.effective_namespace)
+    return None if key.startswith("*") else key
+
+
 def mesh_bound(spec: dict[str, Any]) -> bool:
     """Whether a VirtualService applies to sidecars: no `gateways`, or `mesh` among them."""
     gateways = spec.get("gateways")

@@ -8,13 +8,13 @@ the replicas behind a host (ML985), DestinationRule subsets no VirtualService ro
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
-from meshlint.diagnostics import Severity
+from meshlint.diagnostics import Finding, Severity
 from meshlint.mesh import REPLICAS, MeshIndex, Record, label_map, selects
-from meshlint.rules import define
+from meshlint.rules import rule
 from meshlint.rules.lib.grammar import is_int
-from meshlint.rules.lib.mesh import MeshFinding, check, destinations, items, literal
+from meshlint.rules.lib.mesh import destination_rule_host, destinations, items, literal
 from meshlint.rules.lib.traffic import policy_blocks
 
 _PRACTICE = "meshlint best practice"
@@ -43,11 +43,32 @@ def _positive_int(value: Any) -> int | None:
 
 
 # --------------------------------------------------------------------------------------------
-define(
+_LIMITS = (("tcp", "maxConnections"), ("http", "http2MaxRequests"))
+
+
+def _workload_counts(
+    pods: list[tuple[Record, dict[str, str]]],
+) -> tuple[int, str] | None:
+    """The replicas of ``pods`` in total and how they are made up, or None when one count is
+    unknown."""
+    total = 0
+    parts = []
+    for rec, _ in pods:
+        n = _replicas(rec)
+        if n is None:
+            return None
+        total += n
+        parts.append(f"{rec.key} ×{n}")
+    shown = ", ".join(parts[:3]) + (", …" if len(parts) > 3 else "")
+    return total, shown
+
+
+@rule(
     "ML985",
     "circuit-breaker-below-replicas",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"DestinationRule"},
     summary="A connection-pool limit of a DestinationRule is lower than the number of "
     "replicas behind its host.",
     rationale="""
@@ -120,7 +141,7 @@ define(
           trafficPolicy:
             connectionPool:
               tcp:
-                maxConnections: 2
+                maxConnections: 2  # expect: ML985@25 spec.trafficPolicy.connectionPool.tcp.maxConnections
               http:
                 http2MaxRequests: 100
     """,
@@ -175,82 +196,96 @@ define(
     "values above 0); Envoy circuit breaking (limits per cluster and proxy; an endpoint without "
     "a connection always gets one: ConnPoolImplBase::tryCreateNewConnection)",
 )
-
-_LIMITS = (("tcp", "maxConnections"), ("http", "http2MaxRequests"))
-
-
-def _workload_counts(
-    pods: list[tuple[Record, dict[str, str]]],
-) -> tuple[int, str] | None:
-    """The replicas of ``pods`` in total and how they are made up, or None when one count is
-    unknown."""
-    total = 0
-    parts = []
-    for rec, _ in pods:
-        n = _replicas(rec)
-        if n is None:
-            return None
-        total += n
-        parts.append(f"{rec.key} ×{n}")
-    shown = ", ".join(parts[:3]) + (", …" if len(parts) > 3 else "")
-    return total, shown
-
-
-@check("ML985")
-def _circuit_breaker_below_replicas(index: MeshIndex) -> Iterator[MeshFinding]:
-    for host, drs in index.destination_rules.items():
-        behind = index.workloads_of_host(host)
-        if not behind:
+def circuit_breaker_below_replicas(dr: Record, index: MeshIndex) -> Iterator[Finding]:
+    host = destination_rule_host(dr, index)
+    if host is None:
+        return
+    behind = index.workloads_of_host(host)
+    if not behind:
+        return
+    subsets = dr.spec.get("subsets")
+    for path, block in policy_blocks(dr.spec):
+        pool = block.get("connectionPool")
+        if not isinstance(pool, dict):
             continue
-        for dr in drs:
-            subsets = dr.spec.get("subsets")
-            for path, block in policy_blocks(dr.spec):
-                pool = block.get("connectionPool")
-                if not isinstance(pool, dict):
-                    continue
-                pods = behind
-                what = f"`{dr.spec.get('host')}`"
-                if path[1] == "subsets":  # ("spec", "subsets", i, "trafficPolicy", …)
-                    assert isinstance(subsets, list) and isinstance(path[2], int)
-                    subset = subsets[path[2]]
-                    labels = label_map(subset.get("labels")) or {}
-                    pods = [w for w in behind if selects(labels, w[1])]
-                    what += f" subset {subset.get('name')}"
-                counted = _workload_counts(pods)
-                if counted is None or counted[0] < 2:
-                    continue
-                replicas, shown = counted
-                for section, field in _LIMITS:
-                    part = pool.get(section)
-                    limit = _positive_int(part.get(field)) if isinstance(part, dict) else None
-                    if limit is None or limit >= replicas:
-                        continue
-                    if field == "maxConnections":
-                        effect = (
-                            "past it Envoy opens only one connection per replica, so over "
-                            "HTTP/1.1 each replica serves one request at a time from a client "
-                            "and the rest queue and overflow with 503"
-                        )
-                    else:
-                        effect = (
-                            "a client never has a request on every replica at once, and with "
-                            f"{limit} requests in flight its next one fails with 503"
-                        )
-                    yield MeshFinding(
-                        dr,
-                        (*path, "connectionPool", section, field),
-                        f"{field} {limit} is below the {replicas} replicas behind {what} "
-                        f"({shown}): the limit holds per client proxy for all of them "
-                        f"together; {effect}; size it for the whole host",
-                    )
+        pods = behind
+        what = f"`{dr.spec.get('host')}`"
+        if path[1] == "subsets":  # ("spec", "subsets", i, "trafficPolicy", …)
+            assert isinstance(subsets, list) and isinstance(path[2], int)
+            subset = subsets[path[2]]
+            labels = label_map(subset.get("labels")) or {}
+            pods = [w for w in behind if selects(labels, w[1])]
+            what += f" subset {subset.get('name')}"
+        counted = _workload_counts(pods)
+        if counted is None or counted[0] < 2:
+            continue
+        replicas, shown = counted
+        for section, field in _LIMITS:
+            part = pool.get(section)
+            limit = _positive_int(part.get(field)) if isinstance(part, dict) else None
+            if limit is None or limit >= replicas:
+                continue
+            if field == "maxConnections":
+                effect = (
+                    "past it Envoy opens only one connection per replica, so over "
+                    "HTTP/1.1 each replica serves one request at a time from a client "
+                    "and the rest queue and overflow with 503"
+                )
+            else:
+                effect = (
+                    "a client never has a request on every replica at once, and with "
+                    f"{limit} requests in flight its next one fails with 503"
+                )
+            yield Finding(
+                (*path, "connectionPool", section, field),
+                f"{field} {limit} is below the {replicas} replicas behind {what} "
+                f"({shown}): the limit holds per client proxy for all of them "
+                f"together; {effect}; size it for the whole host",
+            )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+class _Routing(NamedTuple):
+    """What the VirtualServices of the run route to, by canonical host."""
+
+    routed: dict[str, set[str]]  # the subsets routes name
+    routers: dict[str, list[Record]]  # the VirtualServices routing there
+    unknown: set[str]  # hosts with a route to a templated subset
+
+
+def _routing(index: MeshIndex) -> _Routing | None:
+    """None when a destination host is templated: it may be any host, so nothing can be
+    said of any subset."""
+    routed: dict[str, set[str]] = {}
+    routers: dict[str, list[Record]] = {}
+    unknown: set[str] = set()
+    for vs in index.virtual_services:
+        ns = vs.effective_namespace
+        for _, dest in destinations(vs.spec):
+            host, subset = dest.get("host"), dest.get("subset")
+            if not isinstance(host, str) or not host:
+                continue
+            if not literal(host):
+                return None
+            canonical = index.canonical(host, ns)
+            names = routed.setdefault(canonical, set())
+            vss = routers.setdefault(canonical, [])
+            if not vss or vss[-1] is not vs:
+                vss.append(vs)
+            if literal(subset):
+                assert isinstance(subset, str)
+                names.add(subset)
+            elif subset is not None and subset != "":
+                unknown.add(canonical)
+    return _Routing(routed, routers, unknown)
+
+
+@rule(
     "ML986",
     "unused-subset",
     Severity.INFO,
-    module=__name__,
+    scope="mesh",
+    kinds={"DestinationRule"},
     summary="A DestinationRule subset is not routed to by any VirtualService that routes to "
     "its host.",
     rationale="""
@@ -279,7 +314,7 @@ define(
           - name: v1
             labels:
               version: v1
-          - name: v2
+          - name: v2  # expect: ML986@11 spec.subsets[1].name
             labels:
               version: v2
         ---
@@ -336,47 +371,24 @@ define(
     "its policies only apply when a route explicitly sends traffic to it)",
     catalogue=("dr-rt-subset-unused",),
 )
-
-
-@check("ML986")
-def _unused_subset(index: MeshIndex) -> Iterator[MeshFinding]:
-    routed: dict[str, set[str]] = {}  # canonical host → the subsets routes name
-    routers: dict[str, list[Record]] = {}  # canonical host → the VirtualServices routing there
-    unknown: set[str] = set()  # hosts with a route to a templated subset
-    for vs in index.virtual_services:
-        ns = vs.effective_namespace
-        for _, dest in destinations(vs.spec):
-            host, subset = dest.get("host"), dest.get("subset")
-            if not isinstance(host, str) or not host:
-                continue
-            if not literal(host):
-                return  # a templated destination may be any host: nothing can be said
-            canonical = index.canonical(host, ns)
-            names = routed.setdefault(canonical, set())
-            vss = routers.setdefault(canonical, [])
-            if not vss or vss[-1] is not vs:
-                vss.append(vs)
-            if literal(subset):
-                assert isinstance(subset, str)
-                names.add(subset)
-            elif subset is not None and subset != "":
-                unknown.add(canonical)
-    for host, drs in index.destination_rules.items():
-        if host not in routed or host in unknown:
+def unused_subset(dr: Record, index: MeshIndex) -> Iterator[Finding]:
+    routing = index.memo(_routing)
+    host = destination_rule_host(dr, index)
+    if routing is None or host is None:
+        return
+    if host not in routing.routed or host in routing.unknown:
+        return
+    used = routing.routed[host]
+    vss = routing.routers[host]
+    named = ", ".join(f"{v.key} ({v.where})" for v in vss[:3]) + (", …" if len(vss) > 3 else "")
+    listed = ", ".join(sorted(used)) if used else "no subset"
+    for i, subset in items(dr.spec.get("subsets")):
+        name = subset.get("name") if isinstance(subset, dict) else None
+        if not literal(name) or name in used:
             continue
-        used = routed[host]
-        vss = routers[host]
-        named = ", ".join(f"{v.key} ({v.where})" for v in vss[:3]) + (", …" if len(vss) > 3 else "")
-        listed = ", ".join(sorted(used)) if used else "no subset"
-        for dr in drs:
-            for i, subset in items(dr.spec.get("subsets")):
-                name = subset.get("name") if isinstance(subset, dict) else None
-                if not literal(name) or name in used:
-                    continue
-                yield MeshFinding(
-                    dr,
-                    ("spec", "subsets", i, "name"),
-                    f"subset `{name}` of host `{dr.spec.get('host')}` is named by no route: "
-                    f"the VirtualServices that route to it ({named}) use {listed}; its labels "
-                    "and traffic policy do nothing until a route names it",
-                )
+        yield Finding(
+            ("spec", "subsets", i, "name"),
+            f"subset `{name}` of host `{dr.spec.get('host')}` is named by no route: "
+            f"the VirtualServices that route to it ({named}) use {listed}; its labels "
+            "and traffic policy do nothing until a route names it",
+        )

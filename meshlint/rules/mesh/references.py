@@ -21,6 +21,7 @@ from meshlint.rules import rule
 from meshlint.rules.lib.mesh import (
     AN,
     defines_hosts,
+    destination_rule_host,
     destinations,
     did_you_mean,
     did_you_mean_service,
@@ -92,7 +93,7 @@ from meshlint.rules.lib.mesh import (
           - route:
             - destination:
                 host: reviews
-                subset: v2
+                subset: v2  # expect: ML901@17 spec.http[0].route[0].destination.subset
     """,
     good="""
         apiVersion: v1
@@ -257,7 +258,7 @@ def _gateway_refs(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
           hosts:
           - shop.example.com
           gateways:
-          - shop-gw
+          - shop-gw  # expect: ML902@5 spec.gateways[0]
           http:
           - route:
             - destination:
@@ -321,16 +322,6 @@ def unknown_gateway(vs: Record, index: MeshIndex) -> Iterator[Finding]:
                 "elsewhere)",
                 severity=Severity.WARNING,
             )
-
-
-def _host_key(dr: Record, index: MeshIndex) -> str | None:
-    """The host a DestinationRule is indexed under, or None for a wildcard or a malformed
-    host (as :attr:`MeshIndex.destination_rules` holds them)."""
-    host = dr.spec.get("host")
-    if not isinstance(host, str) or not host:
-        return None
-    key = index.canonical(host, dr.effective_namespace)
-    return None if key.startswith("*") else key
 
 
 def _workloads_behind(index: MeshIndex, host: str) -> tuple[list[Record], list[Workload]]:
@@ -411,7 +402,7 @@ def _workloads_behind(index: MeshIndex, host: str) -> tuple[list[Record], list[W
               version: v1
           - name: v2
             labels:
-              version: v2
+              version: v2  # expect: ML903@7 spec.subsets[1].labels
     """,
     good="""
         apiVersion: v1
@@ -464,7 +455,7 @@ def _workloads_behind(index: MeshIndex, host: str) -> tuple[list[Record], list[W
     catalogue=("dr-x-subset-no-pods", "dr-k-subset-labels"),
 )
 def subset_selects_no_pods(dr: Record, index: MeshIndex) -> Iterator[Finding]:
-    host = _host_key(dr, index)
+    host = destination_rule_host(dr, index)
     if host is None:
         return
     services, pods = _workloads_behind(index, host)
@@ -561,7 +552,7 @@ def _first_claims(index: MeshIndex) -> dict[tuple[str, str, str], Record]:
           namespace: shop
         spec:
           hosts:
-          - reviews.shop.svc.cluster.local
+          - reviews.shop.svc.cluster.local  # expect: ML904@5 spec.hosts[0]
           http:
           - match:
             - headers:
@@ -651,7 +642,7 @@ def conflicting_virtualservice_hosts(vs: Record, index: MeshIndex) -> Iterator[F
           name: payments
           namespace: billing
         spec:
-          host: payment
+          host: payment  # expect: ML905@9 spec.host
           trafficPolicy:
             connectionPool:
               http:
@@ -688,7 +679,7 @@ def conflicting_virtualservice_hosts(vs: Record, index: MeshIndex) -> Iterator[F
     catalogue=("dr-x-host-unknown", "dr-k-host-unknown"),
 )
 def unknown_destinationrule_host(dr: Record, index: MeshIndex) -> Iterator[Finding]:
-    host = _host_key(dr, index)
+    host = destination_rule_host(dr, index)
     if host is None:
         return
     ns = index.cluster_namespace(host)

@@ -7,18 +7,17 @@ about hosts, ports, gateways and delegates, checked against what the run defines
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
-from meshlint.diagnostics import FieldPath, Severity
+from meshlint.diagnostics import FieldPath, Finding, Severity
 from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, export_scope, wildcard_keys
-from meshlint.rules import define
+from meshlint.rules import rule
 from meshlint.rules.lib.grammar import host_matches, is_int
 from meshlint.rules.lib.mesh import (
     AN,
     KIALI,
-    MeshFinding,
-    check,
     defines_hosts,
+    destination_rule_host,
     destinations,
     did_you_mean_service,
     items,
@@ -103,11 +102,12 @@ def _resolved(host: str, canonical: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML906",
     "unknown-destination-host",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"VirtualService"},
     summary="A VirtualService routes or mirrors to a host that no Service or ServiceEntry defines.",
     rationale="""
         A route destination (or a mirror) must be a host the mesh knows: a Kubernetes Service
@@ -154,7 +154,7 @@ define(
           http:
           - route:
             - destination:
-                host: review
+                host: review  # expect: ML906@15 spec.http[0].route[0].destination.host
     """,
     good="""
         apiVersion: v1
@@ -189,63 +189,55 @@ define(
     f"{KIALI}/virtualservices/no_host_checker.go",
     catalogue=("vs-x-host-unknown", "vs-x-mirror-host-unknown", "vs-k-host-unknown"),
 )
-
-
-@check("ML906")
-def _unknown_destination_host(index: MeshIndex) -> Iterator[MeshFinding]:
+def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     anything = _defines_anything(index)
-    for vs in index.virtual_services:
-        ns = vs.effective_namespace
-        for path, dest in destinations(vs.spec):
-            host = dest.get("host")
-            if not literal(host):
-                continue
-            assert isinstance(host, str)
-            if host.startswith("*"):
-                continue  # a wildcard destination is the webhook's business
-            what = "mirror host" if "mirror" in path or "mirrors" in path else "host"
-            where = (*path, "host")
-            canonical = index.canonical(host, ns)
-            defs = index.definitions(canonical)
-            if defs:
-                if not any(index.visible(d, ns) for d in defs):
-                    d = defs[0]
-                    yield MeshFinding(
-                        vs,
-                        where,
-                        f"{what} `{host}` is defined by {d.key} ({d.where}), which is not "
-                        f"visible from namespace `{ns}` ({_export_text(d)}): no route to it",
-                    )
-                continue
-            if index.is_external(canonical, host) or not anything:
-                continue
-            cluster_ns = index.cluster_namespace(canonical)
-            if cluster_ns is not None and index.holds_services_of(cluster_ns, vs):
-                yield MeshFinding(
-                    vs,
+    ns = vs.effective_namespace
+    for path, dest in destinations(vs.spec):
+        host = dest.get("host")
+        if not literal(host):
+            continue
+        assert isinstance(host, str)
+        if host.startswith("*"):
+            continue  # a wildcard destination is the webhook's business
+        what = "mirror host" if "mirror" in path or "mirrors" in path else "host"
+        where = (*path, "host")
+        canonical = index.canonical(host, ns)
+        defs = index.definitions(canonical)
+        if defs:
+            if not any(index.visible(d, ns) for d in defs):
+                d = defs[0]
+                yield Finding(
                     where,
-                    f"{what} {_resolved(host, canonical)}: no Service of namespace "
-                    f"`{cluster_ns}` in the linted files has that name (nor a ServiceEntry "
-                    f"that host): requests to it fail with 503{did_you_mean_service(index, canonical)}",
+                    f"{what} `{host}` is defined by {d.key} ({d.where}), which is not "
+                    f"visible from namespace `{ns}` ({_export_text(d)}): no route to it",
                 )
-            elif cluster_ns is not None:
-                yield MeshFinding(
-                    vs,
-                    where,
-                    f"{what} {_resolved(host, canonical)} is no Service of the linted files"
-                    f" (none of them names a Service of namespace `{cluster_ns}`): if it lives "
-                    f"in another repository, {EXTERNAL_HINT}",
-                    Severity.WARNING,
-                )
-            else:
-                yield MeshFinding(
-                    vs,
-                    where,
-                    f"{what} `{host}` is no Service and no ServiceEntry host in the linted "
-                    "files: without a ServiceEntry for it the proxy has no cluster for it and "
-                    f"answers 503; if one is applied from elsewhere, {EXTERNAL_HINT}",
-                    Severity.WARNING,
-                )
+            continue
+        if index.is_external(canonical, host) or not anything:
+            continue
+        cluster_ns = index.cluster_namespace(canonical)
+        if cluster_ns is not None and index.holds_services_of(cluster_ns, vs):
+            yield Finding(
+                where,
+                f"{what} {_resolved(host, canonical)}: no Service of namespace "
+                f"`{cluster_ns}` in the linted files has that name (nor a ServiceEntry "
+                f"that host): requests to it fail with 503{did_you_mean_service(index, canonical)}",
+            )
+        elif cluster_ns is not None:
+            yield Finding(
+                where,
+                f"{what} {_resolved(host, canonical)} is no Service of the linted files"
+                f" (none of them names a Service of namespace `{cluster_ns}`): if it lives "
+                f"in another repository, {EXTERNAL_HINT}",
+                severity=Severity.WARNING,
+            )
+        else:
+            yield Finding(
+                where,
+                f"{what} `{host}` is no Service and no ServiceEntry host in the linted "
+                "files: without a ServiceEntry for it the proxy has no cluster for it and "
+                f"answers 503; if one is applied from elsewhere, {EXTERNAL_HINT}",
+                severity=Severity.WARNING,
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,62 +290,6 @@ _PORTS_GOOD = """
                   number: 8080
 """
 
-define(
-    "ML907",
-    "unknown-destination-port",
-    Severity.ERROR,
-    module=__name__,
-    summary="A VirtualService destination names a port its Service or ServiceEntry does not expose.",
-    rationale="""
-        `destination.port.number` picks one port of the destination's Service (its `port`,
-        not the container's `targetPort`) or ServiceEntry. A number the host does not expose
-        names a cluster that does not exist: every request routed there fails with 503.
-
-        Checked for route and mirror destinations whose host the run defines (and which is
-        visible from the VirtualService's namespace), when every definition lists ports that
-        can be read.
-    """,
-    bad=_PORTS_GOOD.replace("number: 8080", "number: 80"),
-    good=_PORTS_GOOD,
-    istio="IST0101",
-    source=f"{AN}/virtualservice/destinationhosts.go (checkServiceEntryPorts: "
-    "ReferencedResourceNotFound, reftype 'host:port')",
-    catalogue=("vs-x-port-unknown",),
-)
-
-define(
-    "ML908",
-    "destination-port-required",
-    Severity.ERROR,
-    module=__name__,
-    summary="A VirtualService destination omits the port of a host that exposes several.",
-    rationale="""
-        Without `destination.port`, the proxy picks the host's only port, or else the port of
-        the listener the request came in on. A gateway listens on its own ports (80, 443),
-        which a multi-port Service seldom exposes, so the route points at a cluster that does
-        not exist and requests fail with 503. Name the port.
-
-        Istio's analyzer reports every such destination as an error. meshlint keeps the error
-        for VirtualServices bound to a gateway, unless the run holds every Gateway they are
-        bound to and the host exposes each port those Gateways listen on. For VirtualServices
-        bound to the mesh only, sidecars pick the port the client called: a destination that
-        is one of the VirtualService's own hosts is fine, another one is a warning (it works
-        only when it exposes the called port too).
-    """,
-    bad=_PORTS_GOOD.replace(
-        """
-                port:
-                  number: 8080""",
-        "",
-    ),
-    good=_PORTS_GOOD,
-    istio="IST0112",
-    source=f"{AN}/virtualservice/destinationhosts.go (checkServiceEntryPorts: "
-    "VirtualServiceDestinationPortSelectorRequired); pilot/pkg/networking/core/route/route.go "
-    "(GetDestinationCluster)",
-    catalogue=("vs-x-port-required",),
-)
-
 
 def _visible_definitions(
     index: MeshIndex, vs: Record
@@ -369,60 +305,57 @@ def _visible_definitions(
             yield path, dest, host, defs
 
 
-@check("ML907")
-def _unknown_destination_port(index: MeshIndex) -> Iterator[MeshFinding]:
-    for vs in index.virtual_services:
-        for path, dest, host, defs in _visible_definitions(index, vs):
-            port = dest.get("port")
-            number = port.get("number") if isinstance(port, dict) else None
-            if not is_int(number):
-                continue
-            ports = _ports_of(defs)
-            if not ports or number in ports:
-                continue
-            listed = ", ".join(str(p) for p in ports)
-            yield MeshFinding(
-                vs,
-                (*path, "port", "number"),
-                f"port {number} of host `{host}` is not exposed by {_named(defs)}, which "
-                f"{_exposes(defs)} {listed}: no cluster for it, "
-                "requests fail with 503",
-            )
+@rule(
+    "ML907",
+    "unknown-destination-port",
+    Severity.ERROR,
+    scope="mesh",
+    kinds={"VirtualService"},
+    summary="A VirtualService destination names a port its Service or ServiceEntry does not expose.",
+    rationale="""
+        `destination.port.number` picks one port of the destination's Service (its `port`,
+        not the container's `targetPort`) or ServiceEntry. A number the host does not expose
+        names a cluster that does not exist: every request routed there fails with 503.
+
+        Checked for route and mirror destinations whose host the run defines (and which is
+        visible from the VirtualService's namespace), when every definition lists ports that
+        can be read.
+    """,
+    bad=_PORTS_GOOD.replace(
+        "number: 8080",
+        "number: 80  # expect: ML907@19 spec.http[0].route[0].destination.port.number",
+    ),
+    good=_PORTS_GOOD,
+    istio="IST0101",
+    source=f"{AN}/virtualservice/destinationhosts.go (checkServiceEntryPorts: "
+    "ReferencedResourceNotFound, reftype 'host:port')",
+    catalogue=("vs-x-port-unknown",),
+)
+def unknown_destination_port(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    for path, dest, host, defs in _visible_definitions(index, vs):
+        port = dest.get("port")
+        number = port.get("number") if isinstance(port, dict) else None
+        if not is_int(number):
+            continue
+        ports = _ports_of(defs)
+        if not ports or number in ports:
+            continue
+        listed = ", ".join(str(p) for p in ports)
+        yield Finding(
+            (*path, "port", "number"),
+            f"port {number} of host `{host}` is not exposed by {_named(defs)}, which "
+            f"{_exposes(defs)} {listed}: no cluster for it, "
+            "requests fail with 503",
+        )
 
 
-@check("ML908")
-def _destination_port_required(index: MeshIndex) -> Iterator[MeshFinding]:
-    for vs in index.virtual_services:
-        ns = vs.effective_namespace
-        gateway = _gateway_bound(vs.spec)
-        listening = _listener_ports(index, vs) if gateway else None
-        own = {index.canonical(h, ns) for _, h in items(vs.spec.get("hosts")) if literal(h)}
-        for path, dest, host, defs in _visible_definitions(index, vs):
-            if dest.get("port") is not None:
-                continue
-            ports = _ports_of(defs)
-            if ports is None or len(ports) < 2:
-                continue
-            listed = ", ".join(str(p) for p in ports)
-            if gateway:
-                if listening is not None and listening <= set(ports):
-                    continue  # every port the gateways listen on is a port of the host
-                yield MeshFinding(
-                    vs,
-                    (*path, "host"),
-                    f"host `{host}` exposes several ports ({listed}) and the destination names "
-                    "none: a gateway routes to the port it listens on, which the host may "
-                    "not expose; set `port.number`",
-                )
-            elif index.canonical(host, ns) not in own:
-                yield MeshFinding(
-                    vs,
-                    (*path, "host"),
-                    f"host `{host}` exposes several ports ({listed}) and the destination "
-                    "names none: sidecars use the port the client called, which only works "
-                    "when the destination exposes it too; set `port.number`",
-                    Severity.WARNING,
-                )
+def _bound_gateways(
+    index: MeshIndex, vs: Record
+) -> Iterator[tuple[FieldPath, str, tuple[str, str]]]:
+    for i, ref in items(vs.spec.get("gateways")):
+        if ref == MESH_GATEWAY or not literal(ref):
+            continue
+        yield ("spec", "gateways", i), ref, index.gateway(ref, vs.effective_namespace)
 
 
 def _listener_ports(index: MeshIndex, vs: Record) -> set[int] | None:
@@ -440,6 +373,72 @@ def _listener_ports(index: MeshIndex, vs: Record) -> set[int] | None:
                 return None
             found.add(number)
     return found
+
+
+@rule(
+    "ML908",
+    "destination-port-required",
+    Severity.ERROR,
+    scope="mesh",
+    kinds={"VirtualService"},
+    summary="A VirtualService destination omits the port of a host that exposes several.",
+    rationale="""
+        Without `destination.port`, the proxy picks the host's only port, or else the port of
+        the listener the request came in on. A gateway listens on its own ports (80, 443),
+        which a multi-port Service seldom exposes, so the route points at a cluster that does
+        not exist and requests fail with 503. Name the port.
+
+        Istio's analyzer reports every such destination as an error. meshlint keeps the error
+        for VirtualServices bound to a gateway, unless the run holds every Gateway they are
+        bound to and the host exposes each port those Gateways listen on. For VirtualServices
+        bound to the mesh only, sidecars pick the port the client called: a destination that
+        is one of the VirtualService's own hosts is fine, another one is a warning (it works
+        only when it exposes the called port too).
+    """,
+    bad=_PORTS_GOOD.replace(
+        """
+                host: catalog
+                port:
+                  number: 8080""",
+        """
+                host: catalog  # expect: ML908@15 spec.http[0].route[0].destination.host""",
+    ),
+    good=_PORTS_GOOD,
+    istio="IST0112",
+    source=f"{AN}/virtualservice/destinationhosts.go (checkServiceEntryPorts: "
+    "VirtualServiceDestinationPortSelectorRequired); pilot/pkg/networking/core/route/route.go "
+    "(GetDestinationCluster)",
+    catalogue=("vs-x-port-required",),
+)
+def destination_port_required(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    ns = vs.effective_namespace
+    gateway = _gateway_bound(vs.spec)
+    listening = _listener_ports(index, vs) if gateway else None
+    own = {index.canonical(h, ns) for _, h in items(vs.spec.get("hosts")) if literal(h)}
+    for path, dest, host, defs in _visible_definitions(index, vs):
+        if dest.get("port") is not None:
+            continue
+        ports = _ports_of(defs)
+        if ports is None or len(ports) < 2:
+            continue
+        listed = ", ".join(str(p) for p in ports)
+        if gateway:
+            if listening is not None and listening <= set(ports):
+                continue  # every port the gateways listen on is a port of the host
+            yield Finding(
+                (*path, "host"),
+                f"host `{host}` exposes several ports ({listed}) and the destination names "
+                "none: a gateway routes to the port it listens on, which the host may "
+                "not expose; set `port.number`",
+            )
+        elif index.canonical(host, ns) not in own:
+            yield Finding(
+                (*path, "host"),
+                f"host `{host}` exposes several ports ({listed}) and the destination "
+                "names none: sidecars use the port the client called, which only works "
+                "when the destination exposes it too; set `port.number`",
+                severity=Severity.WARNING,
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -489,56 +488,6 @@ _GATEWAY_GOOD = """
                 host: frontend
 """
 
-define(
-    "ML909",
-    "host-not-in-gateway",
-    Severity.WARNING,
-    module=__name__,
-    summary="A VirtualService is bound to a Gateway that serves none of its hosts.",
-    rationale="""
-        A Gateway applies a VirtualService only for the hosts its servers list: when none of
-        the VirtualService's hosts matches any server host of a Gateway it names (wildcards
-        such as `*.example.com` and `*` count, either way round), the routes are never used
-        by that gateway. Server hosts written `ns/host` count only for VirtualServices of
-        namespace `ns` (`./host`: the Gateway's own namespace; `*/host`: every namespace);
-        when a host matches only such an entry for another namespace, ML910 says so instead.
-
-        Checked only when the Gateway is in the run. A Gateway API Gateway counts too: a
-        listener without `hostname` accepts every host.
-    """,
-    bad=_GATEWAY_GOOD.replace(
-        "- shop.example.com\n          gateways", "- www.example.com\n          gateways"
-    ),
-    good=_GATEWAY_GOOD,
-    istio="IST0132",
-    source=f"{AN}/virtualservice/gateways.go (VirtualServiceHostNotFoundInGateway; "
-    "vsHostInGateway, vsHostInKubernetesGateway)",
-    catalogue=("vs-x-host-not-in-gateway",),
-)
-
-define(
-    "ML910",
-    "gateway-host-other-namespace",
-    Severity.WARNING,
-    module=__name__,
-    summary="A Gateway serves a VirtualService's host only for VirtualServices of another namespace.",
-    rationale="""
-        A Gateway server host written `ns/host` accepts the VirtualServices of namespace `ns`
-        only (`./host`: those of the Gateway's namespace). A VirtualService of another
-        namespace whose host matches the text is still not selected, and its routes are never
-        used by that gateway. Move the VirtualService to that namespace, or list its
-        namespace (or `*/`) on the Gateway. Istio's analyzer reports this case as IST0132
-        (host not found in gateway) without saying why; this rule names the namespace.
-    """,
-    bad=_GATEWAY_GOOD.replace("- shop/shop.example.com", "- ./shop.example.com"),
-    good=_GATEWAY_GOOD,
-    istio="IST0132",
-    source=f"{AN}/virtualservice/gateways.go (sanitizeServerHostNamespace) and istio/istio "
-    "pkg/config/host/names.go (NamesForNamespace): the namespace part decides which "
-    "VirtualServices a server host selects",
-    catalogue=("vs-x-gateway-ns-host",),
-)
-
 
 def _server_hosts(gw: Record) -> list[tuple[str | None, str]] | None:
     """(namespace or None for any, host) of each server host of an Istio Gateway; a Gateway
@@ -584,15 +533,6 @@ def _vs_hosts(index: MeshIndex, vs: Record) -> list[str] | None:
     return out
 
 
-def _bound_gateways(
-    index: MeshIndex, vs: Record
-) -> Iterator[tuple[FieldPath, str, tuple[str, str]]]:
-    for i, ref in items(vs.spec.get("gateways")):
-        if ref == MESH_GATEWAY or not literal(ref):
-            continue
-        yield ("spec", "gateways", i), ref, index.gateway(ref, vs.effective_namespace)
-
-
 class _ServerHosts:
     """The server hosts of one Gateway, indexed so that a VirtualService host is matched
     against them without comparing it with each (a shared ingress may list thousands)."""
@@ -618,74 +558,170 @@ class _ServerHosts:
         return found
 
 
-def _gateway_host_verdicts(index: MeshIndex) -> Iterator[tuple[str, MeshFinding]]:
-    parsed: dict[int, _ServerHosts | None] = {}
-    for vs in index.virtual_services:
-        if not _gateway_bound(vs.spec):
+def _server_tables(index: MeshIndex) -> dict[int, _ServerHosts | None]:
+    """The server hosts of each Gateway of the run, by the id of its record (None when a host
+    cannot be read, or it lists none)."""
+    tables: dict[int, _ServerHosts | None] = {}
+    for gw in index.gateways.values():
+        found = _server_hosts(gw)
+        tables[id(gw)] = _ServerHosts(found) if found else None
+    return tables
+
+
+def _gateway_host_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, Finding]]:
+    """ML909's and ML910's findings on a VirtualService, each with its code: they are two
+    answers to one question (does each Gateway it is bound to serve one of its hosts?)."""
+    if not _gateway_bound(vs.spec):
+        return
+    hosts = _vs_hosts(index, vs)
+    if hosts is None:
+        return
+    tables = index.memo(_server_tables)
+    ns = vs.effective_namespace
+    for path, _ref, key in _bound_gateways(index, vs):
+        gw = index.gateways.get(key)
+        if gw is None:
             continue
-        hosts = _vs_hosts(index, vs)
-        if hosts is None:
+        table = tables[id(gw)]
+        if table is None:
             continue
-        ns = vs.effective_namespace
-        for path, _ref, key in _bound_gateways(index, vs):
-            gw = index.gateways.get(key)
-            if gw is None:
-                continue
-            if id(gw) not in parsed:
-                found = _server_hosts(gw)
-                parsed[id(gw)] = _ServerHosts(found) if found else None
-            table = parsed[id(gw)]
-            if table is None:
-                continue
-            server_hosts = table.hosts
-            matching = list(dict.fromkeys(e for h in hosts for e in table.matching(h)))
-            if any(sns is None or sns == ns for sns, _ in matching):
-                continue
-            written = ", ".join(str(h) for h in vs.spec["hosts"])
-            if matching:
-                others = ", ".join(f"{sns}/{sh}" for sns, sh in matching[:3])
-                yield (
-                    "ML910",
-                    MeshFinding(
-                        vs,
-                        path,
-                        f"{gw.key} ({gw.where}) serves {written} only for "
-                        f"VirtualServices of other namespaces ({others}), not of `{ns}`: its "
-                        "routes are not used by that gateway",
-                    ),
-                )
-            else:
-                served = ", ".join(
-                    (f"{sns}/{sh}" if sns else sh) for sns, sh in server_hosts[:5]
-                ) + (", …" if len(server_hosts) > 5 else "")
-                yield (
-                    "ML909",
-                    MeshFinding(
-                        vs,
-                        path,
-                        f"none of the hosts ({written}) is served by {gw.key} "
-                        f"({gw.where}), which serves {served}: its routes are not used by "
-                        "that gateway",
-                    ),
-                )
+        server_hosts = table.hosts
+        matching = list(dict.fromkeys(e for h in hosts for e in table.matching(h)))
+        if any(sns is None or sns == ns for sns, _ in matching):
+            continue
+        written = ", ".join(str(h) for h in vs.spec["hosts"])
+        if matching:
+            others = ", ".join(f"{sns}/{sh}" for sns, sh in matching[:3])
+            yield (
+                "ML910",
+                Finding(
+                    path,
+                    f"{gw.key} ({gw.where}) serves {written} only for "
+                    f"VirtualServices of other namespaces ({others}), not of `{ns}`: its "
+                    "routes are not used by that gateway",
+                ),
+            )
+        else:
+            served = ", ".join((f"{sns}/{sh}" if sns else sh) for sns, sh in server_hosts[:5]) + (
+                ", …" if len(server_hosts) > 5 else ""
+            )
+            yield (
+                "ML909",
+                Finding(
+                    path,
+                    f"none of the hosts ({written}) is served by {gw.key} "
+                    f"({gw.where}), which serves {served}: its routes are not used by "
+                    "that gateway",
+                ),
+            )
 
 
-@check("ML909")
-def _host_not_in_gateway(index: MeshIndex) -> Iterator[MeshFinding]:
-    return (f for code, f in _gateway_host_verdicts(index) if code == "ML909")
+@rule(
+    "ML909",
+    "host-not-in-gateway",
+    Severity.WARNING,
+    scope="mesh",
+    kinds={"VirtualService"},
+    summary="A VirtualService is bound to a Gateway that serves none of its hosts.",
+    rationale="""
+        A Gateway applies a VirtualService only for the hosts its servers list: when none of
+        the VirtualService's hosts matches any server host of a Gateway it names (wildcards
+        such as `*.example.com` and `*` count, either way round), the routes are never used
+        by that gateway. Server hosts written `ns/host` count only for VirtualServices of
+        namespace `ns` (`./host`: the Gateway's own namespace; `*/host`: every namespace);
+        when a host matches only such an entry for another namespace, ML910 says so instead.
+
+        Checked only when the Gateway is in the run. A Gateway API Gateway counts too: a
+        listener without `hostname` accepts every host.
+    """,
+    bad=_GATEWAY_GOOD.replace(
+        "- shop.example.com\n          gateways:\n          - istio-ingress/public\n",
+        "- www.example.com\n          gateways:\n"
+        "          - istio-ingress/public  # expect: ML909@5 spec.gateways[0]\n",
+    ),
+    good=_GATEWAY_GOOD,
+    istio="IST0132",
+    source=f"{AN}/virtualservice/gateways.go (VirtualServiceHostNotFoundInGateway; "
+    "vsHostInGateway, vsHostInKubernetesGateway)",
+    catalogue=("vs-x-host-not-in-gateway",),
+)
+def host_not_in_gateway(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    for code, finding in _gateway_host_verdicts(vs, index):
+        if code == "ML909":
+            yield finding
 
 
-@check("ML910")
-def _gateway_host_other_namespace(index: MeshIndex) -> Iterator[MeshFinding]:
-    return (f for code, f in _gateway_host_verdicts(index) if code == "ML910")
+@rule(
+    "ML910",
+    "gateway-host-other-namespace",
+    Severity.WARNING,
+    scope="mesh",
+    kinds={"VirtualService"},
+    summary="A Gateway serves a VirtualService's host only for VirtualServices of another namespace.",
+    rationale="""
+        A Gateway server host written `ns/host` accepts the VirtualServices of namespace `ns`
+        only (`./host`: those of the Gateway's namespace). A VirtualService of another
+        namespace whose host matches the text is still not selected, and its routes are never
+        used by that gateway. Move the VirtualService to that namespace, or list its
+        namespace (or `*/`) on the Gateway. Istio's analyzer reports this case as IST0132
+        (host not found in gateway) without saying why; this rule names the namespace.
+    """,
+    bad=_GATEWAY_GOOD.replace("- shop/shop.example.com", "- ./shop.example.com").replace(
+        "          - istio-ingress/public\n",
+        "          - istio-ingress/public  # expect: ML910@5 spec.gateways[0]\n",
+    ),
+    good=_GATEWAY_GOOD,
+    istio="IST0132",
+    source=f"{AN}/virtualservice/gateways.go (sanitizeServerHostNamespace) and istio/istio "
+    "pkg/config/host/names.go (NamesForNamespace): the namespace part decides which "
+    "VirtualServices a server host selects",
+    catalogue=("vs-x-gateway-ns-host",),
+)
+def gateway_host_other_namespace(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    for code, finding in _gateway_host_verdicts(vs, index):
+        if code == "ML910":
+            yield finding
 
 
 # --------------------------------------------------------------------------------------------
-define(
+def _http_route_destinations(
+    spec: dict[str, Any],
+) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
+    for i, route_rule in items(spec.get("http")):
+        if not isinstance(route_rule, dict):
+            continue
+        for j, dest in items(route_rule.get("route")):
+            if isinstance(dest, dict) and isinstance(dest.get("destination"), dict):
+                yield ("spec", "http", i, "route", j, "destination"), dest["destination"]
+
+
+def _subset_routing(index: MeshIndex) -> dict[str, list[Record]]:
+    """Canonical host → the mesh-bound VirtualServices that claim it and route it by subset."""
+    subset_routing: dict[str, list[Record]] = {}
+    for vs in index.virtual_services:
+        if not mesh_bound(vs.spec):
+            continue
+        ns = vs.effective_namespace
+        claimed = {index.canonical(h, ns) for _, h in items(vs.spec.get("hosts")) if literal(h)}
+        done: set[str] = set()
+        for _, dest in _http_route_destinations(vs.spec):
+            host = dest.get("host")
+            if not literal(host) or not literal(dest.get("subset")):
+                continue
+            assert isinstance(host, str)
+            canonical = index.canonical(host, ns)
+            if canonical in claimed and canonical not in done:
+                done.add(canonical)
+                subset_routing.setdefault(canonical, []).append(vs)
+    return subset_routing
+
+
+@rule(
     "ML911",
     "ingress-bypasses-subset-routing",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"VirtualService"},
     summary="A gateway route skips the subset routing that a mesh VirtualService sets up for its host.",
     rationale="""
         Routing rules are applied once, by the proxy that receives the request. A
@@ -729,7 +765,7 @@ define(
           http:
           - route:
             - destination:
-                host: frontend
+                host: frontend  # expect: ML911@15 spec.http[0].route[0].destination.host
         ---
         apiVersion: networking.istio.io/v1
         kind: VirtualService
@@ -842,59 +878,27 @@ define(
     "initVirtualServiceDestinations: IngressRouteRulesNotAffected)",
     catalogue=("vs-x-ingress-subset-bypass",),
 )
-
-
-def _http_route_destinations(
-    spec: dict[str, Any],
-) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
-    for i, rule in items(spec.get("http")):
-        if not isinstance(rule, dict):
-            continue
-        for j, dest in items(rule.get("route")):
-            if isinstance(dest, dict) and isinstance(dest.get("destination"), dict):
-                yield ("spec", "http", i, "route", j, "destination"), dest["destination"]
-
-
-@check("ML911")
-def _ingress_bypasses_subsets(index: MeshIndex) -> Iterator[MeshFinding]:
-    # canonical host → mesh VirtualServices that claim it and route it by subset
-    subset_routing: dict[str, list[Record]] = {}
-    for vs in index.virtual_services:
-        if not mesh_bound(vs.spec):
-            continue
-        ns = vs.effective_namespace
-        claimed = {index.canonical(h, ns) for _, h in items(vs.spec.get("hosts")) if literal(h)}
-        done: set[str] = set()
-        for _, dest in _http_route_destinations(vs.spec):
-            host = dest.get("host")
-            if not literal(host) or not literal(dest.get("subset")):
-                continue
-            assert isinstance(host, str)
-            canonical = index.canonical(host, ns)
-            if canonical in claimed and canonical not in done:
-                done.add(canonical)
-                subset_routing.setdefault(canonical, []).append(vs)
+def ingress_bypasses_subset_routing(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    if mesh_bound(vs.spec) or not _gateway_bound(vs.spec):
+        return
+    subset_routing = index.memo(_subset_routing)
     if not subset_routing:
         return
-    for vs in index.virtual_services:
-        if mesh_bound(vs.spec) or not _gateway_bound(vs.spec):
+    ns = vs.effective_namespace
+    for path, dest in _http_route_destinations(vs.spec):
+        host = dest.get("host")
+        if not literal(host) or dest.get("subset") is not None:
             continue
-        ns = vs.effective_namespace
-        for path, dest in _http_route_destinations(vs.spec):
-            host = dest.get("host")
-            if not literal(host) or dest.get("subset") is not None:
-                continue
-            assert isinstance(host, str)
-            claims = subset_routing.get(index.canonical(host, ns), ())
-            others = [o for o in claims if o.key != vs.key]
-            if not others:
-                continue
-            yield MeshFinding(
-                vs,
-                (*path, "host"),
-                f"gateway traffic to `{host}` goes to every pod of it: the subset routing of "
-                f"{_named(others)} applies to sidecars only, not to what this gateway forwards",
-            )
+        assert isinstance(host, str)
+        claims = subset_routing.get(index.canonical(host, ns), ())
+        others = [o for o in claims if o.key != vs.key]
+        if not others:
+            continue
+        yield Finding(
+            (*path, "host"),
+            f"gateway traffic to `{host}` goes to every pod of it: the subset routing of "
+            f"{_named(others)} applies to sidecars only, not to what this gateway forwards",
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -937,11 +941,43 @@ _MULTI_GOOD = """
                 host: web
 """
 
-define(
+
+def _gateway_claims(
+    vs: Record, index: MeshIndex
+) -> Iterator[tuple[int, str, list[tuple[str, str, str]]]]:
+    """(index in `hosts`, host as written, claims) of each host a gateway-bound VirtualService
+    claims, once each: a claim is (gateway namespace, gateway name, canonical host), one for
+    each gateway it is bound to, in order."""
+    if not _gateway_bound(vs.spec):
+        return
+    ns = vs.effective_namespace
+    gateways = sorted({key for _, _, key in _bound_gateways(index, vs)})
+    seen: set[str] = set()
+    for i, host in items(vs.spec.get("hosts")):
+        if not literal(host):
+            continue
+        canonical = index.canonical(host, ns)
+        if canonical in seen:
+            continue
+        seen.add(canonical)
+        yield i, host, [(gns, gname, canonical) for gns, gname in gateways]
+
+
+def _first_gateway_claims(index: MeshIndex) -> dict[tuple[str, str, str], Record]:
+    first: dict[tuple[str, str, str], Record] = {}
+    for vs in index.virtual_services:
+        for _, _, claims in _gateway_claims(vs, index):
+            for claim in claims:
+                first.setdefault(claim, vs)
+    return first
+
+
+@rule(
     "ML912",
     "conflicting-gateway-virtualservice-hosts",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"VirtualService"},
     summary="Two VirtualServices bound to the same Gateway claim the same host.",
     rationale="""
         When several VirtualServices bound to one Gateway name the same host, the gateway
@@ -978,7 +1014,7 @@ define(
           namespace: shop
         spec:
           hosts:
-          - shop.example.com
+          - shop.example.com  # expect: ML912@5 spec.hosts[0]
           gateways:
           - istio-ingress/public
           http:
@@ -996,48 +1032,33 @@ define(
     "pilot/pkg/networking/core/gateway.go (routes of one host are appended per gateway)",
     catalogue=("vs-k-multi-vs-host",),
 )
-
-
-@check("ML912")
-def _conflicting_gateway_hosts(index: MeshIndex) -> Iterator[MeshFinding]:
-    first: dict[tuple[str, str, str], Record] = {}
-    for vs in index.virtual_services:
-        if not _gateway_bound(vs.spec):
+def conflicting_gateway_virtualservice_hosts(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    first = index.memo(_first_gateway_claims)
+    for i, host, claims in _gateway_claims(vs, index):
+        clash: list[tuple[str, str, Record]] = []
+        for gns, gname, canonical in claims:
+            other = first.get((gns, gname, canonical), vs)
+            # the same resource twice (two versions of one manifest) is no conflict
+            if other is not vs and other.key != vs.key:
+                clash.append((gns, gname, other))
+        if not clash:
             continue
-        ns = vs.effective_namespace
-        gateways = {key for _, _, key in _bound_gateways(index, vs)}
-        seen: set[str] = set()
-        for i, host in items(vs.spec.get("hosts")):
-            if not literal(host):
-                continue
-            canonical = index.canonical(host, ns)
-            if canonical in seen:
-                continue
-            seen.add(canonical)
-            clash: list[tuple[str, str, Record]] = []
-            for gns, gname in sorted(gateways):
-                other = first.setdefault((gns, gname, canonical), vs)
-                # the same resource twice (two versions of one manifest) is no conflict
-                if other is not vs and other.key != vs.key:
-                    clash.append((gns, gname, other))
-            if not clash:
-                continue
-            gns, gname, other = clash[0]
-            yield MeshFinding(
-                vs,
-                ("spec", "hosts", i),
-                f"host `{host}` on gateway {gns}/{gname} is also claimed by {other.key} "
-                f"({other.where}): the gateway appends their routes in creation order, so "
-                "one may hide the other's; merge them",
-            )
+        gns, gname, other = clash[0]
+        yield Finding(
+            ("spec", "hosts", i),
+            f"host `{host}` on gateway {gns}/{gname} is also claimed by {other.key} "
+            f"({other.where}): the gateway appends their routes in creation order, so "
+            "one may hide the other's; merge them",
+        )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML913",
     "internal-gateway-reference",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"VirtualService"},
     summary="A VirtualService names a gateway that Istio generates from a Gateway API Gateway.",
     rationale="""
         For each Gateway API Gateway, Istio generates internal gateways named
@@ -1056,7 +1077,7 @@ define(
           hosts:
           - shop.example.com
           gateways:
-          - istio-ingress/public~istio-autogenerated-k8s-gateway~http
+          - istio-ingress/public~istio-autogenerated-k8s-gateway~http  # expect: ML913@5 spec.gateways[0]
           http:
           - route:
             - destination:
@@ -1098,25 +1119,20 @@ define(
     "pkg/config/gateway/kube/gatewayapi.go (IsInternalGatewayReference)",
     catalogue=("vs-x-gateway-internal",),
 )
-
-
-@check("ML913")
-def _internal_gateway_reference(index: MeshIndex) -> Iterator[MeshFinding]:
-    for vs in index.virtual_services:
-        for i, ref in items(vs.spec.get("gateways")):
-            if not literal(ref):
-                continue
-            name = ref.split("/", 1)[-1]
-            if INTERNAL_GATEWAY_MARK not in name:
-                continue
-            owner = name.split("~", 1)[0]
-            ns = ref.split("/", 1)[0] if "/" in ref else vs.effective_namespace
-            yield MeshFinding(
-                vs,
-                ("spec", "gateways", i),
-                f"gateway `{ref}` is generated by Istio from the Gateway API Gateway "
-                f"{ns}/{owner}: name that Gateway instead (`{ns}/{owner}`)",
-            )
+def internal_gateway_reference(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    for i, ref in items(vs.spec.get("gateways")):
+        if not literal(ref):
+            continue
+        name = ref.split("/", 1)[-1]
+        if INTERNAL_GATEWAY_MARK not in name:
+            continue
+        owner = name.split("~", 1)[0]
+        ns = ref.split("/", 1)[0] if "/" in ref else vs.effective_namespace
+        yield Finding(
+            ("spec", "gateways", i),
+            f"gateway `{ref}` is generated by Istio from the Gateway API Gateway "
+            f"{ns}/{owner}: name that Gateway instead (`{ns}/{owner}`)",
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1159,11 +1175,123 @@ _DELEGATE_GOOD = """
                 host: catalog.catalog.svc.cluster.local
 """
 
-define(
+
+def _delegate_refs(
+    vs: Record,
+) -> Iterator[tuple[FieldPath, dict[str, Any], str, str]]:
+    """(path of the delegate, its mapping, namespace, name) of each delegating HTTP route."""
+    for i, route_rule in items(vs.spec.get("http")):
+        if not isinstance(route_rule, dict) or not isinstance(route_rule.get("delegate"), dict):
+            continue
+        delegate = route_rule["delegate"]
+        name, ns = delegate.get("name"), delegate.get("namespace")
+        if not literal(name) or (ns is not None and ns != "" and not literal(ns)):
+            continue
+        yield ("spec", "http", i, "delegate"), delegate, ns or vs.effective_namespace, name
+
+
+def _has_hosts(vs: Record) -> bool:
+    hosts = vs.spec.get("hosts")
+    return isinstance(hosts, list) and bool(hosts)
+
+
+def _delegate_exported_to(index: MeshIndex, delegate: Record, ns: str) -> bool:
+    value = delegate.spec.get("exportTo")
+    if not (isinstance(value, list) and value) and isinstance(index.mesh_config, dict):
+        value = index.mesh_config.get("defaultVirtualServiceExportTo")
+    scope = export_scope(value, delegate.effective_namespace)
+    return scope is None or ns in scope
+
+
+class _Delegation(NamedTuple):
+    """Who delegates to whom in the run."""
+
+    by_name: dict[tuple[str, str], Record]  # (namespace, name) → the first VirtualService
+    counts: dict[str, int]  # namespace → how many VirtualServices the run holds there
+    referenced: set[int]  # ids of the VirtualServices a root delegates to
+    roots: bool  # whether a VirtualService with hosts delegates at all
+
+
+def _delegation(index: MeshIndex) -> _Delegation:
+    by_name: dict[tuple[str, str], Record] = {}
+    counts: dict[str, int] = {}
+    for vs in index.virtual_services:
+        by_name.setdefault((vs.effective_namespace, vs.name), vs)
+        counts[vs.effective_namespace] = counts.get(vs.effective_namespace, 0) + 1
+    referenced: set[int] = set()
+    roots = False
+    for vs in index.virtual_services:
+        if not _has_hosts(vs):
+            continue
+        for _, _, ns, name in _delegate_refs(vs):
+            roots = True
+            target = by_name.get((ns, name))
+            if target is not None:
+                referenced.add(id(target))
+    return _Delegation(by_name, counts, referenced, roots)
+
+
+def _delegate_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, Finding]]:
+    """ML914's and ML915's findings on a root VirtualService, each with its code: what became
+    of each delegate it names."""
+    if not _has_hosts(vs):
+        return
+    delegation = index.memo(_delegation)
+    for path, _, ns, name in _delegate_refs(vs):
+        target = delegation.by_name.get((ns, name))
+        if target is None:
+            if index.is_external_namespace(ns):
+                continue
+            others = delegation.counts.get(ns, 0) - (1 if ns == vs.effective_namespace else 0)
+            if ns in index.namespaces or others > 0:
+                yield (
+                    "ML914",
+                    Finding(
+                        (*path, "name"),
+                        f"delegate {ns}/{name} is no VirtualService of the linted files "
+                        f"(which hold namespace `{ns}`): istiod drops this route",
+                    ),
+                )
+            else:
+                yield (
+                    "ML914",
+                    Finding(
+                        (*path, "name"),
+                        f"delegate {ns}/{name} is no VirtualService of the linted files "
+                        f"(nothing of namespace `{ns}` is linted): unless it is applied "
+                        "from elsewhere (then list the namespace under "
+                        "`external-namespaces`), istiod drops this route",
+                        severity=Severity.WARNING,
+                    ),
+                )
+        elif _has_hosts(target):
+            yield (
+                "ML914",
+                Finding(
+                    (*path, "name"),
+                    f"delegate {target.key} ({target.where}) has `hosts`, so it is a root, "
+                    "never a delegate: istiod drops this route",
+                ),
+            )
+        elif not _delegate_exported_to(index, target, vs.effective_namespace):
+            yield (
+                "ML915",
+                Finding(
+                    path,
+                    f"delegate {target.key} ({target.where}) is not exported to namespace "
+                    f"`{vs.effective_namespace}` ({_export_text(target)}): istiod drops "
+                    "this route",
+                    key=True,
+                ),
+            )
+
+
+@rule(
     "ML914",
     "unknown-delegate",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"VirtualService"},
     summary="A VirtualService delegates HTTP routes to a VirtualService that is no delegate.",
     rationale="""
         `http[].delegate` hands a route's traffic to another VirtualService, found by `name`
@@ -1178,18 +1306,25 @@ define(
         list the namespace under `external-namespaces` to say so).
     """,
     bad=_DELEGATE_GOOD.replace(
-        "name: catalog-routes\n              namespace", "name: catalog\n              namespace"
+        "name: catalog-routes\n              namespace",
+        "name: catalog  # expect: ML914@13 spec.http[0].delegate.name\n              namespace",
     ),
     good=_DELEGATE_GOOD,
     source=f"{PILOT}/virtualservice_controller.go (mergeVirtualServices: delegate not found)",
     catalogue=("vs-rt-delegate-missing",),
 )
+def unknown_delegate(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    for code, finding in _delegate_verdicts(vs, index):
+        if code == "ML914":
+            yield finding
 
-define(
+
+@rule(
     "ML915",
     "hidden-delegate",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"VirtualService"},
     summary="A delegate VirtualService is not exported to the namespace of the one that delegates to it.",
     rationale="""
         A delegate is used only when its `exportTo` (or, without one, the mesh's
@@ -1197,17 +1332,28 @@ define(
         delegates to it. Otherwise istiod drops the delegating route with only a log line.
         Add that namespace to the delegate's `exportTo`.
     """,
-    bad=_DELEGATE_GOOD.replace("          - shop\n          http", "          - .\n          http"),
+    bad=_DELEGATE_GOOD.replace(
+        "          - shop\n          http", "          - .\n          http"
+    ).replace(
+        "            delegate:\n",
+        "            delegate:  # expect: ML915@5 spec.http[0].delegate\n",
+    ),
     good=_DELEGATE_GOOD,
     source=f"{PILOT}/virtualservice_controller.go (mergeVirtualServices: delegate not exported)",
     catalogue=("vs-rt-delegate-hidden",),
 )
+def hidden_delegate(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    for code, finding in _delegate_verdicts(vs, index):
+        if code == "ML915":
+            yield finding
 
-define(
+
+@rule(
     "ML916",
     "orphan-delegate",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"VirtualService"},
     summary="A delegate VirtualService (no hosts) is delegated to by no VirtualService.",
     rationale="""
         A VirtualService without `hosts` does nothing by itself: it only serves routes that
@@ -1218,6 +1364,9 @@ define(
     """,
     bad=_DELEGATE_GOOD.replace(
         "name: catalog-routes\n              namespace", "name: catalog\n              namespace"
+    ).replace(
+        "\n          name: catalog-routes\n",
+        "\n          name: catalog-routes  # expect: ML916@9 metadata.name\n",
     )
     + """        ---
         apiVersion: networking.istio.io/v1
@@ -1238,129 +1387,17 @@ define(
     "merged; a delegate is read only through a root)",
     catalogue=("vs-rt-delegate-orphan",),
 )
-
-
-def _delegate_refs(
-    vs: Record,
-) -> Iterator[tuple[FieldPath, dict[str, Any], str, str]]:
-    """(path of the delegate, its mapping, namespace, name) of each delegating HTTP route."""
-    for i, rule in items(vs.spec.get("http")):
-        if not isinstance(rule, dict) or not isinstance(rule.get("delegate"), dict):
-            continue
-        delegate = rule["delegate"]
-        name, ns = delegate.get("name"), delegate.get("namespace")
-        if not literal(name) or (ns is not None and ns != "" and not literal(ns)):
-            continue
-        yield ("spec", "http", i, "delegate"), delegate, ns or vs.effective_namespace, name
-
-
-def _has_hosts(vs: Record) -> bool:
-    hosts = vs.spec.get("hosts")
-    return isinstance(hosts, list) and bool(hosts)
-
-
-def _delegate_exported_to(index: MeshIndex, delegate: Record, ns: str) -> bool:
-    value = delegate.spec.get("exportTo")
-    if not (isinstance(value, list) and value) and isinstance(index.mesh_config, dict):
-        value = index.mesh_config.get("defaultVirtualServiceExportTo")
-    scope = export_scope(value, delegate.effective_namespace)
-    return scope is None or ns in scope
-
-
-def _delegate_verdicts(index: MeshIndex) -> Iterator[tuple[str, MeshFinding]]:
-    by_name: dict[tuple[str, str], Record] = {}
-    vs_namespaces: dict[str, int] = {}
-    for vs in index.virtual_services:
-        by_name.setdefault((vs.effective_namespace, vs.name), vs)
-        vs_namespaces[vs.effective_namespace] = vs_namespaces.get(vs.effective_namespace, 0) + 1
-    referenced: set[int] = set()
-    roots = False
-    for vs in index.virtual_services:
-        if not _has_hosts(vs):
-            continue
-        for path, _, ns, name in _delegate_refs(vs):
-            roots = True
-            target = by_name.get((ns, name))
-            if target is not None:
-                referenced.add(id(target))
-            if target is None:
-                if index.is_external_namespace(ns):
-                    continue
-                others = vs_namespaces.get(ns, 0) - (1 if ns == vs.effective_namespace else 0)
-                if ns in index.namespaces or others > 0:
-                    yield (
-                        "ML914",
-                        MeshFinding(
-                            vs,
-                            (*path, "name"),
-                            f"delegate {ns}/{name} is no VirtualService of the linted files "
-                            f"(which hold namespace `{ns}`): istiod drops this route",
-                        ),
-                    )
-                else:
-                    yield (
-                        "ML914",
-                        MeshFinding(
-                            vs,
-                            (*path, "name"),
-                            f"delegate {ns}/{name} is no VirtualService of the linted files "
-                            f"(nothing of namespace `{ns}` is linted): unless it is applied "
-                            "from elsewhere (then list the namespace under "
-                            "`external-namespaces`), istiod drops this route",
-                            Severity.WARNING,
-                        ),
-                    )
-            elif _has_hosts(target):
-                yield (
-                    "ML914",
-                    MeshFinding(
-                        vs,
-                        (*path, "name"),
-                        f"delegate {target.key} ({target.where}) has `hosts`, so it is a root, "
-                        "never a delegate: istiod drops this route",
-                    ),
-                )
-            elif not _delegate_exported_to(index, target, vs.effective_namespace):
-                yield (
-                    "ML915",
-                    MeshFinding(
-                        vs,
-                        path,
-                        f"delegate {target.key} ({target.where}) is not exported to namespace "
-                        f"`{vs.effective_namespace}` ({_export_text(target)}): istiod drops "
-                        "this route",
-                        key=True,
-                    ),
-                )
-    if not roots:
+def orphan_delegate(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    if _has_hosts(vs) or not isinstance(vs.spec.get("http"), list):
         return
-    for vs in index.virtual_services:
-        if _has_hosts(vs) or id(vs) in referenced or not isinstance(vs.spec.get("http"), list):
-            continue
-        yield (
-            "ML916",
-            MeshFinding(
-                vs,
-                ("metadata", "name"),
-                f"no VirtualService of the linted files delegates to {vs.effective_namespace}/"
-                f"{vs.name}, and without `hosts` it does nothing by itself",
-            ),
-        )
-
-
-@check("ML914")
-def _unknown_delegate(index: MeshIndex) -> Iterator[MeshFinding]:
-    return (f for code, f in _delegate_verdicts(index) if code == "ML914")
-
-
-@check("ML915")
-def _hidden_delegate(index: MeshIndex) -> Iterator[MeshFinding]:
-    return (f for code, f in _delegate_verdicts(index) if code == "ML915")
-
-
-@check("ML916")
-def _orphan_delegate(index: MeshIndex) -> Iterator[MeshFinding]:
-    return (f for code, f in _delegate_verdicts(index) if code == "ML916")
+    delegation = index.memo(_delegation)
+    if not delegation.roots or id(vs) in delegation.referenced:
+        return
+    yield Finding(
+        ("metadata", "name"),
+        f"no VirtualService of the linted files delegates to {vs.effective_namespace}/"
+        f"{vs.name}, and without `hosts` it does nothing by itself",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1389,11 +1426,21 @@ _SIDECAR_GOOD = """
             - istio-system/*
 """
 
-define(
+
+def _defining_namespaces(index: MeshIndex) -> set[str]:
+    """The namespaces the run defines services in (Services or ServiceEntries)."""
+    defining: set[str] = set(index.service_namespaces)
+    for se in index.by_kind.get("ServiceEntry", ()):
+        defining.add(se.effective_namespace)
+    return defining
+
+
+@rule(
     "ML917",
     "unknown-sidecar-egress-host",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"Sidecar"},
     summary="A Sidecar egress host names a service that no Service or ServiceEntry defines.",
     rationale="""
         A Sidecar's `egress[].hosts` entries `namespace/dnsName` import the services of that
@@ -1407,60 +1454,50 @@ define(
         `*`, wildcard dnsNames and `*/` or `~/` namespaces are not checked. Hosts and
         namespaces listed under `external-hosts` / `external-namespaces` are taken as defined.
     """,
-    bad=_SIDECAR_GOOD.replace("./ratings.shop", "./rating.shop"),
+    bad=_SIDECAR_GOOD.replace(
+        "./ratings.shop.svc.cluster.local",
+        "./rating.shop.svc.cluster.local  # expect: ML917@7 spec.egress[0].hosts[0]",
+    ),
     good=_SIDECAR_GOOD,
     kiali="KIA1004",
     source=f"{KIALI}/sidecars/egress_listener_checker.go",
     catalogue=("sc-k-egress-host-unknown",),
 )
-
-
-@check("ML917")
-def _unknown_sidecar_egress_host(index: MeshIndex) -> Iterator[MeshFinding]:
-    sidecars = index.by_kind.get("Sidecar")
-    if not sidecars:
-        return
-    # namespace → whether the run defines services there (Services or ServiceEntries)
-    defining: set[str] = set(index.service_namespaces)
-    for se in index.by_kind.get("ServiceEntry", ()):
-        defining.add(se.effective_namespace)
-    for sc in sidecars:
-        own = sc.effective_namespace
-        for i, egress in items(sc.spec.get("egress")):
-            if not isinstance(egress, dict):
+def unknown_sidecar_egress_host(sc: Record, index: MeshIndex) -> Iterator[Finding]:
+    own = sc.effective_namespace
+    for i, egress in items(sc.spec.get("egress")):
+        if not isinstance(egress, dict):
+            continue
+        for j, entry in items(egress.get("hosts")):
+            if not literal(entry) or "/" not in entry:
                 continue
-            for j, entry in items(egress.get("hosts")):
-                if not literal(entry) or "/" not in entry:
-                    continue
-                ns, _, name = entry.partition("/")
-                ns = own if ns == "." else ns
-                if ns in ("*", "~") or not name or name.startswith("*") or "/" in name:
-                    continue
-                if not index.holds_services_of(ns, sc) and ns not in defining:
-                    continue
-                canonical = index.canonical(name, ns)
-                if index.is_external(canonical, name) or index.is_external_namespace(ns):
-                    continue
-                defs = index.definitions(canonical)
-                path = ("spec", "egress", i, "hosts", j)
-                if any(d.effective_namespace == ns for d in defs):
-                    continue
-                if defs:
-                    yield MeshFinding(
-                        sc,
-                        path,
-                        f"`{entry}` imports `{name}` from namespace `{ns}`, but it is defined "
-                        f"in another namespace by {_named(defs)}: services are imported from "
-                        "the namespace that declares them, so this imports nothing",
-                    )
-                else:
-                    yield MeshFinding(
-                        sc,
-                        path,
-                        f"`{entry}`: no Service or ServiceEntry of namespace `{ns}` in the "
-                        f"linted files defines `{canonical}`, so this imports nothing; if it "
-                        f"is defined elsewhere, {EXTERNAL_HINT}",
-                    )
+            ns, _, name = entry.partition("/")
+            ns = own if ns == "." else ns
+            if ns in ("*", "~") or not name or name.startswith("*") or "/" in name:
+                continue
+            if not index.holds_services_of(ns, sc) and ns not in index.memo(_defining_namespaces):
+                continue
+            canonical = index.canonical(name, ns)
+            if index.is_external(canonical, name) or index.is_external_namespace(ns):
+                continue
+            defs = index.definitions(canonical)
+            path = ("spec", "egress", i, "hosts", j)
+            if any(d.effective_namespace == ns for d in defs):
+                continue
+            if defs:
+                yield Finding(
+                    path,
+                    f"`{entry}` imports `{name}` from namespace `{ns}`, but it is defined "
+                    f"in another namespace by {_named(defs)}: services are imported from "
+                    "the namespace that declares them, so this imports nothing",
+                )
+            else:
+                yield Finding(
+                    path,
+                    f"`{entry}`: no Service or ServiceEntry of namespace `{ns}` in the "
+                    f"linted files defines `{canonical}`, so this imports nothing; if it "
+                    f"is defined elsewhere, {EXTERNAL_HINT}",
+                )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1493,28 +1530,6 @@ _PORT_LEVEL_GOOD = """
                 http:
                   http1MaxPendingRequests: 100
 """
-
-define(
-    "ML918",
-    "unknown-port-level-port",
-    Severity.WARNING,
-    module=__name__,
-    summary="A DestinationRule port-level setting is for a port its host does not expose.",
-    rationale="""
-        `trafficPolicy.portLevelSettings[].port.number` selects a port of the host's Service
-        (its `port`, not the container's `targetPort`) or ServiceEntry. A number the host does
-        not expose matches no traffic: the settings silently apply to nothing. A common slip
-        is writing the `targetPort` of the Service.
-
-        Checked for the DestinationRule's own policy and its subsets' policies, when the run
-        defines the host and every definition lists ports that can be read.
-    """,
-    bad=_PORT_LEVEL_GOOD.replace("number: 80\n", "number: 8080\n"),
-    good=_PORT_LEVEL_GOOD,
-    source="istio/istio pilot/pkg/networking/core/cluster_builder.go (port-level policy "
-    "chosen by the service port of each cluster)",
-    catalogue=("dr-pl-port-unknown",),
-)
 
 
 def _port_level_settings(dr: Record) -> Iterator[tuple[FieldPath, Any]]:
@@ -1549,32 +1564,56 @@ def _target_port_of(defs: list[Record], number: int) -> int | None:
     return None
 
 
-@check("ML918")
-def _unknown_port_level_port(index: MeshIndex) -> Iterator[MeshFinding]:
-    for host, drs in index.destination_rules.items():
-        defs = index.definitions(host)
-        if not defs:
+@rule(
+    "ML918",
+    "unknown-port-level-port",
+    Severity.WARNING,
+    scope="mesh",
+    kinds={"DestinationRule"},
+    summary="A DestinationRule port-level setting is for a port its host does not expose.",
+    rationale="""
+        `trafficPolicy.portLevelSettings[].port.number` selects a port of the host's Service
+        (its `port`, not the container's `targetPort`) or ServiceEntry. A number the host does
+        not expose matches no traffic: the settings silently apply to nothing. A common slip
+        is writing the `targetPort` of the Service.
+
+        Checked for the DestinationRule's own policy and its subsets' policies, when the run
+        defines the host and every definition lists ports that can be read.
+    """,
+    bad=_PORT_LEVEL_GOOD.replace(
+        "number: 80\n",
+        "number: 8080  # expect: ML918@17 spec.trafficPolicy.portLevelSettings[0].port.number\n",
+    ),
+    good=_PORT_LEVEL_GOOD,
+    source="istio/istio pilot/pkg/networking/core/cluster_builder.go (port-level policy "
+    "chosen by the service port of each cluster)",
+    catalogue=("dr-pl-port-unknown",),
+)
+def unknown_port_level_port(dr: Record, index: MeshIndex) -> Iterator[Finding]:
+    host = destination_rule_host(dr, index)
+    if host is None:
+        return
+    defs = index.definitions(host)
+    if not defs:
+        return
+    ports = _ports_of(defs)
+    if not ports:
+        return
+    listed = ", ".join(str(p) for p in ports)
+    for path, number in _port_level_settings(dr):
+        if number in ports:
             continue
-        ports = _ports_of(defs)
-        if not ports:
-            continue
-        listed = ", ".join(str(p) for p in ports)
-        for dr in drs:
-            for path, number in _port_level_settings(dr):
-                if number in ports:
-                    continue
-                service_port = _target_port_of(defs, number)
-                hint = (
-                    f" ({number} is the targetPort of port {service_port}: use {service_port})"
-                    if service_port is not None
-                    else ""
-                )
-                yield MeshFinding(
-                    dr,
-                    path,
-                    f"port {number} is not a port of `{host}` ({_named(defs)} "
-                    f"{_exposes(defs)} {listed}): these settings apply to nothing{hint}",
-                )
+        service_port = _target_port_of(defs, number)
+        hint = (
+            f" ({number} is the targetPort of port {service_port}: use {service_port})"
+            if service_port is not None
+            else ""
+        )
+        yield Finding(
+            path,
+            f"port {number} is not a port of `{host}` ({_named(defs)} "
+            f"{_exposes(defs)} {listed}): these settings apply to nothing{hint}",
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1614,32 +1653,6 @@ _CONFLICT_GOOD = """
             - destination:
                 host: catalog.catalog.svc.cluster.local
 """
-
-define(
-    "ML919",
-    "delegate-match-conflict",
-    Severity.WARNING,
-    module=__name__,
-    summary="A delegate route's match is not within the match of the route that delegates to it.",
-    rationale="""
-        istiod merges each route of a delegate VirtualService with the route that delegates to
-        it: the delegate's match must be narrower than (compatible with) the root's. A
-        delegate route matching `prefix: /api` under a root matching `prefix: /catalog`, an
-        exact path outside the root's prefix, a regex on either side where the other has a
-        URI match, another port, another `ignoreUriCase`, a header or source label with
-        another value, a gateway the root does not list: each is a conflict, and istiod drops
-        that delegate route with only a log line. Make the delegate's match a refinement of
-        the root's (`/catalog/v2` under `/catalog`), or leave it out.
-
-        Checked for delegates that the run holds, that have no hosts and that are visible to
-        the root (ML914 and ML915 report the others).
-    """,
-    bad=_CONFLICT_GOOD.replace("prefix: /catalog/v2", "prefix: /v2"),
-    good=_CONFLICT_GOOD,
-    source=f"{PILOT}/virtualservice.go (mergeHTTPRoute, mergeHTTPMatchRequests, hasConflict, "
-    "stringMatchConflict)",
-    catalogue=("vs-rt-delegate-conflict",),
-)
 
 
 def _string_match(value: Any) -> dict[str, str] | None:
@@ -1716,16 +1729,18 @@ def _matches(value: Any) -> list[dict[str, Any]] | None:
     return value
 
 
-@check("ML919")
-def _delegate_match_conflict(index: MeshIndex) -> Iterator[MeshFinding]:
-    by_name: dict[tuple[str, str], Record] = {}
-    for vs in index.virtual_services:
-        by_name.setdefault((vs.effective_namespace, vs.name), vs)
-    seen: set[tuple[int, int]] = set()
+def _delegated_matches(
+    index: MeshIndex,
+) -> dict[int, list[tuple[Record, Any, list[dict[str, Any]]]]]:
+    """The id of each delegate the run holds (no hosts, visible to its root) → (root, index of
+    the delegating route in the root's `http`, that route's matches) of each root route that
+    delegates to it with matches, in the order of the run."""
+    by_name = index.memo(_delegation).by_name
+    found: dict[int, list[tuple[Record, Any, list[dict[str, Any]]]]] = {}
     for root in index.virtual_services:
         if not _has_hosts(root):
             continue
-        rules = root.spec.get("http")
+        http = root.spec.get("http")
         for path, _, ns, name in _delegate_refs(root):
             target = by_name.get((ns, name))
             if target is None or _has_hosts(target):
@@ -1733,22 +1748,60 @@ def _delegate_match_conflict(index: MeshIndex) -> Iterator[MeshFinding]:
             if not _delegate_exported_to(index, target, root.effective_namespace):
                 continue
             i = path[2]
-            rule = rules[i] if isinstance(rules, list) and isinstance(i, int) else None
-            root_matches = _matches(rule.get("match") if isinstance(rule, dict) else None)
+            route = http[i] if isinstance(http, list) and isinstance(i, int) else None
+            root_matches = _matches(route.get("match") if isinstance(route, dict) else None)
             if not root_matches:
                 continue
-            for j, sub in items(target.spec.get("http")):
-                leaf = _matches(sub.get("match")) if isinstance(sub, dict) else None
-                if not leaf or not _matches_conflict(root_matches, leaf):
-                    continue
-                if (id(target), j) in seen:
-                    continue
-                seen.add((id(target), j))
-                yield MeshFinding(
-                    target,
-                    ("spec", "http", j, "match"),
-                    "this route's match is not within the match of `spec.http["
-                    f"{i}]` of {root.key} ({root.where}), which delegates to it: istiod "
-                    "drops this route",
-                    key=True,
-                )
+            found.setdefault(id(target), []).append((root, i, root_matches))
+    return found
+
+
+@rule(
+    "ML919",
+    "delegate-match-conflict",
+    Severity.WARNING,
+    scope="mesh",
+    kinds={"VirtualService"},
+    summary="A delegate route's match is not within the match of the route that delegates to it.",
+    rationale="""
+        istiod merges each route of a delegate VirtualService with the route that delegates to
+        it: the delegate's match must be narrower than (compatible with) the root's. A
+        delegate route matching `prefix: /api` under a root matching `prefix: /catalog`, an
+        exact path outside the root's prefix, a regex on either side where the other has a
+        URI match, another port, another `ignoreUriCase`, a header or source label with
+        another value, a gateway the root does not list: each is a conflict, and istiod drops
+        that delegate route with only a log line. Make the delegate's match a refinement of
+        the root's (`/catalog/v2` under `/catalog`), or leave it out.
+
+        Checked for delegates that the run holds, that have no hosts and that are visible to
+        the root (ML914 and ML915 report the others).
+    """,
+    bad=_CONFLICT_GOOD.replace(
+        "          - match:\n            - uri:\n                prefix: /catalog/v2\n",
+        "          - match:  # expect: ML919@5 spec.http[0].match\n"
+        "            - uri:\n                prefix: /v2\n",
+    ),
+    good=_CONFLICT_GOOD,
+    source=f"{PILOT}/virtualservice.go (mergeHTTPRoute, mergeHTTPMatchRequests, hasConflict, "
+    "stringMatchConflict)",
+    catalogue=("vs-rt-delegate-conflict",),
+)
+def delegate_match_conflict(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    roots = index.memo(_delegated_matches).get(id(vs))
+    if not roots:
+        return
+    for j, sub in items(vs.spec.get("http")):
+        leaf = _matches(sub.get("match")) if isinstance(sub, dict) else None
+        if not leaf:
+            continue
+        for root, i, root_matches in roots:  # the first root route it conflicts with
+            if not _matches_conflict(root_matches, leaf):
+                continue
+            yield Finding(
+                ("spec", "http", j, "match"),
+                "this route's match is not within the match of `spec.http["
+                f"{i}]` of {root.key} ({root.where}), which delegates to it: istiod "
+                "drops this route",
+                key=True,
+            )
+            break
