@@ -268,7 +268,7 @@ def _outside_mesh(index: MeshIndex, workload: Record) -> bool:
           namespace: shop
         spec:
           selector:
-            istio: ingressgateway
+            istio: ingressgateway  # expect: ML935@5 spec.selector
           servers:
           - port:
               number: 80
@@ -377,7 +377,7 @@ def gateway_selector_matches_no_workload(gw: Record, index: MeshIndex) -> Iterat
         spec:
           workloadSelector:
             labels:
-              app: rating
+              app: rating  # expect: ML936@7 spec.workloadSelector.labels
           egress:
           - hosts:
             - ./*
@@ -496,7 +496,7 @@ def workload_selector_matches_no_pod(rec: Record, index: MeshIndex) -> Iterator[
         spec:
           selector:
             matchLabels:
-              app: rating
+              app: rating  # expect: ML937@7 spec.selector.matchLabels
           action: ALLOW
           rules:
           - from:
@@ -634,7 +634,7 @@ def authorizationpolicy_matches_no_workload(ap: Record, index: MeshIndex) -> Ite
         spec:
           selector:
             matchLabels:
-              app: payment
+              app: payment  # expect: ML938@7 spec.selector.matchLabels
           mtls:
             mode: STRICT
     """,
@@ -864,7 +864,7 @@ _SIDECAR_DEPLOYMENT = """
           namespace: shop
         spec:
           workloadSelector:
-            labels:
+            labels:  # expect: ML939@5 spec.workloadSelector
               version: v1
           egress:
           - hosts:
@@ -948,7 +948,7 @@ def _scope_of(index: MeshIndex, rec: Record, noun: bool = True) -> str:
         apiVersion: networking.istio.io/v1
         kind: Sidecar
         metadata:
-          name: egress-policy
+          name: egress-policy  # expect: ML940@9 metadata.name
           namespace: shop
         spec:
           outboundTrafficPolicy:
@@ -1025,7 +1025,7 @@ def multiple_namespace_sidecars(sc: Record, index: MeshIndex) -> Iterator[Findin
           namespace: shop
         spec:
           selector:
-            matchLabels:
+            matchLabels:  # expect: ML941@5 spec.selector
               app: reviews
           accessLogging:
           - providers:
@@ -1100,7 +1100,7 @@ def conflicting_telemetry_selectors(tm: Record, index: MeshIndex) -> Iterator[Fi
         apiVersion: telemetry.istio.io/v1
         kind: Telemetry
         metadata:
-          name: mesh-logging
+          name: mesh-logging  # expect: ML942@9 metadata.name
           namespace: istio-system
         spec:
           accessLogging:
@@ -1195,7 +1195,7 @@ def multiple_namespace_telemetries(tm: Record, index: MeshIndex) -> Iterator[Fin
           namespace: billing
         spec:
           selector:
-            matchLabels:
+            matchLabels:  # expect: ML943@5 spec.selector
               tier: backend
           mtls:
             mode: PERMISSIVE
@@ -1284,7 +1284,7 @@ def conflicting_peerauthentication_selectors(pa: Record, index: MeshIndex) -> It
         apiVersion: security.istio.io/v1
         kind: PeerAuthentication
         metadata:
-          name: migration
+          name: migration  # expect: ML944@9 metadata.name
           namespace: billing
         spec:
           mtls:
@@ -1342,7 +1342,7 @@ def multiple_namespace_peerauthentications(pa: Record, index: MeshIndex) -> Iter
           namespace: istio-system
         spec:
           selector:
-            matchLabels:
+            matchLabels:  # expect: ML945@5 spec.selector
               tier: frontend
           mtls:
             mode: STRICT
@@ -1415,7 +1415,7 @@ def _gateway_namespaces(index: MeshIndex) -> set[str]:
         spec:
           selector:
             matchLabels:
-              gateway.networking.k8s.io/gateway-name: public
+              gateway.networking.k8s.io/gateway-name: public  # expect: ML946@7 spec.selector.matchLabels
           action: DENY
           rules:
           - to:
@@ -1498,7 +1498,7 @@ def selector_on_gateway_api_pods(rec: Record, index: MeshIndex) -> Iterator[Find
           namespace: istio-system
         spec:
           workloadSelector:
-            labels:
+            labels:  # expect: ML947@5 spec.workloadSelector
               app: reviews
           egress:
           - hosts:

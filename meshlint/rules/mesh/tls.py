@@ -353,7 +353,7 @@ def _merge_winners(
           namespace: shop
         spec:
           host: reviews.shop.svc.cluster.local
-          trafficPolicy:
+          trafficPolicy:  # expect: ML920@3 spec.trafficPolicy
             connectionPool:
               tcp:
                 maxConnections: 100
@@ -461,7 +461,7 @@ def _sets_tls(dr: Record) -> bool:
           namespace: shop
         spec:
           host: cart
-          trafficPolicy:
+          trafficPolicy:  # expect: ML921@3 spec.trafficPolicy
             connectionPool:
               tcp:
                 maxConnections: 100
@@ -585,7 +585,7 @@ def _with_mesh_config(text: str) -> str:
           host: "*.local"
           trafficPolicy:
             tls:
-              mode: ISTIO_MUTUAL
+              mode: ISTIO_MUTUAL  # expect: ML922@13 spec.trafficPolicy.tls.mode
         """
     ),
     good=_with_mesh_config(
@@ -661,7 +661,7 @@ def mesh_mtls_destinationrule_without_peerauthentication(
           host: "*.shop.svc.cluster.local"
           trafficPolicy:
             tls:
-              mode: ISTIO_MUTUAL
+              mode: ISTIO_MUTUAL  # expect: ML923@13 spec.trafficPolicy.tls.mode
         """
     ),
     good=_with_mesh_config(
@@ -738,7 +738,7 @@ def _mutual(drs: list[Record], modes: tuple[str, ...] = ("ISTIO_MUTUAL",)) -> Re
           namespace: istio-system
         spec:
           mtls:
-            mode: STRICT
+            mode: STRICT  # expect: ML924@11 spec.mtls.mode
         """
     ),
     good=_with_mesh_config(
@@ -807,7 +807,7 @@ def mesh_strict_without_mtls_destinationrule(pa: Record, index: MeshIndex) -> It
           namespace: shop
         spec:
           mtls:
-            mode: STRICT
+            mode: STRICT  # expect: ML925@11 spec.mtls.mode
         """
     ),
     good=_with_mesh_config(
@@ -910,7 +910,7 @@ def _refused(ns: str, pa: Record, scope: str) -> str:
           host: "*.shop.svc.cluster.local"
           trafficPolicy:
             tls:
-              mode: DISABLE
+              mode: DISABLE  # expect: ML926@13 spec.trafficPolicy.tls.mode
     """,
     good="""
         apiVersion: security.istio.io/v1
@@ -980,7 +980,7 @@ def namespace_destinationrule_disables_strict_mtls(
           host: "*.local"
           trafficPolicy:
             tls:
-              mode: DISABLE
+              mode: DISABLE  # expect: ML927@13 spec.trafficPolicy.tls.mode
     """,
     good="""
         apiVersion: security.istio.io/v1
@@ -1047,7 +1047,7 @@ def destinationrule_disables_mesh_strict_mtls(dr: Record, index: MeshIndex) -> I
           namespace: legacy
         spec:
           mtls:
-            mode: DISABLE
+            mode: DISABLE  # expect: ML928@11 spec.mtls.mode
         ---
         apiVersion: networking.istio.io/v1
         kind: DestinationRule
@@ -1127,7 +1127,7 @@ def namespace_peerauthentication_disable_vs_mtls_destinationrule(
           namespace: istio-system
         spec:
           mtls:
-            mode: DISABLE
+            mode: DISABLE  # expect: ML929@11 spec.mtls.mode
         ---
         apiVersion: networking.istio.io/v1
         kind: DestinationRule
@@ -1265,7 +1265,7 @@ def _port_text(port: int | None) -> str:
           host: cart
           trafficPolicy:
             tls:
-              mode: DISABLE
+              mode: DISABLE  # expect: ML930@13 spec.trafficPolicy.tls.mode
     """,
     good=_SHOP
     + """
@@ -1382,7 +1382,7 @@ def _disabled_against_mutual(index: MeshIndex) -> dict[int, list[Finding]]:
             matchLabels:
               app: cart
           mtls:
-            mode: DISABLE
+            mode: DISABLE  # expect: ML931@11 spec.mtls.mode
         ---
         apiVersion: networking.istio.io/v1
         kind: DestinationRule
@@ -1465,7 +1465,7 @@ def mtls_destinationrule_vs_disabled_workloads(pa: Record, index: MeshIndex) -> 
           namespace: shop
         spec:
           mtls:
-            mode: PERMISSIVE
+            mode: PERMISSIVE  # expect: ML932@11 spec.mtls.mode
     """,
     good="""
         apiVersion: security.istio.io/v1
@@ -1636,7 +1636,7 @@ def _disabled_for(index: MeshIndex, ap: Record) -> str | None:
           - from:
             - source:
                 principals:
-                - cluster.local/ns/web/sa/frontend
+                - cluster.local/ns/web/sa/frontend  # expect: ML933@9 spec.rules[0].from[0].source.principals
     """,
     good="""
         apiVersion: security.istio.io/v1
