@@ -1,78 +1,31 @@
-"""Cross-resource mTLS rules (ML920-ML933): each on its fixtures, then edge cases."""
+"""Cross-resource mTLS rules (ML920-ML933): the edge cases their fixtures
+(tests/fixtures/rules/mesh/) do not show."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from conftest import FIXTURES
 from test_mesh import lint
 
+from meshlint import rules
 from meshlint.config import Config
 from meshlint.engine import lint_text
+from meshlint.mesh import MeshIndex, Record, light_data
 
-MESH = FIXTURES / "mesh"
-CODES = [f"ML{n}" for n in range(920, 934)]
+RULE_FIXTURES = FIXTURES / "rules" / "mesh"
+CODES = {r.code for r in rules.all_rules() if r.module == "meshlint.rules.mesh.tls"}
 
 
 def codes_of(text: str, config: Config | None = None) -> list[tuple[str, str, int, str]]:
     result = lint_text(text, config or Config(), name="run.yaml")
-    return [
-        (d.code, d.severity.label, d.line, d.path)
-        for d in result.findings
-        if "ML920" <= d.code <= "ML933"
-    ]
+    return [(d.code, d.severity.label, d.line, d.path) for d in result.findings if d.code in CODES]
 
 
 def messages(text: str, code: str) -> list[str]:
     return [
         d.message for d in lint_text(text, Config(), name="run.yaml").findings if d.code == code
     ]
-
-
-@pytest.mark.parametrize("code", CODES)
-def test_clean_fixture_has_no_finding_at_all(code: str) -> None:
-    assert lint(MESH / f"{code}-good.yaml") == []
-
-
-BAD = {
-    "ML920": [
-        ("ML920", "warning", "ML920-bad.yaml", 37, 3, "spec.trafficPolicy"),
-        ("ML920", "warning", "ML920-bad.yaml", 50, 11, "spec.subsets[0].name"),
-    ],
-    "ML921": [("ML921", "warning", "ML921-bad.yaml", 26, 3, "spec.trafficPolicy")],
-    "ML922": [("ML922", "warning", "ML922-bad.yaml", 17, 13, "spec.trafficPolicy.tls.mode")],
-    "ML923": [("ML923", "warning", "ML923-bad.yaml", 24, 13, "spec.trafficPolicy.tls.mode")],
-    "ML924": [("ML924", "error", "ML924-bad.yaml", 15, 11, "spec.mtls.mode")],
-    "ML925": [("ML925", "error", "ML925-bad.yaml", 22, 11, "spec.mtls.mode")],
-    "ML926": [("ML926", "error", "ML926-bad.yaml", 26, 13, "spec.trafficPolicy.tls.mode")],
-    "ML927": [("ML927", "error", "ML927-bad.yaml", 26, 13, "spec.trafficPolicy.tls.mode")],
-    "ML928": [("ML928", "error", "ML928-bad.yaml", 15, 11, "spec.mtls.mode")],
-    "ML929": [("ML929", "error", "ML929-bad.yaml", 15, 11, "spec.mtls.mode")],
-    "ML930": [
-        ("ML930", "error", "ML930-bad.yaml", 59, 13, "spec.trafficPolicy.tls.mode"),
-        (
-            "ML930",
-            "error",
-            "ML930-bad.yaml",
-            137,
-            17,
-            "spec.subsets[0].trafficPolicy.portLevelSettings[0].tls.mode",
-        ),
-    ],
-    "ML931": [("ML931", "error", "ML931-bad.yaml", 51, 11, "spec.mtls.mode")],
-    "ML932": [("ML932", "warning", "ML932-bad.yaml", 31, 11, "spec.mtls.mode")],
-    "ML933": [
-        ("ML933", "error", "ML933-bad.yaml", 35, 9, "spec.rules[0].from[0].source.principals"),
-        ("ML933", "error", "ML933-bad.yaml", 37, 12, "spec.rules[0].when[0].key"),
-        ("ML933", "error", "ML933-bad.yaml", 102, 9, "spec.rules[0].from[0].source.notNamespaces"),
-    ],
-}
-
-
-@pytest.mark.parametrize("code", CODES)
-def test_bad_fixture_gives_exactly_its_findings(code: str) -> None:
-    assert lint(MESH / f"{code}-bad.yaml") == BAD[code]
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,7 +285,7 @@ def test_conflict_rules_tolerate_wrong_types() -> None:
 
 
 def test_external_namespaces_do_not_change_the_verdicts() -> None:
-    text = (MESH / "ML930-bad.yaml").read_text()
+    text = (RULE_FIXTURES / "ML930-bad.yaml").read_text()
     config = Config(external_namespaces=["shop"], external_hosts=["*.shop.svc.cluster.local"])
     assert [c[0] for c in codes_of(text, config)] == ["ML930", "ML930"]
 
@@ -367,3 +320,30 @@ def test_authorization_rules_are_left_alone_when_some_workload_gets_mtls() -> No
     assert codes_of(disabled + strict_port + ap) == []
     waypoint = ap.replace("spec:\n", "spec:\n  targetRefs:\n  - kind: Gateway\n    name: wp\n")
     assert codes_of(disabled + waypoint) == []
+
+
+# --------------------------------------------------------------------------------------------
+# the Service ports the rules follow to the workloads
+
+
+def test_service_ports_are_the_kubernetes_services_ports() -> None:
+    def rec(kind: str, name: str, spec: dict[str, object], group: str = "") -> Record:
+        data = light_data(kind, {"metadata": {"name": name, "namespace": "shop"}, "spec": spec})
+        return Record("f.yaml", 0, None, kind, group, "shop", name, data, 1)
+
+    http = {"name": "http", "port": 80, "targetPort": 8080}
+    index = MeshIndex(
+        [
+            rec("Service", "cart", {"ports": [http, 7]}),
+            rec("Service", "cart", {"ports": "80"}),  # unreadable: skipped, not fatal
+            rec(
+                "ServiceEntry",
+                "cart-entry",
+                {"hosts": ["cart.shop.svc.cluster.local"], "ports": [{"number": 9090}]},
+                "networking.istio.io",
+            ),
+        ]
+    )
+    host = "cart.shop.svc.cluster.local"
+    assert index.service_ports(host) == [http]  # a ServiceEntry's ports lead to no pod
+    assert index.service_ports("nothing.shop.svc.cluster.local") == []

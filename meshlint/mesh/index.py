@@ -417,18 +417,16 @@ class MeshIndex:
     # ---------------------------------------------------------------------------------------
     # services, ports and the workloads behind them
 
-    def service_ports(self, host: str) -> list[dict[str, Any]] | None:
-        """The ports a canonical host exposes (a Service's `ports`, a ServiceEntry's), or None
-        when the run does not define the host or a definition lists no ports it can read."""
+    def service_ports(self, host: str) -> list[dict[str, Any]]:
+        """The ports of the Kubernetes Services of a canonical host, in the order of the run:
+        the ports by which :meth:`workloads_of_host` reaches its workloads (`port`, and the
+        `targetPort` on the pods). Ports that are no mapping, and a `ports` that is no list,
+        are skipped; empty when the run holds no Service of the host."""
         found: list[dict[str, Any]] = []
-        defs = self.definitions(host)
-        if not defs:
-            return None
-        for rec in defs:
-            ports = rec.spec.get("ports")
-            if not isinstance(ports, list):
-                return None
-            found.extend(p for p in ports if isinstance(p, dict))
+        for svc in self.kubernetes_services(host):
+            ports = svc.spec.get("ports")
+            if isinstance(ports, list):
+                found.extend(p for p in ports if isinstance(p, dict))
         return found
 
     def workloads_of_service(self, svc: Record) -> list[tuple[Record, dict[str, str]]]:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from typing import Any
-from weakref import WeakKeyDictionary
 
-from meshlint.diagnostics import FieldPath, Severity
+from meshlint.diagnostics import FieldPath, Finding, Severity
 from meshlint.mesh import (
     POD_ANNOTATIONS,
     MeshIndex,
@@ -23,8 +22,8 @@ from meshlint.mesh import (
     label_map,
     pod_labels,
 )
-from meshlint.rules import define
-from meshlint.rules.lib.mesh import AN, KIALI, MeshFinding, check
+from meshlint.rules import rule
+from meshlint.rules.lib.mesh import AN, KIALI
 
 # The label Istio puts on the pods it deploys for a Kubernetes Gateway API Gateway (and for
 # waypoints); selector-based policies do not apply to those pods.
@@ -101,11 +100,14 @@ class _Held:
         return self._outside
 
 
-_HELD: WeakKeyDictionary[MeshIndex, dict[tuple[str, str], _Held]] = WeakKeyDictionary()
+def _held_by_place(index: MeshIndex) -> dict[tuple[str, str], _Held]:
+    """What :func:`_held` found for each (namespace, place), filled as the rules ask: one
+    table per run (``index.memo``)."""
+    return {}
 
 
 def _held(index: MeshIndex, rec: Record) -> _Held:
-    cache = _HELD.setdefault(index, {})
+    cache = index.memo(_held_by_place)
     key = (rec.effective_namespace, rec.place)
     found = cache.get(key)
     if found is None:
@@ -169,14 +171,6 @@ def _no_workload(
     )
 
 
-def _of_kinds(index: MeshIndex, *kinds: str) -> list[Record]:
-    """The resources of ``kinds`` (Istio's, as the index files them) in the order of the run."""
-    if len(kinds) == 1:
-        return list(index.by_kind.get(kinds[0], ()))
-    wanted = {id(r) for kind in kinds for r in index.by_kind.get(kind, ())}
-    return [r for r in index.records if id(r) in wanted]
-
-
 def _pod_annotations(workload: Record) -> dict[str, Any]:
     raw = workload.data.get(POD_ANNOTATIONS)
     return raw if isinstance(raw, dict) else {}
@@ -227,11 +221,12 @@ def _outside_mesh(index: MeshIndex, workload: Record) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML935",
     "gateway-selector-matches-no-workload",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"Gateway"},
     summary="A Gateway's selector matches none of the gateway workloads of the run.",
     rationale="""
         A Gateway is served by the proxies whose pods carry every label of its `selector`,
@@ -273,7 +268,7 @@ define(
           namespace: shop
         spec:
           selector:
-            istio: ingressgateway
+            istio: ingressgateway  # expect: ML935@5 spec.selector
           servers:
           - port:
               number: 80
@@ -323,28 +318,24 @@ define(
     f"reftype 'selector'); {KIALI}/gateways/selector_checker.go",
     catalogue=("gw-x-selector-no-pod", "gw-k-selector"),
 )
-
-
-@check("ML935")
-def _gateway_selector_no_workload(index: MeshIndex) -> Iterator[MeshFinding]:
-    gateways = index.by_kind.get("Gateway", ())
-    if not gateways or not index.workloads:
+def gateway_selector_matches_no_workload(gw: Record, index: MeshIndex) -> Iterator[Finding]:
+    if not index.workloads:
         return
-    for gw in gateways:
-        state, selector = _selector(gw)
-        if state != _LABELS:
-            continue
-        why = _no_workload(index, gw, selector, True, "no gateway proxy serves this Gateway")
-        if why is not None:
-            yield MeshFinding(gw, ("spec", "selector"), why)
+    state, selector = _selector(gw)
+    if state != _LABELS:
+        return
+    why = _no_workload(index, gw, selector, True, "no gateway proxy serves this Gateway")
+    if why is not None:
+        yield Finding(("spec", "selector"), why)
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML936",
     "workload-selector-matches-no-pod",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"Sidecar", "Telemetry"},
     summary="A Sidecar's or Telemetry's selector matches no workload of its namespace.",
     rationale="""
         A Sidecar (`spec.workloadSelector.labels`) or a Telemetry (`spec.selector.matchLabels`)
@@ -386,7 +377,7 @@ define(
         spec:
           workloadSelector:
             labels:
-              app: rating
+              app: rating  # expect: ML936@7 spec.workloadSelector.labels
           egress:
           - hosts:
             - ./*
@@ -432,25 +423,22 @@ define(
     "workload_selector_checker.go",
     catalogue=("sc-x-selector-no-pod", "sc-k-selector-no-workload", "tm-x-selector-no-pod"),
 )
-
-
-@check("ML936")
-def _workload_selector_no_pod(index: MeshIndex) -> Iterator[MeshFinding]:
-    for rec in _of_kinds(index, "Sidecar", "Telemetry"):
-        state, selector = _selector(rec)
-        if state != _LABELS or (rec.kind == "Telemetry" and has_target_refs(rec)):
-            continue
-        why = _no_workload(index, rec, selector, False, f"the {rec.kind} applies to nothing")
-        if why is not None:
-            yield MeshFinding(rec, _selector_path(rec), why)
+def workload_selector_matches_no_pod(rec: Record, index: MeshIndex) -> Iterator[Finding]:
+    state, selector = _selector(rec)
+    if state != _LABELS or (rec.kind == "Telemetry" and has_target_refs(rec)):
+        return
+    why = _no_workload(index, rec, selector, False, f"the {rec.kind} applies to nothing")
+    if why is not None:
+        yield Finding(_selector_path(rec), why)
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML937",
     "authorizationpolicy-matches-no-workload",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"AuthorizationPolicy"},
     summary="An AuthorizationPolicy applies to no workload in the mesh.",
     rationale="""
         An AuthorizationPolicy is enforced by the proxies of the workloads it applies to: the
@@ -508,7 +496,7 @@ define(
         spec:
           selector:
             matchLabels:
-              app: rating
+              app: rating  # expect: ML937@7 spec.selector.matchLabels
           action: ALLOW
           rules:
           - from:
@@ -565,56 +553,46 @@ define(
     "workload_selector_checker.go",
     catalogue=("ap-x-no-workloads", "ap-k-selector-no-workload"),
 )
-
-
-@check("ML937")
-def _authorization_policy_no_workload(index: MeshIndex) -> Iterator[MeshFinding]:
-    policies = index.by_kind.get("AuthorizationPolicy", ())
-    if not policies or not index.workloads:
+def authorizationpolicy_matches_no_workload(ap: Record, index: MeshIndex) -> Iterator[Finding]:
+    if not index.workloads or has_target_refs(ap):
         return
-    for ap in policies:
-        if has_target_refs(ap):
-            continue
-        state, selector = _selector(ap)
-        ns = ap.effective_namespace
-        root = ns == index.root_namespace
-        if state == _SKIP or (root and state == _ABSENT) or index.is_external_namespace(ns):
-            continue
-        if state == _ABSENT:
-            held = _held(index, ap)
-            if held.workloads and held.all_outside_mesh(index):
-                path: FieldPath = ("metadata", "namespace") if ap.namespace else ("metadata",)
-                yield MeshFinding(
-                    ap,
-                    path,
-                    f"the policy applies to every workload of namespace `{ns}`, but those of "
-                    f"the linted files ({_names(r for r, _ in held.workloads)}) all run without a "
-                    "sidecar: nothing enforces it",
-                    key=ap.namespace is None,
-                )
-            continue
-        why = _no_workload(index, ap, selector, root, "nothing enforces the policy")
-        if why is not None:
-            yield MeshFinding(ap, _selector_path(ap), why)
-            continue
-        picked = (
-            index.workloads_selected_anywhere(selector) if root else _selected(index, ap, selector)
-        )
-        if picked and all(_outside_mesh(index, w) for w, _ in picked):
-            yield MeshFinding(
-                ap,
-                _selector_path(ap),
-                f"selector {_text(selector)} matches only workloads that run without a "
-                f"sidecar ({_names(r for r, _ in picked)}): nothing enforces the policy",
+    state, selector = _selector(ap)
+    ns = ap.effective_namespace
+    root = ns == index.root_namespace
+    if state == _SKIP or (root and state == _ABSENT) or index.is_external_namespace(ns):
+        return
+    if state == _ABSENT:
+        held = _held(index, ap)
+        if held.workloads and held.all_outside_mesh(index):
+            path: FieldPath = ("metadata", "namespace") if ap.namespace else ("metadata",)
+            yield Finding(
+                path,
+                f"the policy applies to every workload of namespace `{ns}`, but those of "
+                f"the linted files ({_names(r for r, _ in held.workloads)}) all run without a "
+                "sidecar: nothing enforces it",
+                key=ap.namespace is None,
             )
+        return
+    why = _no_workload(index, ap, selector, root, "nothing enforces the policy")
+    if why is not None:
+        yield Finding(_selector_path(ap), why)
+        return
+    picked = index.workloads_selected_anywhere(selector) if root else _selected(index, ap, selector)
+    if picked and all(_outside_mesh(index, w) for w, _ in picked):
+        yield Finding(
+            _selector_path(ap),
+            f"selector {_text(selector)} matches only workloads that run without a "
+            f"sidecar ({_names(r for r, _ in picked)}): nothing enforces the policy",
+        )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML938",
     "authentication-selector-matches-no-workload",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"PeerAuthentication", "RequestAuthentication"},
     summary="A PeerAuthentication's or RequestAuthentication's selector matches no workload.",
     rationale="""
         A PeerAuthentication or RequestAuthentication with `spec.selector.matchLabels`
@@ -656,7 +634,7 @@ define(
         spec:
           selector:
             matchLabels:
-              app: payment
+              app: payment  # expect: ML938@7 spec.selector.matchLabels
           mtls:
             mode: STRICT
     """,
@@ -696,62 +674,89 @@ define(
     "called by peer_authentication_checker.go and request_authentication_checker.go)",
     catalogue=("pa-k-selector-no-workload", "ra-k-selector-no-workload"),
 )
-
-
-@check("ML938")
-def _authentication_selector_no_workload(index: MeshIndex) -> Iterator[MeshFinding]:
-    for rec in _of_kinds(index, "PeerAuthentication", "RequestAuthentication"):
-        state, selector = _selector(rec)
-        if state != _LABELS or has_target_refs(rec):
-            continue
-        root = rec.effective_namespace == index.root_namespace
-        if root and rec.kind == "PeerAuthentication":
-            continue  # ML945
-        why = _no_workload(
-            index,
-            rec,
-            selector,
-            root,
-            f"the {rec.kind} applies to nothing",
-        )
-        if why is not None:
-            yield MeshFinding(rec, _selector_path(rec), why)
+def authentication_selector_matches_no_workload(rec: Record, index: MeshIndex) -> Iterator[Finding]:
+    state, selector = _selector(rec)
+    if state != _LABELS or has_target_refs(rec):
+        return
+    root = rec.effective_namespace == index.root_namespace
+    if root and rec.kind == "PeerAuthentication":
+        return  # ML945
+    why = _no_workload(index, rec, selector, root, f"the {rec.kind} applies to nothing")
+    if why is not None:
+        yield Finding(_selector_path(rec), why)
 
 
 # --------------------------------------------------------------------------------------------
-# conflicts: several resources of one kind for one workload, or for one namespace
+# conflicts: several resources of one kind for one workload, or for one namespace. Each
+# workload and each selector keeps the first resource of each kind that picked it, so the work
+# is in the number of (resource, selected workload) pairs, never in pairs of resources.
+
+_CONTESTED_KINDS = ("Sidecar", "Telemetry", "PeerAuthentication")
 
 
-def _conflicts(
-    index: MeshIndex, records: Iterable[Record]
-) -> Iterator[tuple[Record, Record, Record | None, int]]:
-    """For each resource (in the order of the run) whose selector picks a workload that an
-    earlier resource of the same place already picked, or that has the very selector of an
-    earlier one (they pick the same pods wherever those are deployed from): (the resource,
-    the first earlier one, a workload both pick or None, how many earlier resources it
-    shares workloads with). Each workload and each selector keeps the first resource that
-    picked it, so the work is in the number of (resource, selected workload) pairs, never in
-    pairs of resources."""
-    owner: dict[tuple[str, int], Record] = {}
-    same: dict[tuple[str, frozenset[tuple[str, str]]], Record] = {}
+def _in_contest(index: MeshIndex, rec: Record) -> bool:
+    """Whether a resource competes with the others of its kind for the workloads it selects:
+    a Telemetry bound by `targetRefs` does not, nor a PeerAuthentication of the root
+    namespace (which selects nothing there, ML945)."""
+    if rec.kind == "Telemetry":
+        return not has_target_refs(rec)
+    if rec.kind == "PeerAuthentication":
+        return rec.effective_namespace != index.root_namespace
+    return True
+
+
+_Claims = tuple[
+    dict[tuple[str, str, int], Record],
+    dict[tuple[str, str, frozenset[tuple[str, str]]], Record],
+    dict[int, int],
+]
+
+
+def _first_selectors(index: MeshIndex) -> _Claims:
+    """For each contested kind and place: the first resource (in the order of the run) that
+    picked each workload (by id), the first with each selector, and the position of every
+    resource. Computed once per run (``index.memo``)."""
+    by_workload: dict[tuple[str, str, int], Record] = {}
+    by_selector: dict[tuple[str, str, frozenset[tuple[str, str]]], Record] = {}
     position: dict[int, int] = {}
-    for rec in records:
-        position[id(rec)] = len(position)
-        state, selector = _selector(rec)
-        if state != _LABELS:
-            continue
-        place = rec.place
-        earlier: dict[int, tuple[Record, Record | None]] = {}
-        for picked, _ in _selected(index, rec, selector):
-            first = owner.setdefault((place, id(picked)), rec)
-            if first is not rec:
-                earlier.setdefault(id(first), (first, picked))
-        first = same.setdefault((place, frozenset(selector.items())), rec)
+    for kind in _CONTESTED_KINDS:
+        for rec in index.by_kind.get(kind, ()):
+            if not _in_contest(index, rec):
+                continue
+            position[id(rec)] = len(position)
+            state, selector = _selector(rec)
+            if state != _LABELS:
+                continue
+            for picked, _ in _selected(index, rec, selector):
+                by_workload.setdefault((kind, rec.place, id(picked)), rec)
+            by_selector.setdefault((kind, rec.place, frozenset(selector.items())), rec)
+    return by_workload, by_selector, position
+
+
+def _conflict(index: MeshIndex, rec: Record) -> tuple[Record, Record | None, int] | None:
+    """When a resource's selector picks a workload that an earlier resource of its kind and
+    place already picked, or is the very selector of an earlier one (they pick the same pods
+    wherever those are deployed from): (the first earlier one, a workload both pick or None,
+    how many earlier resources it shares workloads with)."""
+    if not _in_contest(index, rec):
+        return None
+    state, selector = _selector(rec)
+    if state != _LABELS:
+        return None
+    by_workload, by_selector, position = index.memo(_first_selectors)
+    kind, place = rec.kind, rec.place
+    earlier: dict[int, tuple[Record, Record | None]] = {}
+    for picked, _ in _selected(index, rec, selector):
+        first = by_workload[(kind, place, id(picked))]
         if first is not rec:
-            earlier.setdefault(id(first), (first, None))
-        if earlier:
-            first, workload = min(earlier.values(), key=lambda fw: position[id(fw[0])])
-            yield rec, first, workload, len(earlier)
+            earlier.setdefault(id(first), (first, picked))
+    first = by_selector[(kind, place, frozenset(selector.items()))]
+    if first is not rec:
+        earlier.setdefault(id(first), (first, None))
+    if not earlier:
+        return None
+    first, workload = min(earlier.values(), key=lambda fw: position[id(fw[0])])
+    return first, workload, len(earlier)
 
 
 def _conflict_message(
@@ -767,19 +772,28 @@ def _conflict_message(
     return f"{workload.key} is also selected by {first.key} ({first.where}){more}: {what}"
 
 
-def _selectorless_duplicates(
-    records: Iterable[Record],
-) -> Iterator[tuple[Record, Record]]:
-    """(resource, the first one) for each selector-less resource after the first of its
-    namespace (or of its file, for manifests that name no namespace)."""
-    first: dict[str, Record] = {}
-    for rec in records:
-        state, _ = _selector(rec)
-        if state != _ABSENT:
-            continue
-        seen = first.setdefault(rec.place, rec)
-        if seen is not rec:
-            yield rec, seen
+def _first_defaults(index: MeshIndex) -> dict[tuple[str, str], Record]:
+    """The first selector-less resource of each contested kind and place (namespace, or file
+    for manifests that name no namespace). Computed once per run (``index.memo``)."""
+    first: dict[tuple[str, str], Record] = {}
+    for kind in _CONTESTED_KINDS:
+        for rec in index.by_kind.get(kind, ()):
+            if kind == "Telemetry" and has_target_refs(rec):
+                continue
+            if _selector(rec)[0] == _ABSENT:
+                first.setdefault((kind, rec.place), rec)
+    return first
+
+
+def _earlier_default(index: MeshIndex, rec: Record) -> Record | None:
+    """The first selector-less resource of ``rec``'s kind and place, when ``rec`` is a later
+    selector-less one (a Telemetry bound by `targetRefs` is none)."""
+    if rec.kind == "Telemetry" and has_target_refs(rec):
+        return None
+    if _selector(rec)[0] != _ABSENT:
+        return None
+    first = index.memo(_first_defaults)[(rec.kind, rec.place)]
+    return None if first is rec else first
 
 
 _NAME: FieldPath = ("metadata", "name")
@@ -806,12 +820,14 @@ _SIDECAR_DEPLOYMENT = """
                 image: example/reviews:1.0
         ---"""
 
+
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML939",
     "conflicting-sidecar-selectors",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"Sidecar"},
     summary="Two Sidecars select the same workload.",
     rationale="""
         A workload gets exactly one Sidecar: the one whose `workloadSelector` matches its pods,
@@ -848,7 +864,7 @@ define(
           namespace: shop
         spec:
           workloadSelector:
-            labels:
+            labels:  # expect: ML939@5 spec.workloadSelector
               version: v1
           egress:
           - hosts:
@@ -877,31 +893,36 @@ define(
     f"{KIALI}/common/multi_match_selector_checker.go (SidecarSelectorMultiMatchChecker)",
     catalogue=("sc-x-selector-conflict", "sc-k-multi-selector"),
 )
-
-
-@check("ML939")
-def _conflicting_sidecars(index: MeshIndex) -> Iterator[MeshFinding]:
-    for rec, first, workload, count in _conflicts(index, index.by_kind.get("Sidecar", ())):
-        yield MeshFinding(
-            rec,
-            ("spec", "workloadSelector"),
-            _conflict_message(
-                rec,
-                first,
-                workload,
-                count,
-                "a workload gets only one Sidecar (the oldest), the other is ignored; merge "
-                "them or make their selectors disjoint",
-            ),
-        )
+def conflicting_sidecar_selectors(sc: Record, index: MeshIndex) -> Iterator[Finding]:
+    found = _conflict(index, sc)
+    if found is None:
+        return
+    yield Finding(
+        ("spec", "workloadSelector"),
+        _conflict_message(
+            sc,
+            *found,
+            "a workload gets only one Sidecar (the oldest), the other is ignored; merge "
+            "them or make their selectors disjoint",
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+def _scope_of(index: MeshIndex, rec: Record, noun: bool = True) -> str:
+    ns = rec.effective_namespace
+    if ns == index.root_namespace:
+        where = f"the whole mesh (root namespace `{ns}`)"
+        return f"the mesh-wide default (root namespace `{ns}`)" if noun else where
+    return f"the default of namespace `{ns}`" if noun else f"namespace `{ns}`"
+
+
+@rule(
     "ML940",
     "multiple-namespace-sidecars",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"Sidecar"},
     summary="A namespace has more than one Sidecar without workloadSelector.",
     rationale="""
         A Sidecar without `workloadSelector` is the default of every workload of its
@@ -927,7 +948,7 @@ define(
         apiVersion: networking.istio.io/v1
         kind: Sidecar
         metadata:
-          name: egress-policy
+          name: egress-policy  # expect: ML940@9 metadata.name
           namespace: shop
         spec:
           outboundTrafficPolicy:
@@ -952,33 +973,24 @@ define(
     f"{KIALI}/common/multi_match_selector_checker.go (selector-less subjects)",
     catalogue=("sc-x-selectorless-dup", "sc-k-multi-selectorless"),
 )
-
-
-def _scope_of(index: MeshIndex, rec: Record, noun: bool = True) -> str:
-    ns = rec.effective_namespace
-    if ns == index.root_namespace:
-        where = f"the whole mesh (root namespace `{ns}`)"
-        return f"the mesh-wide default (root namespace `{ns}`)" if noun else where
-    return f"the default of namespace `{ns}`" if noun else f"namespace `{ns}`"
-
-
-@check("ML940")
-def _multiple_namespace_sidecars(index: MeshIndex) -> Iterator[MeshFinding]:
-    for rec, first in _selectorless_duplicates(index.by_kind.get("Sidecar", ())):
-        yield MeshFinding(
-            rec,
-            _NAME,
-            f"{first.key} ({first.where}) has no workloadSelector either: both claim to be "
-            f"{_scope_of(index, rec)}; only one (the oldest) is used, merge them",
-        )
+def multiple_namespace_sidecars(sc: Record, index: MeshIndex) -> Iterator[Finding]:
+    first = _earlier_default(index, sc)
+    if first is None:
+        return
+    yield Finding(
+        _NAME,
+        f"{first.key} ({first.where}) has no workloadSelector either: both claim to be "
+        f"{_scope_of(index, sc)}; only one (the oldest) is used, merge them",
+    )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML941",
     "conflicting-telemetry-selectors",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"Telemetry"},
     summary="Two Telemetry resources select the same workload.",
     rationale="""
         A workload takes its telemetry settings from at most one workload-level Telemetry
@@ -1013,7 +1025,7 @@ define(
           namespace: shop
         spec:
           selector:
-            matchLabels:
+            matchLabels:  # expect: ML941@5 spec.selector
               app: reviews
           accessLogging:
           - providers:
@@ -1040,32 +1052,28 @@ define(
     source=f"{AN}/telemetry/selector.go (ConflictingTelemetryWorkloadSelectors)",
     catalogue=("tm-x-selector-conflict",),
 )
-
-
-@check("ML941")
-def _conflicting_telemetries(index: MeshIndex) -> Iterator[MeshFinding]:
-    telemetries = [t for t in index.by_kind.get("Telemetry", ()) if not has_target_refs(t)]
-    for rec, first, workload, count in _conflicts(index, telemetries):
-        yield MeshFinding(
-            rec,
-            ("spec", "selector"),
-            _conflict_message(
-                rec,
-                first,
-                workload,
-                count,
-                "a workload takes only one workload-level Telemetry, the other's settings "
-                "are lost; merge them or make their selectors disjoint",
-            ),
-        )
+def conflicting_telemetry_selectors(tm: Record, index: MeshIndex) -> Iterator[Finding]:
+    found = _conflict(index, tm)
+    if found is None:
+        return
+    yield Finding(
+        ("spec", "selector"),
+        _conflict_message(
+            tm,
+            *found,
+            "a workload takes only one workload-level Telemetry, the other's settings "
+            "are lost; merge them or make their selectors disjoint",
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML942",
     "multiple-namespace-telemetries",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"Telemetry"},
     summary="A namespace has more than one Telemetry without selector.",
     rationale="""
         A Telemetry without `selector` (and without `targetRefs`) sets the defaults of its
@@ -1092,7 +1100,7 @@ define(
         apiVersion: telemetry.istio.io/v1
         kind: Telemetry
         metadata:
-          name: mesh-logging
+          name: mesh-logging  # expect: ML942@9 metadata.name
           namespace: istio-system
         spec:
           accessLogging:
@@ -1116,26 +1124,24 @@ define(
     source=f"{AN}/telemetry/default_selector.go (MultipleTelemetriesWithoutWorkloadSelectors)",
     catalogue=("tm-x-selectorless-dup", "tm-ml-root-multi"),
 )
-
-
-@check("ML942")
-def _multiple_namespace_telemetries(index: MeshIndex) -> Iterator[MeshFinding]:
-    telemetries = [t for t in index.by_kind.get("Telemetry", ()) if not has_target_refs(t)]
-    for rec, first in _selectorless_duplicates(telemetries):
-        yield MeshFinding(
-            rec,
-            _NAME,
-            f"{first.key} ({first.where}) has no selector either: both claim to be "
-            f"{_scope_of(index, rec)}; only one is used, merge them",
-        )
+def multiple_namespace_telemetries(tm: Record, index: MeshIndex) -> Iterator[Finding]:
+    first = _earlier_default(index, tm)
+    if first is None:
+        return
+    yield Finding(
+        _NAME,
+        f"{first.key} ({first.where}) has no selector either: both claim to be "
+        f"{_scope_of(index, tm)}; only one is used, merge them",
+    )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML943",
     "conflicting-peerauthentication-selectors",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"PeerAuthentication"},
     summary="Two PeerAuthentications select the same workload.",
     rationale="""
         A workload takes its mutual TLS settings from one workload-level PeerAuthentication:
@@ -1189,7 +1195,7 @@ define(
           namespace: billing
         spec:
           selector:
-            matchLabels:
+            matchLabels:  # expect: ML943@5 spec.selector
               tier: backend
           mtls:
             mode: PERMISSIVE
@@ -1231,36 +1237,28 @@ define(
     "istio/istio pilot/pkg/security/authn/policy_applier.go (ComposePeerAuthentication)",
     catalogue=("pa-k-multi-selector", "pa-rt-workload-oldest"),
 )
-
-
-@check("ML943")
-def _conflicting_peer_authentications(index: MeshIndex) -> Iterator[MeshFinding]:
-    policies = [
-        pa
-        for pa in index.by_kind.get("PeerAuthentication", ())
-        if pa.effective_namespace != index.root_namespace
-    ]
-    for rec, first, workload, count in _conflicts(index, policies):
-        yield MeshFinding(
-            rec,
-            ("spec", "selector"),
-            _conflict_message(
-                rec,
-                first,
-                workload,
-                count,
-                "istiod uses only the oldest of them for the workload and ignores the "
-                "other's mTLS settings; merge them or make their selectors disjoint",
-            ),
-        )
+def conflicting_peerauthentication_selectors(pa: Record, index: MeshIndex) -> Iterator[Finding]:
+    found = _conflict(index, pa)
+    if found is None:
+        return
+    yield Finding(
+        ("spec", "selector"),
+        _conflict_message(
+            pa,
+            *found,
+            "istiod uses only the oldest of them for the workload and ignores the "
+            "other's mTLS settings; merge them or make their selectors disjoint",
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML944",
     "multiple-namespace-peerauthentications",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"PeerAuthentication"},
     summary="A namespace has more than one PeerAuthentication without selector.",
     rationale="""
         A PeerAuthentication without selector sets the mutual TLS mode of its namespace (in
@@ -1286,7 +1284,7 @@ define(
         apiVersion: security.istio.io/v1
         kind: PeerAuthentication
         metadata:
-          name: migration
+          name: migration  # expect: ML944@9 metadata.name
           namespace: billing
         spec:
           mtls:
@@ -1307,26 +1305,25 @@ define(
     "istio/istio pilot/pkg/model/authentication.go (addPeerAuthentication)",
     catalogue=("pa-k-multi-selectorless", "pa-rt-oldest-wins"),
 )
-
-
-@check("ML944")
-def _multiple_namespace_peer_authentications(index: MeshIndex) -> Iterator[MeshFinding]:
-    for rec, first in _selectorless_duplicates(index.by_kind.get("PeerAuthentication", ())):
-        yield MeshFinding(
-            rec,
-            _NAME,
-            f"{first.key} ({first.where}) has no selector either: both set the mTLS mode "
-            f"of {_scope_of(index, rec, noun=False)}; istiod keeps only the oldest and "
-            "ignores the other, merge them",
-        )
+def multiple_namespace_peerauthentications(pa: Record, index: MeshIndex) -> Iterator[Finding]:
+    first = _earlier_default(index, pa)
+    if first is None:
+        return
+    yield Finding(
+        _NAME,
+        f"{first.key} ({first.where}) has no selector either: both set the mTLS mode "
+        f"of {_scope_of(index, pa, noun=False)}; istiod keeps only the oldest and "
+        "ignores the other, merge them",
+    )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML945",
     "root-namespace-peerauthentication-selector",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"PeerAuthentication"},
     summary="A PeerAuthentication of the root namespace has a selector, which makes it inert.",
     rationale="""
         In the root namespace (`istio-system` unless configured), a PeerAuthentication without
@@ -1345,7 +1342,7 @@ define(
           namespace: istio-system
         spec:
           selector:
-            matchLabels:
+            matchLabels:  # expect: ML945@5 spec.selector
               tier: frontend
           mtls:
             mode: STRICT
@@ -1366,31 +1363,37 @@ define(
     source="istio/istio pilot/pkg/security/authn/policy_applier.go (ComposePeerAuthentication)",
     catalogue=("pa-rt-root-selector",),
 )
-
-
-@check("ML945")
-def _root_peer_authentication_selector(index: MeshIndex) -> Iterator[MeshFinding]:
-    for pa in index.by_kind.get("PeerAuthentication", ()):
-        if pa.namespace != index.root_namespace:
-            continue
-        state, selector = _selector(pa)
-        if state != _LABELS:
-            continue
-        yield MeshFinding(
-            pa,
-            ("spec", "selector"),
-            f"selector {_text(selector)} in the root namespace `{pa.namespace}`: a "
-            "selector-based PeerAuthentication there applies to no workload (only "
-            "selector-less ones are mesh-wide); move it to the workloads' namespace",
-        )
+def root_namespace_peerauthentication_selector(pa: Record, index: MeshIndex) -> Iterator[Finding]:
+    if pa.namespace != index.root_namespace:
+        return
+    state, selector = _selector(pa)
+    if state != _LABELS:
+        return
+    yield Finding(
+        ("spec", "selector"),
+        f"selector {_text(selector)} in the root namespace `{pa.namespace}`: a "
+        "selector-based PeerAuthentication there applies to no workload (only "
+        "selector-less ones are mesh-wide); move it to the workloads' namespace",
+    )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+def _gateway_namespaces(index: MeshIndex) -> set[str]:
+    """The namespaces whose workloads include the pods of a Gateway API gateway. Computed
+    once per run (``index.memo``)."""
+    return {
+        ns
+        for ns, workloads in index.workloads.items()
+        if any(GATEWAY_NAME_LABEL in labels for _, labels in workloads)
+    }
+
+
+@rule(
     "ML946",
     "selector-on-gateway-api-pods",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"AuthorizationPolicy", "RequestAuthentication", "Telemetry"},
     summary="A policy selects the pods of a Gateway API gateway by label instead of targetRefs.",
     rationale="""
         Istio deploys the proxies of a Kubernetes Gateway API `Gateway` (and of waypoints)
@@ -1412,7 +1415,7 @@ define(
         spec:
           selector:
             matchLabels:
-              gateway.networking.k8s.io/gateway-name: public
+              gateway.networking.k8s.io/gateway-name: public  # expect: ML946@7 spec.selector.matchLabels
           action: DENY
           rules:
           - to:
@@ -1446,48 +1449,39 @@ define(
     source=f"{AN}/k8sgateway/workloadselector.go (SelectorAnalyzer: IneffectiveSelector)",
     catalogue=("ap-x-gateway-selector", "ra-x-gateway-selector", "tm-x-gateway-selector"),
 )
-
-
-@check("ML946")
-def _selector_on_gateway_pods(index: MeshIndex) -> Iterator[MeshFinding]:
-    gateway_namespaces = {
-        ns
-        for ns, workloads in index.workloads.items()
-        if any(GATEWAY_NAME_LABEL in labels for _, labels in workloads)
-    }
-    for rec in _of_kinds(index, "AuthorizationPolicy", "RequestAuthentication", "Telemetry"):
-        if has_target_refs(rec):
-            continue
-        state, selector = _selector(rec)
-        if state != _LABELS:
-            continue
-        name = selector.get(GATEWAY_NAME_LABEL)
-        if name is None:
-            if rec.effective_namespace not in gateway_namespaces:
-                continue
-            gateways = [
-                labels[GATEWAY_NAME_LABEL]
-                for w, labels in _selected(index, rec, selector)
-                if GATEWAY_NAME_LABEL in labels
-            ]
-            if not gateways:
-                continue
-            name = gateways[0]
-        yield MeshFinding(
-            rec,
-            _selector_path(rec),
-            f"selector {_text(selector)} picks the pods of Gateway API gateway `{name}`, "
-            f"which ignore selectors: bind the {rec.kind} with `targetRefs` "
-            f"(group gateway.networking.k8s.io, kind Gateway, name {name}) instead",
-        )
+def selector_on_gateway_api_pods(rec: Record, index: MeshIndex) -> Iterator[Finding]:
+    if has_target_refs(rec):
+        return
+    state, selector = _selector(rec)
+    if state != _LABELS:
+        return
+    name = selector.get(GATEWAY_NAME_LABEL)
+    if name is None:
+        if rec.effective_namespace not in index.memo(_gateway_namespaces):
+            return
+        gateways = [
+            labels[GATEWAY_NAME_LABEL]
+            for w, labels in _selected(index, rec, selector)
+            if GATEWAY_NAME_LABEL in labels
+        ]
+        if not gateways:
+            return
+        name = gateways[0]
+    yield Finding(
+        _selector_path(rec),
+        f"selector {_text(selector)} picks the pods of Gateway API gateway `{name}`, "
+        f"which ignore selectors: bind the {rec.kind} with `targetRefs` "
+        f"(group gateway.networking.k8s.io, kind Gateway, name {name}) instead",
+    )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML947",
     "root-namespace-sidecar-selector",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"Sidecar"},
     summary="A Sidecar of the root namespace has a workloadSelector.",
     rationale="""
         The Sidecar of the root namespace (`istio-system` unless configured) is meant to be
@@ -1504,7 +1498,7 @@ define(
           namespace: istio-system
         spec:
           workloadSelector:
-            labels:
+            labels:  # expect: ML947@5 spec.workloadSelector
               app: reviews
           egress:
           - hosts:
@@ -1525,19 +1519,14 @@ define(
     source=f"{KIALI}/sidecars/global_checker.go (GlobalChecker)",
     catalogue=("sc-k-root-selector",),
 )
-
-
-@check("ML947")
-def _root_sidecar_selector(index: MeshIndex) -> Iterator[MeshFinding]:
-    for sc in index.by_kind.get("Sidecar", ()):
-        if sc.namespace != index.root_namespace:
-            continue
-        state, selector = _selector(sc)
-        if state == _LABELS:
-            yield MeshFinding(
-                sc,
-                ("spec", "workloadSelector"),
-                f"workloadSelector {_text(selector)} in the root namespace "
-                f"`{sc.namespace}`: the mesh-wide default Sidecar must have none; this one "
-                "only applies to matching pods of the root namespace",
-            )
+def root_namespace_sidecar_selector(sc: Record, index: MeshIndex) -> Iterator[Finding]:
+    if sc.namespace != index.root_namespace:
+        return
+    state, selector = _selector(sc)
+    if state == _LABELS:
+        yield Finding(
+            ("spec", "workloadSelector"),
+            f"workloadSelector {_text(selector)} in the root namespace "
+            f"`{sc.namespace}`: the mesh-wide default Sidecar must have none; this one "
+            "only applies to matching pods of the root namespace",
+        )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from meshlint.diagnostics import FieldPath, Severity
+from meshlint.diagnostics import FieldPath, Finding, Severity
 from meshlint.mesh import (
     CONTAINER_PORTS,
     MeshIndex,
@@ -24,8 +24,8 @@ from meshlint.mesh import (
     selects,
     workload_selector,
 )
-from meshlint.rules import define
-from meshlint.rules.lib.mesh import KIALI, MeshFinding, check, items, literal
+from meshlint.rules import rule
+from meshlint.rules.lib.mesh import KIALI, items, literal
 
 ISTIOD = "istio/istio pilot/pkg/model"
 MUTUAL_MODES = ("ISTIO_MUTUAL", "MUTUAL")
@@ -81,12 +81,18 @@ def _top_mode(dr: Record) -> str | None:
 
 
 def _first_selectorless_pa(index: MeshIndex) -> dict[str, Record]:
-    """The PeerAuthentication that sets each namespace's level: the first selector-less one."""
+    """The PeerAuthentication that sets each namespace's level: the first selector-less one
+    (Istio ignores the others). Computed once per run (``index.memo``)."""
     out: dict[str, Record] = {}
     for pa in index.by_kind.get("PeerAuthentication", ()):
         if workload_selector(pa) is None:
             out.setdefault(pa.effective_namespace, pa)
     return out
+
+
+def _level_of(index: MeshIndex, ns: str) -> Record | None:
+    """The PeerAuthentication that sets the level of namespace ``ns``, if any."""
+    return index.memo(_first_selectorless_pa).get(ns)
 
 
 def _pa_mode(pa: Record | None) -> str | None:
@@ -99,16 +105,14 @@ def _pa_mode(pa: Record | None) -> str | None:
     return None
 
 
-def _namespace_level(
-    index: MeshIndex, ns: str, levels: dict[str, Record]
-) -> tuple[str, Record | None, str]:
+def _namespace_level(index: MeshIndex, ns: str) -> tuple[str, Record | None, str]:
     """The mode the namespace-level and mesh-level policies give ``ns`` (before any workload
     policy): (mode, the policy that decides it, "namespace" | "mesh" | "default")."""
-    own = levels.get(ns)
+    own = _level_of(index, ns)
     mode = _pa_mode(own)
     if mode is not None:
         return mode, own, "namespace"
-    mesh = levels.get(index.root_namespace)
+    mesh = _level_of(index, index.root_namespace)
     mode = _pa_mode(mesh)
     if mode is not None:
         return mode, mesh, "mesh"
@@ -118,7 +122,8 @@ def _namespace_level(
 def _drs_by_kind_of_host(
     index: MeshIndex,
 ) -> tuple[list[Record], dict[str, list[Record]]]:
-    """The mesh-wide DestinationRules, and the namespace-wide ones by namespace covered."""
+    """The mesh-wide DestinationRules, and the namespace-wide ones by namespace covered.
+    Computed once per run (``index.memo``)."""
     mesh: list[Record] = []
     by_ns: dict[str, list[Record]] = {}
     for dr in index.by_kind.get("DestinationRule", ()):
@@ -130,6 +135,14 @@ def _drs_by_kind_of_host(
             if ns is not None:
                 by_ns.setdefault(ns, []).append(dr)
     return mesh, by_ns
+
+
+def _mesh_wide_rules(index: MeshIndex) -> list[Record]:
+    return index.memo(_drs_by_kind_of_host)[0]
+
+
+def _namespace_wide_rules(index: MeshIndex, ns: str) -> list[Record]:
+    return index.memo(_drs_by_kind_of_host)[1].get(ns, [])
 
 
 def _mode_path(dr: Record) -> FieldPath:
@@ -169,13 +182,6 @@ def _container_port(svc_port: dict[str, Any], workload: Record) -> int | None:
             if isinstance(cp, dict) and cp.get("name") == target:
                 return _int(cp.get("containerPort"))
     return None
-
-
-def _service_ports(index: MeshIndex, host: str) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for svc in index.kubernetes_services(host):
-        out.extend(p for _, p in items(svc.spec.get("ports")) if isinstance(p, dict))
-    return out
 
 
 def _port_number(setting: Any) -> int | None:
@@ -225,7 +231,7 @@ def _server_modes(
     sends to."""
     ports = [
         p
-        for p in _service_ports(index, host)
+        for p in index.service_ports(host)
         if (port is None and _int(p.get("port")) not in excluded)
         or (port is not None and _int(p.get("port")) == port)
     ]
@@ -242,20 +248,72 @@ def _server_modes(
             yield w, cport, index.peer_mode(ns, w[1], cport)
 
 
-def _dr_hosts(index: MeshIndex) -> Iterator[tuple[Record, str]]:
-    """Every DestinationRule for a literal, non-wildcard host, with the canonical host."""
-    for dr in index.by_kind.get("DestinationRule", ()):
-        host = dr.spec.get("host")
-        if literal(host) and isinstance(host, str) and "*" not in host:
-            yield dr, index.canonical(host, dr.effective_namespace)
+def _dr_host(index: MeshIndex, dr: Record) -> str | None:
+    """The canonical host of a DestinationRule for a literal, non-wildcard host, else None."""
+    host = dr.spec.get("host")
+    if literal(host) and isinstance(host, str) and "*" not in host:
+        return index.canonical(host, dr.effective_namespace)
+    return None
 
 
 # --------------------------------------------------------------------------------------------
-define(
+# ML920: the merging of DestinationRules for one host
+
+
+def _merge_group(index: MeshIndex, dr: Record) -> tuple[Any, ...] | None:
+    host = dr.spec.get("host")
+    if not literal(host):
+        return None
+    assert isinstance(host, str)
+    ns = dr.effective_namespace
+    selector = workload_selector(dr)
+    raw = dr.spec.get("exportTo")
+    exported = frozenset({"."})
+    if selector is None:
+        # as written: istiod compares the exportTo sets themselves
+        exported = frozenset(v for _, v in items(raw) if isinstance(v, str))
+    place = dr.namespace if dr.namespace is not None else "\0" + dr.file
+    sel = tuple(sorted(selector.items())) if selector is not None else None
+    return (place, index.resolve(host, ns), exported, sel)
+
+
+def _subset_names(dr: Record) -> Iterator[tuple[int, str]]:
+    """(index in `subsets`, name) of each subset with a literal name."""
+    for i, subset in items(dr.spec.get("subsets")):
+        name = subset.get("name") if isinstance(subset, dict) else None
+        if literal(name):
+            assert isinstance(name, str)
+            yield i, name
+
+
+_Group = tuple[Any, ...]
+
+
+def _merge_winners(
+    index: MeshIndex,
+) -> tuple[dict[_Group, Record], dict[_Group, dict[str, Record]]]:
+    """For each merge group, the oldest DestinationRule with a `trafficPolicy` and the oldest
+    that declares each subset name: what istiod keeps of the merged rules."""
+    policy_from: dict[_Group, Record] = {}
+    subsets_from: dict[_Group, dict[str, Record]] = {}
+    for dr in index.by_kind.get("DestinationRule", ()):
+        group = _merge_group(index, dr)
+        if group is None:
+            continue
+        if dr.spec.get("trafficPolicy") is not None:
+            policy_from.setdefault(group, dr)
+        owners = subsets_from.setdefault(group, {})
+        for _, name in _subset_names(dr):
+            owners.setdefault(name, dr)
+    return policy_from, subsets_from
+
+
+@rule(
     "ML920",
     "destinationrule-merge-drops-fields",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"DestinationRule"},
     summary="A DestinationRule merged with an older one for the same host loses its traffic "
     "policy or a subset.",
     rationale="""
@@ -295,7 +353,7 @@ define(
           namespace: shop
         spec:
           host: reviews.shop.svc.cluster.local
-          trafficPolicy:
+          trafficPolicy:  # expect: ML920@3 spec.trafficPolicy
             connectionPool:
               tcp:
                 maxConnections: 100
@@ -324,68 +382,50 @@ define(
     f"(setDestinationRules); {KIALI}/destinationrules/multi_match_checker.go",
     catalogue=("dr-rt-merge", "dr-k-multimatch"),
 )
-
-
-def _merge_group(index: MeshIndex, dr: Record) -> tuple[Any, ...] | None:
-    host = dr.spec.get("host")
-    if not literal(host):
-        return None
-    assert isinstance(host, str)
-    ns = dr.effective_namespace
-    selector = workload_selector(dr)
-    raw = dr.spec.get("exportTo")
-    exported = frozenset({"."})
-    if selector is None:
-        # as written: istiod compares the exportTo sets themselves
-        exported = frozenset(v for _, v in items(raw) if isinstance(v, str))
-    place = dr.namespace if dr.namespace is not None else "\0" + dr.file
-    sel = tuple(sorted(selector.items())) if selector is not None else None
-    return (place, index.resolve(host, ns), exported, sel)
-
-
-@check("ML920")
-def _merge_drops(index: MeshIndex) -> Iterator[MeshFinding]:
-    policy_from: dict[tuple[Any, ...], Record] = {}
-    subsets_from: dict[tuple[Any, ...], dict[str, Record]] = {}
-    for dr in index.by_kind.get("DestinationRule", ()):
-        group = _merge_group(index, dr)
-        if group is None:
-            continue
-        host = group[1]
-        spec = dr.spec
-        if "trafficPolicy" in spec and spec["trafficPolicy"] is not None:
-            first = policy_from.setdefault(group, dr)
-            if first is not dr:
-                yield MeshFinding(
-                    dr,
-                    ("spec", "trafficPolicy"),
-                    f"istiod merges this DestinationRule into {first.key} ({first.where}), "
-                    f"the older rule for `{host}`, which has a `trafficPolicy` already: this "
-                    "`trafficPolicy` is dropped; move it into that rule",
-                    key=True,
-                )
-        owners = subsets_from.setdefault(group, {})
-        for i, subset in items(spec.get("subsets")):
-            name = subset.get("name") if isinstance(subset, dict) else None
-            if not literal(name):
-                continue
-            assert isinstance(name, str)
-            first = owners.setdefault(name, dr)
-            if first is not dr:
-                yield MeshFinding(
-                    dr,
-                    ("spec", "subsets", i, "name"),
-                    f"subset `{name}` of `{host}` is declared by {first.key} ({first.where}) "
-                    "already: istiod merges the two rules and drops this subset",
-                )
+def destinationrule_merge_drops_fields(dr: Record, index: MeshIndex) -> Iterator[Finding]:
+    group = _merge_group(index, dr)
+    if group is None:
+        return
+    policy_from, subsets_from = index.memo(_merge_winners)
+    host = group[1]
+    first = policy_from.get(group, dr)
+    if dr.spec.get("trafficPolicy") is not None and first is not dr:
+        yield Finding(
+            ("spec", "trafficPolicy"),
+            f"istiod merges this DestinationRule into {first.key} ({first.where}), "
+            f"the older rule for `{host}`, which has a `trafficPolicy` already: this "
+            "`trafficPolicy` is dropped; move it into that rule",
+            key=True,
+        )
+    owners = subsets_from.get(group, {})
+    for i, name in _subset_names(dr):
+        first = owners.get(name, dr)
+        if first is not dr:
+            yield Finding(
+                ("spec", "subsets", i, "name"),
+                f"subset `{name}` of `{host}` is declared by {first.key} ({first.where}) "
+                "already: istiod merges the two rules and drops this subset",
+            )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+def _sets_tls(dr: Record) -> bool:
+    policy = dr.spec.get("trafficPolicy")
+    if not isinstance(policy, dict):
+        return False
+    if "tls" in policy:
+        return True
+    return any(
+        isinstance(s, dict) and "tls" in s for _, s in items(policy.get("portLevelSettings"))
+    )
+
+
+@rule(
     "ML921",
     "destinationrule-hides-wide-mtls",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"DestinationRule"},
     summary="A host's DestinationRule sets no TLS mode, so the mesh- or namespace-wide "
     "ISTIO_MUTUAL DestinationRule no longer applies to that host.",
     rationale="""
@@ -421,7 +461,7 @@ define(
           namespace: shop
         spec:
           host: cart
-          trafficPolicy:
+          trafficPolicy:  # expect: ML921@3 spec.trafficPolicy
             connectionPool:
               tcp:
                 maxConnections: 100
@@ -457,70 +497,43 @@ define(
     "(no inheritance between hosts)",
     catalogue=("dr-k-tls-overridden",),
 )
-
-
-def _sets_tls(dr: Record) -> bool:
-    policy = dr.spec.get("trafficPolicy")
-    if not isinstance(policy, dict):
-        return False
-    if "tls" in policy:
-        return True
-    return any(
-        isinstance(s, dict) and "tls" in s for _, s in items(policy.get("portLevelSettings"))
-    )
-
-
-@check("ML921")
-def _hides_wide_mtls(index: MeshIndex) -> Iterator[MeshFinding]:
-    mesh, by_ns = _drs_by_kind_of_host(index)
-    mesh = [d for d in mesh if _top_mode(d) == "ISTIO_MUTUAL"]
-    if not mesh and not by_ns:
+def destinationrule_hides_wide_mtls(dr: Record, index: MeshIndex) -> Iterator[Finding]:
+    host = _dr_host(index, dr)
+    if host is None or _sets_tls(dr):
         return
-    disabled = _auto_mtls_disabled(index)
-    for dr, host in _dr_hosts(index):
-        if _sets_tls(dr):
-            continue
-        ns = dr.effective_namespace
-        host_ns = index.cluster_namespace(host)
-        wide = [
-            w
-            for w in by_ns.get(host_ns or "\0", ())
-            if _top_mode(w) == "ISTIO_MUTUAL"
-            and w.effective_namespace in (ns, index.root_namespace)
-        ]
-        if not wide and host_ns is not None:
-            wide = [w for w in mesh if w.effective_namespace in (ns, index.root_namespace)]
-        if not wide:
-            continue
-        other = wide[0]
-        effect = (
-            "auto-mTLS is off in the mesh config, so traffic to it is plaintext"
-            if disabled
-            else "only auto-mTLS still encrypts it, and only towards workloads with a sidecar"
-        )
-        policy = dr.spec.get("trafficPolicy")
-        yield MeshFinding(
-            dr,
-            ("spec", "trafficPolicy") if isinstance(policy, dict) else ("spec", "host"),
-            f"this rule for `{host}` sets no `tls`, and replaces {other.key} ({other.where}), "
-            f"whose `tls.mode: ISTIO_MUTUAL` for `{other.spec.get('host')}` no longer applies "
-            f"to the host: {effect}; add `tls: {{mode: ISTIO_MUTUAL}}`",
-            key=True,
-        )
+    mesh = [d for d in _mesh_wide_rules(index) if _top_mode(d) == "ISTIO_MUTUAL"]
+    if not mesh and not index.memo(_drs_by_kind_of_host)[1]:
+        return
+    ns = dr.effective_namespace
+    host_ns = index.cluster_namespace(host)
+    wide = [
+        w
+        for w in _namespace_wide_rules(index, host_ns or "\0")
+        if _top_mode(w) == "ISTIO_MUTUAL" and w.effective_namespace in (ns, index.root_namespace)
+    ]
+    if not wide and host_ns is not None:
+        wide = [w for w in mesh if w.effective_namespace in (ns, index.root_namespace)]
+    if not wide:
+        return
+    other = wide[0]
+    effect = (
+        "auto-mTLS is off in the mesh config, so traffic to it is plaintext"
+        if _auto_mtls_disabled(index)
+        else "only auto-mTLS still encrypts it, and only towards workloads with a sidecar"
+    )
+    policy = dr.spec.get("trafficPolicy")
+    yield Finding(
+        ("spec", "trafficPolicy") if isinstance(policy, dict) else ("spec", "host"),
+        f"this rule for `{host}` sets no `tls`, and replaces {other.key} ({other.where}), "
+        f"whose `tls.mode: ISTIO_MUTUAL` for `{other.spec.get('host')}` no longer applies "
+        f"to the host: {effect}; add `tls: {{mode: ISTIO_MUTUAL}}`",
+        key=True,
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Kiali's mesh- and namespace-wide mTLS checks. Only the PeerAuthentication that decides a
 # namespace's level counts (the first selector-less one; Istio ignores the others).
-
-
-def _wide_tls_findings_setup(
-    index: MeshIndex,
-) -> tuple[dict[str, Record], list[Record], dict[str, list[Record]]]:
-    levels = _first_selectorless_pa(index)
-    mesh, by_ns = _drs_by_kind_of_host(index)
-    return levels, mesh, by_ns
-
 
 _AUTO_OFF_CONFIG = """
         ---
@@ -540,11 +553,12 @@ def _with_mesh_config(text: str) -> str:
     return text.rstrip() + _AUTO_OFF_CONFIG
 
 
-define(
+@rule(
     "ML922",
     "mesh-mtls-destinationrule-without-peerauthentication",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"DestinationRule"},
     summary="A mesh-wide ISTIO_MUTUAL DestinationRule has no mesh-wide PeerAuthentication "
     "to go with it while auto-mTLS is off.",
     rationale="""
@@ -571,7 +585,7 @@ define(
           host: "*.local"
           trafficPolicy:
             tls:
-              mode: ISTIO_MUTUAL
+              mode: ISTIO_MUTUAL  # expect: ML922@13 spec.trafficPolicy.tls.mode
         """
     ),
     good=_with_mesh_config(
@@ -601,12 +615,29 @@ define(
     source=f"{KIALI}/destinationrules/meshwide_mtls_checker.go",
     catalogue=("dr-k-mesh-mtls-no-pa",),
 )
+def mesh_mtls_destinationrule_without_peerauthentication(
+    dr: Record, index: MeshIndex
+) -> Iterator[Finding]:
+    if not _mesh_wide_host(index, dr.spec.get("host")) or _top_mode(dr) != "ISTIO_MUTUAL":
+        return
+    if not _auto_mtls_disabled(index):
+        return
+    if _pa_mode(_level_of(index, index.root_namespace)) is not None:
+        return
+    yield Finding(
+        _mode_path(dr),
+        "auto-mTLS is off and no mesh-wide PeerAuthentication (namespace "
+        f"`{index.root_namespace}`, no selector) sets a mode: clients use mTLS, but "
+        "every workload stays PERMISSIVE and accepts plaintext too",
+    )
 
-define(
+
+@rule(
     "ML923",
     "namespace-mtls-destinationrule-without-peerauthentication",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"DestinationRule"},
     summary="A namespace-wide ISTIO_MUTUAL DestinationRule has no namespace- or mesh-wide "
     "PeerAuthentication to go with it while auto-mTLS is off.",
     rationale="""
@@ -630,7 +661,7 @@ define(
           host: "*.shop.svc.cluster.local"
           trafficPolicy:
             tls:
-              mode: ISTIO_MUTUAL
+              mode: ISTIO_MUTUAL  # expect: ML923@13 spec.trafficPolicy.tls.mode
         """
     ),
     good=_with_mesh_config(
@@ -660,51 +691,33 @@ define(
     source=f"{KIALI}/destinationrules/namespacewide_mtls_checker.go",
     catalogue=("dr-k-ns-mtls-no-pa",),
 )
-
-
-@check("ML922")
-def _mesh_dr_without_pa(index: MeshIndex) -> Iterator[MeshFinding]:
-    if not _auto_mtls_disabled(index):
+def namespace_mtls_destinationrule_without_peerauthentication(
+    dr: Record, index: MeshIndex
+) -> Iterator[Finding]:
+    ns = _namespace_wide_host(index, dr.spec.get("host"))
+    if ns is None or _top_mode(dr) != "ISTIO_MUTUAL" or not _auto_mtls_disabled(index):
         return
-    levels, mesh, _ = _wide_tls_findings_setup(index)
-    if _pa_mode(levels.get(index.root_namespace)) is not None:
+    if _namespace_level(index, ns)[2] != "default":
         return
-    for dr in mesh:
-        if _top_mode(dr) == "ISTIO_MUTUAL":
-            yield MeshFinding(
-                dr,
-                _mode_path(dr),
-                "auto-mTLS is off and no mesh-wide PeerAuthentication (namespace "
-                f"`{index.root_namespace}`, no selector) sets a mode: clients use mTLS, but "
-                "every workload stays PERMISSIVE and accepts plaintext too",
-            )
-
-
-@check("ML923")
-def _ns_dr_without_pa(index: MeshIndex) -> Iterator[MeshFinding]:
-    if not _auto_mtls_disabled(index):
-        return
-    levels, _, by_ns = _wide_tls_findings_setup(index)
-    for ns, drs in by_ns.items():
-        if _namespace_level(index, ns, levels)[2] != "default":
-            continue
-        for dr in drs:
-            if _top_mode(dr) == "ISTIO_MUTUAL":
-                yield MeshFinding(
-                    dr,
-                    _mode_path(dr),
-                    f"auto-mTLS is off and neither a PeerAuthentication of namespace `{ns}` "
-                    "nor the mesh-wide one sets a mode: clients use mTLS, but the namespace's "
-                    "workloads stay PERMISSIVE and accept plaintext too",
-                )
+    yield Finding(
+        _mode_path(dr),
+        f"auto-mTLS is off and neither a PeerAuthentication of namespace `{ns}` "
+        "nor the mesh-wide one sets a mode: clients use mTLS, but the namespace's "
+        "workloads stay PERMISSIVE and accept plaintext too",
+    )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+def _mutual(drs: list[Record], modes: tuple[str, ...] = ("ISTIO_MUTUAL",)) -> Record | None:
+    return next((d for d in drs if _top_mode(d) in modes), None)
+
+
+@rule(
     "ML924",
     "mesh-strict-without-mtls-destinationrule",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"PeerAuthentication"},
     summary="A mesh-wide STRICT PeerAuthentication has no mesh-wide ISTIO_MUTUAL "
     "DestinationRule while auto-mTLS is off.",
     rationale="""
@@ -725,7 +738,7 @@ define(
           namespace: istio-system
         spec:
           mtls:
-            mode: STRICT
+            mode: STRICT  # expect: ML924@11 spec.mtls.mode
         """
     ),
     good=_with_mesh_config(
@@ -755,12 +768,26 @@ define(
     source=f"{KIALI}/peerauthentications/mesh_mtls_checker.go",
     catalogue=("pa-k-mesh-strict-no-dr",),
 )
+def mesh_strict_without_mtls_destinationrule(pa: Record, index: MeshIndex) -> Iterator[Finding]:
+    if pa.effective_namespace != index.root_namespace or _pa_mode(pa) != "STRICT":
+        return
+    if _level_of(index, index.root_namespace) is not pa or not _auto_mtls_disabled(index):
+        return
+    if _mutual(_mesh_wide_rules(index)) is not None:
+        return
+    yield Finding(
+        ("spec", "mtls", "mode"),
+        "auto-mTLS is off and no mesh-wide DestinationRule (`*.local`) sets "
+        "`tls.mode: ISTIO_MUTUAL`: clients send plaintext, which this STRICT policy refuses",
+    )
 
-define(
+
+@rule(
     "ML925",
     "namespace-strict-without-mtls-destinationrule",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"PeerAuthentication"},
     summary="A namespace-wide STRICT PeerAuthentication has no namespace- or mesh-wide "
     "ISTIO_MUTUAL DestinationRule while auto-mTLS is off.",
     rationale="""
@@ -780,7 +807,7 @@ define(
           namespace: shop
         spec:
           mtls:
-            mode: STRICT
+            mode: STRICT  # expect: ML925@11 spec.mtls.mode
         """
     ),
     good=_with_mesh_config(
@@ -810,55 +837,51 @@ define(
     source=f"{KIALI}/peerauthentications/namespace_mtls_checker.go",
     catalogue=("pa-k-ns-strict-no-dr",),
 )
-
-
-def _mutual(drs: list[Record], modes: tuple[str, ...] = ("ISTIO_MUTUAL",)) -> Record | None:
-    return next((d for d in drs if _top_mode(d) in modes), None)
-
-
-@check("ML924")
-def _mesh_strict_without_dr(index: MeshIndex) -> Iterator[MeshFinding]:
-    if not _auto_mtls_disabled(index):
+def namespace_strict_without_mtls_destinationrule(
+    pa: Record, index: MeshIndex
+) -> Iterator[Finding]:
+    ns = pa.effective_namespace
+    if ns == index.root_namespace or _pa_mode(pa) != "STRICT" or _level_of(index, ns) is not pa:
         return
-    levels, mesh, _ = _wide_tls_findings_setup(index)
-    pa = levels.get(index.root_namespace)
-    if pa is None or _pa_mode(pa) != "STRICT" or _mutual(mesh) is not None:
+    if not _auto_mtls_disabled(index) or _mutual(_mesh_wide_rules(index)) is not None:
         return
-    yield MeshFinding(
-        pa,
+    if _mutual(_namespace_wide_rules(index, ns)) is not None:
+        return
+    yield Finding(
         ("spec", "mtls", "mode"),
-        "auto-mTLS is off and no mesh-wide DestinationRule (`*.local`) sets "
-        "`tls.mode: ISTIO_MUTUAL`: clients send plaintext, which this STRICT policy refuses",
+        f"auto-mTLS is off and neither a DestinationRule for `*.{ns}.svc.{index.domain}` "
+        "nor a mesh-wide one (`*.local`) sets `tls.mode: ISTIO_MUTUAL`: clients send "
+        "plaintext, which this STRICT policy refuses",
     )
 
 
-@check("ML925")
-def _ns_strict_without_dr(index: MeshIndex) -> Iterator[MeshFinding]:
-    if not _auto_mtls_disabled(index):
-        return
-    levels, mesh, by_ns = _wide_tls_findings_setup(index)
-    if _mutual(mesh) is not None:
-        return
-    for ns, pa in levels.items():
-        if ns == index.root_namespace or _pa_mode(pa) != "STRICT":
-            continue
-        if _mutual(by_ns.get(ns, [])) is not None:
-            continue
-        yield MeshFinding(
-            pa,
-            ("spec", "mtls", "mode"),
-            f"auto-mTLS is off and neither a DestinationRule for `*.{ns}.svc.{index.domain}` "
-            "nor a mesh-wide one (`*.local`) sets `tls.mode: ISTIO_MUTUAL`: clients send "
-            "plaintext, which this STRICT policy refuses",
-        )
-
-
 # --------------------------------------------------------------------------------------------
-define(
+def _disables_towards_strict(dr: Record, index: MeshIndex, scope: str) -> tuple[str, Record] | None:
+    """(namespace, the policy that makes it STRICT at ``scope`` level) for a namespace-wide
+    DestinationRule that disables TLS, or None."""
+    ns = _namespace_wide_host(index, dr.spec.get("host"))
+    if ns is None or _mesh_wide_host(index, dr.spec.get("host")) or _top_mode(dr) != "DISABLE":
+        return None
+    mode, pa, level = _namespace_level(index, ns)
+    if mode != "STRICT" or pa is None or level != scope:
+        return None
+    return ns, pa
+
+
+def _refused(ns: str, pa: Record, scope: str) -> str:
+    return (
+        f"clients send plaintext to namespace `{ns}`, but {pa.key} ({pa.where}) "
+        f"makes it STRICT{' (the mesh-wide policy)' if scope == 'mesh' else ''}: "
+        "connections are refused"
+    )
+
+
+@rule(
     "ML926",
     "namespace-destinationrule-disables-strict-mtls",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"DestinationRule"},
     summary="A namespace-wide DestinationRule disables TLS towards a namespace whose "
     "PeerAuthentication is STRICT.",
     rationale="""
@@ -887,7 +910,7 @@ define(
           host: "*.shop.svc.cluster.local"
           trafficPolicy:
             tls:
-              mode: DISABLE
+              mode: DISABLE  # expect: ML926@13 spec.trafficPolicy.tls.mode
     """,
     good="""
         apiVersion: security.istio.io/v1
@@ -914,12 +937,20 @@ define(
     source=f"{KIALI}/destinationrules/disabled_namespacewide_mtls_checker.go",
     catalogue=("dr-k-ns-disable-strict",),
 )
+def namespace_destinationrule_disables_strict_mtls(
+    dr: Record, index: MeshIndex
+) -> Iterator[Finding]:
+    found = _disables_towards_strict(dr, index, "namespace")
+    if found is not None:
+        yield Finding(_mode_path(dr), _refused(*found, "namespace"))
 
-define(
+
+@rule(
     "ML927",
     "destinationrule-disables-mesh-strict-mtls",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"DestinationRule"},
     summary="A mesh- or namespace-wide DestinationRule disables TLS while the mesh-wide "
     "PeerAuthentication is STRICT.",
     rationale="""
@@ -949,7 +980,7 @@ define(
           host: "*.local"
           trafficPolicy:
             tls:
-              mode: DISABLE
+              mode: DISABLE  # expect: ML927@13 spec.trafficPolicy.tls.mode
     """,
     good="""
         apiVersion: security.istio.io/v1
@@ -977,53 +1008,28 @@ define(
     "disabled_namespacewide_mtls_checker.go",
     catalogue=("dr-k-disable-mesh-strict",),
 )
-
-
-def _wide_disable(index: MeshIndex, code: str) -> Iterator[MeshFinding]:
-    levels, mesh, by_ns = _wide_tls_findings_setup(index)
-    wanted = "namespace" if code == "ML926" else "mesh"
-    if code == "ML927":
-        mode, pa, _ = _namespace_level(index, index.root_namespace, levels)
-        if mode == "STRICT" and pa is not None:
-            for dr in mesh:
-                if _top_mode(dr) == "DISABLE":
-                    yield MeshFinding(
-                        dr,
-                        _mode_path(dr),
-                        f"clients send plaintext to every host, but {pa.key} ({pa.where}) "
-                        "makes the mesh STRICT: connections are refused",
-                    )
-    for ns, drs in by_ns.items():
-        mode, pa, scope = _namespace_level(index, ns, levels)
-        if mode != "STRICT" or pa is None or scope != wanted:
-            continue
-        for dr in drs:
-            if _top_mode(dr) == "DISABLE":
-                yield MeshFinding(
-                    dr,
-                    _mode_path(dr),
-                    f"clients send plaintext to namespace `{ns}`, but {pa.key} ({pa.where}) "
-                    f"makes it STRICT{' (the mesh-wide policy)' if scope == 'mesh' else ''}: "
-                    "connections are refused",
-                )
-
-
-@check("ML926")
-def _ns_dr_disable_strict(index: MeshIndex) -> Iterator[MeshFinding]:
-    return _wide_disable(index, "ML926")
-
-
-@check("ML927")
-def _dr_disable_mesh_strict(index: MeshIndex) -> Iterator[MeshFinding]:
-    return _wide_disable(index, "ML927")
+def destinationrule_disables_mesh_strict_mtls(dr: Record, index: MeshIndex) -> Iterator[Finding]:
+    if _mesh_wide_host(index, dr.spec.get("host")):
+        mode, pa, _ = _namespace_level(index, index.root_namespace)
+        if mode == "STRICT" and pa is not None and _top_mode(dr) == "DISABLE":
+            yield Finding(
+                _mode_path(dr),
+                f"clients send plaintext to every host, but {pa.key} ({pa.where}) "
+                "makes the mesh STRICT: connections are refused",
+            )
+        return
+    found = _disables_towards_strict(dr, index, "mesh")
+    if found is not None:
+        yield Finding(_mode_path(dr), _refused(*found, "mesh"))
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML928",
     "namespace-peerauthentication-disable-vs-mtls-destinationrule",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"PeerAuthentication"},
     summary="A namespace-wide PeerAuthentication disables mTLS while a namespace- or "
     "mesh-wide DestinationRule makes clients use it.",
     rationale="""
@@ -1041,7 +1047,7 @@ define(
           namespace: legacy
         spec:
           mtls:
-            mode: DISABLE
+            mode: DISABLE  # expect: ML928@11 spec.mtls.mode
         ---
         apiVersion: networking.istio.io/v1
         kind: DestinationRule
@@ -1079,12 +1085,32 @@ define(
     source=f"{KIALI}/peerauthentications/disabled_namespacewide_checker.go",
     catalogue=("pa-k-ns-disable-dr-mtls",),
 )
+def namespace_peerauthentication_disable_vs_mtls_destinationrule(
+    pa: Record, index: MeshIndex
+) -> Iterator[Finding]:
+    ns = pa.effective_namespace
+    if ns == index.root_namespace or _pa_mode(pa) != "DISABLE" or _level_of(index, ns) is not pa:
+        return
+    wide = _namespace_wide_rules(index, ns)
+    other = _mutual(wide, MUTUAL_MODES)
+    if other is None and not any(_top_mode(d) == "DISABLE" for d in wide):
+        other = _mutual(_mesh_wide_rules(index), MUTUAL_MODES)
+    if other is None:
+        return
+    yield Finding(
+        ("spec", "mtls", "mode"),
+        f"{other.key} ({other.where}) makes clients use `{_top_mode(other)}` towards "
+        f"`{other.spec.get('host')}`, but this policy makes namespace `{ns}` accept "
+        "plaintext only: those connections fail",
+    )
 
-define(
+
+@rule(
     "ML929",
     "mesh-peerauthentication-disable-vs-mtls-destinationrule",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"PeerAuthentication"},
     summary="The mesh-wide PeerAuthentication disables mTLS while the mesh-wide "
     "DestinationRule makes clients use it.",
     rationale="""
@@ -1101,7 +1127,7 @@ define(
           namespace: istio-system
         spec:
           mtls:
-            mode: DISABLE
+            mode: DISABLE  # expect: ML929@11 spec.mtls.mode
         ---
         apiVersion: networking.istio.io/v1
         kind: DestinationRule
@@ -1139,39 +1165,16 @@ define(
     source=f"{KIALI}/peerauthentications/disabled_meshwide_checker.go",
     catalogue=("pa-k-mesh-disable-dr-mtls",),
 )
-
-
-@check("ML928")
-def _ns_disable_vs_dr(index: MeshIndex) -> Iterator[MeshFinding]:
-    levels, mesh, by_ns = _wide_tls_findings_setup(index)
-    mesh_mutual = _mutual(mesh, MUTUAL_MODES)
-    for ns, pa in levels.items():
-        if ns == index.root_namespace or _pa_mode(pa) != "DISABLE":
-            continue
-        wide = by_ns.get(ns, [])
-        other = _mutual(wide, MUTUAL_MODES)
-        if other is None and not any(_top_mode(d) == "DISABLE" for d in wide):
-            other = mesh_mutual
-        if other is None:
-            continue
-        yield MeshFinding(
-            pa,
-            ("spec", "mtls", "mode"),
-            f"{other.key} ({other.where}) makes clients use `{_top_mode(other)}` towards "
-            f"`{other.spec.get('host')}`, but this policy makes namespace `{ns}` accept "
-            "plaintext only: those connections fail",
-        )
-
-
-@check("ML929")
-def _mesh_disable_vs_dr(index: MeshIndex) -> Iterator[MeshFinding]:
-    levels, mesh, _ = _wide_tls_findings_setup(index)
-    pa = levels.get(index.root_namespace)
-    other = _mutual(mesh, MUTUAL_MODES)
-    if pa is None or _pa_mode(pa) != "DISABLE" or other is None:
+def mesh_peerauthentication_disable_vs_mtls_destinationrule(
+    pa: Record, index: MeshIndex
+) -> Iterator[Finding]:
+    root = index.root_namespace
+    if pa.effective_namespace != root or _pa_mode(pa) != "DISABLE":
         return
-    yield MeshFinding(
-        pa,
+    other = _mutual(_mesh_wide_rules(index), MUTUAL_MODES)
+    if _level_of(index, root) is not pa or other is None:
+        return
+    yield Finding(
         ("spec", "mtls", "mode"),
         f"{other.key} ({other.where}) makes every client use `{_top_mode(other)}`, but this "
         "mesh-wide policy makes workloads accept plaintext only: those connections fail",
@@ -1214,11 +1217,17 @@ _SHOP = """
                 - containerPort: 8080
         ---"""
 
-define(
+
+def _port_text(port: int | None) -> str:
+    return f" on port {port}" if port is not None else ""
+
+
+@rule(
     "ML930",
     "destinationrule-tls-vs-strict-workloads",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"DestinationRule"},
     summary="A DestinationRule sends plaintext or simple TLS to workloads whose "
     "PeerAuthentication is STRICT.",
     rationale="""
@@ -1256,7 +1265,7 @@ define(
           host: cart
           trafficPolicy:
             tls:
-              mode: DISABLE
+              mode: DISABLE  # expect: ML930@13 spec.trafficPolicy.tls.mode
     """,
     good=_SHOP
     + """
@@ -1285,40 +1294,67 @@ define(
     "istio/istio pilot/pkg/security/authn/policy_applier.go (STRICT inbound chains)",
     catalogue=("dr-tls-mesh-conflict", "pa-ml-strict-vs-dr"),
 )
-
-
-def _port_text(port: int | None) -> str:
-    return f" on port {port}" if port is not None else ""
-
-
-@check("ML930")
-def _dr_tls_vs_strict(index: MeshIndex) -> Iterator[MeshFinding]:
-    if not index.by_kind.get("PeerAuthentication"):
+def destinationrule_tls_vs_strict_workloads(dr: Record, index: MeshIndex) -> Iterator[Finding]:
+    host = _dr_host(index, dr)
+    if host is None or not index.by_kind.get("PeerAuthentication"):
         return
-    for dr, host in _dr_hosts(index):
-        for path, mode, labels, port, excluded in _client_tls_settings(dr):
-            if mode not in PLAIN_OR_SIMPLE:
+    for path, mode, labels, port, excluded in _client_tls_settings(dr):
+        if mode not in PLAIN_OR_SIMPLE:
+            continue
+        for (workload, _), cport, pm in _server_modes(index, host, labels, port, excluded):
+            if pm.mode != "STRICT" or pm.source is None:
                 continue
-            for (workload, _), cport, pm in _server_modes(index, host, labels, port, excluded):
-                if pm.mode != "STRICT" or pm.source is None:
-                    continue
-                what = "plaintext" if mode == "DISABLE" else "TLS without a client certificate"
-                yield MeshFinding(
-                    dr,
-                    path,
-                    f"`{mode}` sends {what} to `{host}`, but {pm.source.key} "
-                    f"({pm.source.where}) makes {workload.key} STRICT{_port_text(cport)} "
-                    f"({pm.scope}-level): the connections are refused",
-                )
-                break
+            what = "plaintext" if mode == "DISABLE" else "TLS without a client certificate"
+            yield Finding(
+                path,
+                f"`{mode}` sends {what} to `{host}`, but {pm.source.key} "
+                f"({pm.source.where}) makes {workload.key} STRICT{_port_text(cport)} "
+                f"({pm.scope}-level): the connections are refused",
+            )
+            break
 
 
 # --------------------------------------------------------------------------------------------
-define(
+def _disabled_against_mutual(index: MeshIndex) -> dict[int, list[Finding]]:
+    """For each PeerAuthentication (by id) that makes a workload accept plaintext only while
+    a DestinationRule sends it ISTIO_MUTUAL: its findings, once per DestinationRule and
+    field of the policy, in the order of the run. Computed once per run (``index.memo``)."""
+    out: dict[int, list[Finding]] = {}
+    if not index.by_kind.get("PeerAuthentication"):
+        return out
+    for dr in index.by_kind.get("DestinationRule", ()):
+        host = _dr_host(index, dr)
+        if host is None:
+            continue
+        seen: set[tuple[int, FieldPath]] = set()
+        for path, mode, labels, port, excluded in _client_tls_settings(dr):
+            if mode != "ISTIO_MUTUAL":
+                continue
+            for (workload, _), cport, pm in _server_modes(index, host, labels, port, excluded):
+                if pm.mode != "DISABLE" or pm.source is None:
+                    continue
+                where = _pa_path(pm, cport)
+                if (id(pm.source), where) in seen:
+                    continue
+                seen.add((id(pm.source), where))
+                field = ".".join(str(p) for p in path[1:])
+                out.setdefault(id(pm.source), []).append(
+                    Finding(
+                        where,
+                        f"this makes {workload.key} accept plaintext only{_port_text(cport)}, "
+                        f"but {dr.key} ({dr.where}) sends `ISTIO_MUTUAL` to `{host}` "
+                        f"(`{field}`): those requests fail",
+                    )
+                )
+    return out
+
+
+@rule(
     "ML931",
     "mtls-destinationrule-vs-disabled-workloads",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"PeerAuthentication"},
     summary="A PeerAuthentication disables mTLS for workloads that a DestinationRule sends "
     "ISTIO_MUTUAL to.",
     rationale="""
@@ -1346,7 +1382,7 @@ define(
             matchLabels:
               app: cart
           mtls:
-            mode: DISABLE
+            mode: DISABLE  # expect: ML931@11 spec.mtls.mode
         ---
         apiVersion: networking.istio.io/v1
         kind: DestinationRule
@@ -1389,40 +1425,17 @@ define(
     "istio/istio pilot/pkg/security/authn/policy_applier.go (DISABLE inbound chains)",
     catalogue=("pa-ml-disable-vs-dr",),
 )
-
-
-@check("ML931")
-def _disable_vs_mtls_dr(index: MeshIndex) -> Iterator[MeshFinding]:
-    if not index.by_kind.get("PeerAuthentication"):
-        return
-    for dr, host in _dr_hosts(index):
-        seen: set[tuple[int, FieldPath]] = set()
-        for path, mode, labels, port, excluded in _client_tls_settings(dr):
-            if mode != "ISTIO_MUTUAL":
-                continue
-            for (workload, _), cport, pm in _server_modes(index, host, labels, port, excluded):
-                if pm.mode != "DISABLE" or pm.source is None:
-                    continue
-                where = _pa_path(pm, cport)
-                if (id(pm.source), where) in seen:
-                    continue
-                seen.add((id(pm.source), where))
-                field = ".".join(str(p) for p in path[1:])
-                yield MeshFinding(
-                    pm.source,
-                    where,
-                    f"this makes {workload.key} accept plaintext only{_port_text(cport)}, but "
-                    f"{dr.key} ({dr.where}) sends `ISTIO_MUTUAL` to `{host}` "
-                    f"(`{field}`): those requests fail",
-                )
+def mtls_destinationrule_vs_disabled_workloads(pa: Record, index: MeshIndex) -> Iterator[Finding]:
+    yield from index.memo(_disabled_against_mutual).get(id(pa), ())
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML932",
     "permissive-under-strict",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"PeerAuthentication"},
     summary="A PeerAuthentication sets PERMISSIVE where the namespace or the mesh is STRICT.",
     rationale="""
         PERMISSIVE is the migration mode: a workload accepts mutual TLS and plaintext while
@@ -1452,7 +1465,7 @@ define(
           namespace: shop
         spec:
           mtls:
-            mode: PERMISSIVE
+            mode: PERMISSIVE  # expect: ML932@11 spec.mtls.mode
     """,
     good="""
         apiVersion: security.istio.io/v1
@@ -1482,45 +1495,111 @@ define(
     source="istio/istio pilot/pkg/security/authn/policy_applier.go (PERMISSIVE inbound "
     "chains accept plaintext); istio.io docs 'Mutual TLS Migration'",
 )
-
-
-@check("ML932")
-def _permissive_under_strict(index: MeshIndex) -> Iterator[MeshFinding]:
-    levels = _first_selectorless_pa(index)
-    mesh = levels.get(index.root_namespace)
-    mesh_strict = _pa_mode(mesh) == "STRICT"
-    for pa in index.by_kind.get("PeerAuthentication", ()):
-        ns = pa.effective_namespace
-        if ns == index.root_namespace or _pa_mode(pa) != "PERMISSIVE":
-            continue
-        if workload_selector(pa) is None:
-            if levels.get(ns) is not pa or not mesh_strict or mesh is None:
-                continue
-            yield MeshFinding(
-                pa,
-                ("spec", "mtls", "mode"),
-                f"PERMISSIVE for namespace `{ns}` while {mesh.key} ({mesh.where}) makes the "
-                "mesh STRICT: plaintext is accepted again here; a leftover of the migration?",
-            )
-            continue
-        mode, other, scope = _namespace_level(index, ns, levels)
-        if mode != "STRICT" or other is None:
-            continue
-        yield MeshFinding(
-            pa,
+def permissive_under_strict(pa: Record, index: MeshIndex) -> Iterator[Finding]:
+    ns = pa.effective_namespace
+    if ns == index.root_namespace or _pa_mode(pa) != "PERMISSIVE":
+        return
+    if workload_selector(pa) is None:
+        mesh = _level_of(index, index.root_namespace)
+        if _level_of(index, ns) is not pa or mesh is None or _pa_mode(mesh) != "STRICT":
+            return
+        yield Finding(
             ("spec", "mtls", "mode"),
-            f"PERMISSIVE for the workloads it selects while {other.key} ({other.where}) makes "
-            f"the {scope} STRICT: plaintext is accepted again for them; a leftover of the "
-            "migration?",
+            f"PERMISSIVE for namespace `{ns}` while {mesh.key} ({mesh.where}) makes the "
+            "mesh STRICT: plaintext is accepted again here; a leftover of the migration?",
         )
+        return
+    mode, other, scope = _namespace_level(index, ns)
+    if mode != "STRICT" or other is None:
+        return
+    yield Finding(
+        ("spec", "mtls", "mode"),
+        f"PERMISSIVE for the workloads it selects while {other.key} ({other.where}) makes "
+        f"the {scope} STRICT: plaintext is accepted again for them; a leftover of the "
+        "migration?",
+    )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+_SOURCE_FIELDS = ("principals", "notPrincipals", "namespaces", "notNamespaces")
+_MTLS_KEYS = ("source.namespace", "source.principal", "connection.sni")
+
+
+def _needs_mtls(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
+    for i, entry in items(spec.get("rules")):
+        if not isinstance(entry, dict):
+            continue
+        for j, src in items(entry.get("from")):
+            source = src.get("source") if isinstance(src, dict) else None
+            if not isinstance(source, dict):
+                continue
+            for name in _SOURCE_FIELDS:
+                if isinstance(source.get(name), list) and source[name]:
+                    yield ("spec", "rules", i, "from", j, "source", name), name
+        for k, cond in items(entry.get("when")):
+            key = cond.get("key") if isinstance(cond, dict) else None
+            if key in _MTLS_KEYS:
+                assert isinstance(key, str)
+                yield ("spec", "rules", i, "when", k, "key"), key
+
+
+def _sets_other_than_disable(pa: Record) -> bool:
+    """Whether a workload policy enables mTLS anywhere (itself or on a port)."""
+    if _pa_mode(pa) not in (None, "DISABLE"):
+        return True
+    levels = pa.spec.get("portLevelMtls")
+    if isinstance(levels, dict):
+        for value in levels.values():
+            mode = value.get("mode") if isinstance(value, dict) else None
+            if mode in ("PERMISSIVE", "STRICT"):
+                return True
+    return False
+
+
+def _workload_policies(index: MeshIndex) -> dict[str, list[tuple[Record, dict[str, str]]]]:
+    """The PeerAuthentications with a selector, by namespace, with their selectors. Computed
+    once per run (``index.memo``)."""
+    out: dict[str, list[tuple[Record, dict[str, str]]]] = {}
+    for pa in index.by_kind.get("PeerAuthentication", ()):
+        sel = workload_selector(pa)
+        if sel is not None:
+            out.setdefault(pa.effective_namespace, []).append((pa, sel))
+    return out
+
+
+def _disabled_for(index: MeshIndex, ap: Record) -> str | None:
+    """Why every workload the policy applies to receives plaintext only, or None."""
+    ns = ap.effective_namespace
+    overrides = index.memo(_workload_policies).get(ns, [])
+    selected = index.selected_by(ap)
+    if selected:
+        decided: Record | None = None
+        for _, labels in selected:
+            pm = index.peer_mode(ns, labels)
+            if pm.mode != "DISABLE" or pm.source is None:
+                return None
+            if any(_sets_other_than_disable(pa) for pa, sel in overrides if selects(sel, labels)):
+                return None
+            decided = decided or pm.source
+        assert decided is not None
+        names = ", ".join(w.key for w, _ in selected[:3]) + (", …" if len(selected) > 3 else "")
+        return (
+            f"{decided.key} ({decided.where}) disables mTLS for the workloads it selects ({names})"
+        )
+    mode, pa, scope = _namespace_level(index, ns)
+    if mode != "DISABLE" or pa is None:
+        return None
+    if any(_sets_other_than_disable(p) for p, _ in overrides):
+        return None
+    return f"{pa.key} ({pa.where}) disables mTLS for namespace `{ns}` ({scope}-level)"
+
+
+@rule(
     "ML933",
     "authorization-needs-mtls",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"AuthorizationPolicy"},
     summary="An AuthorizationPolicy matches on peer identity for workloads that receive no "
     "mutual TLS.",
     rationale="""
@@ -1557,7 +1636,7 @@ define(
           - from:
             - source:
                 principals:
-                - cluster.local/ns/web/sa/frontend
+                - cluster.local/ns/web/sa/frontend  # expect: ML933@9 spec.rules[0].from[0].source.principals
     """,
     good="""
         apiVersion: security.istio.io/v1
@@ -1586,102 +1665,25 @@ define(
     source=f"{KIALI}/authorization/mtls_enabled_checker.go",
     catalogue=("ap-k-mtls-required",),
 )
-
-_SOURCE_FIELDS = ("principals", "notPrincipals", "namespaces", "notNamespaces")
-_MTLS_KEYS = ("source.namespace", "source.principal", "connection.sni")
-
-
-def _needs_mtls(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
-    for i, rule in items(spec.get("rules")):
-        if not isinstance(rule, dict):
-            continue
-        for j, src in items(rule.get("from")):
-            source = src.get("source") if isinstance(src, dict) else None
-            if not isinstance(source, dict):
-                continue
-            for name in _SOURCE_FIELDS:
-                if isinstance(source.get(name), list) and source[name]:
-                    yield ("spec", "rules", i, "from", j, "source", name), name
-        for k, cond in items(rule.get("when")):
-            key = cond.get("key") if isinstance(cond, dict) else None
-            if key in _MTLS_KEYS:
-                assert isinstance(key, str)
-                yield ("spec", "rules", i, "when", k, "key"), key
-
-
-def _sets_other_than_disable(pa: Record) -> bool:
-    """Whether a workload policy enables mTLS anywhere (itself or on a port)."""
-    if _pa_mode(pa) not in (None, "DISABLE"):
-        return True
-    levels = pa.spec.get("portLevelMtls")
-    if isinstance(levels, dict):
-        for value in levels.values():
-            mode = value.get("mode") if isinstance(value, dict) else None
-            if mode in ("PERMISSIVE", "STRICT"):
-                return True
-    return False
-
-
-def _disabled_for(
-    index: MeshIndex,
-    ap: Record,
-    levels: dict[str, Record],
-    workload_pas: dict[str, list[tuple[Record, dict[str, str]]]],
-) -> str | None:
-    """Why every workload the policy applies to receives plaintext only, or None."""
-    ns = ap.effective_namespace
-    overrides = workload_pas.get(ns, [])
-    selected = index.selected_by(ap)
-    if selected:
-        decided: Record | None = None
-        for _, labels in selected:
-            pm = index.peer_mode(ns, labels)
-            if pm.mode != "DISABLE" or pm.source is None:
-                return None
-            if any(_sets_other_than_disable(pa) for pa, sel in overrides if selects(sel, labels)):
-                return None
-            decided = decided or pm.source
-        assert decided is not None
-        names = ", ".join(w.key for w, _ in selected[:3]) + (", …" if len(selected) > 3 else "")
-        return (
-            f"{decided.key} ({decided.where}) disables mTLS for the workloads it selects ({names})"
-        )
-    mode, pa, scope = _namespace_level(index, ns, levels)
-    if mode != "DISABLE" or pa is None:
-        return None
-    if any(_sets_other_than_disable(p) for p, _ in overrides):
-        return None
-    return f"{pa.key} ({pa.where}) disables mTLS for namespace `{ns}` ({scope}-level)"
-
-
-@check("ML933")
-def _authorization_needs_mtls(index: MeshIndex) -> Iterator[MeshFinding]:
-    pas = index.by_kind.get("PeerAuthentication")
-    if not pas:
+def authorization_needs_mtls(ap: Record, index: MeshIndex) -> Iterator[Finding]:
+    spec = ap.spec
+    if (
+        not index.by_kind.get("PeerAuthentication")
+        or ap.effective_namespace == index.root_namespace
+    ):
         return
-    levels = _first_selectorless_pa(index)
-    workload_pas: dict[str, list[tuple[Record, dict[str, str]]]] = {}
-    for pa in pas:
-        sel = workload_selector(pa)
-        if sel is not None:
-            workload_pas.setdefault(pa.effective_namespace, []).append((pa, sel))
-    for ap in index.by_kind.get("AuthorizationPolicy", ()):
-        spec = ap.spec
-        if ap.effective_namespace == index.root_namespace:
-            continue
-        if "targetRef" in spec or "targetRefs" in spec:
-            continue
-        fields = list(_needs_mtls(spec))
-        if not fields:
-            continue
-        why = _disabled_for(index, ap, levels, workload_pas)
-        if why is None:
-            continue
-        for path, name in fields:
-            effect = "always matches" if name.startswith("not") else "never matches"
-            yield MeshFinding(
-                ap,
-                path,
-                f"`{name}` is read from the peer's mTLS certificate, but {why}: with no peer "
-                f"identity it {effect}",
-            )
+    if "targetRef" in spec or "targetRefs" in spec:
+        return
+    fields = list(_needs_mtls(spec))
+    if not fields:
+        return
+    why = _disabled_for(index, ap)
+    if why is None:
+        return
+    for path, name in fields:
+        effect = "always matches" if name.startswith("not") else "never matches"
+        yield Finding(
+            path,
+            f"`{name}` is read from the peer's mTLS certificate, but {why}: with no peer "
+            f"identity it {effect}",
+        )
