@@ -1,6 +1,6 @@
 """ML7xx: PeerAuthentication, RequestAuthentication and AuthorizationPolicy field checks, beyond
-the findings marked in tests/fixtures/rules/security: the grammars, the wording, the limits of
-service-account conditions, and wrong types anywhere."""
+the findings marked in tests/fixtures/rules/security: the grammars, the wording, the order in
+which Istio judges a condition, and wrong types anywhere."""
 
 from __future__ import annotations
 
@@ -15,10 +15,8 @@ from meshlint import rules
 from meshlint.config import Config
 from meshlint.diagnostics import Diagnostic
 from meshlint.engine import lint_text
-from meshlint.rules.security.authorizationpolicy import (
-    _condition_key_problem,
-    _path_template_problem,
-)
+from meshlint.rules.lib.authz import path_template_problem
+from meshlint.rules.security.authz_conditions import _replaced_key_problem, _unknown_key_problem
 from meshlint.rules.security.requestauthentication import _jwks_problems, _jwks_uri_problem
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "rules" / "security"
@@ -96,7 +94,7 @@ def test_jwks_parsing() -> None:
     ],
 )
 def test_path_templates(path: str, ok: bool) -> None:
-    assert (_path_template_problem(path) is None) is ok
+    assert (path_template_problem(path) is None) is ok
 
 
 @pytest.mark.parametrize(
@@ -118,7 +116,9 @@ def test_path_templates(path: str, ok: bool) -> None:
     ],
 )
 def test_condition_keys(key: str, ok: bool) -> None:
-    assert (_condition_key_problem(key) is None) is ok
+    problems = (_unknown_key_problem(key), _replaced_key_problem(key))
+    assert (problems == (None, None)) is ok
+    assert None in problems  # a key is unknown or replaced, never both
 
 
 def _paths(value: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
@@ -166,6 +166,48 @@ spec:
       values: ["web/frontend", "frontend"]
 """
     assert rows(lint(text)) == [
-        ("ML769", "error", 10, 15, "spec.rules[0].when[0].values"),
-        ("ML769", "error", 12, 19, "spec.rules[0].when[1].notValues[0]"),
+        ("ML776", "error", 10, 15, "spec.rules[0].when[0].values"),
+        ("ML776", "error", 12, 19, "spec.rules[0].when[1].notValues[0]"),
     ]
+
+
+def test_conditions_are_judged_in_istios_order() -> None:
+    # An empty key, then missing values, then an empty value: each hides what Istio checks
+    # after it (the key, and the values its key takes).
+    text = """apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: order
+  namespace: shop
+spec:
+  rules:
+  - when:
+    - key: ""
+      values: ["10.0.0.1/40"]
+    - key: source.name
+    - key: source.name
+      values: [""]
+    - key: destination.namespace
+      notValues: ["", shop]
+    - key: source.ip
+      values: ["", "10.0.0.1/40"]
+    - key: destination.user
+      values: [a]
+    - key: request.auth.claims[]
+      values: [a]
+"""
+    assert [(d.code, d.path) for d in lint(text)] == [
+        ("ML769", "spec.rules[0].when[0].key"),
+        ("ML769", "spec.rules[0].when[1].key"),
+        ("ML769", "spec.rules[0].when[2].values[0]"),
+        ("ML769", "spec.rules[0].when[3].notValues[0]"),
+        ("ML769", "spec.rules[0].when[4].values[0]"),
+        ("ML776", "spec.rules[0].when[4].values[1]"),
+        ("ML775", "spec.rules[0].when[5].key"),
+        ("ML774", "spec.rules[0].when[6].key"),
+    ]
+
+
+def test_old_codes_still_cover_the_rules_split_off() -> None:
+    assert {r.code for r in rules.lookup("ML769")} == {"ML769", "ML774", "ML775", "ML776"}
+    assert {r.code for r in rules.lookup("ML765")} == {"ML765", "ML773"}
