@@ -1,4 +1,5 @@
-"""ML8xx: Telemetry field checks, each finding at its exact place."""
+"""ML8xx: Telemetry field checks, beyond the findings marked in tests/fixtures/rules/telemetry:
+the wording, the defaults, the duration bounds and wrong types anywhere."""
 
 from __future__ import annotations
 
@@ -10,57 +11,15 @@ import yaml
 
 from meshlint import rules
 from meshlint.config import Config
-from meshlint.diagnostics import Diagnostic
 from meshlint.engine import lint_paths, lint_text
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "telemetry"
-ML8 = Config(select=["ML8", "ML32"])
-
-Row = tuple[str, str, int, int, str]  # code, severity, line, column, path
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "rules" / "telemetry"
+ML8 = Config(select=["ML8"])
 
 
-def rows(found: list[Diagnostic]) -> list[Row]:
-    return [(d.code, d.severity.label, d.line, d.column, d.path) for d in found]
-
-
-EXPECTED: dict[str, list[Row]] = {
-    "telemetry-bad.yaml": [
-        ("ML322", "error", 12, 5, "spec.targetRef"),
-        ("ML322", "error", 15, 5, "spec.targetRef.namespace"),
-        ("ML320", "warning", 27, 3, "spec.selector"),
-        ("ML803", "warning", 39, 7, "spec.tracing[0].providers[1]"),
-        ("ML804", "error", 41, 7, 'spec.tracing[0].customTags[""]'),
-        ("ML803", "warning", 44, 5, "spec.tracing[1]"),
-        ("ML806", "error", 54, 24, "spec.metrics[0].reportingInterval"),
-        ("ML805", "error", 57, 23, "spec.metrics[0].overrides[0].tagOverrides.request_host"),
-        ("ML805", "error", 59, 18, "spec.metrics[0].overrides[0].tagOverrides.source_app.value"),
-        (
-            "ML805",
-            "error",
-            62,
-            11,
-            "spec.metrics[0].overrides[0].tagOverrides.destination_app.value",
-        ),
-        ("ML805", "warning", 63, 9, 'spec.metrics[0].overrides[0].tagOverrides[""]'),
-        ("ML806", "error", 65, 24, "spec.metrics[1].reportingInterval"),
-    ],
-}
-
-
-def test_bad_fixture_findings_at_their_fields() -> None:
-    found = lint_paths([str(FIXTURES / "telemetry-bad.yaml")], ML8).findings
-    assert rows(found) == EXPECTED["telemetry-bad.yaml"]
-
-
-def test_good_fixture_is_clean() -> None:
-    found = lint_paths([str(FIXTURES / "telemetry-good.yaml")], Config()).findings
-    assert [r for r in rows(found) if r[1] != "info"] == []
-
-
-def test_every_rule_has_a_failing_fixture_and_records_its_source() -> None:
-    mine = [r for r in rules.all_rules() if r.code.startswith("ML8")]
-    fired = {row[0] for row in EXPECTED["telemetry-bad.yaml"]}
-    assert {r.code for r in mine} == {c for c in fired if not c.startswith("ML32")}
+def test_rules_record_their_source_and_catalogue_rows() -> None:
+    mine = [r for r in rules.all_rules() if r.module.startswith("meshlint.rules.telemetry.")]
+    assert mine
     for r in mine:
         assert r.source and r.catalogue and r.kinds == {"Telemetry"}, r.code
 

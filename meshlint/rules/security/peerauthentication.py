@@ -1,11 +1,8 @@
-"""Field validation of peerauthentication: what Istio's webhook and CRD rules reject.
+"""Field validation of PeerAuthentication: what Istio's webhook and CRD rules reject.
 
-Facts: istio/istio ``pkg/config/validation/validation.go`` (``ValidatePeerAuthentication``,
-``validateWorkloadSelector``, ``validateOneOfSelectorType``, ``validatePolicyTargetReference``) and
+Facts: istio/istio ``pkg/config/validation/validation.go`` (``ValidatePeerAuthentication``) and
 the CEL rules of the PeerAuthentication CRD (istio/api ``security/v1beta1/peer_authentication.proto``).
-
-This module also holds the helpers the other policy kinds (RequestAuthentication,
-AuthorizationPolicy, Telemetry) share: the workload-selector and target-reference findings.
+The workload selector is judged by the metadata family (ML304, ML320).
 """
 
 from __future__ import annotations
@@ -16,13 +13,6 @@ from collections.abc import Iterator
 from meshlint.diagnostics import Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
-
-# --------------------------------------------------------------------------------------------
-# Shared by the policy kinds
-
-
-# --------------------------------------------------------------------------------------------
-# PeerAuthentication
 
 _PA = "webhook: pkg/config/validation/validation.go (ValidatePeerAuthentication)"
 _INT = re.compile(r"[+-]?[0-9]+")
@@ -48,7 +38,7 @@ _INT = re.compile(r"[+-]?[0-9]+")
         spec:
           mtls:
             mode: STRICT
-          portLevelMtls:
+          portLevelMtls:  # expect: ML701@3 spec.portLevelMtls
             "8080":
               mode: PERMISSIVE
     """,
@@ -74,7 +64,7 @@ _INT = re.compile(r"[+-]?[0-9]+")
     "'port must be in range 1..65535'; CEL 'portLevelMtls requires selector'",
     catalogue=("pa-portlevel-no-selector", "pa-portlevel-range", "pa-portlevel-key-type"),
 )
-def port_level_mtls(res: Resource) -> Iterator[Finding]:
+def peer_auth_port_level_mtls(res: Resource) -> Iterator[Finding]:
     spec = res.spec
     if not isinstance(spec, dict) or "portLevelMtls" not in spec:
         return

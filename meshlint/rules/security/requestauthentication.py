@@ -61,14 +61,16 @@ def _jwt_rules(res: Resource) -> Iterator[tuple[int, dict[str, Any]]]:
         the keys) or `jwksUri` (where to fetch the keys) for each JWT rule; the webhook rejects
         a rule with neither, even when `jwks` holds the keys inline.
     """,
-    bad=_ra("  - audiences: [cart]\n    jwks: '{\"keys\": []}'\n"),
+    bad=_ra(
+        "  - audiences: [cart]  # expect: ML732@5 spec.jwtRules[0]\n    jwks: '{\"keys\": []}'\n"
+    ),
     good=_ra("  - issuer: https://auth.example.com\n    audiences: [cart]\n"),
     kinds=_KIND,
     istio="IST0106",
     source=f"{_W} (validateJwtRule) — 'issuer or jwksUri must be non-empty string'",
     catalogue=("ra-issuer-or-jwksuri",),
 )
-def jwt_issuer_or_jwks_uri(res: Resource) -> Iterator[Finding]:
+def jwt_rule_issuer_or_jwks_uri(res: Resource) -> Iterator[Finding]:
     for i, jwt in _jwt_rules(res):
         if any(isinstance(jwt.get(k), str) and jwt[k] for k in ("issuer", "jwksUri", "jwks_uri")):
             continue
@@ -114,7 +116,10 @@ def _jwks_uri_problem(uri: str) -> str | None:
         only accepts the `http` and `https` schemes, and the CRD's CEL rule rejects any other
         scheme or an unparseable URL.
     """,
-    bad=_ra("  - issuer: https://auth.example.com\n    jwksUri: auth.example.com/keys\n"),
+    bad=_ra(
+        "  - issuer: https://auth.example.com\n"
+        "    jwksUri: auth.example.com/keys  # expect: ML733@14 spec.jwtRules[0].jwksUri\n"
+    ),
     good=_ra("  - issuer: https://auth.example.com\n    jwksUri: https://auth.example.com/keys\n"),
     kinds=_KIND,
     istio="IST0106",
@@ -144,7 +149,7 @@ def jwks_uri_invalid(res: Resource) -> Iterator[Finding]:
     bad=_ra(
         "  - issuer: https://auth.example.com\n"
         "    jwksUri: https://auth.example.com/keys\n"
-        "    jwks: '{\"keys\": []}'\n"
+        "    jwks: '{\"keys\": []}'  # expect: ML734@5 spec.jwtRules[0].jwks\n"
     ),
     good=_ra("  - issuer: https://auth.example.com\n    jwksUri: https://auth.example.com/keys\n"),
     kinds=_KIND,
@@ -205,7 +210,10 @@ def _jwks_problems(text: str) -> tuple[str | None, list[int]]:
         or OKP key) or a symmetric `oct` key is accepted with a warning: verification only needs
         public keys, and a secret in a manifest is a leak.
     """,
-    bad=_ra('  - issuer: https://auth.example.com\n    jwks: \'{"keys": [{"n": "abc"}]}\'\n'),
+    bad=_ra(
+        "  - issuer: https://auth.example.com\n"
+        '    jwks: \'{"keys": [{"n": "abc"}]}\'  # expect: ML735@11 spec.jwtRules[0].jwks\n'
+    ),
     good=_ra(
         "  - issuer: https://auth.example.com\n"
         '    jwks: \'{"keys": [{"kty": "RSA", "e": "AQAB", "n": "xjlCRBqkOqQ"}]}\'\n'
@@ -243,7 +251,10 @@ def jwks_invalid(res: Resource) -> Iterator[Finding]:
         `timeout` bounds the fetch of the JWKS. Istio's webhook requires a duration of at least
         1 ms in whole milliseconds; the CRD's CEL rule requires at least 1 ms.
     """,
-    bad=_ra("  - issuer: https://auth.example.com\n    timeout: 0s\n"),
+    bad=_ra(
+        "  - issuer: https://auth.example.com\n"
+        "    timeout: 0s  # expect: ML736@14 spec.jwtRules[0].timeout\n"
+    ),
     good=_ra("  - issuer: https://auth.example.com\n    timeout: 5s\n"),
     kinds=_KIND,
     istio="IST0106",

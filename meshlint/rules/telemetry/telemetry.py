@@ -57,7 +57,10 @@ def _entries(res: Resource, section: str) -> Iterator[tuple[int, dict[str, Any]]
         accepts more with a warning ('multiple tracing is not currently supported', 'multiple
         providers is not currently supported'); only the first is used.
     """,
-    bad=_tm("  tracing:\n  - providers:\n    - name: zipkin\n    - name: otel\n"),
+    bad=_tm(
+        "  tracing:\n  - providers:\n    - name: zipkin\n"
+        "    - name: otel  # expect: ML803@7 spec.tracing[0].providers[1]\n"
+    ),
     good=_tm("  tracing:\n  - providers:\n    - name: otel\n"),
     kinds=_KIND,
     istio="IST0133",
@@ -93,7 +96,11 @@ def telemetry_multiple_tracing(res: Resource) -> Iterator[Finding]:
         `customTags` maps span tag names to their values; Istio's webhook rejects an empty tag
         name.
     """,
-    bad=_tm('  tracing:\n  - customTags:\n      "":\n        literal:\n          value: shop\n'),
+    bad=_tm(
+        "  tracing:\n  - customTags:\n"
+        '      "":  # expect: ML804@7 spec.tracing[0].customTags[""]\n'
+        "        literal:\n          value: shop\n"
+    ),
     good=_tm("  tracing:\n  - customTags:\n      team:\n        literal:\n          value: shop\n"),
     kinds=_KIND,
     istio="IST0106",
@@ -124,7 +131,9 @@ def telemetry_custom_tag_name(res: Resource) -> Iterator[Finding]:
     """,
     bad=_tm(
         "  metrics:\n  - overrides:\n    - tagOverrides:\n        request_host:\n"
-        "          operation: REMOVE\n          value: request.host\n"
+        "          operation: REMOVE\n"
+        "          value: request.host  # expect: ML805@11 "
+        "spec.metrics[0].overrides[0].tagOverrides.request_host.value\n"
     ),
     good=_tm(
         "  metrics:\n  - overrides:\n    - tagOverrides:\n        request_host:\n"
@@ -187,7 +196,9 @@ def telemetry_tag_override(res: Resource) -> Iterator[Finding]:
         `reportingInterval` sets how often TCP metrics are reported. The CRD's CEL rule requires
         at least 1 ms (Istio's webhook does not check it further).
     """,
-    bad=_tm("  metrics:\n  - reportingInterval: 0s\n"),
+    bad=_tm(
+        "  metrics:\n  - reportingInterval: 0s  # expect: ML806@24 spec.metrics[0].reportingInterval\n"
+    ),
     good=_tm("  metrics:\n  - reportingInterval: 15s\n"),
     kinds=_KIND,
     istio="IST0106",
