@@ -26,7 +26,7 @@ def lint(text: str, config: Config = OURS) -> list[Diagnostic]:
 # Details
 # ---------------------------------------------------------------------------------------------
 
-from meshlint.rules.sidecar.sidecar import split_host_port  # noqa: E402
+from meshlint.rules.sidecar.ingress import split_host_port  # noqa: E402
 
 
 @pytest.mark.parametrize(
