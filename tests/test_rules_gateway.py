@@ -1,4 +1,5 @@
-"""ML601-ML612: Gateway servers and server TLS options, each finding at its exact place."""
+"""Gateway rules (ML601-ML613) and the server TLS rules Sidecars share, in detail: Istio's own
+test cases and edge cases. The fixtures in tests/fixtures/rules/gateway/ mark every finding."""
 
 from __future__ import annotations
 
@@ -111,3 +112,12 @@ def test_istio_mutual_reports_each_certificate_once() -> None:
         ("ML607", "spec.servers[0].tls.serverCertificate"),
         ("ML607", "spec.servers[0].tls.privateKey"),
     ]
+
+
+def test_the_old_code_still_covers_the_split_off_rule() -> None:
+    # ML613 (a server without hosts) was part of ML602 before 0.2
+    text = _GW.replace("    tls:\n", "").replace('["shop.example.com"]', "[]")
+    text = text.replace("443, name: https, protocol: HTTPS", "80, name: http, protocol: HTTP")
+    assert [d.code for d in lint(text)] == ["ML613"]
+    assert [d.code for d in lint(text, Config(select=["ML602"]))] == ["ML613"]
+    assert lint(text, Config(ignore=["ML602"])) == []

@@ -1,5 +1,5 @@
-"""ML630-ML644: ServiceEntry hosts, addresses, ports, resolution and endpoints, each finding at its
-exact place."""
+"""ServiceEntry rules (ML630-ML648) in detail: Istio's own test cases and edge cases. The
+fixtures in tests/fixtures/rules/serviceentry/ mark every finding."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def se(spec: str, labels: str = "") -> str:
         ),
         (
             "  hosts: ['*.google.com']\n  resolution: DYNAMIC_DNS\n  ports:\n  - {number: 80, protocol: tcp, name: a}\n",
-            ["ML639"],
+            ["ML648"],
         ),
         (
             "  hosts: [google.com]\n  addresses: [172.1.2.16/16]\n  resolution: STATIC\n  endpoints:\n  - address: 1.1.1.1\n",
@@ -68,7 +68,7 @@ def se(spec: str, labels: str = "") -> str:
         ),
         (
             "  hosts: [google.com]\n  resolution: STATIC\n  ports:\n  - {number: 80, protocol: http, name: a}\n  endpoints:\n  - {address: 1.1.1.1, ports: {a: 65536}}\n",
-            ["ML641"],
+            ["ML645"],
         ),
         (
             "  hosts: [google.com]\n  addresses: [10.0.0.1]\n  resolution: STATIC\n  ports:\n  - {number: 80, protocol: http, name: a}\n  endpoints:\n  - {address: 1.1.1.1, network: n1}\n  - {network: n1}\n",
@@ -79,7 +79,7 @@ def se(spec: str, labels: str = "") -> str:
             "  hosts: [a.com]\n  addresses: [10.0.0.1]\n  resolution: STATIC\n  ports:\n  - {number: 80, protocol: http, name: a}\n  endpoints:\n  - {address: 1.1.1.1, ports: {"
             + "p" * 63
             + ": 80}}\n",
-            ["ML641"],
+            ["ML645"],
         ),
     ],
 )
@@ -107,3 +107,11 @@ def test_export_to_own_namespace_twice() -> None:
     found = lint(se("  hosts: [a.example.com]\n  resolution: DNS\n  exportTo: [shop, .]\n"))
     assert [(d.code, d.path) for d in found] == [("ML644", "spec.exportTo[1]")]
     assert "'.' and 'shop'" in found[0].message
+
+
+def test_the_old_code_still_covers_the_split_off_rules() -> None:
+    # ML647 (the host) and ML648 (the port) were part of ML639 before 0.2
+    spec = "  hosts: [a.example.com]\n  resolution: DYNAMIC_DNS\n  ports:\n  - {number: 5432, name: tcp, protocol: TCP}\n"
+    assert sorted(d.code for d in lint(se(spec))) == ["ML647", "ML648"]
+    assert sorted(d.code for d in lint(se(spec), Config(select=["ML639"]))) == ["ML647", "ML648"]
+    assert lint(se(spec), Config(ignore=["ML639"])) == []

@@ -1,5 +1,5 @@
-"""ML660-ML671: Sidecar selectors, ingress and egress listeners and the outbound policy, each
-finding at its exact place."""
+"""Sidecar rules (ML662-ML678) in detail: Istio's own test cases and edge cases. The fixtures in
+tests/fixtures/rules/sidecar/ mark every finding."""
 
 from __future__ import annotations
 
@@ -98,3 +98,14 @@ def test_gateway_tls_rules_see_sidecar_ingress() -> None:
         "cipherSuites: [nope]}\n"
     )
     assert sorted(d.code for d in lint(sc(spec))) == ["ML610", "ML612"]
+
+
+def test_the_old_code_still_covers_the_split_off_rules() -> None:
+    # ML676 (the bind) and ML677 (a repeated port) were part of ML668 before 0.2
+    spec = (
+        "  egress:\n  - port: {number: 80, name: a, protocol: HTTP}\n    bind: nope\n"
+        "    hosts: ['./*']\n  - port: {number: 80, name: b, protocol: HTTP}\n    hosts: ['./*']\n"
+    )
+    assert sorted(d.code for d in lint(sc(spec))) == ["ML676", "ML677"]
+    assert sorted(d.code for d in lint(sc(spec), Config(select=["ML668"]))) == ["ML676", "ML677"]
+    assert lint(sc(spec), Config(ignore=["ML668"])) == []

@@ -88,13 +88,15 @@ def gateway_without_servers(res: Resource) -> Iterator[Finding]:
     "ML602",
     "gateway-invalid-server-host",
     Severity.ERROR,
-    summary="A Gateway server has no hosts, or a host that is not `[namespace/]dnsName`.",
+    summary="A Gateway server host is not `[namespace/]dnsName`.",
     rationale="""
         Each server lists the hosts it serves as `namespace/dnsName` or `dnsName`: the
         namespace is `*`, `.` or a namespace name (VirtualServices from there may bind), the
         name is `*`, a fully qualified name, a leading wildcard such as `*.example.com`, or
         an IP address. Istio's webhook rejects short names (`reviews`), partial wildcards
-        (`*foo.com`) and empty parts, and a server without hosts.
+        (`*foo.com`) and empty parts.
+
+        Until 0.2 this rule also reported a server without hosts, which is ML613 now.
     """,
     bad=_HEAD
     + """
@@ -110,10 +112,9 @@ def gateway_without_servers(res: Resource) -> Iterator[Finding]:
     """,
     kinds=KINDS,
     istio="IST0106",
-    source=f"{_GW} (validateServer) — 'server config must contain at least one host'; "
-    "pkg/config/validation/agent/validation.go (ValidateNamespaceSlashWildcardHostname)",
+    source="pkg/config/validation/agent/validation.go (ValidateNamespaceSlashWildcardHostname), "
+    f"called from {_GW} (validateServer)",
     catalogue=(
-        "gw-hosts-empty",
         "gw-host-ns",
         "gw-host-parts-empty",
         "gw-host-short",
@@ -129,16 +130,54 @@ def gateway_invalid_server_host(res: Resource) -> Iterator[Finding]:
         hosts = server.get("hosts")
         if not isinstance(hosts, list):
             continue
-        if not hosts:
+        for j, host in enumerate(hosts):
+            problem = check_ns_slash_host(host, require_slash=False)
+            if problem:
+                yield Finding(("spec", "servers", i, "hosts", j), problem)
+
+
+@rule(
+    "ML613",
+    "gateway-server-without-hosts",
+    Severity.ERROR,
+    summary="A Gateway server has an empty `hosts` list.",
+    rationale="""
+        A server serves the hosts it lists, and only VirtualServices for those hosts can bind
+        to it: with none, the port opens for nothing. Istio's webhook rejects a server whose
+        `hosts` is empty. List the hosts, or `*` for any host.
+
+        Split off ML602 (gateway-invalid-server-host) in 0.2.
+    """,
+    bad=_HEAD
+    + """
+      servers:
+      - port: {number: 80, name: http, protocol: HTTP}
+        hosts: []
+    """,
+    good=_HEAD
+    + """
+      servers:
+      - port: {number: 80, name: http, protocol: HTTP}
+        hosts: ["shop.example.com"]
+    """,
+    kinds=KINDS,
+    istio="IST0106",
+    source=f"{_GW} (validateServer) — 'server config must contain at least one host'",
+    catalogue=("gw-hosts-empty",),
+    aliases=("ML602",),
+)
+def gateway_server_without_hosts(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    for i, server in listeners(spec, "servers"):
+        hosts = server.get("hosts")
+        if isinstance(hosts, list) and not hosts:
             yield Finding(
                 ("spec", "servers", i, "hosts"),
                 "a server needs at least one host, e.g. shop.example.com, */shop.example.com "
                 "or '*'",
             )
-        for j, host in enumerate(hosts):
-            problem = check_ns_slash_host(host, require_slash=False)
-            if problem:
-                yield Finding(("spec", "servers", i, "hosts", j), problem)
 
 
 def _port_problems(server: dict[str, Any], base: FieldPath) -> Iterator[Finding]:

@@ -9,6 +9,7 @@ schema stage's (ML206-ML209).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
@@ -47,28 +48,38 @@ _HEAD = """
 # Endpoints
 
 
-def _ep_port_name_problem(name: str) -> str | None:
-    # CEL: shorter than 63 characters and a DNS label; the webhook: a DNS label.
-    if is_dns_label(name) and len(name) < 63:
-        return None
-    if is_dns_label(name):
-        return f"endpoint port name '{name}' is 63 characters long; the CRD allows at most 62"
-    return check_port_name(name)
+def _declared_ports(spec: dict[str, Any]) -> set[Any]:
+    """The names of the ServiceEntry's ports (a name of the wrong type, which the schema stage
+    reports, still counts as one port)."""
+    return {
+        name if isinstance(name, (str, int, type(None))) else repr(name)
+        for name in (p.get("name") for _, p in port_items(spec))
+    }
+
+
+def _checked_endpoints(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
+    """The endpoints with their path, but those whose address has the wrong type (the schema
+    stage reports it)."""
+    for i, ep in endpoint_items(spec):
+        address = ep.get("address")
+        if address is None or isinstance(address, str):
+            yield ("spec", "endpoints", i), ep
 
 
 @rule(
     "ML641",
     "serviceentry-invalid-endpoint",
     Severity.ERROR,
-    summary="A ServiceEntry endpoint has a missing or invalid address, or ports that are "
-    "invalid or not declared by the ServiceEntry.",
+    summary="A ServiceEntry endpoint has a missing or invalid address, or a unix socket "
+    "address its ServiceEntry cannot take.",
     rationale="""
         An endpoint needs an address (or a network whose gateway reaches it): an IP or a
         `unix://` socket with resolution STATIC, an IP or a host name with DNS and
         DNS_ROUND_ROBIN. A unix socket endpoint takes no ports and its ServiceEntry exactly
-        one. Endpoint `ports` map port names of the ServiceEntry to numbers 1-65535, and
-        endpoint labels follow Kubernetes label syntax. Istio's webhook and CRD rules reject
-        anything else.
+        one. Istio's webhook and CRD rules reject anything else.
+
+        Until 0.2 this rule also reported endpoint ports (ML645 now) and endpoint labels
+        (ML646 now).
     """,
     bad=_HEAD
     + """
@@ -81,8 +92,6 @@ def _ep_port_name_problem(name: str) -> str | None:
       endpoints:
       - address: db-1.example.com
       - address: 10.0.0.12
-        ports:
-          tcp-postgress: 5433
     """,
     good=_HEAD
     + """
@@ -95,17 +104,14 @@ def _ep_port_name_problem(name: str) -> str | None:
       endpoints:
       - address: 10.0.0.11
       - address: 10.0.0.12
-        ports:
-          tcp-postgres: 5433
     """,
     kinds=KINDS,
     istio="IST0106",
     source=f"{_WE} — 'address is required', 'endpoint address %q is not a valid IP address', "
-    "'unix endpoint %s must not include ports', 'endpoint port %v is not defined by the "
-    "service entry', 'exactly 1 service port required for unix endpoints'; "
-    f"{_SE} — 'endpoint address %q is not a valid FQDN or an IP address'; {_CEL} — 'Address is "
-    "required', 'UDS must be an absolute path or abstract socket', 'UDS may not include ports', "
-    "'port name must be valid'",
+    "'unix endpoint %s must not include ports', 'exactly 1 service port required for unix "
+    f"endpoints'; {_SE} — 'endpoint address %q is not a valid FQDN or an IP address'; {_CEL} — "
+    "'Address is required', 'UDS must be an absolute path or abstract socket', 'UDS may not "
+    "include ports'",
     catalogue=(
         "se-ep-address-missing",
         "se-ep-static-ip",
@@ -113,10 +119,6 @@ def _ep_port_name_problem(name: str) -> str | None:
         "se-ep-uds-path",
         "se-ep-uds-ports",
         "se-ep-uds-one-port",
-        "se-ep-port-undeclared",
-        "se-ep-port-name",
-        "se-ep-port-number",
-        "se-ep-labels",
     ),
 )
 def serviceentry_invalid_endpoint(res: Resource) -> Iterator[Finding]:
@@ -124,18 +126,10 @@ def serviceentry_invalid_endpoint(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     resolution = resolution_of(spec)
-    webhook = resolution in ("STATIC", "DNS", "DNS_ROUND_ROBIN")
-    # (a name of the wrong type, which the schema stage reports, still counts as one port)
-    declared = {
-        name if isinstance(name, (str, int, type(None))) else repr(name)
-        for name in (p.get("name") for _, p in port_items(spec))
-    }
-    for i, ep in endpoint_items(spec):
-        base: FieldPath = ("spec", "endpoints", i)
+    declared = _declared_ports(spec)
+    for base, ep in _checked_endpoints(spec):
         address = ep.get("address")
         network = ep.get("network")
-        if address is not None and not isinstance(address, str):
-            continue  # the schema stage reports it
         ports = ep.get("ports")
         if address is None and network is None:
             yield Finding(
@@ -201,28 +195,149 @@ def serviceentry_invalid_endpoint(res: Resource) -> Iterator[Finding]:
                 f"this endpoint has no address: with resolution {resolution} give an IP address "
                 "or a host name",
             )
-        if isinstance(ports, dict):
-            for name, number in ports.items():
-                if not isinstance(name, str):
-                    continue
-                where: FieldPath = (*base, "ports", name)
-                problem = _ep_port_name_problem(name)
+
+
+def _ep_port_name_problem(name: str) -> str | None:
+    # CEL: shorter than 63 characters and a DNS label; the webhook: a DNS label.
+    if is_dns_label(name) and len(name) < 63:
+        return None
+    if is_dns_label(name):
+        return f"endpoint port name '{name}' is 63 characters long; the CRD allows at most 62"
+    return check_port_name(name)
+
+
+@rule(
+    "ML645",
+    "serviceentry-invalid-endpoint-port",
+    Severity.ERROR,
+    summary="A ServiceEntry endpoint maps a port name that is invalid or not a port of the "
+    "ServiceEntry, or maps it to a number outside 1-65535.",
+    rationale="""
+        An endpoint's `ports` send the ServiceEntry's ports to other numbers on that endpoint:
+        each key is the name of a port in `spec.ports` (a DNS label shorter than 63
+        characters), each value a port number from 1 to 65535. A mistyped name is rejected by
+        Istio's webhook, not ignored; so are invalid names and numbers.
+
+        Split off ML641 (serviceentry-invalid-endpoint) in 0.2.
+    """,
+    bad=_HEAD
+    + """
+    spec:
+      hosts: ["db.example.com"]
+      addresses: ["192.0.2.10"]
+      ports:
+      - {number: 5432, name: tcp-postgres, protocol: TCP}
+      resolution: STATIC
+      endpoints:
+      - address: 10.0.0.12
+        ports:
+          tcp-postgress: 5433
+    """,
+    good=_HEAD
+    + """
+    spec:
+      hosts: ["db.example.com"]
+      addresses: ["192.0.2.10"]
+      ports:
+      - {number: 5432, name: tcp-postgres, protocol: TCP}
+      resolution: STATIC
+      endpoints:
+      - address: 10.0.0.12
+        ports:
+          tcp-postgres: 5433
+    """,
+    kinds=KINDS,
+    istio="IST0106",
+    source=f"{_WE} — 'endpoint port %v is not defined by the service entry', ValidatePort; "
+    f"{_CEL} — 'port name must be valid'",
+    catalogue=("se-ep-port-undeclared", "se-ep-port-name", "se-ep-port-number"),
+    aliases=("ML641",),
+)
+def serviceentry_invalid_endpoint_port(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    webhook = resolution_of(spec) in ("STATIC", "DNS", "DNS_ROUND_ROBIN")
+    declared = _declared_ports(spec)
+    for base, ep in _checked_endpoints(spec):
+        ports = ep.get("ports")
+        if not isinstance(ports, dict):
+            continue
+        for name, number in ports.items():
+            if not isinstance(name, str):
+                continue
+            where: FieldPath = (*base, "ports", name)
+            problem = _ep_port_name_problem(name)
+            if problem:
+                yield Finding(where, problem, key=True)
+            elif webhook and name not in declared:
+                known = ", ".join(sorted(str(n) for n in declared if isinstance(n, str)))
+                yield Finding(
+                    where,
+                    f"port '{name}' is not a port of this ServiceEntry: endpoint ports are "
+                    "named after spec.ports" + (f" ({known})" if known else " (none declared)"),
+                    key=True,
+                )
+            if is_int(number):
+                problem = check_port(number)
                 if problem:
-                    yield Finding(where, problem, key=True)
-                elif webhook and name not in declared:
-                    known = ", ".join(sorted(str(n) for n in declared if isinstance(n, str)))
-                    yield Finding(
-                        where,
-                        f"port '{name}' is not a port of this ServiceEntry: endpoint ports are "
-                        "named after spec.ports" + (f" ({known})" if known else " (none declared)"),
-                        key=True,
-                    )
-                if is_int(number):
-                    problem = check_port(number)
-                    if problem:
-                        yield Finding(where, f"{problem}: use a port from 1 to 65535")
+                    yield Finding(where, f"{problem}: use a port from 1 to 65535")
+
+
+@rule(
+    "ML646",
+    "serviceentry-invalid-endpoint-label",
+    Severity.ERROR,
+    summary="A ServiceEntry endpoint label has an invalid key or value.",
+    rationale="""
+        Endpoint labels are Kubernetes labels, matched by DestinationRule subsets and
+        selectors: a key is an optional DNS prefix and `/` before a name of up to 63
+        letters, digits, `-`, `_` and `.`; a value is such a name or empty. Istio's webhook
+        rejects any other label of an endpoint.
+
+        Split off ML641 (serviceentry-invalid-endpoint) in 0.2.
+    """,
+    bad=_HEAD
+    + """
+    spec:
+      hosts: ["db.example.com"]
+      addresses: ["192.0.2.10"]
+      ports:
+      - {number: 5432, name: tcp-postgres, protocol: TCP}
+      resolution: STATIC
+      endpoints:
+      - address: 10.0.0.12
+        labels:
+          app: db
+          version: v1/primary
+    """,
+    good=_HEAD
+    + """
+    spec:
+      hosts: ["db.example.com"]
+      addresses: ["192.0.2.10"]
+      ports:
+      - {number: 5432, name: tcp-postgres, protocol: TCP}
+      resolution: STATIC
+      endpoints:
+      - address: 10.0.0.12
+        labels:
+          app: db
+          version: v1-primary
+    """,
+    kinds=KINDS,
+    istio="IST0106",
+    source=f"{_WE} — the endpoint's labels, validated as Kubernetes labels",
+    catalogue=("se-ep-labels",),
+    aliases=("ML641",),
+)
+def serviceentry_invalid_endpoint_label(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None or resolution_of(spec) not in ("STATIC", "DNS", "DNS_ROUND_ROBIN"):
+        return
+    for base, ep in _checked_endpoints(spec):
         labels = ep.get("labels")
-        if webhook and isinstance(labels, dict):
+        if isinstance(labels, dict):
             for key, problem in check_labels(labels):
                 value_problem = problem.startswith("label value")
                 yield Finding((*base, "labels", key), problem, key=not value_problem)

@@ -8,6 +8,7 @@ Shapes, enums, required fields and list or string limits are the schema stage's 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
@@ -100,23 +101,30 @@ def serviceentry_selector_and_endpoints(res: Resource) -> Iterator[Finding]:
 # Resolution
 
 
+def _shown(spec: dict[str, Any], resolution: str) -> str:
+    if "resolution" not in spec:
+        return "resolution NONE (the default)"
+    return f"resolution {resolution}"
+
+
 @rule(
     "ML639",
     "serviceentry-resolution-mismatch",
     Severity.ERROR,
-    summary="A ServiceEntry uses a field or value its resolution does not allow.",
+    summary="A ServiceEntry has addresses or endpoints its resolution does not take.",
     rationale="""
-        Each resolution mode takes its own shape of ServiceEntry, and Istio's webhook and
-        CRD rules reject the others: NONE takes no endpoints; only NONE and STATIC take CIDR
-        addresses; DNS_ROUND_ROBIN takes at most one endpoint; DNS and DNS_ROUND_ROBIN
-        without endpoints resolve the hosts themselves, so these cannot be wildcards;
-        DYNAMIC_DNS takes only wildcard hosts, no addresses and no endpoints, only HTTP,
-        HTTP2, GRPC and TLS ports, and not MESH_INTERNAL with a waypoint.
+        Each resolution mode takes its own addresses and endpoints, and Istio's webhook and
+        CRD rules reject the others: NONE takes no endpoints (traffic goes to the address the
+        client asked for); only NONE and STATIC take CIDR addresses; DNS_ROUND_ROBIN takes at
+        most one endpoint; DYNAMIC_DNS takes neither addresses nor endpoints.
+
+        Until 0.2 this rule also reported hosts (ML647 now) and the ports and location of a
+        DYNAMIC_DNS ServiceEntry (ML648 now).
     """,
     bad=_HEAD
     + """
     spec:
-      hosts: ["*.example.com"]
+      hosts: ["api.example.com"]
       addresses: ["192.0.2.0/24"]
       ports:
       - {number: 443, name: tls, protocol: TLS}
@@ -125,30 +133,25 @@ def serviceentry_selector_and_endpoints(res: Resource) -> Iterator[Finding]:
     good=_HEAD
     + """
     spec:
-      hosts: ["*.example.com"]
+      hosts: ["api.example.com"]
+      addresses: ["192.0.2.10"]
       ports:
       - {number: 443, name: tls, protocol: TLS}
-      resolution: DYNAMIC_DNS
+      resolution: DNS
     """,
     kinds=KINDS,
     istio="IST0106",
     source=f"{_SE} — 'no endpoints should be provided for resolution type none', 'CIDR "
     "addresses are allowed only for NONE/STATIC resolution types', 'there must only be 0 or 1 "
-    "endpoint for resolution mode DNS_ROUND_ROBIN', 'hosts must be FQDN or contain only prefix "
-    "wildcards if no endpoints are provided', 'host must be wildcarded for resolution mode "
-    "DYNAMIC_DNS', …; "
-    f"{_CEL} — 'NONE mode cannot set endpoints', 'DNS_ROUND_ROBIN mode cannot have multiple "
-    "endpoints'",
+    "endpoint for resolution mode DNS_ROUND_ROBIN', and its DYNAMIC_DNS checks of addresses and "
+    f"endpoints; {_CEL} — 'NONE mode cannot set endpoints', 'DNS_ROUND_ROBIN mode cannot have "
+    "multiple endpoints'",
     catalogue=(
         "se-addr-cidr-resolution",
         "se-none-endpoints",
         "se-dnsrr-endpoints",
-        "se-dns-host-fqdn",
-        "se-dyn-host-wild",
         "se-dyn-addresses",
         "se-dyn-endpoints",
-        "se-dyn-proto",
-        "se-dyn-internal-waypoint",
     ),
 )
 def serviceentry_resolution_mismatch(res: Resource) -> Iterator[Finding]:
@@ -158,9 +161,6 @@ def serviceentry_resolution_mismatch(res: Resource) -> Iterator[Finding]:
     resolution = resolution_of(spec)
     if resolution is None:
         return
-    shown = (
-        "resolution NONE (the default)" if "resolution" not in spec else f"resolution {resolution}"
-    )
     endpoints = list_of(spec, "endpoints")
     addresses = list_of(spec, "addresses")
     if resolution not in ("NONE", "STATIC"):
@@ -174,35 +174,18 @@ def serviceentry_resolution_mismatch(res: Resource) -> Iterator[Finding]:
     if resolution == "NONE" and endpoints:
         yield Finding(
             ("spec", "endpoints"),
-            f"{shown} takes no endpoints (traffic goes to the address the client asked for): "
-            "remove them, or set resolution STATIC (IP endpoints) or DNS (host-name endpoints)",
+            f"{_shown(spec, resolution)} takes no endpoints (traffic goes to the address the "
+            "client asked for): remove them, or set resolution STATIC (IP endpoints) or DNS "
+            "(host-name endpoints)",
             key=True,
         )
-    elif resolution in ("DNS", "DNS_ROUND_ROBIN"):
-        if resolution == "DNS_ROUND_ROBIN" and len(endpoints) > 1:
-            yield Finding(
-                ("spec", "endpoints", 1),
-                f"resolution DNS_ROUND_ROBIN takes at most one endpoint; this has "
-                f"{len(endpoints)}: use resolution DNS for several endpoints",
-            )
-        if not endpoints:
-            for i, host in host_items(spec):
-                if host == "*" or check_wildcard_host(host) or not check_fqdn(host):
-                    continue  # ML630 reports invalid hosts
-                yield Finding(
-                    ("spec", "hosts", i),
-                    f"with {shown} and no endpoints Istio resolves the hosts themselves, so "
-                    f"{host!r} must be a plain host name without wildcards: add endpoints, or use "
-                    "resolution DYNAMIC_DNS or NONE for a wildcard",
-                )
+    elif resolution == "DNS_ROUND_ROBIN" and len(endpoints) > 1:
+        yield Finding(
+            ("spec", "endpoints", 1),
+            f"resolution DNS_ROUND_ROBIN takes at most one endpoint; this has "
+            f"{len(endpoints)}: use resolution DNS for several endpoints",
+        )
     elif resolution == "DYNAMIC_DNS":
-        for i, host in host_items(spec):
-            if not host.startswith("*"):
-                yield Finding(
-                    ("spec", "hosts", i),
-                    f"resolution DYNAMIC_DNS needs wildcard hosts such as *.example.com; "
-                    f"{host!r} is not one: use resolution DNS for a single host",
-                )
         if addresses:
             yield Finding(
                 ("spec", "addresses"),
@@ -217,27 +200,69 @@ def serviceentry_resolution_mismatch(res: Resource) -> Iterator[Finding]:
                 "the requested host; remove endpoints",
                 key=True,
             )
-        for i, port in port_items(spec):
-            proto = protocol_of(port)
-            if proto in _DYNAMIC_DNS_PROTOCOLS:
-                continue
-            given = port.get("protocol")
-            if given is not None and not isinstance(given, str):
-                continue
-            path: FieldPath = ("spec", "ports", i, "protocol") if given else ("spec", "ports", i)
-            what = f"protocol {given}" if given else "no protocol"
+
+
+@rule(
+    "ML647",
+    "serviceentry-host-resolution-mismatch",
+    Severity.ERROR,
+    summary="A ServiceEntry host is a wildcard where its resolution resolves the hosts, or "
+    "not one where resolution DYNAMIC_DNS needs it.",
+    rationale="""
+        With resolution DNS or DNS_ROUND_ROBIN and no endpoints, Istio resolves the hosts
+        themselves, so each must be a plain host name: a wildcard has nothing to resolve.
+        With resolution DYNAMIC_DNS the proxy resolves the host of each request, and every
+        host must be a wildcard such as `*.example.com`. Istio's webhook rejects a host of
+        the other kind. Use DYNAMIC_DNS (or NONE) for a wildcard, DNS for a single host.
+
+        Split off ML639 (serviceentry-resolution-mismatch) in 0.2.
+    """,
+    bad=_HEAD
+    + """
+    spec:
+      hosts: ["*.example.com"]
+      ports:
+      - {number: 443, name: tls, protocol: TLS}
+      resolution: DNS
+    """,
+    good=_HEAD
+    + """
+    spec:
+      hosts: ["*.example.com"]
+      ports:
+      - {number: 443, name: tls, protocol: TLS}
+      resolution: DYNAMIC_DNS
+    """,
+    kinds=KINDS,
+    istio="IST0106",
+    source=f"{_SE} — 'hosts must be FQDN or contain only prefix wildcards if no endpoints are "
+    "provided', 'host must be wildcarded for resolution mode DYNAMIC_DNS'",
+    catalogue=("se-dns-host-fqdn", "se-dyn-host-wild"),
+    aliases=("ML639",),
+)
+def serviceentry_host_resolution_mismatch(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    resolution = resolution_of(spec)
+    if resolution in ("DNS", "DNS_ROUND_ROBIN") and not list_of(spec, "endpoints"):
+        for i, host in host_items(spec):
+            if host == "*" or check_wildcard_host(host) or not check_fqdn(host):
+                continue  # ML630 reports invalid hosts
             yield Finding(
-                path,
-                f"resolution DYNAMIC_DNS supports only HTTP, HTTP2, GRPC and TLS ports; this "
-                f"port has {what}",
+                ("spec", "hosts", i),
+                f"with {_shown(spec, resolution)} and no endpoints Istio resolves the hosts "
+                f"themselves, so {host!r} must be a plain host name without wildcards: add "
+                "endpoints, or use resolution DYNAMIC_DNS or NONE for a wildcard",
             )
-        if spec.get("location") == "MESH_INTERNAL" and _uses_waypoint(res):
-            yield Finding(
-                ("spec", "location"),
-                "location MESH_INTERNAL with resolution DYNAMIC_DNS is not supported for a "
-                f"ServiceEntry that uses a waypoint (label {_WAYPOINT_LABEL}): use "
-                "MESH_EXTERNAL, or remove the waypoint label",
-            )
+    elif resolution == "DYNAMIC_DNS":
+        for i, host in host_items(spec):
+            if not host.startswith("*"):
+                yield Finding(
+                    ("spec", "hosts", i),
+                    f"resolution DYNAMIC_DNS needs wildcard hosts such as *.example.com; "
+                    f"{host!r} is not one: use resolution DNS for a single host",
+                )
 
 
 def _uses_waypoint(res: Resource) -> bool:
@@ -246,6 +271,71 @@ def _uses_waypoint(res: Resource) -> bool:
         return False
     value = labels.get(_WAYPOINT_LABEL)
     return isinstance(value, str) and value != "" and value.lower() != "none"
+
+
+@rule(
+    "ML648",
+    "serviceentry-dynamic-dns-unsupported",
+    Severity.ERROR,
+    summary="A DYNAMIC_DNS ServiceEntry has a port protocol or a location that DYNAMIC_DNS "
+    "does not support.",
+    rationale="""
+        Resolution DYNAMIC_DNS routes each request by the host it names, which the proxy
+        reads from HTTP, HTTP2 and GRPC requests or from the TLS SNI: a port of any other
+        protocol (or of none) has no host to resolve. And a MESH_INTERNAL ServiceEntry that
+        uses a waypoint (label `istio.io/use-waypoint`) cannot be DYNAMIC_DNS. Istio's webhook
+        rejects both.
+
+        Split off ML639 (serviceentry-resolution-mismatch) in 0.2.
+    """,
+    bad=_HEAD
+    + """
+    spec:
+      hosts: ["*.example.com"]
+      ports:
+      - {number: 5432, name: tcp-postgres, protocol: TCP}
+      resolution: DYNAMIC_DNS
+    """,
+    good=_HEAD
+    + """
+    spec:
+      hosts: ["*.example.com"]
+      ports:
+      - {number: 443, name: tls, protocol: TLS}
+      resolution: DYNAMIC_DNS
+    """,
+    kinds=KINDS,
+    istio="IST0106",
+    source=f"{_SE} — its DYNAMIC_DNS checks of port protocols, and of location MESH_INTERNAL "
+    "with usesWaypoint",
+    catalogue=("se-dyn-proto", "se-dyn-internal-waypoint"),
+    aliases=("ML639",),
+)
+def serviceentry_dynamic_dns_unsupported(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None or resolution_of(spec) != "DYNAMIC_DNS":
+        return
+    for i, port in port_items(spec):
+        proto = protocol_of(port)
+        if proto in _DYNAMIC_DNS_PROTOCOLS:
+            continue
+        given = port.get("protocol")
+        if given is not None and not isinstance(given, str):
+            continue
+        path: FieldPath = ("spec", "ports", i, "protocol") if given else ("spec", "ports", i)
+        what = f"protocol {given}" if given else "no protocol"
+        yield Finding(
+            path,
+            f"resolution DYNAMIC_DNS supports only HTTP, HTTP2, GRPC and TLS ports; this "
+            f"port has {what}",
+        )
+    if spec.get("location") == "MESH_INTERNAL" and _uses_waypoint(res):
+        yield Finding(
+            ("spec", "location"),
+            "location MESH_INTERNAL with resolution DYNAMIC_DNS is not supported for a "
+            f"ServiceEntry that uses a waypoint (label {_WAYPOINT_LABEL}): use "
+            "MESH_EXTERNAL, or remove the waypoint label",
+        )
 
 
 @rule(

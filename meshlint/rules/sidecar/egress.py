@@ -9,6 +9,7 @@ stage's (ML206-ML209) and are not repeated here.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
@@ -100,27 +101,97 @@ def sidecar_misplaced_catch_all_egress(res: Resource) -> Iterator[Finding]:
             )
 
 
+def _egress_ports(
+    spec: dict[str, Any],
+) -> Iterator[tuple[int, dict[str, Any], dict[str, Any], int | None, str]]:
+    """The egress listeners that have a port mapping: (index, listener, port, port number (0
+    when omitted, None when not an integer), bind ("" when not a string))."""
+    for i, listener in listeners(spec, "egress"):
+        port = listener.get("port")
+        if isinstance(port, dict):
+            bind = listener.get("bind")
+            yield (
+                i,
+                listener,
+                port,
+                sidecar_port_number(port),
+                bind if isinstance(bind, str) else "",
+            )
+
+
 @rule(
     "ML668",
     "sidecar-invalid-egress-listener",
     Severity.ERROR,
-    summary="A Sidecar egress listener has an invalid port, bind or capture mode, or repeats "
-    "another listener's port or socket.",
+    summary="A Sidecar egress listener's port has an invalid number, name or protocol, or a "
+    "targetPort.",
     rationale="""
-        An egress listener with a port listens on that number (1-65535) and optionally one IP
-        address (`bind`); with port number 0 (or none) it is a unix socket listener, which
-        needs `bind: unix://<path>` and captureMode DEFAULT or NONE. Port names must be DNS
-        labels, protocols known to Istio, no targetPort, and each port and socket used once.
-        Istio's webhook rejects anything else.
+        An egress listener with a port listens on that number, from 1 to 65535 (0 or none
+        makes it a unix socket listener). Port names must be DNS labels, protocols known to
+        Istio, and there is no targetPort. Istio's webhook rejects anything else.
+
+        Until 0.2 this rule also reported the bind and capture mode (ML676 now) and a port or
+        socket two listeners use (ML677 now).
+    """,
+    bad=_HEAD
+    + """
+      egress:
+      - port: {number: 70000, name: http_alt, protocol: HTTP}
+        hosts: ["./reviews.shop.svc.cluster.local"]
+    """,
+    good=_HEAD
+    + """
+      egress:
+      - port: {number: 9080, name: http-alt, protocol: HTTP}
+        hosts: ["./reviews.shop.svc.cluster.local"]
+    """,
+    kinds=KINDS,
+    istio="IST0106",
+    source=f"{_SC}, validateSidecarEgressPortBindAndCaptureMode — 'targetPort has no impact on "
+    "Sidecars', 'invalid port name', 'unsupported protocol', ValidatePort",
+    catalogue=(
+        "sc-eg-target-port",
+        "sc-eg-port-name",
+        "sc-eg-port-proto",
+        "sc-eg-port-number",
+    ),
+)
+def sidecar_invalid_egress_listener(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    for i, _, port, number, _ in _egress_ports(spec):
+        base: FieldPath = ("spec", "egress", i)
+        yield from sidecar_port_problems(port, (*base, "port"))
+        if number is None or number == 0:
+            continue
+        problem = check_port(number)
+        if problem:
+            yield Finding((*base, "port", "number"), problem)
+
+
+@rule(
+    "ML676",
+    "sidecar-invalid-egress-bind",
+    Severity.ERROR,
+    summary="A Sidecar egress listener's `bind` does not fit its port: port 0 without a valid "
+    "unix socket, a unix socket with a port number or a capture mode, or an IP bind that is "
+    "not an IP address.",
+    rationale="""
+        An egress listener with a port number listens on it, optionally on one IP address
+        (`bind`); with port number 0 (or none) it is a unix socket listener, which needs
+        `bind: unix://` followed by an absolute path or an abstract socket name (`@name`), and
+        captureMode DEFAULT or NONE (traffic cannot be captured to a socket). Istio's webhook
+        rejects any other combination.
+
+        Split off ML668 (sidecar-invalid-egress-listener) in 0.2.
     """,
     bad=_HEAD
     + """
       egress:
       - port: {number: 9080, name: http, protocol: HTTP}
-        hosts: ["./reviews.shop.svc.cluster.local"]
-      - port: {number: 9080, name: http-2, protocol: HTTP}
         bind: localhost
-        hosts: ["./ratings.shop.svc.cluster.local"]
+        hosts: ["./reviews.shop.svc.cluster.local"]
       - port: {name: local, protocol: HTTP}
         hosts: ["./details.shop.svc.cluster.local"]
     """,
@@ -128,10 +199,8 @@ def sidecar_misplaced_catch_all_egress(res: Resource) -> Iterator[Finding]:
     + """
       egress:
       - port: {number: 9080, name: http, protocol: HTTP}
-        hosts: ["./reviews.shop.svc.cluster.local"]
-      - port: {number: 9081, name: http-2, protocol: HTTP}
         bind: 127.0.0.1
-        hosts: ["./ratings.shop.svc.cluster.local"]
+        hosts: ["./reviews.shop.svc.cluster.local"]
       - port: {number: 0, name: local, protocol: HTTP}
         bind: unix:///var/run/details.sock
         captureMode: NONE
@@ -141,38 +210,18 @@ def sidecar_misplaced_catch_all_egress(res: Resource) -> Iterator[Finding]:
     istio="IST0106",
     source=f"{_SC}, validateSidecarEgressPortBindAndCaptureMode — 'sidecar: ports with 0 value "
     "must have a unix domain socket bind address', 'captureMode must be DEFAULT/NONE for unix "
-    "domain socket listeners', 'unix domain socket values for listeners must be unique', "
-    "'ports on IP bound listeners must be unique', ValidatePort, ValidateIPAddress",
-    catalogue=(
-        "sc-eg-target-port",
-        "sc-eg-port-name",
-        "sc-eg-port-proto",
-        "sc-eg-port-number",
-        "sc-eg-uds-bind",
-        "sc-eg-uds-path",
-        "sc-eg-uds-capture",
-        "sc-eg-bind-ip",
-        "sc-eg-uds-dup",
-        "sc-eg-port-dup",
-    ),
+    "domain socket listeners', ValidateUnixAddress, ValidateIPAddress",
+    catalogue=("sc-eg-uds-bind", "sc-eg-uds-path", "sc-eg-uds-capture", "sc-eg-bind-ip"),
+    aliases=("ML668",),
 )
-def sidecar_invalid_egress_listener(res: Resource) -> Iterator[Finding]:
+def sidecar_invalid_egress_bind(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    ports: dict[int, int] = {}
-    sockets: dict[str, int] = {}
-    for i, listener in listeners(spec, "egress"):
-        port = listener.get("port")
-        if not isinstance(port, dict):
-            continue
+    for i, listener, _, number, bind in _egress_ports(spec):
         base: FieldPath = ("spec", "egress", i)
-        yield from sidecar_port_problems(port, (*base, "port"))
-        number = sidecar_port_number(port)
         if number is None:
             continue
-        bind = listener.get("bind")
-        bind = bind if isinstance(bind, str) else ""
         if number == 0:
             if not bind.startswith(UNIX_PREFIX):
                 where: FieldPath = (*base, "bind") if bind else (*base, "port")
@@ -193,29 +242,7 @@ def sidecar_invalid_egress_listener(res: Resource) -> Iterator[Finding]:
                     f"captureMode {capture} is not possible on a unix socket listener: use "
                     "DEFAULT or NONE",
                 )
-            if bind in sockets:
-                yield Finding(
-                    (*base, "bind") if bind else (*base, "port"),
-                    f"egress[{sockets[bind]}] already listens on "
-                    + (f"'{bind}'" if bind else "a unix socket without bind")
-                    + ": each unix socket listener needs its own bind",
-                    key=not bind,
-                )
-            else:
-                sockets[bind] = i
-            continue
-        problem = check_port(number)
-        if problem:
-            yield Finding((*base, "port", "number"), problem)
-        elif number in ports:
-            yield Finding(
-                (*base, "port", "number"),
-                f"port {number} is already used by egress[{ports[number]}]: each egress "
-                "listener needs its own port",
-            )
-        else:
-            ports[number] = i
-        if bind.startswith(UNIX_PREFIX):
+        elif bind.startswith(UNIX_PREFIX):
             yield Finding(
                 (*base, "bind"),
                 f"a unix socket bind needs port number 0, not {number}: set number: 0, or bind "
@@ -231,16 +258,83 @@ def sidecar_invalid_egress_listener(res: Resource) -> Iterator[Finding]:
 
 
 @rule(
+    "ML677",
+    "sidecar-duplicate-egress-listener",
+    Severity.ERROR,
+    summary="Two Sidecar egress listeners use the same port number or the same unix socket.",
+    rationale="""
+        Each egress listener with a port number opens its own port, and each unix socket
+        listener its own socket; Istio's webhook rejects a Sidecar whose egress listeners
+        repeat one. Merge their hosts into one listener, or give each its own port or socket.
+
+        Split off ML668 (sidecar-invalid-egress-listener) in 0.2.
+    """,
+    bad=_HEAD
+    + """
+      egress:
+      - port: {number: 9080, name: http, protocol: HTTP}
+        hosts: ["./reviews.shop.svc.cluster.local"]
+      - port: {number: 9080, name: http-2, protocol: HTTP}
+        hosts: ["./ratings.shop.svc.cluster.local"]
+    """,
+    good=_HEAD
+    + """
+      egress:
+      - port: {number: 9080, name: http, protocol: HTTP}
+        hosts: ["./reviews.shop.svc.cluster.local", "./ratings.shop.svc.cluster.local"]
+    """,
+    kinds=KINDS,
+    istio="IST0106",
+    source=f"{_SC}, validateSidecarEgressPortBindAndCaptureMode — 'unix domain socket values "
+    "for listeners must be unique', 'ports on IP bound listeners must be unique'",
+    catalogue=("sc-eg-uds-dup", "sc-eg-port-dup"),
+    aliases=("ML668",),
+)
+def sidecar_duplicate_egress_listener(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    ports: dict[int, int] = {}
+    sockets: dict[str, int] = {}
+    for i, _, _, number, bind in _egress_ports(spec):
+        base: FieldPath = ("spec", "egress", i)
+        if number is None:
+            continue
+        if number == 0:
+            if bind in sockets:
+                yield Finding(
+                    (*base, "bind") if bind else (*base, "port"),
+                    f"egress[{sockets[bind]}] already listens on "
+                    + (f"'{bind}'" if bind else "a unix socket without bind")
+                    + ": each unix socket listener needs its own bind",
+                    key=not bind,
+                )
+            else:
+                sockets[bind] = i
+        elif not check_port(number):
+            if number in ports:
+                yield Finding(
+                    (*base, "port", "number"),
+                    f"port {number} is already used by egress[{ports[number]}]: each egress "
+                    "listener needs its own port",
+                )
+            else:
+                ports[number] = i
+
+
+@rule(
     "ML669",
     "sidecar-invalid-egress-host",
     Severity.ERROR,
-    summary="A Sidecar egress listener has no hosts, or a host that is not `namespace/dnsName`.",
+    summary="A Sidecar egress host is not `namespace/dnsName`.",
     rationale="""
         Egress hosts name what the workload may reach, always as `namespace/dnsName`: the
         namespace is `*`, `.`, a namespace name, or `~` (none) before the host; the name is
         `*`, a fully qualified name or a leading wildcard such as `*.example.com`. Istio's
-        webhook rejects a missing namespace, short names (`reviews`), partial wildcards and
-        an empty list.
+        webhook rejects a missing namespace, short names (`reviews`) and partial wildcards.
+
+        Until 0.2 this rule also reported an egress listener without hosts, which is ML678
+        now.
     """,
     bad=_HEAD
     + """
@@ -250,14 +344,13 @@ def sidecar_invalid_egress_listener(res: Resource) -> Iterator[Finding]:
     good=_HEAD
     + """
       egress:
-      - hosts: ["./reviews.shop.svc.cluster.local", "./*", "istio-system/*"]
+      - hosts: ["./reviews.shop.svc.cluster.local", "./ratings.shop.svc.cluster.local", "istio-system/*"]
     """,
     kinds=KINDS,
     istio="IST0106",
-    source=f"{_SC} — 'sidecar: egress listener must contain at least one host'; "
-    "pkg/config/validation/agent/validation.go (ValidateNamespaceSlashWildcardHostname)",
+    source="pkg/config/validation/agent/validation.go (ValidateNamespaceSlashWildcardHostname), "
+    f"called from {_SC}",
     catalogue=(
-        "sc-eg-hosts-empty",
         "sc-eg-host-form",
         "sc-eg-host-ns",
         "sc-eg-host-short",
@@ -273,15 +366,55 @@ def sidecar_invalid_egress_host(res: Resource) -> Iterator[Finding]:
         hosts = listener.get("hosts")
         if not isinstance(hosts, list):
             continue
-        if not hosts:
-            yield Finding(
-                ("spec", "egress", i, "hosts"),
-                "an egress listener needs at least one host, e.g. ./* or istio-system/*",
-            )
         for j, host in enumerate(hosts):
             problem = check_ns_slash_host(host, require_slash=True)
             if problem:
                 yield Finding(("spec", "egress", i, "hosts", j), problem)
+
+
+@rule(
+    "ML678",
+    "sidecar-egress-listener-without-hosts",
+    Severity.ERROR,
+    summary="A Sidecar egress listener has an empty `hosts` list.",
+    rationale="""
+        An egress listener imports the services its hosts name into the workload's proxy;
+        with none it imports nothing, so the listener is useless. Istio's webhook rejects it.
+        List the hosts, e.g. `./*` and `istio-system/*`, or remove the listener.
+
+        Split off ML669 (sidecar-invalid-egress-host) in 0.2.
+    """,
+    bad=_HEAD
+    + """
+      egress:
+      - port: {number: 9080, name: http, protocol: HTTP}
+        hosts: []
+      - hosts: ["./*", "istio-system/*"]
+    """,
+    good=_HEAD
+    + """
+      egress:
+      - port: {number: 9080, name: http, protocol: HTTP}
+        hosts: ["./reviews.shop.svc.cluster.local"]
+      - hosts: ["./*", "istio-system/*"]
+    """,
+    kinds=KINDS,
+    istio="IST0106",
+    source=f"{_SC} — 'sidecar: egress listener must contain at least one host'",
+    catalogue=("sc-eg-hosts-empty",),
+    aliases=("ML669",),
+)
+def sidecar_egress_listener_without_hosts(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    for i, listener in listeners(spec, "egress"):
+        hosts = listener.get("hosts")
+        if isinstance(hosts, list) and not hosts:
+            yield Finding(
+                ("spec", "egress", i, "hosts"),
+                "an egress listener needs at least one host, e.g. ./* or istio-system/*",
+            )
 
 
 @rule(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
@@ -49,58 +50,56 @@ _HEAD = """
 # Ingress listeners
 
 
+def _ingress_ports(spec: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any], dict[str, Any]]]:
+    """The ingress listeners that have a port mapping: (index, listener, port)."""
+    for i, listener in listeners(spec, "ingress"):
+        port = listener.get("port")
+        if isinstance(port, dict):
+            yield i, listener, port
+
+
 @rule(
     "ML663",
     "sidecar-invalid-ingress-listener",
     Severity.ERROR,
-    summary="A Sidecar ingress listener has an invalid port or bind, or repeats another "
-    "listener's port.",
+    summary="A Sidecar ingress listener's port has an invalid number, name or protocol, or a "
+    "targetPort.",
     rationale="""
-        Istio's webhook requires each ingress listener's port number from 1 to 65535 and used
-        by one listener only, a port name that is a DNS label, a protocol it knows, an IP
-        address as `bind`, and no targetPort (which has no effect on Sidecars).
+        Istio's webhook requires each ingress listener's port number from 1 to 65535, a port
+        name that is a DNS label, a protocol it knows, and no targetPort (which has no effect
+        on Sidecars: `defaultEndpoint` names the application port).
+
+        Until 0.2 this rule also reported the bind (ML673 now) and a port two listeners use
+        (ML674 now).
     """,
     bad=_HEAD
     + """
       ingress:
-      - port: {number: 9080, name: http, protocol: HTTP}
-        defaultEndpoint: 127.0.0.1:8080
       - port: {number: 9080, name: http_alt, protocol: HTTP, targetPort: 8080}
-        bind: localhost
-        defaultEndpoint: 127.0.0.1:8081
+        defaultEndpoint: 127.0.0.1:8080
     """,
     good=_HEAD
     + """
       ingress:
-      - port: {number: 9080, name: http, protocol: HTTP}
+      - port: {number: 9080, name: http-alt, protocol: HTTP}
         defaultEndpoint: 127.0.0.1:8080
-      - port: {number: 9081, name: http-alt, protocol: HTTP}
-        bind: 0.0.0.0
-        defaultEndpoint: 127.0.0.1:8081
     """,
     kinds=KINDS,
     istio="IST0106",
     source=f"{_SC}, validateSidecarIngressPortAndBind — 'targetPort has no impact on Sidecars', "
-    "'invalid port name', 'unsupported protocol', 'port must be between 1-65535', "
-    "ValidateIPAddress, 'sidecar: ports on IP bound listeners must be unique'",
+    "'invalid port name', 'unsupported protocol', 'port must be between 1-65535'",
     catalogue=(
         "sc-in-target-port",
         "sc-in-port-name",
         "sc-in-port-proto",
         "sc-in-port-number",
-        "sc-in-bind",
-        "sc-in-port-dup",
     ),
 )
 def sidecar_invalid_ingress_listener(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    seen: dict[int, int] = {}
-    for i, listener in listeners(spec, "ingress"):
-        port = listener.get("port")
-        if not isinstance(port, dict):
-            continue
+    for i, _, port in _ingress_ports(spec):
         base: FieldPath = ("spec", "ingress", i, "port")
         yield from sidecar_port_problems(port, base)
         number = sidecar_port_number(port)
@@ -111,27 +110,112 @@ def sidecar_invalid_ingress_listener(res: Resource) -> Iterator[Finding]:
                     yield Finding((*base, "number"), problem)
                 else:
                     yield Finding(base, "an ingress listener needs a port number (1-65535)")
-            elif number in seen:
-                yield Finding(
-                    (*base, "number"),
-                    f"port {number} is already used by ingress[{seen[number]}]: each ingress "
-                    "listener needs its own port",
-                )
-            if number not in seen:
-                seen[number] = i
+
+
+@rule(
+    "ML673",
+    "sidecar-invalid-ingress-bind",
+    Severity.ERROR,
+    summary="A Sidecar ingress listener's `bind` is not an IP address.",
+    rationale="""
+        `bind` restricts an ingress listener to one IP address of the pod. Unlike egress
+        listeners, ingress listeners cannot listen on a unix socket; Istio's webhook rejects
+        a bind that is not an IP address.
+
+        Split off ML663 (sidecar-invalid-ingress-listener) in 0.2.
+    """,
+    bad=_HEAD
+    + """
+      ingress:
+      - port: {number: 9080, name: http, protocol: HTTP}
+        bind: localhost
+        defaultEndpoint: 127.0.0.1:8080
+    """,
+    good=_HEAD
+    + """
+      ingress:
+      - port: {number: 9080, name: http, protocol: HTTP}
+        bind: 0.0.0.0
+        defaultEndpoint: 127.0.0.1:8080
+    """,
+    kinds=KINDS,
+    istio="IST0106",
+    source=f"{_SC}, validateSidecarIngressPortAndBind — ValidateIPAddress",
+    catalogue=("sc-in-bind",),
+    aliases=("ML663",),
+)
+def sidecar_invalid_ingress_bind(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    for i, listener, _ in _ingress_ports(spec):
         bind = listener.get("bind")
-        if isinstance(bind, str) and bind:
-            if bind.startswith(UNIX_PREFIX):
+        if not isinstance(bind, str) or not bind:
+            continue
+        if bind.startswith(UNIX_PREFIX):
+            yield Finding(
+                ("spec", "ingress", i, "bind"),
+                "an ingress listener cannot listen on a unix socket: bind takes an IP address",
+            )
+        else:
+            problem = check_ip(bind)
+            if problem:
                 yield Finding(
-                    ("spec", "ingress", i, "bind"),
-                    "an ingress listener cannot listen on a unix socket: bind takes an IP address",
+                    ("spec", "ingress", i, "bind"), f"{problem}: bind takes an IP address"
                 )
-            else:
-                problem = check_ip(bind)
-                if problem:
-                    yield Finding(
-                        ("spec", "ingress", i, "bind"), f"{problem}: bind takes an IP address"
-                    )
+
+
+@rule(
+    "ML674",
+    "sidecar-duplicate-ingress-port",
+    Severity.ERROR,
+    summary="Two Sidecar ingress listeners use the same port number.",
+    rationale="""
+        Each ingress listener opens its own port on the pod's IP addresses; Istio's webhook
+        rejects a Sidecar whose ingress listeners repeat a port. Merge them, or give each its
+        own port.
+
+        Split off ML663 (sidecar-invalid-ingress-listener) in 0.2.
+    """,
+    bad=_HEAD
+    + """
+      ingress:
+      - port: {number: 9080, name: http, protocol: HTTP}
+        defaultEndpoint: 127.0.0.1:8080
+      - port: {number: 9080, name: http-alt, protocol: HTTP}
+        defaultEndpoint: 127.0.0.1:8081
+    """,
+    good=_HEAD
+    + """
+      ingress:
+      - port: {number: 9080, name: http, protocol: HTTP}
+        defaultEndpoint: 127.0.0.1:8080
+      - port: {number: 9081, name: http-alt, protocol: HTTP}
+        defaultEndpoint: 127.0.0.1:8081
+    """,
+    kinds=KINDS,
+    istio="IST0106",
+    source=f"{_SC} — 'sidecar: ports on IP bound listeners must be unique'",
+    catalogue=("sc-in-port-dup",),
+    aliases=("ML663",),
+)
+def sidecar_duplicate_ingress_port(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    seen: dict[int, int] = {}
+    for i, _, port in _ingress_ports(spec):
+        number = sidecar_port_number(port)
+        if number is None:
+            continue
+        if not check_port(number) and number in seen:
+            yield Finding(
+                ("spec", "ingress", i, "port", "number"),
+                f"port {number} is already used by ingress[{seen[number]}]: each ingress "
+                "listener needs its own port",
+            )
+        if number not in seen:
+            seen[number] = i
 
 
 def split_host_port(text: str) -> tuple[str, str] | str:
@@ -237,14 +321,15 @@ def sidecar_invalid_default_endpoint(res: Resource) -> Iterator[Finding]:
     "ML665",
     "sidecar-unsupported-ingress-tls",
     Severity.ERROR,
-    summary="A Sidecar ingress listener's `tls` uses a setting sidecars do not support, or "
-    "sits on a port that is not HTTPS or TLS.",
+    summary="A Sidecar ingress listener's `tls` uses a setting or mode sidecars do not support.",
     rationale="""
         A sidecar terminates TLS on an ingress port only from certificate files, in mode
-        SIMPLE, MUTUAL, OPTIONAL_MUTUAL or PASSTHROUGH, and only on an HTTPS or TLS port.
-        Istio's webhook rejects subjectAltNames, httpsRedirect, credentialName,
-        credentialNames and tlsCertificates there, and the modes ISTIO_MUTUAL and
-        AUTO_PASSTHROUGH.
+        SIMPLE, MUTUAL, OPTIONAL_MUTUAL or PASSTHROUGH. Istio's webhook rejects
+        subjectAltNames, httpsRedirect, credentialName, credentialNames and tlsCertificates
+        there, and the modes ISTIO_MUTUAL and AUTO_PASSTHROUGH.
+
+        Until 0.2 this rule also reported TLS settings on a port that is not HTTPS or TLS,
+        which is ML675 now.
     """,
     bad=_HEAD
     + """
@@ -269,8 +354,7 @@ def sidecar_invalid_default_endpoint(res: Resource) -> Iterator[Finding]:
     istio="IST0106",
     source=f"{_SC} — 'sidecar: subjectAltNames is not supported in ingress tls', 'sidecar: "
     "httpsRedirect is not supported', 'sidecar: credentialName is not currently supported', "
-    "'cannot set mode to %s in sidecar ingress tls', 'server cannot have TLS settings for non "
-    "HTTPS/TLS ports'",
+    "'cannot set mode to %s in sidecar ingress tls'",
     catalogue=(
         "sc-in-tls-san",
         "sc-in-tls-redirect",
@@ -278,7 +362,6 @@ def sidecar_invalid_default_endpoint(res: Resource) -> Iterator[Finding]:
         "sc-in-tls-creds",
         "sc-in-tls-certs",
         "sc-in-tls-mode",
-        "sc-in-tls-proto",
     ),
 )
 def sidecar_unsupported_ingress_tls(res: Resource) -> Iterator[Finding]:
@@ -323,16 +406,62 @@ def sidecar_unsupported_ingress_tls(res: Resource) -> Iterator[Finding]:
                 f"mode {mode} is not allowed on a sidecar ingress listener: use SIMPLE, "
                 "MUTUAL, OPTIONAL_MUTUAL or PASSTHROUGH",
             )
-        port = listener.get("port")
-        if isinstance(port, dict):
-            given = port.get("protocol")
-            if parse_protocol(given or "") not in TLS_PROTOCOLS and not check_protocol(given):
-                shown = f"protocol {given}" if given else "no protocol"
-                yield Finding(
-                    base,
-                    f"TLS settings need an HTTPS or TLS port; this port has {shown}",
-                    key=True,
-                )
+
+
+@rule(
+    "ML675",
+    "sidecar-ingress-tls-on-non-tls-port",
+    Severity.ERROR,
+    summary="A Sidecar ingress listener has `tls` on a port whose protocol is not HTTPS or TLS.",
+    rationale="""
+        A sidecar terminates TLS only on an ingress port declared HTTPS or TLS; on any other
+        port (or one without a protocol) it would not know to expect TLS. Istio's webhook
+        rejects the TLS settings there. Declare the port HTTPS or TLS, or remove `tls`.
+
+        Split off ML665 (sidecar-unsupported-ingress-tls) in 0.2.
+    """,
+    bad=_HEAD
+    + """
+      ingress:
+      - port: {number: 9080, name: http, protocol: HTTP}
+        defaultEndpoint: 127.0.0.1:8080
+        tls:
+          mode: SIMPLE
+          serverCertificate: /etc/certs/cert.pem
+          privateKey: /etc/certs/key.pem
+    """,
+    good=_HEAD
+    + """
+      ingress:
+      - port: {number: 9443, name: https, protocol: HTTPS}
+        defaultEndpoint: 127.0.0.1:8080
+        tls:
+          mode: SIMPLE
+          serverCertificate: /etc/certs/cert.pem
+          privateKey: /etc/certs/key.pem
+    """,
+    kinds=KINDS,
+    istio="IST0106",
+    source=f"{_SC} — 'server cannot have TLS settings for non HTTPS/TLS ports'",
+    catalogue=("sc-in-tls-proto",),
+    aliases=("ML665",),
+)
+def sidecar_ingress_tls_on_non_tls_port(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    for i, listener in listeners(spec, "ingress"):
+        tls, port = listener.get("tls"), listener.get("port")
+        if not isinstance(tls, dict) or not isinstance(port, dict):
+            continue
+        given = port.get("protocol")
+        if parse_protocol(given or "") not in TLS_PROTOCOLS and not check_protocol(given):
+            shown = f"protocol {given}" if given else "no protocol"
+            yield Finding(
+                ("spec", "ingress", i, "tls"),
+                f"TLS settings need an HTTPS or TLS port; this port has {shown}",
+                key=True,
+            )
 
 
 @rule(
