@@ -112,7 +112,7 @@ _CERT_FIELDS = (
     bad=_TLS_HEAD
     + """
           mode: ISTIO_MUTUAL
-          credentialName: shop-cert
+          credentialName: shop-cert  # expect: ML607@7 spec.servers[0].tls.credentialName
     """,
     good=_TLS_HEAD
     + """
@@ -161,7 +161,7 @@ def server_tls_istio_mutual_with_certificates(res: Resource) -> Iterator[Finding
     + """
           mode: SIMPLE
           credentialName: shop-cert
-          credentialNames: [shop-cert-rsa, shop-cert-ecdsa]
+          credentialNames: [shop-cert-rsa, shop-cert-ecdsa]  # expect: ML608@7 spec.servers[0].tls.credentialNames
     """,
     good=_TLS_HEAD
     + """
@@ -214,9 +214,13 @@ def server_tls_several_certificate_sources(res: Resource) -> Iterator[Finding]:
         clients, unless a credential Secret holds the CA. Istio's webhook rejects the server
         otherwise.
     """,
-    bad=_TLS_HEAD
+    bad=_HEAD
     + """
-          mode: MUTUAL
+      servers:
+      - port: {number: 443, name: https, protocol: HTTPS}
+        hosts: ["shop.example.com"]
+        tls:  # expect: ML609@5 spec.servers[0].tls
+          mode: MUTUAL  # expect: ML609@13 spec.servers[0].tls.mode
           serverCertificate: /etc/certs/server.pem
     """,
     good=_TLS_HEAD
@@ -281,7 +285,7 @@ def server_tls_missing_certificate(res: Resource) -> Iterator[Finding]:
           mode: SIMPLE
           serverCertificate: /etc/certs/server.pem
           privateKey: /etc/certs/key.pem
-          caCrl: /etc/certs/crl.pem
+          caCrl: /etc/certs/crl.pem  # expect: ML610@7 spec.servers[0].tls.caCrl
     """,
     good=_TLS_HEAD
     + """
@@ -338,7 +342,7 @@ def server_tls_invalid_crl(res: Resource) -> Iterator[Finding]:
     """,
     bad=_TLS_HEAD
     + """
-          credentialName: shop-cert
+          credentialName: shop-cert  # expect: ML611@7 spec.servers[0].tls.credentialName
     """,
     good=_TLS_HEAD
     + """
@@ -395,8 +399,8 @@ def _cipher_valid(name: str) -> bool:
           minProtocolVersion: TLSV1_2
           cipherSuites:
           - ECDHE-RSA-AES128-GCM-SHA256
-          - ECDHE-RSA-AES128-GCM-SHA256
-          - TLS_AES_128_GCM_SHA256
+          - ECDHE-RSA-AES128-GCM-SHA256  # expect: ML612@9 spec.servers[0].tls.cipherSuites[1]
+          - TLS_AES_128_GCM_SHA256  # expect: ML612@9 spec.servers[0].tls.cipherSuites[2]
     """,
     good=_TLS_HEAD
     + """

@@ -58,7 +58,7 @@ _HEAD = """
     """,
     bad=_HEAD
     + """
-      servers: []
+      servers: []  # expect: ML601@12 spec.servers
     """,
     good=_HEAD
     + """
@@ -102,7 +102,7 @@ def gateway_without_servers(res: Resource) -> Iterator[Finding]:
     + """
       servers:
       - port: {number: 80, name: http, protocol: HTTP}
-        hosts: ["shop/reviews", "*shop.example.com"]
+        hosts: ["shop/reviews", "*shop.example.com"]  # expect: ML602@13 spec.servers[0].hosts[0]; ML602@29 spec.servers[0].hosts[1]
     """,
     good=_HEAD
     + """
@@ -152,7 +152,7 @@ def gateway_invalid_server_host(res: Resource) -> Iterator[Finding]:
     + """
       servers:
       - port: {number: 80, name: http, protocol: HTTP}
-        hosts: []
+        hosts: []  # expect: ML613@12 spec.servers[0].hosts
     """,
     good=_HEAD
     + """
@@ -227,7 +227,7 @@ def _port_problems(server: dict[str, Any], base: FieldPath) -> Iterator[Finding]
       servers:
       - port: {number: 80, name: http, protocol: HTTP}
         hosts: ["shop.example.com"]
-      - port: {number: 70000, name: http, protocol: HTTPS2, targetPort: 8443}
+      - port: {number: 70000, name: http, protocol: HTTPS2, targetPort: 8443}  # expect: ML603@20 spec.servers[1].port.number; ML603@33 spec.servers[1].port.name; ML603@49 spec.servers[1].port.protocol; ML603@57 spec.servers[1].port.targetPort
         hosts: ["shop.example.com"]
     """,
     good=_HEAD
@@ -292,9 +292,9 @@ def gateway_invalid_server_port(res: Resource) -> Iterator[Finding]:
     + """
       servers:
       - port: {number: 80, name: http, protocol: HTTP}
-        bind: localhost
+        bind: localhost  # expect: ML604@11 spec.servers[0].bind
         hosts: ["shop.example.com"]
-      - port: {number: 8080, name: http-uds, protocol: HTTP}
+      - port: {number: 8080, name: http-uds, protocol: HTTP}  # expect: ML604@20 spec.servers[1].port.number
         bind: unix:///var/run/gateway.sock
         hosts: ["shop.example.com"]
     """,
@@ -367,11 +367,11 @@ def _port_ok(server: dict[str, Any]) -> bool:
     bad=_HEAD
     + """
       servers:
-      - port: {number: 443, name: https, protocol: HTTPS}
+      - port: {number: 443, name: https, protocol: HTTPS}  # expect: ML605@48 spec.servers[0].port.protocol
         hosts: ["shop.example.com"]
       - port: {number: 80, name: http, protocol: HTTP}
         hosts: ["shop.example.com"]
-        tls:
+        tls:  # expect: ML605@5 spec.servers[1].tls
           mode: SIMPLE
           credentialName: shop-cert
     """,
@@ -454,7 +454,7 @@ def gateway_tls_protocol_mismatch(res: Resource) -> Iterator[Finding]:
       - port: {number: 443, name: https, protocol: HTTPS}
         hosts: ["shop.example.com"]
         tls:
-          httpsRedirect: true
+          httpsRedirect: true  # expect: ML606@22 spec.servers[0].tls.httpsRedirect
           mode: SIMPLE
           credentialName: shop-cert
     """,

@@ -90,7 +90,7 @@ def _checked_endpoints(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[s
       - {number: 5432, name: tcp-postgres, protocol: TCP}
       resolution: STATIC
       endpoints:
-      - address: db-1.example.com
+      - address: db-1.example.com  # expect: ML641@14 spec.endpoints[0].address
       - address: 10.0.0.12
     """,
     good=_HEAD
@@ -231,7 +231,7 @@ def _ep_port_name_problem(name: str) -> str | None:
       endpoints:
       - address: 10.0.0.12
         ports:
-          tcp-postgress: 5433
+          tcp-postgress: 5433  # expect: ML645@7 spec.endpoints[0].ports.tcp-postgress
     """,
     good=_HEAD
     + """
@@ -309,7 +309,7 @@ def serviceentry_invalid_endpoint_port(res: Resource) -> Iterator[Finding]:
       - address: 10.0.0.12
         labels:
           app: db
-          version: v1/primary
+          version: v1/primary  # expect: ML646@16 spec.endpoints[0].labels.version
     """,
     good=_HEAD
     + """
@@ -363,7 +363,7 @@ def serviceentry_invalid_endpoint_label(res: Resource) -> Iterator[Finding]:
       location: MESH_INTERNAL
       resolution: STATIC
       endpoints:
-      - address: ""
+      - address: ""  # expect: ML642@14 spec.endpoints[0].address
         network: network-2
     """,
     good=_HEAD

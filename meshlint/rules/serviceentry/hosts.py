@@ -54,7 +54,7 @@ _HEAD = """
     bad=_HEAD
     + """
     spec:
-      hosts: ["*", "api..example.com"]
+      hosts: ["*", "api..example.com"]  # expect: ML630@11 spec.hosts[0]; ML630@16 spec.hosts[1]
       ports:
       - {number: 443, name: https, protocol: TLS}
       resolution: DNS
@@ -104,7 +104,7 @@ def serviceentry_invalid_host(res: Resource) -> Iterator[Finding]:
     bad=_HEAD
     + """
     spec:
-      hosts: ["*api.example.com"]
+      hosts: ["*api.example.com"]  # expect: ML631@11 spec.hosts[0]
       ports:
       - {number: 443, name: https, protocol: TLS}
       resolution: NONE
@@ -152,7 +152,7 @@ def serviceentry_partial_wildcard_host(res: Resource) -> Iterator[Finding]:
     + """
     spec:
       hosts: ["db.example.com"]
-      addresses: ["10.0.0.300", "db.example.com"]
+      addresses: ["10.0.0.300", "db.example.com"]  # expect: ML632@15 spec.addresses[0]; ML632@29 spec.addresses[1]
       ports:
       - {number: 5432, name: tcp-postgres, protocol: TCP}
       resolution: STATIC
@@ -203,7 +203,7 @@ def serviceentry_invalid_address(res: Resource) -> Iterator[Finding]:
       ports:
       - {number: 443, name: tls, protocol: TLS}
       resolution: DNS
-      exportTo: [".", "shop", "*"]
+      exportTo: [".", "shop", "*"]  # expect: ML644@19 spec.exportTo[1]; ML644@27 spec.exportTo[2]
     """,
     good=_HEAD
     + """

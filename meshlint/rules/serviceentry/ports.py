@@ -66,7 +66,7 @@ _HEAD = """
       hosts: ["api.example.com"]
       ports:
       - {number: 443, name: https, protocol: TLS}
-      - {number: 443, name: web_port, protocol: HTTPS2, targetPort: 70000}
+      - {number: 443, name: web_port, protocol: HTTPS2, targetPort: 70000}  # expect: ML633@14 spec.ports[1].number; ML633@25 spec.ports[1].name; ML633@45 spec.ports[1].protocol; ML633@65 spec.ports[1].targetPort
       resolution: DNS
     """,
     good=_HEAD
@@ -148,7 +148,7 @@ def serviceentry_invalid_port(res: Resource) -> Iterator[Finding]:
     spec:
       hosts: ["db.example.com"]
       ports:
-      - {number: 5432, name: tcp-postgres, protocol: TCP}
+      - {number: 5432, name: tcp-postgres, protocol: TCP}  # expect: ML634@50 spec.ports[0].protocol
       location: MESH_EXTERNAL
       resolution: NONE
     """,
@@ -218,7 +218,7 @@ def serviceentry_tcp_port_without_address(res: Resource) -> Iterator[Finding]:
     spec:
       hosts: ["db1.example.com", "db2.example.com"]
       ports:
-      - {number: 5432, name: tcp-postgres, protocol: TCP}
+      - {number: 5432, name: tcp-postgres, protocol: TCP}  # expect: ML635@50 spec.ports[0].protocol
       resolution: DNS
     """,
     good=_HEAD
@@ -273,7 +273,7 @@ def serviceentry_multiple_hosts_tcp_port(res: Resource) -> Iterator[Finding]:
     bad=_HEAD
     + """
     spec:
-      hosts: ["a.example.com", "b.example.com"]
+      hosts: ["a.example.com", "b.example.com"]  # expect: ML643@3 spec.hosts
       addresses: ["192.0.2.30"]
       ports:
       - {number: 443, name: tls, protocol: TLS}

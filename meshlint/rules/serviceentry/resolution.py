@@ -65,7 +65,7 @@ _HEAD = """
       workloadSelector:
         labels:
           app: payments
-      endpoints:
+      endpoints:  # expect: ML638@3 spec.endpoints
       - address: 10.1.2.3
     """,
     good=_HEAD
@@ -125,7 +125,7 @@ def _shown(spec: dict[str, Any], resolution: str) -> str:
     + """
     spec:
       hosts: ["api.example.com"]
-      addresses: ["192.0.2.0/24"]
+      addresses: ["192.0.2.0/24"]  # expect: ML639@15 spec.addresses[0]
       ports:
       - {number: 443, name: tls, protocol: TLS}
       resolution: DNS
@@ -220,7 +220,7 @@ def serviceentry_resolution_mismatch(res: Resource) -> Iterator[Finding]:
     bad=_HEAD
     + """
     spec:
-      hosts: ["*.example.com"]
+      hosts: ["*.example.com"]  # expect: ML647@11 spec.hosts[0]
       ports:
       - {number: 443, name: tls, protocol: TLS}
       resolution: DNS
@@ -293,7 +293,7 @@ def _uses_waypoint(res: Resource) -> bool:
     spec:
       hosts: ["*.example.com"]
       ports:
-      - {number: 5432, name: tcp-postgres, protocol: TCP}
+      - {number: 5432, name: tcp-postgres, protocol: TCP}  # expect: ML648@50 spec.ports[0].protocol
       resolution: DYNAMIC_DNS
     """,
     good=_HEAD
@@ -356,7 +356,7 @@ def serviceentry_dynamic_dns_unsupported(res: Resource) -> Iterator[Finding]:
       ports:
       - {number: 80, name: http, protocol: HTTP}
       location: MESH_INTERNAL
-      workloadSelector:
+      workloadSelector:  # expect: ML640@3 spec.workloadSelector
         labels:
           app: payments
     """,

@@ -56,7 +56,7 @@ _HEAD = """
     bad=_HEAD
     + """
       egress:
-      - hosts: ["./*"]
+      - hosts: ["./*"]  # expect: ML667@5 spec.egress[0]
       - port: {number: 9080, name: http, protocol: HTTP}
         hosts: ["./reviews.shop.svc.cluster.local"]
     """,
@@ -136,7 +136,7 @@ def _egress_ports(
     bad=_HEAD
     + """
       egress:
-      - port: {number: 70000, name: http_alt, protocol: HTTP}
+      - port: {number: 70000, name: http_alt, protocol: HTTP}  # expect: ML668@20 spec.egress[0].port.number; ML668@33 spec.egress[0].port.name
         hosts: ["./reviews.shop.svc.cluster.local"]
     """,
     good=_HEAD
@@ -190,9 +190,9 @@ def sidecar_invalid_egress_listener(res: Resource) -> Iterator[Finding]:
     + """
       egress:
       - port: {number: 9080, name: http, protocol: HTTP}
-        bind: localhost
+        bind: localhost  # expect: ML676@11 spec.egress[0].bind
         hosts: ["./reviews.shop.svc.cluster.local"]
-      - port: {name: local, protocol: HTTP}
+      - port: {name: local, protocol: HTTP}  # expect: ML676@5 spec.egress[1].port
         hosts: ["./details.shop.svc.cluster.local"]
     """,
     good=_HEAD
@@ -274,7 +274,7 @@ def sidecar_invalid_egress_bind(res: Resource) -> Iterator[Finding]:
       egress:
       - port: {number: 9080, name: http, protocol: HTTP}
         hosts: ["./reviews.shop.svc.cluster.local"]
-      - port: {number: 9080, name: http-2, protocol: HTTP}
+      - port: {number: 9080, name: http-2, protocol: HTTP}  # expect: ML677@20 spec.egress[1].port.number
         hosts: ["./ratings.shop.svc.cluster.local"]
     """,
     good=_HEAD
@@ -339,7 +339,7 @@ def sidecar_duplicate_egress_listener(res: Resource) -> Iterator[Finding]:
     bad=_HEAD
     + """
       egress:
-      - hosts: ["reviews.shop.svc.cluster.local", "./ratings", "istio-system/*"]
+      - hosts: ["reviews.shop.svc.cluster.local", "./ratings", "istio-system/*"]  # expect: ML669@13 spec.egress[0].hosts[0]; ML669@47 spec.egress[0].hosts[1]
     """,
     good=_HEAD
     + """
@@ -388,7 +388,7 @@ def sidecar_invalid_egress_host(res: Resource) -> Iterator[Finding]:
     + """
       egress:
       - port: {number: 9080, name: http, protocol: HTTP}
-        hosts: []
+        hosts: []  # expect: ML678@12 spec.egress[0].hosts
       - hosts: ["./*", "istio-system/*"]
     """,
     good=_HEAD
@@ -431,7 +431,7 @@ def sidecar_egress_listener_without_hosts(res: Resource) -> Iterator[Finding]:
     bad=_HEAD
     + """
       egress:
-      - hosts: ["./*", "./reviews.shop.svc.cluster.local", "istio-system/*"]
+      - hosts: ["./*", "./reviews.shop.svc.cluster.local", "istio-system/*"]  # expect: ML670@20 spec.egress[0].hosts[1]
     """,
     good=_HEAD
     + """

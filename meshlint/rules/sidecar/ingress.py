@@ -75,7 +75,7 @@ def _ingress_ports(spec: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any], 
     bad=_HEAD
     + """
       ingress:
-      - port: {number: 9080, name: http_alt, protocol: HTTP, targetPort: 8080}
+      - port: {number: 9080, name: http_alt, protocol: HTTP, targetPort: 8080}  # expect: ML663@32 spec.ingress[0].port.name; ML663@58 spec.ingress[0].port.targetPort
         defaultEndpoint: 127.0.0.1:8080
     """,
     good=_HEAD
@@ -128,7 +128,7 @@ def sidecar_invalid_ingress_listener(res: Resource) -> Iterator[Finding]:
     + """
       ingress:
       - port: {number: 9080, name: http, protocol: HTTP}
-        bind: localhost
+        bind: localhost  # expect: ML673@11 spec.ingress[0].bind
         defaultEndpoint: 127.0.0.1:8080
     """,
     good=_HEAD
@@ -182,7 +182,7 @@ def sidecar_invalid_ingress_bind(res: Resource) -> Iterator[Finding]:
       ingress:
       - port: {number: 9080, name: http, protocol: HTTP}
         defaultEndpoint: 127.0.0.1:8080
-      - port: {number: 9080, name: http-alt, protocol: HTTP}
+      - port: {number: 9080, name: http-alt, protocol: HTTP}  # expect: ML674@20 spec.ingress[1].port.number
         defaultEndpoint: 127.0.0.1:8081
     """,
     good=_HEAD
@@ -263,7 +263,7 @@ def split_host_port(text: str) -> tuple[str, str] | str:
     + """
       ingress:
       - port: {number: 9080, name: http, protocol: HTTP}
-        defaultEndpoint: ratings:8080
+        defaultEndpoint: ratings:8080  # expect: ML664@22 spec.ingress[0].defaultEndpoint
     """,
     good=_HEAD
     + """
@@ -338,7 +338,7 @@ def sidecar_invalid_default_endpoint(res: Resource) -> Iterator[Finding]:
         defaultEndpoint: 127.0.0.1:8080
         tls:
           mode: SIMPLE
-          credentialName: ratings-cert
+          credentialName: ratings-cert  # expect: ML665@7 spec.ingress[0].tls.credentialName
     """,
     good=_HEAD
     + """
@@ -425,7 +425,7 @@ def sidecar_unsupported_ingress_tls(res: Resource) -> Iterator[Finding]:
       ingress:
       - port: {number: 9080, name: http, protocol: HTTP}
         defaultEndpoint: 127.0.0.1:8080
-        tls:
+        tls:  # expect: ML675@5 spec.ingress[0].tls
           mode: SIMPLE
           serverCertificate: /etc/certs/cert.pem
           privateKey: /etc/certs/key.pem
@@ -481,7 +481,7 @@ def sidecar_ingress_tls_on_non_tls_port(res: Resource) -> Iterator[Finding]:
       - port: {number: 9000, name: tcp, protocol: TCP}
         defaultEndpoint: 127.0.0.1:9000
         connectionPool:
-          http:
+          http:  # expect: ML666@7 spec.ingress[0].connectionPool.http
             http1MaxPendingRequests: 100
     """,
     good=_HEAD

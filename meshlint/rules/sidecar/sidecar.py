@@ -53,11 +53,16 @@ _HEAD = """
         Istio's webhook rejects an empty Sidecar ("empty configuration provided"). To limit
         what a workload's proxy sees, list egress hosts such as `./*` and `istio-system/*`.
     """,
-    bad=_HEAD
-    + """
-      workloadSelector:
-        labels:
-          app: ratings
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata:
+          name: ratings
+          namespace: shop
+        spec:  # expect: ML662@1 spec
+          workloadSelector:
+            labels:
+              app: ratings
     """,
     good=_HEAD
     + """
@@ -115,7 +120,7 @@ def sidecar_empty(res: Resource) -> Iterator[Finding]:
       - hosts: ["./*", "istio-system/*"]
       outboundTrafficPolicy:
         mode: REGISTRY_ONLY
-        egressProxy:
+        egressProxy:  # expect: ML671@5 spec.outboundTrafficPolicy.egressProxy
           host: egress-proxy.infra.svc.cluster.local
           port: {number: 3128}
     """,
@@ -214,14 +219,14 @@ def _pool_findings(pool: dict[str, Any], base: FieldPath) -> Iterator[Finding]:
     """,
     bad=_HEAD
     + """
-      inboundConnectionPool: {}
+      inboundConnectionPool: {}  # expect: ML672@3 spec.inboundConnectionPool
       ingress:
       - port: {number: 9080, name: http, protocol: HTTP}
         defaultEndpoint: 127.0.0.1:8080
         connectionPool:
           http:
-            http1MaxPendingRequests: -1
-            idleTimeout: 0s
+            http1MaxPendingRequests: -1  # expect: ML672@34 spec.ingress[0].connectionPool.http.http1MaxPendingRequests
+            idleTimeout: 0s  # expect: ML672@22 spec.ingress[0].connectionPool.http.idleTimeout
     """,
     good=_HEAD
     + """
