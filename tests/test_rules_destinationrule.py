@@ -1,4 +1,6 @@
-"""ML5xx: DestinationRule field validation, each finding at its exact place."""
+"""ML5xx: DestinationRule rules at the edges the fixtures do not show (their findings at their
+exact place are the markers of tests/fixtures/rules/destinationrule), and what every rule of
+the family declares."""
 
 from __future__ import annotations
 
@@ -7,22 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PRACTICE_CODES
 
 from meshlint import rules
 from meshlint.config import Config
 from meshlint.diagnostics import Diagnostic
-from meshlint.engine import lint_paths, lint_text
-from meshlint.rules.destinationrule import destinationrule
+from meshlint.engine import lint_text
+from meshlint.rules.destinationrule import locality
+from meshlint.rules.lib.destinationrule import dr
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "destinationrule"
-ML5 = Config(select=["ML5", "ML32"], ignore=sorted(PRACTICE_CODES))
+FAMILY = [r for r in rules.all_rules() if r.module.startswith("meshlint.rules.destinationrule.")]
+# The best-practice rules judge no Istio verdict; the edge cases below are about the others.
+PRACTICE = sorted(r.code for r in FAMILY if r.module.endswith(".practice"))
+ML5 = Config(select=["ML5", "ML32"], ignore=PRACTICE)
 CATALOGUE = (
     Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "rules-catalogue.md"
 ).read_text(encoding="utf-8")
-CODES = sorted(
-    r.code for r in rules.all_rules() if r.code.startswith("ML5") and r.code not in PRACTICE_CODES
-)
 
 Row = tuple[str, str, int, int, str]  # code, severity, line, column, path
 
@@ -35,377 +36,30 @@ def lint(text: str) -> list[Diagnostic]:
     return lint_text(text, ML5, name="t.yaml").findings
 
 
-def dr(spec: str, namespace: str = "shop") -> str:
-    return destinationrule._dr(spec, namespace=namespace)
-
-
 # ---------------------------------------------------------------------------------------------
-# Fixtures: every finding of each bad file, and silence on each good file
+# What every rule of the family declares
 # ---------------------------------------------------------------------------------------------
 
-EXPECTED: dict[str, list[Row]] = {
-    "connection-pool-bad.yaml": [
-        ("ML509", "error", 12, 25, "spec.trafficPolicy.connectionPool.tcp.maxConnections"),
-        (
-            "ML509",
-            "error",
-            14,
-            34,
-            "spec.trafficPolicy.connectionPool.http.http1MaxPendingRequests",
-        ),
-        ("ML509", "error", 15, 27, "spec.trafficPolicy.connectionPool.http.http2MaxRequests"),
-        (
-            "ML509",
-            "error",
-            16,
-            35,
-            "spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection",
-        ),
-        ("ML509", "error", 17, 21, "spec.trafficPolicy.connectionPool.http.maxRetries"),
-        ("ML509", "error", 18, 31, "spec.trafficPolicy.connectionPool.http.maxConcurrentStreams"),
-        ("ML509", "error", 20, 28, "spec.trafficPolicy.connectionPool.http.useClientProtocol"),
-        ("ML509", "error", 21, 9, "spec.trafficPolicy.connectionPool.http.http2KeepAlive"),
-        (
-            "ML510",
-            "error",
-            37,
-            27,
-            "spec.subsets[0].trafficPolicy.connectionPool.tcp.connectTimeout",
-        ),
-        (
-            "ML510",
-            "error",
-            38,
-            34,
-            "spec.subsets[0].trafficPolicy.connectionPool.tcp.maxConnectionDuration",
-        ),
-        ("ML510", "error", 39, 24, "spec.subsets[0].trafficPolicy.connectionPool.tcp.idleTimeout"),
-        (
-            "ML510",
-            "error",
-            41,
-            19,
-            "spec.subsets[0].trafficPolicy.connectionPool.tcp.tcpKeepalive.time",
-        ),
-        ("ML510", "error", 44, 24, "spec.subsets[0].trafficPolicy.connectionPool.http.idleTimeout"),
-        (
-            "ML510",
-            "error",
-            46,
-            23,
-            "spec.subsets[0].trafficPolicy.connectionPool.http.http2KeepAlive.interval",
-        ),
-        (
-            "ML510",
-            "error",
-            55,
-            21,
-            "spec.trafficPolicy.portLevelSettings[0].loadBalancer.warmup.duration",
-        ),
-        (
-            "ML510",
-            "error",
-            57,
-            19,
-            "spec.trafficPolicy.portLevelSettings[0].outlierDetection.interval",
-        ),
-        (
-            "ML510",
-            "error",
-            58,
-            27,
-            "spec.trafficPolicy.portLevelSettings[0].outlierDetection.baseEjectionTime",
-        ),
-        ("ML517", "warning", 60, 7, "spec.trafficPolicy.loadBalancer.warmupDurationSecs"),
-        ("ML510", "error", 60, 27, "spec.trafficPolicy.loadBalancer.warmupDurationSecs"),
-    ],
-    "host-subsets-bad.yaml": [
-        ("ML501", "error", 8, 9, "spec.host"),
-        ("ML501", "error", 16, 9, "spec.host"),
-        ("ML502", "error", 28, 11, "spec.subsets[1].name"),
-        ("ML502", "error", 29, 11, "spec.subsets[2].name"),
-        ("ML502", "error", 33, 11, "spec.subsets[4].name"),
-        ("ML502", "error", 35, 7, 'spec.subsets[4].labels["-version"]'),
-        ("ML502", "error", 35, 19, 'spec.subsets[4].labels["-version"]'),
-        ("ML503", "error", 47, 5, "spec.exportTo[1]"),
-        ("ML503", "error", 48, 5, "spec.exportTo[2]"),
-        ("ML503", "error", 58, 5, "spec.exportTo[0]"),
-        ("ML503", "error", 70, 5, "spec.exportTo[0]"),
-        ("ML321", "error", 73, 12, "spec.workloadSelector.matchLabels.app"),
-        ("ML321", "error", 74, 7, 'spec.workloadSelector.matchLabels[""]'),
-        ("ML320", "warning", 84, 3, "spec.workloadSelector"),
-        ("ML320", "warning", 94, 5, "spec.workloadSelector.matchLabels"),
-    ],
-    "load-balancer-bad.yaml": [
-        (
-            "ML511",
-            "error",
-            13,
-            17,
-            "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.name",
-        ),
-        (
-            "ML511",
-            "error",
-            18,
-            19,
-            "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes[1].name",
-        ),
-        (
-            "ML511",
-            "error",
-            19,
-            19,
-            "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes[2].name",
-        ),
-        ("ML511", "error", 23, 9, "spec.trafficPolicy.loadBalancer.consistentHash.minimumRingSize"),
-        (
-            "ML517",
-            "warning",
-            23,
-            9,
-            "spec.trafficPolicy.loadBalancer.consistentHash.minimumRingSize",
-        ),
-        (
-            "ML511",
-            "error",
-            40,
-            24,
-            "spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.maglev.tableSize",
-        ),
-        (
-            "ML511",
-            "error",
-            46,
-            11,
-            "spec.subsets[1].trafficPolicy.loadBalancer.consistentHash.maglev",
-        ),
-        (
-            "ML511",
-            "error",
-            53,
-            24,
-            "spec.subsets[2].trafficPolicy.loadBalancer.consistentHash.maglev.tableSize",
-        ),
-        (
-            "ML511",
-            "error",
-            60,
-            24,
-            "spec.subsets[3].trafficPolicy.loadBalancer.consistentHash.maglev.tableSize",
-        ),
-        ("ML512", "error", 75, 21, "spec.trafficPolicy.loadBalancer.warmup.aggression"),
-        ("ML513", "error", 94, 9, "spec.trafficPolicy.loadBalancer.localityLbSetting.failover"),
-        ("ML513", "error", 97, 7, "spec.trafficPolicy.loadBalancer.zoneAwareLbSetting"),
-        (
-            "ML513",
-            "error",
-            114,
-            30,
-            'spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].to["us-east/zone1/*"]',
-        ),
-        (
-            "ML513",
-            "error",
-            117,
-            11,
-            "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[1].to",
-        ),
-        (
-            "ML513",
-            "error",
-            120,
-            17,
-            "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[2].from",
-        ),
-        (
-            "ML513",
-            "error",
-            122,
-            13,
-            'spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[2].to["us-west//a"]',
-        ),
-        (
-            "ML513",
-            "error",
-            126,
-            13,
-            'spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[3].to["eu/zone1"]',
-        ),
-        ("ML514", "warning", 139, 9, "spec.trafficPolicy.loadBalancer.localityLbSetting.failover"),
-        (
-            "ML513",
-            "error",
-            141,
-            15,
-            "spec.trafficPolicy.loadBalancer.localityLbSetting.failover[0].to",
-        ),
-        (
-            "ML513",
-            "error",
-            142,
-            17,
-            "spec.trafficPolicy.loadBalancer.localityLbSetting.failover[1].from",
-        ),
-        (
-            "ML513",
-            "error",
-            143,
-            15,
-            "spec.trafficPolicy.loadBalancer.localityLbSetting.failover[1].to",
-        ),
-        (
-            "ML513",
-            "error",
-            145,
-            11,
-            "spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority[0]",
-        ),
-        (
-            "ML513",
-            "error",
-            153,
-            13,
-            "spec.subsets[0].trafficPolicy.loadBalancer.zoneAwareLbSetting.failoverPriority[0]",
-        ),
-        (
-            "ML514",
-            "warning",
-            154,
-            11,
-            "spec.subsets[0].trafficPolicy.loadBalancer.zoneAwareLbSetting.failover",
-        ),
-        (
-            "ML513",
-            "error",
-            156,
-            17,
-            "spec.subsets[0].trafficPolicy.loadBalancer.zoneAwareLbSetting.failover[0].to",
-        ),
-    ],
-    "outlier-tls-bad.yaml": [
-        (
-            "ML515",
-            "error",
-            11,
-            39,
-            "spec.trafficPolicy.outlierDetection.consecutiveLocalOriginFailures",
-        ),
-        ("ML515", "error", 12, 27, "spec.trafficPolicy.outlierDetection.maxEjectionPercent"),
-        ("ML515", "error", 13, 25, "spec.trafficPolicy.outlierDetection.minHealthPercent"),
-        (
-            "ML515",
-            "error",
-            19,
-            41,
-            "spec.subsets[0].trafficPolicy.outlierDetection.consecutiveLocalOriginFailures",
-        ),
-        (
-            "ML517",
-            "warning",
-            20,
-            9,
-            "spec.subsets[0].trafficPolicy.outlierDetection.consecutiveErrors",
-        ),
-        ("ML516", "error", 32, 13, "spec.trafficPolicy.tls.mode"),
-        ("ML516", "error", 40, 25, "spec.trafficPolicy.portLevelSettings[0].tls.caCertificates"),
-        (
-            "ML516",
-            "error",
-            45,
-            29,
-            "spec.trafficPolicy.portLevelSettings[1].tls.insecureSkipVerify",
-        ),
-        (
-            "ML516",
-            "error",
-            53,
-            29,
-            "spec.trafficPolicy.portLevelSettings[2].tls.insecureSkipVerify",
-        ),
-        ("ML516", "error", 54, 25, "spec.trafficPolicy.portLevelSettings[2].tls.caCertificates"),
-        ("ML516", "error", 69, 25, "spec.subsets[0].trafficPolicy.tls.credentialName"),
-        ("ML516", "error", 74, 25, "spec.subsets[1].trafficPolicy.tls.credentialName"),
-        ("ML516", "error", 79, 25, "spec.subsets[2].trafficPolicy.tls.credentialName"),
-    ],
-    "policy-bad.yaml": [
-        ("ML506", "error", 9, 3, "spec.trafficPolicy"),
-        ("ML506", "error", 15, 7, "spec.subsets[0].trafficPolicy.connectionPool"),
-        ("ML506", "error", 27, 7, "spec.trafficPolicy.portLevelSettings[0]"),
-        ("ML508", "error", 29, 7, "spec.trafficPolicy.portLevelSettings[1]"),
-        ("ML508", "error", 31, 13, "spec.trafficPolicy.portLevelSettings[2].port"),
-        ("ML507", "error", 44, 5, "spec.trafficPolicy.proxyProtocol"),
-        ("ML507", "error", 47, 17, "spec.trafficPolicy.tunnel.protocol"),
-        ("ML507", "error", 48, 19, "spec.trafficPolicy.tunnel.targetHost"),
-        ("ML507", "error", 49, 19, "spec.trafficPolicy.tunnel.targetPort"),
-        ("ML507", "error", 62, 19, "spec.subsets[0].trafficPolicy.tunnel.protocol"),
-        ("ML507", "error", 63, 21, "spec.subsets[0].trafficPolicy.tunnel.targetHost"),
-        ("ML507", "error", 64, 21, "spec.subsets[0].trafficPolicy.tunnel.targetPort"),
-    ],
-    "connect-timeout-bad.yaml": [
-        ("ML519", "warning", 12, 25, "spec.trafficPolicy.connectionPool.tcp.connectTimeout"),
-        (
-            "ML519",
-            "warning",
-            22,
-            33,
-            "spec.subsets[0].trafficPolicy.portLevelSettings[0].connectionPool.tcp.connectTimeout",
-        ),
-    ],
-    "least-conn-bad.yaml": [
-        ("ML518", "warning", 11, 15, "spec.trafficPolicy.loadBalancer.simple"),
-        ("ML518", "warning", 14, 30, "spec.trafficPolicy.portLevelSettings[0].loadBalancer.simple"),
-        ("ML518", "warning", 20, 17, "spec.subsets[0].trafficPolicy.loadBalancer.simple"),
-    ],
-}
 
-# Rules of meshlint's own, not verdicts of Istio's webhook: no IST code.
-NOT_ISTIO = {"ML518", "ML519"}
-# Best-practice rules with no row in the rules catalogue.
-NO_CATALOGUE_ROW = {"ML519"}
+@pytest.mark.parametrize("rule", FAMILY, ids=lambda r: r.code)
+def test_every_rule_names_its_sources(rule: rules.Rule) -> None:
+    assert rule.kinds == frozenset({"DestinationRule"}) and rule.source
+    for row in rule.catalogue:
+        assert f"| {row} |" in CATALOGUE, row
+    if rule.istio is None:  # meshlint's own judgement, not a verdict of Istio's webhook
+        return
+    assert rule.catalogue
+    assert rule.istio in ("IST0106", "IST0133")
+    assert (rule.istio == "IST0133") == (rule.severity.label == "warning")
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_bad_fixture_findings(name: str) -> None:
-    found = lint_paths([str(FIXTURES / name)], ML5).findings
-    assert rows(found) == EXPECTED[name]
-
-
-@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*-good.yaml")))
-def test_good_fixture_is_clean(name: str) -> None:
-    # ML9 ignored: each file is a pile of independent cases, which the cross-resource rules
-    # rightly see as DestinationRules of one host that istiod would merge.
-    found = lint_paths([str(FIXTURES / name)], Config(ignore=["ML9"])).findings
-    # connection-pool-good.yaml holds Istio's smallest accepted durations (1ms), which the
-    # best-practice ML519 rightly warns about; the field-validation rules stay silent.
-    assert [
-        d
-        for d in found
-        if d.severity.label != "info" and d.code != "ML519" and d.code not in PRACTICE_CODES
-    ] == []
-
-
-def test_every_rule_has_fixtures() -> None:
-    fired = {row[0] for expected in EXPECTED.values() for row in expected}
-    fired = {c for c in fired if not c.startswith("ML32")}
-    assert fired == set(CODES)
-    assert {p.name.replace("-bad", "-good") for p in FIXTURES.glob("*-bad.yaml")} == {
-        p.name for p in FIXTURES.glob("*-good.yaml")
-    }
-
-
-def test_every_rule_names_its_sources() -> None:
-    for code in CODES:
-        r = rules.get(code)
-        assert r is not None and r.kinds == frozenset({"DestinationRule"})
-        assert r.source and (r.catalogue or code in NO_CATALOGUE_ROW), code
-        for row in r.catalogue:
-            assert f"| {row} |" in CATALOGUE, (code, row)
-        if code in NOT_ISTIO:
-            assert r.istio is None, code
-            continue
-        assert r.istio in ("IST0106", "IST0133")
-        assert (r.istio == "IST0133") == (r.severity.label == "warning"), code
+@pytest.mark.parametrize("rule", [r for r in FAMILY if r.aliases], ids=lambda r: r.code)
+def test_split_rules_answer_to_the_old_code(rule: rules.Rule) -> None:
+    for old in rule.aliases:
+        split_from = rules.get(old)
+        assert split_from is not None and split_from in FAMILY
+        assert rule in rules.lookup(old) and rule.code in split_from.rationale
+        assert not set(rule.catalogue) & set(split_from.catalogue)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -541,7 +195,7 @@ def test_warmup_duration_secs_needs_only_the_cel_minimum() -> None:
     ],
 )
 def test_locality_lists(localities: list[str], bad: int | None) -> None:
-    problem = destinationrule._locality_list_problem(localities)
+    problem = locality._locality_list_problem(localities)
     assert (problem[0] if problem else None) == bad, problem
 
 
@@ -649,7 +303,7 @@ def test_wrong_types_do_not_crash(place: str) -> None:
         found = lint(json.dumps(data))
         for d in found:
             # Empty or missing blocks are still verdicts of their own; types never are.
-            assert d.code in ("ML320", "ML506", "ML508", "ML511", "ML513", "ML514"), (
+            assert d.code in ("ML320", "ML506", "ML508", "ML513", "ML514", "ML526", "ML528"), (
                 place,
                 value,
                 rows(found),
