@@ -10,6 +10,7 @@ give no finding of the rule and no error at all.
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,6 @@ from meshlint import rules
 from meshlint.config import Config
 from meshlint.diagnostics import Diagnostic
 from meshlint.engine import lint_paths, lint_text
-from meshlint.rules.virtualservice import virtualservice
 
 DIR = FIXTURES / "virtualservice"
 CODES = sorted(
@@ -28,6 +28,20 @@ CODES = sorted(
     if r.check is not None and r.code.startswith("ML4") and r.code not in PRACTICE_CODES
 )
 _EXPECT = re.compile(r"#\s*expect:\s*(.*)$")
+
+
+def _vs(spec: str, name: str = "reviews") -> str:
+    """A complete VirtualService manifest around ``spec`` (YAML, indented as under ``spec:``)."""
+    body = textwrap.indent(textwrap.dedent(spec).strip("\n"), "  ")
+    return (
+        "apiVersion: networking.istio.io/v1\n"
+        "kind: VirtualService\n"
+        "metadata:\n"
+        f"  name: {name}\n"
+        "  namespace: shop\n"
+        "spec:\n"
+        f"{body}\n"
+    )
 
 
 def _expected(path: Path) -> list[tuple[str, int, str]]:
@@ -111,7 +125,7 @@ def test_severities() -> None:
 
 
 def test_large_direct_response_body_is_a_warning() -> None:
-    text = virtualservice._vs(
+    text = _vs(
         f"""
         hosts: [reviews]
         http:
@@ -147,18 +161,18 @@ def test_large_direct_response_body_is_a_warning() -> None:
     ],
 )
 def test_wrong_types_do_not_crash(spec: str) -> None:
-    text = virtualservice._vs(spec)
+    text = _vs(spec)
     result = lint_text(text, Config(select=CODES))
     assert all(d.code in CODES for d in result.findings)
 
 
 def test_spec_not_a_mapping() -> None:
-    text = virtualservice._vs("").replace("spec:\n", "spec: [1]\n")
+    text = _vs("").replace("spec:\n", "spec: [1]\n")
     assert lint_text(text, Config(select=CODES)).findings == []
 
 
 def test_template_placeholders_are_left_to_ml306() -> None:
-    text = virtualservice._vs(
+    text = _vs(
         """
         hosts:
         - "{{ .Values.host }}"
