@@ -39,7 +39,7 @@ def _vs(spec: str, name: str = "reviews") -> str:
 
 
 def test_rules_record_source_and_catalogue() -> None:
-    assert len(WEBHOOK_CODES) >= 20
+    assert len(WEBHOOK_CODES) >= 40
     owners: dict[str, set[str]] = {}
     for code in WEBHOOK_CODES:
         r = rules.get(code)

@@ -72,7 +72,7 @@ def _header_ops(base: FieldPath, headers: Any) -> Iterator[Finding]:
           - headers:
               response:
                 set:
-                  x-discount: 50%
+                  x-discount: 50%  # expect: ML411@23 spec.http[0].headers.response.set.x-discount
             route:
             - destination:
                 host: reviews
@@ -147,7 +147,7 @@ def _is_authority(name: Any) -> bool:
             headers:
               request:
                 set:
-                  host: reviews.example.com
+                  host: reviews.example.com  # expect: ML412@11 spec.http[0].headers.request.set.host
             route:
             - destination:
                 host: reviews

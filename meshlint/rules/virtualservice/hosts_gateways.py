@@ -19,6 +19,7 @@ from meshlint.rules.lib.grammar import (
 )
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
+    WEBHOOK_VS,
     applies_to_gateway,
     as_list,
     as_map,
@@ -56,7 +57,7 @@ def _has_sni_hosts(spec: Mapping[str, Any]) -> bool:
         spec:
           hosts:
           - reviews.shop.svc.cluster.local
-          - "*"
+          - "*"  # expect: ML401@5 spec.hosts[1]
           http:
           - route:
             - destination:
@@ -128,8 +129,7 @@ def virtualservice_hosts(res: Resource) -> Iterator[Finding]:
                 )
 
 
-def _all_gateway_refs(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, list[Any]]]:
-    yield ("spec", "gateways"), as_list(spec.get("gateways"))
+def _match_gateway_refs(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, list[Any]]]:
     for section in ("http", "tcp", "tls"):
         for i, route in enumerate(as_list(spec.get(section))):
             for j, match in enumerate(as_list(as_map(route).get("match"))):
@@ -138,16 +138,24 @@ def _all_gateway_refs(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, list
                     yield ("spec", section, i, "match", j, "gateways"), refs
 
 
+def _all_gateway_refs(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, list[Any]]]:
+    yield ("spec", "gateways"), as_list(spec.get("gateways"))
+    yield from _match_gateway_refs(spec)
+
+
 @rule(
     "ML404",
     "invalid-gateway-reference",
     Severity.ERROR,
-    summary="A gateway reference is not `namespace/name`, `mesh` or a valid gateway name.",
+    summary="A gateway of `spec.gateways` is not `namespace/name`, `mesh` or a valid gateway name.",
     rationale="""
-        `gateways` (at the top and in the matches of http, tcp and tls routes) name Gateways
-        as `namespace/name`, both parts DNS labels, or `mesh` for the sidecars. The older form
-        without a slash must be a valid DNS name. Istio's webhook rejects other values; it
-        stops at the first reference without a slash, meshlint checks every entry.
+        `spec.gateways` names the Gateways the VirtualService applies to as `namespace/name`,
+        both parts DNS labels, or `mesh` for the sidecars. The older form without a slash must
+        be a valid DNS name. Istio's webhook rejects other values; it stops at the first
+        reference without a slash, meshlint checks every entry.
+
+        In 0.2 the gateway references in the matches of routes became a rule of their own,
+        ML436; the code ML404 still selects, ignores and suppresses it.
     """,
     bad="""
         apiVersion: networking.istio.io/v1
@@ -159,7 +167,7 @@ def _all_gateway_refs(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, list
           hosts:
           - bookinfo.example.com
           gateways:
-          - istio-system/Bookinfo_Gateway
+          - istio-system/Bookinfo_Gateway  # expect: ML404@5 spec.gateways[0]
           http:
           - route:
             - destination:
@@ -189,9 +197,6 @@ def _all_gateway_refs(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, list
         "vs-gw-parts-empty",
         "vs-gw-ns-label",
         "vs-gw-name-label",
-        "vs-match-gateways",
-        "vs-tls-gateways",
-        "vs-tcp-gateways",
     ),
     istio="IST0106",
 )
@@ -199,7 +204,81 @@ def invalid_gateway_reference(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, refs in _all_gateway_refs(spec):
+    for i, ref in enumerate(as_list(spec.get("gateways"))):
+        problem = check_gateway_name(ref)
+        if problem:
+            yield Finding(("spec", "gateways", i), problem)
+
+
+@rule(
+    "ML436",
+    "invalid-match-gateway-reference",
+    Severity.ERROR,
+    summary="A gateway in the `gateways` of a route match is not `namespace/name`, `mesh` or "
+    "a valid gateway name.",
+    rationale="""
+        The matches of http, tcp and tls routes may limit a route to some of the
+        VirtualService's gateways with their own `gateways` list, written like
+        `spec.gateways`: `namespace/name`, both parts DNS labels, or `mesh` for the sidecars
+        (the older form without a slash must be a valid DNS name). Istio's webhook rejects
+        other values.
+
+        Before 0.2 this was part of ML404, whose code still selects, ignores and
+        suppresses it.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          hosts:
+          - bookinfo.example.com
+          gateways:
+          - istio-system/bookinfo-gateway
+          - mesh
+          http:
+          - match:
+            - gateways:
+              - istio-system/  # expect: ML436@9 spec.http[0].match[0].gateways[0]
+            route:
+            - destination:
+                host: productpage
+    """,
+    good="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          hosts:
+          - bookinfo.example.com
+          gateways:
+          - istio-system/bookinfo-gateway
+          - mesh
+          http:
+          - match:
+            - gateways:
+              - istio-system/bookinfo-gateway
+            route:
+            - destination:
+                host: productpage
+    """,
+    kinds={"VirtualService"},
+    source=f"{WEBHOOK_VS} (validateHTTPRouteMatchRequest), {WEBHOOK} (validateTCPMatch, "
+    "validateTLSMatch, validateGatewayNames) — 'config namespace and gateway name cannot be "
+    "empty', 'invalid value for namespace', 'invalid value for gateway name'",
+    catalogue=("vs-match-gateways", "vs-tls-gateways", "vs-tcp-gateways"),
+    istio="IST0106",
+    aliases=("ML404",),
+)
+def invalid_match_gateway_reference(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    for base, refs in _match_gateway_refs(spec):
         for i, ref in enumerate(refs):
             problem = check_gateway_name(ref)
             if problem:
@@ -226,7 +305,7 @@ def invalid_gateway_reference(res: Resource) -> Iterator[Finding]:
           hosts:
           - bookinfo.example.com
           gateways:
-          - bookinfo-gateway.istio-system
+          - bookinfo-gateway.istio-system  # expect: ML405@5 spec.gateways[0]
           http:
           - route:
             - destination:
@@ -289,7 +368,7 @@ def legacy_gateway_reference(res: Resource) -> Iterator[Finding]:
           - reviews
           exportTo:
           - "."
-          - "*"
+          - "*"  # expect: ML406@5 spec.exportTo[1]
           http:
           - route:
             - destination:

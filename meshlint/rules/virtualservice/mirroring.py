@@ -66,7 +66,7 @@ def _mirror_pct(path: FieldPath, value: Any) -> Iterator[Finding]:
             - destination:
                 host: reviews-shadow
               percentage:
-                value: 150
+                value: 150  # expect: ML416@16 spec.http[0].mirrors[0].percentage.value
     """,
     good="""
         apiVersion: networking.istio.io/v1
@@ -146,7 +146,7 @@ def traffic_mirroring(res: Resource) -> Iterator[Finding]:
                 host: reviews
             mirror:
               host: reviews-shadow
-            mirrorPercent: 10
+            mirrorPercent: 10  # expect: ML417@5 spec.http[0].mirrorPercent
     """,
     good="""
         apiVersion: networking.istio.io/v1

@@ -44,7 +44,7 @@ def _retry_policy(route: Mapping[str, Any]) -> tuple[int, dict[str, Any]] | None
 
 def _valid_ms(value: Any) -> int | None:
     """A duration Istio accepts (at least 1ms, whole ms), in milliseconds; None otherwise
-    (ML421/ML422 report the rest)."""
+    (ML445 and ML422 report the rest)."""
     ns = duration_ns(value)
     if ns is None or check_duration(value) is not None:
         return None
@@ -99,7 +99,7 @@ def _fmt_duration(ms: int) -> str:
             timeout: 5s
             retries:
               attempts: 3
-              perTryTimeout: 2s
+              perTryTimeout: 2s  # expect: ML427@22 spec.http[0].retries.perTryTimeout
               retryOn: connect-failure,refused-stream,gateway-error
     """,
     good="""
@@ -206,7 +206,7 @@ def _retry_tokens(value: Any) -> list[str]:
             - destination:
                 host: ratings
             timeout: 6s
-            retries:
+            retries:  # expect: ML428@5 spec.http[0].retries
               attempts: 2
               retryOn: gateway-error,connect-failure
     """,
@@ -341,7 +341,7 @@ def _methods(match: Any) -> set[str] | None:
             retries:
               attempts: 2
               perTryTimeout: 2s
-              retryOn: 5xx,connect-failure
+              retryOn: 5xx,connect-failure  # expect: ML429@16 spec.http[0].retries.retryOn
           - route:
             - destination:
                 host: orders
@@ -477,7 +477,7 @@ def _catch_all_match(match: Any) -> str | None:
             - destination:
                 host: reviews
                 subset: v1
-          - match:
+          - match:  # expect: ML430@5 spec.http[1].match
             - headers:
                 end-user:
                   exact: jason
@@ -564,7 +564,7 @@ def catch_all_match_not_last(res: Resource) -> Iterator[Finding]:
         header operations. That is how a canary is staged before traffic is shifted, but it
         also happens by mistake (a weight left at 0 after a rollout, a shift applied to the
         wrong destination). Remove the destination when it is not meant to be staged. (When
-        every weight is 0 Istio rejects the route: ML423.)
+        every weight is 0 Istio rejects the route: ML447.)
     """,
     bad="""
         apiVersion: networking.istio.io/v1
@@ -584,7 +584,7 @@ def catch_all_match_not_last(res: Resource) -> Iterator[Finding]:
             - destination:
                 host: reviews
                 subset: v2
-              weight: 0
+              weight: 0  # expect: ML431@15 spec.http[0].route[1].weight
     """,
     good="""
         apiVersion: networking.istio.io/v1
@@ -628,7 +628,7 @@ def zero_weight_destination(res: Resource) -> Iterator[Finding]:
             ):
                 continue  # a weight of the wrong type: the schema stage's
             if sum(w for w in weights if w is not None and w > 0) <= 0:
-                continue  # all 0: ML423
+                continue  # all 0: ML447
             for (k, entry), weight in zip(entries, weights, strict=True):
                 if weight not in (0, None):
                     continue

@@ -39,7 +39,7 @@ from meshlint.rules.lib.virtualservice import (
             - destination:
                 host: reviews
                 subset: v1
-          - match:
+          - match:  # expect: ML408@5 spec.http[1].match
             - headers:
                 end-user:
                   exact: jason
@@ -121,7 +121,7 @@ def unreachable_rule(res: Resource) -> Iterator[Finding]:
                 subset: v1
           - match:
             - uri:
-                prefix: /api/v2
+                prefix: /api/v2  # expect: ML409@17 spec.http[1].match[0].uri.prefix
             route:
             - destination:
                 host: reviews

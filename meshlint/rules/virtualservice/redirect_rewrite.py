@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from meshlint.diagnostics import Severity
+from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import (
@@ -21,23 +21,36 @@ from meshlint.rules.lib.virtualservice import (
 )
 
 
+def _redirects(
+    spec: Mapping[str, Any],
+) -> Iterator[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
+    """``(path, route, redirect)`` of each HTTP route that redirects."""
+    for base, route in http_routes(spec):
+        redirect = route.get("redirect")
+        if isinstance(redirect, dict):
+            yield (*base, "redirect"), route, redirect
+
+
 @rule(
     "ML418",
     "http-redirect",
     Severity.ERROR,
-    summary="An HTTP redirect is empty or has conflicting or invalid fields.",
+    summary="An HTTP redirect changes nothing, or sets both `uri` and `prefixRewrite`, or "
+    "rewrites a prefix the route does not match.",
     rationale="""
         A `redirect` must change something: `uri`, `prefixRewrite`, `authority`, `scheme` or
-        the port. `uri` and `prefixRewrite` exclude each other, and `prefixRewrite` needs every
-        uri match of the route to be a prefix match. `redirectCode` is a 3xx code, `scheme`
-        is `http` or `https`, and `port` is 1-65535. Istio's webhook rejects the resource
-        otherwise.
+        the port. `uri` (the whole path) and `prefixRewrite` (the matched prefix) exclude each
+        other, and `prefixRewrite` needs every uri match of the route to be a prefix match.
+        Istio's webhook rejects the resource otherwise.
+
+        In 0.2 an invalid `redirectCode`, `scheme` or `port` became a rule of its own, ML444;
+        the code ML418 still selects, ignores and suppresses it.
     """,
     bad="""
         apiVersion: networking.istio.io/v1
         kind: VirtualService
         metadata:
-          name: reviews
+          name: shop
           namespace: shop
         spec:
           hosts:
@@ -45,15 +58,18 @@ from meshlint.rules.lib.virtualservice import (
           gateways:
           - istio-system/shop-gateway
           http:
-          - redirect:
-              scheme: HTTPS
-              redirectCode: 200
+          - match:
+            - uri:
+                prefix: /old
+            redirect:
+              uri: /new
+              prefixRewrite: /new  # expect: ML418@7 spec.http[0].redirect.prefixRewrite
     """,
     good="""
         apiVersion: networking.istio.io/v1
         kind: VirtualService
         metadata:
-          name: reviews
+          name: shop
           namespace: shop
         spec:
           hosts:
@@ -61,21 +77,19 @@ from meshlint.rules.lib.virtualservice import (
           gateways:
           - istio-system/shop-gateway
           http:
-          - redirect:
-              scheme: https
-              redirectCode: 301
+          - match:
+            - uri:
+                prefix: /old
+            redirect:
+              prefixRewrite: /new
     """,
     kinds={"VirtualService"},
     source=f"{WEBHOOK} (validateHTTPRedirect) — 'redirect may only specify one of uri or "
-    "prefix_rewrite', 'redirect must specify URI, authority, scheme, or port', 'is not a "
-    'valid redirect code, must be 3xx\', \'invalid redirect scheme, must be "http" or "https"\'',
+    "prefix_rewrite', 'redirect must specify URI, authority, scheme, or port'",
     catalogue=(
         "vs-redirect-uri-prefix",
         "vs-redirect-prefix-match",
         "vs-redirect-empty",
-        "vs-redirect-code",
-        "vs-redirect-scheme",
-        "vs-redirect-port",
     ),
     istio="IST0106",
 )
@@ -83,18 +97,12 @@ def http_redirect(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes(spec):
-        redirect = route.get("redirect")
-        if not isinstance(redirect, dict):
-            continue
-        rbase = (*base, "redirect")
-
+    for rbase, route, redirect in _redirects(spec):
         given = {
             f
             for f in ("uri", "prefixRewrite", "authority", "scheme")
             if isinstance(redirect.get(f), str) and redirect.get(f) != ""
         }
-
         if "uri" in given and "prefixRewrite" in given:
             yield Finding(
                 (*rbase, "prefixRewrite"),
@@ -120,6 +128,67 @@ def http_redirect(res: Resource) -> Iterator[Finding]:
                 "the redirect changes nothing: set uri, prefixRewrite, authority, scheme or port",
                 key=True,
             )
+
+
+@rule(
+    "ML444",
+    "invalid-redirect-value",
+    Severity.ERROR,
+    summary="An HTTP redirect has a `redirectCode` that is not 3xx, a `scheme` other than "
+    "http or https, or an invalid `port`.",
+    rationale="""
+        A redirect answers with `redirectCode`, a 3xx code (301 when none is given); its
+        `scheme` is `http` or `https`, in lower case, and its `port` is 1-65535. Istio's
+        webhook rejects the resource otherwise.
+
+        Before 0.2 this was part of ML418, whose code still selects, ignores and
+        suppresses it.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: shop
+          namespace: shop
+        spec:
+          hosts:
+          - shop.example.com
+          gateways:
+          - istio-system/shop-gateway
+          http:
+          - redirect:
+              scheme: HTTPS  # expect: ML444@15 spec.http[0].redirect.scheme
+              redirectCode: 200  # expect: ML444@21 spec.http[0].redirect.redirectCode
+    """,
+    good="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: shop
+          namespace: shop
+        spec:
+          hosts:
+          - shop.example.com
+          gateways:
+          - istio-system/shop-gateway
+          http:
+          - redirect:
+              scheme: https
+              redirectCode: 301
+    """,
+    kinds={"VirtualService"},
+    source=f"{WEBHOOK} (validateHTTPRedirect) — 'is not a valid redirect code, must be 3xx', "
+    '\'invalid redirect scheme, must be "http" or "https"\'; '
+    "pkg/config/validation/agent/validation.go (ValidatePort)",
+    catalogue=("vs-redirect-code", "vs-redirect-scheme", "vs-redirect-port"),
+    istio="IST0106",
+    aliases=("ML418",),
+)
+def invalid_redirect_value(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    for rbase, _, redirect in _redirects(spec):
         code = as_int(redirect.get("redirectCode"))
         if code and not 300 <= code <= 399:
             yield Finding(
@@ -175,7 +244,7 @@ def _body_size(body: Mapping[str, Any]) -> int:
           - reviews
           http:
           - directResponse:
-              status: 42
+              status: 42  # expect: ML419@15 spec.http[0].directResponse.status
               body:
                 string: unavailable
     """,
@@ -252,7 +321,7 @@ def direct_response(res: Resource) -> Iterator[Finding]:
           - reviews
           http:
           - rewrite:
-              uriRegexRewrite:
+              uriRegexRewrite:  # expect: ML420@7 spec.http[0].rewrite.uriRegexRewrite
                 match: ^/service/([^/]+)(/.*)$
             route:
             - destination:

@@ -19,7 +19,6 @@ from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     applies_to_gateway,
     as_list,
-    as_map,
     is_empty,
     match_port,
     source_labels,
@@ -45,24 +44,52 @@ def _routes_required(base: FieldPath, route: Mapping[str, Any], what: str) -> It
         )
 
 
+def _tls_matches(
+    spec: Mapping[str, Any],
+) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
+    for i, route in enumerate(as_list(spec.get("tls"))):
+        if not isinstance(route, dict):
+            continue
+        for j, match in enumerate(as_list(route.get("match"))):
+            if isinstance(match, dict):
+                yield ("spec", "tls", i, "match", j), match
+
+
+def _sni_hosts(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, str, str | None]]:
+    """``(path, SNI host, its syntax problem or None)`` of every SNI host of the TLS routes:
+    a DNS name with an optional leading wildcard, and on gateways also Envoy's generated
+    ``outbound_.<port>_._.<host>`` names."""
+    on_gateway = applies_to_gateway(spec)
+    for mbase, match in _tls_matches(spec):
+        for k, name in enumerate(as_list(match.get("sniHosts"))):
+            if not isinstance(name, str):
+                continue
+            if on_gateway:
+                problem = check_gateway_vs_host(name, sni=True)
+            else:
+                problem = check_wildcard_host(name)
+            yield (*mbase, "sniHosts", k), name, problem
+
+
 @rule(
     "ML424",
     "tls-routes",
     Severity.ERROR,
-    summary="A TLS route has no match, no SNI host, no destination, or an invalid match.",
+    summary="A TLS route has no match, a match without SNI host, or no destination.",
     rationale="""
-        Each `tls[]` route needs at least one match, each match at least one `sniHosts`
-        entry, and the route at least one destination. SNI hosts are DNS names (a leading
-        wildcard allowed; on gateways also `outbound_.<port>_._.<host>`) that must be equal to
-        or within one of the VirtualService's `hosts`. `destinationSubnets` are IPs or CIDR
-        blocks, `port` is 1-65535 and `sourceLabels` are valid labels. Istio's webhook rejects
-        the resource otherwise.
+        A `tls[]` route selects connections by the SNI host the client sends: it needs at
+        least one match, each match at least one `sniHosts` entry, and the route at least one
+        destination. Istio's webhook rejects the resource otherwise.
+
+        In 0.2 invalid SNI hosts (ML448), SNI hosts outside the VirtualService's hosts
+        (ML449) and an invalid `destinationSubnets`, `port` or `sourceLabels` (ML450) became
+        rules of their own; the code ML424 still selects, ignores and suppresses them.
     """,
     bad="""
         apiVersion: networking.istio.io/v1
         kind: VirtualService
         metadata:
-          name: reviews
+          name: login
           namespace: shop
         spec:
           hosts:
@@ -71,8 +98,7 @@ def _routes_required(base: FieldPath, route: Mapping[str, Any], what: str) -> It
           - istio-system/passthrough
           tls:
           - match:
-            - sniHosts:
-              - login.example.org
+            - sniHosts: []  # expect: ML424@7 spec.tls[0].match[0].sniHosts
             route:
             - destination:
                 host: login
@@ -81,7 +107,7 @@ def _routes_required(base: FieldPath, route: Mapping[str, Any], what: str) -> It
         apiVersion: networking.istio.io/v1
         kind: VirtualService
         metadata:
-          name: reviews
+          name: login
           namespace: shop
         spec:
           hosts:
@@ -97,27 +123,16 @@ def _routes_required(base: FieldPath, route: Mapping[str, Any], what: str) -> It
                 host: login
     """,
     kinds={"VirtualService"},
-    source=f"{WEBHOOK} (validateTLSRoute, validateTLSMatch, validateSniHost) — 'TLS route must have "
-    "at least one match condition', 'TLS match must have at least one SNI host', 'SNI host is "
-    "not a compatible subset of any of the virtual service hosts', 'TLS route is required'",
-    catalogue=(
-        "vs-tls-match-none",
-        "vs-tls-sni-none",
-        "vs-tls-sni-syntax",
-        "vs-tls-sni-outside",
-        "vs-tls-subnet",
-        "vs-tls-port",
-        "vs-tls-srclabels",
-        "vs-tls-route-none",
-    ),
+    source=f"{WEBHOOK} (validateTLSRoute, validateTLSMatch) — 'TLS route must have at least "
+    "one match condition', 'TLS match must have at least one SNI host', 'TLS route is "
+    "required'",
+    catalogue=("vs-tls-match-none", "vs-tls-sni-none", "vs-tls-route-none"),
     istio="IST0106",
 )
 def tls_routes(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    on_gateway = applies_to_gateway(spec)
-    hosts = str_list(spec.get("hosts"))
     for i, route in enumerate(as_list(spec.get("tls"))):
         if not isinstance(route, dict):
             continue
@@ -130,35 +145,228 @@ def tls_routes(res: Resource) -> Iterator[Finding]:
                 key=True,
             )
         for j, match in enumerate(as_list(matches)):
-            mbase = (*base, "match", j)
             if not isinstance(match, dict):
                 continue
             sni = match.get("sniHosts")
             if isinstance(sni, list) and not sni:
                 yield Finding(
-                    (*mbase, "sniHosts"),
+                    (*base, "match", j, "sniHosts"),
                     "the TLS match has no SNI host: give at least one under sniHosts",
                     key=True,
                 )
-            for k, name in enumerate(as_list(sni)):
-                if not isinstance(name, str):
-                    continue
-                if on_gateway:
-                    problem = check_gateway_vs_host(name, sni=True)
-                else:
-                    problem = check_wildcard_host(name)
-                if problem:
-                    if not is_ip(name):
-                        yield Finding((*mbase, "sniHosts", k), problem)
-                    continue
-                if not any(host_subset_of(name, h) for h in hosts):
-                    yield Finding(
-                        (*mbase, "sniHosts", k),
-                        f"SNI host {name!r} is not one of the VirtualService's hosts nor within "
-                        f"one of them ({', '.join(hosts) or 'none'}): add it to hosts",
-                    )
-            yield from _l4_match(mbase, match)
         yield from _routes_required(base, route, "TLS")
+
+
+@rule(
+    "ML448",
+    "invalid-sni-host",
+    Severity.ERROR,
+    summary="An SNI host of a TLS route is not a valid host name.",
+    rationale="""
+        The `sniHosts` of a TLS route's matches are DNS names, with `*` allowed only as the
+        whole first label or at its start (`*.example.com`). A VirtualService bound to
+        gateways may also use Envoy's generated names `outbound_.<port>_._.<host>`. Istio's
+        webhook rejects other names. (An IP address is admitted with a warning: ML425.)
+
+        Before 0.2 this was part of ML424, whose code still selects, ignores and
+        suppresses it.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: login
+          namespace: shop
+        spec:
+          hosts:
+          - "*.example.com"
+          gateways:
+          - istio-system/passthrough
+          tls:
+          - match:
+            - sniHosts:
+              - login_.example.com  # expect: ML448@9 spec.tls[0].match[0].sniHosts[0]
+            route:
+            - destination:
+                host: login
+    """,
+    good="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: login
+          namespace: shop
+        spec:
+          hosts:
+          - "*.example.com"
+          gateways:
+          - istio-system/passthrough
+          tls:
+          - match:
+            - sniHosts:
+              - login.example.com
+            route:
+            - destination:
+                host: login
+    """,
+    kinds={"VirtualService"},
+    source=f"{WEBHOOK} (validateTLSMatch, validateSniHost); pkg/config/validation/agent/"
+    "validation.go (ValidateWildcardDomain, ValidateWildcardDomainForVirtualServiceBoundToGateway)",
+    catalogue=("vs-tls-sni-syntax",),
+    istio="IST0106",
+    aliases=("ML424",),
+)
+def invalid_sni_host(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    for path, name, problem in _sni_hosts(spec):
+        if problem and not is_ip(name):
+            yield Finding(path, problem)
+
+
+@rule(
+    "ML449",
+    "sni-host-outside-hosts",
+    Severity.ERROR,
+    summary="An SNI host of a TLS route is not one of the VirtualService's hosts nor within "
+    "one of them.",
+    rationale="""
+        A TLS route only sees the connections for the VirtualService's `hosts`, so each SNI
+        host it matches must be one of them, or within one (`login.example.com` within
+        `*.example.com`). Istio's webhook rejects an SNI host outside them. Add the host to
+        `hosts`, or correct the SNI host.
+
+        Before 0.2 this was part of ML424, whose code still selects, ignores and
+        suppresses it.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: login
+          namespace: shop
+        spec:
+          hosts:
+          - "*.example.com"
+          gateways:
+          - istio-system/passthrough
+          tls:
+          - match:
+            - sniHosts:
+              - login.example.org  # expect: ML449@9 spec.tls[0].match[0].sniHosts[0]
+            route:
+            - destination:
+                host: login
+    """,
+    good="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: login
+          namespace: shop
+        spec:
+          hosts:
+          - "*.example.com"
+          gateways:
+          - istio-system/passthrough
+          tls:
+          - match:
+            - sniHosts:
+              - login.example.com
+            route:
+            - destination:
+                host: login
+    """,
+    kinds={"VirtualService"},
+    source=f"{WEBHOOK} (validateSniHost) — 'SNI host is not a compatible subset of any of the "
+    "virtual service hosts'",
+    catalogue=("vs-tls-sni-outside",),
+    istio="IST0106",
+    aliases=("ML424",),
+)
+def sni_host_outside_hosts(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    hosts = str_list(spec.get("hosts"))
+    for path, name, problem in _sni_hosts(spec):
+        if problem is None and not any(host_subset_of(name, h) for h in hosts):
+            yield Finding(
+                path,
+                f"SNI host {name!r} is not one of the VirtualService's hosts nor within "
+                f"one of them ({', '.join(hosts) or 'none'}): add it to hosts",
+            )
+
+
+@rule(
+    "ML450",
+    "invalid-tls-route-match",
+    Severity.ERROR,
+    summary="A TLS route match has an invalid `destinationSubnets`, `port` or `sourceLabels`.",
+    rationale="""
+        Besides SNI hosts, a TLS route match may select connections by `destinationSubnets`
+        (IP addresses or CIDR blocks), `port` (1-65535) and `sourceLabels` (label keys and
+        values as Kubernetes writes them). Istio's webhook rejects the resource otherwise.
+
+        Before 0.2 this was part of ML424, whose code still selects, ignores and
+        suppresses it.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: login
+          namespace: shop
+        spec:
+          hosts:
+          - "*.example.com"
+          gateways:
+          - istio-system/passthrough
+          tls:
+          - match:
+            - sniHosts:
+              - login.example.com
+              destinationSubnets:
+              - 10.0.0.0/33  # expect: ML450@9 spec.tls[0].match[0].destinationSubnets[0]
+            route:
+            - destination:
+                host: login
+    """,
+    good="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: login
+          namespace: shop
+        spec:
+          hosts:
+          - "*.example.com"
+          gateways:
+          - istio-system/passthrough
+          tls:
+          - match:
+            - sniHosts:
+              - login.example.com
+              destinationSubnets:
+              - 10.0.0.0/16
+            route:
+            - destination:
+                host: login
+    """,
+    kinds={"VirtualService"},
+    source=f"{WEBHOOK} (validateTLSMatch); pkg/config/validation/agent/validation.go "
+    "(ValidateIPSubnet, ValidatePort); pkg/config/labels (Instance.Validate)",
+    catalogue=("vs-tls-subnet", "vs-tls-port", "vs-tls-srclabels"),
+    istio="IST0106",
+    aliases=("ML424",),
+)
+def invalid_tls_route_match(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    for mbase, match in _tls_matches(spec):
+        yield from _l4_match(mbase, match)
 
 
 @rule(
@@ -185,7 +393,7 @@ def tls_routes(res: Resource) -> Iterator[Finding]:
           tls:
           - match:
             - sniHosts:
-              - 10.0.0.5
+              - 10.0.0.5  # expect: ML425@9 spec.tls[0].match[0].sniHosts[0]
             route:
             - destination:
                 host: login
@@ -221,23 +429,13 @@ def tls_sni_ip_address(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    on_gateway = applies_to_gateway(spec)
-    for i, route in enumerate(as_list(spec.get("tls"))):
-        for j, match in enumerate(as_list(as_map(route).get("match"))):
-            for k, name in enumerate(as_list(as_map(match).get("sniHosts"))):
-                if not isinstance(name, str) or not is_ip(name):
-                    continue
-                problem = (
-                    check_gateway_vs_host(name, sni=True)
-                    if on_gateway
-                    else check_wildcard_host(name)
-                )
-                if problem:
-                    yield Finding(
-                        ("spec", "tls", i, "match", j, "sniHosts", k),
-                        f"SNI host {name!r} is an IP address: most TLS clients send no SNI to "
-                        "an IP; match on destinationSubnets instead",
-                    )
+    for path, name, problem in _sni_hosts(spec):
+        if problem and is_ip(name):
+            yield Finding(
+                path,
+                f"SNI host {name!r} is an IP address: most TLS clients send no SNI to "
+                "an IP; match on destinationSubnets instead",
+            )
 
 
 @rule(
@@ -263,7 +461,7 @@ def tls_sni_ip_address(res: Resource) -> Iterator[Finding]:
           - match:
             - port: 27017
               destinationSubnets:
-              - 10.0.0.0/33
+              - 10.0.0.0/33  # expect: ML426@9 spec.tcp[0].match[0].destinationSubnets[0]
             route:
             - destination:
                 host: mongo.shop.svc.cluster.local
