@@ -1,106 +1,57 @@
-"""ML4xx, the VirtualService field rules, on the fixtures of tests/fixtures/virtualservice.
+"""ML4xx, the VirtualService rules: what their fixtures and examples do not show.
 
-``ML4nn-bad.yaml`` holds documents that each break rule ML4nn; every finding of that rule is
-announced on its line by a comment ``# expect: ML4nn <path>`` (several on one line are separated
-by ``;``, a path twice when the rule reports it twice). The test checks that the rule gives exactly these findings, on these lines and paths,
-at the column of the offending key, value or list item. ``ML4nn-good.yaml`` holds documents that
-give no finding of the rule and no error at all.
+The fixtures of tests/fixtures/rules/virtualservice state their findings with expectation
+markers (tests/test_rule_fixtures.py checks them); here are the edge cases (wrong types, template
+placeholders, a huge body), the metadata every rule of the family records, and Istio's verdicts
+on its own validation cases.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
+import textwrap
 
 import pytest
-from conftest import FIXTURES, PRACTICE_CODES
+from conftest import FIXTURES
 
 from meshlint import rules
 from meshlint.config import Config
-from meshlint.diagnostics import Diagnostic
-from meshlint.engine import lint_paths, lint_text
-from meshlint.rules.virtualservice import virtualservice
+from meshlint.engine import lint_text
 
-DIR = FIXTURES / "virtualservice"
-CODES = sorted(
-    r.code
-    for r in rules.all_rules()
-    if r.check is not None and r.code.startswith("ML4") and r.code not in PRACTICE_CODES
-)
-_EXPECT = re.compile(r"#\s*expect:\s*(.*)$")
+FAMILY = [r for r in rules.all_rules() if r.module.startswith("meshlint.rules.virtualservice.")]
+CODES = [r.code for r in FAMILY]
+# The rules that mirror what Istio's webhook says (the others are best practice).
+WEBHOOK_CODES = [r.code for r in FAMILY if not r.module.endswith(".practice")]
 
 
-def _expected(path: Path) -> list[tuple[str, int, str]]:
-    out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        m = _EXPECT.search(line)
-        if not m:
-            continue
-        for item in m.group(1).split(";"):
-            code, field = item.split()
-            out.append((code, number, field))
-    return sorted(out)
-
-
-def _columns(line: str) -> set[int]:
-    """Where a finding on this line may point: the item after '- ', a key, or its value."""
-    text = line.split(" #", 1)[0].rstrip()
-    cols = set()
-    stripped = text.lstrip()
-    col = len(text) - len(stripped) + 1
-    cols.add(col)
-    while stripped.startswith("- "):
-        stripped = stripped[2:]
-        col += 2
-        cols.add(col)
-    m = re.match(r"""("[^"]*"|'[^']*'|[^:]+):(\s+)(\S)""", stripped)
-    if m:
-        cols.add(col + m.start(3))
-    return cols
-
-
-def _lint(path: Path, codes: list[str]) -> list[Diagnostic]:
-    return list(lint_paths([str(path)], Config(select=codes)).findings)
-
-
-def test_every_rule_has_fixtures() -> None:
-    assert len(CODES) >= 20
-    for code in CODES:
-        assert (DIR / f"{code}-bad.yaml").exists(), code
-        assert (DIR / f"{code}-good.yaml").exists(), code
+def _vs(spec: str, name: str = "reviews") -> str:
+    """A complete VirtualService manifest around ``spec`` (YAML, indented as under ``spec:``)."""
+    body = textwrap.indent(textwrap.dedent(spec).strip("\n"), "  ")
+    return (
+        "apiVersion: networking.istio.io/v1\n"
+        "kind: VirtualService\n"
+        "metadata:\n"
+        f"  name: {name}\n"
+        "  namespace: shop\n"
+        "spec:\n"
+        f"{body}\n"
+    )
 
 
 def test_rules_record_source_and_catalogue() -> None:
-    for code in CODES:
+    assert len(WEBHOOK_CODES) >= 40
+    owners: dict[str, set[str]] = {}
+    for code in WEBHOOK_CODES:
         r = rules.get(code)
         assert r is not None
         assert r.kinds == frozenset({"VirtualService"})
         assert r.source and ("webhook" in r.source or "CRD" in r.source), code
         assert r.catalogue and all(c.startswith("vs-") for c in r.catalogue), code
-    ids = [c for code in CODES for c in rules.get(code).catalogue]  # type: ignore[union-attr]
-    assert len(ids) == len(set(ids)), "a catalogue row is implemented twice"
-
-
-@pytest.mark.parametrize("code", CODES)
-def test_bad_fixture(code: str) -> None:
-    path = DIR / f"{code}-bad.yaml"
-    expected = [e for e in _expected(path) if e[0] == code]
-    assert expected, f"{path.name} announces no finding of {code}"
-    lines = path.read_text(encoding="utf-8").splitlines()
-    found = _lint(path, [code])
-    got = sorted((d.code, d.line, d.path) for d in found)
-    assert got == expected
-    for d in found:
-        assert d.column in _columns(lines[d.line - 1]), (d.line, d.column, d.path, d.message)
-        assert d.message and not d.message.endswith(" ")
-
-
-@pytest.mark.parametrize("code", CODES)
-def test_good_fixture(code: str) -> None:
-    path = DIR / f"{code}-good.yaml"
-    result = lint_paths([str(path)], Config())
-    assert [d for d in result.findings if d.code == code] == []
-    assert [d for d in result.findings if d.severity.label == "error"] == []
+        for row in r.catalogue:
+            owners.setdefault(row, set()).add(r.aliases[0] if r.aliases else r.code)
+    # A row is implemented by one rule, or shared by the rules split from one code.
+    shared = {row: codes for row, codes in owners.items() if len(codes) > 1}
+    assert not shared, f"catalogue rows implemented twice: {shared}"
 
 
 def test_severities() -> None:
@@ -111,7 +62,7 @@ def test_severities() -> None:
 
 
 def test_large_direct_response_body_is_a_warning() -> None:
-    text = virtualservice._vs(
+    text = _vs(
         f"""
         hosts: [reviews]
         http:
@@ -147,18 +98,18 @@ def test_large_direct_response_body_is_a_warning() -> None:
     ],
 )
 def test_wrong_types_do_not_crash(spec: str) -> None:
-    text = virtualservice._vs(spec)
+    text = _vs(spec)
     result = lint_text(text, Config(select=CODES))
     assert all(d.code in CODES for d in result.findings)
 
 
 def test_spec_not_a_mapping() -> None:
-    text = virtualservice._vs("").replace("spec:\n", "spec: [1]\n")
+    text = _vs("").replace("spec:\n", "spec: [1]\n")
     assert lint_text(text, Config(select=CODES)).findings == []
 
 
 def test_template_placeholders_are_left_to_ml306() -> None:
-    text = virtualservice._vs(
+    text = _vs(
         """
         hosts:
         - "{{ .Values.host }}"
@@ -176,9 +127,9 @@ def test_template_placeholders_are_left_to_ml306() -> None:
 
 
 def _istio_cases() -> list[tuple[str, str, str]]:
-    text = (DIR / "istio-cases.yaml").read_text(encoding="utf-8")
+    path = FIXTURES / "rules" / "virtualservice" / "istio-cases.yaml"
     cases = []
-    for doc in re.split(r"^---$", text, flags=re.M):
+    for doc in re.split(r"^---$", path.read_text(encoding="utf-8"), flags=re.M):
         m = re.search(r"^# istio: (.+): (valid|warning|invalid)$", doc, re.M)
         assert m, doc
         cases.append((m.group(1), m.group(2), doc))
@@ -190,9 +141,13 @@ ISTIO_CASES = _istio_cases()
 
 @pytest.mark.parametrize(("name", "verdict", "doc"), ISTIO_CASES, ids=[c[0] for c in ISTIO_CASES])
 def test_istio_verdicts(name: str, verdict: str, doc: str) -> None:
+    """Each of Istio's own cases, alone: an error where Istio rejects it, none where it accepts
+    it, and a warning of the family where Istio warns."""
     found = lint_text(doc, Config(), name="istio-cases.yaml").findings
     errors = [(d.code, d.path, d.message) for d in found if d.severity.label == "error"]
-    warnings = [(d.code, d.path) for d in found if d.code in CODES and d.severity.label != "error"]
+    warnings = [
+        (d.code, d.path) for d in found if d.code in WEBHOOK_CODES and d.severity.label != "error"
+    ]
     if verdict == "invalid":
         assert errors
     else:

@@ -1,0 +1,323 @@
+"""What the VirtualService rules share: reading the raw spec, the checks of a match's port and
+source labels and of a destination, the reachability analysis of route rules, and Envoy's
+retry conditions.
+
+Every reader takes the raw ``res.spec`` and skips silently what has the wrong type: the schema
+stage (ML206-ML209) reports wrong types, missing required fields, enums and oneOf.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from meshlint.diagnostics import FieldPath, Finding
+from meshlint.rules.lib.grammar import (
+    as_int,
+    check_destination,
+    check_duration,
+    check_label_key,
+    check_label_value,
+    check_port,
+    duration_ns,
+)
+
+# Where Istio's webhook validates a VirtualService (istio/istio).
+WEBHOOK = "webhook: pkg/config/validation/validation.go"
+WEBHOOK_VS = "webhook: pkg/config/validation/virtualservice.go"
+
+# --------------------------------------------------------------------------------------------
+# Reading the raw spec
+
+
+def as_map(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def str_list(value: Any) -> list[str]:
+    return [v for v in as_list(value) if isinstance(v, str)]
+
+
+def applies_to_gateway(spec: Mapping[str, Any]) -> bool:
+    """Bound to gateways only: ``gateways`` is given and does not name ``mesh``."""
+    gateways = as_list(spec.get("gateways"))
+    return bool(gateways) and "mesh" not in gateways
+
+
+def is_empty(value: Any) -> bool:
+    """Absent, null or an empty list (a value of another type is the schema's to report)."""
+    return value is None or value == []
+
+
+def is_delegate(spec: Mapping[str, Any]) -> bool:
+    """A delegate VirtualService: one without hosts."""
+    return is_empty(spec.get("hosts"))
+
+
+def http_routes(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
+    for i, route in enumerate(as_list(spec.get("http"))):
+        if isinstance(route, dict):
+            yield ("spec", "http", i), route
+
+
+def duration_problem(value: Any) -> str | None:
+    """A duration the webhook validates (>= 1ms, whole ms); syntax errors are ML206's."""
+    if duration_ns(value) is None:
+        return None
+    return check_duration(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Checks that HTTP, TLS and TCP matches and the destinations of routes and mirrors share
+
+
+def source_labels(base: FieldPath, labels: Any) -> Iterator[Finding]:
+    """The problems of a match's ``sourceLabels``."""
+    if not isinstance(labels, dict):
+        return
+    for key, value in labels.items():
+        problem = check_label_key(key)
+        if problem:
+            yield Finding((*base, key), f"sourceLabels key: {problem}", key=True)
+        problem = check_label_value(value)
+        if problem:
+            yield Finding((*base, key), f"sourceLabels value: {problem}")
+
+
+def match_port(base: FieldPath, match: Mapping[str, Any]) -> Iterator[Finding]:
+    """The problem of a match's ``port`` (0 or absent: any port)."""
+    port = as_int(match.get("port"))
+    if port:
+        problem = check_port(port)
+        if problem:
+            yield Finding((*base, "port"), f"{problem}: omit the port to match any")
+
+
+def destination(base: FieldPath, dest: Any) -> Iterator[Finding]:
+    """The problems of a route or mirror destination (a missing host is the schema's)."""
+    if not isinstance(dest, dict) or dest.get("host") is None:
+        return
+    for where, message in check_destination(dest):
+        yield Finding((*base, *where), message)
+
+
+# --------------------------------------------------------------------------------------------
+# Rule reachability (Istio's analyzeUnreachable*Rules)
+
+
+def _match_key(match: Any) -> str:
+    """What identifies a match for Istio's duplicate check: everything but its name."""
+    if isinstance(match, dict):
+        match = {k: v for k, v in match.items() if k != "name" and v is not None}
+    return json.dumps(match, sort_keys=True, default=str)
+
+
+def rule_name(route: Mapping[str, Any], i: int) -> str:
+    """How a message names an HTTP route rule: its name, else its index."""
+    name = route.get("name")
+    return f"{name!r}" if isinstance(name, str) and name else f"#{i}"
+
+
+# ML408, ML409 and ML430 run one after the other on the same resource: the analysis is done
+# once.
+_REACH_CACHE: list[Any] = [None, []]
+
+
+def reachability(spec: Mapping[str, Any]) -> list[tuple[bool, FieldPath, str]]:
+    """(unreachable rule?, path, message) for the http, tcp and tls rules, as Istio's
+    ``analyzeUnreachable*Rules``; False marks an ineffective match (IST0131)."""
+    if _REACH_CACHE[0] is not spec:
+        _REACH_CACHE[:] = [spec, list(_analyze_reachability(spec))]
+    result: list[tuple[bool, FieldPath, str]] = _REACH_CACHE[1]
+    return result
+
+
+def _analyze_reachability(spec: Mapping[str, Any]) -> Iterator[tuple[bool, FieldPath, str]]:
+    for section in ("http", "tcp", "tls"):
+        routes = as_list(spec.get(section))
+        seen: dict[str, int] = {}
+        catch_all = -1
+        prefixes: list[tuple[FieldPath, str, _PrefixMatch]] = []
+        for i, route in enumerate(routes):
+            if not isinstance(route, dict):
+                continue
+            base: FieldPath = ("spec", section, i)
+            name = rule_name(route, i) if section == "http" else f"#{i}"
+            matches = as_list(route.get("match"))
+            if not matches:
+                if catch_all >= 0:
+                    yield (
+                        True,
+                        base,
+                        f"{section} rule {name} is never used: rule #{catch_all} before it has "
+                        "no match and takes all traffic; only the last rule may have no match",
+                    )
+                catch_all = i
+                continue
+            if catch_all >= 0:
+                yield (
+                    True,
+                    (*base, "match"),
+                    f"{section} rule {name} is never used: rule #{catch_all} before it has no "
+                    "match and takes all traffic; move this rule above it",
+                )
+                continue
+            duplicates: list[tuple[int, int]] = []
+            for j, match in enumerate(matches):
+                key = _match_key(match)
+                if key in seen:
+                    duplicates.append((j, seen[key]))
+                    continue
+                seen[key] = i
+                if section == "http":
+                    pm = _prefix_match(match)
+                    if pm is not None:
+                        prefixes.append(((*base, "match", j), f"rule {name}", pm))
+            if len(duplicates) == len(matches):
+                yield (
+                    True,
+                    (*base, "match"),
+                    f"{section} rule {name} is never used: every match of it is already "
+                    "matched by an earlier rule",
+                )
+                continue
+            for j, earlier in duplicates:
+                yield (
+                    False,
+                    (*base, "match", j),
+                    f"match #{j} of {section} rule {name} is never used: rule #{earlier} "
+                    "has the same match",
+                )
+        for a in range(len(prefixes)):
+            path_a, name_a, pa = prefixes[a]
+            for b in range(a + 1, len(prefixes)):
+                path_b, _, pb = prefixes[b]
+                if pb.prefix == pa.prefix:
+                    continue
+                if _covers(pa, pb):
+                    yield (
+                        False,
+                        (*path_b, "uri", "prefix"),
+                        f"this match is never used: the uri prefix {pa.prefix!r} of {name_a} "
+                        f"(match #{path_a[-1]}) comes first and covers {pb.prefix!r} with the "
+                        "same other conditions",
+                    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _PrefixMatch:
+    prefix: str
+    port: int
+    method: str
+    authority: str
+    headers: dict[str, str]
+    query: dict[str, str]
+    without: dict[str, str]
+
+
+def _exact_or_prefix(sm: Any) -> str:
+    sm = as_map(sm)
+    exact, prefix = sm.get("exact"), sm.get("prefix")
+    if isinstance(exact, str) and exact:
+        return "exact:" + exact
+    if isinstance(prefix, str) and prefix:
+        return "prefix:" + prefix
+    return ""
+
+
+def _prefix_match(match: Any) -> _PrefixMatch | None:
+    """Istio's ``genMatchHTTPRoutes``: matches with a non-empty uri prefix."""
+    if not isinstance(match, dict):
+        return None
+    prefix = as_map(match.get("uri")).get("prefix")
+    if not isinstance(prefix, str) or not prefix:
+        return None
+    return _PrefixMatch(
+        prefix,
+        as_int(match.get("port")) or 0,
+        _exact_or_prefix(match.get("method")) or "exact:GET",
+        _exact_or_prefix(match.get("authority")),
+        {str(k): _exact_or_prefix(v) for k, v in as_map(match.get("headers")).items()},
+        {str(k): _exact_or_prefix(v) for k, v in as_map(match.get("queryParams")).items()},
+        {str(k): _exact_or_prefix(v) for k, v in as_map(match.get("withoutHeaders")).items()},
+    )
+
+
+def _covers(a: _PrefixMatch, b: _PrefixMatch) -> bool:
+    """Istio's ``coveredValidation``: whether the earlier match ``a`` shadows ``b``."""
+    if not b.prefix.startswith(a.prefix) or a.port != b.port:
+        return False
+    for va, vb in ((a.method, b.method), (a.authority, b.authority)):
+        if va != vb and not va.startswith(vb):
+            return False
+    for ma, mb in ((a.headers, b.headers), (a.query, b.query), (a.without, b.without)):
+        if len(ma) != len(mb):
+            return False
+        for k, va in ma.items():
+            if k not in mb:
+                return False
+            if va != mb[k] and not va.startswith(mb[k]):
+                return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Envoy's retry conditions (x-envoy-retry-on, and the gRPC ones) that Istio accepts in retryOn
+
+RETRY_ON = frozenset(
+    (
+        "5xx",
+        "gateway-error",
+        "reset",
+        "reset-before-request",
+        "connect-failure",
+        "retriable-4xx",
+        "refused-stream",
+        "retriable-status-codes",
+        "retriable-headers",
+        "envoy-ratelimited",
+        "http3-post-connect-failure",
+        "cancelled",
+        "deadline-exceeded",
+        "internal",
+        "resource-exhausted",
+        "unavailable",
+    )
+)
+
+# The status codes Go's net/http names (http.StatusText is not empty).
+_HTTP_STATUS = frozenset(
+    (
+        *range(100, 104),
+        *range(200, 209),
+        226,
+        *range(300, 306),
+        307,
+        308,
+        *range(400, 419),
+        *range(421, 427),
+        428,
+        429,
+        431,
+        451,
+        *range(500, 509),
+        510,
+        511,
+    )
+)
+
+
+def retry_on_ok(token: str) -> bool:
+    """Whether Istio accepts one comma-separated token of ``retryOn``: a retry condition or an
+    HTTP status code (not trimmed: Istio does not strip spaces)."""
+    if token in RETRY_ON:
+        return True
+    # Go's strconv.Atoi: an optional sign, then ASCII digits.
+    digits = token[1:] if token[:1] in "+-" else token
+    return digits.isascii() and digits.isdigit() and int(token) in _HTTP_STATUS

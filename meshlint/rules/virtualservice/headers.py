@@ -1,0 +1,196 @@
+"""Header operations and authority rewrites of HTTP routes (rules catalogue sections 3.3 and
+3.5)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from meshlint.diagnostics import FieldPath, Severity
+from meshlint.resource import Resource
+from meshlint.rules import Finding, rule
+from meshlint.rules.lib.grammar import (
+    check_header_name_for_set,
+    check_header_name_other,
+    check_header_value,
+)
+from meshlint.rules.lib.virtualservice import (
+    WEBHOOK,
+    WEBHOOK_VS,
+    as_list,
+    as_map,
+    http_routes,
+)
+
+
+def _header_ops(base: FieldPath, headers: Any) -> Iterator[Finding]:
+    headers = as_map(headers)
+    for side in ("request", "response"):
+        ops = as_map(headers.get(side))
+        for op in ("set", "add"):
+            for name, value in as_map(ops.get(op)).items():
+                path = (*base, side, op, name)
+                problem = (
+                    check_header_name_for_set(name)
+                    if side == "request"
+                    else check_header_name_other(name)
+                )
+                if problem:
+                    yield Finding(path, problem, key=True)
+                problem = check_header_value(value)
+                if problem:
+                    yield Finding(path, problem)
+        for k, name in enumerate(as_list(ops.get("remove"))):
+            problem = check_header_name_other(name)
+            if problem:
+                yield Finding((*base, side, "remove", k), problem)
+
+
+@rule(
+    "ML411",
+    "header-operations",
+    Severity.ERROR,
+    summary="A header to set, add or remove has an invalid name or value.",
+    rationale="""
+        In `headers` of an HTTP route and of each of its destinations: request headers to set
+        or add may not be empty or pseudo-headers other than `:authority`; headers to remove,
+        and response headers, may not be empty, `host` or pseudo-headers (starting with `:`).
+        Values may not hold control characters such as line breaks, and Envoy `%…%`
+        formatters in them must be well formed (`%%` for a literal `%`). Istio's webhook
+        rejects the resource otherwise.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          hosts:
+          - reviews
+          http:
+          - headers:
+              response:
+                set:
+                  x-discount: 50%  # expect: ML411@23 spec.http[0].headers.response.set.x-discount
+            route:
+            - destination:
+                host: reviews
+    """,
+    good="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          hosts:
+          - reviews
+          http:
+          - headers:
+              response:
+                set:
+                  x-discount: 50%%
+            route:
+            - destination:
+                host: reviews
+    """,
+    kinds={"VirtualService"},
+    source=f"{WEBHOOK_VS} (validateHTTPRoute), {WEBHOOK} (validateHTTPRouteDestinations, "
+    "ValidateHTTPHeaderWithAuthorityOperationName, ValidateHTTPHeaderOperationName, "
+    "ValidateHTTPHeaderValue), pkg/config/validation/header_value_validator.go",
+    catalogue=(
+        "vs-hdr-req-setadd-name",
+        "vs-hdr-req-remove",
+        "vs-hdr-resp-name",
+        "vs-hdr-value-ctl",
+        "vs-hdr-value-fmt",
+    ),
+    istio="IST0106",
+)
+def header_operations(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    for base, route in http_routes(spec):
+        yield from _header_ops((*base, "headers"), route.get("headers"))
+        for k, dest in enumerate(as_list(route.get("route"))):
+            yield from _header_ops((*base, "route", k, "headers"), as_map(dest).get("headers"))
+
+
+def _is_authority(name: Any) -> bool:
+    return isinstance(name, str) and name.lower() in (":authority", "host")
+
+
+@rule(
+    "ML412",
+    "authority-rewritten-twice",
+    Severity.ERROR,
+    summary="An HTTP route rewrites the authority in more than one place.",
+    rationale="""
+        The authority (Host header) of a request can be rewritten with `rewrite.authority` or
+        by setting or adding `host` / `:authority` in `headers.request`, but only in one of
+        these places per route: Istio's webhook rejects the resource otherwise.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          hosts:
+          - reviews
+          http:
+          - rewrite:
+              authority: reviews.internal
+            headers:
+              request:
+                set:
+                  host: reviews.example.com  # expect: ML412@11 spec.http[0].headers.request.set.host
+            route:
+            - destination:
+                host: reviews
+    """,
+    good="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          hosts:
+          - reviews
+          http:
+          - rewrite:
+              authority: reviews.internal
+            route:
+            - destination:
+                host: reviews
+    """,
+    kinds={"VirtualService"},
+    source=f"{WEBHOOK_VS} (validateAuthorityRewrite) — 'authority header cannot be set multiple times'",
+    catalogue=("vs-authority-twice",),
+    istio="IST0106",
+)
+def authority_rewritten_twice(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    for base, route in http_routes(spec):
+        authority = as_map(route.get("rewrite")).get("authority")
+        first = "rewrite.authority" if isinstance(authority, str) and authority else None
+        request = as_map(as_map(route.get("headers")).get("request"))
+        for op in ("set", "add"):
+            for name, value in as_map(request.get(op)).items():
+                if not _is_authority(name):
+                    continue
+                if first is not None:
+                    yield Finding(
+                        (*base, "headers", "request", op, name),
+                        f"the authority is already rewritten by {first}: rewrite it in one "
+                        "place only",
+                        key=True,
+                    )
+                elif isinstance(value, str) and value:
+                    first = f"headers.request.{op}.{name}"
