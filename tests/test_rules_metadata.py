@@ -10,7 +10,8 @@ from meshlint import rules
 from meshlint.config import Config
 from meshlint.diagnostics import Diagnostic
 from meshlint.engine import lint_paths, lint_text
-from meshlint.rules.metadata.metadata import ANNOTATIONS_LIMIT, has_placeholder
+from meshlint.rules.lib.placeholders import has_placeholder
+from meshlint.rules.metadata.labels import ANNOTATIONS_LIMIT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "metadata"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
