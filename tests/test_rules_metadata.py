@@ -65,10 +65,10 @@ EXPECTED: dict[str, list[Row]] = {
         ("ML304", "error", 10, 13, "metadata.labels.canary"),
         ("ML304", "error", 11, 12, "metadata.labels.owner"),
         ("ML304", "warning", 12, 13, "metadata.labels.release"),
-        ("ML304", "error", 17, 7, 'spec.selector.matchLabels["/version"]'),
+        ("ML312", "error", 17, 7, 'spec.selector.matchLabels["/version"]'),
         ("ML304", "error", 22, 18, "spec.template.metadata.labels.version"),
         ("ML304", "error", 34, 5, "metadata.labels"),
-        ("ML304", "error", 38, 12, "spec.selector.matchLabels.app"),
+        ("ML312", "error", 38, 12, "spec.selector.matchLabels.app"),
         ("ML304", "error", 47, 3, "metadata.labels"),
     ],
     "annotations-bad.yaml": [
@@ -471,9 +471,34 @@ spec:
   mtls:
     mode: STRICT
 """
-    d = only(lint(text), "ML304")
+    d = only(lint(text), "ML312")
     assert "`*` is not a wildcard" in d.message
     assert (d.line, d.column) == (8, 7)
+
+
+def test_selector_labels_answer_to_the_old_code() -> None:
+    """ML312 was split off ML304: the old code still selects, ignores and suppresses it."""
+    text = """apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: reviews
+  labels:
+    version: 1.10
+spec:
+  selector:
+    matchLabels:
+      app: "reviews-*"
+"""
+
+    def codes(config: Config, text: str = text) -> list[str]:
+        return [d.code for d in lint_text(text, config, name="t.yaml").findings]
+
+    assert codes(Config(select=["ML304"])) == ["ML304", "ML312"]
+    assert codes(Config(select=["ML312"])) == ["ML312"]
+    assert codes(Config(select=["ML3"], ignore=["ML304"])) == []
+    assert codes(Config(select=["ML3"], ignore=["ML312"])) == ["ML304"]
+    suppressed = text.replace('"reviews-*"', '"reviews-*"  # meshlint: disable=ML304')
+    assert codes(Config(select=["ML3"]), suppressed) == ["ML304"]
 
 
 @pytest.mark.parametrize(
@@ -535,7 +560,7 @@ spec:
 
 def test_rule_metadata() -> None:
     ours = [r for r in rules.all_rules() if r.code.startswith("ML3") and r.code < "ML320"]
-    assert [r.code for r in ours] == [f"ML3{n:02d}" for n in range(1, 12)]
+    assert [r.code for r in ours] == [f"ML3{n:02d}" for n in range(1, 13)]
     for r in ours:
         assert r.check is not None and r.bad and r.good
         assert r.kinds is None

@@ -1,7 +1,9 @@
-"""Labels and annotations: their keys, their values and the maps that hold them (ML304, ML305).
+"""Labels and annotations: their keys, their values and the maps that hold them (ML304, ML305,
+ML312).
 
 Facts: Kubernetes label and annotation syntax (apimachinery ``IsQualifiedName``,
-``IsValidLabelValue``, ``ValidateAnnotationsSize``).
+``IsValidLabelValue``, ``ValidateAnnotationsSize``) and Istio's validating webhook
+(``validateWorkloadSelector``: no empty key and no `*` in a selector).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from meshlint.rules.lib.metadata import (
     unquoted,
 )
 from meshlint.rules.lib.placeholders import has_placeholder
+
+_W = "webhook: pkg/config/validation/validation.go"
+_LABEL_SYNTAX = "API server: apimachinery IsQualifiedName, IsValidLabelValue"
 
 _KEY_ACCEPTED = (
     "A key is a name of " + LABEL_NAME.accepted + ", optionally after a prefix and '/' (the "
@@ -59,14 +64,6 @@ def _string_map_problem(path: FieldPath, value: Any) -> Finding | None:
         return None  # ML306
     example = f"`app: reviews` on the line after `{path[-1]}:`, indented"
     return Finding(path, not_a_mapping(".".join(map(str, path)), value, example))
-
-
-_LABEL_MAPS: tuple[FieldPath, ...] = (
-    ("metadata", "labels"),
-    ("spec", "template", "metadata", "labels"),
-    ("spec", "selector", "matchLabels"),
-    ("spec", "jobTemplate", "spec", "template", "metadata", "labels"),
-)
 
 
 def _get(data: Any, path: FieldPath) -> tuple[bool, Any]:
@@ -114,34 +111,58 @@ def _label_value(
         )
 
 
+def _invalid_labels(
+    res: Resource, maps: tuple[FieldPath, ...], selector: bool
+) -> Iterator[Finding]:
+    """What is wrong with the label maps at ``maps`` (those of a selector: ``selector``)."""
+    data = res.data
+    for where in maps:
+        present, labels = _get(data, where)
+        if not present:
+            continue
+        if not isinstance(labels, dict):
+            problem = _string_map_problem(where, labels)
+            if problem is not None:
+                yield problem
+            continue
+        for key, value in labels.items():
+            path = (*where, key)
+            wrong = _key_problems(key)
+            if wrong and not has_placeholder(key):
+                yield Finding(
+                    path,
+                    f"label key `{key}` is not valid: it {joined(wrong)}. "
+                    f"{_KEY_ACCEPTED}.{_wildcard_hint(key, selector)}",
+                    key=True,
+                )
+            yield from _label_value(res, path, key, value, selector)
+
+
+# The labels of the object and of the pod templates it holds (Deployments, Jobs, CronJobs, …).
+_LABEL_MAPS: tuple[FieldPath, ...] = (
+    ("metadata", "labels"),
+    ("spec", "template", "metadata", "labels"),
+    ("spec", "jobTemplate", "spec", "template", "metadata", "labels"),
+)
+
+
 @rule(
     "ML304",
     "invalid-label",
     Severity.ERROR,
-    catalogue=(
-        "gen-labels",
-        "g-label-key",
-        "g-label-value",
-        "g-sel-empty-key",
-        "g-sel-wildcard",
-        "pa-sel-empty-key",
-        "pa-sel-wildcard",
-        "ra-sel-empty-key",
-        "ra-sel-wildcard",
-        "ap-sel-empty-key",
-        "ap-sel-wildcard",
-        "tm-sel-empty-key",
-        "tm-sel-wildcard",
-    ),
-    summary="A label key or value is not valid for Kubernetes.",
+    catalogue=("gen-labels", "g-label-key", "g-label-value"),
+    summary="A label key or value of an object or of a pod template is not valid for Kubernetes.",
     rationale="""
         Label keys are an optional DNS-subdomain prefix (at most 253 characters) and `/`,
         then a name of at most 63 letters, digits, `-`, `_` and `.` that starts and ends with a
         letter or digit. Values follow the same rule for the name part, or are empty. Values
         must be strings: YAML reads `version: 1` as a number, `version: 1.10` as the number 1.1
         and `canary: true` as a boolean, and the API server rejects them. Quote them. This is
-        checked in `metadata.labels`, in pod-template labels of workloads
-        (`spec.template.metadata.labels`) and in `spec.selector.matchLabels`.
+        checked in `metadata.labels` and in the pod-template labels of workloads
+        (`spec.template.metadata.labels`, and a CronJob's
+        `spec.jobTemplate.spec.template.metadata.labels`).
+
+        The labels of selectors (`spec.selector.matchLabels`) were split off in 0.2 as ML312.
     """,
     bad="""
         apiVersion: networking.istio.io/v1
@@ -165,30 +186,78 @@ def _label_value(
         spec:
           host: reviews
     """,
+    source=_LABEL_SYNTAX,
 )
 def invalid_label(res: Resource) -> Iterator[Finding]:
-    data = res.data
-    for where in _LABEL_MAPS:
-        present, labels = _get(data, where)
-        if not present:
-            continue
-        if not isinstance(labels, dict):
-            problem = _string_map_problem(where, labels)
-            if problem is not None:
-                yield problem
-            continue
-        selector = where[-1] == "matchLabels"
-        for key, value in labels.items():
-            path = (*where, key)
-            wrong = _key_problems(key)
-            if wrong and not has_placeholder(key):
-                yield Finding(
-                    path,
-                    f"label key `{key}` is not valid: it {joined(wrong)}. "
-                    f"{_KEY_ACCEPTED}.{_wildcard_hint(key, selector)}",
-                    key=True,
-                )
-            yield from _label_value(res, path, key, value, selector)
+    yield from _invalid_labels(res, _LABEL_MAPS, selector=False)
+
+
+_SELECTOR_LABELS: tuple[FieldPath, ...] = (("spec", "selector", "matchLabels"),)
+
+
+@rule(
+    "ML312",
+    "invalid-selector-label",
+    Severity.ERROR,
+    catalogue=(
+        "g-sel-empty-key",
+        "g-sel-wildcard",
+        "pa-sel-empty-key",
+        "pa-sel-wildcard",
+        "ra-sel-empty-key",
+        "ra-sel-wildcard",
+        "ap-sel-empty-key",
+        "ap-sel-wildcard",
+        "tm-sel-empty-key",
+        "tm-sel-wildcard",
+    ),
+    summary="A label of a selector (`spec.selector.matchLabels`) is not valid, or uses `*`.",
+    rationale="""
+        A selector picks workloads by exact label equality, so its labels follow the label
+        syntax: a key is an optional DNS-subdomain prefix and `/`, then a name of at most 63
+        letters, digits, `-`, `_` and `.` that starts and ends with a letter or digit; a value
+        is empty or such a name, and a string (quote `version: 1.10`). There are no wildcards:
+        `app: reviews-*` matches no pod, and Istio's webhook rejects an empty key and a `*` in
+        the selector of a PeerAuthentication, RequestAuthentication, AuthorizationPolicy or
+        Telemetry ('empty key is not supported in selector', 'wildcard is not supported in
+        selector'). The API server rejects the same labels in the selector of a workload
+        (a Deployment's `spec.selector.matchLabels`). The selectors of DestinationRule,
+        ServiceEntry and Sidecar are ML321's.
+
+        Split off ML304 (invalid-label) in 0.2.
+    """,
+    bad="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: "reviews-*"  # expect: ML312@12 spec.selector.matchLabels.app
+          mtls:
+            mode: STRICT
+    """,
+    good="""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          selector:
+            matchLabels:
+              app: reviews
+          mtls:
+            mode: STRICT
+    """,
+    source=f"{_W} (validateWorkloadSelector) — 'empty key is not supported in selector', "
+    f"'wildcard is not supported in selector'; {_LABEL_SYNTAX}",
+    aliases=("ML304",),
+)
+def invalid_selector_label(res: Resource) -> Iterator[Finding]:
+    yield from _invalid_labels(res, _SELECTOR_LABELS, selector=True)
 
 
 _ANNOTATION_MAPS: tuple[FieldPath, ...] = (
