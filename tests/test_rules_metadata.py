@@ -1,27 +1,26 @@
-"""ML3xx: metadata and unrendered template placeholders, each finding at its exact place."""
+"""ML3xx: metadata and unrendered template placeholders: messages and edge cases.
+
+The findings of the fixtures (tests/fixtures/rules/metadata/) are stated by their markers and
+checked by tests/test_rule_fixtures.py.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from conftest import SHARED
 
-from meshlint import rules
 from meshlint.config import Config
 from meshlint.diagnostics import Diagnostic
 from meshlint.engine import lint_paths, lint_text
-from meshlint.rules.metadata.metadata import ANNOTATIONS_LIMIT, has_placeholder
+from meshlint.rules.lib.placeholders import has_placeholder
+from meshlint.rules.metadata.labels import ANNOTATIONS_LIMIT
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "metadata"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SEED = SHARED / "corpus" / "seed"
 ML3 = Config(select=["ML3"])
 
 Row = tuple[str, str, int, int, str]  # code, severity, line, column, path
-
-
-def lint_file(path: Path) -> list[Diagnostic]:
-    return lint_paths([str(path)], ML3).findings
 
 
 def rows(found: list[Diagnostic]) -> list[Row]:
@@ -36,96 +35,6 @@ def only(found: list[Diagnostic], code: str) -> Diagnostic:
     hits = [d for d in found if d.code == code]
     assert len(hits) == 1, rows(found)
     return hits[0]
-
-
-# ---------------------------------------------------------------------------------------------
-# Fixtures: every finding of each bad file, and silence on each good file
-# ---------------------------------------------------------------------------------------------
-
-EXPECTED: dict[str, list[Row]] = {
-    "names-bad.yaml": [
-        ("ML301", "error", 4, 1, "metadata"),
-        ("ML301", "error", 12, 1, "metadata"),
-        ("ML302", "error", 20, 9, "metadata.name"),
-        ("ML302", "error", 29, 9, "metadata.name"),
-        ("ML302", "error", 42, 9, "metadata.name"),
-        ("ML302", "error", 50, 9, "metadata.name"),
-        ("ML303", "error", 51, 14, "metadata.namespace"),
-        ("ML302", "error", 59, 3, "metadata"),
-        ("ML307", "error", 59, 3, "metadata"),
-        ("ML307", "error", 67, 1, "metadata"),
-        ("ML303", "error", 76, 14, "metadata.namespace"),
-        ("ML302", "error", 84, 9, "metadata.name"),
-    ],
-    "labels-bad.yaml": [
-        ("ML304", "error", 7, 14, "metadata.labels.version"),
-        ("ML304", "error", 8, 5, 'metadata.labels["app.kubernetes.io/part of"]'),
-        ("ML304", "error", 9, 5, 'metadata.labels["Example.com/tier"]'),
-        ("ML304", "error", 10, 13, "metadata.labels.canary"),
-        ("ML304", "error", 11, 12, "metadata.labels.owner"),
-        ("ML304", "warning", 12, 13, "metadata.labels.release"),
-        ("ML304", "error", 17, 7, 'spec.selector.matchLabels["/version"]'),
-        ("ML304", "error", 22, 18, "spec.template.metadata.labels.version"),
-        ("ML304", "error", 34, 5, "metadata.labels"),
-        ("ML304", "error", 38, 12, "spec.selector.matchLabels.app"),
-        ("ML304", "error", 47, 3, "metadata.labels"),
-    ],
-    "annotations-bad.yaml": [
-        ("ML305", "error", 6, 5, 'metadata.annotations["deployment kubernetes.io/revision"]'),
-        ("ML305", "error", 8, 7, 'metadata.annotations["proxy.istio.io/config"]'),
-        ("ML305", "error", 9, 27, 'metadata.annotations["meshlint.example/ttl"]'),
-        ("ML305", "error", 19, 34, 'spec.template.metadata.annotations["sidecar.istio.io/inject"]'),
-        (
-            "ML305",
-            "warning",
-            20,
-            55,
-            'spec.template.metadata.annotations["traffic.sidecar.istio.io/excludeOutboundPorts"]',
-        ),
-        ("ML308", "error", 33, 5, 'metadata.annotations["istio.io/dry-run"]'),
-        ("ML309", "error", 48, 23, 'metadata.annotations["istio.io/dry-run"]'),
-        ("ML310", "error", 65, 11, "spec.action"),
-        (
-            "ML311",
-            "error",
-            80,
-            5,
-            'metadata.annotations["internal.istio.io/webhook-always-reject"]',
-        ),
-        ("ML311", "error", 81, 5, 'metadata.annotations["internal.istio.io/parent-namespace"]'),
-    ],
-    "placeholders-bad.yaml": [
-        ("ML306", "error", 4, 9, "metadata.name"),
-        ("ML306", "error", 5, 14, "metadata.namespace"),
-        ("ML306", "error", 7, 11, "metadata.labels.team"),
-        ("ML306", "error", 14, 9, 'spec.http[0].match[0].headers["{{ .Values.header }}"]'),
-        ("ML306", "error", 17, 16, "spec.http[0].match[0].uri.regex"),
-        ("ML306", "error", 20, 15, "spec.http[0].route[0].destination.host"),
-        ("ML306", "error", 21, 17, "spec.http[0].route[0].destination.subset"),
-        ("ML306", "error", 25, 20, "spec.http[0].headers.request.set.x-build"),
-        ("ML306", "error", 26, 20, "spec.http[0].headers.request.set.x-owner"),
-        ("ML306", "error", 27, 19, "spec.http[0].headers.request.set.x-note"),
-        ("ML306", "warning", 29, 18, "spec.http[0].rewrite.authority"),
-        ("ML306", "error", 46, 16, "spec.template.spec.containers[0].image"),
-        ("ML306", "error", 47, 16, "spec.template.spec.containers[0].args[0]"),
-    ],
-}
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_bad_fixture(name: str) -> None:
-    assert rows(lint_file(FIXTURES / name)) == EXPECTED[name]
-
-
-@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*-good.yaml")))
-def test_good_fixture(name: str) -> None:
-    assert rows(lint_file(FIXTURES / name)) == []
-
-
-def test_every_rule_has_a_failing_fixture() -> None:
-    fired = {row[0] for expected in EXPECTED.values() for row in expected}
-    ours = {r.code for r in rules.all_rules() if r.code.startswith("ML3") and r.code < "ML320"}
-    assert ours <= fired
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,9 +379,34 @@ spec:
   mtls:
     mode: STRICT
 """
-    d = only(lint(text), "ML304")
+    d = only(lint(text), "ML312")
     assert "`*` is not a wildcard" in d.message
     assert (d.line, d.column) == (8, 7)
+
+
+def test_selector_labels_answer_to_the_old_code() -> None:
+    """ML312 was split off ML304: the old code still selects, ignores and suppresses it."""
+    text = """apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: reviews
+  labels:
+    version: 1.10
+spec:
+  selector:
+    matchLabels:
+      app: "reviews-*"
+"""
+
+    def codes(config: Config, text: str = text) -> list[str]:
+        return [d.code for d in lint_text(text, config, name="t.yaml").findings]
+
+    assert codes(Config(select=["ML304"])) == ["ML304", "ML312"]
+    assert codes(Config(select=["ML312"])) == ["ML312"]
+    assert codes(Config(select=["ML3"], ignore=["ML304"])) == []
+    assert codes(Config(select=["ML3"], ignore=["ML312"])) == ["ML304"]
+    suppressed = text.replace('"reviews-*"', '"reviews-*"  # meshlint: disable=ML304')
+    assert codes(Config(select=["ML3"]), suppressed) == ["ML304"]
 
 
 @pytest.mark.parametrize(
@@ -530,19 +464,6 @@ spec:
   host: reviews
 """
     assert lint(text) == []
-
-
-def test_rule_metadata() -> None:
-    ours = [r for r in rules.all_rules() if r.code.startswith("ML3") and r.code < "ML320"]
-    assert [r.code for r in ours] == [f"ML3{n:02d}" for n in range(1, 12)]
-    for r in ours:
-        assert r.check is not None and r.bad and r.good
-        assert r.kinds is None
-        assert r.severity.label == "error"
-        assert r.summary.endswith(".")
-    for r in ours:
-        assert r.code in {d.code for d in lint(r.bad)}, r.code
-        assert r.code not in {d.code for d in lint(r.good)}, r.code
 
 
 def test_only_the_document_with_a_placeholder_is_reported() -> None:

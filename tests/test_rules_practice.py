@@ -1,95 +1,27 @@
 """Best-practice rules of the per-kind families (ML427-ML431 VirtualService, ML520-ML521
-DestinationRule, ML771-ML772 AuthorizationPolicy) on tests/fixtures/practice.
+DestinationRule, ML771-ML772 AuthorizationPolicy): messages and edge cases.
 
-Each ``<CODE>-bad.yaml`` gives exactly the findings listed here (code, severity, line, column,
-path) when linted with that rule alone; each ``<CODE>-good.yaml``, a small repository with the
-Services and Deployments it needs, gives no finding of any rule at all.
+Their fixtures, tests/fixtures/rules/practice/<CODE>-bad.yaml and <CODE>-good.yaml (a small
+repository with the Services and Deployments it needs), state their findings with markers and
+are checked by tests/test_rule_fixtures.py.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from conftest import FIXTURES
+from conftest import PRACTICE_CODES
 
 from meshlint import rules
 from meshlint.config import Config
 from meshlint.diagnostics import Severity
-from meshlint.engine import lint_paths, lint_text
+from meshlint.engine import lint_text
 
-DIR = FIXTURES / "practice"
-Row = tuple[str, str, int, int, str]
-
-EXPECTED: dict[str, list[Row]] = {
-    "ML427": [
-        ("ML427", "warning", 58, 22, "spec.http[0].retries.perTryTimeout"),
-        ("ML427", "warning", 69, 22, "spec.http[1].retries.perTryTimeout"),
-    ],
-    "ML428": [
-        ("ML428", "info", 63, 5, "spec.http[0].retries"),
-        ("ML428", "info", 88, 5, "spec.http[3].retries"),
-    ],
-    "ML429": [
-        ("ML429", "warning", 69, 16, "spec.http[0].retries.retryOn"),
-        ("ML429", "info", 80, 16, "spec.http[1].retries.retryOn"),
-        ("ML429", "info", 95, 16, "spec.http[3].retries.retryOn"),
-    ],
-    "ML430": [
-        ("ML430", "warning", 116, 5, "spec.http[2].match"),
-        ("ML430", "warning", 131, 5, "spec.http[4]"),
-        ("ML430", "warning", 155, 5, "spec.http[1].match"),
-    ],
-    "ML431": [
-        ("ML431", "info", 109, 15, "spec.http[0].route[1].weight"),
-        ("ML431", "warning", 115, 7, "spec.http[1].route[1]"),
-        ("ML431", "info", 123, 15, "spec.tcp[0].route[0].weight"),
-    ],
-    "ML520": [
-        ("ML520", "warning", 85, 27, "spec.trafficPolicy.outlierDetection.maxEjectionPercent"),
-        (
-            "ML520",
-            "warning",
-            92,
-            29,
-            "spec.trafficPolicy.portLevelSettings[0].outlierDetection.maxEjectionPercent",
-        ),
-    ],
-    "ML521": [
-        ("ML521", "info", 81, 5, "spec.trafficPolicy.outlierDetection"),
-        ("ML521", "info", 95, 7, "spec.subsets[0].trafficPolicy.outlierDetection"),
-    ],
-    "ML771": [
-        # line 12, `spec: {}`: Istio's documented allow-nothing policy, left alone
-        ("ML771", "warning", 23, 11, "spec.action"),
-        ("ML771", "warning", 34, 3, "spec.rules"),
-    ],
-    "ML772": [
-        ("ML772", "info", 19, 5, "spec.rules[0]"),  # the only rule: the allow-all policy
-        ("ML772", "warning", 36, 5, "spec.rules[1]"),
-    ],
-}
-CODES = sorted(EXPECTED)
-
-
-def rows(path: Path, code: str) -> list[Row]:
-    found = lint_paths([str(path)], Config(select=[code])).findings
-    return [(d.code, d.severity.label, d.line, d.column, d.path) for d in found]
+CODES = sorted(PRACTICE_CODES)
 
 
 def findings(text: str, code: str) -> list[tuple[str, str, str]]:
     found = lint_text(text, Config(select=[code]), name="case.yaml").findings
     return [(d.severity.label, d.path, d.message) for d in found]
-
-
-@pytest.mark.parametrize("code", CODES)
-def test_bad_fixture(code: str) -> None:
-    assert rows(DIR / f"{code}-bad.yaml", code) == EXPECTED[code]
-
-
-@pytest.mark.parametrize("code", CODES)
-def test_good_fixture_has_no_finding_at_all(code: str) -> None:
-    assert lint_paths([str(DIR / f"{code}-good.yaml")], Config()).findings == []
 
 
 def test_metadata() -> None:

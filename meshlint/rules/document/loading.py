@@ -40,6 +40,7 @@ rule(
           name: reviews
         spec:
           hosts: [reviews
+        # expect: ML101@8:1 -
     """,
     good="""
         apiVersion: networking.istio.io/v1
@@ -74,7 +75,7 @@ rule(
           name: reviews
         spec:
           host: reviews
-          host: ratings
+          host: ratings  # expect: ML102@3 -
     """,
     good="""
         apiVersion: networking.istio.io/v1
@@ -114,7 +115,7 @@ rule(
         names the keys the fragment starts with, to help find where it belongs.
     """,
     bad="""
-        livenessProbe:
+        livenessProbe:  # expect: ML104@1 -
           httpGet:
             path: /health
             port: 8080
@@ -149,7 +150,7 @@ rule(
     bad="""
         a: &a [x, x, x, x, x, x, x, x, x, x]
         b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
-        c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+        c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]  # expect: ML105@4 -
         d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
         e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]
     """,
@@ -178,7 +179,7 @@ rule(
         metadata:
           name: settings
         data:
-          ? [a, b]
+          ? [a, b]  # expect: ML106@5 -
           : c
     """,
     good="""

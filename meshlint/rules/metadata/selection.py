@@ -35,7 +35,7 @@ _SELECTORS: dict[str, tuple[str, str, _Grammar]] = {
     "Telemetry": ("selector", "matchLabels", "security"),
 }
 # The networking kinds whose selector keys and values Istio's webhook checks itself (those of
-# the security kinds and Telemetry are labels, which ML304 judges).
+# the security kinds and Telemetry are labels, which ML312 judges).
 _CHECKED_SELECTORS = ("DestinationRule", "ServiceEntry", "Sidecar")
 _TARGETING = ("RequestAuthentication", "AuthorizationPolicy", "Telemetry")
 
@@ -137,7 +137,7 @@ def workload_selector_without_labels(res: Resource) -> Iterator[Finding]:
         Sidecar) picks pods by exact label equality: there are no wildcards in selectors, and
         a label key is never empty. Istio's webhook rejects the resource ('empty key is not
         supported in selector', 'wildcard is not supported in selector'). The selectors of the
-        security kinds and Telemetry hold labels, which ML304 judges.
+        security kinds and Telemetry hold labels, which ML312 judges.
 
         Before 0.2 each kind had a rule of its own: ML504 (DestinationRule), ML636
         (ServiceEntry) and ML660 (Sidecar); those codes still select, ignore and suppress this

@@ -86,8 +86,8 @@ rule(
           name: reviews-settings
           namespace: shop
         data:
-          port: 9080
-          verbose: true
+          port: 9080  # expect: ML210@9 data.port
+          verbose: true  # expect: ML210@12 data.verbose
     """,
     good="""
         apiVersion: v1

@@ -37,7 +37,7 @@ _VS_HEAD = """
         merge conflict.
     """,
     bad="""
-        kind: VirtualService
+        kind: VirtualService  # expect: ML201@1 -
         metadata:
           name: reviews
         spec:
@@ -85,7 +85,7 @@ def _kind_suggestion(group: str, kind: str) -> str | None:
     """,
     bad="""
         apiVersion: networking.istio.io/v1
-        kind: Virtualservice
+        kind: Virtualservice  # expect: ML202@7 kind
         metadata:
           name: reviews
         spec:
@@ -131,7 +131,7 @@ def unknown_kind(res: Resource) -> Iterator[Finding]:
         version (`security.istio.io/v1alpha3`, `telemetry.istio.io/v1beta1`) is rejected.
     """,
     bad="""
-        apiVersion: security.istio.io/v1alpha3
+        apiVersion: security.istio.io/v1alpha3  # expect: ML203@13 apiVersion
         kind: PeerAuthentication
         metadata:
           name: default
@@ -173,7 +173,7 @@ def unserved_api_version(res: Resource) -> Iterator[Finding]:
         the day the old versions stop being served.
     """,
     bad="""
-        apiVersion: networking.istio.io/v1alpha3
+        apiVersion: networking.istio.io/v1alpha3  # expect: ML204@13 apiVersion
         kind: VirtualService
         metadata:
           name: reviews
@@ -221,7 +221,7 @@ def old_api_version(res: Resource) -> Iterator[Finding]:
         still apply they do nothing.
     """,
     bad="""
-        apiVersion: authentication.istio.io/v1alpha1
+        apiVersion: authentication.istio.io/v1alpha1  # expect: ML205@13 apiVersion
         kind: Policy
         metadata:
           name: default
@@ -267,7 +267,7 @@ rule(
       - route:
         - destination:
             host: reviews
-        retires:
+        retires:  # expect: ML206@5 spec.http[0].retires
           attempts: 3
     """,
     good=_VS_HEAD
@@ -324,7 +324,7 @@ rule(
     bad=_VS_HEAD
     + """
     spec:
-      hosts: reviews
+      hosts: reviews  # expect: ML207@10 spec.hosts
     """,
     good=_VS_HEAD
     + """
@@ -366,7 +366,7 @@ rule(
         kind: DestinationRule
         metadata:
           name: reviews
-        spec:
+        spec:  # expect: ML208@1 spec.host
           subsets:
           - name: v1
             labels:
@@ -504,7 +504,7 @@ rule(
           host: reviews
           trafficPolicy:
             loadBalancer:
-              simple: FASTEST
+              simple: FASTEST  # expect: ML209@15 spec.trafficPolicy.loadBalancer.simple
     """,
     good="""
         apiVersion: networking.istio.io/v1
