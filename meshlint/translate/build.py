@@ -1454,7 +1454,19 @@ class Builder:
         inbound.policies = self._authz_policies()
         inbound.jwt = self._jwt_providers()
         if (
-            inbound.mode != "DISABLE"
+            inbound.mode == "PERMISSIVE"
+            and self.plan.certificates is None
+            and self.request.require_certs
+        ):
+            self.note(
+                peer.source or workload,
+                ("spec", "mtls", "mode") if peer.source is not None else (),
+                f"not translated: the mutual TLS side of PERMISSIVE on port {port} needs the "
+                "workload certificates (--certs DIR, from `meshlint certs DIR`): the inbound "
+                "listener takes plaintext only",
+            )
+        if (
+            inbound.mode == "STRICT"
             and self.plan.certificates is None
             and self.request.require_certs
         ):

@@ -279,7 +279,7 @@ class EnvoyRenderer:
             inbound=True,
         )
         chains = []
-        if inbound.mode in ("STRICT", "PERMISSIVE"):
+        if inbound.mode in ("STRICT", "PERMISSIVE") and plan.certificates is not None:
             chains.append(
                 {
                     COMMENT: f"mutual TLS ({_from(inbound.mode_origin, inbound.mode) if inbound.mode_origin else inbound.mode + ', Istio default'})",
