@@ -222,7 +222,7 @@ def _export_targets(index: MeshIndex) -> _ExportTargets:
           - reviews
           exportTo:
           - .
-          - store-front
+          - store-front  # expect: ML999@5 spec.exportTo[1]
           http:
           - route:
             - destination:
@@ -451,7 +451,7 @@ def _l7_routing(rec: Record, index: MeshIndex) -> tuple[str, list[_Destination]]
           namespace: shop
         spec:
           hosts:
-          - reviews
+          - reviews  # expect: ML998@5 spec.hosts[0]
           http:
           - route:
             - destination:
@@ -583,7 +583,7 @@ def ambient_l7_routing_without_waypoint(rec: Record, index: MeshIndex) -> Iterat
           namespace: storefront
         spec:
           hosts:
-          - reviews.shop.svc.cluster.local
+          - reviews.shop.svc.cluster.local  # expect: ML997@5 spec.hosts[0]
           http:
           - route:
             - destination:
@@ -846,7 +846,7 @@ def _selector_path(rec: Record) -> FieldPath | None:
           namespace: shop
         spec:
           targetRefs:
-          - kind: Service
+          - kind: Service  # expect: ML996@5 spec.targetRefs[0]
             group: ""
             name: orders
           action: ALLOW
@@ -1002,7 +1002,7 @@ def ambient_l7_policy_without_waypoint(rec: Record, index: MeshIndex) -> Iterato
           namespace: shop
         spec:
           selector:
-            matchLabels:
+            matchLabels:  # expect: ML995@5 spec.selector
               app: orders
           jwtRules:
           - issuer: https://auth.example.com
@@ -1095,7 +1095,7 @@ def ambient_l7_policy_without_target_refs(rec: Record, index: MeshIndex) -> Iter
         kind: Sidecar
         metadata:
           name: default
-          namespace: shop
+          namespace: shop  # expect: ML994@14 metadata.namespace
         spec:
           egress:
           - hosts:

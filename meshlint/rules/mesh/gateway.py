@@ -361,6 +361,14 @@ def _join(*docs: str) -> str:
     return "---\n".join(d if d.endswith("\n") else d + "\n" for d in docs)
 
 
+def _expect(doc: str, line: str, expected: str) -> str:
+    """``doc`` with the expectation marker ``# expect: {expected}`` at the end of its first
+    line that reads ``line``: the offending line of a bad example built from the templates."""
+    if f"{line}\n" not in doc:
+        raise ValueError(f"no line {line!r} to mark")
+    return doc.replace(f"{line}\n", f"{line}  # expect: {expected}\n", 1)
+
+
 def _services_by_namespace(index: MeshIndex) -> dict[str, list[tuple[Record, dict[str, str]]]]:
     out: dict[str, list[tuple[Record, dict[str, str]]]] = {}
     for svc in index.by_kind.get("Service", ()):
@@ -425,7 +433,7 @@ def _tcp_ports(svc: Record) -> set[int] | None:
             "shop-gateway",
             """\
   - port:
-      number: 9443
+      number: 9443  # expect: ML955@15 spec.servers[0].port.number
       name: https
       protocol: HTTPS
     tls:
@@ -613,7 +621,7 @@ def _credential_users(index: MeshIndex) -> dict[tuple[str, str], _CredentialRef]
       protocol: HTTPS
     tls:
       mode: SIMPLE
-      credentialName: shop-tls
+      credentialName: shop-tls  # expect: ML956@23 spec.servers[0].tls.credentialName
     hosts:
     - shop.example.com
 """,
@@ -847,7 +855,11 @@ def _secret_problem(secret: Record) -> tuple[FieldPath, str] | None:
     """,
     bad=_join(
         _INGRESS,
-        _secret("shop-cert", cert=_CERT.replace("-----END CERTIFICATE-----\n", "")),
+        _expect(
+            _secret("shop-cert", cert=_CERT.replace("-----END CERTIFICATE-----\n", "")),
+            "  tls.crt: |",
+            'ML957@12 stringData["tls.crt"]',
+        ),
         _APP,
         _gateway(
             "shop-gateway",
@@ -1006,7 +1018,13 @@ _SERVER = """\
         _secret("shop-cert-v2"),
         _APP,
         _gateway("shop-gateway", _SERVER.format(cert="shop-cert", host="shop.example.com")),
-        _gateway("shop-gateway-v2", _SERVER.format(cert="shop-cert-v2", host="shop.example.com")),
+        _expect(
+            _gateway(
+                "shop-gateway-v2", _SERVER.format(cert="shop-cert-v2", host="shop.example.com")
+            ),
+            "    - shop.example.com",
+            "ML958@7 spec.servers[0].hosts[0]",
+        ),
         _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
     ),
     good=_join(
@@ -1157,7 +1175,11 @@ def _certificate_uses(
         _secret("wildcard-cert"),
         _APP,
         _gateway("shop-gateway", _SERVER.format(cert="wildcard-cert", host="shop.example.com")),
-        _gateway("blog-gateway", _SERVER.format(cert="wildcard-cert", host="blog.example.com")),
+        _expect(
+            _gateway("blog-gateway", _SERVER.format(cert="wildcard-cert", host="blog.example.com")),
+            "      credentialName: wildcard-cert",
+            "ML959@23 spec.servers[0].tls.credentialName",
+        ),
         _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
         _vs("blog", "  - blog.example.com\n", "blog-gateway", _HTTP_ROUTE),
     ),
@@ -1246,7 +1268,7 @@ def gateway_duplicate_certificate(gw: Record, index: MeshIndex) -> Iterator[Find
   - port:
       number: 80
       name: tcp-db
-      protocol: TCP
+      protocol: TCP  # expect: ML964@17 spec.servers[0].port.protocol
     hosts:
     - db.example.com
 """,
@@ -1408,7 +1430,11 @@ def _unserved(gw: Record, index: MeshIndex, want: str) -> Iterator[tuple[_Server
             _HTTP_SERVER.format(host="shop.example.com") + "    - www.shop.example.com\n",
         ),
         _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
-        _gateway("legacy-gateway", _HTTP_SERVER.format(host="old.example.com")),
+        _expect(
+            _gateway("legacy-gateway", _HTTP_SERVER.format(host="old.example.com")),
+            "    hosts:",
+            "ML960@5 spec.servers[0].hosts",
+        ),
         _vs("shop-legacy", "  - legacy.example.com\n", "legacy-gateway", _HTTP_ROUTE),
     ),
     good=_join(
@@ -1459,7 +1485,11 @@ def gateway_server_without_routes(gw: Record, index: MeshIndex) -> Iterator[Find
     bad=_join(
         _INGRESS,
         _APP,
-        _gateway("shop-gateway", _PASSTHROUGH.format(host="shop.example.com")),
+        _expect(
+            _gateway("shop-gateway", _PASSTHROUGH.format(host="shop.example.com")),
+            "      mode: PASSTHROUGH",
+            "ML961@13 spec.servers[0].tls.mode",
+        ),
         _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
     ),
     good=_join(
@@ -1535,11 +1565,15 @@ def _section(vs: Record, name: str) -> bool:
         _INGRESS,
         _APP,
         _gateway("shop-gateway", _PASSTHROUGH.format(host="shop.example.com")),
-        _vs(
-            "shop",
-            "  - shop.example.com\n",
-            "shop-gateway",
-            _HTTP_ROUTE + _TLS_ROUTE.format(host="shop.example.com"),
+        _expect(
+            _vs(
+                "shop",
+                "  - shop.example.com\n",
+                "shop-gateway",
+                _HTTP_ROUTE + _TLS_ROUTE.format(host="shop.example.com"),
+            ),
+            "  http:",
+            "ML962@3 spec.http",
         ),
     ),
     good=_join(
@@ -1596,11 +1630,15 @@ def http_routes_on_passthrough_server(vs: Record, index: MeshIndex) -> Iterator[
         _secret("shop-cert"),
         _APP,
         _gateway("shop-gateway", _SERVER.format(cert="shop-cert", host="shop.example.com")),
-        _vs(
-            "shop",
-            "  - shop.example.com\n",
-            "shop-gateway",
-            _HTTP_ROUTE + _TLS_ROUTE.format(host="shop.example.com"),
+        _expect(
+            _vs(
+                "shop",
+                "  - shop.example.com\n",
+                "shop-gateway",
+                _HTTP_ROUTE + _TLS_ROUTE.format(host="shop.example.com"),
+            ),
+            "  tls:",
+            "ML963@3 spec.tls",
         ),
     ),
     good=_join(
@@ -1736,7 +1774,11 @@ def _se_clashes(
     """,
     bad=_join(
         _se("payments-api", "shop", "api.payments.example.com", _SE_HTTPS),
-        _se("payments-api-tls", "billing", "api.payments.example.com", _SE_TLS),
+        _expect(
+            _se("payments-api-tls", "billing", "api.payments.example.com", _SE_TLS),
+            "    protocol: TLS",
+            "ML965@15 spec.ports[0].protocol",
+        ),
     ),
     good=_join(
         _se(
@@ -1794,7 +1836,11 @@ def serviceentry_protocol_conflict(se: Record, index: MeshIndex) -> Iterator[Fin
     """,
     bad=_join(
         _se("payments-api", "shop", "api.payments.example.com", _SE_HTTPS),
-        _se("payments", "billing", "api.payments.example.com", _SE_HTTPS),
+        _expect(
+            _se("payments", "billing", "api.payments.example.com", _SE_HTTPS),
+            "  - number: 443",
+            "ML966@13 spec.ports[0].number",
+        ),
     ),
     good=_join(
         _se(
@@ -1844,12 +1890,16 @@ def duplicate_serviceentry_port(se: Record, index: MeshIndex) -> Iterator[Findin
     """,
     bad=_join(
         _APP,
-        _se(
-            "frontend-vm",
-            "shop",
-            "frontend.shop.svc.cluster.local",
-            "  - number: 8080\n    name: http\n    protocol: HTTP\n",
-        ).replace("MESH_EXTERNAL", "MESH_INTERNAL"),
+        _expect(
+            _se(
+                "frontend-vm",
+                "shop",
+                "frontend.shop.svc.cluster.local",
+                "  - number: 8080\n    name: http\n    protocol: HTTP\n",
+            ).replace("MESH_EXTERNAL", "MESH_INTERNAL"),
+            "  - frontend.shop.svc.cluster.local",
+            "ML967@5 spec.hosts[0]",
+        ),
     ),
     good=_join(
         _APP,

@@ -160,7 +160,7 @@ def _namespace_known(index: MeshIndex, pattern: str) -> bool:
           - from:
             - source:
                 namespaces:
-                - front-end
+                - front-end  # expect: ML970@11 spec.rules[0].from[0].source.namespaces[0]
     """,
     good="""
         apiVersion: v1
@@ -303,7 +303,7 @@ def _accounts(index: MeshIndex) -> tuple[dict[str, set[str]], set[str]]:
           - from:
             - source:
                 principals:
-                - cluster.local/ns/bookshop/sa/reviews
+                - cluster.local/ns/bookshop/sa/reviews  # expect: ML971@11 spec.rules[0].from[0].source.principals[0]
     """,
     good="""
         apiVersion: v1
@@ -403,7 +403,7 @@ def authz_principal_unknown(ap: Record, index: MeshIndex) -> Iterator[Finding]:
           - from:
             - source:
                 principals:
-                - svc.cluster.local/ns/bookshop/sa/bookshop-reviews
+                - svc.cluster.local/ns/bookshop/sa/bookshop-reviews  # expect: ML972@11 spec.rules[0].from[0].source.principals[0]
     """,
     good="""
         apiVersion: security.istio.io/v1
@@ -502,7 +502,7 @@ def _virtual_service_hosts(index: MeshIndex) -> set[str]:
           - to:
             - operation:
                 hosts:
-                - rating
+                - rating  # expect: ML973@11 spec.rules[0].to[0].operation.hosts[0]
                 methods:
                 - GET
     """,
@@ -694,7 +694,7 @@ def _uncovered_workloads(index: MeshIndex) -> dict[int, _Uncovered]:
         apiVersion: apps/v1
         kind: Deployment
         metadata:
-          name: catalog
+          name: catalog  # expect: ML974@9 metadata.name
           namespace: shop
         spec:
           selector:
@@ -969,7 +969,7 @@ def _request_authentications(
           http:
           - match:
             - headers:
-                "@request.auth.claims.group":
+                "@request.auth.claims.group":  # expect: ML975@9 spec.http[0].match[0].headers["@request.auth.claims.group"]
                   exact: beta
             route:
             - destination:
@@ -1148,7 +1148,7 @@ def _enforcing_policies(
           name: jwt
           namespace: shop
         spec:
-          selector:
+          selector:  # expect: ML976@3 spec.selector
             matchLabels:
               app: orders
           jwtRules:
@@ -1297,7 +1297,7 @@ def _first_issuers(index: MeshIndex) -> dict[_IssuerClaim, tuple[Record, int]]:
           namespace: shop
         spec:
           jwtRules:
-          - issuer: https://auth.example.com
+          - issuer: https://auth.example.com  # expect: ML977@13 spec.jwtRules[0].issuer
             jwksUri: https://auth.example.com/legacy/jwks.json
     """,
     good="""
@@ -1450,7 +1450,7 @@ def _where_providers(index: MeshIndex) -> str:
         spec:
           tracing:
           - providers:
-            - name: otel
+            - name: otel  # expect: ML978@13 spec.tracing[0].providers[0].name
             randomSamplingPercentage: 10
     """,
     good="""
@@ -1526,7 +1526,7 @@ def telemetry_provider_unknown(tm: Record, index: MeshIndex) -> Iterator[Finding
         spec:
           tracing:
           - providers:
-            - name: prometheus
+            - name: prometheus  # expect: ML979@13 spec.tracing[0].providers[0].name
     """,
     good="""
         apiVersion: telemetry.istio.io/v1
@@ -1594,7 +1594,7 @@ def telemetry_provider_kind(tm: Record, index: MeshIndex) -> Iterator[Finding]:
           namespace: shop
         spec:
           accessLogging:
-          - filter:
+          - filter:  # expect: ML980@5 spec.accessLogging[0]
               expression: response.code >= 500
     """,
     good="""
@@ -1691,7 +1691,7 @@ def telemetry_access_log_no_provider(tm: Record, index: MeshIndex) -> Iterator[F
         spec:
           tracing:
           - providers:
-            - name: lightstep
+            - name: lightstep  # expect: ML981@13 spec.tracing[0].providers[0].name
     """,
     good="""
         apiVersion: v1
@@ -1773,7 +1773,7 @@ def telemetry_lightstep_deprecated(tm: Record, index: MeshIndex) -> Iterator[Fin
         spec:
           action: CUSTOM
           provider:
-            name: oauth2
+            name: oauth2  # expect: ML982@11 spec.provider.name
           rules:
           - to:
             - operation:
@@ -1956,7 +1956,7 @@ def _policy_ports(ap: Record) -> Iterator[tuple[FieldPath, str]]:
           rules:
           - to:
             - operation:
-                ports: ["80"]
+                ports: ["80"]  # expect: ML983@17 spec.rules[0].to[0].operation.ports[0]
                 methods: [GET]
     """,
     good="""
