@@ -1,20 +1,21 @@
-"""Cross-resource rules of ambient mode and exportTo namespaces (ML994-ML999): each rule on its
-fixtures, then the edges: what the run must hold, templates, wrong types, external config,
-runs split across files and suppression."""
+"""Cross-resource rules of ambient mode and exportTo namespaces (ML994-ML999), beyond their
+fixtures: the messages, what the run must hold, templates, wrong types, external config, runs
+split across files and suppression."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from conftest import FIXTURES
 from test_mesh import lint
 
 from meshlint.config import Config
 from meshlint.engine import lint_text
+from meshlint.rules import all_rules
 
-MESH = FIXTURES / "mesh"
-CODES = ["ML994", "ML995", "ML996", "ML997", "ML998", "ML999"]
+RULES = FIXTURES / "rules" / "mesh"
+# The rules of the module (their fixtures: tests/fixtures/rules/mesh).
+CODES = {r.code for r in all_rules() if r.module == "meshlint.rules.mesh.ambient"}
 
 
 def ours(text: str, config: Config | None = None) -> list[tuple[str, str, int, str]]:
@@ -23,61 +24,11 @@ def ours(text: str, config: Config | None = None) -> list[tuple[str, str, int, s
 
 
 # --------------------------------------------------------------------------------------------
-# the fixtures
-
-
-@pytest.mark.parametrize("code", CODES)
-def test_clean_fixture_has_no_finding_at_all(code: str) -> None:
-    assert lint(MESH / f"{code}-good.yaml") == []
-
-
-def test_exportto_unknown_namespace_fixture() -> None:
-    assert lint(MESH / "ML999-bad.yaml") == [
-        ("ML999", "warning", "ML999-bad.yaml", 47, 5, "spec.exportTo[1]"),
-        ("ML999", "warning", "ML999-bad.yaml", 63, 5, "spec.exportTo[2]"),
-        ("ML999", "warning", "ML999-bad.yaml", 79, 5, "spec.exportTo[2]"),
-    ]
-
-
-def test_ambient_routing_without_waypoint_fixture() -> None:
-    assert lint(MESH / "ML998-bad.yaml") == [
-        ("ML998", "warning", "ML998-bad.yaml", 85, 5, "spec.hosts[0]"),
-        ("ML998", "warning", "ML998-bad.yaml", 100, 9, "spec.host"),
-        ("ML998", "warning", "ML998-bad.yaml", 113, 9, "spec.host"),
-    ]
-
-
-def test_ambient_routing_outside_service_namespace_fixture() -> None:
-    assert lint(MESH / "ML997-bad.yaml") == [
-        ("ML997", "warning", "ML997-bad.yaml", 63, 5, "spec.hosts[0]"),
-        ("ML997", "warning", "ML997-bad.yaml", 74, 14, "metadata.namespace"),
-    ]
-
-
-def test_ambient_policy_without_waypoint_fixture() -> None:
-    assert lint(MESH / "ML996-bad.yaml") == [
-        ("ML996", "warning", "ML996-bad.yaml", 82, 5, "spec.targetRefs[0]"),
-        ("ML996", "warning", "ML996-bad.yaml", 119, 5, "spec.targetRefs[1]"),
-    ]
-
-
-def test_ambient_policy_without_target_refs_fixture() -> None:
-    assert lint(MESH / "ML995-bad.yaml") == [
-        ("ML995", "warning", "ML995-bad.yaml", 82, 5, "spec.selector"),
-        ("ML995", "warning", "ML995-bad.yaml", 95, 5, "spec.selector"),
-        ("ML995", "warning", "ML995-bad.yaml", 113, 12, "spec.rules[0].when[0].key"),
-    ]
-
-
-def test_sidecar_in_ambient_fixture() -> None:
-    assert lint(MESH / "ML994-bad.yaml") == [
-        ("ML994", "warning", "ML994-bad.yaml", 63, 14, "metadata.namespace"),
-        ("ML994", "warning", "ML994-bad.yaml", 78, 7, "spec.workloadSelector.labels"),
-    ]
+# what the fixtures' markers do not say
 
 
 def test_messages_name_the_other_resources() -> None:
-    result = lint_text((MESH / "ML998-bad.yaml").read_text(), Config(), name="m.yaml")
+    result = lint_text((RULES / "ML998-bad.yaml").read_text(), Config(), name="m.yaml")
     first, second, third = (d.message for d in result.findings)
     assert "Service/shop/reviews (m.yaml:25)" in first and "Namespace shop (m.yaml:3)" in first
     assert "`istio.io/use-waypoint: none` on Service/payments/ledger" in second

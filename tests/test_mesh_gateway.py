@@ -1,61 +1,26 @@
-"""Cross-resource Gateway and ServiceEntry rules (ML955-ML967): each on its fixtures, then the
-edge cases: credential forms, wrong types, templates, exportTo, external config, a run split
-across files, alternatives of one resource."""
+"""Cross-resource Gateway and ServiceEntry rules (ML955-ML967), beyond their fixtures: credential
+forms, wrong types, templates, exportTo, external config, a run split across files, alternatives
+of one resource."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
 from test_mesh import lint
 
 from meshlint.config import Config
 from meshlint.engine import lint_text
+from meshlint.rules import all_rules
 from meshlint.rules.mesh import gateway as mesh_gateway
 
-MESH = FIXTURES / "mesh"
-CODES = [f"ML{n}" for n in range(955, 968)]
-
-BAD = {
-    "ML955": [("ML955", "warning", 68, 15, "spec.servers[0].port.number")],
-    "ML956": [("ML956", "error", 99, 23, "spec.servers[0].tls.credentialName")],
-    "ML957": [("ML957", "error", 51, 12, 'stringData["tls.crt"]')],
-    "ML958": [("ML958", "error", 146, 7, "spec.servers[0].hosts[0]")],
-    "ML959": [("ML959", "warning", 118, 23, "spec.servers[0].tls.credentialName")],
-    "ML960": [("ML960", "warning", 105, 5, "spec.servers[0].hosts")],
-    "ML961": [
-        ("ML961", "warning", 72, 13, "spec.servers[0].tls.mode"),
-        ("ML962", "warning", 86, 3, "spec.http"),
-    ],
-    "ML962": [("ML962", "warning", 86, 3, "spec.http")],
-    "ML963": [("ML963", "warning", 119, 3, "spec.tls")],
-    "ML964": [("ML964", "error", 86, 17, "spec.servers[0].port.protocol")],
-    "ML965": [("ML965", "warning", 29, 15, "spec.ports[0].protocol")],
-    "ML966": [("ML966", "warning", 27, 13, "spec.ports[0].number")],
-    "ML967": [("ML967", "warning", 22, 5, "spec.hosts[0]")],
-}
-
-
-def mine(found: list[tuple[str, str, str, int, int, str]]) -> list[tuple[object, ...]]:
-    return [(c, s, line, col, p) for c, s, _, line, col, p in found if c in CODES]
+# The rules of the module (their fixtures: tests/fixtures/rules/mesh).
+CODES = {r.code for r in all_rules() if r.module == mesh_gateway.__name__}
 
 
 def ours(text: str, config: Config | None = None) -> list[tuple[str, str, int, str]]:
     result = lint_text(text, config or Config(), name="run.yaml")
     return [(d.code, d.severity.label, d.line, d.path) for d in result.findings if d.code in CODES]
-
-
-@pytest.mark.parametrize("code", CODES)
-def test_bad_fixture(code: str) -> None:
-    found = lint(MESH / f"{code}-bad.yaml")
-    assert mine(found) == BAD[code]
-    assert all(f[2] == f"{code}-bad.yaml" for f in found)
-
-
-@pytest.mark.parametrize("code", CODES)
-def test_good_fixture_has_no_finding_at_all(code: str) -> None:
-    assert lint(MESH / f"{code}-good.yaml") == []
 
 
 # --------------------------------------------------------------------------------------------

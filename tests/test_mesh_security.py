@@ -1,5 +1,6 @@
-"""Cross-resource security rules (ML970-ML983): AuthorizationPolicy references,
-RequestAuthentication coverage, and the MeshConfig providers of Telemetry and CUSTOM policies."""
+"""Cross-resource security rules (ML970-ML983), beyond their fixtures: AuthorizationPolicy
+references, RequestAuthentication coverage, and the MeshConfig providers of Telemetry and CUSTOM
+policies."""
 
 from __future__ import annotations
 
@@ -11,64 +12,11 @@ from test_mesh import lint
 
 from meshlint.config import Config
 from meshlint.engine import lint_text
+from meshlint.rules import all_rules
 
-MESH = FIXTURES / "mesh"
-CODES = [f"ML{n}" for n in range(970, 984)]
-
-BAD: dict[str, list[tuple[str, str, int, int, str]]] = {
-    "ML970": [
-        ("ML970", "warning", 115, 11, "spec.rules[0].from[0].source.namespaces[0]"),
-        ("ML970", "warning", 123, 11, "spec.rules[1].from[0].source.notNamespaces[0]"),
-    ],
-    "ML971": [
-        ("ML971", "error", 108, 11, "spec.rules[0].from[0].source.principals[0]"),
-        ("ML971", "error", 113, 11, "spec.rules[0].from[1].source.serviceAccounts[0]"),
-    ],
-    "ML972": [("ML972", "warning", 108, 11, "spec.rules[0].from[0].source.principals[0]")],
-    "ML973": [
-        ("ML973", "error", 137, 11, "spec.rules[0].to[0].operation.hosts[0]"),
-        ("ML973", "warning", 145, 11, "spec.rules[1].to[0].operation.hosts[0]"),
-    ],
-    "ML974": [("ML974", "info", 32, 9, "metadata.name")],
-    "ML975": [
-        ("ML975", "error", 177, 9, 'spec.http[0].match[0].headers["@request.auth.claims.plan"]')
-    ],
-    "ML976": [
-        ("ML976", "warning", 100, 3, "spec.selector"),
-        ("ML976", "warning", 113, 3, "spec.jwtRules"),
-    ],
-    "ML977": [("ML977", "warning", 111, 13, "spec.jwtRules[0].issuer")],
-    "ML978": [
-        ("ML978", "error", 30, 13, "spec.tracing[0].providers[0].name"),
-        ("ML978", "error", 38, 13, "spec.accessLogging[0].providers[1].name"),
-    ],
-    "ML979": [
-        ("ML979", "error", 30, 13, "spec.tracing[0].providers[0].name"),
-        ("ML979", "error", 36, 13, "spec.accessLogging[0].providers[0].name"),
-    ],
-    "ML980": [("ML980", "warning", 29, 5, "spec.accessLogging[0]")],
-    "ML981": [("ML981", "warning", 34, 13, "spec.tracing[0].providers[0].name")],
-    "ML982": [
-        ("ML982", "error", 126, 11, "spec.provider.name"),
-        ("ML982", "error", 143, 11, "spec.provider.name"),
-    ],
-    "ML983": [
-        ("ML983", "warning", 49, 17, "spec.rules[0].to[0].operation.ports[0]"),
-        ("ML983", "warning", 55, 16, "spec.rules[1].when[0].values[0]"),
-        ("ML983", "warning", 67, 20, "spec.rules[0].to[0].operation.notPorts[0]"),
-    ],
-}
-
-
-@pytest.mark.parametrize("code", CODES)
-def test_bad_fixture_gives_exactly_its_findings(code: str) -> None:
-    name = f"{code}-bad.yaml"
-    assert lint(MESH / name) == [(c, s, name, line, col, p) for c, s, line, col, p in BAD[code]]
-
-
-@pytest.mark.parametrize("code", CODES)
-def test_good_fixture_is_clean(code: str) -> None:
-    assert lint(MESH / f"{code}-good.yaml") == []
+RULES = FIXTURES / "rules" / "mesh"
+# The rules of the module (their fixtures: tests/fixtures/rules/mesh).
+CODES = {r.code for r in all_rules() if r.module == "meshlint.rules.mesh.security"}
 
 
 def ours(text: str, config: Config | None = None) -> list[tuple[str, str, int, str]]:
@@ -530,7 +478,7 @@ def test_wrong_types_do_not_raise(spec: str) -> None:
 
 
 def test_port_checks_need_declared_ports_and_skip_target_refs() -> None:
-    text = (MESH / "ML983-bad.yaml").read_text()
+    text = (RULES / "ML983-bad.yaml").read_text()
     # a workload that declares no container port: nothing is known of what it serves
     undeclared = text.replace("        ports:\n        - containerPort: 8080\n", "")
     assert [f for f in lint_text(undeclared, Config()).findings if f.code == "ML983"] == []

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from meshlint.diagnostics import FieldPath, Severity
+from meshlint.diagnostics import FieldPath, Finding, Severity
 from meshlint.mesh import (
     POD_ANNOTATIONS,
     MeshIndex,
@@ -24,8 +24,8 @@ from meshlint.mesh import (
     has_target_refs,
     workload_selector,
 )
-from meshlint.rules import define
-from meshlint.rules.lib.mesh import KIALI, MeshFinding, check, items, literal, mesh_bound
+from meshlint.rules import rule
+from meshlint.rules.lib.mesh import KIALI, items, literal, mesh_bound
 from meshlint.rules.lib.traffic import policy_blocks
 
 AN = "istio/istio pkg/config/analysis/analyzers"
@@ -150,12 +150,27 @@ def _pod_ambient(ns: _Namespace, pod: dict[str, str], workload: Record) -> bool:
     return ns.ambient
 
 
+class _ExportTargets(NamedTuple):
+    existing: set[str]  # namespaces that exist, as the run and every cluster say
+    declared: str  # the run's Namespace manifests, named
+
+
+def _export_targets(index: MeshIndex) -> _ExportTargets:
+    existing = {rec.effective_namespace for rec in index.records}
+    existing.update(index.namespace_records, BUILTIN_NAMESPACES, (index.root_namespace,))
+    declared = ", ".join(sorted(index.namespace_records)[:5])
+    if len(index.namespace_records) > 5:
+        declared += ", …"
+    return _ExportTargets(existing, declared)
+
+
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML999",
     "exportto-unknown-namespace",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"VirtualService", "DestinationRule", "ServiceEntry"},
     summary="An `exportTo` entry names a namespace that the linted manifests say does not exist.",
     rationale="""
         `exportTo` makes a VirtualService, DestinationRule or ServiceEntry visible in the
@@ -207,7 +222,7 @@ define(
           - reviews
           exportTo:
           - .
-          - store-front
+          - store-front  # expect: ML999@5 spec.exportTo[1]
           http:
           - route:
             - destination:
@@ -256,34 +271,24 @@ define(
     source=f"{KIALI}/common/export_to_namespace_checker.go (ExportToNamespaceChecker)",
     catalogue=("vs-k-exportto-ns", "dr-k-exportto-ns", "se-k-exportto-ns"),
 )
-
-
-@check("ML999")
-def _exportto_unknown_namespace(index: MeshIndex) -> Iterator[MeshFinding]:
+def exportto_unknown_namespace(rec: Record, index: MeshIndex) -> Iterator[Finding]:
     if not index.namespace_records:
         return
-    existing = {rec.effective_namespace for rec in index.records}
-    existing.update(index.namespace_records, BUILTIN_NAMESPACES, (index.root_namespace,))
-    declared = ", ".join(sorted(index.namespace_records)[:5])
-    if len(index.namespace_records) > 5:
-        declared += ", …"
-    for kind in ("VirtualService", "DestinationRule", "ServiceEntry"):
-        for rec in index.by_kind.get(kind, ()):
-            for i, entry in items(rec.spec.get("exportTo")):
-                if not literal(entry) or entry in (".", "*", "~"):
-                    continue
-                if not _DNS_LABEL.match(entry) or entry in existing:
-                    continue
-                if index.is_external_namespace(entry):
-                    continue
-                yield MeshFinding(
-                    rec,
-                    ("spec", "exportTo", i),
-                    f"`exportTo` names namespace `{entry}`, which no Namespace manifest of the "
-                    f"linted files defines (they define {declared}) and no linted resource "
-                    "lives in: the resource is exported to nothing there (if the namespace "
-                    "is created elsewhere, add it to the `external-namespaces` option)",
-                )
+    targets = index.memo(_export_targets)
+    for i, entry in items(rec.spec.get("exportTo")):
+        if not literal(entry) or entry in (".", "*", "~"):
+            continue
+        if not _DNS_LABEL.match(entry) or entry in targets.existing:
+            continue
+        if index.is_external_namespace(entry):
+            continue
+        yield Finding(
+            ("spec", "exportTo", i),
+            f"`exportTo` names namespace `{entry}`, which no Namespace manifest of the "
+            f"linted files defines (they define {targets.declared}) and no linted resource "
+            "lives in: the resource is exported to nothing there (if the namespace "
+            "is created elsewhere, add it to the `external-namespaces` option)",
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -363,40 +368,39 @@ def _ambient_destinations(
         yield _Destination(path, host, name, ns, service, _enrolment(own, holder, ns, ns.name))
 
 
-def _l7_routing(
-    index: MeshIndex,
-) -> Iterator[tuple[Record, str, list[_Destination]]]:
-    """Each L7 VirtualService or DestinationRule of the run, what makes it L7, and the
-    Services of ambient namespaces it is for."""
-    spaces = _namespaces(index)
-    if not any(ns.ambient for ns in spaces.values()):
-        return
-    for vs in index.virtual_services:
-        why = _vs_l7(vs.spec)
+def _any_ambient(index: MeshIndex) -> bool:
+    return any(ns.ambient for ns in index.memo(_namespaces).values())
+
+
+def _l7_routing(rec: Record, index: MeshIndex) -> tuple[str, list[_Destination]] | None:
+    """What makes a VirtualService or DestinationRule L7, and the Services of ambient
+    namespaces it is for; None when it is not L7 or is for none."""
+    if not index.memo(_any_ambient):
+        return None
+    spaces = index.memo(_namespaces)
+    if rec.kind == "VirtualService":
+        why = _vs_l7(rec.spec)
         if why is None:
-            continue
+            return None
         hosts: list[tuple[FieldPath, Any]] = [
-            (("spec", "hosts", i), h) for i, h in items(vs.spec.get("hosts"))
+            (("spec", "hosts", i), h) for i, h in items(rec.spec.get("hosts"))
         ]
-        found = list(_ambient_destinations(index, vs, hosts, spaces))
-        if found:
-            yield vs, why, found
-    for dr in index.by_kind.get("DestinationRule", ()):
-        l7 = _dr_l7(dr.spec)
+    else:
+        l7 = _dr_l7(rec.spec)
         if l7 is None:
-            continue
-        found = list(
-            _ambient_destinations(index, dr, [(("spec", "host"), dr.spec.get("host"))], spaces)
-        )
-        if found:
-            yield dr, l7[1], found
+            return None
+        why = l7[1]
+        hosts = [(("spec", "host"), rec.spec.get("host"))]
+    found = list(_ambient_destinations(index, rec, hosts, spaces))
+    return (why, found) if found else None
 
 
-define(
+@rule(
     "ML998",
     "ambient-l7-routing-without-waypoint",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"VirtualService", "DestinationRule"},
     summary="A VirtualService or DestinationRule sets L7 behaviour for an ambient Service that "
     "uses no waypoint.",
     rationale="""
@@ -447,7 +451,7 @@ define(
           namespace: shop
         spec:
           hosts:
-          - reviews
+          - reviews  # expect: ML998@5 spec.hosts[0]
           http:
           - route:
             - destination:
@@ -503,30 +507,30 @@ define(
         "dr-k-ambient-svc-not-captured",
     ),
 )
-
-
-@check("ML998")
-def _ambient_routing_without_waypoint(index: MeshIndex) -> Iterator[MeshFinding]:
-    for rec, why, found in _l7_routing(index):
-        for dest in found:
-            if dest.enrolment.enrolled:
-                continue
-            yield MeshFinding(
-                rec,
-                dest.path,
-                f"host `{dest.host}` is {dest.named} in ambient {dest.namespace.named}, which "
-                f"uses no waypoint ({_not_enrolled(dest.enrolment, dest.service is not None)}): "
-                f"what this {rec.kind} sets ({why}) does not apply to traffic from ambient "
-                f"clients; label the Service or the namespace with `{USE_WAYPOINT}: <waypoint>`",
-            )
+def ambient_l7_routing_without_waypoint(rec: Record, index: MeshIndex) -> Iterator[Finding]:
+    found = _l7_routing(rec, index)
+    if found is None:
+        return
+    why, destinations = found
+    for dest in destinations:
+        if dest.enrolment.enrolled:
+            continue
+        yield Finding(
+            dest.path,
+            f"host `{dest.host}` is {dest.named} in ambient {dest.namespace.named}, which "
+            f"uses no waypoint ({_not_enrolled(dest.enrolment, dest.service is not None)}): "
+            f"what this {rec.kind} sets ({why}) does not apply to traffic from ambient "
+            f"clients; label the Service or the namespace with `{USE_WAYPOINT}: <waypoint>`",
+        )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML997",
     "ambient-l7-routing-outside-service-namespace",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"VirtualService", "DestinationRule"},
     summary="A VirtualService or DestinationRule for an ambient Service lives in a namespace "
     "its waypoint does not read.",
     rationale="""
@@ -579,7 +583,7 @@ define(
           namespace: storefront
         spec:
           hosts:
-          - reviews.shop.svc.cluster.local
+          - reviews.shop.svc.cluster.local  # expect: ML997@5 spec.hosts[0]
           http:
           - route:
             - destination:
@@ -634,44 +638,42 @@ define(
     "pilot/pkg/model/push_context.go (destinationRule)",
     catalogue=("vs-k-ambient-other-ns", "dr-k-ambient-other-ns"),
 )
-
-
-@check("ML997")
-def _ambient_routing_other_namespace(index: MeshIndex) -> Iterator[MeshFinding]:
-    for rec, _, found in _l7_routing(index):
-        own = rec.effective_namespace
-        for dest in found:
-            read = {dest.namespace.name, dest.enrolment.waypoint_namespace}
-            if rec.kind == "DestinationRule":
-                read.add(index.root_namespace)
-            if own in read:
-                continue
-            if rec.kind == "DestinationRule":
-                path: FieldPath = (
-                    ("metadata", "namespace") if rec.namespace is not None else ("metadata",)
-                )
-            else:
-                path = dest.path
-            read_by = [f"`{dest.namespace.name}`"]
-            wp = dest.enrolment.waypoint_namespace
-            if wp != dest.namespace.name:
-                read_by.append(f"`{wp}` (its waypoint's)")
-            if rec.kind == "DestinationRule":
-                read_by.append(f"`{index.root_namespace}` (the root)")
-            spaces = (
-                read_by[0]
-                if len(read_by) == 1
-                else (", ".join(read_by[:-1]) + " or " + read_by[-1])
+def ambient_l7_routing_outside_service_namespace(
+    rec: Record, index: MeshIndex
+) -> Iterator[Finding]:
+    found = _l7_routing(rec, index)
+    if found is None:
+        return
+    own = rec.effective_namespace
+    for dest in found[1]:
+        read = {dest.namespace.name, dest.enrolment.waypoint_namespace}
+        if rec.kind == "DestinationRule":
+            read.add(index.root_namespace)
+        if own in read:
+            continue
+        if rec.kind == "DestinationRule":
+            path: FieldPath = (
+                ("metadata", "namespace") if rec.namespace is not None else ("metadata",)
             )
-            yield MeshFinding(
-                rec,
-                path,
-                f"host `{dest.host}` is {dest.named} in ambient {dest.namespace.named}, but "
-                f"this {rec.kind} is in namespace `{own}`: a waypoint only applies {rec.kind}s "
-                f"of namespace {spaces}, so it ignores this one; move it to "
-                f"`{dest.namespace.name}`",
-                key=rec.kind == "DestinationRule" and rec.namespace is None,
-            )
+        else:
+            path = dest.path
+        read_by = [f"`{dest.namespace.name}`"]
+        wp = dest.enrolment.waypoint_namespace
+        if wp != dest.namespace.name:
+            read_by.append(f"`{wp}` (its waypoint's)")
+        if rec.kind == "DestinationRule":
+            read_by.append(f"`{index.root_namespace}` (the root)")
+        spaces = (
+            read_by[0] if len(read_by) == 1 else (", ".join(read_by[:-1]) + " or " + read_by[-1])
+        )
+        yield Finding(
+            path,
+            f"host `{dest.host}` is {dest.named} in ambient {dest.namespace.named}, but "
+            f"this {rec.kind} is in namespace `{own}`: a waypoint only applies {rec.kind}s "
+            f"of namespace {spaces}, so it ignores this one; move it to "
+            f"`{dest.namespace.name}`",
+            key=rec.kind == "DestinationRule" and rec.namespace is None,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -687,22 +689,22 @@ _L7_CONDITIONS = (
 
 
 def _ap_l7(spec: dict[str, Any]) -> tuple[FieldPath, str] | None:
-    for i, rule in items(spec.get("rules")):
-        if not isinstance(rule, dict):
+    for i, ap_rule in items(spec.get("rules")):
+        if not isinstance(ap_rule, dict):
             continue
         base: FieldPath = ("spec", "rules", i)
-        for j, cond in items(rule.get("when")):
+        for j, cond in items(ap_rule.get("when")):
             key = cond.get("key") if isinstance(cond, dict) else None
             if isinstance(key, str) and key.startswith(_L7_CONDITIONS):
                 return (*base, "when", j, "key"), f"condition on `{key}`"
-        for j, to in items(rule.get("to")):
+        for j, to in items(ap_rule.get("to")):
             op = to.get("operation") if isinstance(to, dict) else None
             if not isinstance(op, dict):
                 continue
             for field in ("methods", "notMethods", "paths", "notPaths", "hosts", "notHosts"):
                 if isinstance(op.get(field), list) and op[field]:
                     return (*base, "to", j, "operation", field), f"HTTP `{field}`"
-        for j, src in items(rule.get("from")):
+        for j, src in items(ap_rule.get("from")):
             source = src.get("source") if isinstance(src, dict) else None
             if not isinstance(source, dict):
                 continue
@@ -769,34 +771,34 @@ class _Policy:
 _POLICY_KINDS = ("AuthorizationPolicy", "RequestAuthentication", "Telemetry")
 
 
-def _ambient_policies(index: MeshIndex) -> Iterator[_Policy]:
-    spaces = _namespaces(index)
-    if not any(ns.ambient for ns in spaces.values()):
-        return
-    for kind in _POLICY_KINDS:
-        for rec in index.by_kind.get(kind, ()):
-            ns = spaces.get(rec.effective_namespace)
-            if ns is None or not ns.ambient:
-                continue
-            l7 = _policy_l7(rec)
-            if l7 is None:
-                continue
-            selector = workload_selector(rec)
-            selected = None
-            if selector is not None and not has_target_refs(rec):
-                selected = index.workloads_selected(rec.effective_namespace, selector)
-            yield _Policy(rec, ns, l7[0], l7[1], selected)
+def _ambient_policy(rec: Record, index: MeshIndex) -> _Policy | None:
+    """An L7 AuthorizationPolicy, RequestAuthentication or Telemetry of an ambient namespace
+    whose manifest is in the run; None for any other."""
+    if not index.memo(_any_ambient):
+        return None
+    ns = index.memo(_namespaces).get(rec.effective_namespace)
+    if ns is None or not ns.ambient:
+        return None
+    l7 = _policy_l7(rec)
+    if l7 is None:
+        return None
+    selector = workload_selector(rec)
+    selected = None
+    if selector is not None and not has_target_refs(rec):
+        selected = index.workloads_selected(rec.effective_namespace, selector)
+    return _Policy(rec, ns, l7[0], l7[1], selected)
 
 
 def _selector_path(rec: Record) -> FieldPath | None:
     return ("spec", "selector") if isinstance(rec.spec.get("selector"), dict) else None
 
 
-define(
+@rule(
     "ML996",
     "ambient-l7-policy-without-waypoint",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds=_POLICY_KINDS,
     summary="An L7 policy in an ambient namespace targets traffic that no waypoint handles.",
     rationale="""
         In ambient mode ztunnel enforces L4 only: HTTP conditions of an AuthorizationPolicy
@@ -844,7 +846,7 @@ define(
           namespace: shop
         spec:
           targetRefs:
-          - kind: Service
+          - kind: Service  # expect: ML996@5 spec.targetRefs[0]
             group: ""
             name: orders
           action: ALLOW
@@ -903,74 +905,71 @@ define(
         "ap-k-l7-no-waypoint",
     ),
 )
-
-
-@check("ML996")
-def _ambient_policy_without_waypoint(index: MeshIndex) -> Iterator[MeshFinding]:
-    for policy in _ambient_policies(index):
-        rec, ns = policy.record, policy.namespace
-        head = f"{rec.kind} with {policy.why} in ambient {ns.named}"
-        refs = _target_refs(rec.spec)
-        if refs:
-            for path, ref in refs:
-                name, group = ref.get("name"), ref.get("group", "")
-                if ref.get("kind") != "Service" or group not in ("", "core", None):
-                    continue
-                if not isinstance(name, str) or not literal(name):
-                    continue
-                services = index.kubernetes_services(index.canonical(name, ns.name))
-                service = services[0] if services else None
-                own = _meta_labels(service) if service is not None else None
-                holder = service.key if service is not None else "the Service"
-                e = _enrolment(own, holder, ns, ns.name)
-                if e.enrolled:
-                    continue
-                named = (
-                    f"{service.key} ({service.where})"
-                    if service is not None
-                    else f"Service/{ns.name}/{name} (not in the linted files)"
-                )
-                why_not = _not_enrolled(e, service is not None)
-                yield MeshFinding(
-                    rec,
-                    path,
-                    f"{head}: target {named} uses no waypoint ({why_not}), so the policy "
-                    f"does not apply to its traffic; label it with `{USE_WAYPOINT}: <waypoint>`",
-                )
-            continue
-        if policy.only_sidecars:
-            continue
-        ambient = policy.ambient_workloads
-        for w, labels in ambient:
-            e = _enrolment(labels, f"the pods of {w.key}", ns, ns.name)
-            if not e.enrolled:
-                yield MeshFinding(
-                    rec,
-                    _selector_path(rec) or policy.l7_path,
-                    f"{head}: selected workload {w.key} ({w.where}) uses no waypoint "
-                    f"({_not_enrolled(e)}), so the policy does not apply to its traffic",
-                )
-                break
-        if ambient:
-            continue
-        e = _enrolment(None, "", ns, ns.name)
-        if not e.enrolled:
-            why_not = _not_enrolled(e, own=False, namespace=True)
-            yield MeshFinding(
-                rec,
-                policy.l7_path,
-                f"{head}, which uses no waypoint ({why_not}): ztunnel cannot apply it and no "
-                f"waypoint sees the traffic; enrol the namespace or its Services with "
-                f"`{USE_WAYPOINT}: <waypoint>`",
+def ambient_l7_policy_without_waypoint(rec: Record, index: MeshIndex) -> Iterator[Finding]:
+    policy = _ambient_policy(rec, index)
+    if policy is None:
+        return
+    ns = policy.namespace
+    head = f"{rec.kind} with {policy.why} in ambient {ns.named}"
+    refs = _target_refs(rec.spec)
+    if refs:
+        for path, ref in refs:
+            name, group = ref.get("name"), ref.get("group", "")
+            if ref.get("kind") != "Service" or group not in ("", "core", None):
+                continue
+            if not isinstance(name, str) or not literal(name):
+                continue
+            services = index.kubernetes_services(index.canonical(name, ns.name))
+            service = services[0] if services else None
+            own = _meta_labels(service) if service is not None else None
+            holder = service.key if service is not None else "the Service"
+            e = _enrolment(own, holder, ns, ns.name)
+            if e.enrolled:
+                continue
+            named = (
+                f"{service.key} ({service.where})"
+                if service is not None
+                else f"Service/{ns.name}/{name} (not in the linted files)"
             )
+            why_not = _not_enrolled(e, service is not None)
+            yield Finding(
+                path,
+                f"{head}: target {named} uses no waypoint ({why_not}), so the policy "
+                f"does not apply to its traffic; label it with `{USE_WAYPOINT}: <waypoint>`",
+            )
+        return
+    if policy.only_sidecars:
+        return
+    ambient = policy.ambient_workloads
+    for w, labels in ambient:
+        e = _enrolment(labels, f"the pods of {w.key}", ns, ns.name)
+        if not e.enrolled:
+            yield Finding(
+                _selector_path(rec) or policy.l7_path,
+                f"{head}: selected workload {w.key} ({w.where}) uses no waypoint "
+                f"({_not_enrolled(e)}), so the policy does not apply to its traffic",
+            )
+            break
+    if ambient:
+        return
+    e = _enrolment(None, "", ns, ns.name)
+    if not e.enrolled:
+        why_not = _not_enrolled(e, own=False, namespace=True)
+        yield Finding(
+            policy.l7_path,
+            f"{head}, which uses no waypoint ({why_not}): ztunnel cannot apply it and no "
+            f"waypoint sees the traffic; enrol the namespace or its Services with "
+            f"`{USE_WAYPOINT}: <waypoint>`",
+        )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML995",
     "ambient-l7-policy-without-target-refs",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds=_POLICY_KINDS,
     summary="An L7 policy in an ambient namespace attaches by selector, which waypoints ignore.",
     rationale="""
         A waypoint proxy only takes the AuthorizationPolicies, RequestAuthentications and
@@ -1003,7 +1002,7 @@ define(
           namespace: shop
         spec:
           selector:
-            matchLabels:
+            matchLabels:  # expect: ML995@5 spec.selector
               app: orders
           jwtRules:
           - issuer: https://auth.example.com
@@ -1050,31 +1049,27 @@ define(
     "pilot/pkg/model/policyattachment.go (ShouldAttachPolicy: waypoints never use selector)",
     catalogue=("ap-k-ambient-selector", "ra-k-ambient-selector", "tm-k-ambient-selector"),
 )
-
-
-@check("ML995")
-def _ambient_policy_without_target_refs(index: MeshIndex) -> Iterator[MeshFinding]:
-    for policy in _ambient_policies(index):
-        rec, ns = policy.record, policy.namespace
-        if has_target_refs(rec) or policy.only_sidecars:
-            continue
-        selector = _selector_path(rec)
-        how = "attaches by `selector`" if selector else "has no `targetRefs` (namespace-wide)"
-        yield MeshFinding(
-            rec,
-            selector or policy.l7_path,
-            f"{rec.kind} with {policy.why} in ambient {ns.named} {how}: waypoints only "
-            "apply policies attached by `targetRefs` and ztunnel cannot apply L7 rules, so it "
-            "does nothing; attach it with `targetRefs` to a Service or the waypoint Gateway",
-        )
+def ambient_l7_policy_without_target_refs(rec: Record, index: MeshIndex) -> Iterator[Finding]:
+    policy = _ambient_policy(rec, index)
+    if policy is None or has_target_refs(rec) or policy.only_sidecars:
+        return
+    selector = _selector_path(rec)
+    how = "attaches by `selector`" if selector else "has no `targetRefs` (namespace-wide)"
+    yield Finding(
+        selector or policy.l7_path,
+        f"{rec.kind} with {policy.why} in ambient {policy.namespace.named} {how}: waypoints "
+        "only apply policies attached by `targetRefs` and ztunnel cannot apply L7 rules, so "
+        "it does nothing; attach it with `targetRefs` to a Service or the waypoint Gateway",
+    )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML994",
     "sidecar-resource-in-ambient",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"Sidecar"},
     summary="A Sidecar resource applies to ambient pods, which have no sidecar.",
     rationale="""
         A Sidecar resource configures the Envoy sidecars of its namespace (or of the pods its
@@ -1100,7 +1095,7 @@ define(
         kind: Sidecar
         metadata:
           name: default
-          namespace: shop
+          namespace: shop  # expect: ML994@14 metadata.namespace
         spec:
           egress:
           - hosts:
@@ -1131,34 +1126,25 @@ define(
     "(NamespaceInAmbientMode)",
     catalogue=("sc-x-ambient",),
 )
-
-
-@check("ML994")
-def _sidecar_in_ambient(index: MeshIndex) -> Iterator[MeshFinding]:
-    spaces = _namespaces(index)
-    if not spaces:
+def sidecar_resource_in_ambient(sc: Record, index: MeshIndex) -> Iterator[Finding]:
+    ns = index.memo(_namespaces).get(sc.effective_namespace)
+    if ns is None:
         return
-    for sc in index.by_kind.get("Sidecar", ()):
-        ns = spaces.get(sc.effective_namespace)
-        if ns is None:
-            continue
-        selector = workload_selector(sc)
-        if selector is None:
-            if ns.ambient:
-                yield MeshFinding(
-                    sc,
-                    ("metadata", "namespace") if sc.namespace is not None else ("metadata",),
-                    f"{ns.named} is in ambient mode: its pods have no sidecar, so this "
-                    "Sidecar has no effect",
-                    key=sc.namespace is None,
-                )
-            continue
-        for w, labels in index.workloads_selected(ns.name, selector):
-            if _pod_ambient(ns, labels, w):
-                yield MeshFinding(
-                    sc,
-                    ("spec", "workloadSelector", "labels"),
-                    f"selected workload {w.key} ({w.where}) runs ambient pods (in "
-                    f"{ns.named}): they have no sidecar, so this Sidecar has no effect on them",
-                )
-                break
+    selector = workload_selector(sc)
+    if selector is None:
+        if ns.ambient:
+            yield Finding(
+                ("metadata", "namespace") if sc.namespace is not None else ("metadata",),
+                f"{ns.named} is in ambient mode: its pods have no sidecar, so this "
+                "Sidecar has no effect",
+                key=sc.namespace is None,
+            )
+        return
+    for w, labels in index.workloads_selected(ns.name, selector):
+        if _pod_ambient(ns, labels, w):
+            yield Finding(
+                ("spec", "workloadSelector", "labels"),
+                f"selected workload {w.key} ({w.where}) runs ambient pods (in "
+                f"{ns.named}): they have no sidecar, so this Sidecar has no effect on them",
+            )
+            break

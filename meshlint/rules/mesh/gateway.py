@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from meshlint.diagnostics import FieldPath, Severity
+from meshlint.diagnostics import FieldPath, Finding, Severity
 from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, export_scope, label_map, selects
-from meshlint.rules import define
+from meshlint.rules import rule
 from meshlint.rules.lib.grammar import as_int
-from meshlint.rules.lib.mesh import AN, KIALI, MeshFinding, check, items, literal
+from meshlint.rules.lib.mesh import AN, KIALI, items, literal
 
 _PILOT = "istio/istio pilot/pkg/model/gateway.go"
 HTTP_PROTOCOLS = frozenset({"HTTP", "HTTP2", "GRPC", "GRPC-WEB", "HTTP_PROXY"})
@@ -361,69 +361,12 @@ def _join(*docs: str) -> str:
     return "---\n".join(d if d.endswith("\n") else d + "\n" for d in docs)
 
 
-# --------------------------------------------------------------------------------------------
-define(
-    "ML955",
-    "gateway-port-not-on-service",
-    Severity.WARNING,
-    module=__name__,
-    summary="A Gateway server listens on a port that no Service of the gateway pods exposes.",
-    rationale="""
-        A Gateway server makes the gateway proxy listen on `port.number`, but clients reach the
-        proxy through its Kubernetes Service: a port that no Service selecting the gateway pods
-        exposes (as its `port`, or as the `targetPort` the proxy listens on) cannot be reached
-        from outside, and the server is dead configuration. Typical causes are a server added
-        on 8443 while the Service only maps 443, or a Gateway whose selector picks another
-        gateway deployment than intended.
-
-        Checked only when the run holds the gateway pods (a Deployment, StatefulSet,
-        DaemonSet, ReplicaSet or Pod the selector picks, in any namespace) and at least one
-        Service of their namespace that selects them; only TCP Service ports count. It is a
-        warning, as in `istioctl analyze`: another Service applied from elsewhere may expose
-        the port.
-    """,
-    bad=_join(
-        _INGRESS,
-        _APP,
-        _gateway(
-            "shop-gateway",
-            """\
-  - port:
-      number: 9443
-      name: https
-      protocol: HTTPS
-    tls:
-      mode: SIMPLE
-      credentialName: shop-cert
-    hosts:
-    - shop.example.com
-""",
-        ),
-        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
-    ),
-    good=_join(
-        _INGRESS,
-        _APP,
-        _gateway(
-            "shop-gateway",
-            """\
-  - port:
-      number: 443
-      name: https
-      protocol: HTTPS
-    tls:
-      mode: SIMPLE
-      credentialName: shop-cert
-    hosts:
-    - shop.example.com
-""",
-        ),
-        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
-    ),
-    istio="IST0162",
-    source=f"{AN}/gateway/gateway.go (IngressGatewayPortAnalyzer, GatewayPortNotDefinedOnService)",
-    catalogue=("gw-x-port-not-on-service",),
-)
+def _expect(doc: str, line: str, expected: str) -> str:
+    """``doc`` with the expectation marker ``# expect: {expected}`` at the end of its first
+    line that reads ``line``: the offending line of a bad example built from the templates."""
+    if f"{line}\n" not in doc:
+        raise ValueError(f"no line {line!r} to mark")
+    return doc.replace(f"{line}\n", f"{line}  # expect: {expected}\n", 1)
 
 
 def _services_by_namespace(index: MeshIndex) -> dict[str, list[tuple[Record, dict[str, str]]]]:
@@ -461,42 +404,99 @@ def _tcp_ports(svc: Record) -> set[int] | None:
     return out
 
 
-@check("ML955")
-def _port_not_on_service(index: MeshIndex) -> Iterator[MeshFinding]:
-    services = _services_by_namespace(index)
-    for gw in _gateways(index):
-        pods = index.selected_by(gw)
-        if not pods:
+# --------------------------------------------------------------------------------------------
+@rule(
+    "ML955",
+    "gateway-port-not-on-service",
+    Severity.WARNING,
+    scope="mesh",
+    kinds={"Gateway"},
+    summary="A Gateway server listens on a port that no Service of the gateway pods exposes.",
+    rationale="""
+        A Gateway server makes the gateway proxy listen on `port.number`, but clients reach the
+        proxy through its Kubernetes Service: a port that no Service selecting the gateway pods
+        exposes (as its `port`, or as the `targetPort` the proxy listens on) cannot be reached
+        from outside, and the server is dead configuration. Typical causes are a server added
+        on 8443 while the Service only maps 443, or a Gateway whose selector picks another
+        gateway deployment than intended.
+
+        Checked only when the run holds the gateway pods (a Deployment, StatefulSet,
+        DaemonSet, ReplicaSet or Pod the selector picks, in any namespace) and at least one
+        Service of their namespace that selects them; only TCP Service ports count. It is a
+        warning, as in `istioctl analyze`: another Service applied from elsewhere may expose
+        the port.
+    """,
+    bad=_join(
+        _INGRESS,
+        _APP,
+        _gateway(
+            "shop-gateway",
+            """\
+  - port:
+      number: 9443  # expect: ML955@15 spec.servers[0].port.number
+      name: https
+      protocol: HTTPS
+    tls:
+      mode: SIMPLE
+      credentialName: shop-cert
+    hosts:
+    - shop.example.com
+""",
+        ),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+    ),
+    good=_join(
+        _INGRESS,
+        _APP,
+        _gateway(
+            "shop-gateway",
+            """\
+  - port:
+      number: 443
+      name: https
+      protocol: HTTPS
+    tls:
+      mode: SIMPLE
+      credentialName: shop-cert
+    hosts:
+    - shop.example.com
+""",
+        ),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+    ),
+    istio="IST0162",
+    source=f"{AN}/gateway/gateway.go (IngressGatewayPortAnalyzer, GatewayPortNotDefinedOnService)",
+    catalogue=("gw-x-port-not-on-service",),
+)
+def gateway_port_not_on_service(gw: Record, index: MeshIndex) -> Iterator[Finding]:
+    pods = index.selected_by(gw)
+    if not pods:
+        return
+    services = index.memo(_services_by_namespace)
+    found: dict[int, Record] = {}
+    for workload, labels in pods:
+        for svc, selector in services.get(workload.effective_namespace, ()):
+            if selects(selector, labels):
+                found.setdefault(id(svc), svc)
+    if not found:
+        return
+    exposed: set[int] = set()
+    for svc in found.values():
+        ports = _tcp_ports(svc)
+        if ports is None:
+            return
+        exposed |= ports
+    svcs = list(found.values())
+    for server in _servers(gw):
+        if server.port is None or server.port in exposed:
             continue
-        found: dict[int, Record] = {}
-        for workload, labels in pods:
-            for svc, selector in services.get(workload.effective_namespace, ()):
-                if selects(selector, labels):
-                    found.setdefault(id(svc), svc)
-        if not found:
-            continue
-        exposed: set[int] = set()
-        readable = True
-        for svc in found.values():
-            ports = _tcp_ports(svc)
-            if ports is None:
-                readable = False
-                break
-            exposed |= ports
-        if not readable:
-            continue
-        svcs = list(found.values())
-        for server in _servers(gw):
-            if server.port is None or server.port in exposed:
-                continue
-            numbers = ", ".join(str(p) for p in sorted(exposed)) or "none"
-            yield MeshFinding(
-                gw,
-                (*server.path, "port", "number"),
-                f"port {server.port} is exposed by no Service of the gateway pods "
-                f"({pods[0][0].key}): {_names(svcs)} expose {numbers}; clients cannot reach "
-                "this server",
-            )
+        numbers = ", ".join(str(p) for p in sorted(exposed)) or "none"
+        yield Finding(
+            (*server.path, "port", "number"),
+            f"port {server.port} is exposed by no Service of the gateway pods "
+            f"({pods[0][0].key}): {_names(svcs)} expose {numbers}; clients cannot reach "
+            "this server",
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -548,28 +548,44 @@ class _CredentialRef:
     explicit: bool  # the namespace is written in the reference
 
 
-def _credential_refs(index: MeshIndex) -> Iterator[_CredentialRef]:
-    """Every Secret a Gateway server names, in each namespace Istio looks for it."""
+def _credential_refs(gw: Record, index: MeshIndex) -> Iterator[_CredentialRef]:
+    """Every Secret the servers of a Gateway name, in each namespace Istio looks for it."""
+    pods: tuple[str, ...] | None = None
+    for server in _servers(gw):
+        for path, written in _credentials(server):
+            parsed = _credential(written)
+            if parsed is None:
+                continue
+            ns, name, _ = parsed
+            if pods is None:
+                found = index.selected_by(gw) or []
+                pods = tuple(dict.fromkeys(w.effective_namespace for w, _ in found))
+            for target in (ns,) if ns is not None else pods:
+                yield _CredentialRef(gw, path, written, target, name, pods, ns is not None)
+
+
+def _secret_namespaces(index: MeshIndex) -> set[str]:
+    """The namespaces the run holds Secrets of."""
+    return {ns for ns, _ in index.secrets}
+
+
+def _credential_users(index: MeshIndex) -> dict[tuple[str, str], _CredentialRef]:
+    """(namespace, name) of each Secret of the run a Gateway takes a certificate from → the
+    first reference to it in the run."""
+    first: dict[tuple[str, str], _CredentialRef] = {}
     for gw in _gateways(index):
-        pods: tuple[str, ...] | None = None
-        for server in _servers(gw):
-            for path, written in _credentials(server):
-                parsed = _credential(written)
-                if parsed is None:
-                    continue
-                ns, name, _ = parsed
-                if pods is None:
-                    found = index.selected_by(gw) or []
-                    pods = tuple(dict.fromkeys(w.effective_namespace for w, _ in found))
-                for target in (ns,) if ns is not None else pods:
-                    yield _CredentialRef(gw, path, written, target, name, pods, ns is not None)
+        for ref in _credential_refs(gw, index):
+            if (ref.namespace, ref.name) in index.secrets:
+                first.setdefault((ref.namespace, ref.name), ref)
+    return first
 
 
-define(
+@rule(
     "ML956",
     "gateway-credential-not-found",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"Gateway"},
     summary="A Gateway server names a TLS credential that no Secret of the gateway's namespace "
     "holds.",
     rationale="""
@@ -605,7 +621,7 @@ define(
       protocol: HTTPS
     tls:
       mode: SIMPLE
-      credentialName: shop-tls
+      credentialName: shop-tls  # expect: ML956@23 spec.servers[0].tls.credentialName
     hosts:
     - shop.example.com
 """,
@@ -637,26 +653,22 @@ define(
     "'credentialName'); istio/istio pilot/pkg/model/credentials/resource.go (ParseResourceName)",
     catalogue=("gw-x-secret-missing", "gw-ml-credential-prefix"),
 )
-
-
-@check("ML956")
-def _credential_not_found(index: MeshIndex) -> Iterator[MeshFinding]:
-    with_secrets = {ns for ns, _ in index.secrets}
-    seen: set[tuple[int, FieldPath, str]] = set()
-    for ref in _credential_refs(index):
-        mark = (id(ref.gateway), ref.path, ref.namespace)
+def gateway_credential_not_found(gw: Record, index: MeshIndex) -> Iterator[Finding]:
+    with_secrets = index.memo(_secret_namespaces)
+    seen: set[tuple[FieldPath, str]] = set()
+    for ref in _credential_refs(gw, index):
+        mark = (ref.path, ref.namespace)
         if mark in seen:
             continue
         seen.add(mark)
         if ref.explicit and ref.pods and ref.namespace not in ref.pods:
-            yield MeshFinding(
-                ref.gateway,
+            yield Finding(
                 ref.path,
                 f"`{ref.written}` is Secret {ref.namespace}/{ref.name}, but the gateway pods "
                 f"of the linted files run in namespace {', '.join(ref.pods)}: istiod gives "
                 "an Istio Gateway a Secret of another namespace only when a policy allows it; "
                 "check that the Secret is where the gateway reads it",
-                Severity.INFO,
+                severity=Severity.INFO,
             )
         if (
             index.is_external_namespace(ref.namespace)
@@ -665,8 +677,7 @@ def _credential_not_found(index: MeshIndex) -> Iterator[MeshFinding]:
         ):
             continue
         where = "" if ref.explicit else " (where the gateway pods run)"
-        yield MeshFinding(
-            ref.gateway,
+        yield Finding(
             ref.path,
             f"credential `{ref.written}` is Secret {ref.namespace}/{ref.name}, which no Secret "
             f"of namespace `{ref.namespace}`{where} in the linted files is: the server has no "
@@ -820,11 +831,12 @@ def _secret_problem(secret: Record) -> tuple[FieldPath, str] | None:
     return where, f"it has neither `tls.crt` and `tls.key` nor `cert` and `key` (keys: {found})"
 
 
-define(
+@rule(
     "ML957",
     "gateway-credential-unreadable",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"Secret"},
     summary="A Secret that a Gateway takes its certificate from holds no readable certificate.",
     rationale="""
         istiod reads a gateway credential from the Secret's `tls.crt` and `tls.key` (or `cert`
@@ -843,7 +855,11 @@ define(
     """,
     bad=_join(
         _INGRESS,
-        _secret("shop-cert", cert=_CERT.replace("-----END CERTIFICATE-----\n", "")),
+        _expect(
+            _secret("shop-cert", cert=_CERT.replace("-----END CERTIFICATE-----\n", "")),
+            "  tls.crt: |",
+            'ML957@12 stringData["tls.crt"]',
+        ),
         _APP,
         _gateway(
             "shop-gateway",
@@ -887,39 +903,71 @@ define(
     "(ValidateCertificate)",
     catalogue=("gw-x-secret-invalid",),
 )
-
-
-@check("ML957")
-def _credential_unreadable(index: MeshIndex) -> Iterator[MeshFinding]:
-    seen: set[tuple[str, str]] = set()
-    for ref in _credential_refs(index):
-        secret = index.secrets.get((ref.namespace, ref.name))
-        if secret is None or (ref.namespace, ref.name) in seen:
-            continue
-        seen.add((ref.namespace, ref.name))
-        problem = _secret_problem(secret)
-        if problem is None:
-            continue
-        path, reason = problem
-        yield MeshFinding(
-            secret,
-            path,
-            f"{reason}: {ref.gateway.key} ({ref.gateway.where}) takes its certificate from "
-            "this Secret, and istiod cannot load it",
-        )
+def gateway_credential_unreadable(secret: Record, index: MeshIndex) -> Iterator[Finding]:
+    name = (secret.effective_namespace, secret.name)
+    if index.secrets.get(name) is not secret:
+        return  # another manifest of the Secret is the one the index holds
+    ref = index.memo(_credential_users).get(name)
+    if ref is None:
+        return
+    problem = _secret_problem(secret)
+    if problem is None:
+        return
+    path, reason = problem
+    yield Finding(
+        path,
+        f"{reason}: {ref.gateway.key} ({ref.gateway.where}) takes its certificate from "
+        "this Secret, and istiod cannot load it",
+    )
 
 
 # --------------------------------------------------------------------------------------------
-def _grouped_servers(index: MeshIndex) -> Iterator[tuple[tuple[Any, int, str], _Server]]:
-    """Every server with a port, keyed by (workload group, port, bind), in run order."""
-    groups = _workload_groups(index)
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """A Gateway server with a port, and where it lands: its (workload group, port, bind)."""
+
+    order: int  # its place among the servers of the run
+    bucket: tuple[Any, int, str]
+    server: _Server
+
+
+def _placed_servers(index: MeshIndex) -> dict[int, list[_Placed]]:
+    """Each Gateway (by id) that lands on a workload group → its servers with a port, in run
+    order."""
+    groups = index.memo(_workload_groups)
+    out: dict[int, list[_Placed]] = {}
+    order = 0
     for gw in _gateways(index):
         group = groups.get(id(gw))
         if group is None:
             continue
+        placed = out[id(gw)] = []
         for server in _servers(gw):
             if server.port is not None:
-                yield (group, server.port, server.bind), server
+                placed.append(_Placed(order, (group, server.port, server.bind), server))
+                order += 1
+    return out
+
+
+def _host_claims(index: MeshIndex) -> dict[tuple[Any, ...], list[tuple[_Server, _Host]]]:
+    """(workload group, port, bind, host name) → the servers that list the host there, in
+    run order."""
+    claims: dict[tuple[Any, ...], list[tuple[_Server, _Host]]] = {}
+    for placed in index.memo(_placed_servers).values():
+        for p in placed:
+            for host in p.server.hosts:
+                claims.setdefault((*p.bucket, host.name), []).append((p.server, host))
+    return claims
+
+
+def _first_plain_servers(index: MeshIndex) -> dict[tuple[Any, int, str], _Placed]:
+    """(workload group, port, bind) → the first plaintext server with a protocol there."""
+    first: dict[tuple[Any, int, str], _Placed] = {}
+    for placed in index.memo(_placed_servers).values():
+        for p in placed:
+            if p.server.protocol is not None and not p.server.tls_server:
+                first.setdefault(p.bucket, p)
+    return first
 
 
 def _alternatives(a: Record, b: Record) -> bool:
@@ -939,11 +987,13 @@ _SERVER = """\
     - {host}
 """
 
-define(
+
+@rule(
     "ML958",
     "conflicting-gateway-hosts",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"Gateway"},
     summary="Two Gateways for the same gateway workloads declare one host on the same port.",
     rationale="""
         Gateways that select the same gateway proxies are merged into one listener per port
@@ -968,7 +1018,13 @@ define(
         _secret("shop-cert-v2"),
         _APP,
         _gateway("shop-gateway", _SERVER.format(cert="shop-cert", host="shop.example.com")),
-        _gateway("shop-gateway-v2", _SERVER.format(cert="shop-cert-v2", host="shop.example.com")),
+        _expect(
+            _gateway(
+                "shop-gateway-v2", _SERVER.format(cert="shop-cert-v2", host="shop.example.com")
+            ),
+            "    - shop.example.com",
+            "ML958@7 spec.servers[0].hosts[0]",
+        ),
         _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
     ),
     good=_join(
@@ -988,17 +1044,16 @@ define(
     "multi_match_checker.go",
     catalogue=("gw-x-conflict", "gw-k-multimatch", "gw-rt-tls-dup-host"),
 )
-
-
-@check("ML958")
-def _conflicting_gateway_hosts(index: MeshIndex) -> Iterator[MeshFinding]:
-    claims: dict[tuple[Any, int, str, str], list[tuple[_Server, _Host]]] = {}
-    for bucket, server in _grouped_servers(index):
-        reported = False
+def conflicting_gateway_hosts(gw: Record, index: MeshIndex) -> Iterator[Finding]:
+    claims = index.memo(_host_claims)
+    for placed in index.memo(_placed_servers).get(id(gw), ()):
+        server = placed.server
         for host in server.hosts:
-            earlier = claims.setdefault((*bucket, host.name), [])
+            key = (*placed.bucket, host.name)
+            entries = claims[key]
+            mine = next(k for k, (_, h) in enumerate(entries) if h is host)
             other = None
-            for first, first_host in earlier:
+            for first, first_host in entries[:mine]:
                 tls = first.tls is not None and server.tls is not None
                 if first.gateway is server.gateway:
                     if not tls or first.index == server.index:
@@ -1012,10 +1067,8 @@ def _conflicting_gateway_hosts(index: MeshIndex) -> Iterator[MeshFinding]:
                 if tls or (first.http and server.http and first.tls is None is server.tls):
                     other = (first, first_host)
                     break
-            earlier.append((server, host))
-            if other is None or reported:
+            if other is None:
                 continue
-            reported = True
             first, first_host = other
             if first.tls is not None and server.tls is not None:
                 severity = Severity.ERROR
@@ -1029,8 +1082,7 @@ def _conflicting_gateway_hosts(index: MeshIndex) -> Iterator[MeshFinding]:
                     "the routes of the VirtualServices bound to either are merged into one "
                     "virtual host in no defined order; declare the host in one Gateway"
                 )
-            yield MeshFinding(
-                server.gateway,
+            yield Finding(
                 (*server.path, "hosts", host.index),
                 f"host `{host.raw}` on port {server.port} is also declared by "
                 + (
@@ -1039,54 +1091,9 @@ def _conflicting_gateway_hosts(index: MeshIndex) -> Iterator[MeshFinding]:
                     else f"{first.gateway.key} ({first.gateway.where}, server {first.index}), "
                     f"which selects the same gateway workloads: {effect}"
                 ),
-                severity,
+                severity=severity,
             )
-
-
-# --------------------------------------------------------------------------------------------
-define(
-    "ML959",
-    "gateway-duplicate-certificate",
-    Severity.WARNING,
-    module=__name__,
-    summary="Two Gateways for the same gateway workloads serve the same certificate.",
-    rationale="""
-        When two Gateways that land on the same gateway proxies use one certificate (the same
-        `credentialName`, or the same `serverCertificate` and `privateKey` files), a client
-        that opened an HTTP/2 connection for a host of one Gateway may reuse it for a host of
-        the other, which the certificate also covers. The connection's filter chain only
-        routes the first Gateway's hosts, so those requests get 404. Put the hosts in one
-        Gateway server, or give each Gateway its own certificate.
-
-        Gateways overlap when one's selector is contained in the other's (a Gateway without
-        selector overlaps every one). Two servers of one Gateway may share a certificate.
-        The finding is on the later Gateway and names the first.
-    """,
-    bad=_join(
-        _INGRESS,
-        _secret("wildcard-cert"),
-        _APP,
-        _gateway("shop-gateway", _SERVER.format(cert="wildcard-cert", host="shop.example.com")),
-        _gateway("blog-gateway", _SERVER.format(cert="wildcard-cert", host="blog.example.com")),
-        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
-        _vs("blog", "  - blog.example.com\n", "blog-gateway", _HTTP_ROUTE),
-    ),
-    good=_join(
-        _INGRESS,
-        _secret("wildcard-cert"),
-        _APP,
-        _gateway(
-            "web-gateway",
-            _SERVER.format(cert="wildcard-cert", host="shop.example.com")
-            + "    - blog.example.com\n",
-        ),
-        _vs("shop", "  - shop.example.com\n", "web-gateway", _HTTP_ROUTE),
-        _vs("blog", "  - blog.example.com\n", "web-gateway", _HTTP_ROUTE),
-    ),
-    istio="IST0138",
-    source=f"{AN}/gateway/certificate.go (CertificateAnalyzer, GatewayDuplicateCertificate)",
-    catalogue=("gw-x-dup-cert",),
-)
+            break  # one finding a server
 
 
 def _certificates(server: _Server) -> Iterator[tuple[FieldPath, tuple[str, ...]]]:
@@ -1111,10 +1118,25 @@ def _contains(small: dict[str, str], big: dict[str, str]) -> bool:
     return all(big.get(k) == v for k, v in small.items())
 
 
-@check("ML959")
-def _duplicate_certificate(index: MeshIndex) -> Iterator[MeshFinding]:
-    users: dict[tuple[str, ...], list[tuple[Record, dict[str, str], _Server]]] = {}
-    reported: set[tuple[int, int]] = set()
+@dataclass(frozen=True, slots=True)
+class _CertUse:
+    """A certificate a server of a Gateway serves."""
+
+    gateway: Record
+    selector: dict[str, str]
+    server: _Server
+    path: FieldPath
+    cert: tuple[str, ...]
+    earlier: int  # how many uses of the same certificate come before it in the run
+
+
+def _certificate_uses(
+    index: MeshIndex,
+) -> tuple[dict[tuple[str, ...], list[_CertUse]], dict[int, list[_CertUse]]]:
+    """Every certificate the Gateways of the run serve: by certificate, and by Gateway (id),
+    in run order. Gateways with a malformed selector are left out."""
+    users: dict[tuple[str, ...], list[_CertUse]] = {}
+    uses: dict[int, list[_CertUse]] = {}
     for gw in _gateways(index):
         selector = _selector(gw)
         if selector is None:
@@ -1122,38 +1144,96 @@ def _duplicate_certificate(index: MeshIndex) -> Iterator[MeshFinding]:
         for server in _servers(gw):
             for path, cert in _certificates(server):
                 earlier = users.setdefault(cert, [])
-                other = next(
-                    (
-                        (o, s)
-                        for o, sel, s in earlier
-                        if o is not gw
-                        and not _alternatives(o, gw)
-                        and (_contains(sel, selector) or _contains(selector, sel))
-                    ),
-                    None,
-                )
-                earlier.append((gw, selector, server))
-                if other is None or (id(gw), server.index) in reported:
-                    continue
-                reported.add((id(gw), server.index))
-                first, first_server = other
-                what = f"`{cert[1]}`" if cert[0] == "credential" else f"file `{cert[1]}`"
-                yield MeshFinding(
-                    gw,
-                    path,
-                    f"certificate {what} is also served by {first.key} ({first.where}, server "
-                    f"{first_server.index}) on the same gateway workloads: HTTP/2 clients may "
-                    "reuse one connection for the hosts of both Gateways and get 404 for "
-                    "those of the other",
-                )
+                use = _CertUse(gw, selector, server, path, cert, len(earlier))
+                earlier.append(use)
+                uses.setdefault(id(gw), []).append(use)
+    return users, uses
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
+    "ML959",
+    "gateway-duplicate-certificate",
+    Severity.WARNING,
+    scope="mesh",
+    kinds={"Gateway"},
+    summary="Two Gateways for the same gateway workloads serve the same certificate.",
+    rationale="""
+        When two Gateways that land on the same gateway proxies use one certificate (the same
+        `credentialName`, or the same `serverCertificate` and `privateKey` files), a client
+        that opened an HTTP/2 connection for a host of one Gateway may reuse it for a host of
+        the other, which the certificate also covers. The connection's filter chain only
+        routes the first Gateway's hosts, so those requests get 404. Put the hosts in one
+        Gateway server, or give each Gateway its own certificate.
+
+        Gateways overlap when one's selector is contained in the other's (a Gateway without
+        selector overlaps every one). Two servers of one Gateway may share a certificate.
+        The finding is on the later Gateway and names the first.
+    """,
+    bad=_join(
+        _INGRESS,
+        _secret("wildcard-cert"),
+        _APP,
+        _gateway("shop-gateway", _SERVER.format(cert="wildcard-cert", host="shop.example.com")),
+        _expect(
+            _gateway("blog-gateway", _SERVER.format(cert="wildcard-cert", host="blog.example.com")),
+            "      credentialName: wildcard-cert",
+            "ML959@23 spec.servers[0].tls.credentialName",
+        ),
+        _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
+        _vs("blog", "  - blog.example.com\n", "blog-gateway", _HTTP_ROUTE),
+    ),
+    good=_join(
+        _INGRESS,
+        _secret("wildcard-cert"),
+        _APP,
+        _gateway(
+            "web-gateway",
+            _SERVER.format(cert="wildcard-cert", host="shop.example.com")
+            + "    - blog.example.com\n",
+        ),
+        _vs("shop", "  - shop.example.com\n", "web-gateway", _HTTP_ROUTE),
+        _vs("blog", "  - blog.example.com\n", "web-gateway", _HTTP_ROUTE),
+    ),
+    istio="IST0138",
+    source=f"{AN}/gateway/certificate.go (CertificateAnalyzer, GatewayDuplicateCertificate)",
+    catalogue=("gw-x-dup-cert",),
+)
+def gateway_duplicate_certificate(gw: Record, index: MeshIndex) -> Iterator[Finding]:
+    users, uses = index.memo(_certificate_uses)
+    reported: set[int] = set()
+    for use in uses.get(id(gw), ()):
+        other = next(
+            (
+                u
+                for u in users[use.cert][: use.earlier]
+                if u.gateway is not gw
+                and not _alternatives(u.gateway, gw)
+                and (_contains(u.selector, use.selector) or _contains(use.selector, u.selector))
+            ),
+            None,
+        )
+        if other is None or use.server.index in reported:
+            continue
+        reported.add(use.server.index)
+        cert = use.cert
+        what = f"`{cert[1]}`" if cert[0] == "credential" else f"file `{cert[1]}`"
+        yield Finding(
+            use.path,
+            f"certificate {what} is also served by {other.gateway.key} ({other.gateway.where}, "
+            f"server {other.server.index}) on the same gateway workloads: HTTP/2 clients may "
+            "reuse one connection for the hosts of both Gateways and get 404 for those of the "
+            "other",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+@rule(
     "ML964",
     "gateway-protocol-clash",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"Gateway"},
     summary="Two plaintext Gateway servers for the same gateway workloads share a port with "
     "protocols that cannot be merged.",
     rationale="""
@@ -1188,7 +1268,7 @@ define(
   - port:
       number: 80
       name: tcp-db
-      protocol: TCP
+      protocol: TCP  # expect: ML964@17 spec.servers[0].port.protocol
     hosts:
     - db.example.com
 """,
@@ -1226,26 +1306,22 @@ define(
     source=f"{_PILOT} (mergeGateways, canMergeProtocols)",
     catalogue=("gw-rt-proto-clash",),
 )
-
-
-@check("ML964")
-def _protocol_clash(index: MeshIndex) -> Iterator[MeshFinding]:
-    first_plain: dict[tuple[Any, int, str], _Server] = {}
-    for bucket, server in _grouped_servers(index):
+def gateway_protocol_clash(gw: Record, index: MeshIndex) -> Iterator[Finding]:
+    first_plain = index.memo(_first_plain_servers)
+    for placed in index.memo(_placed_servers).get(id(gw), ()):
+        server = placed.server
         if server.protocol is None:
             continue
-        first = first_plain.get(bucket)
-        if first is None:
-            if not server.tls_server:
-                first_plain[bucket] = server
-            continue
+        found = first_plain.get(placed.bucket)
+        if found is None or found.order >= placed.order:
+            continue  # no plaintext server before it on its port
+        first = found.server
         if first.gateway is not server.gateway and _alternatives(first.gateway, server.gateway):
             continue
         if first.http and server.http:
             continue
         where = "this Gateway" if first.gateway is server.gateway else first.gateway.key
-        yield MeshFinding(
-            server.gateway,
+        yield Finding(
             (*server.path, "port", "protocol"),
             f"port {server.port} already has the plaintext {first.protocol} server "
             f"{first.index} of {where} ({first.gateway.where}) on the same gateway workloads, "
@@ -1288,46 +1364,50 @@ _HTTP_SERVER = """\
 """
 
 
-def _unserved(index: MeshIndex, want: str) -> Iterator[tuple[_Server, list[Record]]]:
-    """Servers of kind ``want`` ("http": HTTP, or HTTPS terminated at the gateway; "tls": TLS
-    passthrough) that no VirtualService bound to their Gateway serves with a route of that
-    kind, with the VirtualServices bound to the Gateway. Only Gateways that VirtualServices of
-    the run are bound to, and only servers whose namespaces the run holds VirtualServices of."""
-    bound = _bound(index)
-    vs_namespaces = {vs.effective_namespace for vs in index.virtual_services}
-    ambiguous = _ambiguous(index)
-    for gw in _gateways(index):
-        vss = bound.get((gw.effective_namespace, gw.name))
-        if not vss or (gw.effective_namespace, gw.name) in ambiguous:
+def _vs_namespaces(index: MeshIndex) -> set[str]:
+    return {vs.effective_namespace for vs in index.virtual_services}
+
+
+def _unserved(gw: Record, index: MeshIndex, want: str) -> Iterator[tuple[_Server, list[Record]]]:
+    """The servers of a Gateway of kind ``want`` ("http": HTTP, or HTTPS terminated at the
+    gateway; "tls": TLS passthrough) that no VirtualService bound to the Gateway serves with a
+    route of that kind, with the VirtualServices bound to it. Only for a Gateway that
+    VirtualServices of the run are bound to, and only servers whose namespaces the run holds
+    VirtualServices of."""
+    ref = (gw.effective_namespace, gw.name)
+    vss = index.memo(_bound).get(ref)
+    if not vss or ref in index.memo(_ambiguous):
+        return
+    vs_namespaces = index.memo(_vs_namespaces)
+    hosts = {id(vs): _vs_hosts(index, vs) for vs in vss}
+    for server in _servers(gw):
+        if server.port is None or server.protocol is None or not server.hosts:
             continue
-        hosts = {id(vs): _vs_hosts(index, vs) for vs in vss}
-        for server in _servers(gw):
-            if server.port is None or server.protocol is None or not server.hosts:
-                continue
-            if want == "http":
-                if server.redirect or not (
-                    server.http or (server.protocol == "HTTPS" and server.terminating)
-                ):
-                    continue
-            elif not (server.passthrough and server.mode == "PASSTHROUGH"):
-                continue
-            if all(h.namespace not in ("*", *vs_namespaces) for h in server.hosts):
-                continue
-            if any(
-                isinstance(vs.spec.get(want), list)
-                and vs.spec[want]
-                and _serves(server, vs, hosts[id(vs)])
-                for vs in vss
+        if want == "http":
+            if server.redirect or not (
+                server.http or (server.protocol == "HTTPS" and server.terminating)
             ):
                 continue
-            yield server, vss
+        elif not (server.passthrough and server.mode == "PASSTHROUGH"):
+            continue
+        if all(h.namespace not in ("*", *vs_namespaces) for h in server.hosts):
+            continue
+        if any(
+            isinstance(vs.spec.get(want), list)
+            and vs.spec[want]
+            and _serves(server, vs, hosts[id(vs)])
+            for vs in vss
+        ):
+            continue
+        yield server, vss
 
 
-define(
+@rule(
     "ML960",
     "gateway-server-without-routes",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"Gateway"},
     summary="An HTTP Gateway server has no VirtualService with HTTP routes for its hosts.",
     rationale="""
         A gateway proxy answers a request on an HTTP server (or an HTTPS server that
@@ -1350,7 +1430,11 @@ define(
             _HTTP_SERVER.format(host="shop.example.com") + "    - www.shop.example.com\n",
         ),
         _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
-        _gateway("legacy-gateway", _HTTP_SERVER.format(host="old.example.com")),
+        _expect(
+            _gateway("legacy-gateway", _HTTP_SERVER.format(host="old.example.com")),
+            "    hosts:",
+            "ML960@5 spec.servers[0].hosts",
+        ),
         _vs("shop-legacy", "  - legacy.example.com\n", "legacy-gateway", _HTTP_ROUTE),
     ),
     good=_join(
@@ -1368,14 +1452,10 @@ define(
     "host comes only from the VirtualServices bound to the Gateway)",
     catalogue=("gw-ml-http-server-no-vs",),
 )
-
-
-@check("ML960")
-def _server_without_routes(index: MeshIndex) -> Iterator[MeshFinding]:
-    for server, vss in _unserved(index, "http"):
+def gateway_server_without_routes(gw: Record, index: MeshIndex) -> Iterator[Finding]:
+    for server, vss in _unserved(gw, index, "http"):
         hosts = ", ".join(h.raw for h in server.hosts)
-        yield MeshFinding(
-            server.gateway,
+        yield Finding(
             (*server.path, "hosts"),
             f"no VirtualService bound to {server.gateway.key} in the linted files has HTTP "
             f"routes for {hosts} ({_names(vss)} are bound to it): requests to this server "
@@ -1384,11 +1464,12 @@ def _server_without_routes(index: MeshIndex) -> Iterator[MeshFinding]:
         )
 
 
-define(
+@rule(
     "ML961",
     "passthrough-server-without-tls-route",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"Gateway"},
     summary="A PASSTHROUGH Gateway server has no VirtualService with TLS routes for its hosts.",
     rationale="""
         A server in `PASSTHROUGH` mode does not terminate TLS: the gateway proxy reads the SNI
@@ -1404,7 +1485,11 @@ define(
     bad=_join(
         _INGRESS,
         _APP,
-        _gateway("shop-gateway", _PASSTHROUGH.format(host="shop.example.com")),
+        _expect(
+            _gateway("shop-gateway", _PASSTHROUGH.format(host="shop.example.com")),
+            "      mode: PASSTHROUGH",
+            "ML961@13 spec.servers[0].tls.mode",
+        ),
         _vs("shop", "  - shop.example.com\n", "shop-gateway", _HTTP_ROUTE),
     ),
     good=_join(
@@ -1422,15 +1507,11 @@ define(
     "createGatewayTCPFilterChainOpts, buildGatewayNetworkFiltersFromTLSRoutes)",
     catalogue=("gw-ml-passthrough-needs-tls-route",),
 )
-
-
-@check("ML961")
-def _passthrough_without_tls_route(index: MeshIndex) -> Iterator[MeshFinding]:
-    for server, vss in _unserved(index, "tls"):
+def passthrough_server_without_tls_route(gw: Record, index: MeshIndex) -> Iterator[Finding]:
+    for server, vss in _unserved(gw, index, "tls"):
         hosts = ", ".join(h.raw for h in server.hosts)
         written = server.tls is not None and "mode" in server.tls
-        yield MeshFinding(
-            server.gateway,
+        yield Finding(
             (*server.path, "tls", "mode") if written else (*server.path, "tls"),
             f"no VirtualService bound to {server.gateway.key} in the linted files has `tls` "
             f"routes for {hosts} ({_names(vss)} are bound to it): a PASSTHROUGH server "
@@ -1449,7 +1530,7 @@ def _matched_servers(index: MeshIndex, vs: Record) -> list[_Server] | None:
         return None
     hosts = _vs_hosts(index, vs)
     out: list[_Server] = []
-    ambiguous = _ambiguous(index)
+    ambiguous = index.memo(_ambiguous)
     for ref in refs:
         gw = index.gateways.get(ref)
         if gw is None or ref in ambiguous:
@@ -1463,11 +1544,12 @@ def _section(vs: Record, name: str) -> bool:
     return isinstance(value, list) and bool(value)
 
 
-define(
+@rule(
     "ML962",
     "http-routes-on-passthrough-server",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"VirtualService"},
     summary="A VirtualService has HTTP routes but its Gateways only pass TLS through.",
     rationale="""
         On a `PASSTHROUGH` (or `AUTO_PASSTHROUGH`) server the gateway proxy never decrypts the
@@ -1483,11 +1565,15 @@ define(
         _INGRESS,
         _APP,
         _gateway("shop-gateway", _PASSTHROUGH.format(host="shop.example.com")),
-        _vs(
-            "shop",
-            "  - shop.example.com\n",
-            "shop-gateway",
-            _HTTP_ROUTE + _TLS_ROUTE.format(host="shop.example.com"),
+        _expect(
+            _vs(
+                "shop",
+                "  - shop.example.com\n",
+                "shop-gateway",
+                _HTTP_ROUTE + _TLS_ROUTE.format(host="shop.example.com"),
+            ),
+            "  http:",
+            "ML962@3 spec.http",
         ),
     ),
     good=_join(
@@ -1505,32 +1591,28 @@ define(
     "pilot/pkg/networking/core/gateway.go)",
     catalogue=("vs-ml-gw-passthrough-http",),
 )
+def http_routes_on_passthrough_server(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    if not _section(vs, "http"):
+        return
+    servers = _matched_servers(index, vs)
+    if not servers or not all(s.passthrough for s in servers):
+        return
+    names = ", ".join(s.describe() for s in servers[:3])
+    yield Finding(
+        ("spec", "http"),
+        f"the gateway servers this VirtualService's hosts reach pass TLS through "
+        f"({names}): its `http` routes are never used there; use `tls` routes with "
+        "`sniHosts`, or terminate TLS at the gateway",
+        key=True,
+    )
 
 
-@check("ML962")
-def _http_on_passthrough(index: MeshIndex) -> Iterator[MeshFinding]:
-    for vs in index.virtual_services:
-        if not _section(vs, "http"):
-            continue
-        servers = _matched_servers(index, vs)
-        if not servers or not all(s.passthrough for s in servers):
-            continue
-        names = ", ".join(s.describe() for s in servers[:3])
-        yield MeshFinding(
-            vs,
-            ("spec", "http"),
-            f"the gateway servers this VirtualService's hosts reach pass TLS through "
-            f"({names}): its `http` routes are never used there; use `tls` routes with "
-            "`sniHosts`, or terminate TLS at the gateway",
-            key=True,
-        )
-
-
-define(
+@rule(
     "ML963",
     "tls-routes-on-terminating-server",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"VirtualService"},
     summary="A VirtualService has TLS routes but its Gateways terminate TLS.",
     rationale="""
         `tls` routes match the SNI of a TLS connection that the gateway forwards without
@@ -1548,11 +1630,15 @@ define(
         _secret("shop-cert"),
         _APP,
         _gateway("shop-gateway", _SERVER.format(cert="shop-cert", host="shop.example.com")),
-        _vs(
-            "shop",
-            "  - shop.example.com\n",
-            "shop-gateway",
-            _HTTP_ROUTE + _TLS_ROUTE.format(host="shop.example.com"),
+        _expect(
+            _vs(
+                "shop",
+                "  - shop.example.com\n",
+                "shop-gateway",
+                _HTTP_ROUTE + _TLS_ROUTE.format(host="shop.example.com"),
+            ),
+            "  tls:",
+            "ML963@3 spec.tls",
         ),
     ),
     good=_join(
@@ -1566,28 +1652,23 @@ define(
     "createGatewayTCPFilterChainOpts)",
     catalogue=("vs-ml-gw-terminate-tls-route",),
 )
-
-
-@check("ML963")
-def _tls_on_terminating(index: MeshIndex) -> Iterator[MeshFinding]:
-    for vs in index.virtual_services:
-        if not _section(vs, "tls"):
-            continue
-        servers = _matched_servers(index, vs)
-        if not servers or any(s.passthrough for s in servers):
-            continue
-        terminating = [s for s in servers if s.terminating]
-        if not terminating:
-            continue
-        names = ", ".join(s.describe() for s in terminating[:3])
-        yield MeshFinding(
-            vs,
-            ("spec", "tls"),
-            f"the gateway servers this VirtualService's hosts reach terminate TLS ({names}) "
-            "and none passes it through: its `tls` routes are never used; route the "
-            "decrypted traffic with `http` (HTTPS) or `tcp` (TLS protocol) routes",
-            key=True,
-        )
+def tls_routes_on_terminating_server(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    if not _section(vs, "tls"):
+        return
+    servers = _matched_servers(index, vs)
+    if not servers or any(s.passthrough for s in servers):
+        return
+    terminating = [s for s in servers if s.terminating]
+    if not terminating:
+        return
+    names = ", ".join(s.describe() for s in terminating[:3])
+    yield Finding(
+        ("spec", "tls"),
+        f"the gateway servers this VirtualService's hosts reach terminate TLS ({names}) "
+        "and none passes it through: its `tls` routes are never used; route the "
+        "decrypted traffic with `http` (HTTPS) or `tcp` (TLS protocol) routes",
+        key=True,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1636,33 +1717,49 @@ def _se_ports(index: MeshIndex) -> dict[tuple[str, int], list[_SePort]]:
     return out
 
 
-def _se_clashes(index: MeshIndex, same: bool) -> Iterator[tuple[str, int, _SePort, _SePort]]:
-    """(host, port, later, first) for two ServiceEntries in overlapping exportTo scopes that
-    define one host and port with the same (``same``) or a different protocol; once per port
-    of the later one."""
-    seen: set[tuple[int, int]] = set()
-    for (host, number), entries in _se_ports(index).items():
+def _se_keys(index: MeshIndex) -> dict[int, list[tuple[str, int]]]:
+    """Each ServiceEntry (by id) → the (host, port number) keys of :func:`_se_ports` it has a
+    port under, in the order of that table."""
+    out: dict[int, list[tuple[str, int]]] = {}
+    for key, entries in index.memo(_se_ports).items():
+        for record in {id(e.record): e.record for e in entries}.values():
+            out.setdefault(id(record), []).append(key)
+    return out
+
+
+def _se_clashes(
+    se: Record, index: MeshIndex, same: bool
+) -> Iterator[tuple[str, int, _SePort, _SePort]]:
+    """(host, port, port of ``se``, first) for each port of a ServiceEntry that an earlier
+    ServiceEntry in an overlapping exportTo scope defines with the same (``same``) or a
+    different protocol for one of its hosts; once per port."""
+    table = index.memo(_se_ports)
+    seen: set[int] = set()
+    for host, number in index.memo(_se_keys).get(id(se), ()):
+        entries = table[(host, number)]
         for k, entry in enumerate(entries):
+            if entry.record is not se:
+                continue
             for first in entries[:k]:
-                if first.record is entry.record or _alternatives(first.record, entry.record):
+                if first.record is se or _alternatives(first.record, se):
                     continue
                 if (first.protocol == entry.protocol) != same:
                     continue
                 a, b = first.scope, entry.scope
                 if a is not None and b is not None and not a & b:
                     continue
-                mark = (id(entry.record), entry.index)
-                if mark not in seen:
-                    seen.add(mark)
+                if entry.index not in seen:
+                    seen.add(entry.index)
                     yield host, number, entry, first
                 break
 
 
-define(
+@rule(
     "ML965",
     "serviceentry-protocol-conflict",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"ServiceEntry"},
     summary="Two ServiceEntries define the same host and port with different protocols.",
     rationale="""
         Istio keeps one service per host and namespace view: when two ServiceEntries visible
@@ -1677,7 +1774,11 @@ define(
     """,
     bad=_join(
         _se("payments-api", "shop", "api.payments.example.com", _SE_HTTPS),
-        _se("payments-api-tls", "billing", "api.payments.example.com", _SE_TLS),
+        _expect(
+            _se("payments-api-tls", "billing", "api.payments.example.com", _SE_TLS),
+            "    protocol: TLS",
+            "ML965@15 spec.ports[0].protocol",
+        ),
     ),
     good=_join(
         _se(
@@ -1702,15 +1803,11 @@ define(
     f"{KIALI}/serviceentries/multi_match_checker.go",
     catalogue=("se-x-protocol-conflict", "se-k-protocol-conflict"),
 )
-
-
-@check("ML965")
-def _se_protocol_conflict(index: MeshIndex) -> Iterator[MeshFinding]:
-    for host, number, entry, first in _se_clashes(index, same=False):
+def serviceentry_protocol_conflict(se: Record, index: MeshIndex) -> Iterator[Finding]:
+    for host, number, entry, first in _se_clashes(se, index, same=False):
         mine = entry.protocol or "unset"
         theirs = first.protocol or "unset"
-        yield MeshFinding(
-            entry.record,
+        yield Finding(
             ("spec", "ports", entry.index, "protocol" if entry.protocol else "number"),
             f"host `{host}` port {number} is {mine} here but {theirs} in "
             f"{first.record.key} ({first.record.where}), visible in the same namespaces: "
@@ -1718,11 +1815,12 @@ def _se_protocol_conflict(index: MeshIndex) -> Iterator[MeshFinding]:
         )
 
 
-define(
+@rule(
     "ML966",
     "duplicate-serviceentry-port",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"ServiceEntry"},
     summary="Two ServiceEntries define the same host and port.",
     rationale="""
         Two ServiceEntries visible in the same namespaces (overlapping `exportTo` scopes) that
@@ -1738,7 +1836,11 @@ define(
     """,
     bad=_join(
         _se("payments-api", "shop", "api.payments.example.com", _SE_HTTPS),
-        _se("payments", "billing", "api.payments.example.com", _SE_HTTPS),
+        _expect(
+            _se("payments", "billing", "api.payments.example.com", _SE_HTTPS),
+            "  - number: 443",
+            "ML966@13 spec.ports[0].number",
+        ),
     ),
     good=_join(
         _se(
@@ -1760,13 +1862,9 @@ define(
     source=f"{KIALI}/serviceentries/multi_match_checker.go (serviceentries.multimatch)",
     catalogue=("se-k-multimatch",),
 )
-
-
-@check("ML966")
-def _se_duplicate_port(index: MeshIndex) -> Iterator[MeshFinding]:
-    for host, number, entry, first in _se_clashes(index, same=True):
-        yield MeshFinding(
-            entry.record,
+def duplicate_serviceentry_port(se: Record, index: MeshIndex) -> Iterator[Finding]:
+    for host, number, entry, first in _se_clashes(se, index, same=True):
+        yield Finding(
             ("spec", "ports", entry.index, "number"),
             f"host `{host}` port {number} is also defined by {first.record.key} "
             f"({first.record.where}), visible in the same namespaces: sidecars use one of "
@@ -1774,11 +1872,12 @@ def _se_duplicate_port(index: MeshIndex) -> Iterator[MeshFinding]:
         )
 
 
-define(
+@rule(
     "ML967",
     "serviceentry-host-is-kubernetes-service",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"ServiceEntry"},
     summary="A ServiceEntry host is the name of a Kubernetes Service of the run.",
     rationale="""
         A ServiceEntry whose host is the cluster name of a Kubernetes Service
@@ -1791,12 +1890,16 @@ define(
     """,
     bad=_join(
         _APP,
-        _se(
-            "frontend-vm",
-            "shop",
-            "frontend.shop.svc.cluster.local",
-            "  - number: 8080\n    name: http\n    protocol: HTTP\n",
-        ).replace("MESH_EXTERNAL", "MESH_INTERNAL"),
+        _expect(
+            _se(
+                "frontend-vm",
+                "shop",
+                "frontend.shop.svc.cluster.local",
+                "  - number: 8080\n    name: http\n    protocol: HTTP\n",
+            ).replace("MESH_EXTERNAL", "MESH_INTERNAL"),
+            "  - frontend.shop.svc.cluster.local",
+            "ML967@5 spec.hosts[0]",
+        ),
     ),
     good=_join(
         _APP,
@@ -1811,22 +1914,17 @@ define(
     "pilot/pkg/serviceregistry/aggregate/controller.go)",
     catalogue=("se-host-k8s-clash",),
 )
-
-
-@check("ML967")
-def _se_host_is_service(index: MeshIndex) -> Iterator[MeshFinding]:
-    for se in index.by_kind.get("ServiceEntry", ()):
-        ns = se.effective_namespace
-        for i, host in items(se.spec.get("hosts")):
-            if not literal(host) or host.startswith("*"):
-                continue
-            services = index.kubernetes_services(index.resolve(host, ns))
-            if not services:
-                continue
-            yield MeshFinding(
-                se,
-                ("spec", "hosts", i),
-                f"host `{host}` is the name of Kubernetes {services[0].key} "
-                f"({services[0].where}): two registries now define it, and which one "
-                "sidecars use is not defined",
-            )
+def serviceentry_host_is_kubernetes_service(se: Record, index: MeshIndex) -> Iterator[Finding]:
+    ns = se.effective_namespace
+    for i, host in items(se.spec.get("hosts")):
+        if not literal(host) or host.startswith("*"):
+            continue
+        services = index.kubernetes_services(index.resolve(host, ns))
+        if not services:
+            continue
+        yield Finding(
+            ("spec", "hosts", i),
+            f"host `{host}` is the name of Kubernetes {services[0].key} "
+            f"({services[0].where}): two registries now define it, and which one "
+            "sidecars use is not defined",
+        )

@@ -8,9 +8,9 @@ routing needs, and the Telemetry providers MeshConfig defines.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
-from meshlint.diagnostics import FieldPath, Severity
+from meshlint.diagnostics import FieldPath, Finding, Severity
 from meshlint.mesh import (
     CONTAINER_PORTS,
     SERVICE_ACCOUNT,
@@ -21,9 +21,9 @@ from meshlint.mesh import (
     selects,
     workload_selector,
 )
-from meshlint.rules import define
+from meshlint.rules import rule
 from meshlint.rules.lib.grammar import is_int
-from meshlint.rules.lib.mesh import AN, KIALI, MeshFinding, check, items, literal
+from meshlint.rules.lib.mesh import AN, KIALI, items, literal
 
 # Namespaces every cluster has: a reference to them is never a typo of the run's.
 _SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
@@ -35,20 +35,20 @@ _SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-n
 
 def _sources(ap: Record) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
     """Every `rules[].from[].source` of an AuthorizationPolicy: (path of it, the mapping)."""
-    for i, rule in items(ap.spec.get("rules")):
-        if not isinstance(rule, dict):
+    for i, ap_rule in items(ap.spec.get("rules")):
+        if not isinstance(ap_rule, dict):
             continue
-        for j, frm in items(rule.get("from")):
+        for j, frm in items(ap_rule.get("from")):
             if isinstance(frm, dict) and isinstance(frm.get("source"), dict):
                 yield ("spec", "rules", i, "from", j, "source"), frm["source"]
 
 
 def _operations(ap: Record) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
     """Every `rules[].to[].operation` of an AuthorizationPolicy."""
-    for i, rule in items(ap.spec.get("rules")):
-        if not isinstance(rule, dict):
+    for i, ap_rule in items(ap.spec.get("rules")):
+        if not isinstance(ap_rule, dict):
             continue
-        for j, to in items(rule.get("to")):
+        for j, to in items(ap_rule.get("to")):
             if isinstance(to, dict) and isinstance(to.get("operation"), dict):
                 yield ("spec", "rules", i, "to", j, "operation"), to["operation"]
 
@@ -80,12 +80,45 @@ def _named(recs: list[Record], limit: int = 3) -> str:
     return shown + (f" and {len(recs) - limit} more" if len(recs) > limit else "")
 
 
+def _namespace_matches(pattern: str, namespace: str) -> bool:
+    if pattern == "*":
+        return True
+    if pattern.startswith("*"):
+        return namespace.endswith(pattern[1:])
+    if pattern.endswith("*"):
+        return namespace.startswith(pattern[:-1])
+    return namespace.lower() == pattern.lower()
+
+
+class _Namespaces(NamedTuple):
+    """The namespaces a source may name without being a typo, and those the run declares."""
+
+    known: set[str]
+    lowered: set[str]
+    declared: list[str]  # the names of the run's Namespace manifests, sorted
+
+
+def _known_namespaces(index: MeshIndex) -> _Namespaces:
+    known = set(index.namespaces) | _SYSTEM_NAMESPACES | {index.root_namespace}
+    return _Namespaces(known, {n.lower() for n in known}, sorted(index.namespace_records))
+
+
+def _namespace_known(index: MeshIndex, pattern: str) -> bool:
+    view = index.memo(_known_namespaces)
+    if "*" in pattern:
+        hit = any(_namespace_matches(pattern, n) for n in view.known)
+    else:
+        hit = pattern.lower() in view.lowered
+    return hit or index.is_external_namespace(pattern)
+
+
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML970",
     "authz-source-namespace-unknown",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"AuthorizationPolicy"},
     summary="An AuthorizationPolicy source names a namespace that does not exist.",
     rationale="""
         `from[].source.namespaces` and `notNamespaces` match the namespace of the calling
@@ -127,7 +160,7 @@ define(
           - from:
             - source:
                 namespaces:
-                - front-end
+                - front-end  # expect: ML970@11 spec.rules[0].from[0].source.namespaces[0]
     """,
     good="""
         apiVersion: v1
@@ -163,61 +196,29 @@ define(
     f"{KIALI}/authorization/namespace_method_checker.go (validateFromField)",
     catalogue=("ap-x-namespace-unknown", "ap-k-namespace-unknown"),
 )
-
-
-def _namespace_matches(pattern: str, namespace: str) -> bool:
-    if pattern == "*":
-        return True
-    if pattern.startswith("*"):
-        return namespace.endswith(pattern[1:])
-    if pattern.endswith("*"):
-        return namespace.startswith(pattern[:-1])
-    return namespace.lower() == pattern.lower()
-
-
-@check("ML970")
-def _source_namespace_unknown(index: MeshIndex) -> Iterator[MeshFinding]:
-    aps = index.by_kind.get("AuthorizationPolicy", ())
-    if not aps:
-        return
-    known = set(index.namespaces) | _SYSTEM_NAMESPACES | {index.root_namespace}
-    lowered = {n.lower() for n in known}
-    declared = sorted(index.namespace_records)
+def authz_source_namespace_unknown(ap: Record, index: MeshIndex) -> Iterator[Finding]:
+    declared = index.memo(_known_namespaces).declared
     several = len(index.namespaces) >= 2
-    verdicts: dict[str, bool] = {}
-
-    def found(pattern: str) -> bool:
-        if pattern not in verdicts:
-            if "*" in pattern:
-                hit = any(_namespace_matches(pattern, n) for n in known)
-            else:
-                hit = pattern.lower() in lowered
-            verdicts[pattern] = hit or index.is_external_namespace(pattern)
-        return verdicts[pattern]
-
-    for ap in aps:
-        for base, source in _sources(ap):
-            for path, value in _values(source, base, ("namespaces", "notNamespaces")):
-                if value == "*" or "*" in value[1:-1] or found(value):
-                    continue
-                if declared:
-                    shown = ", ".join(declared[:5]) + (", …" if len(declared) > 5 else "")
-                    yield MeshFinding(
-                        ap,
-                        path,
-                        f"namespace `{value}` matches no namespace of the linted files (their "
-                        f"Namespace manifests: {shown}): the source never matches; if it exists "
-                        "elsewhere, add it to `external-namespaces`",
-                    )
-                elif several:
-                    yield MeshFinding(
-                        ap,
-                        path,
-                        f"namespace `{value}` matches no namespace the linted files hold "
-                        "resources of: unless it exists elsewhere (then add it to "
-                        "`external-namespaces`), the source never matches",
-                        Severity.WARNING,
-                    )
+    for base, source in _sources(ap):
+        for path, value in _values(source, base, ("namespaces", "notNamespaces")):
+            if value == "*" or "*" in value[1:-1] or _namespace_known(index, value):
+                continue
+            if declared:
+                shown = ", ".join(declared[:5]) + (", …" if len(declared) > 5 else "")
+                yield Finding(
+                    path,
+                    f"namespace `{value}` matches no namespace of the linted files (their "
+                    f"Namespace manifests: {shown}): the source never matches; if it exists "
+                    "elsewhere, add it to `external-namespaces`",
+                )
+            elif several:
+                yield Finding(
+                    path,
+                    f"namespace `{value}` matches no namespace the linted files hold "
+                    "resources of: unless it exists elsewhere (then add it to "
+                    "`external-namespaces`), the source never matches",
+                    severity=Severity.WARNING,
+                )
 
 
 # --------------------------------------------------------------------------------------------
@@ -247,11 +248,27 @@ def _trust_domains(index: MeshIndex) -> set[str]:
     return found
 
 
-define(
+def _accounts(index: MeshIndex) -> tuple[dict[str, set[str]], set[str]]:
+    """The service accounts of each namespace the run knows of (ServiceAccount manifests and
+    workloads' `serviceAccountName`), and the namespaces that hold ServiceAccount manifests."""
+    by_ns: dict[str, set[str]] = {}
+    manifests: set[str] = set()
+    for ns, name in index.service_accounts:
+        by_ns.setdefault(ns, set()).add(name)
+        manifests.add(ns)
+    for rec in _workload_records(index):
+        account = rec.data.get(SERVICE_ACCOUNT)
+        if isinstance(account, str) and account:
+            by_ns.setdefault(rec.effective_namespace, set()).add(account)
+    return by_ns, manifests
+
+
+@rule(
     "ML971",
     "authz-principal-unknown",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"AuthorizationPolicy"},
     summary="An AuthorizationPolicy names a service account that does not exist.",
     rationale="""
         A principal `cluster.local/ns/NS/sa/SA` (or a `serviceAccounts` entry `NS/SA`) matches
@@ -286,7 +303,7 @@ define(
           - from:
             - source:
                 principals:
-                - cluster.local/ns/bookshop/sa/reviews
+                - cluster.local/ns/bookshop/sa/reviews  # expect: ML971@11 spec.rules[0].from[0].source.principals[0]
     """,
     good="""
         apiVersion: v1
@@ -314,75 +331,52 @@ define(
     source=f"{KIALI}/authorization/principals_checker.go (hasMatchingServiceAccount)",
     catalogue=("ap-k-principal-unknown",),
 )
-
-
-def _accounts(index: MeshIndex) -> tuple[dict[str, set[str]], set[str]]:
-    """The service accounts of each namespace the run knows of (ServiceAccount manifests and
-    workloads' `serviceAccountName`), and the namespaces that hold ServiceAccount manifests."""
-    by_ns: dict[str, set[str]] = {}
-    manifests: set[str] = set()
-    for ns, name in index.service_accounts:
-        by_ns.setdefault(ns, set()).add(name)
-        manifests.add(ns)
-    for rec in _workload_records(index):
-        account = rec.data.get(SERVICE_ACCOUNT)
-        if isinstance(account, str) and account:
-            by_ns.setdefault(rec.effective_namespace, set()).add(account)
-    return by_ns, manifests
-
-
-@check("ML971")
-def _principal_unknown(index: MeshIndex) -> Iterator[MeshFinding]:
-    aps = index.by_kind.get("AuthorizationPolicy", ())
-    if not aps:
-        return
-    by_ns, manifests = _accounts(index)
+def authz_principal_unknown(ap: Record, index: MeshIndex) -> Iterator[Finding]:
+    by_ns, manifests = index.memo(_accounts)
     if not by_ns:
         return
-    domains = _trust_domains(index)
-    for ap in aps:
-        for base, source in _sources(ap):
-            refs: list[tuple[FieldPath, str, str, str]] = []
-            for path, value in _values(source, base, _PRINCIPAL_FIELDS):
-                parts = _split_principal(value)
-                if parts is not None and parts[0] in domains:
-                    refs.append((path, value, parts[1], parts[2]))
-            for path, value in _values(source, base, _ACCOUNT_FIELDS):
-                ns, _, name = value.rpartition("/")
-                refs.append((path, value, ns or ap.effective_namespace, name))
-            for path, value, ns, name in refs:
-                if "*" in value or name == "default" or "{{" in value:
-                    continue
-                known = by_ns.get(ns)
-                if known is None or name in known or index.is_external_namespace(ns):
-                    continue
-                if ns in manifests:
-                    yield MeshFinding(
-                        ap,
-                        path,
-                        f"`{value}` is service account `{name}` of namespace `{ns}`, which "
-                        "neither the ServiceAccounts nor the workloads of the linted files "
-                        f"define (they have {', '.join(sorted(known)[:5])}): the value matches "
-                        "no workload",
-                    )
-                else:
-                    yield MeshFinding(
-                        ap,
-                        path,
-                        f"`{value}` is service account `{name}` of namespace `{ns}`, which no "
-                        f"workload of the linted files runs as (they run as "
-                        f"{', '.join(sorted(known)[:5])}); unless a workload applied from "
-                        "elsewhere uses it, the value matches nothing",
-                        Severity.WARNING,
-                    )
+    domains = index.memo(_trust_domains)
+    for base, source in _sources(ap):
+        refs: list[tuple[FieldPath, str, str, str]] = []
+        for path, value in _values(source, base, _PRINCIPAL_FIELDS):
+            parts = _split_principal(value)
+            if parts is not None and parts[0] in domains:
+                refs.append((path, value, parts[1], parts[2]))
+        for path, value in _values(source, base, _ACCOUNT_FIELDS):
+            ns, _, name = value.rpartition("/")
+            refs.append((path, value, ns or ap.effective_namespace, name))
+        for path, value, ns, name in refs:
+            if "*" in value or name == "default" or "{{" in value:
+                continue
+            known = by_ns.get(ns)
+            if known is None or name in known or index.is_external_namespace(ns):
+                continue
+            if ns in manifests:
+                yield Finding(
+                    path,
+                    f"`{value}` is service account `{name}` of namespace `{ns}`, which "
+                    "neither the ServiceAccounts nor the workloads of the linted files "
+                    f"define (they have {', '.join(sorted(known)[:5])}): the value matches "
+                    "no workload",
+                )
+            else:
+                yield Finding(
+                    path,
+                    f"`{value}` is service account `{name}` of namespace `{ns}`, which no "
+                    f"workload of the linted files runs as (they run as "
+                    f"{', '.join(sorted(known)[:5])}); unless a workload applied from "
+                    "elsewhere uses it, the value matches nothing",
+                    severity=Severity.WARNING,
+                )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML972",
     "authz-principal-foreign-trust-domain",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"AuthorizationPolicy"},
     summary="An AuthorizationPolicy principal belongs to a trust domain the mesh does not use.",
     rationale="""
         A principal is `<trust domain>/ns/<namespace>/sa/<account>`. Istio reads the trust
@@ -409,7 +403,7 @@ define(
           - from:
             - source:
                 principals:
-                - svc.cluster.local/ns/bookshop/sa/bookshop-reviews
+                - svc.cluster.local/ns/bookshop/sa/bookshop-reviews  # expect: ML972@11 spec.rules[0].from[0].source.principals[0]
     """,
     good="""
         apiVersion: security.istio.io/v1
@@ -432,40 +426,42 @@ define(
     "pilot/pkg/security/trustdomain/bundle.go (cluster.local read as the local trust domain)",
     catalogue=("ap-k-principal-foreign",),
 )
+def authz_principal_foreign_trust_domain(ap: Record, index: MeshIndex) -> Iterator[Finding]:
+    domains = index.memo(_trust_domains)
+    for base, source in _sources(ap):
+        for path, value in _values(source, base, _PRINCIPAL_FIELDS):
+            if "*" in value or value.startswith("spiffe://"):
+                continue
+            cut = value.find("/ns/")
+            if cut <= 0:
+                continue
+            domain = value[:cut]
+            if domain in domains:
+                continue
+            yield Finding(
+                path,
+                f"principal `{value}` is of trust domain `{domain}`, not the mesh's "
+                f"({', '.join(sorted(domains))}): it matches no workload of this mesh; if "
+                "the mesh uses that trust domain, set `trust-domain` in the configuration",
+            )
 
 
-@check("ML972")
-def _principal_foreign(index: MeshIndex) -> Iterator[MeshFinding]:
-    aps = index.by_kind.get("AuthorizationPolicy", ())
-    if not aps:
-        return
-    domains = _trust_domains(index)
-    for ap in aps:
-        for base, source in _sources(ap):
-            for path, value in _values(source, base, _PRINCIPAL_FIELDS):
-                if "*" in value or value.startswith("spiffe://"):
-                    continue
-                cut = value.find("/ns/")
-                if cut <= 0:
-                    continue
-                domain = value[:cut]
-                if domain in domains:
-                    continue
-                yield MeshFinding(
-                    ap,
-                    path,
-                    f"principal `{value}` is of trust domain `{domain}`, not the mesh's "
-                    f"({', '.join(sorted(domains))}): it matches no workload of this mesh; if "
-                    "the mesh uses that trust domain, set `trust-domain` in the configuration",
-                )
+def _virtual_service_hosts(index: MeshIndex) -> set[str]:
+    found: set[str] = set()
+    for vs in index.virtual_services:
+        for _, host in items(vs.spec.get("hosts")):
+            if literal(host):
+                found.add(index.canonical(host, vs.effective_namespace))
+    return found
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML973",
     "authz-operation-host-unknown",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"AuthorizationPolicy"},
     summary="An AuthorizationPolicy operation host names a service that does not exist.",
     rationale="""
         `to[].operation.hosts` matches the request's Host header. A value that looks like a
@@ -506,7 +502,7 @@ define(
           - to:
             - operation:
                 hosts:
-                - rating
+                - rating  # expect: ML973@11 spec.rules[0].to[0].operation.hosts[0]
                 methods:
                 - GET
     """,
@@ -546,72 +542,105 @@ define(
     "hasMatchingService)",
     catalogue=("ap-k-host-unknown",),
 )
-
-
-def _virtual_service_hosts(index: MeshIndex) -> set[str]:
-    found: set[str] = set()
-    for vs in index.virtual_services:
-        for _, host in items(vs.spec.get("hosts")):
-            if literal(host):
-                found.add(index.canonical(host, vs.effective_namespace))
-    return found
-
-
-@check("ML973")
-def _operation_host_unknown(index: MeshIndex) -> Iterator[MeshFinding]:
-    aps = index.by_kind.get("AuthorizationPolicy", ())
-    if not aps or not index.service_namespaces:
+def authz_operation_host_unknown(ap: Record, index: MeshIndex) -> Iterator[Finding]:
+    if not index.service_namespaces:
         return
-    vs_hosts: set[str] | None = None
-    for ap in aps:
-        ns = ap.effective_namespace
-        for base, operation in _operations(ap):
-            for path, value in _values(operation, base, ("hosts",)):
-                host = value.strip()
-                name, colon, port = host.rpartition(":")
-                if colon and port.isdigit():
-                    host = name
-                if not host or "*" in host or host.count(".") >= 2:
+    ns = ap.effective_namespace
+    for base, operation in _operations(ap):
+        for path, value in _values(operation, base, ("hosts",)):
+            host = value.strip()
+            name, colon, port = host.rpartition(":")
+            if colon and port.isdigit():
+                host = name
+            if not host or "*" in host or host.count(".") >= 2:
+                continue
+            if "." in host:
+                target_ns = host.split(".", 1)[1]
+                if target_ns != ns and target_ns not in index.namespaces:
                     continue
-                if "." in host:
-                    target_ns = host.split(".", 1)[1]
-                    if target_ns != ns and target_ns not in index.namespaces:
-                        continue
-                    fqdn = f"{host.split('.', 1)[0]}.{target_ns}.svc.{index.domain}"
-                else:
-                    target_ns, fqdn = ns, f"{host}.{ns}.svc.{index.domain}"
-                if index.definitions(fqdn) or index.is_external(fqdn, value):
-                    continue
-                if vs_hosts is None:
-                    vs_hosts = _virtual_service_hosts(index)
-                if fqdn in vs_hosts:
-                    continue
-                if target_ns in index.service_namespaces:
-                    yield MeshFinding(
-                        ap,
-                        path,
-                        f"host `{value}` is `{fqdn}`, but no Service of namespace `{target_ns}` "
-                        "in the linted files has that name (nor a ServiceEntry or "
-                        "VirtualService that host): the operation never matches",
-                    )
-                else:
-                    yield MeshFinding(
-                        ap,
-                        path,
-                        f"host `{value}` is `{fqdn}`, which no Service, ServiceEntry or "
-                        f"VirtualService of the linted files defines (they hold no Service of "
-                        f"namespace `{target_ns}`); unless it is defined elsewhere (then add it "
-                        "to `external-hosts`), the operation never matches",
-                        Severity.WARNING,
-                    )
+                fqdn = f"{host.split('.', 1)[0]}.{target_ns}.svc.{index.domain}"
+            else:
+                target_ns, fqdn = ns, f"{host}.{ns}.svc.{index.domain}"
+            if index.definitions(fqdn) or index.is_external(fqdn, value):
+                continue
+            if fqdn in index.memo(_virtual_service_hosts):
+                continue
+            if target_ns in index.service_namespaces:
+                yield Finding(
+                    path,
+                    f"host `{value}` is `{fqdn}`, but no Service of namespace `{target_ns}` "
+                    "in the linted files has that name (nor a ServiceEntry or "
+                    "VirtualService that host): the operation never matches",
+                )
+            else:
+                yield Finding(
+                    path,
+                    f"host `{value}` is `{fqdn}`, which no Service, ServiceEntry or "
+                    f"VirtualService of the linted files defines (they hold no Service of "
+                    f"namespace `{target_ns}`); unless it is defined elsewhere (then add it "
+                    "to `external-hosts`), the operation never matches",
+                    severity=Severity.WARNING,
+                )
+
+
+def _by_namespace(recs: Any) -> dict[str, list[tuple[Record, dict[str, str] | None]]]:
+    out: dict[str, list[tuple[Record, dict[str, str] | None]]] = {}
+    for rec in recs:
+        out.setdefault(rec.effective_namespace, []).append((rec, workload_selector(rec)))
+    return out
+
+
+class _Uncovered(NamedTuple):
+    namespace: str
+    covered: int  # how many workloads of the namespace a policy covers
+    workloads: int  # how many the namespace has
+    policies: str  # the namespace's policies, named
+
+
+def _uncovered_workloads(index: MeshIndex) -> dict[int, _Uncovered]:
+    """Each workload (by id) that no AuthorizationPolicy covers, in a namespace where more
+    workloads are covered than not."""
+    out: dict[int, _Uncovered] = {}
+    aps = index.by_kind.get("AuthorizationPolicy", ())
+    if not aps:
+        return out
+    by_ns = _by_namespace(aps)
+    root = by_ns.get(index.root_namespace, [])
+    workloads: dict[str, list[Record]] = {}
+    for rec in _workload_records(index):
+        workloads.setdefault(rec.effective_namespace, []).append(rec)
+    for ns in sorted(by_ns):
+        policies = by_ns[ns] + (root if ns != index.root_namespace else [])
+        if any(sel is None or has_target_refs(p) for p, sel in policies):
+            continue  # a policy for the whole namespace (or the mesh) covers everything
+        picked = {
+            id(wl)
+            for _, sel in policies
+            if sel is not None
+            for wl, _ in index.workloads_selected(ns, sel)
+        }
+        uncovered: list[Record] = []
+        covered = 0
+        for wl in workloads.get(ns, ()):
+            if id(wl) in picked:
+                covered += 1
+            else:
+                uncovered.append(wl)
+        if not uncovered or covered <= len(uncovered):
+            continue
+        names = _named([p for p, _ in by_ns[ns]])
+        for wl in uncovered:
+            out[id(wl)] = _Uncovered(ns, covered, covered + len(uncovered), names)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML974",
     "workload-not-covered-by-authz",
     Severity.INFO,
-    module=__name__,
+    scope="mesh",
+    kinds=WORKLOAD_KINDS,
     summary="A workload is covered by no AuthorizationPolicy in a namespace that mostly has them.",
     rationale="""
         A workload no AuthorizationPolicy applies to accepts every request from anywhere. In a
@@ -665,7 +694,7 @@ define(
         apiVersion: apps/v1
         kind: Deployment
         metadata:
-          name: catalog
+          name: catalog  # expect: ML974@9 metadata.name
           namespace: shop
         spec:
           selector:
@@ -815,61 +844,59 @@ define(
     "(hasCoveringAuthPolicy)",
     catalogue=("ap-k-uncovered-workload",),
 )
-
-
-def _by_namespace(recs: Any) -> dict[str, list[tuple[Record, dict[str, str] | None]]]:
-    out: dict[str, list[tuple[Record, dict[str, str] | None]]] = {}
-    for rec in recs:
-        out.setdefault(rec.effective_namespace, []).append((rec, workload_selector(rec)))
-    return out
-
-
-@check("ML974")
-def _uncovered_workload(index: MeshIndex) -> Iterator[MeshFinding]:
-    aps = index.by_kind.get("AuthorizationPolicy", ())
-    if not aps:
+def workload_not_covered_by_authz(wl: Record, index: MeshIndex) -> Iterator[Finding]:
+    found = index.memo(_uncovered_workloads).get(id(wl))
+    if found is None:
         return
-    by_ns = _by_namespace(aps)
-    root = by_ns.get(index.root_namespace, [])
-    workloads: dict[str, list[Record]] = {}
-    for rec in _workload_records(index):
-        workloads.setdefault(rec.effective_namespace, []).append(rec)
-    for ns in sorted(by_ns):
-        policies = by_ns[ns] + (root if ns != index.root_namespace else [])
-        if any(sel is None or has_target_refs(p) for p, sel in policies):
-            continue  # a policy for the whole namespace (or the mesh) covers everything
-        picked = {
-            id(wl)
-            for _, sel in policies
-            if sel is not None
-            for wl, _ in index.workloads_selected(ns, sel)
-        }
-        uncovered: list[Record] = []
-        covered = 0
-        for wl in workloads.get(ns, ()):
-            if id(wl) in picked:
-                covered += 1
-            else:
-                uncovered.append(wl)
-        if not uncovered or covered <= len(uncovered):
+    yield Finding(
+        ("metadata", "name"),
+        f"{wl.key} is covered by no AuthorizationPolicy while {found.covered} of the "
+        f"{found.workloads} workloads of namespace `{found.namespace}` are (policies: "
+        f"{found.policies}): it accepts every request",
+    )
+
+
+_CLAIM_PREFIX = "@request.auth.claims"
+
+
+def _is_claim_key(key: Any) -> bool:
+    if not isinstance(key, str) or not key.lower().startswith(_CLAIM_PREFIX):
+        return False
+    rest = key[len(_CLAIM_PREFIX) :]
+    return (rest.startswith(".") and len(rest) > 1) or (
+        rest.startswith("[") and rest.endswith("]") and len(rest) > 2
+    )
+
+
+def _first_claim_match(spec: dict[str, Any]) -> tuple[FieldPath, str] | None:
+    for i, route in items(spec.get("http")):
+        if not isinstance(route, dict):
             continue
-        names = _named([p for p, _ in by_ns[ns]])
-        for wl in uncovered:
-            yield MeshFinding(
-                wl,
-                ("metadata", "name"),
-                f"{wl.key} is covered by no AuthorizationPolicy while {covered} of the "
-                f"{covered + len(uncovered)} workloads of namespace `{ns}` are (policies: "
-                f"{names}): it accepts every request",
-            )
+        for j, match in items(route.get("match")):
+            if not isinstance(match, dict):
+                continue
+            for field in ("headers", "withoutHeaders"):
+                headers = match.get(field)
+                if isinstance(headers, dict):
+                    for key in headers:
+                        if _is_claim_key(key):
+                            return ("spec", "http", i, "match", j, field, key), key
+    return None
+
+
+def _request_authentications(
+    index: MeshIndex,
+) -> dict[str, list[tuple[Record, dict[str, str] | None]]]:
+    return _by_namespace(index.by_kind.get("RequestAuthentication", ()))
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML975",
     "jwt-claim-routing-without-requestauthn",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"VirtualService"},
     summary="A VirtualService routes on JWT claims at a gateway no RequestAuthentication covers.",
     rationale="""
         A header match on `@request.auth.claims.<name>` (or `@request.auth.claims[<name>]`)
@@ -942,7 +969,7 @@ define(
           http:
           - match:
             - headers:
-                "@request.auth.claims.group":
+                "@request.auth.claims.group":  # expect: ML975@9 spec.http[0].match[0].headers["@request.auth.claims.group"]
                   exact: beta
             route:
             - destination:
@@ -1026,84 +1053,80 @@ define(
     "pkg/jwt/routing.go (ToRoutingClaim)",
     catalogue=("vs-x-jwt-no-requestauthn", "ra-x-needed-by-claim-routing"),
 )
-
-_CLAIM_PREFIX = "@request.auth.claims"
-
-
-def _is_claim_key(key: Any) -> bool:
-    if not isinstance(key, str) or not key.lower().startswith(_CLAIM_PREFIX):
-        return False
-    rest = key[len(_CLAIM_PREFIX) :]
-    return (rest.startswith(".") and len(rest) > 1) or (
-        rest.startswith("[") and rest.endswith("]") and len(rest) > 2
-    )
-
-
-def _first_claim_match(spec: dict[str, Any]) -> tuple[FieldPath, str] | None:
-    for i, route in items(spec.get("http")):
-        if not isinstance(route, dict):
-            continue
-        for j, match in items(route.get("match")):
-            if not isinstance(match, dict):
-                continue
-            for field in ("headers", "withoutHeaders"):
-                headers = match.get(field)
-                if isinstance(headers, dict):
-                    for key in headers:
-                        if _is_claim_key(key):
-                            return ("spec", "http", i, "match", j, field, key), key
-    return None
-
-
-@check("ML975")
-def _claim_routing_without_requestauthn(index: MeshIndex) -> Iterator[MeshFinding]:
-    ras = _by_namespace(index.by_kind.get("RequestAuthentication", ()))
+def jwt_claim_routing_without_requestauthn(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    claim = _first_claim_match(vs.spec)
+    if claim is None:
+        return
+    path, key = claim
+    ras = index.memo(_request_authentications)
     root = ras.get(index.root_namespace, [])
-    for vs in index.virtual_services:
-        claim = _first_claim_match(vs.spec)
-        if claim is None:
+    for _, ref in items(vs.spec.get("gateways")):
+        if not literal(ref) or ref == "mesh":
             continue
-        path, key = claim
-        for _, ref in items(vs.spec.get("gateways")):
-            if not literal(ref) or ref == "mesh":
-                continue
-            gw_ns, gw_name = index.gateway(ref, vs.effective_namespace)
-            gateway = index.gateways.get((gw_ns, gw_name))
-            if gateway is None:
-                continue
-            pods = index.selected_by(gateway) or []
-            uncovered = []
-            for wl, labels in pods:
-                own = wl.effective_namespace
-                policies = root + (ras.get(own, []) if own != index.root_namespace else [])
-                if not any(_applies(sel, labels) for _, sel in policies):
-                    uncovered.append(wl)
-            if not uncovered:
-                continue
-            text = (
-                f"`{key}` routes on a JWT claim at gateway {gw_ns}/{gw_name} ({gateway.where}), "
-                f"but no RequestAuthentication applies to its workload(s) "
-                f"{_named(uncovered)}: the claim is never set and the match never holds"
+        gw_ns, gw_name = index.gateway(ref, vs.effective_namespace)
+        gateway = index.gateways.get((gw_ns, gw_name))
+        if gateway is None:
+            continue
+        pods = index.selected_by(gateway) or []
+        uncovered = []
+        for wl, labels in pods:
+            own = wl.effective_namespace
+            policies = root + (ras.get(own, []) if own != index.root_namespace else [])
+            if not any(_applies(sel, labels) for _, sel in policies):
+                uncovered.append(wl)
+        if not uncovered:
+            continue
+        text = (
+            f"`{key}` routes on a JWT claim at gateway {gw_ns}/{gw_name} ({gateway.where}), "
+            f"but no RequestAuthentication applies to its workload(s) "
+            f"{_named(uncovered)}: the claim is never set and the match never holds"
+        )
+        if ras:
+            yield Finding(path, text, key=True)
+        else:
+            yield Finding(
+                path,
+                text + " (no RequestAuthentication is in the linted files; if one is "
+                "applied from elsewhere, ignore this)",
+                key=True,
+                severity=Severity.WARNING,
             )
-            if ras:
-                yield MeshFinding(vs, path, text, key=True)
-            else:
-                yield MeshFinding(
-                    vs,
-                    path,
-                    text + " (no RequestAuthentication is in the linted files; if one is "
-                    "applied from elsewhere, ignore this)",
-                    Severity.WARNING,
-                    key=True,
-                )
+
+
+def _requires_token(ap: Record) -> bool:
+    spec = ap.spec
+    if spec.get("action") == "CUSTOM":
+        return True
+    if spec.get("action") == "AUDIT":
+        return False
+    for _, source in _sources(ap):
+        if source.get("requestPrincipals") or source.get("notRequestPrincipals"):
+            return True
+    for _, ap_rule in items(spec.get("rules")):
+        if not isinstance(ap_rule, dict):
+            continue
+        for _, cond in items(ap_rule.get("when")):
+            key = cond.get("key") if isinstance(cond, dict) else None
+            if isinstance(key, str) and key.startswith("request.auth."):
+                return True
+    return False
+
+
+def _enforcing_policies(
+    index: MeshIndex,
+) -> dict[str, list[tuple[Record, dict[str, str] | None]]]:
+    """The AuthorizationPolicies that require a token, by namespace."""
+    aps = index.by_kind.get("AuthorizationPolicy", ())
+    return _by_namespace(ap for ap in aps if _requires_token(ap))
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML976",
     "requestauthn-not-enforced",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"RequestAuthentication"},
     summary="A RequestAuthentication's workloads have no AuthorizationPolicy requiring a JWT.",
     rationale="""
         A RequestAuthentication only rejects requests that carry an invalid token; a request
@@ -1125,7 +1148,7 @@ define(
           name: jwt
           namespace: shop
         spec:
-          selector:
+          selector:  # expect: ML976@3 spec.selector
             matchLabels:
               app: orders
           jwtRules:
@@ -1181,72 +1204,71 @@ define(
     "(requestPrincipals, request.auth.* conditions)",
     catalogue=("ra-ml-no-authz",),
 )
-
-
-def _requires_token(ap: Record) -> bool:
-    spec = ap.spec
-    if spec.get("action") == "CUSTOM":
-        return True
-    if spec.get("action") == "AUDIT":
-        return False
-    for _, source in _sources(ap):
-        if source.get("requestPrincipals") or source.get("notRequestPrincipals"):
-            return True
-    for _, rule in items(spec.get("rules")):
-        if not isinstance(rule, dict):
-            continue
-        for _, cond in items(rule.get("when")):
-            key = cond.get("key") if isinstance(cond, dict) else None
-            if isinstance(key, str) and key.startswith("request.auth."):
-                return True
-    return False
-
-
-@check("ML976")
-def _requestauthn_not_enforced(index: MeshIndex) -> Iterator[MeshFinding]:
-    ras = index.by_kind.get("RequestAuthentication", ())
-    if not ras:
-        return
-    aps = index.by_kind.get("AuthorizationPolicy", ())
-    enforcing = _by_namespace(ap for ap in aps if _requires_token(ap))
+def requestauthn_not_enforced(ra: Record, index: MeshIndex) -> Iterator[Finding]:
+    enforcing = index.memo(_enforcing_policies)
     root = enforcing.get(index.root_namespace, [])
-    for ra in ras:
-        ns = ra.effective_namespace
-        policies = enforcing.get(ns, []) + (root if ns != index.root_namespace else [])
-        if any(sel is None for _, sel in policies):
+    ns = ra.effective_namespace
+    policies = enforcing.get(ns, []) + (root if ns != index.root_namespace else [])
+    if any(sel is None for _, sel in policies):
+        return
+    selector = workload_selector(ra)
+    if selector is None:
+        if policies:
+            return  # some of the namespace's workloads are enforced: say nothing
+    else:
+        implied = set(selector.items())
+        if any(sel is not None and set(sel.items()) <= implied for _, sel in policies):
+            return
+        pods = index.selected_by(ra) or []
+        if any(sel is not None and selects(sel, lb) for _, lb in pods for _, sel in policies):
+            return
+    scope = "its workloads" if selector is not None else f"namespace `{ns}`"
+    text = (
+        f"no AuthorizationPolicy for {scope} requires a request principal "
+        "(`requestPrincipals`, `notRequestPrincipals` or a `request.auth.*` condition): "
+        "requests without a token are accepted; only invalid tokens are rejected"
+    )
+    yield Finding(
+        ("spec", "selector") if selector is not None else ("spec", "jwtRules"),
+        text,
+        key=True,
+        severity=None if index.by_kind.get("AuthorizationPolicy") else Severity.INFO,
+    )
+
+
+_IssuerClaim = tuple[str, frozenset[tuple[str, str]] | None, str]
+
+
+def _issuers(ra: Record) -> Iterator[tuple[_IssuerClaim, int, str]]:
+    """(claim, index in `jwtRules`, issuer) of each JWT rule of a RequestAuthentication: the
+    claim is (namespace, selector, issuer). Nothing for one bound by `targetRef(s)`."""
+    if has_target_refs(ra):
+        return
+    selector = workload_selector(ra)
+    group = frozenset(selector.items()) if selector is not None else None
+    for i, jwt_rule in items(ra.spec.get("jwtRules")):
+        issuer = jwt_rule.get("issuer") if isinstance(jwt_rule, dict) else None
+        if not literal(issuer):
             continue
-        selector = workload_selector(ra)
-        if selector is None:
-            if policies:
-                continue  # some of the namespace's workloads are enforced: say nothing
-        else:
-            implied = set(selector.items())
-            if any(sel is not None and set(sel.items()) <= implied for _, sel in policies):
-                continue
-            pods = index.selected_by(ra) or []
-            if any(sel is not None and selects(sel, lb) for _, lb in pods for _, sel in policies):
-                continue
-        scope = "its workloads" if selector is not None else f"namespace `{ns}`"
-        text = (
-            f"no AuthorizationPolicy for {scope} requires a request principal "
-            "(`requestPrincipals`, `notRequestPrincipals` or a `request.auth.*` condition): "
-            "requests without a token are accepted; only invalid tokens are rejected"
-        )
-        yield MeshFinding(
-            ra,
-            ("spec", "selector") if selector is not None else ("spec", "jwtRules"),
-            text,
-            None if aps else Severity.INFO,
-            key=True,
-        )
+        assert isinstance(issuer, str)
+        yield (ra.effective_namespace, group, issuer), i, issuer
+
+
+def _first_issuers(index: MeshIndex) -> dict[_IssuerClaim, tuple[Record, int]]:
+    first: dict[_IssuerClaim, tuple[Record, int]] = {}
+    for ra in index.by_kind.get("RequestAuthentication", ()):
+        for claim, i, _ in _issuers(ra):
+            first.setdefault(claim, (ra, i))
+    return first
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML977",
     "requestauthn-duplicate-issuer",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"RequestAuthentication"},
     summary="Two JWT rules for the same workloads name the same issuer.",
     rationale="""
         Each `jwtRules` entry that applies to a workload becomes a JWT provider of its proxy;
@@ -1275,7 +1297,7 @@ define(
           namespace: shop
         spec:
           jwtRules:
-          - issuer: https://auth.example.com
+          - issuer: https://auth.example.com  # expect: ML977@13 spec.jwtRules[0].issuer
             jwksUri: https://auth.example.com/legacy/jwks.json
     """,
     good="""
@@ -1295,32 +1317,18 @@ define(
     "RequestAuthentication applying to a workload)",
     catalogue=("ra-ml-issuer-dup",),
 )
-
-
-@check("ML977")
-def _duplicate_issuer(index: MeshIndex) -> Iterator[MeshFinding]:
-    first: dict[tuple[str, frozenset[tuple[str, str]] | None, str], tuple[Record, int]] = {}
-    for ra in index.by_kind.get("RequestAuthentication", ()):
-        selector = workload_selector(ra)
-        group = frozenset(selector.items()) if selector is not None else None
-        if has_target_refs(ra):
+def requestauthn_duplicate_issuer(ra: Record, index: MeshIndex) -> Iterator[Finding]:
+    first = index.memo(_first_issuers)
+    for claim, i, issuer in _issuers(ra):
+        other, j = first[claim]
+        if other is ra and j == i:
             continue
-        for i, rule in items(ra.spec.get("jwtRules")):
-            issuer = rule.get("issuer") if isinstance(rule, dict) else None
-            if not literal(issuer):
-                continue
-            assert isinstance(issuer, str)
-            claim = (ra.effective_namespace, group, issuer)
-            other, j = first.setdefault(claim, (ra, i))
-            if other is ra and j == i:
-                continue
-            where = f"jwtRules[{j}]" if other is ra else f"{other.key} ({other.where})"
-            yield MeshFinding(
-                ra,
-                ("spec", "jwtRules", i, "issuer"),
-                f"issuer `{issuer}` is also configured by {where} for the same workloads: "
-                "the two rules compete for the same tokens; keep one",
-            )
+        where = f"jwtRules[{j}]" if other is ra else f"{other.key} ({other.where})"
+        yield Finding(
+            ("spec", "jwtRules", i, "issuer"),
+            f"issuer `{issuer}` is also configured by {where} for the same workloads: "
+            "the two rules compete for the same tokens; keep one",
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1402,11 +1410,12 @@ def _where_providers(index: MeshIndex) -> str:
     return "the mesh config (not in the linted files)"
 
 
-define(
+@rule(
     "ML978",
     "telemetry-provider-unknown",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"Telemetry"},
     summary="A Telemetry names a provider that MeshConfig does not define.",
     rationale="""
         Telemetry providers are MeshConfig `extensionProviders` entries, looked up by name
@@ -1441,7 +1450,7 @@ define(
         spec:
           tracing:
           - providers:
-            - name: otel
+            - name: otel  # expect: ML978@13 spec.tracing[0].providers[0].name
             randomSamplingPercentage: 10
     """,
     good="""
@@ -1473,37 +1482,29 @@ define(
     "(DefaultMeshConfig extension providers)",
     catalogue=("tm-rt-provider-unknown",),
 )
-
-
-@check("ML978")
-def _telemetry_provider_unknown(index: MeshIndex) -> Iterator[MeshFinding]:
-    telemetries = index.by_kind.get("Telemetry", ())
-    if not telemetries:
-        return
-    known, informed = _telemetry_providers(index)
+def telemetry_provider_unknown(tm: Record, index: MeshIndex) -> Iterator[Finding]:
+    known, informed = index.memo(_telemetry_providers)
     if not informed:
         return
-    names = ", ".join(sorted(known))
-    for tm in telemetries:
-        for section, path, name in _provider_refs(tm):
-            if name.lower() in known:
-                continue
-            yield MeshFinding(
-                tm,
-                path,
-                f"{_SECTION_WORDS[section]} provider `{name}` is defined neither by "
-                f"{_where_providers(index)}, nor the `extension-providers` option, nor built "
-                f"in (known: {names}): istiod skips it "
-                "and nothing is reported",
-            )
+    for section, path, name in _provider_refs(tm):
+        if name.lower() in known:
+            continue
+        yield Finding(
+            path,
+            f"{_SECTION_WORDS[section]} provider `{name}` is defined neither by "
+            f"{_where_providers(index)}, nor the `extension-providers` option, nor built "
+            f"in (known: {', '.join(sorted(known))}): istiod skips it "
+            "and nothing is reported",
+        )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML979",
     "telemetry-provider-kind",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"Telemetry"},
     summary="A Telemetry section names a provider of the wrong kind.",
     rationale="""
         Each Telemetry section works with its own kind of provider: tracing with zipkin,
@@ -1525,7 +1526,7 @@ define(
         spec:
           tracing:
           - providers:
-            - name: prometheus
+            - name: prometheus  # expect: ML979@13 spec.tracing[0].providers[0].name
     """,
     good="""
         apiVersion: telemetry.istio.io/v1
@@ -1543,35 +1544,28 @@ define(
     "(buildHTTPTelemetryFilter)",
     catalogue=("tm-rt-provider-kind",),
 )
-
-
-@check("ML979")
-def _telemetry_provider_kind(index: MeshIndex) -> Iterator[MeshFinding]:
-    telemetries = index.by_kind.get("Telemetry", ())
-    if not telemetries:
-        return
-    known, _ = _telemetry_providers(index)
-    for tm in telemetries:
-        for section, path, name in _provider_refs(tm):
-            kind = known.get(name.lower())
-            if kind is None or kind == "stackdriver" or kind in _SECTION_TYPES[section]:
-                continue
-            origin = "built-in" if name.lower() in _BUILTIN_PROVIDERS else "MeshConfig"
-            yield MeshFinding(
-                tm,
-                path,
-                f"provider `{name}` is a {origin} `{kind}` provider, which does no "
-                f"{_SECTION_WORDS[section]}: istiod drops it here (use one of the kinds "
-                f"{', '.join(sorted(_SECTION_TYPES[section] - _DEPRECATED_TYPES))})",
-            )
+def telemetry_provider_kind(tm: Record, index: MeshIndex) -> Iterator[Finding]:
+    known, _ = index.memo(_telemetry_providers)
+    for section, path, name in _provider_refs(tm):
+        kind = known.get(name.lower())
+        if kind is None or kind == "stackdriver" or kind in _SECTION_TYPES[section]:
+            continue
+        origin = "built-in" if name.lower() in _BUILTIN_PROVIDERS else "MeshConfig"
+        yield Finding(
+            path,
+            f"provider `{name}` is a {origin} `{kind}` provider, which does no "
+            f"{_SECTION_WORDS[section]}: istiod drops it here (use one of the kinds "
+            f"{', '.join(sorted(_SECTION_TYPES[section] - _DEPRECATED_TYPES))})",
+        )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML980",
     "telemetry-access-log-no-provider",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"Telemetry"},
     summary="A Telemetry access-logging entry names no provider and the mesh has no default.",
     rationale="""
         An `accessLogging` entry without `providers` uses MeshConfig
@@ -1600,7 +1594,7 @@ define(
           namespace: shop
         spec:
           accessLogging:
-          - filter:
+          - filter:  # expect: ML980@5 spec.accessLogging[0]
               expression: response.code >= 500
     """,
     good="""
@@ -1629,52 +1623,44 @@ define(
     source=f"{AN}/telemetry/providers.go (ProviderAnalyzer)",
     catalogue=("tm-x-al-no-provider",),
 )
-
-
-@check("ML980")
-def _access_log_no_provider(index: MeshIndex) -> Iterator[MeshFinding]:
-    telemetries = index.by_kind.get("Telemetry", ())
-    if not telemetries:
-        return
+def telemetry_access_log_no_provider(tm: Record, index: MeshIndex) -> Iterator[Finding]:
     mesh = index.mesh_config
     if isinstance(mesh, dict):
         defaults = mesh.get("defaultProviders")
         logging = defaults.get("accessLogging") if isinstance(defaults, dict) else None
         if isinstance(logging, list) and logging:
             return
-    for tm in telemetries:
-        for i, entry in items(tm.spec.get("accessLogging")):
-            if not isinstance(entry, dict) or entry.get("disabled") is True:
-                continue
-            if isinstance(entry.get("providers"), list) and entry["providers"]:
-                continue
-            if "providers" in entry and not isinstance(entry["providers"], list):
-                continue  # the schema stage reports it
-            if mesh is not None:
-                yield MeshFinding(
-                    tm,
-                    ("spec", "accessLogging", i),
-                    "access-logging entry names no provider and "
-                    f"{_where_providers(index)} sets no `defaultProviders.accessLogging`: no "
-                    "access log is written; add `providers` (e.g. `envoy`)",
-                )
-            else:
-                yield MeshFinding(
-                    tm,
-                    ("spec", "accessLogging", i),
-                    "access-logging entry names no provider: it relies on MeshConfig "
-                    "`defaultProviders.accessLogging`, which Istio's default mesh config "
-                    "leaves empty; unless the installation sets it, no access log is written",
-                    Severity.INFO,
-                )
+    for i, entry in items(tm.spec.get("accessLogging")):
+        if not isinstance(entry, dict) or entry.get("disabled") is True:
+            continue
+        if isinstance(entry.get("providers"), list) and entry["providers"]:
+            continue
+        if "providers" in entry and not isinstance(entry["providers"], list):
+            continue  # the schema stage reports it
+        if mesh is not None:
+            yield Finding(
+                ("spec", "accessLogging", i),
+                "access-logging entry names no provider and "
+                f"{_where_providers(index)} sets no `defaultProviders.accessLogging`: no "
+                "access log is written; add `providers` (e.g. `envoy`)",
+            )
+        else:
+            yield Finding(
+                ("spec", "accessLogging", i),
+                "access-logging entry names no provider: it relies on MeshConfig "
+                "`defaultProviders.accessLogging`, which Istio's default mesh config "
+                "leaves empty; unless the installation sets it, no access log is written",
+                severity=Severity.INFO,
+            )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML981",
     "telemetry-lightstep-deprecated",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"Telemetry"},
     summary="A Telemetry traces to a Lightstep provider, which is deprecated.",
     rationale="""
         The `lightstep` extension provider is deprecated: istiod logs a warning and builds no
@@ -1705,7 +1691,7 @@ define(
         spec:
           tracing:
           - providers:
-            - name: lightstep
+            - name: lightstep  # expect: ML981@13 spec.tracing[0].providers[0].name
     """,
     good="""
         apiVersion: v1
@@ -1736,30 +1722,24 @@ define(
     "pilot/pkg/networking/core/tracing.go",
     catalogue=("tm-x-lightstep",),
 )
-
-
-@check("ML981")
-def _lightstep(index: MeshIndex) -> Iterator[MeshFinding]:
-    lightstep = {n for n, kind in _mesh_providers(index).items() if kind == "lightstep"}
-    if not lightstep:
-        return
-    for tm in index.by_kind.get("Telemetry", ()):
-        for section, path, name in _provider_refs(tm):
-            if section == "tracing" and name in lightstep:
-                yield MeshFinding(
-                    tm,
-                    path,
-                    f"provider `{name}` is a Lightstep provider of {_where_providers(index)}, "
-                    "which is deprecated: migrate to an `opentelemetry` provider",
-                )
+def telemetry_lightstep_deprecated(tm: Record, index: MeshIndex) -> Iterator[Finding]:
+    providers = index.memo(_mesh_providers)
+    for section, path, name in _provider_refs(tm):
+        if section == "tracing" and providers.get(name) == "lightstep":
+            yield Finding(
+                path,
+                f"provider `{name}` is a Lightstep provider of {_where_providers(index)}, "
+                "which is deprecated: migrate to an `opentelemetry` provider",
+            )
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML982",
     "authz-custom-provider-unknown",
     Severity.ERROR,
-    module=__name__,
+    scope="mesh",
+    kinds={"AuthorizationPolicy"},
     summary="A CUSTOM AuthorizationPolicy names an external authorizer MeshConfig does not define.",
     rationale="""
         A CUSTOM policy delegates to the MeshConfig extension provider named in
@@ -1793,7 +1773,7 @@ define(
         spec:
           action: CUSTOM
           provider:
-            name: oauth2
+            name: oauth2  # expect: ML982@11 spec.provider.name
           rules:
           - to:
             - operation:
@@ -1833,57 +1813,88 @@ define(
     "getExtAuthz), builder.go (deny configs for a CUSTOM policy whose provider fails)",
     catalogue=("ap-ml-custom-provider-unknown",),
 )
-
-
-@check("ML982")
-def _custom_provider_unknown(index: MeshIndex) -> Iterator[MeshFinding]:
-    aps = [
-        ap
-        for ap in index.by_kind.get("AuthorizationPolicy", ())
-        if ap.spec.get("action") == "CUSTOM"
-    ]
-    if not aps or (index.mesh_config is None and not index.settings.extension_providers):
+def authz_custom_provider_unknown(ap: Record, index: MeshIndex) -> Iterator[Finding]:
+    if ap.spec.get("action") != "CUSTOM":
         return
-    providers = _mesh_providers(index)
-    listed = set(index.settings.extension_providers)
-    for ap in aps:
-        provider = ap.spec.get("provider")
-        name = provider.get("name") if isinstance(provider, dict) else None
-        if not literal(name):
-            continue
-        assert isinstance(name, str)
-        path: FieldPath = ("spec", "provider", "name")
-        if name in providers:
-            kind = providers[name]
-            if kind is None or kind in _EXT_AUTHZ_TYPES:
+    if index.mesh_config is None and not index.settings.extension_providers:
+        return
+    provider = ap.spec.get("provider")
+    name = provider.get("name") if isinstance(provider, dict) else None
+    if not literal(name):
+        return
+    assert isinstance(name, str)
+    providers = index.memo(_mesh_providers)
+    listed = index.settings.extension_providers
+    path: FieldPath = ("spec", "provider", "name")
+    if name in providers:
+        kind = providers[name]
+        if kind is None or kind in _EXT_AUTHZ_TYPES:
+            return
+        yield Finding(
+            path,
+            f"provider `{name}` of {_where_providers(index)} is a `{kind}` provider, not "
+            "an external authorizer (envoyExtAuthzHttp or envoyExtAuthzGrpc): istiod "
+            "denies every request the policy's rules match",
+        )
+    elif name not in listed:
+        known = sorted(n for n, k in providers.items() if k in _EXT_AUTHZ_TYPES) + sorted(
+            set(listed)
+        )
+        yield Finding(
+            path,
+            f"provider `{name}` is defined neither by {_where_providers(index)} nor the "
+            f"`extension-providers` option (external authorizers: "
+            f"{', '.join(known) or 'none'}): istiod denies every request the policy's "
+            "rules match",
+        )
+
+
+def _served_ports(
+    index: MeshIndex, workloads: list[tuple[Record, dict[str, str]]]
+) -> set[int] | None:
+    """The ports the workloads listen on (container ports, and the numeric `targetPort` of the
+    Services selecting them), or None when one of them declares no container port."""
+    served: set[int] = set()
+    for rec, _ in workloads:
+        ports = rec.data.get(CONTAINER_PORTS)
+        if not isinstance(ports, list) or not ports:
+            return None
+        for port in ports:
+            number = port.get("containerPort") if isinstance(port, dict) else None
+            if is_int(number):
+                served.add(number)
+    for svc in index.services_selecting(workloads):
+        for port in items(svc.spec.get("ports")):
+            entry = port[1]
+            if not isinstance(entry, dict):
                 continue
-            yield MeshFinding(
-                ap,
-                path,
-                f"provider `{name}` of {_where_providers(index)} is a `{kind}` provider, not "
-                "an external authorizer (envoyExtAuthzHttp or envoyExtAuthzGrpc): istiod "
-                "denies every request the policy's rules match",
-            )
-        elif name not in listed:
-            known = sorted(n for n, k in providers.items() if k in _EXT_AUTHZ_TYPES) + sorted(
-                listed
-            )
-            yield MeshFinding(
-                ap,
-                path,
-                f"provider `{name}` is defined neither by {_where_providers(index)} nor the "
-                f"`extension-providers` option (external authorizers: "
-                f"{', '.join(known) or 'none'}): istiod denies every request the policy's "
-                "rules match",
-            )
+            target = entry.get("targetPort", entry.get("port"))
+            if is_int(target):
+                served.add(target)
+    return served
+
+
+def _policy_ports(ap: Record) -> Iterator[tuple[FieldPath, str]]:
+    """The literal port values of a policy: operation `ports`/`notPorts` and `when` conditions
+    on `destination.port`."""
+    for base, operation in _operations(ap):
+        yield from _values(operation, base, ("ports", "notPorts"))
+    for i, ap_rule in items(ap.spec.get("rules")):
+        if not isinstance(ap_rule, dict):
+            continue
+        for j, cond in items(ap_rule.get("when")):
+            if isinstance(cond, dict) and cond.get("key") == "destination.port":
+                base = ("spec", "rules", i, "when", j)
+                yield from _values(cond, base, ("values", "notValues"))
 
 
 # --------------------------------------------------------------------------------------------
-define(
+@rule(
     "ML983",
     "authz-port-not-served",
     Severity.WARNING,
-    module=__name__,
+    scope="mesh",
+    kinds={"AuthorizationPolicy"},
     summary="An AuthorizationPolicy names a port that none of its workloads serves.",
     rationale="""
         `to[].operation.ports` (and `notPorts`) and a `when` condition on `destination.port`
@@ -1945,7 +1956,7 @@ define(
           rules:
           - to:
             - operation:
-                ports: ["80"]
+                ports: ["80"]  # expect: ML983@17 spec.rules[0].to[0].operation.ports[0]
                 methods: [GET]
     """,
     good="""
@@ -2001,74 +2012,30 @@ define(
     source="istio/api security/v1beta1/authorization_policy.proto (Operation.ports: the "
     "workload's port; Condition `destination.port`)",
 )
-
-
-def _served_ports(
-    index: MeshIndex, workloads: list[tuple[Record, dict[str, str]]]
-) -> set[int] | None:
-    """The ports the workloads listen on (container ports, and the numeric `targetPort` of the
-    Services selecting them), or None when one of them declares no container port."""
-    served: set[int] = set()
-    for rec, _ in workloads:
-        ports = rec.data.get(CONTAINER_PORTS)
-        if not isinstance(ports, list) or not ports:
-            return None
-        for port in ports:
-            number = port.get("containerPort") if isinstance(port, dict) else None
-            if is_int(number):
-                served.add(number)
-    for svc in index.services_selecting(workloads):
-        for port in items(svc.spec.get("ports")):
-            entry = port[1]
-            if not isinstance(entry, dict):
-                continue
-            target = entry.get("targetPort", entry.get("port"))
-            if is_int(target):
-                served.add(target)
-    return served
-
-
-def _policy_ports(ap: Record) -> Iterator[tuple[FieldPath, str]]:
-    """The literal port values of a policy: operation `ports`/`notPorts` and `when` conditions
-    on `destination.port`."""
-    for base, operation in _operations(ap):
-        yield from _values(operation, base, ("ports", "notPorts"))
-    for i, rule in items(ap.spec.get("rules")):
-        if not isinstance(rule, dict):
+def authz_port_not_served(ap: Record, index: MeshIndex) -> Iterator[Finding]:
+    if has_target_refs(ap):
+        return
+    ports = list(_policy_ports(ap))
+    if not ports:
+        return
+    selector = workload_selector(ap)
+    ns = ap.effective_namespace
+    if selector is None:
+        workloads = list(index.workloads.get(ns, ()))
+    else:
+        workloads = index.workloads_selected(ns, selector)
+    if not workloads:
+        return
+    served = _served_ports(index, workloads)
+    if not served:
+        return
+    listed = ", ".join(str(p) for p in sorted(served))
+    for path, value in ports:
+        if not value.isdigit() or int(value) in served or int(value) == 0:
             continue
-        for j, cond in items(rule.get("when")):
-            if isinstance(cond, dict) and cond.get("key") == "destination.port":
-                base = ("spec", "rules", i, "when", j)
-                yield from _values(cond, base, ("values", "notValues"))
-
-
-@check("ML983")
-def _port_not_served(index: MeshIndex) -> Iterator[MeshFinding]:
-    for ap in index.by_kind.get("AuthorizationPolicy", ()):
-        if has_target_refs(ap):
-            continue
-        ports = list(_policy_ports(ap))
-        if not ports:
-            continue
-        selector = workload_selector(ap)
-        ns = ap.effective_namespace
-        if selector is None:
-            workloads = list(index.workloads.get(ns, ()))
-        else:
-            workloads = index.workloads_selected(ns, selector)
-        if not workloads:
-            continue
-        served = _served_ports(index, workloads)
-        if not served:
-            continue
-        listed = ", ".join(str(p) for p in sorted(served))
-        for path, value in ports:
-            if not value.isdigit() or int(value) in served or int(value) == 0:
-                continue
-            yield MeshFinding(
-                ap,
-                path,
-                f"port {value} is served by none of the workloads the policy applies to "
-                f"({_named([w for w, _ in workloads])}), which listen on {listed}: the port "
-                "here is the workload's (container) port, not the Service's",
-            )
+        yield Finding(
+            path,
+            f"port {value} is served by none of the workloads the policy applies to "
+            f"({_named([w for w, _ in workloads])}), which listen on {listed}: the port "
+            "here is the workload's (container) port, not the Service's",
+        )
