@@ -167,29 +167,20 @@ def _mesh_findings(result: LintResult, config: Config) -> list[Diagnostic]:
     added to ``result.sources`` so that its comments and code frames are there too.
     """
     todo = rules.mesh_rules(config.enabled)
-    legacy = [c for c in sorted(_legacy_checks()) if config.enabled(c)]
-    if (not todo and not legacy) or not result.records:
+    if not todo or not result.records:
         return []
     # The stage makes no cyclic garbage worth collecting, and every collection would scan the
     # records of the whole run: with the collector on, its cost grows faster than the run.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _mesh_stage(result, config, todo, legacy)
+        return _mesh_stage(result, config, todo)
     finally:
         if enabled:
             gc.enable()
 
 
-def _legacy_checks() -> dict[str, Any]:
-    from meshlint.rules.lib.mesh import CHECKS
-
-    return CHECKS
-
-
-def _mesh_stage(
-    result: LintResult, config: Config, todo: list[rules.Rule], legacy: list[str]
-) -> list[Diagnostic]:
+def _mesh_stage(result: LintResult, config: Config, todo: list[rules.Rule]) -> list[Diagnostic]:
     from meshlint.mesh import MeshIndex
 
     index = MeshIndex(result.records, namespaces=result.namespaces, settings=config.mesh_settings())
@@ -204,24 +195,6 @@ def _mesh_stage(
                     found.append((r.code, r.severity, rec, f))
             except Exception as exc:  # a bug of ours: say so on the record, go on
                 found.append((INTERNAL_ERROR, Severity.ERROR, rec, Finding((), _crashed(r, exc))))
-    checks = _legacy_checks()
-    for code in legacy:
-        old = rules.get(code)
-        assert old is not None
-        try:
-            for f in checks[code](index):
-                found.append(
-                    (
-                        code,
-                        old.severity,
-                        f.record,
-                        Finding(f.path, f.message, None, f.key, f.severity),
-                    )
-                )
-        except Exception as exc:
-            found.append(
-                (INTERNAL_ERROR, Severity.ERROR, result.records[0], Finding((), _crashed(old, exc)))
-            )
     return place_record_findings(result, found)
 
 

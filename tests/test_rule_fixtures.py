@@ -100,30 +100,6 @@ def test_fixture_gives_exactly_its_marked_findings(case: Path) -> None:
         )
 
 
-# Rules whose fixtures are being brought under tests/fixtures/rules/ with their families, on
-# their own branches. Written out, not computed: empty it when they land.
-# fmt: off
-NOT_MARKED_YET = frozenset({
-    "ML401", "ML402", "ML403", "ML404", "ML405", "ML406", "ML407", "ML408",
-    "ML410", "ML411", "ML412", "ML413", "ML414", "ML415", "ML416", "ML417",
-    "ML418", "ML419", "ML420", "ML421", "ML422", "ML423", "ML424", "ML425",
-    "ML426",
-    "ML501", "ML502", "ML503", "ML506", "ML507", "ML508", "ML509", "ML510",
-    "ML511", "ML512", "ML513", "ML514", "ML515", "ML516", "ML517", "ML518",
-    "ML519",
-    "ML601", "ML602", "ML603", "ML604", "ML605", "ML606", "ML607", "ML608",
-    "ML609", "ML610", "ML611", "ML612", "ML630", "ML631", "ML632", "ML633",
-    "ML634", "ML635", "ML638", "ML639", "ML640", "ML641", "ML642", "ML643",
-    "ML644", "ML662", "ML663", "ML664", "ML665", "ML666", "ML667", "ML668",
-    "ML669", "ML670", "ML671", "ML672",
-    "ML701", "ML732", "ML733", "ML734", "ML735", "ML736", "ML762", "ML763",
-    "ML764", "ML765", "ML766", "ML767", "ML768", "ML769",
-    "ML803", "ML804", "ML805", "ML806",
-    "ML901", "ML903", "ML904",
-})
-# fmt: on
-
-
 def _marked_codes() -> set[str]:
     codes: set[str] = set()
     for case in CASES:
@@ -139,8 +115,6 @@ MARKED = _marked_codes()
     "rule", [r for r in rules.all_rules() if r.scope != "stage"], ids=lambda r: r.code
 )
 def test_every_checked_rule_has_a_marker_in_the_fixtures(rule: rules.Rule) -> None:
-    if rule.code in NOT_MARKED_YET:
-        pytest.skip("its family's fixtures are not under tests/fixtures/rules/ yet")
     assert rule.code in MARKED, (
         f"{rule.code} ({rule.name}) has no `# expect: {rule.code}@…` marker in "
         "tests/fixtures/rules/: add a fixture that makes it fire"

@@ -380,10 +380,3 @@ def walk(value: Any, path: FieldPath = ()) -> Iterator[tuple[FieldPath, Any, boo
                 stack.append(((*p, i), v[i]))
         else:
             yield p, v, False
-
-
-def define(code: str, name: str, severity: Severity, *, module: str = "", **kw: Any) -> None:
-    """Transitional: a rule whose whole-run check is registered apart (being replaced by
-    ``rule(..., scope="mesh")``)."""
-    rule(code, name, severity, scope="stage", **kw)
-    _REGISTRY[code] = dataclasses.replace(_REGISTRY[code], module=module)

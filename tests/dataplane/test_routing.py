@@ -213,7 +213,7 @@ def test_direct_response(mesh: Callable[..., Mesh]) -> None:
         [Backend("v1", "reviews", 9080)],
         workload="shop/frontend",
     )
-    r, answer = agree(m, "GET", "http://reviews:9080/teapot")
+    r, _ = agree(m, "GET", "http://reviews:9080/teapot")
     assert r.status == 418 and r.body == b"short and stout"
     assert agree(m, "GET", "http://reviews:9080/other")[0].status == 200
 

@@ -1,47 +1,20 @@
 """What the cross-resource rules share: where Istio's and Kiali's checks live (for ``source``),
-the destinations of a VirtualService, and small tests of names and hosts.
-
-``MeshFinding`` and ``check`` are the whole-run contract being replaced by per-record rules
-(``rule(..., scope="mesh")``); they go when the last rule has moved.
-"""
+the destinations of a VirtualService, and small tests of names and hosts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
-from meshlint.diagnostics import FieldPath, Severity
+from meshlint.diagnostics import FieldPath
 from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record
 from meshlint.suggest import did_you_mean
 
 __all__ = ["did_you_mean"]
 
 
-@dataclass(frozen=True, slots=True)
-class MeshFinding:
-    record: Record
-    path: FieldPath
-    message: str
-    severity: Severity | None = None  # None: the rule's own
-    key: bool = False
-
-
-MeshCheck = Callable[[MeshIndex], Iterable[MeshFinding]]
-CHECKS: dict[str, MeshCheck] = {}
-
 AN = "istio/istio pkg/config/analysis/analyzers"  # where istioctl analyze's checks live
 KIALI = "kiali/kiali business/checkers"
-
-
-def check(code: str) -> Callable[[MeshCheck], MeshCheck]:
-    """Register ``fn`` as the cross-resource check of rule ``code`` (defined with ``define``)."""
-
-    def wrap(fn: MeshCheck) -> MeshCheck:
-        CHECKS[code] = fn
-        return fn
-
-    return wrap
 
 
 def items(value: Any) -> Iterator[tuple[int, Any]]:
