@@ -292,7 +292,7 @@ class _Plan:
         self._checks: dict[str, list[tuple[rules.Rule, dict[str, Any]]]] = {}
         self.schemas: Any = None
         if config.schema_locations and config.enabled("ML210"):
-            from meshlint.rules.schema.external import SchemaStore
+            from meshlint.schemas.external import SchemaStore
 
             # Checks the locations now: a bad one is a usage error (ConfigError).
             self.schemas = SchemaStore(config.schema_locations)
@@ -351,7 +351,7 @@ def _lint_document(doc: Document, plan: _Plan, out: list[Diagnostic]) -> Resourc
         return None
     emit = _Emitter(res, config, out)
     if plan.schema:
-        from meshlint.rules.schema.model import model_findings
+        from meshlint.models.verdict import model_findings
 
         try:
             for code, finding in model_findings(res):
@@ -360,7 +360,7 @@ def _lint_document(doc: Document, plan: _Plan, out: list[Diagnostic]) -> Resourc
         except Exception as exc:  # a bug of ours: say so on the resource, go on
             emit.internal_error("the schema check", exc)
     if plan.schemas is not None:
-        from meshlint.rules.schema.external import ExternalSchemaError, external_findings
+        from meshlint.schemas.external import ExternalSchemaError, external_findings
 
         try:
             for finding in external_findings(res, plan.schemas):

@@ -206,3 +206,15 @@ def test_the_graph_sees_function_level_imports() -> None:
     # inside its commands: both edges must be in the graph for the tests above to mean much.
     assert "meshlint.rules.lib.placeholders" in GRAPH["meshlint.engine"]
     assert "meshlint.engine" in GRAPH["meshlint.cli.app"]
+
+
+def test_nothing_outside_the_rules_imports_a_rule_module() -> None:
+    # The engine, the CLI, the docs and the translation ask the registry for rules.
+    wrong = [
+        f"{a} imports {b}"
+        for a, targets in GRAPH.items()
+        if not a.startswith("meshlint.rules")
+        for b in sorted(targets)
+        if _is_rule_module(b)
+    ]
+    assert wrong == []

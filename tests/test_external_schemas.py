@@ -14,8 +14,8 @@ from meshlint.diagnostics import ConfigError, Span
 from meshlint.loader import load_text
 from meshlint.resource import Resource
 from meshlint.rules import Finding
-from meshlint.rules.schema import external
-from meshlint.rules.schema.external import (
+from meshlint.schemas import external
+from meshlint.schemas.external import (
     ExternalSchemaError,
     SchemaStore,
     external_findings,
