@@ -51,6 +51,7 @@ def test_every_rule_is_one_declaration_with_a_check_of_its_own_name() -> None:
             assert r.check is None, r.code
             continue
         assert r.check is not None, r.code
+        assert r.check.__name__ == r.name.replace("-", "_"), (r.code, r.check.__name__)
         assert r.module.startswith("meshlint.rules."), r.code
         assert r.kinds is None or r.kinds, r.code  # None: every kind
 
