@@ -651,3 +651,71 @@ def zero_weight_destination(res: Resource) -> Iterator[Finding]:
                         "receives no traffic of this route; give it a weight",
                         severity=Severity.WARNING,
                     )
+
+
+@rule(
+    "ML451",
+    "weight-on-single-destination",
+    Severity.WARNING,
+    summary="The only destination of a route has a weight below 100, which is ignored.",
+    rationale="""
+        A weight is a share among the destinations of one route. With a single destination the
+        weight has nothing to share with: Istio sends the destination all of the route's
+        traffic whatever the weight says. A weight such as `weight: 50` there usually means a
+        second destination was forgotten (the other half of a canary) or removed without
+        cleaning up. Add the missing destination, or drop the weight.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          hosts:
+          - reviews
+          http:
+          - route:
+            - destination:
+                host: reviews
+                subset: v2
+              weight: 50  # expect: ML451@15 spec.http[0].route[0].weight
+    """,
+    good="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          hosts:
+          - reviews
+          http:
+          - route:
+            - destination:
+                host: reviews
+                subset: v2
+    """,
+    kinds={"VirtualService"},
+    kiali="KIA1104",
+    source="kiali/kiali business/checkers/virtualservices/single_dest_weight_checker.go "
+    "(virtualservices.route.singleweight: 'The weight is assumed to be 100 because there is "
+    "only one route destination')",
+)
+def weight_on_single_destination(res: Resource) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    for section in ("http", "tcp", "tls"):
+        for i, route in enumerate(as_list(spec.get(section))):
+            entries = [e for e in as_list(as_map(route).get("route")) if isinstance(e, dict)]
+            if len(entries) != 1 or "weight" not in entries[0]:
+                continue
+            weight = as_int(entries[0].get("weight"))
+            if weight is not None and 0 < weight < 100:
+                yield Finding(
+                    ("spec", section, i, "route", 0, "weight"),
+                    f"weight {weight} on the only destination of this route is ignored: it "
+                    "receives all of the route's traffic; add the other destination or drop "
+                    "the weight",
+                )
