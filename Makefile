@@ -39,6 +39,7 @@ schemas: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/meshlint rules --format markdown > docs/rules.md
+	$(BIN)/python -m meshlint.translate.support > docs/translation.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

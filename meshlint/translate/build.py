@@ -194,6 +194,8 @@ class Builder:
         )
         if req.certs is not None:
             self.plan.certificates = self._certificates(identity)
+        if req.endpoints is not None:
+            self._check_endpoints(req.endpoints)
         if identity.kind == "workload":
             self._sidecar = self._sidecar_for(identity)
             self.plan.outbound_policy = self._outbound_policy()
@@ -238,6 +240,11 @@ class Builder:
             known = sorted(f"{k[0]}/{k[1]}" for k in self.index.gateways)
             hint = f"; the run holds {', '.join(known[:8])}" if known else "; the run holds none"
             raise TranslateError(f"--gateway {ns}/{name}: no Istio Gateway of that name{hint}")
+        if gw.group != "networking.istio.io":
+            raise TranslateError(
+                f"--gateway {ns}/{name}: {gw.where} is a Gateway of {gw.group or 'another API'}, "
+                "not an Istio Gateway (networking.istio.io), which is what meshlint translates"
+            )
         if not any(isinstance(s, dict) for _, s in _items(gw.spec.get("servers"))):
             raise TranslateError(
                 f"--gateway {ns}/{name}: the Gateway has no servers ({gw.where}): nothing to serve"
@@ -258,6 +265,28 @@ class Builder:
         assert self.request.certs is not None
         files = workload_files(self.request.certs, identity.namespace, identity.service_account)
         return Certificates(*files)
+
+    def _check_endpoints(self, table: EndpointTable) -> None:
+        """Each entry names a service port of the manifests (a typo would leave a service
+        without its instances, silently)."""
+        for entry in table.entries:
+            svc = self.service(entry.service) or self.service(
+                self.index.canonical(entry.service, self.identity.namespace)
+            )
+            if svc is None:
+                names = sorted({s.name or s.host for s in self.services()})
+                from meshlint.suggest import did_you_mean
+
+                raise TranslateError(
+                    f"{entry.where}: `{entry.service}` is no Service or ServiceEntry of the "
+                    f"manifests{did_you_mean(entry.service, names)}"
+                )
+            if entry.port not in {p.number for p in svc.ports}:
+                ports = ", ".join(str(p.number) for p in svc.ports) or "none"
+                raise TranslateError(
+                    f"{entry.where}: `{entry.service}` has no port {entry.port} (its ports: "
+                    f"{ports}); `port` is the service port"
+                )
 
     # ----------------------------------------------------------------------------------------
     # bookkeeping

@@ -58,6 +58,7 @@ _VS = [
     ),
     Support("spec.http[].timeout", True, "`RouteAction.timeout` (absent: 0s, no timeout)"),
     Support("spec.http[].retries", True, "`RouteAction.retry_policy` (absent: Istio's default)"),
+    Support("spec.http[].fault.delay", True, "`HTTPFault.delay`"),
     Support("spec.http[].fault.delay.fixedDelay", True, "`HTTPFault.delay.fixed_delay`"),
     Support("spec.http[].fault.delay.percentage", True, "`HTTPFault.delay.percentage`"),
     Support("spec.http[].fault.delay.percent", True, "`HTTPFault.delay.percentage` (/HUNDRED)"),
@@ -66,6 +67,7 @@ _VS = [
         False,
         "Istio does not support it either: the delay is dropped",
     ),
+    Support("spec.http[].fault.abort", True, "`HTTPFault.abort`"),
     Support("spec.http[].fault.abort.httpStatus", True, "`HTTPFault.abort.http_status`"),
     Support("spec.http[].fault.abort.grpcStatus", True, "`HTTPFault.abort.grpc_status`"),
     Support("spec.http[].fault.abort.percentage", True, "`HTTPFault.abort.percentage`"),
@@ -137,6 +139,7 @@ _DR = [
         True,
         "http2_protocol_options.connection_keepalive",
     ),
+    Support(f"{_TP}.loadBalancer", True, "the cluster's load balancing (an empty block: Istio's)"),
     Support(f"{_TP}.loadBalancer.simple", True, "`Cluster.lb_policy`"),
     Support(
         f"{_TP}.loadBalancer.consistentHash",
@@ -445,3 +448,91 @@ def leaves(data: Any, path: FieldPath = ()) -> Iterator[FieldPath]:
             yield from leaves(v, (*path, i))
     else:
         yield path
+
+
+# --------------------------------------------------------------------------------------------
+# docs/translation.md
+
+_INTRO = """\
+# Translation: the manifests as configs that run
+
+Generated from the translator's table of fields (`meshlint/translate/support.py`) by
+`make docs`; a test fails when it is stale, and another when a field of the models is missing
+from the table.
+
+`meshlint translate PATH… --for NAMESPACE/WORKLOAD | --gateway NAMESPACE/NAME` lints the
+manifests, builds the Plan of that one proxy (what istiod would configure it with) and writes an
+Envoy v3 static bootstrap, YAML with a comment naming the manifest and line of each listener,
+route, cluster and filter (`--config-format json` for JSON). Errors in the lint stop it (exit 1,
+`--force` translates anyway); every field of a resource the proxy uses that is not translated is
+a warning, ML001, at its place, with the reason given below.
+
+## Running it locally
+
+A proxy run on a laptop or in CI has no iptables to capture traffic, so the addresses are explicit
+(all on 127.0.0.1 by default):
+
+| listener | default | what it takes |
+|---|---|---|
+| `--listen` | 127.0.0.1:15001 | the workload's outbound HTTP for every port, routed by the Host header as the sidecar routes it on that port (`reviews:9080`, `reviews.shop:9080` or the FQDN; a Host without a port means port 80) |
+| `--inbound` | 127.0.0.1:15006 | traffic for the workload itself (mTLS, JWT, authorization), forwarded to `--app` (default: its first container port on 127.0.0.1) |
+| `--admin` | 127.0.0.1:15000 | Envoy's admin interface |
+| gateway servers | `--listen`'s host, each server's port + `--port-offset` | a Gateway's servers |
+
+Without an endpoints file, a Kubernetes Service is reached by its DNS name (as in a cluster) and
+a ServiceEntry by its endpoints or hosts. The endpoints file says where instances listen:
+
+```yaml
+endpoints:
+- service: reviews            # a Service or ServiceEntry host as manifests name it; a short
+  port: 9080                  #   name is taken in the --for namespace; the service port
+  address: 127.0.0.1:9081     # HOST:PORT where the instance listens
+  labels: {version: v1}       # matched by DestinationRule subsets as pod labels are
+  weight: 2                   # optional
+  locality: eu-west/zone-a    # optional region/zone/subzone
+```
+
+An endpoint labelled `security.istio.io/tlsMode: istio` is reached with Istio mutual TLS when no
+DestinationRule sets `tls` (auto-mTLS), as Istio does for endpoints with a sidecar.
+
+`meshlint certs DIR PATH…` mints a local CA (`DIR/ca-cert.pem`), a SPIFFE certificate for every
+service account of the manifests (`DIR/<ns>/<sa>/cert-chain.pem`, `key.pem`, `root-cert.pem`,
+URI SAN `spiffe://<trust-domain>/ns/<ns>/sa/<sa>`) and a certificate for every Gateway
+`credentialName` (`DIR/credentials/<name>/`); `--certs DIR` gives them to the translation.
+STRICT mTLS, ISTIO_MUTUAL destinations and Gateway credentials need them; PERMISSIVE without them
+serves plaintext only (and says so).
+
+`meshlint route --for NS/WORKLOAD METHOD URL [-H 'name: value']… PATH…` answers "where does this
+request go?" from the same Plan: the route and its file and line, the clusters and weights, the
+endpoints of each subset, timeout, retries, fault, mirrors, header edits, and the authorization
+verdict at each destination workload.
+
+## Fields
+
+"Envoy" is the Envoy bootstrap of `meshlint translate`; "proxy" is the proxy included in
+meshlint, which runs a Plan directly (not released yet: its column says no throughout).
+"""
+
+
+def translation_markdown() -> str:
+    out = [_INTRO]
+    for kind, entries in TABLE.items():
+        out += [
+            "",
+            f"### {kind}",
+            "",
+            "| field | Envoy | proxy | what it becomes, or why not |",
+            "|---|---|---|---|",
+        ]
+        for s in entries:
+            out.append(
+                f"| `{s.pattern}` | {'yes' if s.envoy else 'no'} | "
+                f"{'yes' if s.proxy else 'no'} | {s.how} |"
+            )
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(translation_markdown())
