@@ -47,6 +47,7 @@ REPLICAS = "replicas"
 MESH_CONFIG = "meshConfig"  # the parsed `mesh` key of Istio's ConfigMap
 # The annotations that suppress findings on a resource (the engine reads them).
 SUPPRESS_ANNOTATIONS = ("meshlint.io/ignore", "galley.istio.io/analyze-suppress")
+DRY_RUN = "istio.io/dry-run"  # an AuthorizationPolicy only reported, not enforced
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +140,10 @@ def light_data(kind: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _kept_annotation(kind: str, key: str) -> bool:
-    return key in SUPPRESS_ANNOTATIONS or (
-        kind in ("Service", "Namespace") and key.startswith("networking.istio.io/")
+    return (
+        key in SUPPRESS_ANNOTATIONS
+        or (kind in ("Service", "Namespace") and key.startswith("networking.istio.io/"))
+        or (kind == "AuthorizationPolicy" and key == DRY_RUN)  # the translation reads it
     )
 
 
