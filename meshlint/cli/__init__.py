@@ -7,6 +7,6 @@ commands that need them.
 """
 
 from meshlint.cli import lint, rules, schema, translate
-from meshlint.cli.app import Format, app, kubectl_main, main
+from meshlint.cli.common import Format, app, kubectl_main, main
 
 __all__ = ["Format", "app", "kubectl_main", "lint", "main", "rules", "schema", "translate"]

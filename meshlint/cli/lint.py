@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from meshlint.cli.app import (
+from meshlint.cli.common import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
     ColorMode,

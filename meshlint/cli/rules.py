@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from meshlint.cli.app import (
+from meshlint.cli.common import (
     _fail,
     app,
 )

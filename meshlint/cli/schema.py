@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from meshlint import __version__
-from meshlint.cli.app import (
+from meshlint.cli.common import (
     _fail,
     app,
 )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from meshlint.cli.app import (
+from meshlint.cli.common import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
     EXIT_USAGE,
@@ -115,9 +115,11 @@ def _name(value: str, flag: str) -> tuple[str, str]:
     return ns, name
 
 
-def _read(inputs: Inputs, cfg: Config) -> LintResult:
+def _read(inputs: Inputs, cfg: Config, jobs: int | None = None) -> LintResult:
+    import os
+
     files = inputs.discover(cfg)
-    return inputs.lint(files, cfg)
+    return inputs.lint(files, cfg, jobs=jobs or os.cpu_count() or 1)
 
 
 def _request(
@@ -216,6 +218,16 @@ def translate_command(
     fmt: Annotated[
         Format, typer.Option("--format", help="Format of the findings on stderr.")
     ] = Format.text,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Worker processes for linting a large run. (default: the number of cores)",
+            show_default=False,
+        ),
+    ] = None,
     filename: Filename = None,
     config_file: ConfigFile = None,
     no_config: NoConfig = False,
@@ -237,7 +249,7 @@ def translate_command(
     request = _request(
         workload, gateway, endpoints, certs, listen, inbound, admin, app_address, port_offset
     )
-    result = _read(inputs, cfg)
+    result = _read(inputs, cfg, jobs)
     crashed = any(d.code == engine.INTERNAL_ERROR for d in result.findings)
     errors = [d for d in result.findings if d.severity >= Severity.ERROR]
     if (errors and not force) or result.io_error or crashed:
@@ -250,6 +262,12 @@ def translate_command(
             err=True,
         )
         raise typer.Exit(EXIT_FINDINGS)
+    # What follows makes many small objects and frees none: collecting would only rescan the
+    # run's records, already read, again and again.
+    import gc
+
+    gc.freeze()
+    gc.disable()
     plan, notes = plan_of(result, cfg, request)
     engine.add_findings(result, notes, cfg)
     if result.findings:

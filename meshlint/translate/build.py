@@ -10,6 +10,7 @@ field of a resource it used that the translation leaves out (see ``translate.sup
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
@@ -168,6 +169,10 @@ class Builder:
         self.mesh_config: dict[str, Any] = mesh if isinstance(mesh, dict) else {}
         self.plan: Plan
         self._services: list[Service] | None = None
+        self._by_host: dict[str, Service] | None = None
+        self._vs_index: dict[int, tuple[dict[str, Record], list[tuple[str, Record]]]] = {}
+        self._drs: dict[tuple[str, str], Record | None] = {}
+        self._lbs: dict[tuple[str, int, str], LoadBalancer] = {}
         self._certs: Certificates | None = None
         self._sidecar: Record | None = None
 
@@ -295,7 +300,7 @@ class Builder:
         self.used.setdefault(id(rec), rec)
 
     def _origin(self, rec: Record, path: FieldPath = ()) -> Origin:
-        return Origin(rec.key, rec.file, rec.line, format_path(path))
+        return Origin(rec.key, rec.file, rec.line, _path_text(path))
 
     def note(self, rec: Record, path: FieldPath, message: str, code: str = "ML001") -> None:
         # a field left out is shown at its key; a value that fails, at the value
@@ -310,25 +315,14 @@ class Builder:
         for rec in self.used.values():
             if rec.kind not in support.TABLE:
                 continue
-            reported: set[str] = set()
             consumed = self.consumed.get(id(rec), set())
-            for path in support.leaves(rec.spec, ("spec",)):
-                entry = support.lookup(rec.kind, path)
-                if entry is not None and entry.envoy:
-                    continue
-                text = format_path(path)
+            for path, entry in support.untranslated(rec.kind, rec.spec):
+                key = format_path(path)
                 if any(
-                    text == c or text.startswith(c + ".") or text.startswith(c + "[")
-                    for c in consumed
+                    key == c or key.startswith(c + ".") or key.startswith(c + "[") for c in consumed
                 ):
                     continue
-                where = _at_pattern(path, entry.pattern) if entry is not None else path
-                key = format_path(where)
-                if key in reported:
-                    continue
-                reported.add(key)
-                why = entry.how if entry is not None else "meshlint does not translate it yet"
-                self.note(rec, where, f"not translated: `{key}`, because {why}")
+                self.note(rec, path, f"not translated: `{key}`, because {entry.how}")
 
     # ----------------------------------------------------------------------------------------
     # services
@@ -368,10 +362,11 @@ class Builder:
         return out
 
     def service(self, host: str) -> Service | None:
-        for s in self.services():
-            if s.host == host:
-                return s
-        return None
+        if self._by_host is None:
+            self._by_host = {}
+            for s in self.services():
+                self._by_host.setdefault(s.host, s)
+        return self._by_host.get(host)
 
     def visible_services(self, ns: str) -> list[Service]:
         return [
@@ -471,16 +466,33 @@ class Builder:
     def _vs_for_host(self, host: str, candidates: list[Record]) -> Record | None:
         """The VirtualService that routes ``host``: one naming it exactly, else the one with
         the most specific wildcard host; the first of the run among equals."""
+        exact, wildcards = self._vs_table(candidates)
+        found = exact.get(host)
+        if found is not None:
+            return found
         best: tuple[int, Record] | None = None
-        for vs in candidates:
-            for _, h in self._vs_hosts(vs):
-                if h == host:
-                    return vs
-                if h.startswith("*") and (h == "*" or host.endswith(h[1:])):
-                    rank = len(h)
-                    if best is None or rank > best[0]:
-                        best = (rank, vs)
+        for h, vs in wildcards:
+            if (h == "*" or host.endswith(h[1:])) and (best is None or len(h) > best[0]):
+                best = (len(h), vs)
         return best[1] if best else None
+
+    def _vs_table(
+        self, candidates: list[Record]
+    ) -> tuple[dict[str, Record], list[tuple[str, Record]]]:
+        """The candidates' hosts: exact ones (the first VirtualService of each) and wildcards."""
+        key = id(candidates)
+        found = self._vs_index.get(key)
+        if found is None:
+            exact: dict[str, Record] = {}
+            wildcards: list[tuple[str, Record]] = []
+            for vs in candidates:
+                for _, h in self._vs_hosts(vs):
+                    if h.startswith("*"):
+                        wildcards.append((h, vs))
+                    else:
+                        exact.setdefault(h, vs)
+            found = self._vs_index[key] = (exact, wildcards)
+        return found
 
     # ----------------------------------------------------------------------------------------
     # outbound: one route table per port, as a sidecar has
@@ -815,6 +827,8 @@ class Builder:
 
     @staticmethod
     def _header_ops(ops: dict[str, Any]) -> tuple[HeaderOps, str | None]:
+        if not ops:
+            return _NO_HEADERS, None
         authority = None
 
         def pairs(key: str) -> tuple[tuple[str, str], ...]:
@@ -1019,6 +1033,12 @@ class Builder:
         an exact host before a wildcard; the proxy's namespace, then the host's, then the root
         namespace; the first of the run among equals. Rules with a workloadSelector apply only to
         the workloads they select."""
+        key = (host, from_ns)
+        if key not in self._drs:
+            self._drs[key] = self._destination_rule(host, from_ns)
+        return self._drs[key]
+
+    def _destination_rule(self, host: str, from_ns: str) -> Record | None:
         candidates = []
         for dr in self.index.rules_for(host):
             if not self.index.visible(dr, from_ns):
@@ -1089,8 +1109,14 @@ class Builder:
             return
 
     def _lb(self, host: str, port: int, subset: str) -> LoadBalancer:
-        dr = self.destination_rule(host, self.identity.namespace)
-        return self._load_balancer(self._policy(dr, port, subset).get("loadBalancer"))
+        key = (host, port, subset)
+        found = self._lbs.get(key)
+        if found is None:
+            dr = self.destination_rule(host, self.identity.namespace)
+            found = self._lbs[key] = self._load_balancer(
+                self._policy(dr, port, subset).get("loadBalancer")
+            )
+        return found
 
     def _hash_policies(self, dests: list[Destination]) -> tuple[HashPolicy, ...]:
         if len(dests) != 1:
@@ -1959,18 +1985,17 @@ class Builder:
         return None
 
 
+_NO_HEADERS = HeaderOps()
+
+
+@functools.lru_cache(maxsize=8192)
+def _path_text(path: FieldPath) -> str:
+    return format_path(path)
+
+
 def _has(labels: tuple[tuple[str, str], ...], wanted: dict[str, str]) -> bool:
     have = dict(labels)
     return all(have.get(k) == v for k, v in wanted.items())
-
-
-def _at_pattern(path: FieldPath, pattern: str) -> FieldPath:
-    """The part of ``path`` that the table's ``pattern`` names (a field is reported once, at the
-    field the table speaks of, not at each value under it)."""
-    for end in range(1, len(path) + 1):
-        if support.normalise(path[:end]) == pattern:
-            return path[:end]
-    return path
 
 
 def build(index: MeshIndex, request: Request) -> tuple[Plan, list[Note]]:

@@ -14,6 +14,7 @@ workload itself and forwards it to the application; a gateway binds each server 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -1470,53 +1471,109 @@ def strip_comments(data: Any) -> Any:
     return data
 
 
+_JSON_COMMENT = re.compile(r'"#":"(?:[^"\\]|\\.)*",|,"#":"(?:[^"\\]|\\.)*"')
+
+
 def to_json(data: dict[str, Any]) -> str:
-    return json.dumps(strip_comments(data), indent=2) + "\n"
+    """Compact JSON (Envoy reads it; `--config-format yaml` is the one to read)."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return _JSON_COMMENT.sub("", text) + "\n"
+
+
+_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./@|*+-]*(?::[A-Za-z0-9_./@|*+-]+)*")
+_RESERVED = frozenset(
+    {"yes", "no", "true", "false", "on", "off", "null", "y", "n", "~", "nan", "inf"}
+)
+
+
+def _scalar(value: Any) -> str:
+    if value.__class__ is str:
+        return _string(value)
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    return json.dumps(value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _string(value: str) -> str:
+    if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED:
+        return value
+    return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML scalar
 
 
 def to_yaml(data: dict[str, Any]) -> str:
-    """YAML with each ``#`` key written as a comment above its mapping."""
-    import io
+    """Block YAML with each ``#`` key written as a comment above its mapping.
 
-    from ruamel.yaml import YAML
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    A small emitter of its own: the data is plain (mappings, lists, strings, numbers,
+    booleans), strings that could read as something else are written as JSON strings (valid
+    YAML), and a large mesh's config (tens of megabytes) is written in about the time JSON is.
+    """
+    out: list[str] = []
+    _emit_map(data, "", out, None)
+    out.append("")
+    return "\n".join(out)
 
-    def convert(value: Any, indent: int, *, in_list: bool = False) -> Any:
-        if isinstance(value, dict):
-            cm = CommentedMap()
-            comment = value.get(COMMENT)
-            for k, v in value.items():
-                if k == COMMENT:
-                    continue
-                child = convert(v, indent + 2)
-                cm[k] = child
-                if isinstance(v, dict) and isinstance(v.get(COMMENT), str) and child:
-                    cm.yaml_set_comment_before_after_key(k, before=v[COMMENT], indent=indent)
-            if isinstance(comment, str) and cm and indent == 0:
-                cm.yaml_set_start_comment(comment)
-            return cm
-        if isinstance(value, list):
-            seq = CommentedSeq()
-            for i, v in enumerate(value):
-                seq.append(convert(v, indent + 4, in_list=True))
-                if isinstance(v, dict) and isinstance(v.get(COMMENT), str):
-                    seq.yaml_set_comment_before_after_key(i, before=v[COMMENT], indent=indent + 2)
-            return seq
-        return value
 
-    yaml = YAML()
-    yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    out = io.StringIO()
-    top = convert(data, 0)
-    yaml.dump(top, out)
-    # a comment is indented as the line it stands above
-    lines = out.getvalue().split("\n")
-    following = ""
-    for i in range(len(lines) - 1, -1, -1):
-        stripped = lines[i].lstrip()
-        if stripped.startswith("#"):
-            lines[i] = following + stripped
-        elif stripped:
-            following = lines[i][: len(lines[i]) - len(stripped)]
-    return "\n".join(lines)
+def _emit_map(data: dict[str, Any], pad: str, out: list[str], first: str | None) -> None:
+    """A mapping at indentation ``pad``; ``first`` is the prefix of its first line (``- `` of a
+    list item, already indented)."""
+    append = out.append
+    comment = data.get(COMMENT)
+    if comment is not None:
+        append(f"{first[:-2] if first else pad}# {comment}")
+    head = first if first is not None else pad
+    inner = pad + "  "
+    for k, v in data.items():
+        if k == COMMENT:
+            continue
+        key = _string(k)
+        cls = v.__class__
+        if cls is dict:
+            if not v or (len(v) == 1 and COMMENT in v):
+                append(f"{head}{key}: {{}}")
+            elif len(v) <= 4 and COMMENT not in v and _flat(v):
+                append(f"{head}{key}: {_flow(v)}")
+            else:
+                append(f"{head}{key}:")
+                _emit_map(v, inner, out, None)
+        elif cls is list:
+            if not v:
+                append(f"{head}{key}: []")
+            elif len(v) <= 8 and all(x.__class__ is str for x in v):
+                append(f"{head}{key}: [{', '.join(_string(x) for x in v)}]")
+            else:
+                append(f"{head}{key}:")
+                _emit_list(v, pad, out)
+        elif cls is str:
+            append(f"{head}{key}: {_string(v)}")
+        else:
+            append(f"{head}{key}: {_scalar(v)}")
+        head = pad
+
+
+def _flat(data: dict[str, Any]) -> bool:
+    return all(v.__class__ not in (dict, list) for v in data.values())
+
+
+def _flow(data: dict[str, Any]) -> str:
+    """A small mapping of scalars on one line: ``{address: "127.0.0.1", port_value: 15000}``."""
+    return "{" + ", ".join(f"{_string(k)}: {_scalar(v)}" for k, v in data.items()) + "}"
+
+
+def _emit_list(items: list[Any], pad: str, out: list[str]) -> None:
+    dash = pad + "- "
+    inner = pad + "  "
+    for v in items:
+        cls = v.__class__
+        if cls is dict and any(k != COMMENT for k in v):
+            _emit_map(v, inner, out, dash)
+        elif cls is dict or cls is list:
+            out.append(f"{dash}{json.dumps(strip_comments(v), ensure_ascii=False)}")
+        elif cls is str:
+            out.append(f"{dash}{_string(v)}")
+        else:
+            out.append(f"{dash}{_scalar(v)}")

@@ -12,6 +12,7 @@ policies of DestinationRule subsets and port-level settings are looked up as the
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -427,7 +428,11 @@ def normalise(path: FieldPath) -> str:
 
 def lookup(kind: str, path: FieldPath) -> Support | None:
     """The entry that covers a field (the longest pattern that is the field or above it)."""
-    text = normalise(path)
+    return _lookup(kind, normalise(path))
+
+
+@functools.lru_cache(maxsize=4096)
+def _lookup(kind: str, text: str) -> Support | None:
     best: Support | None = None
     for s in TABLE.get(kind, ()):
         p = s.pattern
@@ -436,6 +441,51 @@ def lookup(kind: str, path: FieldPath) -> Support | None:
         ):
             best = s
     return best
+
+
+# Where the policies of DestinationRule subsets and port-level settings read as the top-level one.
+_ALIASES = {
+    "spec.subsets[].trafficPolicy": "spec.trafficPolicy",
+    "spec.trafficPolicy.portLevelSettings[]": "spec.trafficPolicy",
+}
+
+
+@functools.lru_cache(maxsize=32)
+def _left_out(kind: str) -> tuple[frozenset[str], dict[str, Support]]:
+    """The entries of a kind that are not translated, and every prefix on the way to one."""
+    entries = {s.pattern: s for s in TABLE.get(kind, ()) if not s.envoy}
+    prefixes: set[str] = set()
+    for pattern in entries:
+        for m in re.finditer(r"[.\[]", pattern):
+            prefixes.add(pattern[: m.start()])
+        prefixes.add(pattern)
+    prefixes.update(_ALIASES)
+    return frozenset(prefixes), entries
+
+
+def untranslated(kind: str, spec: Any) -> Iterator[tuple[FieldPath, Support]]:
+    """The fields of a resource's ``spec`` that the table says are not translated, each once at
+    the field the table names. Only the branches that lead to such a field are walked (the table
+    names every field of the models; a field they do not know is an ML206 error already)."""
+    prefixes, entries = _left_out(kind)
+    stack: list[tuple[Any, FieldPath, str]] = [(spec, ("spec",), "spec")]
+    while stack:
+        value, path, text = stack.pop()
+        text = _ALIASES.get(text, text)
+        entry = entries.get(text)
+        if entry is not None:
+            yield path, entry
+            continue
+        if isinstance(value, dict):
+            for k, v in value.items():
+                child = f"{text}.{k}"
+                if child in prefixes or child in _ALIASES:
+                    stack.append((v, (*path, k), child))
+        elif isinstance(value, list):
+            child = f"{text}[]"
+            if child in prefixes or child in _ALIASES:
+                for i in range(len(value) - 1, -1, -1):
+                    stack.append((value[i], (*path, i), child))
 
 
 def leaves(data: Any, path: FieldPath = ()) -> Iterator[FieldPath]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -13,6 +14,11 @@ def duration(value: Any) -> float | None:
     """Seconds of a Go duration (`1h30m`, `500ms`, `2s`), or None when it is not one."""
     if not isinstance(value, str) or not value:
         return None
+    return _duration(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _duration(value: str) -> float | None:
     pos, total = 0, 0.0
     for m in _PART.finditer(value):
         if m.start() != pos:
