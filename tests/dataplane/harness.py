@@ -402,6 +402,24 @@ class Mesh:
         call = simulate.Call.parse(method, url, list((headers or {}).items()))
         return simulate.route(self.plan, call, self.index, self.request)
 
+    def agree(
+        self, method: str, url: str, headers: dict[str, str] | None = None, **kw: Any
+    ) -> tuple[Response, simulate.Answer]:
+        """Send the request through the proxy, and check it went where `meshlint route` says:
+        the status the proxy answers itself, or an instance of a predicted cluster."""
+        rest = url.split("//", 1)[1]
+        authority, _, path = rest.partition("/")
+        response = self.send(method, authority, "/" + path, headers, **kw)
+        answer = self.predict(method, url, headers)
+        if answer.status is not None:
+            assert response.status == answer.status, (response.status, answer.text())
+        elif response.instance is not None:
+            assert response.instance in self.predicted_instances(answer), (
+                response.instance,
+                answer.text(),
+            )
+        return response, answer
+
     def instance_of(self, endpoint: str) -> str | None:
         for b in self.backends:
             if endpoint == f"127.0.0.1:{b.listen}":

@@ -33,9 +33,9 @@ spec:
         [Backend("b", "reviews", 9080)],
         workload="shop/frontend",
     )
-    assert m.get("reviews:9080", "/fine").status == 200
-    assert m.get("reviews:9080", "/broken", headers={"x-status": "503"}).status == 503
-    assert m.get("reviews:9080", "/missing", headers={"x-status": "404"}).status == 404
+    assert m.agree("GET", "http://reviews:9080/fine")[0].status == 200
+    assert m.agree("GET", "http://reviews:9080/broken", {"x-status": "503"})[0].status == 503
+    assert m.agree("GET", "http://reviews:9080/missing", {"x-status": "404"})[0].status == 404
     assert wait_until(lambda: "/missing" in m.plane.logs())
     lines = [line for line in m.plane.logs().splitlines() if '"GET /' in line]
     assert len(lines) == 2, lines
@@ -63,7 +63,7 @@ spec:
         workload="shop/frontend",
     )
     for i in range(3):
-        m.get("reviews:9080", f"/n{i}")
+        m.agree("GET", f"http://reviews:9080/n{i}")
     assert wait_until(lambda: m.plane.logs().count('"GET /n') == 3), m.plane.logs()
     assert "outbound|9080||reviews.shop.svc.cluster.local" in m.plane.logs()
 
