@@ -23,7 +23,7 @@ from meshlint.rules.lib.destinationrule import (
     is_set,
     sections,
 )
-from meshlint.rules.lib.grammar import as_int
+from meshlint.rules.lib.guards import as_int
 from meshlint.rules.lib.traffic import child
 
 _KEYS = ("localityLbSetting", "zoneAwareLbSetting")

@@ -13,7 +13,7 @@ from meshlint.diagnostics import Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.destinationrule import INT32_MAX, INT32_MIN, KINDS, WEBHOOK, dr, sections
-from meshlint.rules.lib.grammar import as_int
+from meshlint.rules.lib.guards import as_int
 
 
 @rule(

@@ -11,7 +11,10 @@ from meshlint.diagnostics import Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, Option, rule
 from meshlint.rules.lib.destinationrule import KINDS, dr, number, sections
-from meshlint.rules.lib.grammar import as_int, duration_ns
+from meshlint.rules.lib.grammar import (
+    duration_ns,
+)
+from meshlint.rules.lib.guards import as_int
 from meshlint.rules.lib.traffic import child
 
 

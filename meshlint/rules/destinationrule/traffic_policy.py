@@ -16,7 +16,7 @@ from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.destinationrule import AGENT, KINDS, WEBHOOK, dr, is_set, sections
-from meshlint.rules.lib.grammar import as_int
+from meshlint.rules.lib.guards import as_int
 from meshlint.rules.lib.traffic import child, duration_findings, policy_blocks, traffic_policies
 
 _TP_FIELDS = (

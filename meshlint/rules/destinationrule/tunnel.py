@@ -13,7 +13,12 @@ from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.destinationrule import KINDS, UINT32_MAX, WEBHOOK, dr, is_set
-from meshlint.rules.lib.grammar import as_int, check_fqdn, check_ip, check_port
+from meshlint.rules.lib.grammar import (
+    check_fqdn,
+    check_ip,
+    check_port,
+)
+from meshlint.rules.lib.guards import as_int
 from meshlint.rules.lib.traffic import traffic_policies
 
 

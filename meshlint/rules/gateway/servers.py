@@ -23,9 +23,9 @@ from meshlint.rules.lib.grammar import (
     check_port,
     check_protocol,
     check_unix_address,
-    is_int,
     parse_protocol,
 )
+from meshlint.rules.lib.guards import is_int
 from meshlint.rules.lib.listeners import PASSTHROUGH_MODES, listeners, tls_set
 
 KINDS = {"Gateway"}

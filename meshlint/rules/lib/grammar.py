@@ -26,7 +26,7 @@ import ipaddress
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal
 
 __all__ = [
     "DURATION_UNITS",
@@ -93,16 +93,6 @@ Where = tuple[str | int, ...]
 # listener serves HTTP on, and those it serves TLS on.
 HTTP_PROTOCOLS = frozenset(("HTTP", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-Web"))
 TLS_PROTOCOLS = frozenset(("HTTPS", "TLS"))
-
-
-def is_int(value: object) -> TypeGuard[int]:
-    """An integer of the data; not a boolean, which Python counts as an int."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def as_int(value: object) -> int | None:
-    """The value when it is an integer of the data (see :func:`is_int`), else None."""
-    return value if is_int(value) else None
 
 
 def _q(value: str, limit: int = 80) -> str:

@@ -11,7 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Finding
-from meshlint.rules.lib.grammar import check_port_name, check_protocol, is_int
+from meshlint.rules.lib.grammar import (
+    check_port_name,
+    check_protocol,
+)
+from meshlint.rules.lib.guards import is_int
 
 # The TLS modes that forward the encrypted stream untouched.
 PASSTHROUGH_MODES = frozenset(("PASSTHROUGH", "AUTO_PASSTHROUGH"))

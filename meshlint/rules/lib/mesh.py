@@ -8,6 +8,7 @@ from typing import Any
 
 from meshlint.diagnostics import FieldPath
 from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record
+from meshlint.rules.lib.guards import items
 from meshlint.suggest import did_you_mean
 
 __all__ = ["did_you_mean"]
@@ -15,10 +16,6 @@ __all__ = ["did_you_mean"]
 
 AN = "istio/istio pkg/config/analysis/analyzers"  # where istioctl analyze's checks live
 KIALI = "kiali/kiali business/checkers"
-
-
-def items(value: Any) -> Iterator[tuple[int, Any]]:
-    return enumerate(value) if isinstance(value, list) else iter(())
 
 
 def destinations(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:

@@ -7,7 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Finding
-from meshlint.rules.lib.grammar import as_int, check_duration
+from meshlint.rules.lib.grammar import (
+    check_duration,
+)
+from meshlint.rules.lib.guards import as_int, child
 
 _INT32_MIN = -(2**31)
 
@@ -36,11 +39,6 @@ def policy_blocks(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, A
             for j, pl in enumerate(pls):
                 if isinstance(pl, dict):
                     yield (*path, "portLevelSettings", j), pl
-
-
-def child(obj: dict[str, Any], key: str) -> dict[str, Any] | None:
-    value = obj.get(key)
-    return value if isinstance(value, dict) else None
 
 
 _HTTP_COUNTERS = (

@@ -15,7 +15,6 @@ from typing import Any
 
 from meshlint.diagnostics import FieldPath, Finding
 from meshlint.rules.lib.grammar import (
-    as_int,
     check_destination,
     check_duration,
     check_label_key,
@@ -23,6 +22,7 @@ from meshlint.rules.lib.grammar import (
     check_port,
     duration_ns,
 )
+from meshlint.rules.lib.guards import as_int, as_list, as_map
 
 # Where Istio's webhook validates a VirtualService (istio/istio).
 WEBHOOK = "webhook: pkg/config/validation/validation.go"
@@ -30,18 +30,6 @@ WEBHOOK_VS = "webhook: pkg/config/validation/virtualservice.go"
 
 # --------------------------------------------------------------------------------------------
 # Reading the raw spec
-
-
-def as_map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def str_list(value: Any) -> list[str]:
-    return [v for v in as_list(value) if isinstance(v, str)]
 
 
 def applies_to_gateway(spec: Mapping[str, Any]) -> bool:

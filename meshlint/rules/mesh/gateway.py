@@ -21,7 +21,7 @@ from typing import Any
 from meshlint.diagnostics import FieldPath, Finding, Severity
 from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, export_scope, label_map, selects
 from meshlint.rules import rule
-from meshlint.rules.lib.grammar import as_int
+from meshlint.rules.lib.guards import as_int
 from meshlint.rules.lib.mesh import AN, KIALI, items, literal
 
 _PILOT = "istio/istio pilot/pkg/model/gateway.go"

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from meshlint.diagnostics import Finding, Severity
 from meshlint.mesh import REPLICAS, MeshIndex, Record, label_map, selects
 from meshlint.rules import rule
-from meshlint.rules.lib.grammar import is_int
+from meshlint.rules.lib.guards import is_int
 from meshlint.rules.lib.mesh import destination_rule_host, destinations, items, literal
 from meshlint.rules.lib.traffic import policy_blocks
 

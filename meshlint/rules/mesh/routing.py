@@ -12,7 +12,10 @@ from typing import Any, NamedTuple
 from meshlint.diagnostics import FieldPath, Finding, Severity
 from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, export_scope, wildcard_keys
 from meshlint.rules import rule
-from meshlint.rules.lib.grammar import host_matches, is_int
+from meshlint.rules.lib.grammar import (
+    host_matches,
+)
+from meshlint.rules.lib.guards import as_map, is_int
 from meshlint.rules.lib.mesh import (
     AN,
     KIALI,
@@ -1681,18 +1684,14 @@ def _string_conflict(root: dict[str, str] | None, leaf: dict[str, str] | None) -
     return True
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _match_conflict(root: dict[str, Any], leaf: dict[str, Any]) -> bool:
     """Whether a delegate's match request conflicts with one of its root's."""
     for key in ("uri", "scheme", "method", "authority"):
         if _string_conflict(_string_match(root.get(key)), _string_match(leaf.get(key))):
             return True
     for key in ("headers", "withoutHeaders", "queryParams"):
-        mine = _mapping(root.get(key))
-        for name, value in _mapping(leaf.get(key)).items():
+        mine = as_map(root.get(key))
+        for name, value in as_map(leaf.get(key)).items():
             if _string_conflict(_string_match(mine.get(name)), _string_match(value)):
                 return True
     if bool(root.get("ignoreUriCase")) != bool(leaf.get("ignoreUriCase")):
@@ -1703,8 +1702,8 @@ def _match_conflict(root: dict[str, Any], leaf: dict[str, Any]) -> bool:
     rns = root.get("sourceNamespace")
     if isinstance(rns, str) and rns and leaf.get("sourceNamespace") != rns:
         return True
-    rlabels = _mapping(root.get("sourceLabels"))
-    for name, value in _mapping(leaf.get("sourceLabels")).items():
+    rlabels = as_map(root.get("sourceLabels"))
+    for name, value in as_map(leaf.get("sourceLabels")).items():
         if name in rlabels and rlabels[name] != value:
             return True
     rgw, lgw = root.get("gateways"), leaf.get("gateways")

@@ -22,7 +22,7 @@ from meshlint.mesh import (
     workload_selector,
 )
 from meshlint.rules import rule
-from meshlint.rules.lib.grammar import is_int
+from meshlint.rules.lib.guards import is_int
 from meshlint.rules.lib.mesh import AN, KIALI, items, literal
 
 # Namespaces every cluster has: a reference to them is never a typo of the run's.

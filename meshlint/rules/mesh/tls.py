@@ -25,6 +25,7 @@ from meshlint.mesh import (
     workload_selector,
 )
 from meshlint.rules import rule
+from meshlint.rules.lib.guards import port_int
 from meshlint.rules.lib.mesh import KIALI, items, literal
 
 ISTIOD = "istio/istio pilot/pkg/model"
@@ -160,33 +161,23 @@ def _pa_path(pm: PeerMode, port: int | None) -> FieldPath:
     return ("spec", "mtls", "mode")
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
 def _container_port(svc_port: dict[str, Any], workload: Record) -> int | None:
     """The container port a Service port sends to on ``workload``: its `targetPort` (a number,
     or a container port's name), else the port itself."""
     target = svc_port.get("targetPort", svc_port.get("port"))
-    number = _int(target)
+    number = port_int(target)
     if number is not None:
         return number
     if isinstance(target, str):
         for cp in workload.data.get(CONTAINER_PORTS) or ():
             if isinstance(cp, dict) and cp.get("name") == target:
-                return _int(cp.get("containerPort"))
+                return port_int(cp.get("containerPort"))
     return None
 
 
 def _port_number(setting: Any) -> int | None:
     port = setting.get("port") if isinstance(setting, dict) else None
-    return _int(port.get("number")) if isinstance(port, dict) else None
+    return port_int(port.get("number")) if isinstance(port, dict) else None
 
 
 def _client_tls_settings(
@@ -232,8 +223,8 @@ def _server_modes(
     ports = [
         p
         for p in index.service_ports(host)
-        if (port is None and _int(p.get("port")) not in excluded)
-        or (port is not None and _int(p.get("port")) == port)
+        if (port is None and port_int(p.get("port")) not in excluded)
+        or (port is not None and port_int(p.get("port")) == port)
     ]
     for w in index.workloads_of_host(host):
         if labels is not None and not selects(labels, w[1]):

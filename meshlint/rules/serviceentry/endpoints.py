@@ -22,9 +22,9 @@ from meshlint.rules.lib.grammar import (
     check_port_name,
     check_unix_address,
     is_dns_label,
-    is_int,
     is_ip,
 )
+from meshlint.rules.lib.guards import is_int
 from meshlint.rules.lib.serviceentry import (
     endpoint_items,
     port_items,

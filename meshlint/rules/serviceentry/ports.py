@@ -20,8 +20,8 @@ from meshlint.rules.lib.grammar import (
     check_port,
     check_port_name,
     check_protocol,
-    is_int,
 )
+from meshlint.rules.lib.guards import is_int
 from meshlint.rules.lib.serviceentry import (
     list_of,
     port_items,

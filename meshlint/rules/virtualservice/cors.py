@@ -13,9 +13,9 @@ from meshlint.rules.lib.grammar import (
     check_regex,
     duration_ns,
 )
+from meshlint.rules.lib.guards import as_list
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
-    as_list,
     duration_problem,
     http_routes,
 )

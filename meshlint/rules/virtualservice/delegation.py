@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from meshlint.diagnostics import Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
+from meshlint.rules.lib.guards import as_list
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     WEBHOOK_VS,
-    as_list,
     http_routes,
     is_delegate,
 )

@@ -8,10 +8,9 @@ from typing import Any
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
-from meshlint.rules.lib.grammar import as_int
+from meshlint.rules.lib.guards import as_int, as_list
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
-    as_list,
     destination,
 )
 

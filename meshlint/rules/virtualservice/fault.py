@@ -9,12 +9,11 @@ from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import (
-    as_int,
     check_percentage,
 )
+from meshlint.rules.lib.guards import as_int, as_map
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
-    as_map,
     duration_problem,
     http_routes,
 )

@@ -14,11 +14,10 @@ from meshlint.rules.lib.grammar import (
     check_header_name_other,
     check_header_value,
 )
+from meshlint.rules.lib.guards import as_list, as_map
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     WEBHOOK_VS,
-    as_list,
-    as_map,
     http_routes,
 )
 

@@ -17,12 +17,11 @@ from meshlint.rules.lib.grammar import (
     gateway_name_warning,
     host_matches,
 )
+from meshlint.rules.lib.guards import as_list, as_map
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     WEBHOOK_VS,
     applies_to_gateway,
-    as_list,
-    as_map,
 )
 
 

@@ -15,12 +15,11 @@ from meshlint.rules.lib.grammar import (
     is_dns_label,
     is_jwt_claim,
 )
+from meshlint.rules.lib.guards import as_list, as_map
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     WEBHOOK_VS,
     applies_to_gateway,
-    as_list,
-    as_map,
     http_routes,
     match_port,
     source_labels,

@@ -12,15 +12,13 @@ from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import (
-    as_int,
     check_duration,
     duration_ns,
 )
+from meshlint.rules.lib.guards import as_int, as_list, as_map
 from meshlint.rules.lib.virtualservice import (
     RETRY_ON,
     WEBHOOK,
-    as_list,
-    as_map,
     http_routes,
     reachability,
     retry_on_ok,

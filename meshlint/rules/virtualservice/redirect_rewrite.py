@@ -9,14 +9,12 @@ from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import (
-    as_int,
     check_port,
     check_regex,
 )
+from meshlint.rules.lib.guards import as_int, as_list, as_map
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
-    as_list,
-    as_map,
     http_routes,
 )
 

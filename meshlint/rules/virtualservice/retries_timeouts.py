@@ -9,9 +9,9 @@ from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import (
-    as_int,
     duration_ns,
 )
+from meshlint.rules.lib.guards import as_int
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK_VS,
     duration_problem,

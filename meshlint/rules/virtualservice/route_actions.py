@@ -9,10 +9,10 @@ from typing import Any
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
+from meshlint.rules.lib.guards import as_list
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     WEBHOOK_VS,
-    as_list,
     is_delegate,
     is_empty,
 )

@@ -15,14 +15,13 @@ from meshlint.rules.lib.grammar import (
     host_subset_of,
     is_ip,
 )
+from meshlint.rules.lib.guards import as_list, str_list
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     applies_to_gateway,
-    as_list,
     is_empty,
     match_port,
     source_labels,
-    str_list,
 )
 
 
