@@ -8,7 +8,12 @@ its Namespace, PeerAuthentication, Telemetry and Gateway; `istio-system` holds t
 gateway's Deployment and Service. The mesh is consistent: every reference resolves, so a linter
 that reports anything on it raises a false alarm.
 
-    python bench/generate.py 1000 bench/out/mesh-1000
+With ``findings`` (``--findings``), a third of the services carry the slips real repositories
+have, all warnings, so that the mesh still translates: a weight on a route's only destination,
+retries that outlast the route's timeout, a subset no pod carries, a principal of another trust
+domain, the deprecated LEAST_CONN and a connect timeout under 100ms.
+
+    python bench/generate.py 1000 bench/out/mesh-1000 [--findings]
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from pathlib import Path
 NAMESPACES = 10
 
 
-def service_file(i: int, rng: random.Random) -> str:
+def service_file(i: int, rng: random.Random, findings: bool = False) -> str:
     ns = f"team-{i % NAMESPACES}"
+    slip = findings and i % 3 == 0  # this service carries slips; which ones varies with i
     name = f"svc-{i:05d}"
     peer = f"svc-{i - NAMESPACES if i >= NAMESPACES else i:05d}"  # a service of the same namespace
     versions = ["v1", "v2"] if i % 3 else ["v1", "v2", "v3"]
@@ -111,7 +117,7 @@ spec:
         host: {name}
         subset: {versions[-1]}
         port:
-          number: {port}
+          number: {port}{_lines(slip, "      weight: 90")}
     timeout: 5s
   - name: admin
     match:
@@ -137,8 +143,8 @@ spec:
         subset: v2
       weight: {100 - w}
     retries:
-      attempts: 3
-      perTryTimeout: 2s
+      attempts: {5 if slip and i % 2 else 3}
+      perTryTimeout: {"3s" if slip and i % 2 else "2s"}
       retryOn: connect-failure,refused-stream,unavailable
     timeout: 10s
     headers:
@@ -152,7 +158,7 @@ spec:
     labels:
       version: {v}
 """
-        for v in versions
+        for v in versions + (["v9"] if slip and i % 4 == 0 else [])
     )
     docs.append(f"""\
 apiVersion: networking.istio.io/v1
@@ -166,7 +172,7 @@ spec:
     connectionPool:
       tcp:
         maxConnections: {rng.choice([100, 200, 500])}
-        connectTimeout: 1s
+        connectTimeout: {"50ms" if slip and i % 5 == 0 else "1s"}
       http:
         http1MaxPendingRequests: 100
         maxRequestsPerConnection: 10
@@ -176,7 +182,7 @@ spec:
       baseEjectionTime: 30s
       maxEjectionPercent: 50
     loadBalancer:
-      simple: LEAST_REQUEST
+      simple: {"LEAST_CONN" if slip and i % 5 == 0 else "LEAST_REQUEST"}
     tls:
       mode: ISTIO_MUTUAL
   subsets:
@@ -195,13 +201,17 @@ spec:
   rules:
   - from:
     - source:
-        principals: ["cluster.local/ns/{ns}/sa/{peer}"]
+        principals: ["{"example.org" if slip and i % 7 == 0 else "cluster.local"}/ns/{ns}/sa/{peer}"]
     to:
     - operation:
         methods: ["GET", "POST"]
         paths: ["/api/*"]
 """)
     return "---\n".join(docs)
+
+
+def _lines(when: bool, *lines: str) -> str:
+    return "".join("\n" + line for line in lines) if when else ""
 
 
 def namespace_file(n: int) -> str:
@@ -296,7 +306,7 @@ spec:
 """
 
 
-def generate(services: int, out: Path) -> int:
+def generate(services: int, out: Path, findings: bool = False) -> int:
     """Write the corpus; returns the number of files."""
     rng = random.Random(services)
     (out / "istio-system").mkdir(parents=True, exist_ok=True)
@@ -309,12 +319,13 @@ def generate(services: int, out: Path) -> int:
         count += 1
     for i in range(services):
         folder = out / f"team-{i % NAMESPACES}"
-        (folder / f"svc-{i:05d}.yaml").write_text(service_file(i, rng), encoding="utf-8")
+        (folder / f"svc-{i:05d}.yaml").write_text(service_file(i, rng, findings), encoding="utf-8")
         count += 1
     return count
 
 
 if __name__ == "__main__":
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    target = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(f"bench/out/mesh-{n}")
-    print(f"{generate(n, target)} files in {target}")
+    args = [a for a in sys.argv[1:] if a != "--findings"]
+    n = int(args[0]) if args else 1000
+    target = Path(args[1]) if len(args) > 1 else Path(f"bench/out/mesh-{n}")
+    print(f"{generate(n, target, '--findings' in sys.argv)} files in {target}")

@@ -272,12 +272,21 @@ def add_findings(result: LintResult, raw: list[Diagnostic], config: Config) -> N
 def finish_in_parent(result: LintResult, config: Config, files: Sequence[str]) -> None:
     """After a parallel run: the cross-resource findings over the records of all workers,
     merged into the findings (already final) in the order of one process."""
+    merge_mesh_findings(result, mesh_stage_findings(result, config), files)
+
+
+def mesh_stage_findings(result: LintResult, config: Config) -> list[Diagnostic]:
+    """The cross-resource findings of a parallel run, final (filtered and suppressed); a file
+    read again to place them is added to ``result.sources``."""
     raw = _mesh_findings(result, config)
-    if not raw:
+    return _finalize(raw, result.sources, config) if raw else []
+
+
+def merge_mesh_findings(result: LintResult, found: list[Diagnostic], files: Sequence[str]) -> None:
+    if not found:
         return
-    mine = _finalize(raw, result.sources, config)
     order = {f: i for i, f in enumerate(files)}
-    result.findings.extend(mine)
+    result.findings.extend(found)
     result.findings.sort(
         key=lambda d: (order.get(d.file, len(order)), d.line, d.column, d.code, d.message)
     )

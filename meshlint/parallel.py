@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing.connection import Connection
+from typing import Any
 
 from meshlint.config import Config
-from meshlint.engine import LintResult, finish_in_parent, lint_files, note_internal_errors
+from meshlint.diagnostics import Diagnostic
+from meshlint.engine import (
+    LintResult,
+    finish_in_parent,
+    lint_files,
+    merge_mesh_findings,
+    mesh_stage_findings,
+    note_internal_errors,
+)
+from meshlint.loader import Source
 
 
 def _slices(files: list[str], jobs: int) -> list[list[str]]:
@@ -40,8 +51,19 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def lint_in_workers(
-    files: Sequence[str], config: Config, jobs: int, *, progress: bool = False
+    files: Sequence[str],
+    config: Config,
+    jobs: int,
+    *,
+    progress: bool = False,
+    meanwhile: Callable[[LintResult], None] | None = None,
 ) -> LintResult:
+    """The run linted by ``jobs`` worker processes, its findings in the order of one process.
+
+    ``meanwhile`` is work on the run's records that does not need the cross-resource findings
+    (a translation): it is called once the workers are done, while those findings are worked
+    out in a child process where ``fork`` exists (on another core), else before them.
+    """
     slices = _slices(list(files), jobs)
     merged = LintResult()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
@@ -64,5 +86,68 @@ def lint_in_workers(
             merged.io_error = merged.io_error or part.io_error
             merged.records.extend(part.records)
             merged.namespaces |= part.namespaces
-    finish_in_parent(merged, config, files)
+    if meanwhile is None:
+        finish_in_parent(merged, config, files)
+        return merged
+    stage = _MeshStage.start(merged, config)
+    try:
+        meanwhile(merged)
+    finally:
+        found = stage.join() if stage is not None else None
+        if found is None:  # no fork here, or the child failed: the stage runs here
+            finish_in_parent(merged, config, files)
+        else:
+            merge_mesh_findings(merged, found, files)
     return merged
+
+
+class _MeshStage:
+    """The cross-resource stage of a run in a forked child, which inherits the records (a
+    spawned one would need them all pickled) and sends back its findings and the sources it
+    read to place them."""
+
+    def __init__(self, result: LintResult, process: Any, conn: Connection) -> None:
+        self.result = result
+        self.process = process
+        self.conn = conn
+
+    @classmethod
+    def start(cls, result: LintResult, config: Config) -> _MeshStage | None:
+        if "fork" not in multiprocessing.get_all_start_methods() or sys.platform != "linux":
+            return None
+        ctx = multiprocessing.get_context("fork")
+        receive, send = ctx.Pipe(duplex=False)
+        process = ctx.Process(target=_mesh_child, args=(result, config, send), daemon=True)
+        try:
+            process.start()
+        except OSError:  # e.g. no memory left to fork
+            return None
+        send.close()
+        return cls(result, process, receive)
+
+    def join(self) -> list[Diagnostic] | None:
+        """The child's findings, its sources added to the run's; None when it failed."""
+        try:
+            found, sources = self.conn.recv()
+        except (EOFError, OSError):
+            found = sources = None
+        finally:
+            self.conn.close()
+            self.process.join()
+        if found is None or sources is None:
+            return None
+        known = {s.name for s in self.result.sources}
+        self.result.sources.extend(s for s in sources if s.name not in known)
+        return list(found)
+
+
+def _mesh_child(result: LintResult, config: Config, conn: Connection) -> None:
+    before = len(result.sources)
+    try:
+        found = mesh_stage_findings(result, config)
+        new: list[Source] = result.sources[before:]
+        conn.send((found, new))
+    except Exception:  # the parent runs the stage again and meets the error itself
+        pass
+    finally:
+        conn.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -166,8 +167,18 @@ class Inputs:
             )
         return files
 
-    def lint(self, files: list[str], cfg: Config, *, jobs: int = 1) -> LintResult:
-        """The files (and the cluster, with --cluster) linted as one run."""
+    def lint(
+        self,
+        files: list[str],
+        cfg: Config,
+        *,
+        jobs: int = 1,
+        meanwhile: Callable[[LintResult], None] | None = None,
+    ) -> LintResult:
+        """The files (and the cluster, with --cluster) linted as one run.
+
+        ``meanwhile`` (see :func:`meshlint.parallel.lint_in_workers`) is called with the run
+        before its cross-resource findings when workers lint it, and not at all otherwise."""
         from meshlint import engine
         from meshlint.diagnostics import ConfigError
 
@@ -178,7 +189,7 @@ class Inputs:
                 from meshlint.parallel import lint_in_workers
 
                 progress = sys.stderr.isatty() and len(files) >= 500
-                return lint_in_workers(files, cfg, jobs, progress=progress)
+                return lint_in_workers(files, cfg, jobs, progress=progress, meanwhile=meanwhile)
             return engine.lint_files(files, cfg, stdin_name=self.stdin_name)
         except ConfigError as exc:  # e.g. a schema location that cannot be used
             raise _fail(str(exc)) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -25,6 +26,7 @@ from meshlint.cli.common import (
 
 if TYPE_CHECKING:
     from meshlint.config import Config
+    from meshlint.diagnostics import Diagnostic
     from meshlint.engine import LintResult
     from meshlint.translate.build import Request
     from meshlint.translate.plan import Plan
@@ -115,11 +117,16 @@ def _name(value: str, flag: str) -> tuple[str, str]:
     return ns, name
 
 
-def _read(inputs: Inputs, cfg: Config, jobs: int | None = None) -> LintResult:
+def _read(
+    inputs: Inputs,
+    cfg: Config,
+    jobs: int | None = None,
+    meanwhile: Callable[[LintResult], None] | None = None,
+) -> LintResult:
     import os
 
     files = inputs.discover(cfg)
-    return inputs.lint(files, cfg, jobs=jobs or os.cpu_count() or 1)
+    return inputs.lint(files, cfg, jobs=jobs or os.cpu_count() or 1, meanwhile=meanwhile)
 
 
 def _request(
@@ -249,7 +256,22 @@ def translate_command(
     request = _request(
         workload, gateway, endpoints, certs, listen, inbound, admin, app_address, port_offset
     )
-    result = _read(inputs, cfg, jobs)
+    as_json = config_format is ConfigFormat.json or (
+        config_format is None and output is not None and output.suffix == ".json"
+    )
+    early: dict[str, Any] = {}
+
+    def meanwhile(run: LintResult) -> None:
+        # Translated while the cross-resource findings are worked out on the other core; kept
+        # only if they stop nothing. Not begun when the files' own findings already stop it.
+        if run.io_error or any(_stops(d, force) for d in run.findings):
+            return
+        try:
+            early["done"] = _translate(run, cfg, request, as_json)
+        except typer.Exit as exc:  # a usage error, raised once the lint's verdict is known
+            early["exit"] = exc
+
+    result = _read(inputs, cfg, jobs, meanwhile)
     crashed = any(d.code == engine.INTERNAL_ERROR for d in result.findings)
     errors = [d for d in result.findings if d.severity >= Severity.ERROR]
     if (errors and not force) or result.io_error or crashed:
@@ -262,23 +284,12 @@ def translate_command(
             err=True,
         )
         raise typer.Exit(EXIT_FINDINGS)
-    # What follows makes many small objects and frees none: collecting would only rescan the
-    # run's records, already read, again and again.
-    import gc
-
-    gc.freeze()
-    gc.disable()
-    plan, notes = plan_of(result, cfg, request)
+    if "exit" in early:
+        raise early["exit"]
+    notes, text = early["done"] if "done" in early else _translate(result, cfg, request, as_json)
     engine.add_findings(result, notes, cfg)
     if result.findings:
         sys.stderr.write(render_report(result, fmt, ColorMode.auto, None, stream=sys.stderr))
-    from meshlint.translate import envoy
-
-    data = envoy.render(plan)
-    as_json = config_format is ConfigFormat.json or (
-        config_format is None and output is not None and output.suffix == ".json"
-    )
-    text = envoy.to_json(data) if as_json else envoy.to_yaml(data)
     if output is not None:
         write_text(output, text)
         typer.echo(f"meshlint: wrote {output} ({target.value})", err=True)
@@ -286,6 +297,31 @@ def translate_command(
         sys.stdout.write(text)
         sys.stdout.flush()
     raise typer.Exit(EXIT_CLEAN)
+
+
+def _stops(d: Diagnostic, force: bool) -> bool:
+    """Whether a finding stops the translation: an internal error, or an error unless forced."""
+    from meshlint import engine
+    from meshlint.diagnostics import Severity
+
+    return d.code == engine.INTERNAL_ERROR or (d.severity >= Severity.ERROR and not force)
+
+
+def _translate(
+    result: LintResult, cfg: Config, request: Request, as_json: bool
+) -> tuple[list[Diagnostic], str]:
+    """The findings of the translation (placed) and the config's text."""
+    # What follows makes many small objects and frees none: collecting would only rescan the
+    # run's records, already read, again and again.
+    import gc
+
+    from meshlint.translate import envoy
+
+    gc.freeze()
+    gc.disable()
+    plan, notes = plan_of(result, cfg, request)
+    data = envoy.render(plan)
+    return notes, envoy.to_json(data) if as_json else envoy.to_yaml(data)
 
 
 @app.command("certs")

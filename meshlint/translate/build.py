@@ -173,6 +173,7 @@ class Builder:
         self._vs_index: dict[int, tuple[dict[str, Record], list[tuple[str, Record]]]] = {}
         self._drs: dict[tuple[str, str], Record | None] = {}
         self._lbs: dict[tuple[str, int, str], LoadBalancer] = {}
+        self._identities: dict[str, list[str]] = {}
         self._certs: Certificates | None = None
         self._sidecar: Record | None = None
 
@@ -1445,6 +1446,12 @@ class Builder:
     def _service_identities(self, svc: Service | None) -> list[str]:
         if svc is None:
             return []
+        found = self._identities.get(svc.host)
+        if found is None:
+            found = self._identities[svc.host] = self._identities_of(svc)
+        return found
+
+    def _identities_of(self, svc: Service) -> list[str]:
         if not svc.kubernetes:
             se = svc.record
             out = [v for _, v in _items(se.spec.get("subjectAltNames")) if isinstance(v, str)]

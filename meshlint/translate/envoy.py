@@ -1471,13 +1471,28 @@ def strip_comments(data: Any) -> Any:
     return data
 
 
-_JSON_COMMENT = re.compile(r'"#":"(?:[^"\\]|\\.)*",|,"#":"(?:[^"\\]|\\.)*"')
+_COMMENT_KEY = '"#":"'  # a comment's key and the opening of its value, in compact JSON
+_STRING_REST = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"')  # the rest of a JSON string
 
 
 def to_json(data: dict[str, Any]) -> str:
-    """Compact JSON (Envoy reads it; `--config-format yaml` is the one to read)."""
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return _JSON_COMMENT.sub("", text) + "\n"
+    """Compact JSON (Envoy reads it; `--config-format yaml` is the one to read).
+
+    The comments are cut from the encoded text, which is quicker than copying the data
+    without them: ``"#":"`` can only be a key there (inside a string its quotes are escaped).
+    """
+    parts = json.dumps(data, separators=(",", ":"), ensure_ascii=False).split(_COMMENT_KEY)
+    out = [parts[0]]
+    for part in parts[1:]:
+        end = _STRING_REST.match(part)
+        rest = part[end.end() :] if end else part
+        if rest[:1] == ",":
+            rest = rest[1:]  # the first or a middle key: its comma goes with it
+        elif out[-1].endswith(","):
+            out[-1] = out[-1][:-1]  # the last key: the comma before it goes
+        out.append(rest)
+    out.append("\n")
+    return "".join(out)
 
 
 _PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./@|*+-]*(?::[A-Za-z0-9_./@|*+-]+)*")
@@ -1487,8 +1502,13 @@ _RESERVED = frozenset(
 
 
 def _scalar(value: Any) -> str:
-    if value.__class__ is str:
+    cls = value.__class__
+    if cls is str:
         return _string(value)
+    if cls is int:
+        return str(value)
+    if cls is float:
+        return _float(value)
     if value is True:
         return "true"
     if value is False:
@@ -1498,11 +1518,39 @@ def _scalar(value: Any) -> str:
     return json.dumps(value)
 
 
+def _float(value: float) -> str:
+    text = repr(value)
+    if text in ("inf", "-inf", "nan"):
+        return text.replace("inf", ".inf").replace("nan", ".nan")
+    if "e" in text and "." not in text:  # YAML 1.1 reads 1e+16 as a string, 1.0e+16 as a number
+        mantissa, _, exponent = text.partition("e")
+        return f"{mantissa}.0e{exponent}"
+    return text
+
+
+# what YAML may not hold raw: its unprintables and the line breaks beyond \n (JSON escapes
+# the C0 controls itself)
+_UNPRINTABLE = re.compile(
+    "[^\\t\\n\\r\\x20-\\x7e\\xa0-\\u2027\\u202a-\\ud7ff\\ue000-\\ufffd\\U00010000-\\U0010ffff]"
+)
+
+
 @functools.lru_cache(maxsize=65536)
 def _string(value: str) -> str:
     if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED:
         return value
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML scalar
+    # a JSON string is a YAML scalar, once what YAML may not hold raw is escaped (all of it
+    # below U+10000, where JSON's \\u escapes and YAML's agree)
+    return _UNPRINTABLE.sub(_escape, json.dumps(value, ensure_ascii=False))
+
+
+def _escape(m: re.Match[str]) -> str:
+    return f"\\u{ord(m.group()):04x}"
+
+
+def _comment(text: str) -> str:
+    """A comment on one line, whatever the names in it hold."""
+    return text if text.isprintable() else _string(text)
 
 
 def to_yaml(data: dict[str, Any]) -> str:
@@ -1524,7 +1572,7 @@ def _emit_map(data: dict[str, Any], pad: str, out: list[str], first: str | None)
     append = out.append
     comment = data.get(COMMENT)
     if comment is not None:
-        append(f"{first[:-2] if first else pad}# {comment}")
+        append(f"{first[:-2] if first else pad}# {_comment(comment)}")
     head = first if first is not None else pad
     inner = pad + "  "
     for k, v in data.items():
@@ -1556,12 +1604,27 @@ def _emit_map(data: dict[str, Any], pad: str, out: list[str], first: str | None)
 
 
 def _flat(data: dict[str, Any]) -> bool:
-    return all(v.__class__ not in (dict, list) for v in data.values())
+    for v in data.values():
+        cls = v.__class__
+        if cls is dict or cls is list:
+            return False
+    return True
 
 
 def _flow(data: dict[str, Any]) -> str:
     """A small mapping of scalars on one line: ``{address: "127.0.0.1", port_value: 15000}``."""
     return "{" + ", ".join(f"{_string(k)}: {_scalar(v)}" for k, v in data.items()) + "}"
+
+
+def _flow_any(value: Any) -> str:
+    """Any value on one line, comments left out (a list inside a list is one)."""
+    cls = value.__class__
+    if cls is dict:
+        inner = ", ".join(f"{_string(k)}: {_flow_any(v)}" for k, v in value.items() if k != COMMENT)
+        return "{" + inner + "}"
+    if cls is list:
+        return "[" + ", ".join(_flow_any(v) for v in value) + "]"
+    return _string(value) if cls is str else _scalar(value)
 
 
 def _emit_list(items: list[Any], pad: str, out: list[str]) -> None:
@@ -1572,7 +1635,7 @@ def _emit_list(items: list[Any], pad: str, out: list[str]) -> None:
         if cls is dict and any(k != COMMENT for k in v):
             _emit_map(v, inner, out, dash)
         elif cls is dict or cls is list:
-            out.append(f"{dash}{json.dumps(strip_comments(v), ensure_ascii=False)}")
+            out.append(f"{dash}{_flow_any(v)}")
         elif cls is str:
             out.append(f"{dash}{_string(v)}")
         else:
