@@ -18,6 +18,7 @@ import functools
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from meshlint.translate.plan import (
@@ -28,7 +29,6 @@ from meshlint.translate.plan import (
     Cluster,
     Condition,
     Cors,
-    Destination,
     Fault,
     HashPolicy,
     HeaderMatch,
@@ -37,6 +37,7 @@ from meshlint.translate.plan import (
     JwtProvider,
     Origin,
     Plan,
+    Rewrite,
     Route,
     RouteMatch,
     RouteTable,
@@ -686,7 +687,8 @@ class EnvoyRenderer:
             out["direct_response"] = direct
         else:
             out["route"] = self.route_action(r)
-        self._header_edits(out, r.request_headers, r.response_headers)
+        request_ops, response_ops, _ = single_destination_edits(r)
+        self._header_edits(out, request_ops, response_ops)
         if per_filter:
             out["typed_per_filter_config"] = per_filter
         return out
@@ -723,7 +725,6 @@ class EnvoyRenderer:
         dests = r.destinations
         if len(dests) == 1:
             action["cluster"] = dests[0].cluster
-            self._destination_headers(r, dests[0])
         elif dests:
             clusters = []
             for d in dests:
@@ -747,16 +748,17 @@ class EnvoyRenderer:
                 },
             )
         action["timeout"] = _dur(r.timeout)
-        if r.rewrite is not None:
-            if r.rewrite.prefix is not None:
-                action["prefix_rewrite"] = r.rewrite.prefix
-            if r.rewrite.regex is not None:
+        _, _, rewrite = single_destination_edits(r)
+        if rewrite is not None:
+            if rewrite.prefix is not None:
+                action["prefix_rewrite"] = rewrite.prefix
+            if rewrite.regex is not None:
                 action["regex_rewrite"] = {
-                    "pattern": {"regex": r.rewrite.regex[0]},
-                    "substitution": r.rewrite.regex[1],
+                    "pattern": {"regex": rewrite.regex[0]},
+                    "substitution": rewrite.regex[1],
                 }
-            if r.rewrite.authority:
-                action["host_rewrite_literal"] = r.rewrite.authority
+            if rewrite.authority:
+                action["host_rewrite_literal"] = rewrite.authority
         if r.retry is not None:
             action["retry_policy"] = self.retry(r)
         if r.mirrors:
@@ -772,22 +774,6 @@ class EnvoyRenderer:
         if r.hash_policy:
             action["hash_policy"] = [_hash(h) for h in r.hash_policy]
         return action
-
-    def _destination_headers(self, r: Route, d: Destination) -> None:
-        # a single destination's header edits go on the route (after the rule's own)
-        if d.request_headers or d.response_headers:
-            r.request_headers = _concat(r.request_headers, d.request_headers)
-            r.response_headers = _concat(r.response_headers, d.response_headers)
-        if d.authority and (r.rewrite is None or r.rewrite.authority is None):
-            from dataclasses import replace
-
-            from meshlint.translate.plan import Rewrite
-
-            r.rewrite = (
-                replace(r.rewrite, authority=d.authority)
-                if r.rewrite
-                else Rewrite(authority=d.authority)
-            )
 
     @staticmethod
     def _header_edits(out: dict[str, Any], request: HeaderOps, response: HeaderOps) -> None:
@@ -1443,6 +1429,25 @@ def _hash(h: HashPolicy) -> dict[str, Any]:
 
 def _concat(a: HeaderOps, b: HeaderOps) -> HeaderOps:
     return HeaderOps(a.set + b.set, a.add + b.add, a.remove + b.remove)
+
+
+def single_destination_edits(r: Route) -> tuple[HeaderOps, HeaderOps, Rewrite | None]:
+    """The header edits and rewrite of a route with one destination, whose own edits apply
+    after the rule's (Envoy has no weighted cluster to put them on) and whose authority
+    rewrite applies where the rule gives none."""
+    if len(r.destinations) != 1 or r.redirect is not None or r.direct_response is not None:
+        return r.request_headers, r.response_headers, r.rewrite
+    d = r.destinations[0]
+    rewrite = r.rewrite
+    if d.authority and (rewrite is None or rewrite.authority is None):
+        rewrite = (
+            replace(rewrite, authority=d.authority) if rewrite else Rewrite(authority=d.authority)
+        )
+    return (
+        _concat(r.request_headers, d.request_headers),
+        _concat(r.response_headers, d.response_headers),
+        rewrite,
+    )
 
 
 def _tls_version(value: str) -> str:
