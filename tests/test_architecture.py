@@ -148,6 +148,29 @@ def test_rule_modules_import_only_the_library_and_lower_layers() -> None:
     assert wrong == []
 
 
+# The included proxy runs a Plan: it reads the Plan, its config file and the functions that
+# judge a request against it (shared with `meshlint route`), nothing of manifests or rules.
+PROXY_MAY_IMPORT = (
+    "meshlint",
+    "meshlint.proxy",
+    "meshlint.translate",
+    "meshlint.translate.plan",
+    "meshlint.translate.proxy",
+    "meshlint.translate.simulate",
+)
+
+
+def test_the_proxy_depends_on_the_plan_only() -> None:
+    wrong = [
+        f"{a} imports {b}"
+        for a, targets in GRAPH.items()
+        if _within(a, "meshlint.proxy")
+        for b in sorted(targets)
+        if not (b in PROXY_MAY_IMPORT or _within(b, "meshlint.proxy"))
+    ]
+    assert wrong == []
+
+
 def test_the_library_imports_no_rule_module() -> None:
     wrong = [
         f"{a} imports {b}"

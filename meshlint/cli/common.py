@@ -59,7 +59,17 @@ def _split(values: list[str] | None) -> list[str]:
     return out
 
 
-_COMMANDS = {"lint", "rules", "explain", "schema", "version", "translate", "certs", "route"}
+_COMMANDS = {
+    "lint",
+    "rules",
+    "explain",
+    "schema",
+    "version",
+    "translate",
+    "certs",
+    "route",
+    "proxy",
+}
 
 
 def main(argv: list[str] | None = None, prog: str = "meshlint") -> None:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 class Target(str, Enum):
     envoy = "envoy"
+    proxy = "proxy"
 
 
 class ConfigFormat(str, Enum):
@@ -245,7 +246,8 @@ def translate_command(
     all_namespaces: AllNamespaces = False,
     kubeconfig: Kubeconfig = None,
 ) -> None:
-    """Translate the manifests into the config of one proxy: an Envoy v3 bootstrap."""
+    """Translate the manifests into the config of one proxy: an Envoy v3 bootstrap, or the
+    config of the included proxy (--target proxy, served by `meshlint proxy --config`)."""
     from meshlint import engine
     from meshlint.diagnostics import Severity
 
@@ -267,7 +269,7 @@ def translate_command(
         if run.io_error or any(_stops(d, force) for d in run.findings):
             return
         try:
-            early["done"] = _translate(run, cfg, request, as_json)
+            early["done"] = _translate(run, cfg, request, as_json, target)
         except typer.Exit as exc:  # a usage error, raised once the lint's verdict is known
             early["exit"] = exc
 
@@ -286,7 +288,9 @@ def translate_command(
         raise typer.Exit(EXIT_FINDINGS)
     if "exit" in early:
         raise early["exit"]
-    notes, text = early["done"] if "done" in early else _translate(result, cfg, request, as_json)
+    notes, text = (
+        early["done"] if "done" in early else _translate(result, cfg, request, as_json, target)
+    )
     engine.add_findings(result, notes, cfg)
     if result.findings:
         sys.stderr.write(render_report(result, fmt, ColorMode.auto, None, stream=sys.stderr))
@@ -308,7 +312,7 @@ def _stops(d: Diagnostic, force: bool) -> bool:
 
 
 def _translate(
-    result: LintResult, cfg: Config, request: Request, as_json: bool
+    result: LintResult, cfg: Config, request: Request, as_json: bool, target: Target
 ) -> tuple[list[Diagnostic], str]:
     """The findings of the translation (placed) and the config's text."""
     # What follows makes many small objects and frees none: collecting would only rescan the
@@ -320,7 +324,12 @@ def _translate(
     gc.freeze()
     gc.disable()
     plan, notes = plan_of(result, cfg, request)
-    data = envoy.render(plan)
+    if target is Target.proxy:
+        from meshlint.translate import proxy
+
+        data = proxy.render(plan)
+    else:
+        data = envoy.render(plan)
     return notes, envoy.to_json(data) if as_json else envoy.to_yaml(data)
 
 

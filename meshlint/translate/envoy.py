@@ -18,7 +18,6 @@ import functools
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any
 
 from meshlint.translate.plan import (
@@ -37,13 +36,13 @@ from meshlint.translate.plan import (
     JwtProvider,
     Origin,
     Plan,
-    Rewrite,
     Route,
     RouteMatch,
     RouteTable,
     ServerTls,
     StringMatch,
     VirtualHost,
+    single_destination_edits,
 )
 from meshlint.translate.values import envoy_duration
 
@@ -1429,25 +1428,6 @@ def _hash(h: HashPolicy) -> dict[str, Any]:
 
 def _concat(a: HeaderOps, b: HeaderOps) -> HeaderOps:
     return HeaderOps(a.set + b.set, a.add + b.add, a.remove + b.remove)
-
-
-def single_destination_edits(r: Route) -> tuple[HeaderOps, HeaderOps, Rewrite | None]:
-    """The header edits and rewrite of a route with one destination, whose own edits apply
-    after the rule's (Envoy has no weighted cluster to put them on) and whose authority
-    rewrite applies where the rule gives none."""
-    if len(r.destinations) != 1 or r.redirect is not None or r.direct_response is not None:
-        return r.request_headers, r.response_headers, r.rewrite
-    d = r.destinations[0]
-    rewrite = r.rewrite
-    if d.authority and (rewrite is None or rewrite.authority is None):
-        rewrite = (
-            replace(rewrite, authority=d.authority) if rewrite else Rewrite(authority=d.authority)
-        )
-    return (
-        _concat(r.request_headers, d.request_headers),
-        _concat(r.response_headers, d.response_headers),
-        rewrite,
-    )
 
 
 def _tls_version(value: str) -> str:

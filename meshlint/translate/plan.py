@@ -15,7 +15,7 @@ path, which the Envoy renderer writes as comments and ``meshlint route`` prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 # --------------------------------------------------------------------------------------------
@@ -223,6 +223,29 @@ class Route:
     hash_policy: tuple[HashPolicy, ...] = ()
     cors: Cors | None = None
     origin: Origin | None = None
+
+
+def _concat_ops(a: HeaderOps, b: HeaderOps) -> HeaderOps:
+    return HeaderOps(a.set + b.set, a.add + b.add, a.remove + b.remove)
+
+
+def single_destination_edits(r: Route) -> tuple[HeaderOps, HeaderOps, Rewrite | None]:
+    """The header edits and rewrite of a route with one destination, whose own edits apply
+    after the rule's (Envoy has no weighted cluster to put them on) and whose authority
+    rewrite applies where the rule gives none."""
+    if len(r.destinations) != 1 or r.redirect is not None or r.direct_response is not None:
+        return r.request_headers, r.response_headers, r.rewrite
+    d = r.destinations[0]
+    rewrite = r.rewrite
+    if d.authority and (rewrite is None or rewrite.authority is None):
+        rewrite = (
+            replace(rewrite, authority=d.authority) if rewrite else Rewrite(authority=d.authority)
+        )
+    return (
+        _concat_ops(r.request_headers, d.request_headers),
+        _concat_ops(r.response_headers, d.response_headers),
+        rewrite,
+    )
 
 
 @dataclass

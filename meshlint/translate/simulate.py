@@ -126,7 +126,9 @@ def route_matches(m: RouteMatch, call: Call) -> bool:
             ok = h.match.matches(given if given is not None else ("" if h.invert else None))
         if ok == h.invert:
             return False
-    query = dict(call.query)
+    query: dict[str, str] = {}
+    for k, v in call.query:  # Envoy matches the first value of a parameter
+        query.setdefault(k, v)
     for name, sm in m.query:
         arg = query.get(name)
         if sm.kind == "present":
@@ -164,6 +166,10 @@ class Peer:
     principal: str | None  # a SPIFFE ID without `spiffe://`, when the call is mutual TLS
     ip: str = "127.0.0.1"
     request_principal: str | None = None  # iss/sub of a validated JWT
+    # the claims of a validated JWT ({} when the request has none); None: not known
+    claims: dict[str, Any] | None = None
+    sni: str | None = None  # the server name of the TLS connection, when known
+    destination_ip: str | None = None
 
 
 @dataclass
@@ -231,9 +237,34 @@ def condition_matches(c: Condition, call: Call, peer: Peer, port: int, ns: str) 
     elif field_.startswith("request.headers["):
         name = field_[len("request.headers[") : -1].lower()
         hit = any(_glob(v, call.headers.get(name)) for v in c.values)
+    elif field_.startswith("request.auth.") and peer.claims is not None:
+        if field_.startswith("request.auth.claims["):
+            claim = _claim(peer.claims, field_[len("request.auth.claims") :])
+        elif field_ == "request.auth.audiences":
+            claim = peer.claims.get("aud")
+        elif field_ == "request.auth.presenter":
+            claim = peer.claims.get("azp")
+        else:
+            return None
+        found = claim if isinstance(claim, list) else [claim] if claim is not None else []
+        hit = any(_glob(v, str(x)) for v in c.values for x in found if isinstance(x, str))
+    elif field_ == "connection.sni" and peer.sni is not None:
+        hit = any(_glob(v, peer.sni) for v in c.values)
+    elif field_ == "destination.ip" and peer.destination_ip is not None:
+        hit = any(_in_cidr(v, peer.destination_ip) for v in c.values)
     else:
-        return None  # claims, destination.ip, connection.sni, experimental keys
+        return None  # what the caller does not know, experimental keys
     return hit != c.negated
+
+
+def _claim(claims: dict[str, Any], keys: str) -> Any:
+    """``[a][b]`` of the claims: nested claims, as Istio reads them."""
+    value: Any = claims
+    for key in keys.strip("[]").split("]["):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
 
 
 def _all(

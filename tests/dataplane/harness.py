@@ -8,7 +8,8 @@ same Plan (``Mesh.predict``), so a scenario can hold the proxy and the predictio
 expectation.
 
 A data plane is anything with ``start(plan, folder)``, ``stop()``, ``logs()`` and ``name``:
-Envoy here, the included proxy next, without a scenario changing.
+the real Envoy and the included proxy, each started as its own process; a scenario does not
+know which one it runs on.
 """
 
 from __future__ import annotations
@@ -192,32 +193,10 @@ class EnvoyDataPlane:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        deadline = time.monotonic() + TIMEOUT
-        admin = plan.admin
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"envoy exited ({self.proc.returncode}):\n{self.logs()}")
-            try:
-                conn = http.client.HTTPConnection(*admin, timeout=1)
-                conn.request("GET", "/ready")
-                if conn.getresponse().status == 200:
-                    conn.close()
-                    return
-                conn.close()
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"envoy did not become ready:\n{self.logs()}")
+        _wait_ready(self.proc, plan.admin, self.logs, "envoy")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=TIMEOUT)
+        _stop(self.proc)
         self.proc = None
 
     def logs(self) -> str:
@@ -226,15 +205,91 @@ class EnvoyDataPlane:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def stat(self, admin: tuple[str, int], name: str) -> int:
-        conn = http.client.HTTPConnection(*admin, timeout=TIMEOUT)
-        conn.request("GET", f"/stats?filter=^{name}$")
-        text = conn.getresponse().read().decode()
-        conn.close()
-        for line in text.splitlines():
-            key, _, value = line.partition(": ")
-            if key == name:
-                return int(value)
-        return 0
+        return _stat(admin, name)
+
+
+class ProxyDataPlane:
+    """The included proxy (`meshlint proxy --config`), served from the config `meshlint
+    translate --target proxy` writes for the Plan, as a separate process."""
+
+    name = "proxy"
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path: Path | None = None
+        self.admin: tuple[str, int] | None = None
+
+    def start(self, plan: Plan, folder: Path) -> None:
+        from meshlint.translate import proxy as proxy_config
+
+        config_path = folder / "proxy.json"
+        config_path.write_text(envoy_mod.to_json(proxy_config.render(plan)), encoding="utf-8")
+        self.log_path = folder / "proxy.log"
+        self.admin = plan.admin
+        log = open(self.log_path, "wb")  # noqa: SIM115 - the process writes to it
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "meshlint", "proxy", "--config", str(config_path),
+             "--no-watch", "--drain-timeout", "2"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        log.close()
+        _wait_ready(self.proc, plan.admin, self.logs, "the proxy")
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self.proc = None
+
+    def logs(self) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stat(self, admin: tuple[str, int], name: str) -> int:
+        return _stat(admin, name)
+
+
+def _wait_ready(
+    proc: subprocess.Popen[bytes], admin: tuple[str, int], logs: Any, what: str
+) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited ({proc.returncode}):\n{logs()}")
+        try:
+            conn = http.client.HTTPConnection(*admin, timeout=1)
+            conn.request("GET", "/ready")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+            conn.close()
+        except OSError:
+            pass
+        time.sleep(0.05)
+    _stop(proc)
+    raise RuntimeError(f"{what} did not become ready:\n{logs()}")
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=TIMEOUT)
+
+
+def _stat(admin: tuple[str, int], name: str) -> int:
+    conn = http.client.HTTPConnection(*admin, timeout=TIMEOUT)
+    conn.request("GET", f"/stats?filter=^{name}$")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    for line in text.splitlines():
+        key, _, value = line.partition(": ")
+        if key == name:
+            return int(value)
+    return 0
 
 
 # --------------------------------------------------------------------------------------------
