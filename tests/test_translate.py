@@ -430,3 +430,32 @@ def test_a_field_left_out_is_reported_once_with_the_tables_reason(tmp_path: Path
         "not translated: `spec.trafficPolicy.loadBalancer.localityLbSetting.failover`, because "
         "needs the proxy's own locality, which a proxy run locally does not have"
     ]
+
+
+def test_what_the_proxy_lacks_names_fields_envoy_gets() -> None:
+    envoy = {s.pattern for rows in support.TABLE.values() for s in rows if s.envoy}
+    assert sorted(set(support.PROXY_LACKS) - envoy) == []
+
+
+def test_a_field_the_proxy_lacks_is_reported_for_the_proxy_only(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        (Path(EXAMPLES) / "10-workloads.yaml").read_text(encoding="utf-8")
+        + "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d, namespace: bookshop}\n"
+        "spec:\n  host: details\n  trafficPolicy:\n    loadBalancer: {simple: ROUND_ROBIN, warmupDurationSecs: 30s}\n",
+        encoding="utf-8",
+    )
+    result = lint_files([str(manifest)], Config())
+    index = MeshIndex(
+        result.records, namespaces=result.namespaces, settings=Config().mesh_settings()
+    )
+    found = {}
+    for target in ("envoy", "proxy"):
+        request = Request(workload=("bookshop", "details-v1"), require_certs=False, target=target)
+        _, notes = build(index, request)
+        found[target] = [n.finding.message for n in notes if n.record.kind == "DestinationRule"]
+    assert found["envoy"] == []
+    assert found["proxy"] == [
+        "not translated: `spec.trafficPolicy.loadBalancer.warmupDurationSecs`, because the proxy "
+        "has no slow start"
+    ]

@@ -155,6 +155,7 @@ def proxy_command(
         request = _request(
             workload, gateway, endpoints, certs, listen, inbound, admin, app_address, port_offset
         )
+        request.target = "proxy"
         first = [True]
 
         def load() -> Plan:

@@ -258,6 +258,7 @@ def translate_command(
     request = _request(
         workload, gateway, endpoints, certs, listen, inbound, admin, app_address, port_offset
     )
+    request.target = target.value
     as_json = config_format is ConfigFormat.json or (
         config_format is None and output is not None and output.suffix == ".json"
     )

@@ -100,6 +100,7 @@ class Request:
     port_offset: int = 0
     # mTLS needs --certs (translate); `meshlint route` only reasons about the config
     require_certs: bool = True
+    target: str = "envoy"  # or "proxy": the fields each runs differ (support.PROXY_LACKS)
 
 
 @dataclass
@@ -317,7 +318,7 @@ class Builder:
             if rec.kind not in support.TABLE:
                 continue
             consumed = self.consumed.get(id(rec), set())
-            for path, entry in support.untranslated(rec.kind, rec.spec):
+            for path, entry in support.untranslated(rec.kind, rec.spec, self.request.target):
                 key = format_path(path)
                 if any(
                     key == c or key.startswith(c + ".") or key.startswith(c + "[") for c in consumed

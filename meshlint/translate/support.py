@@ -26,7 +26,11 @@ class Support:
     pattern: str
     envoy: bool  # translated into the Envoy bootstrap
     how: str  # what it becomes, or why it is not translated
-    proxy: bool = False  # run by the included proxy
+
+    @property
+    def proxy(self) -> bool:
+        """Run by the included proxy: what Envoy gets, but for PROXY_LACKS."""
+        return self.envoy and self.pattern not in PROXY_LACKS
 
 
 _VS = [
@@ -443,6 +447,42 @@ def _lookup(kind: str, text: str) -> Support | None:
     return best
 
 
+# What the Envoy bootstrap has and the included proxy does not run, and why (a field here is
+# reported, ML001, when the translation is for the proxy).
+_HTTP1 = "the included proxy speaks HTTP/1.1 to upstreams"
+PROXY_LACKS: dict[str, str] = {
+    f"{_TP}.connectionPool.tcp.maxConnectionDuration": "connections are not aged by the proxy",
+    f"{_TP}.connectionPool.http.h2UpgradePolicy": _HTTP1,
+    f"{_TP}.connectionPool.http.useClientProtocol": _HTTP1,
+    f"{_TP}.connectionPool.http.maxConcurrentStreams": _HTTP1,
+    f"{_TP}.connectionPool.http.http2KeepAlive": _HTTP1,
+    f"{_TP}.loadBalancer.warmup": "the proxy has no slow start",
+    f"{_TP}.loadBalancer.warmupDurationSecs": "the proxy has no slow start",
+    f"{_TP}.outlierDetection.outlierDetectionHttpErrorCodes": "the proxy counts 5xx only",
+    f"{_TP}.tls.caCrl": "the proxy loads no revocation lists",
+    f"{_TP}.proxyProtocol": "the proxy sends no PROXY protocol header",
+    f"{_TP}.retryBudget": "the proxy limits retries by maxRetries only",
+    "spec.servers[].tls.ecdhCurves": "Python's ssl module sets one curve, not a list",
+    "spec.servers[].tls.verifyCertificateSpki": "the proxy checks client certificates by CA",
+    "spec.servers[].tls.verifyCertificateHash": "the proxy checks client certificates by CA",
+    "spec.servers[].tls.caCrl": "the proxy loads no revocation lists",
+    "spec.servers[].tls.tlsCertificates": "the proxy serves one certificate per server",
+    "spec.servers[].tls.credentialNames": "the proxy serves one certificate per server",
+    "spec.inboundConnectionPool": "the proxy's connection to the application has no limits",
+    "spec.jwtRules[].jwksUri": "the proxy fetches no remote JWKS: give `jwks` inline",
+    "spec.jwtRules[].jwks_uri": "the proxy fetches no remote JWKS: give `jwks` inline",
+    "spec.jwtRules[].timeout": "the proxy fetches no remote JWKS",
+    "spec.jwtRules[].spaceDelimitedClaims": "the proxy matches claims as given",
+    "spec.tracing[].providers": "the proxy sends no spans",
+    "spec.tracing[].randomSamplingPercentage": "the proxy sends no spans",
+    "spec.tracing[].customTags": "the proxy sends no spans",
+    "spec.tracing[].disableSpanReporting": "the proxy sends no spans",
+    "spec.tracing[].match": "the proxy sends no spans",
+    "spec.tracing[].useRequestIdForTraceSampling": "the proxy sends no spans",
+    "spec.tracing[].disableContextPropagation": "the proxy sends no spans",
+}
+
+
 # Where the policies of DestinationRule subsets and port-level settings read as the top-level one.
 _ALIASES = {
     "spec.subsets[].trafficPolicy": "spec.trafficPolicy",
@@ -451,9 +491,13 @@ _ALIASES = {
 
 
 @functools.lru_cache(maxsize=32)
-def _left_out(kind: str) -> tuple[frozenset[str], dict[str, Support]]:
+def _left_out(kind: str, target: str) -> tuple[frozenset[str], dict[str, Support]]:
     """The entries of a kind that are not translated, and every prefix on the way to one."""
     entries = {s.pattern: s for s in TABLE.get(kind, ()) if not s.envoy}
+    if target == "proxy":
+        for s in TABLE.get(kind, ()):
+            if s.envoy and s.pattern in PROXY_LACKS:
+                entries[s.pattern] = Support(s.pattern, False, PROXY_LACKS[s.pattern])
     prefixes: set[str] = set()
     for pattern in entries:
         for m in re.finditer(r"[.\[]", pattern):
@@ -463,11 +507,14 @@ def _left_out(kind: str) -> tuple[frozenset[str], dict[str, Support]]:
     return frozenset(prefixes), entries
 
 
-def untranslated(kind: str, spec: Any) -> Iterator[tuple[FieldPath, Support]]:
-    """The fields of a resource's ``spec`` that the table says are not translated, each once at
-    the field the table names. Only the branches that lead to such a field are walked (the table
-    names every field of the models; a field they do not know is an ML206 error already)."""
-    prefixes, entries = _left_out(kind)
+def untranslated(
+    kind: str, spec: Any, target: str = "envoy"
+) -> Iterator[tuple[FieldPath, Support]]:
+    """The fields of a resource's ``spec`` that the table says are not translated for
+    ``target`` (envoy or proxy), each once at the field the table names. Only the branches that
+    lead to such a field are walked (the table names every field of the models; a field they do
+    not know is an ML206 error already)."""
+    prefixes, entries = _left_out(kind, target)
     stack: list[tuple[Any, FieldPath, str]] = [(spec, ("spec",), "spec")]
     while stack:
         value, path, text = stack.pop()
@@ -560,7 +607,9 @@ verdict at each destination workload.
 ## Fields
 
 "Envoy" is the Envoy bootstrap of `meshlint translate`; "proxy" is the proxy included in
-meshlint, which runs a Plan directly (not released yet: its column says no throughout).
+meshlint (`meshlint proxy`, or `meshlint translate --target proxy` for its config), which runs
+the Plan directly. Where the proxy does not run a field Envoy gets, the reason follows the
+Envoy column's; such a field is reported (ML001) when the translation is for the proxy.
 """
 
 
@@ -575,9 +624,12 @@ def translation_markdown() -> str:
             "|---|---|---|---|",
         ]
         for s in entries:
+            how = s.how
+            if s.envoy and not s.proxy:
+                how += f"; proxy: {PROXY_LACKS[s.pattern]}"
             out.append(
                 f"| `{s.pattern}` | {'yes' if s.envoy else 'no'} | "
-                f"{'yes' if s.proxy else 'no'} | {s.how} |"
+                f"{'yes' if s.proxy else 'no'} | {how} |"
             )
     return "\n".join(out) + "\n"
 
