@@ -103,10 +103,11 @@ def compile_match(m: RouteMatch) -> Check | None:
 
 
 class CompiledRoute:
-    __slots__ = ("check", "destinations", "route", "total", "weights")
+    __slots__ = ("check", "cors", "destinations", "route", "total", "weights")
 
     def __init__(self, route: Route) -> None:
         self.route = route
+        self.cors: object | None = None  # the compiled CORS policy, made on first use
         self.check = compile_match(route.match)
         self.destinations: tuple[Destination, ...] = route.destinations
         self.total = sum(d.weight for d in route.destinations)

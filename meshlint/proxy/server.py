@@ -27,6 +27,7 @@ import httptools
 
 from meshlint.proxy import tls as tls_mod
 from meshlint.proxy.balancer import Balancer, Host, hash_key
+from meshlint.proxy.cors import CorsPolicy
 from meshlint.proxy.http import HOP_BY_HOP, Request, head, local_reply, split_host
 from meshlint.proxy.policy import Authorization, Identity, Jwt, JwtError
 from meshlint.proxy.router import CompiledHost, CompiledRoute, HostTable, Router
@@ -863,6 +864,7 @@ class Exchange:
         self.response_headers: list[tuple[str, str]] = []
         self.service_time: int | None = None
         self.keep = req.keep_alive
+        self.added_headers: list[tuple[str, str]] = []  # by CORS and hash cookies
         self.request_headers_for_log: dict[str, str] = req.map
 
     # the whole exchange ----------------------------------------------------------------------
@@ -946,6 +948,8 @@ class Exchange:
             return
         if r.fault is not None and not await self._fault(r):
             return
+        if r.cors is not None and not self._cors(route):
+            return
         if r.redirect is not None:
             self._redirect(r)
             return
@@ -1005,6 +1009,20 @@ class Exchange:
                      ("grpc-status", str(abort.grpc_status or 0))],
                 )  # fmt: skip
             return False
+        return True
+
+    def _cors(self, route: CompiledRoute) -> bool:
+        """The route's CORS policy: False when the proxy answered a preflight itself."""
+        policy = route.cors
+        if policy is None:
+            assert route.route.cors is not None
+            policy = route.cors = CorsPolicy(route.route.cors)
+        assert isinstance(policy, CorsPolicy)
+        answer = policy.preflight(self.req)
+        if answer is not None or policy.refused_preflight(self.req):
+            self.reply(200, "", "cors_response", "-", answer or [])
+            return False
+        self.added_headers = policy.response(self.req)
         return True
 
     def _redirect(self, r: Route) -> None:
@@ -1105,8 +1123,18 @@ class Exchange:
                 for part in jar.split(";"):
                     k, _, v = part.strip().partition("=")
                     if k == h.cookie:
-                        value = v
+                        value = v.strip('"')
                         break
+                if value is None and h.cookie_ttl is not None:
+                    # no cookie yet: one is made, and given to the client with the response
+                    value = uuid.uuid4().hex[:16]
+                    cookie = f'{h.cookie}="{value}"; Max-Age={int(h.cookie_ttl)}'
+                    if h.cookie_path:
+                        cookie += f"; Path={h.cookie_path}"
+                    self.added_headers = [
+                        *self.added_headers,
+                        ("set-cookie", cookie + "; HttpOnly"),
+                    ]
             elif h.query_parameter:
                 value = req.query_params().get(h.query_parameter)
             elif h.source_ip:
@@ -1345,6 +1373,8 @@ class Exchange:
             headers.extend((k.lower(), v) for k, v in ops.add)
         self.service_time = int((time.monotonic() - self.start) * 1000)
         headers.append(("x-envoy-upstream-service-time", str(self.service_time)))
+        if self.added_headers:
+            headers.extend(self.added_headers)
         bodyless = req.method == "HEAD" or status in NO_BODY_STATUS
         length = next((v for k, v in headers if k == "content-length"), None)
         chunked = False
@@ -1419,7 +1449,7 @@ class Exchange:
         self.status = status
         self.details = details
         self.flags = flags
-        headers = list(extra or [])
+        headers = list(extra or []) + self.added_headers
         if ops:
             drop = {k.lower() for k in ops.remove}
             headers = [(k, v) for k, v in headers if k not in drop]

@@ -7,6 +7,8 @@ DestinationRule's connection pool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import ssl
 from collections import deque
 from collections.abc import Callable
@@ -75,6 +77,8 @@ class Connection(asyncio.Protocol):
         sock = transport.get_extra_info("sockname")
         if sock:
             self.local = f"{sock[0]}:{sock[1]}"
+        if self.pool.settings.keepalive is not None:
+            _keepalive(transport.get_extra_info("socket"), self.pool.settings.keepalive)
         if self.verify is not None:
             problem = self.verify(transport.get_extra_info("ssl_object"))
             if problem is not None:
@@ -184,6 +188,21 @@ class Connection(asyncio.Protocol):
     def resume(self) -> None:
         if self.transport is not None and not self.closed:
             self.transport.resume_reading()
+
+
+def _keepalive(sock: Any, settings: tuple[int | None, float | None, float | None]) -> None:
+    """TCP keepalive on an upstream connection (connectionPool.tcp.tcpKeepalive)."""
+    if sock is None:
+        return
+    probes, idle, interval = settings
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if probes is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, probes)
+        if idle is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, max(1, int(idle)))
+        if interval is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, int(interval)))
 
 
 class Pool:

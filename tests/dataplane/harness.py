@@ -129,7 +129,7 @@ class Backend:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.listen or 0), Handler)
         self._server.daemon_threads = True

@@ -322,3 +322,26 @@ def test_locality_weighting(mesh: Callable[..., Mesh]) -> None:
     (target,) = m.predict("GET", "http://reviews:9080/").targets
     assert target.cluster.lb.locality
     assert {e.locality for e in target.cluster.endpoints} == {"eu/a", "eu/b"}
+
+
+def test_consistent_hash_by_a_cookie_the_proxy_makes(mesh: Callable[..., Mesh]) -> None:
+    m = mesh(
+        manifests(
+            *REVIEWS,
+            dr(
+                "    loadBalancer:\n      consistentHash:\n"
+                "        httpCookie: {name: session, ttl: 60s}\n"
+            ),
+        ),
+        [Backend(f"r{i}", "reviews", 9080) for i in range(3)],
+        workload="shop/frontend",
+    )
+    for _ in range(3):  # each client without a cookie gets one, and keeps its endpoint with it
+        first = m.get("reviews:9080")
+        cookie = first.headers["set-cookie"]
+        assert cookie.startswith("session=") and "Max-Age=60" in cookie
+        pair = cookie.split(";")[0]
+        got = {m.get("reviews:9080", headers={"cookie": pair}).instance for _ in range(6)}
+        assert len(got) == 1, (pair, got)
+    route = m.predict("GET", "http://reviews:9080/").route
+    assert route is not None and route.hash_policy[0].cookie == "session"

@@ -250,3 +250,43 @@ spec:
     assert agree(m, "GET", "http://reviews:9080/")[0].instance == "v1"
     r, answer = agree(m, "GET", "http://elsewhere.example.com/")
     assert r.status == 502 == answer.status
+
+
+def test_cors_preflight_and_actual_requests(mesh: Callable[..., Mesh]) -> None:
+    m = mesh(
+        manifests(
+            *REVIEWS,
+            vs("""  - corsPolicy:
+      allowOrigins: [{exact: "https://shop.example.com"}]
+      allowMethods: [GET, POST]
+      allowHeaders: [x-custom]
+      exposeHeaders: [x-instance]
+      maxAge: 24h
+      allowCredentials: true
+    route: [{destination: {host: reviews}}]"""),
+        ),
+        [Backend("v1", "reviews", 9080)],
+        workload="shop/frontend",
+    )
+    origin = "https://shop.example.com"
+    preflight = {"origin": origin, "access-control-request-method": "POST"}
+    r = m.send("OPTIONS", "reviews:9080", "/books", preflight)
+    assert r.status == 200 and m.backend("v1").count() == 0  # answered by the proxy
+    assert r.headers["access-control-allow-origin"] == origin
+    assert r.headers["access-control-allow-methods"] == "GET,POST"
+    assert r.headers["access-control-allow-headers"] == "x-custom"
+    assert r.headers["access-control-max-age"] == "86400"
+    assert r.headers["access-control-allow-credentials"] == "true"
+    r, answer = m.agree("GET", "http://reviews:9080/books", {"origin": origin})
+    assert r.instance == "v1" and r.headers["access-control-allow-origin"] == origin
+    assert r.headers["access-control-expose-headers"] == "x-instance"
+    other = m.get("reviews:9080", "/books", headers={"origin": "https://evil.example.com"})
+    assert other.status == 200 and "access-control-allow-origin" not in other.headers
+    # a preflight from an origin not allowed goes to the service (unmatched preflights forward)
+    r = m.send(
+        "OPTIONS", "reviews:9080", "/books",
+        {"origin": "https://evil.example.com", "access-control-request-method": "POST"},
+    )  # fmt: skip
+    assert "access-control-allow-origin" not in r.headers
+    assert m.backend("v1").received[-1]["method"] == "OPTIONS"
+    assert answer.route is not None and answer.route.cors is not None

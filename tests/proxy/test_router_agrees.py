@@ -115,7 +115,9 @@ QUERIES = st.sampled_from(["", "mode=fast", "mode=slow", "debug=12", "debug=x", 
 METHODS = st.sampled_from(["GET", "POST", "DELETE"])
 
 
-def _plan(manifest: Path, workload: tuple[str, str] | None, gateway: tuple[str, str] | None) -> Plan:
+def _plan(
+    manifest: Path, workload: tuple[str, str] | None, gateway: tuple[str, str] | None
+) -> Plan:
     result = lint_files([str(manifest)], Config())
     index = MeshIndex(
         result.records, namespaces=result.namespaces, settings=Config().mesh_settings()
@@ -210,6 +212,8 @@ def test_the_bookinfo_gateway_routes_alike(tmp_path: Path) -> None:
                 if vhost is None or expected is None:
                     continue
                 call = simulate.Call.parse("GET", f"http://{host}{target}")
-                want = next((r for r in expected.routes if simulate.route_matches(r.match, call)), None)
+                want = next(
+                    (r for r in expected.routes if simulate.route_matches(r.match, call)), None
+                )
                 got = vhost.route(req)
                 assert (got.route if got else None) is want, (host, target)
