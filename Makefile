@@ -1,5 +1,6 @@
 # Two entry points, as the README says:
-#   make demo   set up .venv, install meshlint with its dev tools, lint the bundled examples
+#   make demo   set up .venv, install meshlint with its dev tools, lint the bundled examples,
+#               then serve examples/mesh with the included proxy and send it requests
 #   make test   the whole test suite (what CI runs)
 PYTHON ?= python3
 VENV ?= .venv
@@ -17,6 +18,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	@echo "== meshlint lint examples/  (examples/mesh is clean; examples/broken holds real mistakes)"
 	@$(BIN)/meshlint lint examples/ || echo "meshlint exited with status $$? (1: errors found, in examples/broken, as intended)"
+	@echo
+	@echo "== examples/mesh served by the included proxy, with meshlint route's prediction beside each request"
+	@$(BIN)/python examples/demo.py
 
 test: $(STAMP)
 	$(BIN)/ruff check meshlint tests bench

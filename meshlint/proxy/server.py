@@ -660,8 +660,8 @@ class Downstream(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         lengths = [v for k, v in self.headers if k == "content-length"]
-        if len(lengths) > 1:
-            raise _Refusal(400, "duplicate_content_length", "more than one Content-Length")
+        if len(set(lengths)) > 1:  # the same value twice may be read as one (RFC 9112 6.3)
+            raise _Refusal(400, "duplicate_content_length", "Content-Lengths that differ")
         if lengths and any(k == "transfer-encoding" for k, _ in self.headers):
             raise _Refusal(
                 400, "ambiguous_length", "Content-Length together with Transfer-Encoding"
@@ -1145,7 +1145,10 @@ class Exchange:
 
     def _upstream_head(self, first: HeaderOps, then: HeaderOps, attempt: int) -> bytes:
         req = self.req
-        headers = [(k, v) for k, v in req.headers if k not in HOP_BY_HOP]
+        # the body is sent whole, framed by a Content-Length of the proxy's own
+        headers = [
+            (k, v) for k, v in req.headers if k not in HOP_BY_HOP and k != "content-length"
+        ]
         for ops in (first, then):
             if not ops:
                 continue

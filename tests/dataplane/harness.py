@@ -97,6 +97,7 @@ class Backend:
                             "path": self.path,
                             "headers": {k.lower(): v for k, v in self.headers.items()},
                             "body": body.decode("latin-1"),
+                            "content_lengths": self.headers.get_all("content-length") or [],
                         }
                     )
                     count = len(backend.received)

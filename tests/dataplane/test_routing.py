@@ -290,3 +290,12 @@ def test_cors_preflight_and_actual_requests(mesh: Callable[..., Mesh]) -> None:
     assert "access-control-allow-origin" not in r.headers
     assert m.backend("v1").received[-1]["method"] == "OPTIONS"
     assert answer.route is not None and answer.route.cors is not None
+
+
+def test_request_bodies_arrive_framed_once(mesh: Callable[..., Mesh]) -> None:
+    m = mesh(manifests(*REVIEWS), [Backend("v1", "reviews", 9080)], workload="shop/frontend")
+    for body in (b"", b"hello", b"x" * 70_000):
+        r = m.send("POST", "reviews:9080", "/orders", body=body)
+        assert r.status == 200
+        got = m.backend("v1").received[-1]
+        assert got["body"] == body.decode() and got["content_lengths"] == [str(len(body))]
