@@ -126,6 +126,7 @@ def proxy_command(
     """Serve one proxy's traffic with the included proxy: the manifests translated (as
     `translate` does) or a config file, until SIGTERM or SIGINT (which drain it); SIGHUP or a
     changed file reloads it without dropping a connection."""
+    from meshlint import loader
     from meshlint.proxy import runner
     from meshlint.proxy.server import Limits
     from meshlint.proxy.tls import TlsConfigError
@@ -159,6 +160,10 @@ def proxy_command(
         first = [True]
 
         def load() -> Plan:
+            if not first[0]:  # a reload: a file gone is said here, not as a usage error
+                _, missing = loader.discover(inputs.targets, cfg.exclude)
+                if missing:
+                    raise ManifestError(f"no such file or folder: {', '.join(missing)}")
             result = _read(inputs, cfg)
             stopping = [d for d in result.findings if _stops(d, force)]
             if first[0] and (result.findings or result.io_error):
@@ -166,10 +171,14 @@ def proxy_command(
                     render_report(result, fmt, ColorMode.auto, None, stream=sys.stderr)
                 )
             if stopping or result.io_error:
-                raise ManifestError(
-                    f"{len(stopping)} error(s) in the manifests"
-                    + (" (--force serves anyway)" if stopping else "")
-                )
+                message = f"{len(stopping)} error(s) in the manifests"
+                if stopping:
+                    message += " (--force serves anyway)"
+                if not first[0]:  # a reload: no report above says which
+                    message += "".join(
+                        f"; {d.file}:{d.line}:{d.column} {d.code} {d.message}" for d in stopping[:3]
+                    ) + ("; …" if len(stopping) > 3 else "")
+                raise ManifestError(message)
             first[0] = False
             plan, _ = plan_of(result, cfg, request)
             return plan
@@ -178,7 +187,8 @@ def proxy_command(
             watched = [str(endpoints)] if endpoints is not None else []
 
             def files() -> dict[str, float]:
-                return _mtimes(inputs.discover(cfg) + watched)
+                found, missing = loader.discover(inputs.targets, cfg.exclude)
+                return _mtimes([*found, *missing, *watched])  # a file gone: -1
 
             options.watch = files
     try:

@@ -1,6 +1,7 @@
 """The admin listener (127.0.0.1 by default, as Envoy's): ``/ready``, ``/stats`` (Envoy's
 names, ``?filter=REGEX``), ``/stats/prometheus``, ``/config_dump`` (the Plan served),
-``/clusters`` (endpoints and their health) and ``POST /quitquitquit`` (drain and stop).
+``/clusters`` (endpoints and their health), ``/server_info`` (the processes serving: their
+pids, event loop and requests) and ``POST /quitquitquit`` (drain and stop).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Admin:
         config: Callable[[], dict[str, Any]],
         clusters: Callable[[], str],
         quit: Callable[[], None],
+        info: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.ready = ready
         self.stats = stats
@@ -35,6 +37,7 @@ class Admin:
         self.config = config
         self.clusters = clusters
         self.quit = quit
+        self.info = info or (lambda: {})
 
     def answer(self, method: str, target: str) -> tuple[int, str, str]:
         path, _, query = target.partition("?")
@@ -61,6 +64,8 @@ class Admin:
             return 200, json.dumps(self.config(), indent=2), "application/json"
         if path == "/clusters":
             return 200, self.clusters(), "text/plain"
+        if path == "/server_info":
+            return 200, json.dumps(self.info(), indent=2), "application/json"
         if path == "/quitquitquit":
             if method != "POST":
                 return 405, "use POST\n", "text/plain"
@@ -69,7 +74,8 @@ class Admin:
         if path == "/":
             return (
                 200,
-                "/ready /stats /stats/prometheus /config_dump /clusters /quitquitquit\n",
+                "/ready /stats /stats/prometheus /config_dump /clusters /server_info "
+                "/quitquitquit\n",
                 "text/plain",
             )
         return 404, "not found\n", "text/plain"

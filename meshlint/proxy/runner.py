@@ -45,14 +45,33 @@ class Options:
     watch_interval: float = 1.0
 
 
+LOOP_ENV = "MESHLINT_PROXY_LOOP"  # asyncio: asyncio's own event loop even with uvloop installed
+
+
 def use_uvloop() -> bool:
-    """uvloop's event loop when it is installed (`pip install meshlint[fast]`)."""
+    """uvloop's event loop when it is installed (`pip install meshlint[fast]`), unless
+    ``MESHLINT_PROXY_LOOP=asyncio`` asks for asyncio's own (``uvloop`` requires uvloop)."""
+    wanted = os.environ.get(LOOP_ENV, "").strip().lower()
+    if wanted not in ("", "auto", "asyncio", "uvloop"):
+        raise StartError(f"{LOOP_ENV} takes asyncio or uvloop; got {wanted!r}")
+    if wanted == "asyncio":
+        return False
     try:
         import uvloop
     except ImportError:
+        if wanted == "uvloop":
+            raise StartError(
+                f"{LOOP_ENV}=uvloop: uvloop is not installed (pip install meshlint[fast])"
+            ) from None
         return False
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     return True
+
+
+def loop_name() -> str:
+    """The event loop running this process's listeners: uvloop or asyncio."""
+    module = type(asyncio.get_running_loop()).__module__
+    return "uvloop" if module.startswith("uvloop") else "asyncio"
 
 
 def describe(plan: Plan, proxy: Proxy) -> str:
@@ -67,9 +86,9 @@ def describe(plan: Plan, proxy: Proxy) -> str:
 def serve(load: Loader, options: Options, announce: Announce) -> int:
     """Run the proxy until it is told to stop; the exit status."""
     plan = load()
+    use_uvloop()
     if options.workers > 1:
         return _supervise(load, plan, options, announce)
-    use_uvloop()
     return asyncio.run(_run(load, plan, options, announce, None))
 
 
@@ -82,6 +101,10 @@ async def _run(
 ) -> int:
     loop = asyncio.get_running_loop()
     proxy = Proxy(plan, options.limits, reuse_port=control is not None)
+    if control is None:  # a clear error naming the address (a supervisor checked its own)
+        for spec in proxy.runtime.listeners:
+            _probe(spec.address)
+        _probe(plan.admin)
     try:
         await proxy.start()
     except OSError as exc:
@@ -95,8 +118,13 @@ async def _run(
             stats=proxy.stats.envoy_names,
             prometheus=proxy.stats.prometheus,
             config=lambda: _config(state["plan"]),
-            clusters=lambda: _clusters(proxy),
+            clusters=lambda: _clusters_text(_cluster_rows(proxy)),
             quit=stop.set,
+            info=lambda: {
+                "state": "DRAINING" if proxy.draining else "LIVE",
+                "pid": os.getpid(),
+                "workers": [{"index": 0, **_own_info(proxy)}],
+            },
         )
         try:
             admin_server = await loop.create_server(
@@ -163,12 +191,17 @@ async def _watch(options: Options, reload: Callable[[str], None]) -> None:
         await asyncio.sleep(options.watch_interval)
         try:
             now = options.watch()
-        except OSError:
+        except Exception:  # the files are looked at again next time
             continue
         if now != seen:
-            changed = sorted(k for k in set(now) | set(seen) if now.get(k) != seen.get(k))
+            why = _changed(now, seen)
             seen = now
-            reload(f"{', '.join(changed[:3])}{' …' if len(changed) > 3 else ''} changed")
+            reload(why)
+
+
+def _changed(now: dict[str, float], seen: dict[str, float]) -> str:
+    changed = sorted(k for k in set(now) | set(seen) if now.get(k) != seen.get(k))
+    return f"{', '.join(changed[:3])}{' …' if len(changed) > 3 else ''} changed"
 
 
 def _config(plan: Plan) -> dict[str, Any]:
@@ -177,18 +210,33 @@ def _config(plan: Plan) -> dict[str, Any]:
     return proxy_config.render(plan)
 
 
-def _clusters(proxy: Proxy) -> str:
+ClusterRow = tuple[str, str, bool, int]  # cluster, endpoint, ejected, requests active
+
+
+def _cluster_rows(proxy: Proxy) -> list[ClusterRow]:
+    return [
+        (name, h.name, bool(h.ejected_until), h.active)
+        for name, c in sorted(proxy.runtime.clusters.items())
+        for h in c.balancer.hosts
+    ]
+
+
+def _clusters_text(rows: list[ClusterRow]) -> str:
     lines = []
-    for name, c in sorted(proxy.runtime.clusters.items()):
-        for h in c.balancer.hosts:
-            health = "ejected" if h.ejected_until else "healthy"
-            lines.append(f"{name}::{h.name}::health_flags::{health}")
-            lines.append(f"{name}::{h.name}::rq_active::{h.active}")
+    for name, host, ejected, active in rows:
+        lines.append(f"{name}::{host}::health_flags::{'ejected' if ejected else 'healthy'}")
+        lines.append(f"{name}::{host}::rq_active::{active}")
     return "\n".join(lines) + "\n"
 
 
+def _own_info(proxy: Proxy) -> dict[str, Any]:
+    """What one serving process says of itself on ``/server_info``."""
+    return {"pid": os.getpid(), "loop": loop_name(), "requests": sum(proxy.stats.requests.values())}
+
+
 def _answer(control: socket.socket, proxy: Proxy) -> None:
-    """A worker answers its supervisor: ``stats`` or ``ready``, one line each."""
+    """A worker answers its supervisor: ``stats``, ``ready``, ``info`` or ``clusters``, one
+    line each."""
     try:
         data = control.recv(64)
     except BlockingIOError:
@@ -203,6 +251,10 @@ def _answer(control: socket.socket, proxy: Proxy) -> None:
             reply = json.dumps(proxy.stats.to_data())
         elif line == "ready":
             reply = json.dumps(proxy.started and not proxy.draining)
+        elif line == "info":
+            reply = json.dumps(_own_info(proxy))
+        elif line == "clusters":
+            reply = json.dumps(_cluster_rows(proxy))
         else:
             continue
         control.setblocking(True)
@@ -271,7 +323,8 @@ def _supervise(load: Loader, plan: Plan, options: Options, announce: Announce) -
         _probe(spec.address)
     _probe(plan.admin)
     workers = [_fork_worker(i, load, plan, options) for i in range(options.workers)]
-    state = {"plan": plan, "stopping": False, "reload": False}
+    # the Plan served (a worker started again serves it too) and the reload asked for, if any
+    state: dict[str, Any] = {"plan": plan, "stopping": False, "reload": ""}
 
     def stats() -> Stats:
         total = Stats()
@@ -281,6 +334,25 @@ def _supervise(load: Loader, plan: Plan, options: Options, announce: Announce) -
                 total.merge(data)
         return total
 
+    def clusters() -> str:
+        # an endpoint is ejected when a worker ejected it; its requests are the workers' sum
+        merged: dict[tuple[str, str], tuple[bool, int]] = {}
+        for w in list(workers):
+            for name, host, ejected, active in w.ask("clusters") or []:
+                was = merged.get((name, host), (False, 0))
+                merged[(name, host)] = (was[0] or ejected, was[1] + active)
+        return _clusters_text([(*k, *v) for k, v in merged.items()])
+
+    def info() -> dict[str, Any]:
+        return {
+            "state": "DRAINING" if state["stopping"] else "LIVE",
+            "pid": os.getpid(),
+            "workers": [
+                {"index": w.index, "pid": w.pid, **(w.ask("info") or {"state": "not answering"})}
+                for w in list(workers)
+            ],
+        }
+
     def quit() -> None:
         state["stopping"] = True
 
@@ -288,9 +360,10 @@ def _supervise(load: Loader, plan: Plan, options: Options, announce: Announce) -
         ready=lambda: not state["stopping"] and all(w.ask("ready") for w in workers),
         stats=lambda: stats().envoy_names(),
         prometheus=lambda: stats().prometheus(),
-        config=lambda: _config(state["plan"]),  # type: ignore[arg-type]
-        clusters=lambda: "",
+        config=lambda: _config(state["plan"]),
+        clusters=clusters,
         quit=quit,
+        info=info,
     )
     server = _admin_thread(admin, plan.admin)
     announce(
@@ -300,29 +373,40 @@ def _supervise(load: Loader, plan: Plan, options: Options, announce: Announce) -
     )
     signal.signal(signal.SIGTERM, lambda *_: quit())
     signal.signal(signal.SIGINT, lambda *_: quit())
-    signal.signal(signal.SIGHUP, lambda *_: state.update(reload=True))
+    signal.signal(signal.SIGHUP, lambda *_: state.update(reload="SIGHUP"))
     seen = options.watch() if options.watch is not None else {}
     last_watch = time.monotonic()
     try:
         while not state["stopping"]:
             time.sleep(0.1)
             if state["reload"]:
-                state["reload"] = False
-                for w in workers:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(w.pid, signal.SIGHUP)
+                why, state["reload"] = state["reload"], ""
+                try:  # the workers load it too; a config that does not load stays with us
+                    state["plan"] = load()
+                except Exception as exc:
+                    announce(
+                        f"meshlint proxy: reload ({why}) failed, the running config stays: {exc}"
+                    )
+                else:
+                    for w in workers:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(w.pid, signal.SIGHUP)
+                    announce(f"meshlint proxy: reloaded ({why})")
             if options.watch is not None and time.monotonic() - last_watch > options.watch_interval:
                 last_watch = time.monotonic()
-                now = options.watch()
+                try:
+                    now = options.watch()
+                except Exception:
+                    now = seen
                 if now != seen:
+                    state["reload"] = _changed(now, seen)
                     seen = now
-                    state["reload"] = True
             for w in list(workers):
                 done, _ = os.waitpid(w.pid, os.WNOHANG)
                 if done and not state["stopping"]:
                     announce(f"meshlint proxy: worker {w.index} exited; starting it again")
                     w.control.close()
-                    workers[workers.index(w)] = _fork_worker(w.index, load, plan, options)
+                    workers[workers.index(w)] = _fork_worker(w.index, load, state["plan"], options)
     finally:
         for w in workers:
             with contextlib.suppress(ProcessLookupError):

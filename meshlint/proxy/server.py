@@ -1247,8 +1247,9 @@ class Exchange:
                 self.reply(504, "upstream request timeout", "response_timeout", "UT")
                 return
             status = attempt.status if outcome == "response" else None
+            ejections = host.ejections
             cluster.balancer.report(host, status)
-            if status is not None and status >= 500 and host.ejected_until:
+            if host.ejections != ejections:  # this try ejected it (not: it was ejected before)
                 stats.count(cluster.name, "outlier_detection.ejections_enforced_total")
             retry = (
                 policy is not None

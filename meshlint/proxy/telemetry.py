@@ -134,15 +134,15 @@ class Stats:
             )
         names = sorted({name for _, name in self.counters})
         for name in names:
-            lines.append(f"# TYPE meshlint_{name} counter")
+            lines.append(f"# TYPE meshlint_{_metric(name)} counter")
             for (cluster, n_), n in sorted(self.counters.items()):
                 if n_ == name:
-                    lines.append(f'meshlint_{name}{{cluster="{_esc(cluster)}"}} {n}')
+                    lines.append(f'meshlint_{_metric(name)}{{cluster="{_esc(cluster)}"}} {n}')
         for name in sorted({name for _, name in self.gauges}):
-            lines.append(f"# TYPE meshlint_{name} gauge")
+            lines.append(f"# TYPE meshlint_{_metric(name)} gauge")
             for (cluster, n_), n in sorted(self.gauges.items()):
                 if n_ == name:
-                    lines.append(f'meshlint_{name}{{cluster="{_esc(cluster)}"}} {n}')
+                    lines.append(f'meshlint_{_metric(name)}{{cluster="{_esc(cluster)}"}} {n}')
         if self.downstream:
             lines.append("# TYPE meshlint_downstream_rejected_total counter")
             for reason, n in sorted(self.downstream.items()):
@@ -163,6 +163,12 @@ class Stats:
 
 def _esc(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _metric(name: str) -> str:
+    """A stat's name as Prometheus takes it (``outlier_detection.ejections_enforced_total``
+    → ``outlier_detection_ejections_enforced_total``)."""
+    return re.sub(r"[^a-zA-Z0-9_:]", "_", name)
 
 
 # --------------------------------------------------------------------------------------------
