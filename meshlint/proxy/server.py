@@ -1146,9 +1146,7 @@ class Exchange:
     def _upstream_head(self, first: HeaderOps, then: HeaderOps, attempt: int) -> bytes:
         req = self.req
         # the body is sent whole, framed by a Content-Length of the proxy's own
-        headers = [
-            (k, v) for k, v in req.headers if k not in HOP_BY_HOP and k != "content-length"
-        ]
+        headers = [(k, v) for k, v in req.headers if k not in HOP_BY_HOP and k != "content-length"]
         for ops in (first, then):
             if not ops:
                 continue

@@ -46,6 +46,26 @@ TIMEOUT = 10.0
 ENVOY = shutil.which("envoy", path=str(Path(sys.executable).parent)) or shutil.which("envoy")
 
 
+def _offset(ports: list[int]) -> int:
+    """An offset that puts every one of ``ports`` on a free port of 127.0.0.1."""
+    for _ in range(100):
+        offset = free_port() - ports[0]
+        if all(_bindable(p + offset) for p in ports[1:]):
+            return offset
+    raise RuntimeError(f"no free ports for {ports}")
+
+
+def _bindable(port: int) -> bool:
+    if not 0 < port < 65536:
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -374,9 +394,11 @@ class Mesh:
             admin=("127.0.0.1", free_port()),
             app=("127.0.0.1", app.listen) if app else None,
         )
-        if gateway:
-            self.request.port_offset = free_port() - 80  # binds port 80 at a free port
         self.plan, self.notes = build(self.index, self.request)
+        if gateway:  # the servers' ports, moved together to where they are all free
+            self.request.port_offset = self.plan.port_offset = _offset(
+                sorted({s.port for s in self.plan.servers})
+            )
         plane.start(self.plan, folder)
 
     def stop(self) -> None:
