@@ -862,6 +862,7 @@ class Exchange:
         self.upstream_failure = ""
         self.response_headers: list[tuple[str, str]] = []
         self.service_time: int | None = None
+        self.retry_pool: Pool | None = None  # the pool whose retry budget this request holds
         self.keep = req.keep_alive
         self.request_headers_for_log: dict[str, str] = req.map
 
@@ -870,7 +871,8 @@ class Exchange:
     async def run(self) -> bool:
         try:
             await self._run()
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # the client went away (or the proxy stops)
+            self._release_retry()
             self.keep = False
             self.conn.abort()
             raise
@@ -1191,7 +1193,7 @@ class Exchange:
             avoid = tried if policy is not None and policy.previous_hosts else ()
             host = cluster.balancer.choose(key, avoid)
             if host is None:
-                self._release_retry(pool, retrying)
+                self._release_retry()
                 self.reply(503, "no healthy upstream", "no_healthy_upstream", "UH")
                 return
             self.upstream_host = host.name
@@ -1200,7 +1202,7 @@ class Exchange:
                 cluster, host, self._upstream_head(first, then, n), per_try, deadline
             )
             if outcome == "overflow":
-                self._release_retry(pool, retrying)
+                self._release_retry()
                 stats.count(cluster.name, "upstream_rq_pending_overflow")
                 self.reply(
                     503,
@@ -1211,7 +1213,7 @@ class Exchange:
                 )  # fmt: skip
                 return
             if outcome == "timeout":  # the route's timeout: no more tries
-                self._release_retry(pool, retrying)
+                self._release_retry()
                 stats.count(cluster.name, "upstream_rq_timeout")
                 self.reply(504, "upstream request timeout", "response_timeout", "UT")
                 return
@@ -1236,18 +1238,19 @@ class Exchange:
                 if not retrying:
                     pool.retries += 1
                     retrying = True
+                    self.retry_pool = pool
                 base = policy.backoff if policy is not None and policy.backoff else RETRY_BASE
                 wait = random.random() * min(base * ((1 << n) - 1), base * 10)
                 if deadline is not None and time.monotonic() + wait >= deadline:
                     wait = max(0.0, deadline - time.monotonic())
                 await asyncio.sleep(wait)
                 if deadline is not None and time.monotonic() >= deadline:
-                    self._release_retry(pool, retrying)
+                    self._release_retry()
                     stats.count(cluster.name, "upstream_rq_timeout")
                     self.reply(504, "upstream request timeout", "response_timeout", "UT")
                     return
                 continue
-            self._release_retry(pool, retrying)
+            self._release_retry()
             if outcome == "response":
                 await self._respond(cluster, attempt, response_ops, deadline)
                 return
@@ -1257,18 +1260,21 @@ class Exchange:
                 return
             reason = attempt.reset or "connection failure"
             flag = "UF" if outcome == "connect" else "UC"
+            status = 503
+            if reason == "protocol error":  # the upstream's answer is not HTTP: a bad gateway
+                status, flag = 502, "UPE"
             self.reply(
-                503,
+                status,
                 f"upstream connect error or disconnect/reset before headers. reset reason: {reason}"
                 + (f", transport failure reason: {self.upstream_failure}" if self.upstream_failure else ""),
                 f"upstream_reset_before_response_started{{{reason.replace(' ', '_')}}}", flag,
             )  # fmt: skip
             return
 
-    @staticmethod
-    def _release_retry(pool: Pool, retrying: bool) -> None:
-        if retrying:
-            pool.retries -= 1
+    def _release_retry(self) -> None:
+        if self.retry_pool is not None:
+            self.retry_pool.retries -= 1
+            self.retry_pool = None
 
     async def _try(
         self,
@@ -1311,6 +1317,10 @@ class Exchange:
             timer = loop.call_later(max(0.0, end - time.monotonic()), _expire, attempt.head, None)
         try:
             got = await attempt.head
+        except asyncio.CancelledError:  # the client went away: its upstream request goes too
+            conn.abandon()
+            pool.done()
+            raise
         finally:
             if timer is not None:
                 timer.cancel()
@@ -1400,6 +1410,10 @@ class Exchange:
                 conn.write(b"0\r\n\r\n")
             if conn.write_paused is not None:
                 await conn.write_paused
+        except asyncio.CancelledError:  # the client went away mid-body: so does the upstream's
+            if attempt.conn is not None and not attempt.ended:
+                attempt.conn.abandon()
+            raise
         finally:
             conn.upstream = None
             cluster.pool.done()
