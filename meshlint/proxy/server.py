@@ -529,6 +529,7 @@ class Downstream(asyncio.Protocol):
         self.spec: ListenerSpec | None = None
         self.upstream: Connection | None = None  # the one the current response streams from
         self.expect_continue = False
+        self.refusal: tuple[int, str, str] | None = None  # waits for the responses ahead of it
 
     # asyncio ---------------------------------------------------------------------------------
 
@@ -592,7 +593,7 @@ class Downstream(asyncio.Protocol):
                 if isinstance(cause, _Refusal):
                     self._refuse(cause.status, cause.reason, cause.detail)
                 else:
-                    self._refuse(400, "codec_error", f"bad request: {exc}")
+                    self._refuse(*_parser_refusal(exc))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
@@ -658,13 +659,24 @@ class Downstream(asyncio.Protocol):
         self.headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        version = self.parser.get_http_version()
+        if version not in ("1.0", "1.1"):  # a request line without a version is HTTP/0.9
+            raise _Refusal(505, "http_version_not_supported", "HTTP version not supported")
+        hosts = [v for k, v in self.headers if k == "host"]
+        if len(hosts) > 1:
+            raise _Refusal(400, "duplicate_host", "more than one Host header")
+        if version == "1.1" and not (hosts and hosts[0]):
+            raise _Refusal(400, "missing_host", "missing Host header")
         lengths = [v for k, v in self.headers if k == "content-length"]
         if len(lengths) > 1:
             raise _Refusal(400, "duplicate_content_length", "more than one Content-Length")
-        if lengths and any(k == "transfer-encoding" for k, _ in self.headers):
+        chunked = any(k == "transfer-encoding" for k, _ in self.headers)
+        if lengths and chunked:
             raise _Refusal(
                 400, "ambiguous_length", "Content-Length together with Transfer-Encoding"
             )
+        if chunked and version == "1.0":  # HTTP/1.0 has no chunked framing: its end is unsure
+            raise _Refusal(400, "ambiguous_length", "Transfer-Encoding in an HTTP/1.0 request")
         if lengths and lengths[0].strip().isdigit() and int(lengths[0]) > self.limits.max_body:
             raise _Refusal(413, "request_payload_too_large", "request body too large")
         self._arm(self.limits.request_timeout, self._slow)
@@ -716,20 +728,18 @@ class Downstream(asyncio.Protocol):
                 req = self.queue.popleft()
                 if self.timer is not None:
                     self.timer.cancel()
-                if not req.authority and req.version == "1.1":
-                    self.proxy.stats.reject("missing_host")
-                    self.write(local_reply(400, "missing Host header", close=True))
-                    self.close()
-                    return
                 keep = await Exchange(self, self.proxy.runtime, req).run()
                 if not keep or self.proxy.draining:
                     self.close()
                     return
-                if self.transport is not None and not self.closing:
+                if self.transport is not None and not self.closing and self.refusal is None:
                     self.transport.resume_reading()
         finally:
             self.busy = False
             self.task = None
+        if self.refusal is not None:  # the requests before it are answered: now its turn
+            self._refuse(*self.refusal)
+            return
         if not self.closing and not self.in_message:
             self._arm(self.limits.idle_timeout, self._idle)
 
@@ -757,6 +767,12 @@ class Downstream(asyncio.Protocol):
         the connection closes (what follows on it cannot be trusted)."""
         if self.closing:
             return
+        if self.busy:  # pipelined behind requests not yet answered: it waits its turn
+            if self.refusal is None:
+                self.refusal = (status, reason, detail)
+                if self.transport is not None:
+                    self.transport.pause_reading()
+            return
         self.proxy.stats.reject(reason)
         rt = self.proxy.runtime
         side = "SERVER" if self._kind() == "inbound" else "CLIENT"
@@ -775,6 +791,37 @@ class Downstream(asyncio.Protocol):
 
     def _kind(self) -> str:
         return self.spec.kind if self.spec is not None else "outbound"
+
+
+def _parser_refusal(exc: Exception) -> tuple[int, str, str]:
+    """The status, reason and detail of a request the parser (llhttp) refuses."""
+    text = str(exc)
+    low = text.lower()
+    if isinstance(
+        exc, (httptools.HttpParserInvalidMethodError, httptools.HttpParserInvalidURLError)
+    ):
+        reason = "invalid_request_line"
+    elif "can't be present with" in low:
+        reason = "ambiguous_length"
+    elif "duplicate content-length" in low:
+        reason = "duplicate_content_length"
+    elif "content-length" in low:
+        reason = "invalid_content_length"
+    elif "chunk" in low:
+        reason = "invalid_chunk"
+    elif "transfer-encoding" in low:
+        reason = "invalid_transfer_encoding"
+    elif "whitespace after header value" in low or "space after start line" in low:
+        reason = "obs_fold"  # a header line that starts with a space or a tab
+    elif "pri/upgrade" in low:
+        return 505, "http_version_not_supported", "HTTP/2 is not supported"
+    elif "http/" in low or "version" in low:
+        reason = "invalid_request_line"
+    elif "header" in low:
+        reason = "invalid_header"
+    else:
+        reason = "codec_error"
+    return 400, reason, f"bad request: {text}"
 
 
 class _Refusal(Exception):
