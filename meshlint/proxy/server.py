@@ -1414,8 +1414,7 @@ class Exchange:
                 chunked = True
             else:
                 self.keep = False
-        if not self.keep:
-            headers.append(("connection", "close"))
+        self._connection_header(headers)
         self.status = status
         self.response_headers = headers
         self.details = "via_upstream"
@@ -1486,12 +1485,20 @@ class Exchange:
             headers = [(k, v) for k, v in headers if k not in drop]
             headers.extend((k.lower(), v) for k, v in ops.set)
             headers.extend((k.lower(), v) for k, v in ops.add)
-        data = local_reply(
-            status, body, headers, close=not self.keep, head_only=self.req.method == "HEAD"
-        )
+        headers = [(k, v) for k, v in headers if k != "connection"]
+        self._connection_header(headers)
+        data = local_reply(status, body, headers, head_only=self.req.method == "HEAD")
         self.response_headers = headers
         self.sent = len(body)
         self.conn.write(data)
+
+    def _connection_header(self, headers: list[tuple[str, str]]) -> None:
+        """Say whether the connection stays: kept for an HTTP/1.0 client only when it asked
+        (and then said so, as HTTP/1.0 wants)."""
+        if not self.keep:
+            headers.append(("connection", "close"))
+        elif self.req.version == "1.0":
+            headers.append(("connection", "keep-alive"))
 
     # accounting ------------------------------------------------------------------------------
 
