@@ -74,6 +74,7 @@ class Limits:
     request_timeout: float = 60.0  # from a request's first byte to its last
     idle_timeout: float = 300.0  # a keep-alive connection without a request
     max_pipelined: int = 32  # requests parsed ahead of their turn on one connection
+    drain_grace: float = 1.0  # draining: how long a connection without a request may send one
 
 
 # --------------------------------------------------------------------------------------------
@@ -427,7 +428,8 @@ class Proxy:
 
     async def drain(self, deadline: float) -> bool:
         """Stop accepting, let the requests in flight finish (until ``deadline``, a monotonic
-        time), close the idle connections. True when nothing was cut off."""
+        time) and the connections close (an idle one after a grace, for a request that was
+        on its way). True when no request was cut off."""
         self.draining = True
         for server in self.servers.values():
             server.close()
@@ -435,9 +437,9 @@ class Proxy:
             task.cancel()
         for conn in list(self.connections):
             conn.drain()
-        while any(c.busy for c in self.connections) and time.monotonic() < deadline:
+        while self.connections and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        clean = not any(c.busy for c in self.connections)
+        clean = not any(c.busy or c.in_message for c in self.connections)
         for conn in list(self.connections):
             conn.close()
         self.runtime.close()
@@ -561,7 +563,10 @@ class Downstream(asyncio.Protocol):
         if spec is not None and spec.kind == "gateway" and not self._choose_server(spec, sslobj):
             self.transport.abort()
             return
-        self._arm(self.limits.idle_timeout, self._idle)
+        if proxy.draining:  # taken as the proxy stops (a sniffed one): a request may still come
+            self._arm(self.limits.drain_grace, self._idle)
+        else:
+            self._arm(self.limits.idle_timeout, self._idle)
 
     def _choose_server(self, spec: ListenerSpec, sslobj: Any) -> bool:
         tables = self.proxy.runtime.gateway_tables.get(spec.name, [])
@@ -729,7 +734,7 @@ class Downstream(asyncio.Protocol):
                 if self.timer is not None:
                     self.timer.cancel()
                 keep = await Exchange(self, self.proxy.runtime, req).run()
-                if not keep or self.proxy.draining:
+                if not keep:  # said so in the response (each one does once the proxy drains)
                     self.close()
                     return
                 if self.transport is not None and not self.closing and self.refusal is None:
@@ -741,7 +746,10 @@ class Downstream(asyncio.Protocol):
             self._refuse(*self.refusal)
             return
         if not self.closing and not self.in_message:
-            self._arm(self.limits.idle_timeout, self._idle)
+            # a response sent as the proxy began to drain said the connection stays: the
+            # client may send one more request, within the grace
+            idle = self.limits.drain_grace if self.proxy.draining else self.limits.idle_timeout
+            self._arm(idle, self._idle)
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closing:
@@ -758,9 +766,10 @@ class Downstream(asyncio.Protocol):
             self.transport.abort()
 
     def drain(self) -> None:
-        """Draining: an idle connection closes now, a busy one after its response."""
+        """Draining: a busy connection closes after its response, an idle one after the
+        grace unless a request comes (it is answered, then the connection closes)."""
         if not self.busy and not self.in_message:
-            self.close()
+            self._arm(self.limits.drain_grace, self._idle)
 
     def _refuse(self, status: int, reason: str, detail: str) -> None:
         """A request that is not taken: a 4xx/5xx with its reason, counted and logged, then
@@ -1493,8 +1502,10 @@ class Exchange:
         self.conn.write(data)
 
     def _connection_header(self, headers: list[tuple[str, str]]) -> None:
-        """Say whether the connection stays: kept for an HTTP/1.0 client only when it asked
-        (and then said so, as HTTP/1.0 wants)."""
+        """Say whether the connection stays: closed once the proxy drains; kept for an
+        HTTP/1.0 client only when it asked (and then said so, as HTTP/1.0 wants)."""
+        if self.conn.proxy.draining:
+            self.keep = False
         if not self.keep:
             headers.append(("connection", "close"))
         elif self.req.version == "1.0":
