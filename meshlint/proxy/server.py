@@ -75,6 +75,7 @@ class Limits:
     request_timeout: float = 60.0  # from a request's first byte to its last
     idle_timeout: float = 300.0  # a keep-alive connection without a request
     max_pipelined: int = 32  # requests parsed ahead of their turn on one connection
+    drain_grace: float = 1.0  # draining: how long a connection without a request may send one
 
 
 # --------------------------------------------------------------------------------------------
@@ -428,7 +429,8 @@ class Proxy:
 
     async def drain(self, deadline: float) -> bool:
         """Stop accepting, let the requests in flight finish (until ``deadline``, a monotonic
-        time), close the idle connections. True when nothing was cut off."""
+        time) and the connections close (an idle one after a grace, for a request that was
+        on its way). True when no request was cut off."""
         self.draining = True
         for server in self.servers.values():
             server.close()
@@ -436,9 +438,9 @@ class Proxy:
             task.cancel()
         for conn in list(self.connections):
             conn.drain()
-        while any(c.busy for c in self.connections) and time.monotonic() < deadline:
+        while self.connections and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        clean = not any(c.busy for c in self.connections)
+        clean = not any(c.busy or c.in_message for c in self.connections)
         for conn in list(self.connections):
             conn.close()
         self.runtime.close()
@@ -530,6 +532,7 @@ class Downstream(asyncio.Protocol):
         self.spec: ListenerSpec | None = None
         self.upstream: Connection | None = None  # the one the current response streams from
         self.expect_continue = False
+        self.refusal: tuple[int, str, str] | None = None  # waits for the responses ahead of it
 
     # asyncio ---------------------------------------------------------------------------------
 
@@ -561,7 +564,10 @@ class Downstream(asyncio.Protocol):
         if spec is not None and spec.kind == "gateway" and not self._choose_server(spec, sslobj):
             self.transport.abort()
             return
-        self._arm(self.limits.idle_timeout, self._idle)
+        if proxy.draining:  # taken as the proxy stops (a sniffed one): a request may still come
+            self._arm(self.limits.drain_grace, self._idle)
+        else:
+            self._arm(self.limits.idle_timeout, self._idle)
 
     def _choose_server(self, spec: ListenerSpec, sslobj: Any) -> bool:
         tables = self.proxy.runtime.gateway_tables.get(spec.name, [])
@@ -593,7 +599,7 @@ class Downstream(asyncio.Protocol):
                 if isinstance(cause, _Refusal):
                     self._refuse(cause.status, cause.reason, cause.detail)
                 else:
-                    self._refuse(400, "codec_error", f"bad request: {exc}")
+                    self._refuse(*_parser_refusal(exc))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
@@ -659,13 +665,24 @@ class Downstream(asyncio.Protocol):
         self.headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        version = self.parser.get_http_version()
+        if version not in ("1.0", "1.1"):  # a request line without a version is HTTP/0.9
+            raise _Refusal(505, "http_version_not_supported", "HTTP version not supported")
+        hosts = [v for k, v in self.headers if k == "host"]
+        if len(hosts) > 1:
+            raise _Refusal(400, "duplicate_host", "more than one Host header")
+        if version == "1.1" and not (hosts and hosts[0]):
+            raise _Refusal(400, "missing_host", "missing Host header")
         lengths = [v for k, v in self.headers if k == "content-length"]
-        if len(set(lengths)) > 1:  # the same value twice may be read as one (RFC 9112 6.3)
+        if len(set(lengths)) > 1:  # llhttp refuses these first; kept for any parser
             raise _Refusal(400, "duplicate_content_length", "Content-Lengths that differ")
-        if lengths and any(k == "transfer-encoding" for k, _ in self.headers):
+        chunked = any(k == "transfer-encoding" for k, _ in self.headers)
+        if lengths and chunked:
             raise _Refusal(
                 400, "ambiguous_length", "Content-Length together with Transfer-Encoding"
             )
+        if chunked and version == "1.0":  # HTTP/1.0 has no chunked framing: its end is unsure
+            raise _Refusal(400, "ambiguous_length", "Transfer-Encoding in an HTTP/1.0 request")
         if lengths and lengths[0].strip().isdigit() and int(lengths[0]) > self.limits.max_body:
             raise _Refusal(413, "request_payload_too_large", "request body too large")
         self._arm(self.limits.request_timeout, self._slow)
@@ -717,22 +734,23 @@ class Downstream(asyncio.Protocol):
                 req = self.queue.popleft()
                 if self.timer is not None:
                     self.timer.cancel()
-                if not req.authority and req.version == "1.1":
-                    self.proxy.stats.reject("missing_host")
-                    self.write(local_reply(400, "missing Host header", close=True))
-                    self.close()
-                    return
                 keep = await Exchange(self, self.proxy.runtime, req).run()
-                if not keep or self.proxy.draining:
+                if not keep:  # said so in the response (each one does once the proxy drains)
                     self.close()
                     return
-                if self.transport is not None and not self.closing:
+                if self.transport is not None and not self.closing and self.refusal is None:
                     self.transport.resume_reading()
         finally:
             self.busy = False
             self.task = None
+        if self.refusal is not None:  # the requests before it are answered: now its turn
+            self._refuse(*self.refusal)
+            return
         if not self.closing and not self.in_message:
-            self._arm(self.limits.idle_timeout, self._idle)
+            # a response sent as the proxy began to drain said the connection stays: the
+            # client may send one more request, within the grace
+            idle = self.limits.drain_grace if self.proxy.draining else self.limits.idle_timeout
+            self._arm(idle, self._idle)
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closing:
@@ -749,14 +767,21 @@ class Downstream(asyncio.Protocol):
             self.transport.abort()
 
     def drain(self) -> None:
-        """Draining: an idle connection closes now, a busy one after its response."""
+        """Draining: a busy connection closes after its response, an idle one after the
+        grace unless a request comes (it is answered, then the connection closes)."""
         if not self.busy and not self.in_message:
-            self.close()
+            self._arm(self.limits.drain_grace, self._idle)
 
     def _refuse(self, status: int, reason: str, detail: str) -> None:
         """A request that is not taken: a 4xx/5xx with its reason, counted and logged, then
         the connection closes (what follows on it cannot be trusted)."""
         if self.closing:
+            return
+        if self.busy:  # pipelined behind requests not yet answered: it waits its turn
+            if self.refusal is None:
+                self.refusal = (status, reason, detail)
+                if self.transport is not None:
+                    self.transport.pause_reading()
             return
         self.proxy.stats.reject(reason)
         rt = self.proxy.runtime
@@ -776,6 +801,37 @@ class Downstream(asyncio.Protocol):
 
     def _kind(self) -> str:
         return self.spec.kind if self.spec is not None else "outbound"
+
+
+def _parser_refusal(exc: Exception) -> tuple[int, str, str]:
+    """The status, reason and detail of a request the parser (llhttp) refuses."""
+    text = str(exc)
+    low = text.lower()
+    if isinstance(
+        exc, (httptools.HttpParserInvalidMethodError, httptools.HttpParserInvalidURLError)
+    ):
+        reason = "invalid_request_line"
+    elif "can't be present with" in low:
+        reason = "ambiguous_length"
+    elif "duplicate content-length" in low:
+        reason = "duplicate_content_length"
+    elif "content-length" in low:
+        reason = "invalid_content_length"
+    elif "chunk" in low:
+        reason = "invalid_chunk"
+    elif "transfer-encoding" in low:
+        reason = "invalid_transfer_encoding"
+    elif "whitespace after header value" in low or "space after start line" in low:
+        reason = "obs_fold"  # a header line that starts with a space or a tab
+    elif "pri/upgrade" in low:
+        return 505, "http_version_not_supported", "HTTP/2 is not supported"
+    elif "http/" in low or "version" in low:
+        reason = "invalid_request_line"
+    elif "header" in low:
+        reason = "invalid_header"
+    else:
+        reason = "codec_error"
+    return 400, reason, f"bad request: {text}"
 
 
 class _Refusal(Exception):
@@ -863,6 +919,7 @@ class Exchange:
         self.upstream_failure = ""
         self.response_headers: list[tuple[str, str]] = []
         self.service_time: int | None = None
+        self.retry_pool: Pool | None = None  # the pool whose retry budget this request holds
         self.keep = req.keep_alive
         self.added_headers: list[tuple[str, str]] = []  # by CORS and hash cookies
         self.request_headers_for_log: dict[str, str] = req.map
@@ -872,7 +929,8 @@ class Exchange:
     async def run(self) -> bool:
         try:
             await self._run()
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # the client went away (or the proxy stops)
+            self._release_retry()
             self.keep = False
             self.conn.abort()
             raise
@@ -1220,7 +1278,7 @@ class Exchange:
             avoid = tried if policy is not None and policy.previous_hosts else ()
             host = cluster.balancer.choose(key, avoid)
             if host is None:
-                self._release_retry(pool, retrying)
+                self._release_retry()
                 self.reply(503, "no healthy upstream", "no_healthy_upstream", "UH")
                 return
             self.upstream_host = host.name
@@ -1229,7 +1287,7 @@ class Exchange:
                 cluster, host, self._upstream_head(first, then, n), per_try, deadline
             )
             if outcome == "overflow":
-                self._release_retry(pool, retrying)
+                self._release_retry()
                 stats.count(cluster.name, "upstream_rq_pending_overflow")
                 self.reply(
                     503,
@@ -1240,7 +1298,7 @@ class Exchange:
                 )  # fmt: skip
                 return
             if outcome == "timeout":  # the route's timeout: no more tries
-                self._release_retry(pool, retrying)
+                self._release_retry()
                 stats.count(cluster.name, "upstream_rq_timeout")
                 self.reply(504, "upstream request timeout", "response_timeout", "UT")
                 return
@@ -1266,18 +1324,19 @@ class Exchange:
                 if not retrying:
                     pool.retries += 1
                     retrying = True
+                    self.retry_pool = pool
                 base = policy.backoff if policy is not None and policy.backoff else RETRY_BASE
                 wait = random.random() * min(base * ((1 << n) - 1), base * 10)
                 if deadline is not None and time.monotonic() + wait >= deadline:
                     wait = max(0.0, deadline - time.monotonic())
                 await asyncio.sleep(wait)
                 if deadline is not None and time.monotonic() >= deadline:
-                    self._release_retry(pool, retrying)
+                    self._release_retry()
                     stats.count(cluster.name, "upstream_rq_timeout")
                     self.reply(504, "upstream request timeout", "response_timeout", "UT")
                     return
                 continue
-            self._release_retry(pool, retrying)
+            self._release_retry()
             if outcome == "response":
                 await self._respond(cluster, attempt, response_ops, deadline)
                 return
@@ -1287,18 +1346,21 @@ class Exchange:
                 return
             reason = attempt.reset or "connection failure"
             flag = "UF" if outcome == "connect" else "UC"
+            status = 503
+            if reason == "protocol error":  # the upstream's answer is not HTTP: a bad gateway
+                status, flag = 502, "UPE"
             self.reply(
-                503,
+                status,
                 f"upstream connect error or disconnect/reset before headers. reset reason: {reason}"
                 + (f", transport failure reason: {self.upstream_failure}" if self.upstream_failure else ""),
                 f"upstream_reset_before_response_started{{{reason.replace(' ', '_')}}}", flag,
             )  # fmt: skip
             return
 
-    @staticmethod
-    def _release_retry(pool: Pool, retrying: bool) -> None:
-        if retrying:
-            pool.retries -= 1
+    def _release_retry(self) -> None:
+        if self.retry_pool is not None:
+            self.retry_pool.retries -= 1
+            self.retry_pool = None
 
     async def _try(
         self,
@@ -1341,6 +1403,10 @@ class Exchange:
             timer = loop.call_later(max(0.0, end - time.monotonic()), _expire, attempt.head, None)
         try:
             got = await attempt.head
+        except asyncio.CancelledError:  # the client went away: its upstream request goes too
+            conn.abandon()
+            pool.done()
+            raise
         finally:
             if timer is not None:
                 timer.cancel()
@@ -1389,8 +1455,7 @@ class Exchange:
                 chunked = True
             else:
                 self.keep = False
-        if not self.keep:
-            headers.append(("connection", "close"))
+        self._connection_header(headers)
         self.status = status
         self.response_headers = headers
         self.details = "via_upstream"
@@ -1432,6 +1497,10 @@ class Exchange:
                 conn.write(b"0\r\n\r\n")
             if conn.write_paused is not None:
                 await conn.write_paused
+        except asyncio.CancelledError:  # the client went away mid-body: so does the upstream's
+            if attempt.conn is not None and not attempt.ended:
+                attempt.conn.abandon()
+            raise
         finally:
             conn.upstream = None
             cluster.pool.done()
@@ -1457,12 +1526,22 @@ class Exchange:
             headers = [(k, v) for k, v in headers if k not in drop]
             headers.extend((k.lower(), v) for k, v in ops.set)
             headers.extend((k.lower(), v) for k, v in ops.add)
-        data = local_reply(
-            status, body, headers, close=not self.keep, head_only=self.req.method == "HEAD"
-        )
+        headers = [(k, v) for k, v in headers if k != "connection"]
+        self._connection_header(headers)
+        data = local_reply(status, body, headers, head_only=self.req.method == "HEAD")
         self.response_headers = headers
         self.sent = len(body)
         self.conn.write(data)
+
+    def _connection_header(self, headers: list[tuple[str, str]]) -> None:
+        """Say whether the connection stays: closed once the proxy drains; kept for an
+        HTTP/1.0 client only when it asked (and then said so, as HTTP/1.0 wants)."""
+        if self.conn.proxy.draining:
+            self.keep = False
+        if not self.keep:
+            headers.append(("connection", "close"))
+        elif self.req.version == "1.0":
+            headers.append(("connection", "keep-alive"))
 
     # accounting ------------------------------------------------------------------------------
 

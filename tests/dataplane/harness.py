@@ -235,7 +235,8 @@ class ProxyDataPlane:
 
     name = "proxy"
 
-    def __init__(self) -> None:
+    def __init__(self, args: list[str] | None = None) -> None:
+        self.args = list(args or [])  # more options of `meshlint proxy` (--header-timeout 1, …)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
         self.admin: tuple[str, int] | None = None
@@ -250,7 +251,7 @@ class ProxyDataPlane:
         log = open(self.log_path, "wb")  # noqa: SIM115 - the process writes to it
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "meshlint", "proxy", "--config", str(config_path),
-             "--no-watch", "--drain-timeout", "2"],
+             "--no-watch", "--drain-timeout", "2", *self.args],
             stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
