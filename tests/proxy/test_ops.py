@@ -383,7 +383,9 @@ def test_quitquitquit_drains_then_stops(tmp_path: Path) -> None:
         got: list[Response] = []
         with keep_alive(m.request.listen[1]) as client:
             slow = threading.Thread(
-                target=lambda: got.append(client.get("reviews:9080", "/slow", {"x-delay": "2.5"}))
+                target=lambda: got.append(
+                    client.get("reviews:9080", "/slow", {"x-delay": "2.5"}, last=True)
+                )
             )
             slow.start()
             assert wait_until(lambda: m.backend("b").count() == 1)
@@ -391,6 +393,7 @@ def test_quitquitquit_drains_then_stops(tmp_path: Path) -> None:
             assert wait_until(lambda: plane.ask("/ready") == (503, "DRAINING\n"), 2.0)
             slow.join(10)
         assert [r.status for r in got] == [200]  # the request in flight finished
+        assert got[0].headers.get("connection") == "close"  # draining: the connection ends
         assert plane.wait() == 0
         assert "meshlint proxy: stopped" in plane.logs()
         assert "cut" not in plane.logs()
