@@ -20,7 +20,9 @@ connection, at 1 and at 32 connections. Each round measures every target at each
 (utime + stime of the whole process, from /proc/PID/stat, over the measured window), and p50/p99
 latency. The figures are the medians over the rounds, with their spread (min-max); ratios to
 Envoy are checked against the project's targets, PASS or MISS. A row where the core of the
-generator and the backend was saturated says so: its target may do more than it shows.
+generator and the backend was saturated says so (its target may do more than it shows), and so
+does one where other processes of the machine took CPU during a window (the `others` column:
+the machine's CPU time from /proc/stat less the bench's own processes).
 
 Writes bench/out/proxy-results.json (or --out).
 """
@@ -64,6 +66,7 @@ TARGETS = ("direct", "envoy", "meshlint")
 TIMEOUT = 15.0
 CLIENT_BOUND = 0.85  # the generator's core this busy: the row may show the generator's limit
 NEAR_DIRECT = 0.8  # a proxied row this close to the direct row: the same
+NOISY = 0.1  # other processes of the machine this busy (of a core) in a window
 
 MANIFESTS = """\
 apiVersion: v1
@@ -315,6 +318,8 @@ def figures(raw: dict[str, Any], proxy_pid: int | None, backend_pid: int) -> dic
         "p99_ms": raw["latency_us"]["p99"] / 1000,
         "proxy_core_busy": proxy_cpu / secs if proxy_cpu is not None else None,
         "client_core_busy": client_cpu / secs,
+        "others_busy": max(0.0, raw["machine_cpu_seconds"] - client_cpu - (proxy_cpu or 0.0))
+        / secs,
         "requests": n,
         "errors": raw["errors"],
         "completed_total": raw["completed_total"],
@@ -325,7 +330,8 @@ def figures(raw: dict[str, Any], proxy_pid: int | None, backend_pid: int) -> dic
 # --------------------------------------------------------------------------------------------
 # summary
 
-KEYS = ("rps", "cpu_us_per_request", "p50_ms", "p99_ms", "proxy_core_busy", "client_core_busy")
+KEYS = ("rps", "cpu_us_per_request", "p50_ms", "p99_ms", "proxy_core_busy", "client_core_busy",
+        "others_busy")  # fmt: skip
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -339,17 +345,21 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def row_note(target: str, conns: int, row: dict[str, Any], direct: dict[str, Any]) -> str:
+    """What limited a row, and whether the machine was quiet."""
     med = row["median"]
-    if target == "direct":
-        return "the ceiling: generator and backend on one core" if conns > 1 else "no proxy"
     notes = []
+    if row["max"]["others_busy"] >= NOISY:
+        notes.append(f"NOISY: other processes took {row['max']['others_busy']:.0%} of a core")
+    if target == "direct":
+        notes.append("the ceiling: generator and backend on one core" if conns > 1 else "no proxy")
+        return "; ".join(notes)
     if med["client_core_busy"] >= CLIENT_BOUND:
         notes.append(f"CLIENT-BOUND: the generator's core was {med['client_core_busy']:.0%} busy")
     elif conns > 1 and med["rps"] >= NEAR_DIRECT * direct["median"]["rps"]:
         notes.append("CLIENT-BOUND: near the direct row's rate")
     if med["proxy_core_busy"] is not None and med["proxy_core_busy"] >= 0.9:
         notes.append("proxy-bound (its core saturated)")
-    elif conns == 1 and not notes:
+    elif conns == 1:
         notes.append("latency-bound (one request in flight)")
     return "; ".join(notes)
 
@@ -412,7 +422,7 @@ def fmt(value: float | None, spec: str, low: float | None = None, high: float | 
 
 def table(rows: list[dict[str, Any]]) -> str:
     head = ("target", "conns", "requests/s", "CPU µs/req", "p50 ms", "p99 ms", "proxy core",
-            "client core", "note")  # fmt: skip
+            "client core", "others", "note")  # fmt: skip
     lines = []
     for r in rows:
         med, lo, hi = r["median"], r["min"], r["max"]
@@ -424,6 +434,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             r["target"], str(r["connections"]), cell("rps", ",.0f"),
             cell("cpu_us_per_request", ".1f"), cell("p50_ms", ".3f"), cell("p99_ms", ".3f"),
             fmt(med["proxy_core_busy"], ".0%"), fmt(med["client_core_busy"], ".0%"),
+            fmt(hi["others_busy"], ".0%"),
             r["note"] + (f"; {r['errors']} NON-200 ANSWERS" if r["errors"] else ""),
         ))  # fmt: skip
     widths = [max(len(x[i]) for x in [head, *lines]) for i in range(len(head))]
@@ -644,7 +655,8 @@ def main(argv: list[str] | None = None) -> None:
             row = summarize(runs[name, conns])
             row.update(target=name, connections=conns, rounds=runs[name, conns])
             row["note"] = row_note(name, conns, row, direct)
-            row["client_bound"] = row["note"].startswith("CLIENT-BOUND") or name == "direct"
+            row["client_bound"] = "CLIENT-BOUND" in row["note"] or name == "direct"
+            row["noisy"] = row["max"]["others_busy"] >= NOISY
             rows.append(row)
     checks = ratios(runs)
     completed = {t: sum(r["completed_total"] for c in CONNECTIONS for r in runs[t, c])

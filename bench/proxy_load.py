@@ -17,7 +17,8 @@ request id and trace id on each request (taken in turn from 1,024 made beforehan
 warm-up it measures a window of ``--seconds``: the requests completed in it, the latency of
 each (``time.perf_counter_ns`` from the write of the request to the end of its response), the
 non-200 answers, and the CPU time (utime + stime of /proc/PID/stat: every thread) spent in the
-window by each ``--watch`` process and by itself. It prints one JSON object.
+window by each ``--watch`` process, by itself and by the whole machine (/proc/stat: what others
+ran meanwhile). It prints one JSON object.
 """
 
 from __future__ import annotations
@@ -186,6 +187,14 @@ def cpu_seconds(pid: int | str) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def machine_busy_seconds() -> float:
+    """CPU time spent by everything on the machine (all cores, /proc/stat), in seconds."""
+    with open("/proc/stat", "rb") as fh:
+        fields = fh.readline().split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / TICK
+
+
 async def load(
     port: int, authority: str, connections: int, warmup: float, seconds: float, watch: list[int]
 ) -> dict[str, Any]:
@@ -205,12 +214,14 @@ async def load(
         raise RuntimeError(run.lost[0])
     before = {pid: cpu_seconds(pid) for pid in watch}
     own_before = cpu_seconds("self")
+    machine_before = machine_busy_seconds()
     start = time.perf_counter()
     run.recording = True
     await asyncio.sleep(seconds)
     run.recording = False
     elapsed = time.perf_counter() - start
     own = cpu_seconds("self") - own_before
+    machine = machine_busy_seconds() - machine_before
     spent = {pid: cpu_seconds(pid) - before[pid] for pid in watch}
     run.stopping = True
     for c in clients:
@@ -239,6 +250,7 @@ async def load(
         },
         "cpu_seconds": {str(pid): s for pid, s in spent.items()},
         "generator_cpu_seconds": own,
+        "machine_cpu_seconds": machine,
         "loop": type(loop).__module__.split(".")[0],
     }
 
