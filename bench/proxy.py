@@ -21,8 +21,8 @@ connection, at 1 and at 32 connections. Each round measures every target at each
 latency. The figures are the medians over the rounds, with their spread (min-max); ratios to
 Envoy are checked against the project's targets, PASS or MISS. A row where the core of the
 generator and the backend was saturated says so (its target may do more than it shows), and so
-does one where other processes of the machine took CPU during a window (the `others` column:
-the machine's CPU time from /proc/stat less the bench's own processes).
+does one where other processes of the machine took CPU during a window (the `others` column,
+the most of any round: the machine's CPU time from /proc/stat less the bench's own processes).
 
 Writes bench/out/proxy-results.json (or --out).
 """
@@ -686,6 +686,10 @@ def main(argv: list[str] | None = None) -> None:
     if errors:
         print(f"  WARNING: {errors} answers were not 200: the figures are not of the route")
     loops = {r["loop"] for rs in runs.values() for r in rs}
+    if loops != {"uvloop"}:
+        print(
+            f"  WARNING: the generator ran on {', '.join(sorted(loops))}, not uvloop: it is slower"
+        )
     result = {
         "settings": {
             "rounds": rounds, "seconds": seconds, "warmup": warmup, "quick": args.quick,
@@ -693,7 +697,7 @@ def main(argv: list[str] | None = None) -> None:
             "python": platform.python_version(), "envoy": envoy_version(envoy),
             "generator_loop": sorted(loops), "authority": AUTHORITY, "route_cluster": cluster,
         },
-        "rows": [{k: v for k, v in r.items() if k != "note"} | {"note": r["note"]} for r in rows],
+        "rows": rows,
         "ratios": checks,
         "routed": routed,
         "generator_completed": completed,
