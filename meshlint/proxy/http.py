@@ -93,7 +93,10 @@ class Request:
         scheme: str,
         default_port: int,
         keep_alive: bool,
+        joined: dict[str, str] | None = None,
     ) -> None:
+        """``joined``: the map of ``headers`` (several values of a name joined with ``,``),
+        when the caller has it already."""
         self.method = method
         path, _, query = target.partition("?")
         if "/." in path or not path.startswith("/"):
@@ -103,12 +106,10 @@ class Request:
         self.original_path = target
         self.version = version
         self.headers = headers
-        joined: dict[str, str] = {}
-        for k, v in headers:
-            if k in joined:
-                joined[k] = f"{joined[k]},{v}"
-            else:
-                joined[k] = v
+        if joined is None:
+            joined = {}
+            for k, v in headers:
+                joined[k] = f"{joined[k]},{v}" if k in joined else v
         self.map = joined
         self.body = body
         self.scheme = scheme

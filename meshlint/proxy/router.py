@@ -19,6 +19,7 @@ from meshlint.translate.plan import (
     RouteMatch,
     StringMatch,
     VirtualHost,
+    single_destination_edits,
 )
 
 Check = Callable[[Request], bool]
@@ -103,10 +104,12 @@ def compile_match(m: RouteMatch) -> Check | None:
 
 
 class CompiledRoute:
-    __slots__ = ("check", "cors", "destinations", "route", "total", "weights")
+    __slots__ = ("check", "cors", "destinations", "edits", "route", "total", "weights")
 
     def __init__(self, route: Route) -> None:
         self.route = route
+        # a single destination's header edits and authority, merged into the route's once
+        self.edits = single_destination_edits(route) if len(route.destinations) == 1 else None
         self.cors: object | None = None  # the compiled CORS policy, made on first use
         self.check = compile_match(route.match)
         self.destinations: tuple[Destination, ...] = route.destinations

@@ -43,7 +43,6 @@ from meshlint.translate.plan import (
     Plan,
     Route,
     VirtualHost,
-    single_destination_edits,
 )
 
 log = logging.getLogger("meshlint.proxy")
@@ -62,6 +61,7 @@ RETRY_BASE = 0.025  # Envoy's base back-off between retries
 GRPC_RETRY = {"cancelled": "1", "deadline-exceeded": "4", "resource-exhausted": "8",
               "internal": "13", "unavailable": "14"}  # fmt: skip
 NO_BODY_STATUS = frozenset({204, 304})
+_NO_OPS = HeaderOps()
 
 
 @dataclass
@@ -448,13 +448,31 @@ class Proxy:
         return clean
 
     def _flush_later(self) -> None:
+        """Every tick: flush the access logs, fire the connections' deadlines (one timer for
+        all of them, not one per request), and, each second, close the upstream connections
+        idle too long."""
         loop = asyncio.get_running_loop()
+        limits = self.limits
+        tick = min(0.2, max(0.05, min(limits.header_timeout, limits.request_timeout,
+                                      limits.idle_timeout, limits.drain_grace) / 4))  # fmt: skip
+        last_pools = [time.monotonic()]
 
-        def flush() -> None:
+        def sweep() -> None:
+            self._flusher = loop.call_later(tick, sweep)
             self.runtime.flush_logs()
-            self._flusher = loop.call_later(0.2, flush)
+            now = time.monotonic()
+            for conn in [c for c in self.connections if c.deadline and c.deadline <= now]:
+                action, conn.deadline = conn.on_deadline, 0.0
+                if action is not None:
+                    action()
+            if now - last_pools[0] >= 1.0:
+                last_pools[0] = now
+                rt = self.runtime
+                for c in (*rt.clusters.values(), *rt.passthrough.values()):
+                    if c.pool.idle:
+                        c.pool.sweep(now)
 
-        self._flusher = loop.call_later(0.2, flush)
+        self._flusher = loop.call_later(tick, sweep)
 
 
 def _permissive(spec: ListenerSpec) -> bool:
@@ -514,12 +532,16 @@ class Downstream(asyncio.Protocol):
         self.busy = False
         self.closing = False
         self.url = b""
+        self.raw: list[tuple[bytes, bytes]] = []  # as they came; decoded once, when complete
         self.headers: list[tuple[str, str]] = []
+        self.map: dict[str, str] = {}
         self.header_bytes = 0
         self.body: list[bytes] = []
         self.body_size = 0
         self.in_message = False
-        self.timer: asyncio.TimerHandle | None = None
+        # one deadline at a time (header, request, idle), checked by the proxy's sweep
+        self.deadline = 0.0
+        self.on_deadline: Callable[[], None] | None = None
         self.write_paused: asyncio.Future[None] | None = None
         self.who = Identity()
         self.xfcc: str | None = None
@@ -604,8 +626,7 @@ class Downstream(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
         self.proxy.connections.discard(self)
-        if self.timer is not None:
-            self.timer.cancel()
+        self.deadline = 0.0
         if self.task is not None and not self.task.done():
             self.task.cancel()
         if self.write_paused is not None and not self.write_paused.done():
@@ -626,9 +647,8 @@ class Downstream(asyncio.Protocol):
     # timers ----------------------------------------------------------------------------------
 
     def _arm(self, seconds: float, action: Callable[[], None]) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = asyncio.get_running_loop().call_later(seconds, action)
+        self.deadline = time.monotonic() + seconds
+        self.on_deadline = action
 
     def _idle(self) -> None:
         if not self.busy and not self.in_message:
@@ -643,7 +663,7 @@ class Downstream(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self.in_message = True
         self.url = b""
-        self.headers = []
+        self.raw = []
         self.header_bytes = 0
         self.body = []
         self.body_size = 0
@@ -658,16 +678,34 @@ class Downstream(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.header_bytes += len(name) + len(value) + 4
+        raw = self.raw
         if self.header_bytes > self.limits.max_header_bytes:
             raise _Refusal(431, "headers_too_large", "request headers too large")
-        if len(self.headers) >= self.limits.max_headers:
+        if len(raw) >= self.limits.max_headers:
             raise _Refusal(431, "too_many_headers", "too many request headers")
-        self.headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
+        raw.append((name, value))
 
     def on_headers_complete(self) -> None:
         version = self.parser.get_http_version()
         if version not in ("1.0", "1.1"):  # a request line without a version is HTTP/0.9
             raise _Refusal(505, "http_version_not_supported", "HTTP version not supported")
+        headers = self.headers = [
+            (n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in self.raw
+        ]
+        joined = self.map = dict(headers)
+        if len(joined) != len(headers):  # a name given twice: its values joined with ","
+            joined.clear()
+            for k, v in headers:
+                joined[k] = f"{joined[k]},{v}" if k in joined else v
+        if (
+            "content-length" not in joined
+            and "transfer-encoding" not in joined
+            and "expect" not in joined
+            and (joined.get("host") or version == "1.0")
+            and len(joined) == len(headers)
+        ):  # the common case, checked at once
+            self._arm(self.limits.request_timeout, self._slow)
+            return
         hosts = [v for k, v in self.headers if k == "host"]
         if len(hosts) > 1:
             raise _Refusal(400, "duplicate_host", "more than one Host header")
@@ -714,10 +752,11 @@ class Downstream(asyncio.Protocol):
             target,
             version,
             self.headers,
-            b"".join(self.body),
+            b"".join(self.body) if self.body else b"",
             self.scheme,
             default_port,
             parser.should_keep_alive(),
+            self.map,
         )
         self.queue.append(req)
         if len(self.queue) >= self.limits.max_pipelined and self.transport is not None:
@@ -732,8 +771,7 @@ class Downstream(asyncio.Protocol):
         try:
             while self.queue and not self.closing:
                 req = self.queue.popleft()
-                if self.timer is not None:
-                    self.timer.cancel()
+                self.deadline = 0.0
                 keep = await Exchange(self, self.proxy.runtime, req).run()
                 if not keep:  # said so in the response (each one does once the proxy drains)
                     self.close()
@@ -899,6 +937,31 @@ def _expire(fut: asyncio.Future[Any], value: Any) -> None:
 class Exchange:
     """One request through the proxy, in Envoy's order; returns whether the connection
     stays open."""
+
+    __slots__ = (
+        "added_headers",
+        "cluster",
+        "conn",
+        "details",
+        "flags",
+        "keep",
+        "kind",
+        "loop",
+        "req",
+        "request_headers_for_log",
+        "response_headers",
+        "retry_pool",
+        "route_name",
+        "rt",
+        "sent",
+        "service_time",
+        "spec",
+        "start",
+        "status",
+        "upstream_failure",
+        "upstream_host",
+        "upstream_local",
+    )
 
     def __init__(self, conn: Downstream, rt: Runtime, req: Request) -> None:
         self.conn = conn
@@ -1121,9 +1184,9 @@ class Exchange:
             self.cluster = dest.cluster
             self.reply(503, "no healthy upstream", "no_healthy_upstream", "UH")
             return
-        if len(route.destinations) == 1:
-            request_ops, response_ops, rewrite = single_destination_edits(r)
-            first, then = request_ops, HeaderOps()
+        if route.edits is not None:
+            request_ops, response_ops, rewrite = route.edits
+            first, then = request_ops, _NO_OPS
         else:
             rewrite = r.rewrite
             if dest.authority and (rewrite is None or rewrite.authority is None):
@@ -1203,8 +1266,14 @@ class Exchange:
 
     def _upstream_head(self, first: HeaderOps, then: HeaderOps, attempt: int) -> bytes:
         req = self.req
+        names: Any = req.map
         # the body is sent whole, framed by a Content-Length of the proxy's own
-        headers = [(k, v) for k, v in req.headers if k not in HOP_BY_HOP and k != "content-length"]
+        if HOP_BY_HOP.isdisjoint(names) and "content-length" not in names:
+            headers = list(req.headers)
+        else:
+            headers = [
+                (k, v) for k, v in req.headers if k not in HOP_BY_HOP and k != "content-length"
+            ]
         for ops in (first, then):
             if not ops:
                 continue
@@ -1212,7 +1281,9 @@ class Exchange:
             headers = [(k, v) for k, v in headers if k not in drop]
             headers.extend((k.lower(), v) for k, v in ops.set)
             headers.extend((k.lower(), v) for k, v in ops.add)
-        names = {k for k, _ in headers}
+            names = None
+        if names is None:
+            names = {k for k, _ in headers}
         if "x-request-id" not in names:
             headers.append(("x-request-id", str(uuid.uuid4())))
         if "x-forwarded-proto" not in names:
@@ -1226,11 +1297,11 @@ class Exchange:
         body = req.body
         if body or req.method in ("POST", "PUT", "PATCH"):
             headers.append(("content-length", str(len(body))))
-        lines = [f"{req.method} {req.target} HTTP/1.1\r\n"]
-        lines.extend(f"{k}: {v}\r\n" for k, v in headers)
-        lines.append("\r\n")
-        self.request_headers_for_log = dict(headers)
-        return "".join(lines).encode("latin-1", "replace") + body
+        text = "".join([f"{k}: {v}\r\n" for k, v in headers])
+        if self.rt.loggers["SERVER" if self.kind == "inbound" else "CLIENT"]:
+            self.request_headers_for_log = dict(headers)
+        data = f"{req.method} {req.target} HTTP/1.1\r\n{text}\r\n".encode("latin-1", "replace")
+        return data + body if body else data
 
     async def _mirror(self, cluster: ClusterRuntime, first: HeaderOps, then: HeaderOps) -> None:
         host = cluster.balancer.choose(None)
@@ -1375,16 +1446,19 @@ class Exchange:
         loop = self.loop
         attempt = Attempt(loop)
         pool = cluster.pool
-        now = time.monotonic()
-        try_end = now + per_try if per_try else None
-        end = (
-            min(x for x in (try_end, deadline) if x is not None) if (try_end or deadline) else None
-        )
+        end = deadline
+        if per_try:
+            now = time.monotonic()
+            if end is None or now + per_try < end:
+                end = now + per_try
         try:
-            if end is None:
+            conn = pool.take_idle(host)  # most often: no waiting, no task
+            if conn is not None:
+                pass
+            elif end is None:
                 conn = await pool.acquire(host)
             else:
-                conn = await asyncio.wait_for(pool.acquire(host), max(0.0, end - now))
+                conn = await asyncio.wait_for(pool.acquire(host), max(0.0, end - time.monotonic()))
         except Overflow:
             return "overflow", attempt
         except ConnectFailure as exc:

@@ -5,6 +5,7 @@ filter of a Telemetry resource).
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import re
@@ -29,12 +30,7 @@ class Histogram:
         self.count = 0
 
     def observe(self, ms: float) -> None:
-        i = 0
-        for bound in BUCKETS:
-            if ms <= bound:
-                break
-            i += 1
-        self.counts[i] += 1
+        self.counts[bisect.bisect_left(BUCKETS, ms)] += 1
         self.total += ms
         self.count += 1
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol, cast
@@ -66,7 +67,7 @@ class Connection(asyncio.Protocol):
         self.reusable = True
         self.got_head = False
         self.until_close = False  # a response without length: its end is the connection's
-        self.idle_timer: asyncio.TimerHandle | None = None
+        self.idle_since = 0.0  # when it went back to the pool
         self.closed = False
         self.local = ""
 
@@ -104,8 +105,6 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
         if not self.ready.done():
             self.ready.set_exception(ConnectFailure("connection failure"))
         sink, self.sink = self.sink, None
@@ -162,9 +161,6 @@ class Connection(asyncio.Protocol):
         """Write a request; its response goes to ``sink``. A HEAD response has no body, which
         the parser cannot be told: the connection is not reused after it."""
         assert self.transport is not None
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-            self.idle_timer = None
         self.sink = sink
         self.requests += 1
         if head_only:
@@ -318,9 +314,25 @@ class Pool:
                 self.pending.remove(entry)
                 waiter.set_result(conn)
                 return
+        conn.idle_since = time.monotonic()
         self.idle.setdefault(conn.host, []).append(conn)
-        loop = asyncio.get_running_loop()
-        conn.idle_timer = loop.call_later(self.idle_timeout, conn.close)
+
+    def take_idle(self, host: Host) -> Connection | None:
+        """An idle connection to ``host`` for one request, without waiting: None when there
+        is none (then :meth:`acquire`)."""
+        idle = self.idle.get(host)
+        while idle:
+            conn = idle.pop()
+            if not conn.closed:
+                return self._attach(conn)
+        return None
+
+    def sweep(self, now: float) -> None:
+        """Close the connections idle for longer than the idle timeout."""
+        for conns in self.idle.values():
+            for conn in [c for c in conns if now - c.idle_since > self.idle_timeout]:
+                conns.remove(conn)
+                conn.close()
 
     def lost(self, conn: Connection) -> None:
         """A connection closed: it no longer counts, and a waiter may get a new one."""
