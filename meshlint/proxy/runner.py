@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -74,6 +75,15 @@ def loop_name() -> str:
     return "uvloop" if module.startswith("uvloop") else "asyncio"
 
 
+def _settle() -> None:
+    """Collect once, then keep what the config built (the Plan, the compiled routes, the
+    modules) out of the collector's way: a full collection would otherwise walk it all again and
+    again while requests wait. Called after each (re)load, so an old config does not stay."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 def describe(plan: Plan, proxy: Proxy) -> str:
     ident = plan.identity
     parts = [f"{s.kind} {s.address[0]}:{s.address[1]}" for s in proxy.runtime.listeners]
@@ -109,6 +119,7 @@ async def _run(
         await proxy.start()
     except OSError as exc:
         raise StartError(f"cannot listen: {exc.strerror or exc}") from None
+    _settle()
     stop = asyncio.Event()
     state = {"plan": plan}
     admin_server = None
@@ -154,6 +165,7 @@ async def _run(
             announce(f"meshlint proxy: reload ({why}) failed, the running config stays: {exc}")
             return
         state["plan"] = fresh
+        _settle()
         if control is None:
             announce(f"meshlint proxy: reloaded ({why})")
 

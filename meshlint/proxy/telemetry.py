@@ -83,11 +83,16 @@ class Stats:
         for (_, _, cluster, code), n in self.requests.items():
             if not cluster:
                 continue
-            for key in (
-                f"cluster.{cluster}.upstream_rq_{code}",
-                f"cluster.{cluster}.upstream_rq_{code // 100}xx",
-                f"cluster.{cluster}.upstream_rq_total",
-            ):
+            # code 0: the client went away before the answer (Envoy counts it as cancelled)
+            names = (
+                (f"cluster.{cluster}.upstream_rq_cancelled",)
+                if code == 0
+                else (
+                    f"cluster.{cluster}.upstream_rq_{code}",
+                    f"cluster.{cluster}.upstream_rq_{code // 100}xx",
+                )
+            )
+            for key in (*names, f"cluster.{cluster}.upstream_rq_total"):
                 out[key] = out.get(key, 0) + n
         for reason, n in self.downstream.items():
             out[f"http.downstream_rq_{reason}"] = n
