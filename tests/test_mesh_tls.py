@@ -263,11 +263,13 @@ def test_strict_conflict_found_across_files(tmp_path: Path) -> None:
     (tmp_path / "app.yaml").write_text(NS.format(ns="shop") + SVC.format(target=8080))
     (tmp_path / "security.yaml").write_text(pa("default", "istio-system", STRICT))
     (tmp_path / "traffic.yaml").write_text(dr("cart", "shop", "cart", TLS.format("SIMPLE")))
-    assert lint(tmp_path) == [
+    # (ML532 also notes that the SIMPLE client TLS names no CA: not this module's business)
+    assert [f for f in lint(tmp_path) if f[0] in CODES] == [
         ("ML930", "error", "traffic.yaml", 10, 13, "spec.trafficPolicy.tls.mode")
     ]
     # Without the workloads nothing is said.
-    assert lint(tmp_path / "security.yaml", tmp_path / "traffic.yaml") == []
+    found = lint(tmp_path / "security.yaml", tmp_path / "traffic.yaml")
+    assert [f for f in found if f[0] in CODES] == []
 
 
 def test_conflict_rules_tolerate_wrong_types() -> None:

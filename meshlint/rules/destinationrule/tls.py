@@ -1,18 +1,22 @@
 """Client TLS settings of a DestinationRule (``trafficPolicy.tls`` and its port-level and subset
-copies): what Istio's webhook rejects.
+copies): what Istio's webhook rejects, and what istioctl analyze warns about.
 
-Facts: istio/istio ``pkg/config/validation/agent/validation.go`` (``ValidateTLS``) and
-``pilot/pkg/model/credentials/resource.go`` (``ParseResourceName``, for ``configmap://``).
+Facts: istio/istio ``pkg/config/validation/agent/validation.go`` (``ValidateTLS``),
+``pilot/pkg/model/credentials/resource.go`` (``ParseResourceName``, for ``configmap://``) and
+``pkg/config/analysis/analyzers/destinationrule/ca-certificates.go`` (IST0128, IST0129).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from meshlint.diagnostics import Severity
+from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.destinationrule import AGENT, KINDS, dr, sections
+from meshlint.rules.lib.guards import mappings
+from meshlint.rules.lib.traffic import traffic_policies
 
 _CONFIGMAP = "configmap://"
 
@@ -226,3 +230,193 @@ def invalid_configmap_credential(res: Resource) -> Iterator[Finding]:
             problem = _configmap_problem(credential, res.namespace)
             if problem:
                 yield Finding((*path, "credentialName"), problem)
+
+
+# --------------------------------------------------------------------------------------------
+# Server verification (istioctl analyze: destinationrule.CaCertificateAnalyzer)
+
+_CA_ANALYZER = (
+    "istio/istio pkg/config/analysis/analyzers/destinationrule/ca-certificates.go "
+    "(CaCertificateAnalyzer) and its testdata destinationrule-*.yaml"
+)
+
+
+def _unverified_mode(tls: dict[str, Any], selected: bool) -> str | None:
+    """The mode of a client TLS block that leaves the server unverified, else None.
+
+    Istio's analyzer: mode SIMPLE or MUTUAL with no `caCertificates`, unless a
+    `credentialName` is given and the DestinationRule has a `workloadSelector` (the credential
+    then holds the CA, which only gateways read). Two more say the server is verified or not
+    meant to be: a `configmap://` credential, which holds nothing but a CA bundle for
+    sidecars, and an explicit `insecureSkipVerify: true`.
+    """
+    mode = tls.get("mode")
+    if mode not in ("SIMPLE", "MUTUAL"):
+        return None
+    ca = tls.get("caCertificates")
+    if ca is not None and not isinstance(ca, str):
+        return None  # a wrong type: the schema stage reports it
+    if _nonempty(ca) or tls.get("insecureSkipVerify") is True:
+        return None
+    credential = tls.get("credentialName")
+    if _nonempty(credential) and (selected or str(credential).startswith(_CONFIGMAP)):
+        return None
+    return str(mode)
+
+
+def _policy_tls(
+    spec: dict[str, Any], *, port_level: bool
+) -> Iterator[tuple[FieldPath, dict[str, Any], str]]:
+    """``(path of tls, tls, where)`` for the `tls` block of each traffic policy (top level and
+    subsets) or, with ``port_level``, of each of their port-level settings."""
+    for path, tp in traffic_policies(spec):
+        subset = spec["subsets"][path[2]].get("name") if path[1] == "subsets" else None
+        named = f" of subset {subset}" if isinstance(subset, str) else ""
+        if not port_level:
+            tls = tp.get("tls")
+            if isinstance(tls, dict):
+                yield (*path, "tls"), tls, f"the traffic policy{named}"
+            continue
+        for j, pl in mappings(tp.get("portLevelSettings")):
+            tls = pl.get("tls")
+            if not isinstance(tls, dict):
+                continue
+            number = pl.get("port", {}).get("number") if isinstance(pl.get("port"), dict) else None
+            port = f"port {number}" if isinstance(number, int) else f"portLevelSettings[{j}]"
+            yield (*path, "portLevelSettings", j, "tls"), tls, f"{port}{named}"
+
+
+def _no_verification(res: Resource, *, port_level: bool) -> Iterator[Finding]:
+    spec = res.spec_map
+    if spec is None:
+        return
+    selected = spec.get("workloadSelector") is not None
+    host = spec.get("host")
+    shown = f" `{host}`" if isinstance(host, str) and host else ""
+    for path, tls, where in _policy_tls(spec, port_level=port_level):
+        mode = _unverified_mode(tls, selected)
+        if mode is None:
+            continue
+        hint = (
+            "set caCertificates to the CA that signs the server's certificate"
+            + (
+                ""
+                if selected
+                else " (a credentialName counts only on a gateway's rule, with a "
+                "workloadSelector, or as a configmap:// CA bundle)"
+            )
+            + ", or say insecureSkipVerify: true if skipping verification is meant"
+        )
+        yield Finding(
+            (*path, "mode"),
+            f"{where} has TLS mode {mode} but no caCertificates to verify the server of"
+            f"{shown or ' the host'} with: {hint}",
+        )
+
+
+_CA_BAD_TOP = dr(
+    """
+    host: db.example.com
+    trafficPolicy:
+      tls:
+        mode: SIMPLE  # expect: ML532@13 spec.trafficPolicy.tls.mode
+        sni: db.example.com
+    """
+)
+_CA_GOOD_TOP = dr(
+    """
+    host: db.example.com
+    trafficPolicy:
+      tls:
+        mode: SIMPLE
+        sni: db.example.com
+        caCertificates: /etc/certs/db-ca.pem
+    """
+)
+
+
+@rule(
+    "ML532",
+    "client-tls-without-server-verification",
+    Severity.WARNING,
+    summary="A traffic policy's client TLS (SIMPLE or MUTUAL) names no CA certificates to "
+    "verify the server with.",
+    rationale="""
+        With `tls.mode: SIMPLE` or `MUTUAL` the proxy opens TLS to the upstream server, and
+        `caCertificates` says which CA that server's certificate must chain to. Without it
+        nothing in the DestinationRule pins the server's identity: istioctl analyze warns
+        (IST0128), and istiod leaves the proxy to its system trust store, which accepts any
+        certificate a public CA signed for the name. Set `caCertificates`; on a gateway's
+        DestinationRule (one with a `workloadSelector`) a `credentialName` whose Secret
+        holds the CA does the same, and so does a `configmap://` credential (a CA bundle
+        from a ConfigMap of the rule's namespace) anywhere. If verification is left out on
+        purpose, say so with `insecureSkipVerify: true`. meshlint takes these two as the
+        answer; istioctl analyze warns even then.
+
+        Istio checks the top-level traffic policy; meshlint also checks each subset's
+        traffic policy. Port-level settings are ML533 (IST0129).
+    """,
+    bad=_CA_BAD_TOP,
+    good=_CA_GOOD_TOP,
+    kinds=KINDS,
+    istio="IST0128",
+    source=f"{_CA_ANALYZER} — NoServerCertificateVerificationDestinationLevel: 'has TLS mode "
+    "set to … but no caCertificates are set to validate server identity for host'",
+    catalogue=("dr-tls-no-ca-top",),
+)
+def client_tls_without_server_verification(res: Resource) -> Iterator[Finding]:
+    yield from _no_verification(res, port_level=False)
+
+
+@rule(
+    "ML533",
+    "port-client-tls-without-server-verification",
+    Severity.WARNING,
+    summary="A port-level client TLS (SIMPLE or MUTUAL) names no CA certificates to verify "
+    "the server with.",
+    rationale="""
+        The same as ML532 for the `tls` of a `portLevelSettings` entry: with mode SIMPLE or
+        MUTUAL and no `caCertificates` (nor, on a gateway's DestinationRule with a
+        `workloadSelector`, a `credentialName`), nothing pins the identity of the server on
+        that port; istioctl analyze warns (IST0129). A port-level `tls` replaces the
+        top-level one for its port, so a CA given at the top level does not help it. Say
+        `insecureSkipVerify: true` if skipping verification is meant.
+
+        Istio checks the port-level settings of the top-level traffic policy; meshlint also
+        checks those of each subset.
+    """,
+    bad=dr(
+        """
+        host: db.example.com
+        trafficPolicy:
+          portLevelSettings:
+          - port:
+              number: 5432
+            tls:
+              mode: MUTUAL  # expect: ML533@15 spec.trafficPolicy.portLevelSettings[0].tls.mode
+              clientCertificate: /etc/certs/client.pem
+              privateKey: /etc/certs/client-key.pem
+        """
+    ),
+    good=dr(
+        """
+        host: db.example.com
+        trafficPolicy:
+          portLevelSettings:
+          - port:
+              number: 5432
+            tls:
+              mode: MUTUAL
+              clientCertificate: /etc/certs/client.pem
+              privateKey: /etc/certs/client-key.pem
+              caCertificates: /etc/certs/db-ca.pem
+        """
+    ),
+    kinds=KINDS,
+    istio="IST0129",
+    source=f"{_CA_ANALYZER} — NoServerCertificateVerificationPortLevel: 'has TLS mode set to "
+    "… but no caCertificates are set to validate server identity for host: … at port'",
+    catalogue=("dr-tls-no-ca-port",),
+)
+def port_client_tls_without_server_verification(res: Resource) -> Iterator[Finding]:
+    yield from _no_verification(res, port_level=True)
