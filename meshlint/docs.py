@@ -7,9 +7,6 @@ from __future__ import annotations
 NOT_IMPLEMENTED: dict[str, str] = {
     "gen-field-alias": "an info note on snake_case alias fields (mirror_percent, jwks_uri); "
     "the models accept both spellings, no finding is given",
-    "gen-hidden-deprecated": "only partly: ML417 (mirrorPercent) and ML517 (DestinationRule "
-    "fields) warn; the other deprecated fields (corsPolicy.allowOrigin, fault.delay.percent, "
-    "port.targetPort on Gateway and Sidecar) are accepted without a warning",
     "dr-subset-tp": "not a check of its own: it says every traffic-policy check also applies to "
     "subset and port-level policies, which every ML5 rule does",
     "tm-al-filter-cel": "needs a CEL parser (access-log filter expressions); none is among the "

@@ -368,6 +368,7 @@ def invalid_warmup(res: Resource) -> Iterator[Finding]:
     "pilot/pkg/networking/core/cluster_traffic_policy.go (LEAST_CONN is programmed as Envoy's "
     "LEAST_REQUEST)",
     catalogue=("dr-lb-leastconn",),
+    istio="IST0002",
 )
 def least_conn_deprecated(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
