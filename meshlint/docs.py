@@ -41,7 +41,7 @@ def rules_markdown() -> str:
     for r in all_rules:
         out.append(
             f"| [{r.code}](#{r.code.lower()}) | {r.name} | {r.severity.label} | "
-            f"{r.summary} | {r.istio or ''} | {r.kiali or ''} |"
+            f"{r.summary} | {', '.join(r.istio_codes)} | {', '.join(r.kiali_codes)} |"
         )
     rows = sorted((row, r.code) for r in all_rules for row in r.catalogue)
     if rows:

@@ -495,7 +495,8 @@ def _suppressed(code: str, ours: set[str], istio: set[str]) -> bool:
         return False
     if r.name in ours or any(old in ours for old in r.aliases):
         return True
-    return bool(r.istio) and ("*" in istio or r.istio in istio)
+    codes = r.istio_codes
+    return bool(codes) and ("*" in istio or any(c in istio for c in codes))
 
 
 class _Directives:

@@ -79,11 +79,12 @@ def test_upstream_cross_resource_rows_are_implemented_or_explained() -> None:
 
 
 def test_rules_name_the_upstream_codes_of_their_rows() -> None:
-    # A rule that implements an analyze or Kiali row names each of its codes: in `istio` or
-    # `kiali` (Istio's suppression annotation and the docs read them), or in its rationale.
+    # A rule that implements an analyze or Kiali row names each of its codes: in `istio`,
+    # `kiali` or `also` (Istio's suppression annotation, SARIF and the docs read them), or in
+    # its rationale.
     rows = upstream_cross_rows()
     for r in rules.all_rules():
-        codes = {r.istio, r.kiali} - {None}
+        codes = set(r.matches)
         for row in r.catalogue:
             upstream = set(_UPSTREAM_CODE.findall(rows.get(row, "")))
             if not upstream:

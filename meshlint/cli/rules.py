@@ -55,6 +55,7 @@ def _rule_json(r: object) -> dict[str, object]:
         "good": r.good,
         "istio": r.istio,
         "kiali": r.kiali,
+        "also": list(r.also),
         "fixable": r.fixable,
         "options": [
             {"name": o.name, "type": o.type, "default": o.default, "help": o.help}
@@ -86,8 +87,8 @@ def explain_command(
         ]
     for r in found:
         lines = [f"{r.code} {r.name} ({r.severity.label})", "", r.summary, "", r.rationale.rstrip()]
-        if r.istio or r.kiali:
-            lines += ["", "Matches: " + ", ".join(x for x in (r.istio, r.kiali) if x)]
+        if r.matches:
+            lines += ["", "Matches: " + ", ".join(r.matches)]
         if r.aliases:
             lines += ["", "Replaces: " + ", ".join(r.aliases)]
         if r.options:

@@ -79,7 +79,7 @@ def build(result: LintResult, *, root: Path | None = None) -> dict[str, Any]:
 def _descriptor(code: str, rule: Rule | None) -> dict[str, Any]:
     if rule is None:  # a code no rule declares: still a valid, if terse, descriptor
         return {"id": code, "shortDescription": {"text": code}}
-    tags = ["meshlint", rule.family] + [c for c in (rule.istio, rule.kiali) if c]
+    tags = ["meshlint", rule.family, *rule.matches]
     properties: dict[str, Any] = {"tags": tags}
     if rule.istio:
         properties["istio"] = rule.istio
@@ -101,8 +101,8 @@ def _descriptor(code: str, rule: Rule | None) -> dict[str, Any]:
 
 def _help_text(rule: Rule) -> str:
     parts = [rule.summary, _unwrap(rule.rationale)]
-    if rule.istio or rule.kiali:
-        parts.append("Matches: " + ", ".join(c for c in (rule.istio, rule.kiali) if c) + ".")
+    if rule.matches:
+        parts.append("Matches: " + ", ".join(rule.matches) + ".")
     for title, example in (("Bad", rule.bad), ("Good", rule.good)):
         if example.strip():
             body = "\n".join(("    " + ln).rstrip() for ln in example.rstrip().splitlines())
@@ -113,8 +113,8 @@ def _help_text(rule: Rule) -> str:
 
 def _help_markdown(rule: Rule) -> str:
     parts = [f"**{rule.code} {rule.name}**: {rule.summary}", rule.rationale.strip()]
-    if rule.istio or rule.kiali:
-        parts.append("Matches: " + ", ".join(f"`{c}`" for c in (rule.istio, rule.kiali) if c))
+    if rule.matches:
+        parts.append("Matches: " + ", ".join(f"`{c}`" for c in rule.matches))
     for title, example in (("Bad", rule.bad), ("Good", rule.good)):
         if example.strip():
             parts.append(f"{title}:\n\n```yaml\n{example.rstrip()}\n```")

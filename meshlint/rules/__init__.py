@@ -1,7 +1,8 @@
 """The rule registry, and the one contract every rule follows.
 
 A rule is one declaration: :func:`rule` gives its code, name, severity, summary, rationale,
-bad and good examples, the Istio and Kiali codes it matches, the catalogue rows it implements,
+bad and good examples, the Istio and Kiali codes it matches (``istio``, ``kiali``, and
+``also`` for a rule that does what several of their checks do), the catalogue rows it implements,
 what it applies to (``kinds``, and a ``scope``), its options and the old codes it replaces; the
 function it decorates is its check.
 
@@ -153,6 +154,24 @@ class Rule:
     # such a code covers this rule too.
     aliases: tuple[str, ...] = ()
     module: str = ""  # the module that declares it
+    # Further Istio or Kiali codes of checks this one rule does, beside ``istio`` and ``kiali``:
+    # Kiali numbers the same check apart for each kind it looks at (KIA0110 for an
+    # AuthorizationPolicy, KIA1115 for a RequestAuthentication, …).
+    also: tuple[str, ...] = ()
+
+    @property
+    def matches(self) -> tuple[str, ...]:
+        """Every Istio and Kiali code the rule matches: ``istio``, ``kiali``, then ``also``."""
+        return tuple(c for c in (self.istio, self.kiali) if c) + self.also
+
+    @property
+    def istio_codes(self) -> tuple[str, ...]:
+        """The Istio codes among :attr:`matches` (Istio's suppression annotation reads them)."""
+        return tuple(c for c in self.matches if c.startswith("IST"))
+
+    @property
+    def kiali_codes(self) -> tuple[str, ...]:
+        return tuple(c for c in self.matches if c.startswith("KIA"))
 
     @property
     def family(self) -> str:
@@ -196,6 +215,7 @@ _REGISTRY: dict[str, Rule] = {}
 _BY_NAME: dict[str, str] = {}
 _ALIASES: dict[str, list[str]] = {}  # old code → the codes of the rules that took it over
 _CODE = re.compile(r"^ML\d\d\d$")
+_UPSTREAM = re.compile(r"^(IST|KIA)\d{4}$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]+$")
 _loaded = False
 
@@ -225,6 +245,12 @@ def _register(r: Rule) -> None:
     for old in r.aliases:
         if not _CODE.match(old) or old == r.code:
             raise ValueError(f"rule {r.code}: alias {old} is no other rule code")
+    for tool, given, prefix in (("istio", r.istio, "IST"), ("kiali", r.kiali, "KIA")):
+        if given is not None and (not _UPSTREAM.match(given) or given[:3] != prefix):
+            raise ValueError(f"rule {r.code}: {tool} code {given!r} is not {prefix}nnnn")
+    for extra in r.also:
+        if not _UPSTREAM.match(extra) or extra in (r.istio, r.kiali):
+            raise ValueError(f"rule {r.code}: `also` code {extra!r} is no further ISTnnnn/KIAnnnn")
     for old in r.aliases:
         _ALIASES.setdefault(old, []).append(r.code)
     _REGISTRY[r.code] = r
@@ -249,6 +275,7 @@ def rule(
     catalogue: Iterable[str] = (),
     options: Iterable[Option] = (),
     aliases: Iterable[str] = (),
+    also: Iterable[str] = (),
 ) -> Callable[[Check], Check]:
     """Declare a rule. Used as a decorator, the function is its check; a ``scope="stage"``
     rule is declared with a plain call."""
@@ -271,6 +298,7 @@ def rule(
         tuple(options),
         tuple(aliases),
         sys._getframe(1).f_globals.get("__name__", ""),
+        tuple(also),
     )
     _register(declared)
 

@@ -498,6 +498,7 @@ def _l7_routing(rec: Record, index: MeshIndex) -> tuple[str, list[_Destination]]
               perTryTimeout: 2s
     """,
     kiali="KIA1109",
+    also=("KIA0210", "KIA0211", "KIA1113"),
     source=f"{AMBIENT_CHECKER} checkHostBasedConfig; {L7_CLASSIFICATION} "
     "(ClassifyVirtualService, IsL7DestinationRule, IsEnrolledForWaypoint)",
     catalogue=(
@@ -633,6 +634,7 @@ def ambient_l7_routing_without_waypoint(rec: Record, index: MeshIndex) -> Iterat
             timeout: 5s
     """,
     kiali="KIA1114",
+    also=("KIA0212",),
     source=f"{AMBIENT_CHECKER} checkHostBasedConfig; istio/istio "
     "pilot/pkg/networking/core/listener_waypoint.go (getVirtualServiceForWaypoint), "
     "pilot/pkg/model/push_context.go (destinationRule)",
@@ -896,6 +898,7 @@ def _selector_path(rec: Record) -> FieldPath | None:
                 - GET
     """,
     kiali="KIA0109",
+    also=("KIA1110", "KIA1112", "KIA1317"),
     source=f"{AMBIENT_CHECKER} enrollmentNeedsWarning; {L7_CLASSIFICATION} "
     "(IsL7AuthorizationPolicy, IsL7Telemetry, IsEnrolledForWaypoint)",
     catalogue=(
@@ -1044,6 +1047,7 @@ def ambient_l7_policy_without_waypoint(rec: Record, index: MeshIndex) -> Iterato
             jwksUri: https://auth.example.com/.well-known/jwks.json
     """,
     kiali="KIA0110",
+    also=("KIA1115", "KIA1117"),
     source=f"{AMBIENT_CHECKER} (AuthorizationPolicyHasTargetRefs, "
     "RequestAuthenticationHasTargetRefs, TelemetryHasTargetRefs); istio/istio "
     "pilot/pkg/model/policyattachment.go (ShouldAttachPolicy: waypoints never use selector)",

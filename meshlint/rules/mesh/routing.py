@@ -1804,3 +1804,97 @@ def delegate_match_conflict(vs: Record, index: MeshIndex) -> Iterator[Finding]:
                 key=True,
             )
             break
+
+
+# --------------------------------------------------------------------------------------------
+@rule(
+    "ML968",
+    "repeated-route-destination",
+    Severity.WARNING,
+    scope="mesh",
+    kinds={"VirtualService"},
+    summary="One route lists the same host and subset twice among its destinations.",
+    rationale="""
+        The destinations of one route share its traffic by weight. Listing the same host and
+        subset twice splits nothing: both entries go to the same pods, so the weights say
+        something other than what happens (often a canary whose `subset` was not changed
+        from the copied line). Merge the two entries, or give the second its own subset.
+
+        Hosts are compared as Kiali compares them (KIA1105): a short name resolves in the
+        VirtualService's namespace, `name.ns` and `name.ns.svc` name the Service `name` of
+        namespace `ns`, and the port is not part of the comparison. Each repetition after
+        the first is reported.
+    """,
+    bad="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          hosts:
+          - reviews
+          http:
+          - route:
+            - destination:
+                host: reviews
+                subset: v1
+              weight: 90
+            - destination:
+                host: reviews.shop.svc.cluster.local  # expect: ML968@15 spec.http[0].route[1].destination.host
+                subset: v1
+              weight: 10
+    """,
+    good="""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          hosts:
+          - reviews
+          http:
+          - route:
+            - destination:
+                host: reviews
+                subset: v1
+              weight: 90
+            - destination:
+                host: reviews
+                subset: v2
+              weight: 10
+    """,
+    kiali="KIA1105",
+    source=f"{KIALI}/virtualservices/route_checker.go (trackHttpSubset, trackTcpTlsSubset: "
+    "virtualservices.route.repeatedsubset, 'This host subset combination is already referenced "
+    "in another route destination'); kiali/kiali kubernetes/host.go (GetHost)",
+    catalogue=("vs-k-repeated-subset", "vs-dest-repeated"),
+)
+def repeated_route_destination(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    ns = vs.effective_namespace
+    for section in ("http", "tcp", "tls"):
+        for i, route_rule in items(vs.spec.get(section)):
+            if not isinstance(route_rule, dict):
+                continue
+            seen: dict[tuple[str, str], int] = {}
+            for j, entry in items(route_rule.get("route")):
+                dest = entry.get("destination") if isinstance(entry, dict) else None
+                host = dest.get("host") if isinstance(dest, dict) else None
+                if not isinstance(dest, dict) or not literal(host):
+                    continue
+                assert isinstance(host, str)
+                subset = dest.get("subset")
+                if subset is not None and not isinstance(subset, str):
+                    continue  # a wrong type: the schema stage reports it
+                key = (index.canonical(host, ns), subset or "")
+                first = seen.setdefault(key, j)
+                if first == j:
+                    continue
+                what = f"host `{host}` with subset `{subset}`" if subset else f"host `{host}`"
+                yield Finding(
+                    ("spec", section, i, "route", j, "destination", "host"),
+                    f"{what} is already destination route[{first}] of this route: both "
+                    "entries send to the same pods; merge them, or give this one its own "
+                    "subset",
+                )

@@ -1281,6 +1281,7 @@ def _port_text(port: int | None) -> str:
               mode: ISTIO_MUTUAL
     """,
     kiali="KIA0207",  # generalised to host-specific rules
+    also=("KIA0208",),
     source=f"{KIALI}/destinationrules/disabled_namespacewide_mtls_checker.go (generalised); "
     "istio/istio pilot/pkg/security/authn/policy_applier.go (STRICT inbound chains)",
     catalogue=("dr-tls-mesh-conflict", "pa-ml-strict-vs-dr"),
@@ -1412,6 +1413,7 @@ def _disabled_against_mutual(index: MeshIndex) -> dict[int, list[Finding]]:
               mode: DISABLE
     """,
     kiali="KIA0505",  # generalised to host-specific rules
+    also=("KIA0506",),
     source=f"{KIALI}/peerauthentications/disabled_namespacewide_checker.go (generalised); "
     "istio/istio pilot/pkg/security/authn/policy_applier.go (DISABLE inbound chains)",
     catalogue=("pa-ml-disable-vs-dr",),

@@ -292,7 +292,9 @@ def invalid_match_gateway_reference(res: Resource) -> Iterator[Finding]:
     rationale="""
         Istio still reads `my-gateway.istio-system` (and `…svc.cluster.local`) as the gateway
         `istio-system/my-gateway`, but warns about it: the `namespace/name` form is the
-        documented one and cannot be misread.
+        documented one and cannot be misread. Kiali reports the same (KIA1108), though for
+        any reference with a dot in it; meshlint keeps to Istio's narrower condition, since
+        `namespace/name` with a dot in the name is the documented form for such a Gateway.
     """,
     bad="""
         apiVersion: networking.istio.io/v1
@@ -328,9 +330,11 @@ def invalid_match_gateway_reference(res: Resource) -> Iterator[Finding]:
     """,
     kinds={"VirtualService"},
     source=f"{WEBHOOK} (validateGatewayNames) — warning 'using legacy gatewayName format; prefer "
-    "the <namespace>/<name> format'",
-    catalogue=("vs-gw-legacy",),
+    "the <namespace>/<name> format'; kiali/kiali business/checkers/virtualservices/"
+    "no_gateway_checker.go (checkNomenclature: virtualservices.gateway.oldnomenclature)",
+    catalogue=("vs-gw-legacy", "vs-k-gateway-old-name"),
     istio="IST0133",
+    kiali="KIA1108",
 )
 def legacy_gateway_reference(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

@@ -696,9 +696,10 @@ def zero_weight_destination(res: Resource) -> Iterator[Finding]:
     """,
     kinds={"VirtualService"},
     kiali="KIA1104",
-    source="kiali/kiali business/checkers/virtualservices/single_dest_weight_checker.go "
-    "(virtualservices.route.singleweight: 'The weight is assumed to be 100 because there is "
-    "only one route destination')",
+    source="kiali/kiali business/checkers/virtualservices/route_checker.go (checkHttpRoutes, "
+    "checkTcpRoutes, checkTlsRoutes: virtualservices.route.singleweight, 'The weight is assumed "
+    "to be 100 because there is only one route destination')",
+    catalogue=("vs-k-single-weight", "vs-weight-single"),
 )
 def weight_on_single_destination(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
