@@ -85,9 +85,11 @@ def vs(host: str, ns: str = "shop") -> str:
     return VS.format(host=host, ns=ns)
 
 
-def test_a_file_without_services_says_nothing() -> None:
+def test_a_file_without_services_says_nothing_of_hosts_that_may_be_services() -> None:
     assert codes(vs("nowhere")) == []
-    assert codes(vs("httpbin.org")) == []
+    assert codes(vs("nowhere.other.svc.cluster.local")) == []
+    # only a ServiceEntry can define an outside name: the warning stands without Services too
+    assert codes(vs("httpbin.org")) == [("ML906", "warning", HOST)]
 
 
 @pytest.mark.parametrize(
@@ -524,3 +526,42 @@ def test_delegate_conflicts_need_a_visible_host_less_delegate() -> None:
     assert codes(root + leaf) == [("ML919", "warning", "spec.http[0].match")]
     assert codes(root + leaf + MESH_CONFIG) == [("ML915", "error", "spec.http[0].delegate")]
     assert codes(root + leaf.replace("prefix: /b", "prefix: /a/b")) == []
+
+
+# --------------------------------------------------------------------------------------------
+# ML906 in a run without Services or ServiceEntries
+
+
+def _lone(host: str, config: Config | None = None) -> list[tuple[str, str, str]]:
+    text = (
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: a\n"
+        f"  namespace: lone\nspec:\n  hosts: [a]\n  http:\n  - route:\n    - destination:\n"
+        f"        host: {host}\n"
+    )
+    return [c for c in codes(text, config) if c[0] == "ML906"]
+
+
+@pytest.mark.parametrize(
+    ("host", "found"),
+    [
+        ("api.example.com", True),
+        ("payments.billing", True),  # Istio takes `name.ns` as written
+        ("reviews", False),
+        ("reviews.lone", False),  # the VirtualService's own namespace: a Service alias
+        ("reviews.billing.svc", False),
+        ("reviews.billing.svc.cluster.local", False),
+        ("reviews.billing.svc.corp.example", False),  # a cluster host of another domain
+        ('"*.example.com"', False),  # a wildcard is the webhook's business
+    ],
+)
+def test_lone_run_judges_only_hosts_that_cannot_be_services(host: str, found: bool) -> None:
+    assert _lone(host) == ([("ML906", "warning", HOST)] if found else [])
+
+
+def test_lone_run_leaves_external_hosts_alone_and_hints_at_the_fqdn() -> None:
+    external = Config(external_hosts=["*.example.com"])
+    assert _lone("api.example.com", external) == []
+    text = (RULES / "ML906-lone-bad.yaml").read_text()
+    messages = [d.message for d in lint_text(text, Config(), name="x.yaml").findings]
+    assert any("write payments.billing.svc.cluster.local" in m for m in messages)
+    assert not any("subset" in m for m in messages)  # ML901 leaves the subset to ML906

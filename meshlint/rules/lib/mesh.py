@@ -8,6 +8,7 @@ from typing import Any
 
 from meshlint.diagnostics import FieldPath
 from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record
+from meshlint.rules.lib.grammar import check_fqdn, is_ip
 from meshlint.rules.lib.guards import items
 from meshlint.suggest import did_you_mean
 
@@ -46,6 +47,25 @@ def defines_hosts(index: MeshIndex) -> bool:
     """Whether the run holds a Kubernetes Service or a ServiceEntry at all: then ML906 judges
     every destination host it cannot find."""
     return bool(index.by_kind.get("Service") or index.by_kind.get("ServiceEntry"))
+
+
+def never_a_service(index: MeshIndex, canonical: str) -> bool:
+    """Whether a destination host (as :meth:`MeshIndex.canonical` resolves it) can never name a
+    Kubernetes Service: a well-formed dotted name that is no IP address, no cluster host and
+    nothing under `.svc` (``api.example.com``, or a ``name.ns`` whose ``ns`` is no namespace of the run, which
+    Istio takes as written). Only a ServiceEntry can define it."""
+    if "." not in canonical or is_ip(canonical) or check_fqdn(canonical) is not None:
+        return False  # a short name, an IP address, a wildcard or a malformed host (ML423)
+    if index.cluster_namespace(canonical) is not None:
+        return False
+    return not (canonical.endswith(".svc") or ".svc." in canonical)
+
+
+def judges_host(index: MeshIndex, canonical: str) -> bool:
+    """Whether ML906 judges a destination host it cannot find: when the run defines hosts at
+    all, or when the host can never be a Kubernetes Service (then even a run without any
+    Service or ServiceEntry says something about it)."""
+    return defines_hosts(index) or never_a_service(index, canonical)
 
 
 def did_you_mean_service(index: MeshIndex, canonical: str) -> str:

@@ -20,12 +20,12 @@ from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, Workload, label_map, 
 from meshlint.rules import rule
 from meshlint.rules.lib.mesh import (
     AN,
-    defines_hosts,
     destination_rule_host,
     destinations,
     did_you_mean,
     did_you_mean_service,
     items,
+    judges_host,
     literal,
     mesh_bound,
     subsets_of,
@@ -184,7 +184,7 @@ def unknown_subset(vs: Record, index: MeshIndex) -> Iterator[Finding]:
             )
         elif (
             index.has_destination_rules
-            and not defines_hosts(index)  # else ML906 reports the host itself
+            and not judges_host(index, canonical)  # else ML906 reports the host itself
             and not index.is_external(canonical, host)
         ):
             yield Finding(
@@ -337,6 +337,19 @@ def _workloads_behind(index: MeshIndex, host: str) -> tuple[list[Record], list[W
     return services, list(workloads.values())
 
 
+# The labels istiod adds to an endpoint from the Node its pod runs on (the Node's locality
+# labels and its name): istio/istio pilot/pkg/serviceregistry/util/label/label.go, AugmentLabels.
+# It adds each only when the Node's value is not empty.
+NODE_LABELS = frozenset(
+    {
+        "topology.kubernetes.io/region",
+        "topology.kubernetes.io/zone",
+        "topology.istio.io/subzone",
+        "kubernetes.io/hostname",
+    }
+)
+
+
 # --------------------------------------------------------------------------------------------
 @rule(
     "ML903",
@@ -355,6 +368,13 @@ def _workloads_behind(index: MeshIndex, host: str) -> tuple[list[Record], list[W
         Deployment, StatefulSet, DaemonSet, ReplicaSet or Pod it selects, in the Service's
         namespace: the subset's labels are then compared with the pod template labels of
         those workloads. It is a warning, since pods may also come from elsewhere.
+
+        Some labels are not the pod's: istiod gives each endpoint the locality labels of the
+        Node its pod runs on (`topology.kubernetes.io/region`, `topology.kubernetes.io/zone`,
+        `topology.istio.io/subzone`) and the Node's name (`kubernetes.io/hostname`), as
+        istioctl analyze does when it reads the Nodes. The run holds no Nodes, so these
+        labels are left out of the comparison (a subset that selects by nothing else is not
+        checked); an empty value is still compared, since istiod never sets one.
     """,
     bad="""
         apiVersion: v1
@@ -451,7 +471,10 @@ def _workloads_behind(index: MeshIndex, host: str) -> tuple[list[Record], list[W
     """,
     istio="IST0173",
     kiali="KIA0203",
-    source=f"{AN}/destinationrule/subset.go (DestinationRuleSubsetNotSelectPods)",
+    source=f"{AN}/destinationrule/subset.go (DestinationRuleSubsetNotSelectPods; pod labels "
+    "augmented from the pod's Node) and its testdata destinationrule-subsets-with-topology-"
+    "labels.yaml, destinationrule-empty-topology-labels.yaml; istio/istio pilot/pkg/"
+    "serviceregistry/util/label/label.go (AugmentLabels)",
     catalogue=("dr-x-subset-no-pods", "dr-k-subset-labels"),
 )
 def subset_selects_no_pods(dr: Record, index: MeshIndex) -> Iterator[Finding]:
@@ -464,15 +487,24 @@ def subset_selects_no_pods(dr: Record, index: MeshIndex) -> Iterator[Finding]:
     named = ", ".join(w.key for w, _ in pods[:3]) + (", …" if len(pods) > 3 else "")
     for i, subset in items(dr.spec.get("subsets")):
         labels = label_map(subset.get("labels")) if isinstance(subset, dict) else None
-        if not labels or any(selects(labels, pl) for _, pl in pods):
+        if not labels:
             continue
-        if any("{{" in v for v in labels.values()):
+        # Labels istiod gives an endpoint from its pod's Node are not the pod's to carry.
+        own = {k: v for k, v in labels.items() if not (k in NODE_LABELS and v)}
+        if not own or any(selects(own, pl) for _, pl in pods):
             continue
-        wanted = ", ".join(f"{k}={v}" for k, v in labels.items())
+        if any("{{" in v for v in own.values()):
+            continue
+        wanted = ", ".join(f"{k}={v}" for k, v in own.items())
+        note = ""
+        if len(own) < len(labels):
+            note += " (its labels taken from the pods' Nodes are not compared)"
+        if any(k in NODE_LABELS for k in own):
+            note += " (istiod never gives an endpoint an empty topology label)"
         yield Finding(
             ("spec", "subsets", i, "labels"),
-            f"no workload behind Service {services[0].key} carries {wanted}: the subset "
-            f"has no endpoints (workloads of the Service: {named})",
+            f"no workload behind Service {services[0].key} carries {wanted}{note}: the "
+            f"subset has no endpoints (workloads of the Service: {named})",
         )
 
 

@@ -26,6 +26,7 @@ from meshlint.rules.lib.mesh import (
     items,
     literal,
     mesh_bound,
+    never_a_service,
 )
 
 EXTERNAL_HINT = "list it under `external-hosts` (or its namespace under `external-namespaces`)"
@@ -99,6 +100,14 @@ def _export_text(rec: Record) -> str:
     return f"exportTo: {value}"
 
 
+def _fqdn_hint(host: str, index: MeshIndex) -> str:
+    """For a `name.ns` host: how to name the Service `name` of namespace `ns` instead."""
+    parts = host.split(".")
+    if len(parts) != 2:
+        return ""
+    return f" (for the Service {parts[0]} of namespace {parts[1]}, write {host}.svc.{index.domain})"
+
+
 def _resolved(host: str, canonical: str) -> str:
     """A host as written, and what it resolves to when that differs."""
     return f"`{host}`" if host == canonical else f"`{host}` (`{canonical}`)"
@@ -130,7 +139,10 @@ def _resolved(host: str, canonical: str) -> str:
         ServiceEntries at all, it is a warning: the definition may live in another repository;
         list such hosts under the `external-hosts` option (or their namespaces under
         `external-namespaces`) to say so. A file that holds no Service or ServiceEntry gets no
-        finding. When the destination also names a subset, this finding on its host is the one
+        finding for a host that may be a Service of the cluster; a host that can never be one
+        (a dotted name such as `api.example.com` that is no IP address, no cluster host and
+        nothing under `.svc`) is still a warning there, since only a ServiceEntry can define
+        it. When the destination also names a subset, this finding on its host is the one
         that counts: ML901 then says nothing of the subset.
     """,
     bad="""
@@ -215,7 +227,18 @@ def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
                     f"visible from namespace `{ns}` ({_export_text(d)}): no route to it",
                 )
             continue
-        if index.is_external(canonical, host) or not anything:
+        if index.is_external(canonical, host):
+            continue
+        if not anything:
+            if never_a_service(index, canonical):
+                yield Finding(
+                    where,
+                    f"{what} `{host}` cannot be a Kubernetes Service and no ServiceEntry in "
+                    "the linted files defines it: without one the proxy has no cluster for it "
+                    f"and answers 503{_fqdn_hint(host, index)}; if one is applied from "
+                    f"elsewhere, {EXTERNAL_HINT}",
+                    severity=Severity.WARNING,
+                )
             continue
         cluster_ns = index.cluster_namespace(canonical)
         if cluster_ns is not None and index.holds_services_of(cluster_ns, vs):

@@ -142,6 +142,10 @@ def serviceentry_invalid_port(res: Resource) -> Iterator[Finding]:
         "false"), traffic on the port cannot be attributed to this ServiceEntry and may
         collide with other services on the same port. Istio admits it with a warning;
         `istioctl analyze` reports IST0134.
+
+        A ServiceEntry whose `status.addresses` lists addresses (those Istio allocated, as
+        `kubectl get -o yaml` shows them) has addresses, and is not reported, as
+        istioctl analyze does not report it.
     """,
     bad=_HEAD
     + """
@@ -165,13 +169,18 @@ def serviceentry_invalid_port(res: Resource) -> Iterator[Finding]:
     kinds=KINDS,
     istio="IST0134",
     source=f"{_SE} (warning) — 'addresses are required for ports serving TCP (or unset) "
-    "protocol when IP Autoallocation is not enabled'",
+    "protocol when IP Autoallocation is not enabled'; istio/istio pkg/config/analysis/"
+    "analyzers/serviceentry/protocoladdresses.go (addressAllocated: status.addresses) and its "
+    "testdata serviceentry-address-allocated.yaml",
     catalogue=("se-port-tcp-no-address",),
 )
 def serviceentry_tcp_port_without_address(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None or list_of(spec, "addresses"):
         return
+    status = res.data.get("status")
+    if isinstance(status, dict) and list_of(status, "addresses"):
+        return  # Istio allocated addresses and wrote them in the status
     resolution = resolution_of(spec)
     if resolution is None:
         return
