@@ -114,3 +114,12 @@ def test_istio_suppression_annotation_names_the_code(value: str, left: list[str]
     text = DR.format(annotations=annotations)
     found = lint_text(text, Config(select=["ML532", "ML533"]), name="dr.yaml").findings
     assert sorted(d.code for d in found) == left
+
+
+def test_meshlint_rules_text_shows_every_code() -> None:
+    out = CliRunner().invoke(app, ["rules"])
+    assert out.exit_code == 0, out.output
+    lines = {ln.split()[0]: ln for ln in out.output.splitlines() if ln.startswith("ML")}
+    assert lines["ML995"].endswith("[KIA0110, KIA1115, KIA1117]")
+    assert lines["ML532"].endswith("[IST0128]")
+    assert lines["ML968"].endswith("[KIA1105]")

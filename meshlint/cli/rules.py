@@ -33,7 +33,7 @@ def rules_command(
         typer.echo(rules_markdown(), nl=False)
     elif fmt == "text":
         for r in all_rules:
-            anchor = f"  [{r.istio}]" if r.istio else ""
+            anchor = f"  [{', '.join(r.matches)}]" if r.matches else ""
             typer.echo(f"{r.code}  {r.severity.label:<7}  {r.name:<32} {r.summary}{anchor}")
     else:
         raise _fail(f"unknown format {fmt!r}; expected text, json or markdown")
