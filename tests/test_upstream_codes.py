@@ -23,6 +23,7 @@ PAIRS = [
     ("IST0002", "ML518"),  # Deprecated: LEAST_CONN
     ("IST0002", "ML981"),  # Deprecated: a Lightstep provider
     ("IST0101", "ML906"),
+    ("IST0106", "ML312"),  # SchemaValidationError: the webhook's validateWorkloadSelector
     ("IST0109", "ML904"),
     ("IST0128", "ML532"),  # NoServerCertificateVerificationDestinationLevel
     ("IST0129", "ML533"),  # NoServerCertificateVerificationPortLevel

@@ -255,6 +255,7 @@ _SELECTOR_LABELS: tuple[FieldPath, ...] = (("spec", "selector", "matchLabels"),)
     source=f"{_W} (validateWorkloadSelector) — 'empty key is not supported in selector', "
     f"'wildcard is not supported in selector'; {_LABEL_SYNTAX}",
     aliases=("ML304",),
+    istio="IST0106",
 )
 def invalid_selector_label(res: Resource) -> Iterator[Finding]:
     yield from _invalid_labels(res, _SELECTOR_LABELS, selector=True)
