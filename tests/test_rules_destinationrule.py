@@ -347,3 +347,26 @@ def test_distribute_entry_without_targets() -> None:
         ("ML513", "error", 12, 11, f"{base}[0]"),
         ("ML513", "error", 14, 11, f"{base}[1].to"),
     ]
+
+
+def test_server_verification_message_says_why_a_credential_is_not_enough() -> None:
+    text = dr(
+        """
+        host: db.example.com
+        trafficPolicy:
+          tls:
+            mode: SIMPLE
+            credentialName: db-credential
+          portLevelSettings:
+          - port:
+              number: 5432
+            tls:
+              mode: SIMPLE
+        """
+    )
+    found = {d.code: d.message for d in lint(text) if d.code in ("ML532", "ML533")}
+    assert "gives the CA only to a gateway" in found["ML532"]
+    assert found["ML533"].startswith("port 5432 has TLS mode SIMPLE")
+    assert "gateway" not in found["ML533"]
+    selected = text.replace("spec:\n", "spec:\n  workloadSelector:\n    matchLabels: {app: gw}\n")
+    assert [d.code for d in lint(selected) if d.code in ("ML532", "ML533")] == ["ML533"]

@@ -15,7 +15,7 @@ from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.destinationrule import AGENT, KINDS, dr, sections
-from meshlint.rules.lib.guards import mappings
+from meshlint.rules.lib.guards import as_int, as_map, mappings
 from meshlint.rules.lib.traffic import traffic_policies
 
 _CONFIGMAP = "configmap://"
@@ -281,8 +281,8 @@ def _policy_tls(
             tls = pl.get("tls")
             if not isinstance(tls, dict):
                 continue
-            number = pl.get("port", {}).get("number") if isinstance(pl.get("port"), dict) else None
-            port = f"port {number}" if isinstance(number, int) else f"portLevelSettings[{j}]"
+            number = as_int(as_map(pl.get("port")).get("number"))
+            port = f"port {number}" if number is not None else f"portLevelSettings[{j}]"
             yield (*path, "portLevelSettings", j, "tls"), tls, f"{port}{named}"
 
 
@@ -297,20 +297,18 @@ def _no_verification(res: Resource, *, port_level: bool) -> Iterator[Finding]:
         mode = _unverified_mode(tls, selected)
         if mode is None:
             continue
-        hint = (
-            "set caCertificates to the CA that signs the server's certificate"
-            + (
-                ""
-                if selected
-                else " (a credentialName counts only on a gateway's rule, with a "
-                "workloadSelector, or as a configmap:// CA bundle)"
-            )
-            + ", or say insecureSkipVerify: true if skipping verification is meant"
+        given = _nonempty(tls.get("credentialName"))
+        why = (
+            " (its credentialName gives the CA only to a gateway, through a DestinationRule "
+            "with a workloadSelector)"
+            if given
+            else ""
         )
         yield Finding(
             (*path, "mode"),
             f"{where} has TLS mode {mode} but no caCertificates to verify the server of"
-            f"{shown or ' the host'} with: {hint}",
+            f"{shown or ' the host'} with{why}: set caCertificates, or insecureSkipVerify: "
+            "true if skipping verification is meant",
         )
 
 
