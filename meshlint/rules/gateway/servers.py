@@ -200,7 +200,8 @@ def _port_problems(server: dict[str, Any], base: FieldPath) -> Iterator[Finding]
     if is_int(target) and target > 0:
         yield Finding(
             (*base, "port", "targetPort"),
-            "targetPort has no effect on a Gateway (the gateway listens on port.number): remove it",
+            "targetPort is deprecated and has no effect on a Gateway (the gateway listens on "
+            "port.number): remove it",
             key=True,
         )
     if port.get("name") == "":

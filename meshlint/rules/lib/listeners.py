@@ -66,7 +66,7 @@ def sidecar_port_problems(port: dict[str, Any], base: FieldPath) -> Iterator[Fin
     if is_int(target) and target > 0:
         yield Finding(
             (*base, "targetPort"),
-            "targetPort has no effect on a Sidecar listener: remove it (for ingress, use "
-            "defaultEndpoint to pick the application port)",
+            "targetPort is deprecated and has no effect on a Sidecar listener: remove it (for "
+            "ingress, use defaultEndpoint to pick the application port)",
             key=True,
         )
