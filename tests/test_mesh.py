@@ -56,11 +56,21 @@ def reference_only(found: list[tuple[str, str, str, int, int, str]]) -> list[tup
 
 
 def test_conflicting_mesh_virtual_services_name_the_first() -> None:
-    result = lint_paths([str(RULES / "ML904-bad.yaml")], Config())
-    [d] = result.findings
+    result = lint_paths([str(RULES / "ML904-bad.yaml")], Config(ignore=["ML902", "ML906"]))
+    d = result.findings[0]
     assert d.resource == "VirtualService/catalog/details-timeouts"
     assert "VirtualService/catalog/details" in d.message
-    assert "ML904-bad.yaml:15" in d.message
+    assert "ML904-bad.yaml:16" in d.message
+    assert "every namespace sees both" in d.message
+    by_resource = {f.resource: f for f in result.findings}
+    private = by_resource["VirtualService/web/checkout-local"]
+    assert "VirtualService/web/checkout " in private.message
+    assert "namespace `web` sees both" in private.message
+    shared = by_resource["VirtualService/team6/status"]
+    assert "VirtualService/team5/status" in shared.message and "`ops`" in shared.message
+    overlap = by_resource["VirtualService/bar/productpage-d"]
+    assert overlap.severity.label == "warning"
+    assert "overlaps host `*.productpage.d` of VirtualService/foo/productpage-d" in overlap.message
 
 
 SPLIT = RULES / "split.run"  # a Service, a DestinationRule and a VirtualService, one a file
@@ -711,3 +721,20 @@ def test_misspelt_subsets_and_destination_rule_hosts_get_a_suggestion() -> None:
     far = DR.format(name="r", host="ratings")
     [d] = [d for d in lint_text(SERVICE + "---\n" + far).findings if d.code == "ML905"]
     assert "did you mean" not in d.message
+
+
+def test_many_copies_of_one_host_each_name_the_first() -> None:
+    # Grouped by host: every copy meets the first, whatever mix of scopes
+    base = VS.replace("subset: v2", "subset: v1").format(host="reviews")
+    docs = []
+    for i in range(600):
+        doc = base.replace("name: reviews\n", f"name: reviews-{i}\n", 1)
+        if i % 3 == 1:
+            doc = doc.replace("spec:\n", "spec:\n  exportTo: ['.']\n", 1)
+        elif i % 3 == 2:
+            doc = doc.replace("spec:\n", "spec:\n  exportTo: [shop, web]\n", 1)
+        docs.append(doc)
+    result = lint_text("---\n".join(docs), Config(), name="mesh.yaml")
+    found = [d for d in result.findings if d.code == "ML904"]
+    assert len(found) == 599
+    assert all("VirtualService/shop/reviews-0 " in d.message for d in found)
