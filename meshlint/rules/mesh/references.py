@@ -489,7 +489,7 @@ class _HostClash(NamedTuple):
     """A host of a mesh-bound VirtualService that an older one claims too, where some
     namespace sees both."""
 
-    index: int  # in `hosts`
+    at: int  # index in `hosts`
     written: str
     other: Record
     seen_from: str  # a namespace that sees both, or "every namespace"
@@ -690,7 +690,7 @@ def conflicting_virtualservice_hosts(vs: Record, index: MeshIndex) -> Iterator[F
         if clash.overlap:
             theirs = _overlapping_host(other, clash.written, index, vs)
             yield Finding(
-                ("spec", "hosts", clash.index),
+                ("spec", "hosts", clash.at),
                 f"host `{clash.written}` overlaps host `{theirs}` of {other.key} "
                 f"({other.where}), also bound to the mesh; {clash.seen_from} sees both: "
                 "Istio reports the two as conflicting; give each namespace one "
@@ -699,7 +699,7 @@ def conflicting_virtualservice_hosts(vs: Record, index: MeshIndex) -> Iterator[F
             )
             continue
         yield Finding(
-            ("spec", "hosts", clash.index),
+            ("spec", "hosts", clash.at),
             f"host `{clash.written}` is also claimed by {other.key} ({other.where}), bound to "
             f"the mesh as well, and {clash.seen_from} sees both: Istio applies only one of "
             "them to sidecars there; merge them",
