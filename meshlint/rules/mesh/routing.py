@@ -99,6 +99,24 @@ def _export_text(rec: Record) -> str:
     return f"exportTo: {value}"
 
 
+def _used_in(vs: Record) -> list[str]:
+    """The namespaces whose proxies use a VirtualService: those its `exportTo` names (`.` is
+    its own), or its own namespace when it is exported everywhere (or to none)."""
+    scope = export_scope(vs.spec.get("exportTo"), vs.effective_namespace)
+    return sorted(scope) if scope else [vs.effective_namespace]
+
+
+def _namespaces_text(names: list[str]) -> str:
+    shown = ", ".join(f"`{n}`" for n in names[:5]) + (", …" if len(names) > 5 else "")
+    return f"namespace {shown}" if len(names) == 1 else f"namespaces {shown}"
+
+
+def _exported_text(vs: Record, blind: list[str]) -> str:
+    if blind == [vs.effective_namespace]:
+        return ""
+    return ", where the VirtualService is exported"
+
+
 def _resolved(host: str, canonical: str) -> str:
     """A host as written, and what it resolves to when that differs."""
     return f"`{host}`" if host == canonical else f"`{host}` (`{canonical}`)"
@@ -115,14 +133,18 @@ def _resolved(host: str, canonical: str) -> str:
     rationale="""
         A route destination (or a mirror) must be a host the mesh knows: a Kubernetes Service
         or a ServiceEntry host (exactly, or covered by a ServiceEntry wildcard such as
-        `*.example.com`), visible from the VirtualService's namespace. Otherwise istiod builds
-        no cluster for it and Envoy answers every such request with 503 (`NC`, cluster not
-        found); a mirror silently sends nothing. Short names resolve in the VirtualService's
-        namespace; `name.ns` and `name.ns.svc` name the Service `name` of namespace `ns`.
+        `*.example.com`), visible from every namespace whose proxies use the VirtualService.
+        Otherwise istiod builds no cluster for it there and Envoy answers every such request
+        with 503 (`NC`, cluster not found); a mirror silently sends nothing. Short names
+        resolve in the VirtualService's namespace; `name.ns` and `name.ns.svc` name the
+        Service `name` of namespace `ns` here (ML989 says that istiod reads them literally).
 
-        A definition that exists but is not exported to the VirtualService's namespace (a
-        ServiceEntry's `exportTo`, a Service's `networking.istio.io/exportTo` annotation) is
-        an error that names the `exportTo`.
+        The namespaces that use a VirtualService are those its `exportTo` names (`.` for its
+        own), or its own namespace when it is exported everywhere. A definition that exists
+        but is not exported to one of them (a ServiceEntry's `exportTo`, a Service's
+        `networking.istio.io/exportTo` annotation) is an error that names the `exportTo`.
+        Istio's analyzer is content when one of the namespaces sees the host; meshlint asks
+        it of each, since the sidecars of each build their own routes.
 
         A run is seldom the whole cluster, so the verdict depends on what it holds. For a
         cluster host (`name.ns.svc.cluster.local`) it is an error when the run holds Services
@@ -188,13 +210,15 @@ def _resolved(host: str, canonical: str) -> str:
     istio="IST0101",
     kiali="KIA1101",
     source=f"{AN}/virtualservice/destinationhosts.go (ReferencedResourceNotFound, reftype "
-    f"'host' and 'mirror host'), {AN}/util/service_lookup.go (GetDestinationHost); "
-    f"{KIALI}/virtualservices/no_host_checker.go",
+    f"'host' and 'mirror host'), {AN}/util/service_lookup.go (GetDestinationHost: the "
+    "VirtualService's exportTo; testdata/virtualservice_destinationhosts.yaml "
+    f"hello-export-to-bogus); {KIALI}/virtualservices/no_host_checker.go",
     catalogue=("vs-x-host-unknown", "vs-x-mirror-host-unknown", "vs-k-host-unknown"),
 )
 def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     anything = _defines_anything(index)
     ns = vs.effective_namespace
+    used_in = _used_in(vs)
     for path, dest in destinations(vs.spec):
         host = dest.get("host")
         if not literal(host):
@@ -207,12 +231,14 @@ def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
         canonical = index.canonical(host, ns)
         defs = index.definitions(canonical)
         if defs:
-            if not any(index.visible(d, ns) for d in defs):
+            blind = [n for n in used_in if not any(index.visible(d, n) for d in defs)]
+            if blind:
                 d = defs[0]
                 yield Finding(
                     where,
                     f"{what} `{host}` is defined by {d.key} ({d.where}), which is not "
-                    f"visible from namespace `{ns}` ({_export_text(d)}): no route to it",
+                    f"visible from {_namespaces_text(blind)} ({_export_text(d)})"
+                    f"{_exported_text(vs, blind)}: no route to it there",
                 )
             continue
         if index.is_external(canonical, host) or not anything:
