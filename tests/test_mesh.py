@@ -77,8 +77,9 @@ SPLIT = RULES / "split.run"  # a Service, a DestinationRule and a VirtualService
 
 
 def test_each_file_alone_knows_less() -> None:
-    # The VirtualService alone: no DestinationRule and no Service in the run, nothing to say.
-    assert lint(SPLIT / "virtualservice.yaml") == []
+    # The VirtualService alone: no DestinationRule and no Service in the run, nothing to say
+    # but that istiod reads the mirror host `cart.checkout` literally.
+    assert [f[0] for f in lint(SPLIT / "virtualservice.yaml")] == ["ML989"]
     # With the DestinationRule but not the Service: the subset still does not exist.
     found = lint(SPLIT / "virtualservice.yaml", SPLIT / "destinationrule.yaml")
     assert [f[:2] for f in reference_only(found)] == [("ML901", "error")]

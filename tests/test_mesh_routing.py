@@ -94,8 +94,9 @@ def test_a_file_without_services_says_nothing() -> None:
     ("host", "ns", "expected"),
     [
         ("reviews", "shop", []),
-        ("reviews.shop", "web", []),
-        ("reviews.shop.svc", "web", []),
+        # read as the Service by the other rules; istiod takes them as written (ML989)
+        ("reviews.shop", "web", [("ML989", "error", HOST)]),
+        ("reviews.shop.svc", "web", [("ML989", "error", HOST)]),
         ("reviews.shop.svc.cluster.local", "web", []),
         ("ratings", "shop", [("ML906", "error", HOST)]),
         ("reviews", "web", [("ML906", "warning", HOST)]),  # nothing of `web` is linted
@@ -110,10 +111,11 @@ def test_host_resolution_and_severity(host: str, ns: str, expected: list[object]
 def test_service_export_to_annotation() -> None:
     private = svc("  annotations:\n    networking.istio.io/exportTo: '.'\n")
     assert codes(private + "---\n" + vs("reviews", "shop")) == []
-    [(code, severity, _)] = codes(private + "---\n" + vs("reviews.shop", "web"))
+    text = private + "---\n" + vs("reviews.shop.svc.cluster.local", "web")
+    [(code, severity, _)] = codes(text)
     assert (code, severity) == ("ML906", "error")
     shared = svc("  annotations:\n    networking.istio.io/exportTo: '., web'\n")
-    assert codes(shared + "---\n" + vs("reviews.shop", "web")) == []
+    assert codes(shared + "---\n" + vs("reviews.shop.svc.cluster.local", "web")) == []
 
 
 def test_service_entry_wildcard_and_export_to() -> None:
@@ -138,7 +140,13 @@ spec:
 
 
 def test_external_hosts_and_namespaces_from_config() -> None:
-    text = svc() + "---\n" + vs("ratings", "shop") + "---\n" + vs("billing.pay.svc", "pay")
+    text = (
+        svc()
+        + "---\n"
+        + vs("ratings", "shop")
+        + "---\n"
+        + vs("billing.pay.svc.cluster.local", "pay")
+    )
     assert [c[1] for c in codes(text)] == ["error", "warning"]
     config = Config(external_hosts=["ratings.shop.svc.cluster.local"])
     assert [c[1] for c in codes(text, config)] == ["warning"]
@@ -524,3 +532,33 @@ def test_delegate_conflicts_need_a_visible_host_less_delegate() -> None:
     assert codes(root + leaf) == [("ML919", "warning", "spec.http[0].match")]
     assert codes(root + leaf + MESH_CONFIG) == [("ML915", "error", "spec.http[0].delegate")]
     assert codes(root + leaf.replace("prefix: /b", "prefix: /a/b")) == []
+
+
+# --------------------------------------------------------------------------------------------
+# ML989: hosts with a dot are taken as written
+
+
+def test_dotted_hosts_are_fixed_to_the_full_name() -> None:
+    import re
+
+    from meshlint import rules
+    from meshlint.fix import fix_text
+
+    ml989 = rules.get("ML989")
+    assert ml989 is not None and ml989.fixable
+    fixed = fix_text(ml989.bad, "bad.yaml", Config(select=["ML989"])).new
+    assert re.sub(r"  # expect: .*", "", fixed) == ml989.good
+    bad = (FIXTURES / "rules" / "mesh" / "ML989-bad.yaml").read_text(encoding="utf-8")
+    result = fix_text(bad, "ML989-bad.yaml", Config(select=["ML989"]))
+    assert len(result.fixed) == 5 and not result.problems
+    assert "host: reviews.shop.svc.cluster.local  # expect" in result.new
+    assert 'host: "*.shop.svc.cluster.local"  # expect' in result.new
+    again = lint_text(result.new, Config(select=["ML989"]), name="fixed.yaml")
+    assert again.findings == []
+
+
+def test_a_dotted_host_is_the_only_finding_on_it() -> None:
+    # The other rules read `reviews.shop` as the Service it was meant for: no ML906 besides.
+    bad = (FIXTURES / "rules" / "mesh" / "ML989-bad.yaml").read_text(encoding="utf-8")
+    found = lint_text(bad, Config(), name="mesh.yaml").findings
+    assert {d.code for d in found} == {"ML989"}

@@ -127,9 +127,11 @@ class MeshIndex:
 
     Host names are resolved as Istio resolves them, in the namespace of the resource that
     writes them: a name without a dot is ``name.<namespace>.svc.<cluster domain>``; anything
-    else is taken as written. A Service is also known as ``name.ns`` and ``name.ns.svc``, so a
-    host written that way is recognised as the Service it names; so is any ``name.ns`` whose
-    ``ns`` is a namespace of the run (:meth:`canonical`).
+    else is taken as written (:meth:`resolve`). A Service is also known as ``name.ns`` and
+    ``name.ns.svc``, so a host written that way is recognised as the Service it was meant to
+    name; so is any ``name.ns`` whose ``ns`` is a namespace of the run, unless a ServiceEntry
+    has that host (:meth:`canonical`). istiod itself does not expand them: ML989 reports them,
+    and the translation uses :meth:`resolve`.
     """
 
     def __init__(
@@ -285,6 +287,8 @@ class MeshIndex:
         found = self._aliases.get(resolved)
         if found is not None:
             return found
+        if resolved in self.services:
+            return resolved  # a ServiceEntry host, written `name.ns`: istiod finds it as written
         parts = resolved.split(".")
         if (len(parts) == 2 or (len(parts) == 3 and parts[2] == "svc")) and (
             parts[1] in self._all_namespaces

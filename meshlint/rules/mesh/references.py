@@ -54,7 +54,8 @@ from meshlint.rules.lib.mesh import (
         Traffic routed to a subset nobody declares has no cluster to go to: Envoy answers 503
         `NR`/"no healthy upstream" for every such request. Host names are resolved in the
         namespace of each resource (`reviews` in namespace `shop` is
-        `reviews.shop.svc.cluster.local`, and so are `reviews.shop` and `reviews.shop.svc`);
+        `reviews.shop.svc.cluster.local`; `reviews.shop` and `reviews.shop.svc` are read as
+        that Service too, and ML989 says that istiod does not);
         DestinationRules with a wildcard host that covers the destination count too.
 
         The rule compares what was linted together. When DestinationRules for the host are in

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from meshlint.diagnostics import FieldPath, Finding, Severity
+from meshlint.diagnostics import FieldPath, Finding, Replacement, Severity
 from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, export_scope, wildcard_keys
 from meshlint.rules import rule
 from meshlint.rules.lib.grammar import (
@@ -267,6 +267,121 @@ def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
                 f"answers 503; if one is applied from elsewhere, {EXTERNAL_HINT}",
                 severity=Severity.WARNING,
             )
+
+
+# --------------------------------------------------------------------------------------------
+@rule(
+    "ML989",
+    "dotted-short-host",
+    Severity.ERROR,
+    scope="mesh",
+    kinds={"VirtualService", "DestinationRule"},
+    summary="A destination or DestinationRule host is written `name.namespace` (or "
+    "`name.namespace.svc`), which istiod does not expand to the Service.",
+    rationale="""
+        istiod completes a host only when it has no dot: `reviews` in namespace `shop` is
+        `reviews.shop.svc.cluster.local`. Any name with a dot is taken as written, so
+        `reviews.shop` and `reviews.shop.svc` are hosts of their own, which no Service has:
+        a route or mirror to them has no cluster (Envoy answers 503, `NC`), and a
+        DestinationRule for them applies to nothing, its traffic policy and subsets included.
+        Kubernetes DNS search paths resolve such names inside a pod, which is why they look
+        right; Istio's routing never sees them as the Service.
+
+        Reported where the namespace part names a namespace of the run (`name.ns` for another
+        `ns` is left to the rules on unknown hosts), unless a ServiceEntry defines the host as
+        written. It is an error on a route or mirror destination and a warning on a
+        DestinationRule host (whose policy is lost silently rather than its traffic). The fix
+        writes the full name, `name.ns.svc.<cluster domain>`. The other rules
+        read such a host as the Service it was meant for, so that this finding is the one that
+        says what is wrong.
+    """,
+    bad="""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          selector:
+            app: reviews
+          ports:
+          - name: http
+            port: 9080
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: web
+        spec:
+          hosts:
+          - reviews.shop.svc.cluster.local
+          http:
+          - route:
+            - destination:
+                host: reviews.shop  # expect: ML989@15 spec.http[0].route[0].destination.host
+    """,
+    good="""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          selector:
+            app: reviews
+          ports:
+          - name: http
+            port: 9080
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: web
+        spec:
+          hosts:
+          - reviews.shop.svc.cluster.local
+          http:
+          - route:
+            - destination:
+                host: reviews.shop.svc.cluster.local
+    """,
+    istio="IST0101",
+    source=f"{PILOT}/config.go (ResolveShortnameToFQDN: only a host without a dot gets the "
+    f"namespace and domain); {AN}/util/hosts.go (ConvertHostToFQDN), "
+    f"{AN}/virtualservice/destinationhosts.go (such a host is ReferencedResourceNotFound)",
+    catalogue=("vs-dest-twolabel", "dr-host-twolabel"),
+    fixable=True,
+)
+def dotted_short_host(rec: Record, index: MeshIndex) -> Iterator[Finding]:
+    ns = rec.effective_namespace
+    if rec.kind == "DestinationRule":
+        fields: list[tuple[FieldPath, Any]] = [(("spec", "host"), rec.spec.get("host"))]
+        what = "DestinationRule host"
+    else:
+        fields = [((*path, "host"), dest.get("host")) for path, dest in destinations(rec.spec)]
+        what = "host"
+    for path, host in fields:
+        if not literal(host):
+            continue
+        assert isinstance(host, str)
+        as_read = index.resolve(host, ns)
+        meant = index.canonical(host, ns)
+        if meant == as_read or any(d.kind == "ServiceEntry" for d in index.definitions(as_read)):
+            continue
+        effect = (
+            "the rule applies to nothing"
+            if rec.kind == "DestinationRule"
+            else "requests routed to it fail with 503"
+        )
+        yield Finding(
+            path,
+            f"{what} `{host}` has a dot, so istiod takes it as written rather than as "
+            f"`{meant}`: no Service has that name and {effect}; write `{meant}`",
+            fix=Replacement("host", meant),
+            severity=Severity.WARNING if rec.kind == "DestinationRule" else None,
+        )
 
 
 # --------------------------------------------------------------------------------------------
