@@ -503,3 +503,33 @@ def test_a_field_the_proxy_lacks_is_reported_for_the_proxy_only(tmp_path: Path) 
         "not translated: `spec.trafficPolicy.loadBalancer.warmupDurationSecs`, because the proxy "
         "has no slow start"
     ]
+
+
+def test_a_subset_of_a_destination_rule_written_name_ns_has_no_cluster(tmp_path: Path) -> None:
+    # The DestinationRule for `reviews.bookshop` applies to no Service, so the subsets the
+    # routes name are declared by none: no endpoints, and the translation says so at each.
+    mesh = tmp_path / "mesh"
+    shutil.copytree(EXAMPLES, mesh)
+    routing = mesh / "30-routing.yaml"
+    text = routing.read_text(encoding="utf-8")
+    text = text.replace("spec:\n  host: reviews\n", "spec:\n  host: reviews.bookshop\n")
+    routing.write_text(text, encoding="utf-8")
+    code, out, err = run(
+        "route", "GET", "http://reviews:9080/reviews/1", str(mesh), "--no-config",
+        "--for", "bookshop/productpage-v1", "-H", "end-user: jason",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "outbound|9080|v3|reviews.bookshop.svc.cluster.local" in out
+    assert "endpoints: none (503)" in out and "Deployment bookshop/reviews-v3" not in out
+    result = lint_files([str(p) for p in sorted(mesh.glob("*.yaml"))], Config())
+    index = MeshIndex(
+        result.records, namespaces=result.namespaces, settings=Config().mesh_settings()
+    )
+    plan, notes = build(
+        index, Request(workload=("bookshop", "productpage-v1"), require_certs=False)
+    )
+    assert plan.clusters["outbound|9080|v3|reviews.bookshop.svc.cluster.local"].endpoints == []
+    assert (
+        sorted(n.code for n in notes if "is declared by no DestinationRule" in n.finding.message)
+        == ["ML002"] * 3
+    )

@@ -1262,6 +1262,20 @@ class Builder:
         referrer: tuple[Record, FieldPath] | None,
     ) -> None:
         labels = self._subset_labels(dr, subset)
+        if subset and not self._declares(dr, subset):
+            cluster.endpoints = []
+            cluster.endpoints_origin = "none: no DestinationRule for the host declares the subset"
+            if referrer is not None:
+                rec, path = referrer
+                self.note(
+                    rec,
+                    (*path[:-1], "subset") if path and path[-1] == "host" else path,
+                    f"subset `{subset}` of `{cluster.host}` is declared by no DestinationRule "
+                    "that applies to the host: istiod builds no cluster for it and requests "
+                    "to it get 503",
+                    "ML002",
+                )
+            return
         table = self.request.endpoints
         listed = [] if table is None else self._listed(table, cluster)
         if listed:
@@ -1372,6 +1386,13 @@ class Builder:
             self._consume(se, ("spec", "resolution"))
         cluster.endpoints = [e for e in found if _has(e.labels, labels)]
         cluster.endpoints_origin = f"{se.key} ({se.where})"
+
+    @staticmethod
+    def _declares(dr: Record | None, subset: str) -> bool:
+        return dr is not None and any(
+            isinstance(s, dict) and s.get("name") == subset
+            for _, s in _items(dr.spec.get("subsets"))
+        )
 
     @staticmethod
     def _subset_labels(dr: Record | None, subset: str) -> dict[str, str]:
