@@ -506,7 +506,7 @@ def _mesh_hosts(vs: Record, index: MeshIndex) -> Iterator[tuple[int, str, str]]:
             continue
         assert isinstance(host, str)
         resolved = index.resolve(host, vs.effective_namespace)
-        if resolved not in seen:  # the same host twice in one resource is ML3xx's business
+        if resolved not in seen:  # the same host twice in one resource: another rule's
             seen.add(resolved)
             yield i, host, resolved
 
