@@ -435,7 +435,7 @@ def test_jobs_give_the_same_mesh_findings_in_the_same_order(tmp_path: Path) -> N
     two = lint_in_workers(files, Config(), 2)
     assert [d.to_json() for d in two.findings] == [d.to_json() for d in one.findings]
     codes = [d.code for d in one.findings]
-    assert codes.count("ML901") == 40 + 3
+    assert codes.count("ML901") == 40 + 4
     assert "ML904" in codes and "ML903" in codes and "ML902" in codes
     # the parent read the text of the files with mesh findings: code frames have it
     assert all(two.source(d.file) is not None for d in two.findings)

@@ -37,7 +37,9 @@ from meshlint.rules.lib.mesh import (
     items,
     literal,
     mesh_bound,
+    namespaces_text,
     subsets_of,
+    used_in,
 )
 
 
@@ -56,7 +58,10 @@ from meshlint.rules.lib.mesh import (
         namespace of each resource (`reviews` in namespace `shop` is
         `reviews.shop.svc.cluster.local`; `reviews.shop` and `reviews.shop.svc` are read as
         that Service too, and ML989 says that istiod does not);
-        DestinationRules with a wildcard host that covers the destination count too.
+        DestinationRules with a wildcard host that covers the destination count too. For a
+        VirtualService bound to the mesh, the declaring DestinationRule must be visible (its
+        `exportTo`) from every namespace whose sidecars use the VirtualService: those its
+        `exportTo` names, or its own namespace when it is exported everywhere.
 
         The rule compares what was linted together. When DestinationRules for the host are in
         the run and none declares the subset, or when the run holds none for a host it defines
@@ -155,6 +160,7 @@ from meshlint.rules.lib.mesh import (
 )
 def unknown_subset(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     ns = vs.effective_namespace
+    where_used = used_in(vs)
     for path, dest in destinations(vs.spec):
         subset, host = dest.get("subset"), dest.get("host")
         if not literal(subset) or not literal(host):
@@ -165,17 +171,17 @@ def unknown_subset(vs: Record, index: MeshIndex) -> Iterator[Finding]:
         where = (*path, "subset")
         if drs:
             declaring = [dr for dr in drs if subset in subsets_of(dr)]
-            if any(index.visible(dr, ns) for dr in declaring) or (
-                declaring and not mesh_bound(vs.spec)
-            ):
+            blind = [n for n in where_used if not any(index.visible(d, n) for d in declaring)]
+            if declaring and (not blind or not mesh_bound(vs.spec)):
                 continue  # (a gateway's proxy sees what its own namespace sees)
             if declaring:
                 dr = declaring[0]
+                used = "" if blind == [ns] else ", where the VirtualService is exported"
                 yield Finding(
                     where,
                     f"subset `{subset}` of host `{host}` is declared by {dr.key} "
-                    f"({dr.where}), but its `exportTo` hides it from namespace `{ns}`: "
-                    "sidecars there do not have the subset",
+                    f"({dr.where}), but its `exportTo` hides it from {namespaces_text(blind)}"
+                    f"{used}: sidecars there do not have the subset",
                 )
                 continue
             declared = sorted({s for dr in drs for s in subsets_of(dr)})

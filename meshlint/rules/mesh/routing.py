@@ -26,6 +26,8 @@ from meshlint.rules.lib.mesh import (
     items,
     literal,
     mesh_bound,
+    namespaces_text,
+    used_in,
 )
 
 EXTERNAL_HINT = "list it under `external-hosts` (or its namespace under `external-namespaces`)"
@@ -97,18 +99,6 @@ def _export_text(rec: Record) -> str:
     if isinstance(value, list):
         return "exportTo: [" + ", ".join(str(v) for v in value) + "]"
     return f"exportTo: {value}"
-
-
-def _used_in(vs: Record) -> list[str]:
-    """The namespaces whose proxies use a VirtualService: those its `exportTo` names (`.` is
-    its own), or its own namespace when it is exported everywhere (or to none)."""
-    scope = export_scope(vs.spec.get("exportTo"), vs.effective_namespace)
-    return sorted(scope) if scope else [vs.effective_namespace]
-
-
-def _namespaces_text(names: list[str]) -> str:
-    shown = ", ".join(f"`{n}`" for n in names[:5]) + (", …" if len(names) > 5 else "")
-    return f"namespace {shown}" if len(names) == 1 else f"namespaces {shown}"
 
 
 def _exported_text(vs: Record, blind: list[str]) -> str:
@@ -218,7 +208,7 @@ def _resolved(host: str, canonical: str) -> str:
 def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     anything = _defines_anything(index)
     ns = vs.effective_namespace
-    used_in = _used_in(vs)
+    where_used = used_in(vs)
     for path, dest in destinations(vs.spec):
         host = dest.get("host")
         if not literal(host):
@@ -231,13 +221,13 @@ def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
         canonical = index.canonical(host, ns)
         defs = index.definitions(canonical)
         if defs:
-            blind = [n for n in used_in if not any(index.visible(d, n) for d in defs)]
+            blind = [n for n in where_used if not any(index.visible(d, n) for d in defs)]
             if blind:
                 d = defs[0]
                 yield Finding(
                     where,
                     f"{what} `{host}` is defined by {d.key} ({d.where}), which is not "
-                    f"visible from {_namespaces_text(blind)} ({_export_text(d)})"
+                    f"visible from {namespaces_text(blind)} ({_export_text(d)})"
                     f"{_exported_text(vs, blind)}: no route to it there",
                 )
             continue
