@@ -46,6 +46,8 @@ class MeshSettings:
     external_namespaces: tuple[str, ...] = ()
     # MeshConfig extension provider names, when Istio's ConfigMap is not in the run.
     extension_providers: tuple[str, ...] = ()
+    # MeshConfig enableAutoMtls, when Istio's ConfigMap is not in the run (None: Istio's default)
+    enable_auto_mtls: bool | None = None
     trust_domain: str = "cluster.local"
 
 
@@ -374,6 +376,19 @@ class MeshIndex:
                 smallest = found
         assert smallest is not None
         return [(rec, labels) for rec, labels in smallest if selects(selector, labels)]
+
+    def auto_mtls(self) -> tuple[bool, str | None]:
+        """Whether auto-mTLS is on, and what says so: Istio's ConfigMap in the run (its
+        `enableAutoMtls`, on when it sets none), else the `enable-auto-mtls` option; None
+        for Istio's default, on."""
+        config = self.mesh_config
+        if self.mesh_config_record is not None and isinstance(config, dict):
+            value = config.get("enableAutoMtls")
+            where = f"{self.mesh_config_record.key}, {self.mesh_config_record.where}"
+            return (value if isinstance(value, bool) else True), where
+        if self.settings.enable_auto_mtls is not None:
+            return self.settings.enable_auto_mtls, "the `enable-auto-mtls` option"
+        return True, None
 
     # ---------------------------------------------------------------------------------------
     # outside the run: what the configuration says exists elsewhere

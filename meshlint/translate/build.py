@@ -1441,7 +1441,7 @@ class Builder:
                 origin,
             )
         # auto-mTLS: to the endpoints that say they have a sidecar
-        if self.mesh_config.get("enableAutoMtls") is False:
+        if not self.index.auto_mtls()[0]:
             return None
         if svc is None or (
             not svc.kubernetes and svc.record.spec.get("location") != "MESH_INTERNAL"

@@ -38,10 +38,9 @@ PLAIN_OR_SIMPLE = ("DISABLE", "SIMPLE")
 
 
 def _auto_mtls_disabled(index: MeshIndex) -> bool:
-    """Whether Istio's mesh config, held by the run, turns auto-mTLS off (it is on by default,
-    and on when the run does not hold the config)."""
-    config = index.mesh_config
-    return isinstance(config, dict) and config.get("enableAutoMtls") is False
+    """Whether Istio's mesh config, held by the run, or else the `enable-auto-mtls` option,
+    turns auto-mTLS off (it is on by default)."""
+    return not index.auto_mtls()[0]
 
 
 def _mesh_wide_host(index: MeshIndex, host: Any) -> bool:
@@ -561,9 +560,10 @@ def _with_mesh_config(text: str) -> str:
         workload still accepts plaintext, which is seldom what a mesh-wide mTLS rule intends.
         Add the PeerAuthentication with `STRICT` (or `PERMISSIVE`, to say so).
 
-        Checked only when the run holds Istio's mesh ConfigMap (`istio` in the root
-        namespace) and it turns auto-mTLS off. Kiali calls this an error; it is a warning
-        here, since connections do work.
+        Checked only when auto-mTLS is known to be off: Istio's mesh ConfigMap (`istio` in
+        the root namespace) in the run turns it off, or, without it, the `enable-auto-mtls:
+        false` option says so. Kiali calls this an error; it is a warning here, since
+        connections do work.
     """,
     bad=_with_mesh_config(
         """
@@ -638,8 +638,9 @@ def mesh_mtls_destinationrule_without_peerauthentication(
         (without selector) nor the mesh-wide one sets a mode, its workloads stay PERMISSIVE
         and keep accepting plaintext. Add a PeerAuthentication to the namespace.
 
-        Checked only when the run holds Istio's mesh ConfigMap and it turns auto-mTLS off.
-        Kiali calls this an error; it is a warning here, since connections do work.
+        Checked only when auto-mTLS is known to be off (the mesh ConfigMap of the run, or
+        the `enable-auto-mtls: false` option). Kiali calls this an error; it is a warning
+        here, since connections do work.
     """,
     bad=_with_mesh_config(
         """
@@ -718,7 +719,8 @@ def _mutual(drs: list[Record], modes: tuple[str, ...] = ("ISTIO_MUTUAL",)) -> Re
         inside the mesh fail unless a mesh-wide DestinationRule (`*.local`) sets
         `tls.mode: ISTIO_MUTUAL`.
 
-        Checked only when the run holds Istio's mesh ConfigMap and it turns auto-mTLS off.
+        Checked only when auto-mTLS is known to be off (the mesh ConfigMap of the run, or
+        the `enable-auto-mtls: false` option).
     """,
     bad=_with_mesh_config(
         """
@@ -787,7 +789,8 @@ def mesh_strict_without_mtls_destinationrule(pa: Record, index: MeshIndex) -> It
         `*.<ns>.svc.cluster.local` or the mesh-wide one (`*.local`) sets
         `tls.mode: ISTIO_MUTUAL`.
 
-        Checked only when the run holds Istio's mesh ConfigMap and it turns auto-mTLS off.
+        Checked only when auto-mTLS is known to be off (the mesh ConfigMap of the run, or
+        the `enable-auto-mtls: false` option).
     """,
     bad=_with_mesh_config(
         """
@@ -1588,8 +1591,8 @@ def _plaintext_to(index: MeshIndex, host: str, dr: Record | None) -> str | None:
         return f"{dr.key} ({dr.where}) sets `tls.mode: DISABLE` for `{host}`"
     if not _auto_mtls_disabled(index):
         return None
-    config = index.mesh_config_record
-    where = f" ({config.key}, {config.where})" if config is not None else ""
+    said_by = index.auto_mtls()[1]
+    where = f" ({said_by})" if said_by else ""
     rule_text = (
         f"{dr.key} sets no mutual mode"
         if dr is not None
@@ -1703,8 +1706,9 @@ def _disabled_for(index: MeshIndex, ap: Record) -> str | None:
         or when it accepts plaintext (PERMISSIVE, Istio's default) and every Service of it is
         sent plaintext: the DestinationRule sidecars use for the Service (the one for its host,
         else the most specific wildcard: namespace-wide, then mesh-wide) sets
-        `tls.mode: DISABLE`, or auto-mTLS is off (MeshConfig `enableAutoMtls: false`) and that
-        rule, if any, sets no mutual mode. A workload that requires mTLS (STRICT) gets none
+        `tls.mode: DISABLE`, or auto-mTLS is off (MeshConfig `enableAutoMtls: false` in the
+        mesh ConfigMap of the run, or the `enable-auto-mtls: false` option) and that rule, if
+        any, sets no mutual mode. A workload that requires mTLS (STRICT) gets none
         but mTLS, so the policy is fine there (a client sending plaintext fails instead, which
         ML930 reports).
 
