@@ -18,6 +18,7 @@ schema-locations: ["schemas/{kind}-{version}.json"]
 external-hosts: ["*.payments.svc.cluster.local", "api.example.com"]
 external-namespaces: [istio-system, "shared-*"]
 extension-providers: [otel, zipkin]
+enable-auto-mtls: false       # MeshConfig enableAutoMtls, when Istio's ConfigMap is not linted
 root-namespace: istio-system  # Istio's root (config) namespace
 trust-domain: cluster.local
 options:                     # settings of single rules (`meshlint explain CODE` lists them)
@@ -59,6 +60,7 @@ class Config:
     external_hosts: list[str] = field(default_factory=list)
     external_namespaces: list[str] = field(default_factory=list)
     extension_providers: list[str] = field(default_factory=list)
+    enable_auto_mtls: bool | None = None  # None: as Istio's ConfigMap says, else on
     root_namespace: str = "istio-system"
     trust_domain: str = "cluster.local"
     # Rule options as written: rule code → {option name: value} (checked by from_mapping).
@@ -94,6 +96,7 @@ class Config:
             external_hosts=tuple(self.external_hosts),
             external_namespaces=tuple(self.external_namespaces),
             extension_providers=tuple(self.extension_providers),
+            enable_auto_mtls=self.enable_auto_mtls,
             trust_domain=self.trust_domain,
         )
 
@@ -148,6 +151,7 @@ _KEYS = {
     "external-hosts",
     "external-namespaces",
     "extension-providers",
+    "enable-auto-mtls",
     "root-namespace",
     "trust-domain",
     "options",
@@ -314,6 +318,11 @@ def from_mapping(
     for key in ("external-hosts", "external-namespaces", "extension-providers"):
         if key in normalized:
             setattr(cfg, key.replace("-", "_"), _str_list(normalized[key], key, path))
+    if "enable-auto-mtls" in normalized:
+        value = normalized["enable-auto-mtls"]
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: `enable-auto-mtls` must be true or false")
+        cfg.enable_auto_mtls = value
     for key in ("root-namespace", "trust-domain"):
         if key in normalized:
             value = normalized[key]

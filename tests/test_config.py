@@ -55,6 +55,7 @@ def test_pyproject_without_section_is_skipped(
         ("external-namespaces: [1]\n", "`external-namespaces` must be a list of strings"),
         ("root-namespace: ''\n", "`root-namespace` must be a non-empty string"),
         ("trust-domain: [a]\n", "`trust-domain` must be a non-empty string"),
+        ("enable-auto-mtls: maybe\n", "`enable-auto-mtls` must be true or false"),
         ("external-host: [a]\n", "did you mean `external-hosts`"),
     ],
 )
@@ -78,6 +79,7 @@ def test_mesh_settings_from_the_config(tmp_path: Path) -> None:
         "external-hosts: ['*.example.com']\n"
         "external_namespaces: billing, shared-*\n"
         "extension-providers: [otel]\n"
+        "enable-auto-mtls: false\n"
         "root-namespace: mesh-root\n"
         "trust-domain: corp.example\n"
         "cluster-domain: cluster.corp\n"
@@ -86,6 +88,8 @@ def test_mesh_settings_from_the_config(tmp_path: Path) -> None:
     assert settings.external_hosts == ("*.example.com",)
     assert settings.external_namespaces == ("billing", "shared-*")
     assert settings.extension_providers == ("otel",)
+    assert settings.enable_auto_mtls is False
+    assert config.Config().mesh_settings().enable_auto_mtls is None
     assert settings.root_namespace == "mesh-root"
     assert settings.trust_domain == "corp.example"
     assert settings.cluster_domain == "cluster.corp"

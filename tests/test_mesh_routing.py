@@ -96,8 +96,9 @@ def test_a_file_without_services_says_nothing_of_hosts_that_may_be_services() ->
     ("host", "ns", "expected"),
     [
         ("reviews", "shop", []),
-        ("reviews.shop", "web", []),
-        ("reviews.shop.svc", "web", []),
+        # read as the Service by the other rules; istiod takes them as written (ML989)
+        ("reviews.shop", "web", [("ML989", "error", HOST)]),
+        ("reviews.shop.svc", "web", [("ML989", "error", HOST)]),
         ("reviews.shop.svc.cluster.local", "web", []),
         ("ratings", "shop", [("ML906", "error", HOST)]),
         ("reviews", "web", [("ML906", "warning", HOST)]),  # nothing of `web` is linted
@@ -112,10 +113,11 @@ def test_host_resolution_and_severity(host: str, ns: str, expected: list[object]
 def test_service_export_to_annotation() -> None:
     private = svc("  annotations:\n    networking.istio.io/exportTo: '.'\n")
     assert codes(private + "---\n" + vs("reviews", "shop")) == []
-    [(code, severity, _)] = codes(private + "---\n" + vs("reviews.shop", "web"))
+    text = private + "---\n" + vs("reviews.shop.svc.cluster.local", "web")
+    [(code, severity, _)] = codes(text)
     assert (code, severity) == ("ML906", "error")
     shared = svc("  annotations:\n    networking.istio.io/exportTo: '., web'\n")
-    assert codes(shared + "---\n" + vs("reviews.shop", "web")) == []
+    assert codes(shared + "---\n" + vs("reviews.shop.svc.cluster.local", "web")) == []
 
 
 def test_service_entry_wildcard_and_export_to() -> None:
@@ -140,7 +142,13 @@ spec:
 
 
 def test_external_hosts_and_namespaces_from_config() -> None:
-    text = svc() + "---\n" + vs("ratings", "shop") + "---\n" + vs("billing.pay.svc", "pay")
+    text = (
+        svc()
+        + "---\n"
+        + vs("ratings", "shop")
+        + "---\n"
+        + vs("billing.pay.svc.cluster.local", "pay")
+    )
     assert [c[1] for c in codes(text)] == ["error", "warning"]
     config = Config(external_hosts=["ratings.shop.svc.cluster.local"])
     assert [c[1] for c in codes(text, config)] == ["warning"]
@@ -565,3 +573,32 @@ def test_lone_run_leaves_external_hosts_alone_and_hints_at_the_fqdn() -> None:
     messages = [d.message for d in lint_text(text, Config(), name="x.yaml").findings]
     assert any("write payments.billing.svc.cluster.local" in m for m in messages)
     assert not any("subset" in m for m in messages)  # ML901 leaves the subset to ML906
+
+
+# ML989: hosts with a dot are taken as written
+
+
+def test_dotted_hosts_are_fixed_to_the_full_name() -> None:
+    import re
+
+    from meshlint import rules
+    from meshlint.fix import fix_text
+
+    ml989 = rules.get("ML989")
+    assert ml989 is not None and ml989.fixable
+    fixed = fix_text(ml989.bad, "bad.yaml", Config(select=["ML989"])).new
+    assert re.sub(r"  # expect: .*", "", fixed) == ml989.good
+    bad = (FIXTURES / "rules" / "mesh" / "ML989-bad.yaml").read_text(encoding="utf-8")
+    result = fix_text(bad, "ML989-bad.yaml", Config(select=["ML989"]))
+    assert len(result.fixed) == 5 and not result.problems
+    assert "host: reviews.shop.svc.cluster.local  # expect" in result.new
+    assert 'host: "*.shop.svc.cluster.local"  # expect' in result.new
+    again = lint_text(result.new, Config(select=["ML989"]), name="fixed.yaml")
+    assert again.findings == []
+
+
+def test_a_dotted_host_is_the_only_finding_on_it() -> None:
+    # The other rules read `reviews.shop` as the Service it was meant for: no ML906 besides.
+    bad = (FIXTURES / "rules" / "mesh" / "ML989-bad.yaml").read_text(encoding="utf-8")
+    found = lint_text(bad, Config(), name="mesh.yaml").findings
+    assert {d.code for d in found} == {"ML989"}

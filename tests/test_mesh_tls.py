@@ -349,3 +349,21 @@ def test_service_ports_are_the_kubernetes_services_ports() -> None:
     host = "cart.shop.svc.cluster.local"
     assert index.service_ports(host) == [http]  # a ServiceEntry's ports lead to no pod
     assert index.service_ports("nothing.shop.svc.cluster.local") == []
+
+
+def test_auto_mtls_comes_from_the_config_map_else_the_option() -> None:
+    fixture = RULE_FIXTURES / "ML933-auto-off-option-bad.yaml"
+    text = fixture.read_text(encoding="utf-8")
+    off = Config(enable_auto_mtls=False)
+    found = [d for d in lint_text(text, off, name="ap.yaml").findings if d.code == "ML933"]
+    assert len(found) == 1 and "(the `enable-auto-mtls` option)" in found[0].message
+    assert [d.code for d in lint_text(text, Config(), name="ap.yaml").findings] == []
+    # Istio's ConfigMap in the run says what holds: without enableAutoMtls, auto-mTLS is on
+    config_map = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: istio\n  namespace: istio-system\n"
+        "data:\n  mesh: |-\n    trustDomain: cluster.local\n---\n"
+    )
+    assert [d.code for d in lint_text(config_map + text, off, name="ap.yaml").findings] == []
+    index = MeshIndex([], settings=off.mesh_settings())
+    assert index.auto_mtls() == (False, "the `enable-auto-mtls` option")
+    assert MeshIndex([]).auto_mtls() == (True, None)

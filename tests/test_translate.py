@@ -352,6 +352,50 @@ def test_route_answers_from_the_manifests() -> None:
     assert code == 2 and "no http:// or https:// URL" in err
 
 
+def test_a_host_with_a_dot_is_taken_literally_as_istiod_does(tmp_path: Path) -> None:
+    # istiod expands only names without a dot: `reviews.bookshop` and `ratings.bookshop.svc`
+    # name no Service, so the route's cluster has no endpoints and the DestinationRule applies
+    # to nothing (its connection pool does not reach the ratings cluster).
+    mesh = tmp_path / "mesh"
+    shutil.copytree(EXAMPLES, mesh)
+    routing = mesh / "30-routing.yaml"
+    text = routing.read_text(encoding="utf-8")
+    text = text.replace(
+        "        host: reviews\n        subset: v3",
+        "        host: reviews.bookshop\n        subset: v3",
+    )
+    text = text.replace("  host: ratings\n", "  host: ratings.bookshop.svc\n")
+    text = text.replace(
+        "      mode: ISTIO_MUTUAL",
+        "      mode: ISTIO_MUTUAL\n    connectionPool:\n      tcp:\n        maxConnections: 7",
+    )
+    routing.write_text(text, encoding="utf-8")
+    code, out, err = run(
+        "route", "GET", "http://reviews:9080/reviews/1", str(mesh), "--no-config",
+        "--for", "bookshop/productpage-v1", "-H", "end-user: jason",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "outbound|9080|v3|reviews.bookshop " in out and "endpoints: none (503)" in out
+    result = lint_files([str(p) for p in sorted(mesh.glob("*.yaml"))], Config())
+    index = MeshIndex(
+        result.records, namespaces=result.namespaces, settings=Config().mesh_settings()
+    )
+    plan, _ = build(index, Request(workload=("bookshop", "reviews-v2"), require_certs=False))
+    ratings = plan.clusters["outbound|9080||ratings.bookshop.svc.cluster.local"]
+    assert ratings.pool.max_connections is None
+    assert ratings.origin is None
+    # written as the FQDN, the DestinationRule applies
+    routing.write_text(text.replace("ratings.bookshop.svc\n", "ratings\n"), encoding="utf-8")
+    result = lint_files([str(p) for p in sorted(mesh.glob("*.yaml"))], Config())
+    index = MeshIndex(
+        result.records, namespaces=result.namespaces, settings=Config().mesh_settings()
+    )
+    plan, _ = build(index, Request(workload=("bookshop", "reviews-v2"), require_certs=False))
+    assert (
+        plan.clusters["outbound|9080||ratings.bookshop.svc.cluster.local"].pool.max_connections == 7
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # the table of fields, and docs/translation.md
 
@@ -459,3 +503,33 @@ def test_a_field_the_proxy_lacks_is_reported_for_the_proxy_only(tmp_path: Path) 
         "not translated: `spec.trafficPolicy.loadBalancer.warmupDurationSecs`, because the proxy "
         "has no slow start"
     ]
+
+
+def test_a_subset_of_a_destination_rule_written_name_ns_has_no_cluster(tmp_path: Path) -> None:
+    # The DestinationRule for `reviews.bookshop` applies to no Service, so the subsets the
+    # routes name are declared by none: no endpoints, and the translation says so at each.
+    mesh = tmp_path / "mesh"
+    shutil.copytree(EXAMPLES, mesh)
+    routing = mesh / "30-routing.yaml"
+    text = routing.read_text(encoding="utf-8")
+    text = text.replace("spec:\n  host: reviews\n", "spec:\n  host: reviews.bookshop\n")
+    routing.write_text(text, encoding="utf-8")
+    code, out, err = run(
+        "route", "GET", "http://reviews:9080/reviews/1", str(mesh), "--no-config",
+        "--for", "bookshop/productpage-v1", "-H", "end-user: jason",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "outbound|9080|v3|reviews.bookshop.svc.cluster.local" in out
+    assert "endpoints: none (503)" in out and "Deployment bookshop/reviews-v3" not in out
+    result = lint_files([str(p) for p in sorted(mesh.glob("*.yaml"))], Config())
+    index = MeshIndex(
+        result.records, namespaces=result.namespaces, settings=Config().mesh_settings()
+    )
+    plan, notes = build(
+        index, Request(workload=("bookshop", "productpage-v1"), require_certs=False)
+    )
+    assert plan.clusters["outbound|9080|v3|reviews.bookshop.svc.cluster.local"].endpoints == []
+    assert (
+        sorted(n.code for n in notes if "is declared by no DestinationRule" in n.finding.message)
+        == ["ML002"] * 3
+    )

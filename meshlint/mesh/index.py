@@ -46,6 +46,8 @@ class MeshSettings:
     external_namespaces: tuple[str, ...] = ()
     # MeshConfig extension provider names, when Istio's ConfigMap is not in the run.
     extension_providers: tuple[str, ...] = ()
+    # MeshConfig enableAutoMtls, when Istio's ConfigMap is not in the run (None: Istio's default)
+    enable_auto_mtls: bool | None = None
     trust_domain: str = "cluster.local"
 
 
@@ -127,9 +129,11 @@ class MeshIndex:
 
     Host names are resolved as Istio resolves them, in the namespace of the resource that
     writes them: a name without a dot is ``name.<namespace>.svc.<cluster domain>``; anything
-    else is taken as written. A Service is also known as ``name.ns`` and ``name.ns.svc``, so a
-    host written that way is recognised as the Service it names; so is any ``name.ns`` whose
-    ``ns`` is a namespace of the run (:meth:`canonical`).
+    else is taken as written (:meth:`resolve`). A Service is also known as ``name.ns`` and
+    ``name.ns.svc``, so a host written that way is recognised as the Service it was meant to
+    name; so is any ``name.ns`` whose ``ns`` is a namespace of the run, unless a ServiceEntry
+    has that host (:meth:`canonical`). istiod itself does not expand them: ML989 reports them,
+    and the translation uses :meth:`resolve`.
     """
 
     def __init__(
@@ -285,6 +289,8 @@ class MeshIndex:
         found = self._aliases.get(resolved)
         if found is not None:
             return found
+        if resolved in self.services:
+            return resolved  # a ServiceEntry host, written `name.ns`: istiod finds it as written
         parts = resolved.split(".")
         if (len(parts) == 2 or (len(parts) == 3 and parts[2] == "svc")) and (
             parts[1] in self._all_namespaces
@@ -370,6 +376,19 @@ class MeshIndex:
                 smallest = found
         assert smallest is not None
         return [(rec, labels) for rec, labels in smallest if selects(selector, labels)]
+
+    def auto_mtls(self) -> tuple[bool, str | None]:
+        """Whether auto-mTLS is on, and what says so: Istio's ConfigMap in the run (its
+        `enableAutoMtls`, on when it sets none), else the `enable-auto-mtls` option; None
+        for Istio's default, on."""
+        config = self.mesh_config
+        if self.mesh_config_record is not None and isinstance(config, dict):
+            value = config.get("enableAutoMtls")
+            where = f"{self.mesh_config_record.key}, {self.mesh_config_record.where}"
+            return (value if isinstance(value, bool) else True), where
+        if self.settings.enable_auto_mtls is not None:
+            return self.settings.enable_auto_mtls, "the `enable-auto-mtls` option"
+        return True, None
 
     # ---------------------------------------------------------------------------------------
     # outside the run: what the configuration says exists elsewhere

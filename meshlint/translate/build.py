@@ -718,7 +718,7 @@ class Builder:
             host = _str(dest.get("host"))
             if host is None:
                 continue
-            fqdn = self.index.canonical(host, ns)
+            fqdn = self.index.resolve(host, ns)  # as istiod: `name.ns` is no Service's name
             dport = self._dest_port(fqdn, _dict(dest.get("port")), port)
             subset = _str(dest.get("subset")) or ""
             where = (*base, "route", j, "destination", "host")
@@ -992,7 +992,7 @@ class Builder:
     def _mirror(
         self, dest: dict[str, Any], pct: float, vs: Record, ns: str, port: int, path: FieldPath
     ) -> Mirror:
-        fqdn = self.index.canonical(dest["host"], ns)
+        fqdn = self.index.resolve(dest["host"], ns)
         dport = self._dest_port(fqdn, _dict(dest.get("port")), port)
         cluster = self.cluster(
             fqdn,
@@ -1051,6 +1051,10 @@ class Builder:
             ):
                 continue
             written = _str(dr.spec.get("host")) or ""
+            if self.index.resolve(written, dr.effective_namespace) != self.index.canonical(
+                written, dr.effective_namespace
+            ):
+                continue  # `name.ns`, `name.ns.svc`: istiod reads them literally, no host's
             exact = self.index.canonical(written, dr.effective_namespace) == host
             host_ns = self.index.cluster_namespace(host)
             drn = dr.effective_namespace
@@ -1258,6 +1262,20 @@ class Builder:
         referrer: tuple[Record, FieldPath] | None,
     ) -> None:
         labels = self._subset_labels(dr, subset)
+        if subset and not self._declares(dr, subset):
+            cluster.endpoints = []
+            cluster.endpoints_origin = "none: no DestinationRule for the host declares the subset"
+            if referrer is not None:
+                rec, path = referrer
+                self.note(
+                    rec,
+                    (*path[:-1], "subset") if path and path[-1] == "host" else path,
+                    f"subset `{subset}` of `{cluster.host}` is declared by no DestinationRule "
+                    "that applies to the host: istiod builds no cluster for it and requests "
+                    "to it get 503",
+                    "ML002",
+                )
+            return
         table = self.request.endpoints
         listed = [] if table is None else self._listed(table, cluster)
         if listed:
@@ -1276,11 +1294,17 @@ class Builder:
         cluster.endpoints_origin = "none: the host is no service of the run"
         if referrer is not None:
             rec, path = referrer
+            meant = self.index.canonical(cluster.host, rec.effective_namespace)
+            hint = (
+                f" (istiod expands only names without a dot; the Service is `{meant}`)"
+                if meant != cluster.host
+                else ""
+            )
             self.note(
                 rec,
                 path,
-                f"`{cluster.host}` is no Service or ServiceEntry of the run: its cluster has no "
-                "endpoints and requests to it get 503",
+                f"`{cluster.host}` is no Service or ServiceEntry of the run{hint}: its cluster "
+                "has no endpoints and requests to it get 503",
                 "ML002",
             )
 
@@ -1364,6 +1388,13 @@ class Builder:
         cluster.endpoints_origin = f"{se.key} ({se.where})"
 
     @staticmethod
+    def _declares(dr: Record | None, subset: str) -> bool:
+        return dr is not None and any(
+            isinstance(s, dict) and s.get("name") == subset
+            for _, s in _items(dr.spec.get("subsets"))
+        )
+
+    @staticmethod
     def _subset_labels(dr: Record | None, subset: str) -> dict[str, str]:
         if dr is None or not subset:
             return {}
@@ -1410,7 +1441,7 @@ class Builder:
                 origin,
             )
         # auto-mTLS: to the endpoints that say they have a sidecar
-        if self.mesh_config.get("enableAutoMtls") is False:
+        if not self.index.auto_mtls()[0]:
             return None
         if svc is None or (
             not svc.kubernetes and svc.record.spec.get("location") != "MESH_INTERNAL"

@@ -544,7 +544,7 @@ def route(plan: Plan, call: Call, index: Any = None, request: Any = None) -> Ans
     for d in r.destinations:
         cluster = plan.clusters[d.cluster]
         target = Target(cluster, d.weight, [f"{e.address}:{e.port}" for e in cluster.endpoints])
-        if index is not None:
+        if index is not None and cluster.endpoints:
             target.verdicts = _verdicts(plan, cluster, call, index, request)
         answer.targets.append(target)
     return answer
@@ -560,6 +560,11 @@ def _verdicts(
     out: list[tuple[str, Verdict]] = []
     subset_labels: dict[str, str] = {}
     for dr in index.rules_for(cluster.host):
+        written, dr_ns = dr.spec.get("host"), dr.effective_namespace
+        if isinstance(written, str) and index.resolve(written, dr_ns) != index.canonical(
+            written, dr_ns
+        ):
+            continue  # `name.ns`: istiod applies it to no Service
         for s in dr.spec.get("subsets") or ():
             if isinstance(s, dict) and s.get("name") == cluster.subset:
                 subset_labels = label_map(s.get("labels")) or {}

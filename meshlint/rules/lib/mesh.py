@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath
-from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record
+from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, export_scope
 from meshlint.rules.lib.grammar import check_fqdn, is_ip
 from meshlint.rules.lib.guards import items
 from meshlint.suggest import did_you_mean
@@ -91,6 +91,19 @@ def destination_rule_host(dr: Record, index: MeshIndex) -> str | None:
         return None
     key = index.canonical(host, dr.effective_namespace)
     return None if key.startswith("*") else key
+
+
+def used_in(vs: Record) -> list[str]:
+    """The namespaces whose proxies use a VirtualService: those its `exportTo` names (`.` is
+    its own), or its own namespace when it is exported everywhere (or to none)."""
+    scope = export_scope(vs.spec.get("exportTo"), vs.effective_namespace)
+    return sorted(scope) if scope else [vs.effective_namespace]
+
+
+def namespaces_text(names: list[str]) -> str:
+    """`a`, or namespaces `a`, `b`, … (five at most)."""
+    shown = ", ".join(f"`{n}`" for n in names[:5]) + (", …" if len(names) > 5 else "")
+    return f"namespace {shown}" if len(names) == 1 else f"namespaces {shown}"
 
 
 def mesh_bound(spec: dict[str, Any]) -> bool:

@@ -13,10 +13,19 @@ verdict to a warning where the missing piece may simply live in another reposito
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from meshlint.diagnostics import FieldPath, Finding, Severity
-from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, Workload, label_map, selects
+from meshlint.mesh import (
+    MESH_GATEWAY,
+    MeshIndex,
+    Record,
+    Workload,
+    export_scope,
+    label_map,
+    selects,
+    wildcard_keys,
+)
 from meshlint.rules import rule
 from meshlint.rules.lib.mesh import (
     AN,
@@ -28,7 +37,9 @@ from meshlint.rules.lib.mesh import (
     judges_host,
     literal,
     mesh_bound,
+    namespaces_text,
     subsets_of,
+    used_in,
 )
 
 
@@ -45,8 +56,12 @@ from meshlint.rules.lib.mesh import (
         Traffic routed to a subset nobody declares has no cluster to go to: Envoy answers 503
         `NR`/"no healthy upstream" for every such request. Host names are resolved in the
         namespace of each resource (`reviews` in namespace `shop` is
-        `reviews.shop.svc.cluster.local`, and so are `reviews.shop` and `reviews.shop.svc`);
-        DestinationRules with a wildcard host that covers the destination count too.
+        `reviews.shop.svc.cluster.local`; `reviews.shop` and `reviews.shop.svc` are read as
+        that Service too, and ML989 says that istiod does not);
+        DestinationRules with a wildcard host that covers the destination count too. For a
+        VirtualService bound to the mesh, the declaring DestinationRule must be visible (its
+        `exportTo`) from every namespace whose sidecars use the VirtualService: those its
+        `exportTo` names, or its own namespace when it is exported everywhere.
 
         The rule compares what was linted together. When DestinationRules for the host are in
         the run and none declares the subset, or when the run holds none for a host it defines
@@ -145,6 +160,7 @@ from meshlint.rules.lib.mesh import (
 )
 def unknown_subset(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     ns = vs.effective_namespace
+    where_used = used_in(vs)
     for path, dest in destinations(vs.spec):
         subset, host = dest.get("subset"), dest.get("host")
         if not literal(subset) or not literal(host):
@@ -155,17 +171,17 @@ def unknown_subset(vs: Record, index: MeshIndex) -> Iterator[Finding]:
         where = (*path, "subset")
         if drs:
             declaring = [dr for dr in drs if subset in subsets_of(dr)]
-            if any(index.visible(dr, ns) for dr in declaring) or (
-                declaring and not mesh_bound(vs.spec)
-            ):
+            blind = [n for n in where_used if not any(index.visible(d, n) for d in declaring)]
+            if declaring and (not blind or not mesh_bound(vs.spec)):
                 continue  # (a gateway's proxy sees what its own namespace sees)
             if declaring:
                 dr = declaring[0]
+                used = "" if blind == [ns] else ", where the VirtualService is exported"
                 yield Finding(
                     where,
                     f"subset `{subset}` of host `{host}` is declared by {dr.key} "
-                    f"({dr.where}), but its `exportTo` hides it from namespace `{ns}`: "
-                    "sidecars there do not have the subset",
+                    f"({dr.where}), but its `exportTo` hides it from {namespaces_text(blind)}"
+                    f"{used}: sidecars there do not have the subset",
                 )
                 continue
             declared = sorted({s for dr in drs for s in subsets_of(dr)})
@@ -508,39 +524,116 @@ def subset_selects_no_pods(dr: Record, index: MeshIndex) -> Iterator[Finding]:
         )
 
 
-def _scope(vs: Record) -> str:
-    export = vs.spec.get("exportTo")
-    if not isinstance(export, list) or not export or "*" in export:
-        return "*"
-    return vs.effective_namespace
+class _HostClash(NamedTuple):
+    """A host of a mesh-bound VirtualService that an older one claims too, where some
+    namespace sees both."""
+
+    at: int  # index in `hosts`
+    written: str
+    other: Record
+    seen_from: str  # a namespace that sees both, or "every namespace"
+    overlap: bool  # the hosts overlap by a wildcard rather than being the same
 
 
-def _claims(vs: Record, index: MeshIndex) -> Iterator[tuple[int, str, tuple[str, str, str]]]:
-    """(index in `hosts`, host as written, claim) of each host a mesh-bound VirtualService
-    claims, once each: the claim is (scope, host, namespace as written, or the file when none
-    is written)."""
-    spec = vs.spec
-    if not mesh_bound(spec):
-        return
-    scope = _scope(vs)
-    place = vs.place
+def _mesh_hosts(vs: Record, index: MeshIndex) -> Iterator[tuple[int, str, str]]:
+    """(index in `hosts`, host as written, host as istiod reads it) of each literal host of a
+    VirtualService, once each: short names resolved in its namespace, other names as written."""
     seen: set[str] = set()
-    for i, host in items(spec.get("hosts")):
+    for i, host in items(vs.spec.get("hosts")):
         if not literal(host):
             continue
-        canonical = index.canonical(host, vs.effective_namespace)
-        if canonical in seen:
-            continue  # the same host twice in one resource is another rule's business
-        seen.add(canonical)
-        yield i, host, (scope, canonical, place if scope != "*" or vs.namespace is None else "")
+        assert isinstance(host, str)
+        resolved = index.resolve(host, vs.effective_namespace)
+        if resolved not in seen:  # the same host twice in one resource: another rule's
+            seen.add(resolved)
+            yield i, host, resolved
 
 
-def _first_claims(index: MeshIndex) -> dict[tuple[str, str, str], Record]:
-    first: dict[tuple[str, str, str], Record] = {}
-    for vs in index.virtual_services:
-        for _, _, claim in _claims(vs, index):
-            first.setdefault(claim, vs)
-    return first
+def _host_clashes(index: MeshIndex) -> dict[int, list[_HostClash]]:
+    """For each mesh-bound VirtualService (by id), its hosts that an older one claims too.
+
+    Two VirtualServices meet where one namespace sees both: one exported everywhere meets every
+    other; two exported to named namespaces meet when the lists share one. The same host clashes
+    wherever they meet; as Istio's analyzer compares them, overlapping hosts (a wildcard
+    covering the other) clash only between one exported everywhere and one exported to named
+    namespaces. Tables keyed by host keep the work linear in the number of VirtualServices."""
+    order: dict[int, int] = {}
+    # (group, host) → the oldest exported everywhere; (group, host, ns) → the oldest seen
+    # from ns among those exported to named namespaces; (group, host) → the oldest of those
+    everywhere: dict[tuple[str, str], Record] = {}
+    scoped_in: dict[tuple[str, str, str], Record] = {}
+    scoped: dict[tuple[str, str], Record] = {}
+    # the same, under each wildcard that covers their host
+    everywhere_under: dict[tuple[str, str], Record] = {}
+    scoped_under: dict[tuple[str, str], Record] = {}
+    out: dict[int, list[_HostClash]] = {}
+
+    def older(found: list[tuple[Record, str]], rec: Record | None, seen: str) -> None:
+        if rec is not None:
+            found.append((rec, seen))
+
+    for n, vs in enumerate(index.virtual_services):
+        if not mesh_bound(vs.spec):
+            continue
+        order[id(vs)] = n
+        scope = export_scope(vs.spec.get("exportTo"), vs.effective_namespace)
+        if scope is not None and not scope:
+            continue  # exported to no namespace
+        group = vs.place if vs.namespace is None else ""
+        spots = sorted(scope) if scope is not None else []
+        for i, written, host in _mesh_hosts(vs, index):
+            covering = list(wildcard_keys(host)) if host != "*" else []
+            same: list[tuple[Record, str]] = []
+            near: list[tuple[Record, str]] = []
+            if scope is None:
+                older(same, everywhere.get((group, host)), "every namespace")
+                first = scoped.get((group, host))
+                if first is not None:
+                    older(same, first, _scope_text(first, index))
+                for key in covering:
+                    first = scoped.get((group, key))
+                    if first is not None:
+                        older(near, first, _scope_text(first, index))
+                if host.startswith("*"):
+                    first = scoped_under.get((group, host))
+                    if first is not None:
+                        older(near, first, _scope_text(first, index))
+            else:
+                where = _spots_text(spots)
+                older(same, everywhere.get((group, host)), where)
+                for ns in spots:
+                    older(same, scoped_in.get((group, host, ns)), f"namespace `{ns}`")
+                for key in covering:
+                    older(near, everywhere.get((group, key)), where)
+                if host.startswith("*"):
+                    older(near, everywhere_under.get((group, host)), where)
+            for found, overlap in ((same, False), (near, True)):
+                if found:
+                    rec, seen = min(found, key=lambda f: order[id(f[0])])
+                    out.setdefault(id(vs), []).append(_HostClash(i, written, rec, seen, overlap))
+                    break
+            if scope is None:
+                everywhere.setdefault((group, host), vs)
+                for key in covering:
+                    everywhere_under.setdefault((group, key), vs)
+            else:
+                scoped.setdefault((group, host), vs)
+                for ns in spots:
+                    scoped_in.setdefault((group, host, ns), vs)
+                for key in covering:
+                    scoped_under.setdefault((group, key), vs)
+    return out
+
+
+def _spots_text(spots: list[str]) -> str:
+    if len(spots) == 1:
+        return f"namespace `{spots[0]}`"
+    return "namespaces " + ", ".join(f"`{ns}`" for ns in spots)
+
+
+def _scope_text(vs: Record, index: MeshIndex) -> str:
+    scope = export_scope(vs.spec.get("exportTo"), vs.effective_namespace)
+    return "every namespace" if scope is None else _spots_text(sorted(scope))
 
 
 # --------------------------------------------------------------------------------------------
@@ -553,15 +646,22 @@ def _first_claims(index: MeshIndex) -> dict[tuple[str, str, str], Record]:
     summary="Two VirtualServices bound to the mesh claim the same host.",
     rationale="""
         For sidecars, Istio keeps one VirtualService per host: when two mesh-bound
-        VirtualServices (no `gateways`, or `mesh` among them) name the same host in the same
-        visibility scope, one of them is ignored, and which one depends on their creation
-        times. Merge their routes into one VirtualService.
+        VirtualServices (no `gateways`, or `mesh` among them) name the same host and some
+        namespace sees both, one of them is ignored there, and which one depends on their
+        creation times. Merge their routes into one VirtualService.
 
-        Hosts are compared after resolving short names in each VirtualService's namespace.
-        The scope is every namespace when `exportTo` is absent or holds `*`, and the
-        VirtualService's own namespace otherwise. A manifest that names no namespace goes
-        wherever it is applied, so two such VirtualServices are compared only when they are in
-        the same file. The finding is on the later one and names the first.
+        What a namespace sees is what istiod gives its sidecars: the VirtualServices exported
+        to it (`exportTo` naming it, `.` standing for the VirtualService's own namespace) and
+        those exported everywhere (no `exportTo`, or `*` in it). So one exported everywhere
+        meets every other, and two exported to named namespaces meet when they share one.
+        Hosts are compared as istiod reads them: a name without a dot is resolved in the
+        VirtualService's namespace, any other name is taken as written. As Istio's analyzer
+        does, a wildcard host that overlaps the other (`*.d` and `*.productpage.d`) is
+        reported too, between one exported everywhere and one exported to named namespaces;
+        that finding is a warning, since Envoy routes each request to the most specific of
+        overlapping hosts. A manifest that names no namespace goes wherever it is applied, so
+        two such VirtualServices are compared only when they are in the same file. The
+        finding is on the later one and names the first.
     """,
     bad="""
         apiVersion: networking.istio.io/v1
@@ -618,20 +718,53 @@ def _first_claims(index: MeshIndex) -> dict[tuple[str, str, str], Record]:
     istio="IST0109",
     kiali="KIA1106",
     source=f"{AN}/virtualservice/conflictingmeshgatewayhosts.go "
-    "(ConflictingMeshGatewayVirtualServiceHosts)",
+    "(ConflictingMeshGatewayVirtualServiceHosts; its tests: analyzers_test.go "
+    "virtualServiceConflictingMeshGatewayHosts and ...WithExportTo); pilot/pkg/model/"
+    "push_context.go (VirtualServicesForGateway: what a namespace sees)",
     catalogue=("vs-x-mesh-host-conflict",),
 )
 def conflicting_virtualservice_hosts(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    first = index.memo(_first_claims)
-    for i, host, claim in _claims(vs, index):
-        other = first.get(claim, vs)
-        if other is vs:
+    for clash in index.memo(_host_clashes).get(id(vs), ()):
+        other = clash.other
+        if clash.overlap:
+            theirs = _overlapping_host(other, clash.written, index, vs)
+            yield Finding(
+                ("spec", "hosts", clash.at),
+                f"host `{clash.written}` overlaps host `{theirs}` of {other.key} "
+                f"({other.where}), also bound to the mesh; {clash.seen_from} sees both: "
+                "Istio reports the two as conflicting; give each namespace one "
+                "VirtualService for these hosts",
+                severity=Severity.WARNING,
+            )
             continue
         yield Finding(
-            ("spec", "hosts", i),
-            f"host `{host}` is also claimed by {other.key} ({other.where}), bound to the "
-            "mesh as well: Istio applies only one of them to sidecars; merge them",
+            ("spec", "hosts", clash.at),
+            f"host `{clash.written}` is also claimed by {other.key} ({other.where}), bound to "
+            f"the mesh as well, and {clash.seen_from} sees both: Istio applies only one of "
+            "them to sidecars there; merge them",
         )
+
+
+def _overlapping_host(other: Record, written: str, index: MeshIndex, vs: Record) -> str:
+    """The host of ``other`` that overlaps ``written`` (a host of ``vs``)."""
+    mine = index.resolve(written, vs.effective_namespace)
+    for _, theirs, resolved in _mesh_hosts(other, index):
+        if _overlaps(mine, resolved):
+            return theirs
+    return "?"
+
+
+def _overlaps(a: str, b: str) -> bool:
+    """Whether two hosts overlap, as Istio's `host.Name.Matches` says: equal, or a wildcard of
+    one covers the other (of two wildcards, the shorter covers the longer)."""
+    if a.startswith("*") and b.startswith("*"):
+        short, long = (a, b) if len(a) <= len(b) else (b, a)
+        return long.endswith(short[1:])
+    if a.startswith("*"):
+        return b.endswith(a[1:])
+    if b.startswith("*"):
+        return a.endswith(b[1:])
+    return a == b
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from meshlint.diagnostics import FieldPath, Finding, Severity
+from meshlint.diagnostics import FieldPath, Finding, Replacement, Severity
 from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, export_scope, wildcard_keys
 from meshlint.rules import rule
 from meshlint.rules.lib.grammar import (
@@ -26,7 +26,9 @@ from meshlint.rules.lib.mesh import (
     items,
     literal,
     mesh_bound,
+    namespaces_text,
     never_a_service,
+    used_in,
 )
 
 EXTERNAL_HINT = "list it under `external-hosts` (or its namespace under `external-namespaces`)"
@@ -108,6 +110,12 @@ def _fqdn_hint(host: str, index: MeshIndex) -> str:
     return f" (for the Service {parts[0]} of namespace {parts[1]}, write {host}.svc.{index.domain})"
 
 
+def _exported_text(vs: Record, blind: list[str]) -> str:
+    if blind == [vs.effective_namespace]:
+        return ""
+    return ", where the VirtualService is exported"
+
+
 def _resolved(host: str, canonical: str) -> str:
     """A host as written, and what it resolves to when that differs."""
     return f"`{host}`" if host == canonical else f"`{host}` (`{canonical}`)"
@@ -124,14 +132,18 @@ def _resolved(host: str, canonical: str) -> str:
     rationale="""
         A route destination (or a mirror) must be a host the mesh knows: a Kubernetes Service
         or a ServiceEntry host (exactly, or covered by a ServiceEntry wildcard such as
-        `*.example.com`), visible from the VirtualService's namespace. Otherwise istiod builds
-        no cluster for it and Envoy answers every such request with 503 (`NC`, cluster not
-        found); a mirror silently sends nothing. Short names resolve in the VirtualService's
-        namespace; `name.ns` and `name.ns.svc` name the Service `name` of namespace `ns`.
+        `*.example.com`), visible from every namespace whose proxies use the VirtualService.
+        Otherwise istiod builds no cluster for it there and Envoy answers every such request
+        with 503 (`NC`, cluster not found); a mirror silently sends nothing. Short names
+        resolve in the VirtualService's namespace; `name.ns` and `name.ns.svc` name the
+        Service `name` of namespace `ns` here (ML989 says that istiod reads them literally).
 
-        A definition that exists but is not exported to the VirtualService's namespace (a
-        ServiceEntry's `exportTo`, a Service's `networking.istio.io/exportTo` annotation) is
-        an error that names the `exportTo`.
+        The namespaces that use a VirtualService are those its `exportTo` names (`.` for its
+        own), or its own namespace when it is exported everywhere. A definition that exists
+        but is not exported to one of them (a ServiceEntry's `exportTo`, a Service's
+        `networking.istio.io/exportTo` annotation) is an error that names the `exportTo`.
+        Istio's analyzer is content when one of the namespaces sees the host; meshlint asks
+        it of each, since the sidecars of each build their own routes.
 
         A run is seldom the whole cluster, so the verdict depends on what it holds. For a
         cluster host (`name.ns.svc.cluster.local`) it is an error when the run holds Services
@@ -200,13 +212,15 @@ def _resolved(host: str, canonical: str) -> str:
     istio="IST0101",
     kiali="KIA1101",
     source=f"{AN}/virtualservice/destinationhosts.go (ReferencedResourceNotFound, reftype "
-    f"'host' and 'mirror host'), {AN}/util/service_lookup.go (GetDestinationHost); "
-    f"{KIALI}/virtualservices/no_host_checker.go",
+    f"'host' and 'mirror host'), {AN}/util/service_lookup.go (GetDestinationHost: the "
+    "VirtualService's exportTo; testdata/virtualservice_destinationhosts.yaml "
+    f"hello-export-to-bogus); {KIALI}/virtualservices/no_host_checker.go",
     catalogue=("vs-x-host-unknown", "vs-x-mirror-host-unknown", "vs-k-host-unknown"),
 )
 def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     anything = _defines_anything(index)
     ns = vs.effective_namespace
+    where_used = used_in(vs)
     for path, dest in destinations(vs.spec):
         host = dest.get("host")
         if not literal(host):
@@ -219,12 +233,14 @@ def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
         canonical = index.canonical(host, ns)
         defs = index.definitions(canonical)
         if defs:
-            if not any(index.visible(d, ns) for d in defs):
+            blind = [n for n in where_used if not any(index.visible(d, n) for d in defs)]
+            if blind:
                 d = defs[0]
                 yield Finding(
                     where,
                     f"{what} `{host}` is defined by {d.key} ({d.where}), which is not "
-                    f"visible from namespace `{ns}` ({_export_text(d)}): no route to it",
+                    f"visible from {namespaces_text(blind)} ({_export_text(d)})"
+                    f"{_exported_text(vs, blind)}: no route to it there",
                 )
             continue
         if index.is_external(canonical, host):
@@ -264,6 +280,121 @@ def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
                 f"answers 503; if one is applied from elsewhere, {EXTERNAL_HINT}",
                 severity=Severity.WARNING,
             )
+
+
+# --------------------------------------------------------------------------------------------
+@rule(
+    "ML989",
+    "dotted-short-host",
+    Severity.ERROR,
+    scope="mesh",
+    kinds={"VirtualService", "DestinationRule"},
+    summary="A destination or DestinationRule host is written `name.namespace` (or "
+    "`name.namespace.svc`), which istiod does not expand to the Service.",
+    rationale="""
+        istiod completes a host only when it has no dot: `reviews` in namespace `shop` is
+        `reviews.shop.svc.cluster.local`. Any name with a dot is taken as written, so
+        `reviews.shop` and `reviews.shop.svc` are hosts of their own, which no Service has:
+        a route or mirror to them has no cluster (Envoy answers 503, `NC`), and a
+        DestinationRule for them applies to nothing, its traffic policy and subsets included.
+        Kubernetes DNS search paths resolve such names inside a pod, which is why they look
+        right; Istio's routing never sees them as the Service.
+
+        Reported where the namespace part names a namespace of the run (`name.ns` for another
+        `ns` is left to the rules on unknown hosts), unless a ServiceEntry defines the host as
+        written. It is an error on a route or mirror destination and a warning on a
+        DestinationRule host (whose policy is lost silently rather than its traffic). The fix
+        writes the full name, `name.ns.svc.<cluster domain>`. The other rules
+        read such a host as the Service it was meant for, so that this finding is the one that
+        says what is wrong.
+    """,
+    bad="""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          selector:
+            app: reviews
+          ports:
+          - name: http
+            port: 9080
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: web
+        spec:
+          hosts:
+          - reviews.shop.svc.cluster.local
+          http:
+          - route:
+            - destination:
+                host: reviews.shop  # expect: ML989@15 spec.http[0].route[0].destination.host
+    """,
+    good="""
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: reviews
+          namespace: shop
+        spec:
+          selector:
+            app: reviews
+          ports:
+          - name: http
+            port: 9080
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: reviews
+          namespace: web
+        spec:
+          hosts:
+          - reviews.shop.svc.cluster.local
+          http:
+          - route:
+            - destination:
+                host: reviews.shop.svc.cluster.local
+    """,
+    istio="IST0101",
+    source=f"{PILOT}/config.go (ResolveShortnameToFQDN: only a host without a dot gets the "
+    f"namespace and domain); {AN}/util/hosts.go (ConvertHostToFQDN), "
+    f"{AN}/virtualservice/destinationhosts.go (such a host is ReferencedResourceNotFound)",
+    catalogue=("vs-dest-twolabel", "dr-host-twolabel"),
+    fixable=True,
+)
+def dotted_short_host(rec: Record, index: MeshIndex) -> Iterator[Finding]:
+    ns = rec.effective_namespace
+    if rec.kind == "DestinationRule":
+        fields: list[tuple[FieldPath, Any]] = [(("spec", "host"), rec.spec.get("host"))]
+        what = "DestinationRule host"
+    else:
+        fields = [((*path, "host"), dest.get("host")) for path, dest in destinations(rec.spec)]
+        what = "host"
+    for path, host in fields:
+        if not literal(host):
+            continue
+        assert isinstance(host, str)
+        as_read = index.resolve(host, ns)
+        meant = index.canonical(host, ns)
+        if meant == as_read or any(d.kind == "ServiceEntry" for d in index.definitions(as_read)):
+            continue
+        effect = (
+            "the rule applies to nothing"
+            if rec.kind == "DestinationRule"
+            else "requests routed to it fail with 503"
+        )
+        yield Finding(
+            path,
+            f"{what} `{host}` has a dot, so istiod takes it as written rather than as "
+            f"`{meant}`: no Service has that name and {effect}; write `{meant}`",
+            fix=Replacement("host", meant),
+            severity=Severity.WARNING if rec.kind == "DestinationRule" else None,
+        )
 
 
 # --------------------------------------------------------------------------------------------

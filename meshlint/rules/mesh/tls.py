@@ -38,10 +38,9 @@ PLAIN_OR_SIMPLE = ("DISABLE", "SIMPLE")
 
 
 def _auto_mtls_disabled(index: MeshIndex) -> bool:
-    """Whether Istio's mesh config, held by the run, turns auto-mTLS off (it is on by default,
-    and on when the run does not hold the config)."""
-    config = index.mesh_config
-    return isinstance(config, dict) and config.get("enableAutoMtls") is False
+    """Whether Istio's mesh config, held by the run, or else the `enable-auto-mtls` option,
+    turns auto-mTLS off (it is on by default)."""
+    return not index.auto_mtls()[0]
 
 
 def _mesh_wide_host(index: MeshIndex, host: Any) -> bool:
@@ -561,9 +560,10 @@ def _with_mesh_config(text: str) -> str:
         workload still accepts plaintext, which is seldom what a mesh-wide mTLS rule intends.
         Add the PeerAuthentication with `STRICT` (or `PERMISSIVE`, to say so).
 
-        Checked only when the run holds Istio's mesh ConfigMap (`istio` in the root
-        namespace) and it turns auto-mTLS off. Kiali calls this an error; it is a warning
-        here, since connections do work.
+        Checked only when auto-mTLS is known to be off: Istio's mesh ConfigMap (`istio` in
+        the root namespace) in the run turns it off, or, without it, the `enable-auto-mtls:
+        false` option says so. Kiali calls this an error; it is a warning here, since
+        connections do work.
     """,
     bad=_with_mesh_config(
         """
@@ -638,8 +638,9 @@ def mesh_mtls_destinationrule_without_peerauthentication(
         (without selector) nor the mesh-wide one sets a mode, its workloads stay PERMISSIVE
         and keep accepting plaintext. Add a PeerAuthentication to the namespace.
 
-        Checked only when the run holds Istio's mesh ConfigMap and it turns auto-mTLS off.
-        Kiali calls this an error; it is a warning here, since connections do work.
+        Checked only when auto-mTLS is known to be off (the mesh ConfigMap of the run, or
+        the `enable-auto-mtls: false` option). Kiali calls this an error; it is a warning
+        here, since connections do work.
     """,
     bad=_with_mesh_config(
         """
@@ -718,7 +719,8 @@ def _mutual(drs: list[Record], modes: tuple[str, ...] = ("ISTIO_MUTUAL",)) -> Re
         inside the mesh fail unless a mesh-wide DestinationRule (`*.local`) sets
         `tls.mode: ISTIO_MUTUAL`.
 
-        Checked only when the run holds Istio's mesh ConfigMap and it turns auto-mTLS off.
+        Checked only when auto-mTLS is known to be off (the mesh ConfigMap of the run, or
+        the `enable-auto-mtls: false` option).
     """,
     bad=_with_mesh_config(
         """
@@ -787,7 +789,8 @@ def mesh_strict_without_mtls_destinationrule(pa: Record, index: MeshIndex) -> It
         `*.<ns>.svc.cluster.local` or the mesh-wide one (`*.local`) sets
         `tls.mode: ISTIO_MUTUAL`.
 
-        Checked only when the run holds Istio's mesh ConfigMap and it turns auto-mTLS off.
+        Checked only when auto-mTLS is known to be off (the mesh ConfigMap of the run, or
+        the `enable-auto-mtls: false` option).
     """,
     bad=_with_mesh_config(
         """
@@ -1560,31 +1563,130 @@ def _workload_policies(index: MeshIndex) -> dict[str, list[tuple[Record, dict[st
     return out
 
 
+def _sets_strict(pa: Record) -> bool:
+    """Whether a workload policy requires mTLS anywhere (itself or on a port)."""
+    if _pa_mode(pa) == "STRICT":
+        return True
+    levels = pa.spec.get("portLevelMtls")
+    return isinstance(levels, dict) and any(
+        isinstance(v, dict) and v.get("mode") == "STRICT" for v in levels.values()
+    )
+
+
+def _client_rule(index: MeshIndex, host: str) -> Record | None:
+    """The DestinationRule whose traffic policy sidecars use towards ``host``: the rule for the
+    host itself, else the most specific wildcard covering it (namespace-wide before mesh-wide);
+    the first in the run of equals. Rules bound to client workloads are left out."""
+    for dr in index.rules_for(host):
+        if workload_selector(dr) is None:
+            return dr
+    return None
+
+
+def _plaintext_to(index: MeshIndex, host: str, dr: Record | None) -> str | None:
+    """Why sidecars send ``host`` (its DestinationRule ``dr``) plaintext only, else None:
+    `tls.mode: DISABLE` in the rule, or auto-mTLS off and no mutual mode in the rule."""
+    modes = {mode for _, mode, _, _, _ in _client_tls_settings(dr)} if dr is not None else set()
+    if not modes <= {"DISABLE"}:
+        return None
+    if dr is not None and _top_mode(dr) == "DISABLE":
+        return f"{dr.key} ({dr.where}) sets `tls.mode: DISABLE` for `{host}`"
+    if not _auto_mtls_disabled(index):
+        return None
+    said_by = index.auto_mtls()[1]
+    where = f" ({said_by})" if said_by else ""
+    rule_text = (
+        f"{dr.key} sets no mutual mode"
+        if dr is not None
+        else "no DestinationRule sets a mutual mode"
+    )
+    return (
+        f"auto-mTLS is off{where} and {rule_text} for `{host}` (`tls.mode: ISTIO_MUTUAL` is "
+        "what would make sidecars send mTLS)"
+    )
+
+
+def _workload_plaintext(
+    index: MeshIndex, ns: str, w: Workload, overrides: list[tuple[Record, dict[str, str]]]
+) -> str | None:
+    """Why a workload receives plaintext only, else None: its PeerAuthentication disables
+    mTLS, or it accepts plaintext and every Service of it is sent plaintext."""
+    labels = w[1]
+    name = f"the pods of {w[0].key}" if w[0].kind == "Service" else w[0].key
+    pm = index.peer_mode(ns, labels)
+    matching = [pa for pa, sel in overrides if selects(sel, labels)]
+    if pm.mode == "DISABLE":
+        if pm.source is None or any(_sets_other_than_disable(pa) for pa in matching):
+            return None
+        return f"{pm.source.key} ({pm.source.where}) disables mTLS for {name}"
+    if pm.mode == "STRICT" or any(_sets_strict(pa) for pa in matching):
+        return None
+    services = index.services_selecting([w])
+    if not services:
+        return None
+    why = None
+    for svc in services:
+        host = f"{svc.name}.{svc.effective_namespace}.svc.{index.domain}"
+        found = _plaintext_to(index, host, _client_rule(index, host))
+        if found is None:
+            return None
+        why = why or found
+    return f"{why}, and {name} accepts plaintext ({pm.mode})"
+
+
+def _namespace_plaintext(index: MeshIndex, ns: str) -> str | None:
+    """Why the workloads of ``ns`` receive plaintext only, judged at the namespace level (the
+    run holds none of them): the namespace- or mesh-level policy disables mTLS, or it accepts
+    plaintext and the namespace- or mesh-wide DestinationRule (or auto-mTLS off) sends it."""
+    overrides = index.memo(_workload_policies).get(ns, [])
+    mode, pa, scope = _namespace_level(index, ns)
+    if mode == "DISABLE" and pa is not None:
+        if any(_sets_other_than_disable(p) for p, _ in overrides):
+            return None
+        return f"{pa.key} ({pa.where}) disables mTLS for namespace `{ns}` ({scope}-level)"
+    if mode == "STRICT" or any(_sets_strict(p) for p, _ in overrides):
+        return None
+    wide = _namespace_wide_rules(index, ns) or _mesh_wide_rules(index)
+    dr = next((d for d in wide if workload_selector(d) is None), None)
+    if dr is None and _has_host_rules(index, ns):
+        return None  # host rules of the namespace decide, for Services the run does not hold
+    found = _plaintext_to(index, f"*.{ns}.svc.{index.domain}", dr)
+    if found is None:
+        return None
+    return f"{found}, and namespace `{ns}` accepts plaintext ({mode})"
+
+
+def _has_host_rules(index: MeshIndex, ns: str) -> bool:
+    return any(
+        index.cluster_namespace(host) == ns and drs for host, drs in index.destination_rules.items()
+    )
+
+
 def _disabled_for(index: MeshIndex, ap: Record) -> str | None:
     """Why every workload the policy applies to receives plaintext only, or None."""
     ns = ap.effective_namespace
     overrides = index.memo(_workload_policies).get(ns, [])
     selected = index.selected_by(ap)
-    if selected:
-        decided: Record | None = None
-        for _, labels in selected:
-            pm = index.peer_mode(ns, labels)
-            if pm.mode != "DISABLE" or pm.source is None:
-                return None
-            if any(_sets_other_than_disable(pa) for pa, sel in overrides if selects(sel, labels)):
-                return None
-            decided = decided or pm.source
-        assert decided is not None
-        names = ", ".join(w.key for w, _ in selected[:3]) + (", …" if len(selected) > 3 else "")
-        return (
-            f"{decided.key} ({decided.where}) disables mTLS for the workloads it selects ({names})"
-        )
-    mode, pa, scope = _namespace_level(index, ns)
-    if mode != "DISABLE" or pa is None:
-        return None
-    if any(_sets_other_than_disable(p) for p, _ in overrides):
-        return None
-    return f"{pa.key} ({pa.where}) disables mTLS for namespace `{ns}` ({scope}-level)"
+    if selected is None:
+        selected = index.workloads.get(ns, [])
+    elif not selected:
+        # no workload of the run: the Services whose pods the selector picks stand for them
+        wanted = workload_selector(ap) or {}
+        for svc in index.services_in(ns):
+            labels = label_map(svc.spec.get("selector"))
+            if labels and selects(wanted, labels):
+                selected.append((svc, labels))
+    if not selected:
+        return _namespace_plaintext(index, ns)
+    reasons: list[str] = []
+    for w in selected:
+        found = _workload_plaintext(index, ns, w, overrides)
+        if found is None:
+            return None
+        if found not in reasons:
+            reasons.append(found)
+    more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
+    return reasons[0] + more
 
 
 @rule(
@@ -1598,15 +1700,29 @@ def _disabled_for(index: MeshIndex, ap: Record) -> str | None:
     rationale="""
         `principals`, `namespaces` (and their `not` forms) and the conditions on
         `source.principal`, `source.namespace` and `connection.sni` are read from the peer's
-        mutual TLS certificate. Where a PeerAuthentication sets `mode: DISABLE`, traffic
-        arrives in plaintext and there is no peer identity: a positive match never matches
-        (an ALLOW rule never allows, a DENY rule never denies) and a `not` match always
-        does.
+        mutual TLS certificate. Where traffic arrives in plaintext there is no peer identity:
+        a positive match never matches (an ALLOW rule never allows, a DENY rule never denies)
+        and a `not` match always does.
 
-        Checked when the run holds the workloads the policy selects and every one of them
-        is DISABLE, or when the namespace (or mesh) level policy is DISABLE and no workload
-        policy of the namespace sets another mode. Policies bound with `targetRef(s)` and
-        policies of the root namespace are left alone.
+        A workload receives plaintext only when its PeerAuthentication sets `mode: DISABLE`,
+        or when it accepts plaintext (PERMISSIVE, Istio's default) and every Service of it is
+        sent plaintext: the DestinationRule sidecars use for the Service (the one for its host,
+        else the most specific wildcard: namespace-wide, then mesh-wide) sets
+        `tls.mode: DISABLE`, or auto-mTLS is off (MeshConfig `enableAutoMtls: false` in the
+        mesh ConfigMap of the run, or the `enable-auto-mtls: false` option) and that rule, if
+        any, sets no mutual mode. A workload that requires mTLS (STRICT) gets none
+        but mTLS, so the policy is fine there (a client sending plaintext fails instead, which
+        ML930 reports).
+
+        The workloads are those the policy selects (every workload of its namespace when it
+        has no selector); when the run holds none of them, the Services whose selector the
+        policy's selector picks stand for them, and when it holds none of those either, the
+        namespace- and mesh-level policies and DestinationRules decide. Policies bound with
+        `targetRef(s)` and policies of the root namespace are left alone.
+
+        Kiali reports this too where a PERMISSIVE or STRICT workload has no mTLS
+        DestinationRule under auto-mTLS off; meshlint does not when a DestinationRule sends
+        the Services mTLS (the identity is then there) or when the workload is STRICT.
     """,
     bad="""
         apiVersion: security.istio.io/v1
@@ -1655,14 +1771,17 @@ def _disabled_for(index: MeshIndex, ap: Record) -> str | None:
                 - cluster.local/ns/web/sa/frontend
     """,
     kiali="KIA0105",
-    source=f"{KIALI}/authorization/mtls_enabled_checker.go",
+    source=f"{KIALI}/authorization/mtls_enabled_checker.go (needsMtls, IsMtlsEnabledFor) and "
+    "kiali util/mtls/status.go (WorkloadMtlsStatus, NamespaceMtlsStatus: DestinationRule "
+    "DISABLE, auto-mTLS); tests: mtls_enabled_checker_test.go",
     catalogue=("ap-k-mtls-required",),
 )
 def authorization_needs_mtls(ap: Record, index: MeshIndex) -> Iterator[Finding]:
     spec = ap.spec
-    if (
-        not index.by_kind.get("PeerAuthentication")
-        or ap.effective_namespace == index.root_namespace
+    if ap.effective_namespace == index.root_namespace or not (
+        index.by_kind.get("PeerAuthentication")
+        or index.has_destination_rules
+        or _auto_mtls_disabled(index)
     ):
         return
     if "targetRef" in spec or "targetRefs" in spec:

@@ -108,7 +108,10 @@ rule(
         ServiceEntries). A VirtualService destination that is neither gets no cluster in
         istiod's config and every request to it fails (503, `NC`). The translation keeps the
         route and gives its cluster no endpoints, which fails the same way, and says so here.
-        Define the host (a ServiceEntry for an external one), or fix its name.
+        Define the host (a ServiceEntry for an external one), or fix its name. The same holds
+        for a subset that no DestinationRule applying to the host declares (istiod builds
+        subset clusters from the DestinationRule it applies, and a rule whose host is written
+        `name.ns` applies to no Service).
     """,
     bad="""
         apiVersion: apps/v1
