@@ -11,7 +11,7 @@ from typing import Any
 from meshlint import loader, rules
 from meshlint.config import Config
 from meshlint.diagnostics import Diagnostic, FieldPath, Finding, Severity, Span, format_path
-from meshlint.loader import Document, LoadResult, Source
+from meshlint.loader import Document, LoadResult, Places, Source
 from meshlint.mesh import (
     MESH_KINDS,
     SUPPRESS_ANNOTATIONS,
@@ -155,6 +155,7 @@ def _keep_record(res: Resource, result: LintResult) -> None:
             res.name,
             light_data(res.kind, res.data),
             doc.line,
+            Places.of(doc),
         )
     )
 
@@ -202,23 +203,31 @@ def place_record_findings(
     result: LintResult, found: list[tuple[str, Severity, Record, Finding]]
 ) -> list[Diagnostic]:
     """Findings on records of a run (whose node trees were freed) as located diagnostics,
-    annotation-filtered: (code, severity, record, finding) each."""
+    annotation-filtered: (code, severity, record, finding) each.
+
+    Each is placed from what its record kept of where its fields are written; a file that the
+    run has no source of (one a worker process read) is read again, not parsed, and added to
+    ``result.sources`` so that its comments and code frames are there too.
+    """
     if not found:
         return []
-    by_name = {s.name: s for s in result.sources}
-    docs: dict[str, dict[tuple[int, int | None], Document]] = {}
+    known = {s.name for s in result.sources}
     out: list[Diagnostic] = []
     for code, severity, rec, f in found:
         if code != INTERNAL_ERROR and _on_placeholder(rec.data, f):
             continue
-        placed = docs.get(rec.file)
-        if placed is None:
-            placed = docs[rec.file] = _documents_of(rec.file, by_name, result)
-        doc = placed.get((rec.doc, rec.item))
-        if code == INTERNAL_ERROR or doc is None:
-            span = doc.span if doc is not None else Span.point(rec.line)
+        places = rec.places
+        if places is None:
+            span = Span.point(rec.line)
+        elif code == INTERNAL_ERROR:
+            span = places.span
         else:
-            span = doc.locate(f.path, key=f.key)
+            span = places.locate(f.path, key=f.key)
+        if rec.file not in known:
+            known.add(rec.file)
+            source = loader.read_source(rec.file)
+            if source is not None:
+                result.sources.append(source)
         d = Diagnostic(
             code,
             f.severity or severity,
@@ -240,22 +249,6 @@ def _crashed(r: rules.Rule, exc: BaseException) -> str:
         f"rule {r.code} ({r.name}) failed on this resource ({type(exc).__name__}: {exc}); "
         "the other checks still ran. Please report this."
     )
-
-
-def _documents_of(
-    name: str, by_name: dict[str, Source], result: LintResult
-) -> dict[tuple[int, int | None], Document]:
-    source = by_name.get(name)
-    if source is None:
-        load = LoadResult()
-        loader.load_file(name, load)
-        if not load.sources:
-            return {}
-        source = load.sources[0]
-        by_name[name] = source
-        result.sources.append(source)
-    load = loader.load_text(source.text, name)
-    return {(d.index, d.item): d for d in load.documents}
 
 
 def add_findings(result: LintResult, raw: list[Diagnostic], config: Config) -> None:

@@ -24,6 +24,7 @@ import os
 import re
 import struct
 import sys
+from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -150,6 +151,171 @@ class Document:
         if key and key_node is not None:
             return _span(key_node)
         return _span(node)
+
+
+# What each slot of a :class:`Places` holds.
+_P_SCALAR, _P_SEQUENCE, _P_MAPPING, _P_KEY, _P_MERGE, _P_OTHER_KEY = range(6)
+_P_WIDTH = 6  # kind, line, column, end line, end column, slots of its subtree
+
+
+class Places:
+    """Where every node of one document is, kept compactly once its node tree is freed, so
+    that a finding made later (by the cross-resource rules) is placed as
+    :meth:`Document.locate` would have placed it, without parsing the file again.
+
+    The nodes are numbered in document order (a mapping, then each of its keys and values);
+    each has six small integers (its kind, its span with lines counted from ``base``, and the
+    number of slots of its subtree), and each mapping key the text it matches.
+    """
+
+    __slots__ = ("base", "keys", "nums", "span")
+
+    def __init__(self, span: Span, base: int, nums: array[int], keys: tuple[str | None, ...]):
+        self.span = span
+        self.base = base
+        self.nums = nums
+        self.keys = keys
+
+    @classmethod
+    def of(cls, doc: Document) -> Places:
+        """The places of a document whose node tree is still there."""
+        node = doc.node
+        if node is None:
+            return cls(doc.span, 0, array("H"), ())
+        nums: list[int] = []
+        keys: list[str | None] = []
+        add, add_key = nums.extend, keys.append
+        text = doc.source.text
+        intern = sys.intern
+        base = node.start_mark.line
+
+        def walk(node: Node) -> None:
+            # Lines are kept from the document's first line, marks as libyaml gives them
+            # (from 0); _span turns them into a Span as loader._span does.
+            slot = len(keys)
+            s, e = node.start_mark, node.end_mark
+            add_key(None)
+            if node.__class__ is SequenceNode:
+                add((_P_SEQUENCE, s.line - base, s.column, e.line - base, e.column, 0))
+                for child in node.value:
+                    if child.__class__ is ScalarNode:
+                        s, e = child.start_mark, child.end_mark
+                        add((_P_SCALAR, s.line - base, s.column, e.line - base, e.column, 1))
+                        add_key(None)
+                    else:
+                        walk(child)
+            else:
+                add((_P_MAPPING, s.line - base, s.column, e.line - base, e.column, 0))
+                for k, v in node.value:
+                    s, e = k.start_mark, k.end_mark
+                    if k.__class__ is ScalarNode:
+                        tag = k.tag
+                        if tag == _STR:
+                            add((_P_KEY, s.line - base, s.column, e.line - base, e.column, 1))
+                            add_key(intern(k.value))
+                        elif tag == _MERGE:
+                            add((_P_MERGE, s.line - base, s.column, e.line - base, e.column, 1))
+                            add_key(None)
+                        else:
+                            add((_P_KEY, s.line - base, s.column, e.line - base, e.column, 1))
+                            add_key(_json_key(_scalar(k)))
+                    else:
+                        want = _template_text(k, text)
+                        kind = _P_OTHER_KEY if want is None else _P_KEY
+                        add((kind, s.line - base, s.column, e.line - base, e.column, 1))
+                        add_key(want)
+                    if v.__class__ is ScalarNode:
+                        s, e = v.start_mark, v.end_mark
+                        add((_P_SCALAR, s.line - base, s.column, e.line - base, e.column, 1))
+                        add_key(None)
+                    else:
+                        walk(v)
+            nums[slot * _P_WIDTH + 5] = len(keys) - slot
+
+        if node.__class__ is ScalarNode:
+            s, e = node.start_mark, node.end_mark
+            nums.extend((_P_SCALAR, 0, s.column, e.line - base, e.column, 1))
+            keys.append(None)
+        else:
+            walk(node)
+        try:
+            packed = array("H", nums)
+        except OverflowError:
+            packed = array("I", nums)
+        return cls(doc.span, base, packed, tuple(keys))
+
+    def _span(self, slot: int) -> Span:
+        i = slot * _P_WIDTH
+        n, base = self.nums, self.base + 1
+        line, col, end_line, end_col = n[i + 1] + base, n[i + 2] + 1, n[i + 3] + base, n[i + 4] + 1
+        if (end_line, end_col) <= (line, col):
+            end_line, end_col = line, col + 1
+        return Span(line, col, end_line, end_col)
+
+    def _children(self, slot: int) -> Iterator[int]:
+        n = self.nums
+        child = slot + 1
+        end = slot + n[slot * _P_WIDTH + 5]
+        while child < end:
+            yield child
+            child += n[child * _P_WIDTH + 5]
+
+    def locate(self, path: FieldPath, *, key: bool = False) -> Span:
+        """The span :meth:`Document.locate` gives for ``path`` (and ``key``)."""
+        nums = self.nums
+        if not nums:
+            return self.span
+        slot, key_slot = 0, -1
+        for elem in path:
+            kind = nums[slot * _P_WIDTH]
+            if kind == _P_MAPPING:
+                found = self._find_key(slot, str(elem), 0)
+                if found is None:
+                    return self._span(key_slot if key_slot >= 0 else slot)
+                key_slot, slot = found
+            elif kind == _P_SEQUENCE and type(elem) is int:
+                if elem < 0:
+                    return self._span(key_slot if key_slot >= 0 else slot)
+                for i, child in enumerate(self._children(slot)):
+                    if i == elem:
+                        slot = key_slot = child
+                        break
+                else:
+                    return self._span(key_slot if key_slot >= 0 else slot)
+            else:
+                break
+        if key and key_slot >= 0:
+            return self._span(key_slot)
+        return self._span(slot)
+
+    def _find_key(self, slot: int, want: str, depth: int) -> tuple[int, int] | None:
+        """As :func:`_find_key`, over slots."""
+        nums, keys = self.nums, self.keys
+        found = None
+        merges: list[int] | None = None
+        children = self._children(slot)
+        for k in children:
+            v = next(children)
+            kind = nums[k * _P_WIDTH]
+            if kind == _P_KEY:
+                if keys[k] == want:
+                    found = (k, v)
+            elif kind == _P_MERGE:
+                merges = [v] if merges is None else [*merges, v]
+        if found is None and merges is not None and depth < MAX_DEPTH:
+            for merge in merges:
+                kind = nums[merge * _P_WIDTH]
+                sources = self._children(merge) if kind == _P_SEQUENCE else iter((merge,))
+                for src in sources:
+                    if nums[src * _P_WIDTH] == _P_MAPPING:
+                        hit = self._find_key(src, want, depth + 1)
+                        if hit is not None:
+                            return hit
+        return found
+
+    def size(self) -> int:
+        """Bytes held by these places (their keys' texts, shared with the data, not counted)."""
+        return sys.getsizeof(self) + sys.getsizeof(self.nums) + sys.getsizeof(self.keys)
 
 
 @dataclass(slots=True)
@@ -1228,6 +1394,17 @@ def load_file(path: str, result: LoadResult, stdin_name: str = "<stdin>") -> Non
         )
         return
     load_bytes(data, path, result)
+
+
+def read_source(path: str) -> Source | None:
+    """A file's text as :func:`load_file` reads it, not parsed; None when it cannot be
+    read."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    return Source(path, _decode(data, path)[0])
 
 
 def load_paths(paths: Sequence[str], excludes: Sequence[str] = ()) -> LoadResult:
