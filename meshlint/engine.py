@@ -92,13 +92,19 @@ def lint_files(
     result = LintResult()
     plan = _Plan(config)
     raw: list[Diagnostic] = []
+
+    def each(doc: Document) -> None:
+        _lint_one(doc, plan, result, raw)
+        # What the run keeps (sources, records, findings) lives to the end: move it out of the
+        # collector's sight, or each full collection scans a heap that grows with every
+        # document and a large run (or a large file) turns quadratic. Documents are linted
+        # as they are read, with the collector paused (see loader.load_text).
+        gc.freeze()
+
     for f in files:
-        load = LoadResult()
+        load = LoadResult(each=each)
         loader.load_file(f, load, stdin_name=stdin_name)
         _lint_load(load, plan, result, raw)
-        # What the run keeps (sources, records, findings) lives to the end: move it out of the
-        # collector's sight, or each full collection scans a heap that grows with every file
-        # and a large run turns quadratic.
         gc.freeze()
     gc.unfreeze()
     if mesh:
@@ -126,15 +132,19 @@ def _lint_load(load: LoadResult, plan: _Plan, result: LintResult, raw: list[Diag
     result.io_error = result.io_error or load.io_error
     raw.extend(load.diagnostics)
     for doc in load.documents:
-        found: list[Diagnostic] = []
-        res = _lint_document(doc, plan, found)
-        if res is not None:
-            result.resources += 1
-            raw.extend(_unsuppressed_by_metadata(res.metadata, _most_specific(found)))
-            _keep_record(res, result)
-        else:
-            raw.extend(found)
-        doc.node = None  # every finding of it is placed; free the node tree
+        _lint_one(doc, plan, result, raw)
+
+
+def _lint_one(doc: Document, plan: _Plan, result: LintResult, raw: list[Diagnostic]) -> None:
+    found: list[Diagnostic] = []
+    res = _lint_document(doc, plan, found)
+    if res is not None:
+        result.resources += 1
+        raw.extend(_unsuppressed_by_metadata(res.metadata, _most_specific(found)))
+        _keep_record(res, result)
+    else:
+        raw.extend(found)
+    doc.node = None  # every finding of it is placed; free the node tree
 
 
 def _keep_record(res: Resource, result: LintResult) -> None:

@@ -26,7 +26,7 @@ import struct
 import sys
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -324,6 +324,15 @@ class LoadResult:
     documents: list[Document] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     io_error: bool = False
+    # When set, each document goes to it as soon as it is read (its node tree is the only one
+    # alive), instead of into ``documents``; it runs with the garbage collector paused.
+    each: Callable[[Document], None] | None = None
+
+    def add(self, doc: Document) -> None:
+        if self.each is not None:
+            self.each(doc)
+        else:
+            self.documents.append(doc)
 
 
 def _span(node: Node) -> Span:
@@ -808,14 +817,41 @@ def _describe(char: str) -> str:
     return f"the character U+{code:04X}"
 
 
-def _compose(stream: str) -> tuple[list[Node | None], BaseException | None]:
-    """Compose every document; on an error, keep the documents already composed."""
+class _SinkError(Exception):
+    """An exception of a sink (not of the YAML), carried out of the composer untouched."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+_Sink = Callable[[Node | None], None]
+
+
+def _compose(
+    stream: str, sink: _Sink | None = None, skip: int = 0
+) -> tuple[list[Node | None], BaseException | None]:
+    """Compose every document; on an error, keep the documents already composed.
+
+    With a ``sink``, each document goes to it as soon as it is composed (so that only one
+    node tree is alive at a time) after the first ``skip``, and none is kept.
+    """
     done: list[Node | None] = []
     loader = None
+    count = 0
     try:
         loader = _ComposeLoader(stream)
         while loader.check_node():
-            done.append(loader.get_node())
+            node = loader.get_node()
+            if sink is None:
+                done.append(node)
+                continue
+            count += 1
+            if count > skip:
+                try:
+                    sink(node)
+                except Exception as exc:
+                    raise _SinkError(exc) from exc
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         return done, exc
     finally:
@@ -824,14 +860,28 @@ def _compose(stream: str) -> tuple[list[Node | None], BaseException | None]:
     return done, None
 
 
-def _compose_like_go(stream: str) -> tuple[list[Node | None], BaseException | None]:
+def _compose_like_go(
+    stream: str, sink: _Sink | None = None
+) -> tuple[list[Node | None], BaseException | None]:
     """:func:`_compose`, reading ``[2001:db8::, fe80::]`` as Kubernetes' go-yaml does.
 
     libyaml refuses a plain scalar in a flow collection that ends in ':' before ',', ']' or '}'
     (IPv6 addresses, say); go-yaml reads the ':' as part of the text. Each such ':' is swapped
     for a stand-in character of the same length, and swapped back in the composed scalars.
+    With a ``sink`` (see :func:`_compose`), the documents before the ':' have gone to it
+    already; they are not composed again.
     """
-    nodes, exc = _compose(stream)
+    delivered = 0
+    stand_in: str | None = None
+
+    def counted(node: Node | None) -> None:
+        nonlocal delivered
+        delivered += 1
+        if stand_in is not None and node is not None:
+            _swap_back(node, stand_in)
+        sink(node)  # type: ignore[misc]
+
+    nodes, exc = _compose(stream, counted if sink is not None else None)
     if not _is_flow_colon(exc):
         return nodes, exc
     stand_in = next((c for c in map(chr, range(0xE000, 0xF900)) if c not in stream), None)
@@ -842,7 +892,10 @@ def _compose_like_go(stream: str) -> tuple[list[Node | None], BaseException | No
         if not _is_flow_colon(exc):
             break
         chars[exc.problem_mark.index] = stand_in  # type: ignore[union-attr]
-        nodes, exc = _compose("".join(chars))
+        if sink is not None:
+            nodes, exc = _compose("".join(chars), counted, delivered)
+        else:
+            nodes, exc = _compose("".join(chars))
     for root in nodes:
         if root is not None:
             _swap_back(root, stand_in)
@@ -956,8 +1009,17 @@ class _Stream:
         self.shared = _has_anchor(self.text)
         text = self.text
         pos = line0 = 0
+
+        def sink(node: Node | None) -> None:  # each document as soon as it is composed
+            if node is not None:
+                if pos:
+                    _shift(node, line0, pos)
+                self._document(node)
+
+        # A JSON file that YAML cannot read is read as JSON: its documents wait to be known.
+        streamed = None if is_json else sink
         while True:
-            nodes, exc = _compose_like_go(text[pos:] if pos else text)
+            nodes, exc = _compose_like_go(text[pos:] if pos else text, streamed)
             if pos:
                 for node in nodes:
                     if node is not None:
@@ -1108,11 +1170,9 @@ class _Stream:
             for i, item in enumerate(items):
                 item_node = nodes[i] if nodes is not None else None
                 item_span = _span(item_node) if item_node is not None else span
-                result.documents.append(
-                    Document(source, index, item, item_node, item_span, origin, i)
-                )
+                result.add(Document(source, index, item, item_node, item_span, origin, i))
             return
-        result.documents.append(Document(source, index, data, node, span, origin))
+        result.add(Document(source, index, data, node, span, origin))
 
     def _json(self) -> bool:
         """A JSON file that YAML 1.1 cannot read (tabs, say) is still read: the data as JSON
@@ -1136,7 +1196,7 @@ class _Stream:
         if node is not None and node.__class__ is not expected:
             node = None
         span = _span(node) if node is not None else Span.point(1)
-        self.result.documents.append(Document(self.source, 0, data, node, span))
+        self.result.add(Document(self.source, 0, data, node, span))
         return True
 
 
@@ -1159,7 +1219,10 @@ def load_text(text: str, name: str, result: LoadResult | None = None) -> LoadRes
     source = Source(name, text)
     result.sources.append(source)
     with _gc_paused():
-        _Stream(source, result).run()
+        try:
+            _Stream(source, result).run()
+        except _SinkError as exc:
+            raise exc.error from None
     return result
 
 

@@ -200,3 +200,70 @@ def test_bytes_kept_per_resource(corpora: dict[str, Path]) -> None:
         result.records
     )
     assert per_record < 2048, per_record
+
+
+STREAM = """\
+apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: Service, metadata: {name: a}}
+- {apiVersion: v1, kind: Service, metadata: {name: b}}
+---
+# Source: chart/templates/vs.yaml
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: c}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{headers: {x: {exact: "1"}}}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: d
+  name: again
+spec:
+  clusterIP: [2001:db8::, fe80::]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: [broken
+---
+base: &b {x: 1}
+merged: {<<: *b, y: 2}
+---
+"""
+
+
+def test_documents_read_one_at_a_time_are_those_read_at_once() -> None:
+    whole = loader.load_text(STREAM, "s.yaml")
+    seen: list[tuple[Any, ...]] = []
+
+    def each(doc: loader.Document) -> None:
+        assert doc.node is not None
+        seen.append((doc.index, doc.item, doc.data, doc.span, doc.origin, Places.of(doc).nums))
+
+    streamed = loader.load_text(STREAM, "s.yaml", loader.LoadResult(each=each))
+    assert not streamed.documents
+    assert seen == [
+        (d.index, d.item, d.data, d.span, d.origin, Places.of(d).nums) for d in whole.documents
+    ]
+    assert len(seen) == 5
+    assert streamed.diagnostics == whole.diagnostics
+    assert {d.code for d in whole.diagnostics} == {"ML101", "ML102"}
+
+
+def test_one_multi_document_file_lints_as_its_documents_in_files(
+    corpora: dict[str, Path], tmp_path: Path
+) -> None:
+    files, _ = loader.discover([str(corpora["findings"])])
+    one = tmp_path / "all.yaml"
+    one.write_text("---\n".join(Path(f).read_text() for f in files))
+    many = engine.lint_files(files, Config())
+    single = engine.lint_files([str(one)], Config())
+    assert single.resources == many.resources
+    # (messages that name another resource name its file and line)
+    assert sorted((d.code, d.resource, d.path) for d in single.findings) == sorted(
+        (d.code, d.resource, d.path) for d in many.findings
+    )
