@@ -66,9 +66,32 @@ class LintResult:
         return None
 
 
-# Below this many files a run stays in one process: starting workers would cost more (the CLI
-# decides; meshlint.parallel runs the workers).
-PARALLEL_MIN_FILES = 40
+# A worker process pays for itself (its start, the records it sends back) only with about this
+# much input to read: a run gets one worker per this many bytes at most, and stays in one
+# process below twice as much (the CLI decides; meshlint.parallel runs the workers).
+BYTES_PER_WORKER = 1 << 20
+
+
+def workers_for(files: Sequence[str], jobs: int) -> int:
+    """How many worker processes a run of ``files`` gets when ``jobs`` are allowed: no more
+    than the cores, the files, and one per :data:`BYTES_PER_WORKER` of input; 1 means it runs
+    in this process."""
+    import os
+
+    if jobs <= 1 or len(files) < 2 or "-" in files:
+        return 1
+    cap = min(jobs, os.cpu_count() or 1, len(files))
+    if cap <= 1:
+        return 1
+    size = 0
+    for f in files:
+        try:
+            size += os.stat(f).st_size
+        except OSError:
+            continue
+        if size >= cap * BYTES_PER_WORKER:
+            return cap
+    return max(1, min(cap, size // BYTES_PER_WORKER))
 
 
 def lint_paths(

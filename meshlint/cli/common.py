@@ -195,11 +195,14 @@ class Inputs:
         try:
             if self.cluster:  # the files and the cluster in one run: mesh checks see both
                 return self._lint_cluster(files, cfg)
-            if jobs > 1 and len(files) >= engine.PARALLEL_MIN_FILES and "-" not in files:
+            workers = engine.workers_for(files, jobs)
+            if workers > 1:
                 from meshlint.parallel import lint_in_workers
 
                 progress = sys.stderr.isatty() and len(files) >= 500
-                return lint_in_workers(files, cfg, jobs, progress=progress, meanwhile=meanwhile)
+                return lint_in_workers(
+                    files, cfg, workers, progress=progress, meanwhile=meanwhile
+                )
             return engine.lint_files(files, cfg, stdin_name=self.stdin_name)
         except ConfigError as exc:  # e.g. a schema location that cannot be used
             raise _fail(str(exc)) from None
