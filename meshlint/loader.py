@@ -553,6 +553,12 @@ def _go_float_key(value: float) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+# Keys, and short text values, are interned: a run keeps the data of thousands of resources
+# whose keys (and many values: hosts, subsets, ports' names) are the same few words.
+_intern = sys.intern
+_INTERNED = 40
+
+
 class _Abort(Exception):
     def __init__(self, message: str, node: Node) -> None:
         super().__init__(message)
@@ -676,7 +682,7 @@ class _Builder:
             if key_node.__class__ is ScalarNode:
                 tag = key_node.tag
                 if tag == _STR:
-                    key = key_node.value
+                    key = _intern(key_node.value)
                 elif tag == _MERGE:
                     self._merge(out, value_node, depth)
                     exact = False
@@ -697,7 +703,11 @@ class _Builder:
                     continue
                 key = template
             if value_node.__class__ is ScalarNode:
-                out[key] = value_node.value if value_node.tag == _STR else _scalar(value_node)
+                if value_node.tag == _STR:
+                    text = value_node.value
+                    out[key] = _intern(text) if len(text) <= _INTERNED else text
+                else:
+                    out[key] = _scalar(value_node)
             else:
                 out[key] = self._collection(value_node, depth + 1)
         if not exact or len(out) != len(pairs):
