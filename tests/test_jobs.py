@@ -60,3 +60,52 @@ def test_slices_keep_the_order_and_share_the_bytes(tmp_path: Path) -> None:
     # no slice but the one of the big file holds much more than its share
     share = sum(sizes) / len(parts)
     assert all(w <= share * 1.5 or len(p) == 1 for w, p in zip(weights, parts, strict=True))
+
+
+@pytest.fixture(scope="module")
+def mesh_files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from generate import generate
+
+    folder = tmp_path_factory.mktemp("mesh")
+    generate(40, folder, findings=True)
+    return sorted(str(p) for p in folder.rglob("*.yaml"))
+
+
+def test_the_cross_resource_rules_shared_with_a_child_give_the_findings_of_one_process(
+    mesh_files: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meshlint import engine, parallel
+    from meshlint.config import Config
+
+    one = engine.lint_files(mesh_files, Config())
+    shared: list[int] = []
+    elsewhere = parallel._rules_elsewhere
+
+    def spy(index: object, theirs: list[object], config: Config) -> object:
+        shared.append(len(theirs))
+        return elsewhere(index, theirs, config)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel, "_rules_elsewhere", spy)
+    many = parallel.lint_in_workers(mesh_files, Config(), 2)
+    assert shared and shared[0] >= 10  # half of the cross-resource rules went to the child
+    assert [d.to_json() for d in many.findings] == [d.to_json() for d in one.findings]
+    assert any(d.code.startswith("ML9") for d in one.findings)
+
+
+def test_a_child_that_fails_leaves_its_rules_to_the_parent(
+    mesh_files: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from meshlint import engine, parallel
+    from meshlint.config import Config
+
+    one = engine.lint_files(mesh_files, Config())
+    monkeypatch.setattr(parallel, "_rules_child", lambda *args: os._exit(3))
+    many = parallel.lint_in_workers(mesh_files, Config(), 2)
+    assert [d.to_json() for d in many.findings] == [d.to_json() for d in one.findings]
