@@ -164,8 +164,9 @@ class Places:
     :meth:`Document.locate` would have placed it, without parsing the file again.
 
     The nodes are numbered in document order (a mapping, then each of its keys and values);
-    each has six small integers (its kind, its span with lines counted from ``base``, and the
-    number of slots of its subtree), and each mapping key the text it matches.
+    each has six small integers: its kind, its span (lines counted from ``base``, as libyaml
+    counts them from 0) and the number of slots of its subtree, or for a mapping key, the
+    position in ``keys`` of the text it matches.
     """
 
     __slots__ = ("base", "keys", "nums", "span")
@@ -190,18 +191,14 @@ class Places:
         base = node.start_mark.line
 
         def walk(node: Node) -> None:
-            # Lines are kept from the document's first line, marks as libyaml gives them
-            # (from 0); _span turns them into a Span as loader._span does.
-            slot = len(keys)
+            slot = len(nums)
             s, e = node.start_mark, node.end_mark
-            add_key(None)
             if node.__class__ is SequenceNode:
                 add((_P_SEQUENCE, s.line - base, s.column, e.line - base, e.column, 0))
                 for child in node.value:
                     if child.__class__ is ScalarNode:
                         s, e = child.start_mark, child.end_mark
                         add((_P_SCALAR, s.line - base, s.column, e.line - base, e.column, 1))
-                        add_key(None)
                     else:
                         walk(child)
             else:
@@ -211,31 +208,57 @@ class Places:
                     if k.__class__ is ScalarNode:
                         tag = k.tag
                         if tag == _STR:
-                            add((_P_KEY, s.line - base, s.column, e.line - base, e.column, 1))
+                            add(
+                                (
+                                    _P_KEY,
+                                    s.line - base,
+                                    s.column,
+                                    e.line - base,
+                                    e.column,
+                                    len(keys),
+                                )
+                            )
                             add_key(intern(k.value))
                         elif tag == _MERGE:
-                            add((_P_MERGE, s.line - base, s.column, e.line - base, e.column, 1))
-                            add_key(None)
+                            add((_P_MERGE, s.line - base, s.column, e.line - base, e.column, 0))
                         else:
-                            add((_P_KEY, s.line - base, s.column, e.line - base, e.column, 1))
+                            add(
+                                (
+                                    _P_KEY,
+                                    s.line - base,
+                                    s.column,
+                                    e.line - base,
+                                    e.column,
+                                    len(keys),
+                                )
+                            )
                             add_key(_json_key(_scalar(k)))
                     else:
                         want = _template_text(k, text)
-                        kind = _P_OTHER_KEY if want is None else _P_KEY
-                        add((kind, s.line - base, s.column, e.line - base, e.column, 1))
-                        add_key(want)
+                        if want is None:
+                            add((_P_OTHER_KEY, s.line - base, s.column, e.line - base, e.column, 0))
+                        else:
+                            add(
+                                (
+                                    _P_KEY,
+                                    s.line - base,
+                                    s.column,
+                                    e.line - base,
+                                    e.column,
+                                    len(keys),
+                                )
+                            )
+                            add_key(want)
                     if v.__class__ is ScalarNode:
                         s, e = v.start_mark, v.end_mark
                         add((_P_SCALAR, s.line - base, s.column, e.line - base, e.column, 1))
-                        add_key(None)
                     else:
                         walk(v)
-            nums[slot * _P_WIDTH + 5] = len(keys) - slot
+            nums[slot + 5] = (len(nums) - slot) // _P_WIDTH
 
         if node.__class__ is ScalarNode:
             s, e = node.start_mark, node.end_mark
             nums.extend((_P_SCALAR, 0, s.column, e.line - base, e.column, 1))
-            keys.append(None)
         else:
             walk(node)
         try:
@@ -252,13 +275,23 @@ class Places:
             end_line, end_col = line, col + 1
         return Span(line, col, end_line, end_col)
 
-    def _children(self, slot: int) -> Iterator[int]:
+    def _items(self, slot: int) -> Iterator[int]:
+        """The slots of the items of a sequence."""
         n = self.nums
         child = slot + 1
         end = slot + n[slot * _P_WIDTH + 5]
         while child < end:
             yield child
             child += n[child * _P_WIDTH + 5]
+
+    def _pairs(self, slot: int) -> Iterator[tuple[int, int]]:
+        """The slots of the keys and values of a mapping (a key is one slot)."""
+        n = self.nums
+        key = slot + 1
+        end = slot + n[slot * _P_WIDTH + 5]
+        while key < end:
+            yield key, key + 1
+            key += 1 + n[(key + 1) * _P_WIDTH + 5]
 
     def locate(self, path: FieldPath, *, key: bool = False) -> Span:
         """The span :meth:`Document.locate` gives for ``path`` (and ``key``)."""
@@ -276,7 +309,7 @@ class Places:
             elif kind == _P_SEQUENCE and type(elem) is int:
                 if elem < 0:
                     return self._span(key_slot if key_slot >= 0 else slot)
-                for i, child in enumerate(self._children(slot)):
+                for i, child in enumerate(self._items(slot)):
                     if i == elem:
                         slot = key_slot = child
                         break
@@ -293,19 +326,18 @@ class Places:
         nums, keys = self.nums, self.keys
         found = None
         merges: list[int] | None = None
-        children = self._children(slot)
-        for k in children:
-            v = next(children)
-            kind = nums[k * _P_WIDTH]
+        for k, v in self._pairs(slot):
+            i = k * _P_WIDTH
+            kind = nums[i]
             if kind == _P_KEY:
-                if keys[k] == want:
+                if keys[nums[i + 5]] == want:
                     found = (k, v)
             elif kind == _P_MERGE:
                 merges = [v] if merges is None else [*merges, v]
         if found is None and merges is not None and depth < MAX_DEPTH:
             for merge in merges:
                 kind = nums[merge * _P_WIDTH]
-                sources = self._children(merge) if kind == _P_SEQUENCE else iter((merge,))
+                sources = self._items(merge) if kind == _P_SEQUENCE else iter((merge,))
                 for src in sources:
                     if nums[src * _P_WIDTH] == _P_MAPPING:
                         hit = self._find_key(src, want, depth + 1)
