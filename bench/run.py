@@ -231,7 +231,8 @@ def main() -> None:
     )
     rows.measure({"few-jobs1": lint("--jobs", "1", str(corpora[few])),
                   "few-default": lint(str(corpora[few]))})  # fmt: skip
-    rows.measure({"single": lint(str(twenty)),
+    rows.measure({"single": [py, "-m", "meshlint", "lint", "--no-config", str(twenty)],
+                  "single-json": lint(str(twenty)),
                   "yamllint": [yamllint, "-d", "relaxed", str(twenty)]})  # fmt: skip
     rows.measure({"large": lint("--jobs", "1", str(corpora[large])),
                   "large-jobs2": lint("--jobs", "2", str(corpora[large]))})  # fmt: skip
@@ -258,6 +259,7 @@ def main() -> None:
         ("one 20-line file, wall ÷ yamllint -d relaxed", m("single") / m("yamllint"),
          "<= 1.3"),
         ("  the same, CPU", m("single", "cpu") / m("yamllint", "cpu"), ""),
+        ("  --format json, wall", m("single-json") / m("yamllint"), ""),
         (f"{few} services in one call, default jobs ÷ --jobs 1", m("few-default") / m("few-jobs1"),
          "<= 1.0"),
         (f"--jobs 2 speed-up over --jobs 1 (wall, {large} services)",
