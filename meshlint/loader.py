@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import codecs
 import gc
-import json
 import math
 import os
 import re
@@ -70,9 +69,27 @@ _MAP = "tag:yaml.org,2002:map"
 _BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 # Characters Python's str.splitlines() also breaks at, but YAML does not.
 _OTHER_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e]")
+
+
+class _Lazy:
+    """A regex compiled when first used: most runs read only printable text, without a
+    syntax error, and never need it."""
+
+    __slots__ = ("_compiled", "_flags", "_pattern")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._pattern, self._flags = pattern, flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._compiled is None:
+            self._compiled = re.compile(self._pattern, self._flags)
+        return getattr(self._compiled, name)
+
+
 # What YAML 1.1 allows in a stream (libyaml's reader refuses everything else).
-_NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_DOC_START = re.compile("(?:\\A|(?<=[\r\n\x85\u2028\u2029]))---(?=[ \t\r\n\x85\u2028\u2029]|\\Z)")
+_NOT_PRINTABLE = _Lazy("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_DOC_START = _Lazy("(?:\\A|(?<=[\r\n\x85\u2028\u2029]))---(?=[ \t\r\n\x85\u2028\u2029]|\\Z)")
 _SOURCE_COMMENT = re.compile(r"^# Source: (.+?)\s*$", re.M)
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 # What may come just before an anchor (&name).
@@ -1221,6 +1238,8 @@ class _Stream:
         has it, the places from the same text with what YAML refuses blanked out."""
         text = self.source.text
         try:
+            import json  # (a JSON file that YAML cannot read: rare)
+
             data = json.loads(text)
         except (ValueError, RecursionError):
             return False
