@@ -193,18 +193,7 @@ def _keep_record(res: Resource, result: LintResult) -> None:
     )
 
 
-# Runs some cross-resource rules over an index elsewhere (another process): started with the
-# index, the rules and the configuration, it gives back a function that waits for their findings, each with the
-# position of its record in ``index.records``, or None when that work failed.
-Elsewhere = Callable[
-    [Any, list[rules.Rule], Config],
-    Callable[[], list[tuple[str, Severity, int, Finding]] | None] | None,
-]
-
-
-def _mesh_findings(
-    result: LintResult, config: Config, elsewhere: Elsewhere | None = None
-) -> list[Diagnostic]:
+def _mesh_findings(result: LintResult, config: Config) -> list[Diagnostic]:
     """The cross-resource rules over every record of the run, placed and annotation-filtered.
 
     Each finding is placed by loading its file again (its node trees were freed): from the
@@ -219,41 +208,16 @@ def _mesh_findings(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _mesh_stage(result, config, todo, elsewhere)
+        return _mesh_stage(result, config, todo)
     finally:
         if enabled:
             gc.enable()
 
 
-def _mesh_stage(
-    result: LintResult, config: Config, todo: list[rules.Rule], elsewhere: Elsewhere | None
-) -> list[Diagnostic]:
+def _mesh_stage(result: LintResult, config: Config, todo: list[rules.Rule]) -> list[Diagnostic]:
     from meshlint.mesh import MeshIndex
 
     index = MeshIndex(result.records, namespaces=result.namespaces, settings=config.mesh_settings())
-    join = None
-    theirs = todo[1::2]  # every other rule, in code order, for `elsewhere`
-    if elsewhere is not None and theirs:
-        join = elsewhere(index, theirs, config)
-    if join is None:
-        return place_record_findings(result, run_mesh_rules(index, todo, config))
-    found = run_mesh_rules(index, todo[0::2], config)
-    sent = join()
-    if sent is None:  # the other process failed: its rules run here
-        found.extend(run_mesh_rules(index, theirs, config))
-    else:
-        records = index.records
-        found.extend((code, sev, records[pos], f) for code, sev, pos, f in sent)
-    # in the order of one process: rule by rule, each over its records in order
-    rank = {r.code: i for i, r in enumerate(todo)}
-    found.sort(key=lambda item: rank.get(item[0], -1) if item[0] != INTERNAL_ERROR else -1)
-    return place_record_findings(result, found)
-
-
-def run_mesh_rules(
-    index: Any, todo: list[rules.Rule], config: Config
-) -> list[tuple[str, Severity, Record, Finding]]:
-    """The findings of the cross-resource rules ``todo`` over the index, rule by rule."""
     found: list[tuple[str, Severity, Record, Finding]] = []
     for r in todo:
         check = r.check
@@ -265,7 +229,7 @@ def run_mesh_rules(
                     found.append((r.code, r.severity, rec, f))
             except Exception as exc:  # a bug of ours: say so on the record, go on
                 found.append((INTERNAL_ERROR, Severity.ERROR, rec, Finding((), _crashed(r, exc))))
-    return found
+    return place_record_findings(result, found)
 
 
 def place_record_findings(
@@ -331,24 +295,16 @@ def add_findings(result: LintResult, raw: list[Diagnostic], config: Config) -> N
     )
 
 
-def finish_in_parent(
-    result: LintResult,
-    config: Config,
-    files: Sequence[str],
-    elsewhere: Elsewhere | None = None,
-) -> None:
+def finish_in_parent(result: LintResult, config: Config, files: Sequence[str]) -> None:
     """After a parallel run: the cross-resource findings over the records of all workers,
-    merged into the findings (already final) in the order of one process; with ``elsewhere``,
-    half of the rules run there meanwhile."""
-    merge_mesh_findings(result, mesh_stage_findings(result, config, elsewhere), files)
+    merged into the findings (already final) in the order of one process."""
+    merge_mesh_findings(result, mesh_stage_findings(result, config), files)
 
 
-def mesh_stage_findings(
-    result: LintResult, config: Config, elsewhere: Elsewhere | None = None
-) -> list[Diagnostic]:
+def mesh_stage_findings(result: LintResult, config: Config) -> list[Diagnostic]:
     """The cross-resource findings of a parallel run, final (filtered and suppressed); a file
     read again to place them is added to ``result.sources``."""
-    raw = _mesh_findings(result, config, elsewhere)
+    raw = _mesh_findings(result, config)
     return _finalize(raw, result.sources, config) if raw else []
 
 

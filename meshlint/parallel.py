@@ -10,9 +10,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing.connection import Connection
 from typing import Any
 
-from meshlint import rules
 from meshlint.config import Config
-from meshlint.diagnostics import Diagnostic, Finding, Severity
+from meshlint.diagnostics import Diagnostic
 from meshlint.engine import (
     LintResult,
     finish_in_parent,
@@ -20,7 +19,6 @@ from meshlint.engine import (
     merge_mesh_findings,
     mesh_stage_findings,
     note_internal_errors,
-    run_mesh_rules,
 )
 from meshlint.loader import Source
 
@@ -102,7 +100,7 @@ def lint_in_workers(
             merged.records.extend(part.records)
             merged.namespaces |= part.namespaces
     if meanwhile is None:
-        finish_in_parent(merged, config, files, _rules_elsewhere)
+        finish_in_parent(merged, config, files)
         return merged
     stage = _MeshStage.start(merged, config)
     try:
@@ -163,49 +161,6 @@ def _mesh_child(result: LintResult, config: Config, conn: Connection) -> None:
         new: list[Source] = result.sources[before:]
         conn.send((found, new))
     except Exception:  # the parent runs the stage again and meets the error itself
-        pass
-    finally:
-        conn.close()
-
-
-def _rules_elsewhere(
-    index: Any, theirs: list[rules.Rule], config: Config
-) -> Callable[[], list[tuple[str, Severity, int, Finding]] | None] | None:
-    """Some cross-resource rules run in a forked child (which inherits the index, built once)
-    while the parent runs the others: the stage no longer keeps one core idle. None where
-    there is no fork."""
-    if "fork" not in multiprocessing.get_all_start_methods() or sys.platform != "linux":
-        return None
-    ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_rules_child, args=(index, theirs, config, send), daemon=True)
-    try:
-        process.start()
-    except OSError:  # e.g. no memory left to fork
-        receive.close()
-        send.close()
-        return None
-    send.close()
-
-    def join() -> list[tuple[str, Severity, int, Finding]] | None:
-        try:
-            found: list[tuple[str, Severity, int, Finding]] | None = receive.recv()
-        except (EOFError, OSError):
-            found = None
-        finally:
-            receive.close()
-            process.join()
-        return found
-
-    return join
-
-
-def _rules_child(index: Any, theirs: list[rules.Rule], config: Config, conn: Connection) -> None:
-    try:
-        position = {id(rec): i for i, rec in enumerate(index.records)}
-        found = run_mesh_rules(index, theirs, config)
-        conn.send([(code, sev, position[id(rec)], f) for code, sev, rec, f in found])
-    except Exception:  # the parent runs these rules itself and meets the error there
         pass
     finally:
         conn.close()
