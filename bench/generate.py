@@ -14,6 +14,8 @@ retries that outlast the route's timeout, a subset no pod carries, a principal o
 domain, the deprecated LEAST_CONN and a connect timeout under 100ms.
 
     python bench/generate.py 1000 bench/out/mesh-1000 [--findings]
+    python bench/generate.py 1000 bench/out/one-1000.yaml --one-file [--findings]
+    python bench/generate.py 1000 bench/out/big-1000.yaml --big-file
 """
 
 from __future__ import annotations
@@ -324,8 +326,63 @@ def generate(services: int, out: Path, findings: bool = False) -> int:
     return count
 
 
+ROUTES = 100  # header-matched routes in each VirtualService of the one-big-file variant
+
+
+def big_virtual_service(i: int, routes: int = ROUTES) -> str:
+    """A VirtualService for the host `reviews` with ``routes`` header-matched routes, each to a
+    subset: the document the one-big-file variant is made of (every one claims the same host,
+    as a repository of generated routes does)."""
+    lines = [
+        "apiVersion: networking.istio.io/v1",
+        "kind: VirtualService",
+        "metadata:",
+        f"  name: reviews-{i:05d}",
+        "  namespace: bookinfo",
+        "spec:",
+        "  hosts:",
+        "  - reviews",
+        "  http:",
+    ]
+    for r in range(routes):
+        lines += [
+            f"  - match: [{{headers: {{end-user: {{exact: user-{i}-{r}}}}}}}]",
+            f"    route: [{{destination: {{host: reviews, subset: v{r % 3 + 1}}}}}]",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def generate_big_file(resources: int, out: Path) -> int:
+    """One file of ``resources`` large VirtualServices (see :func:`big_virtual_service`);
+    returns its size in bytes."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as fh:
+        for i in range(resources):
+            fh.write("---\n" if i else "")
+            fh.write(big_virtual_service(i))
+    return out.stat().st_size
+
+
+def generate_one_file(services: int, out: Path, findings: bool = False) -> int:
+    """The repository of :func:`generate` as ONE multi-document file; returns its size."""
+    rng = random.Random(services)
+    parts = [INGRESS] + [namespace_file(n) for n in range(NAMESPACES)]
+    parts += [service_file(i, rng, findings) for i in range(services)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("---\n".join(p if p.endswith("\n") else p + "\n" for p in parts), "utf-8")
+    return out.stat().st_size
+
+
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--findings"]
+    flags = {a for a in sys.argv[1:] if a.startswith("--")}
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
     n = int(args[0]) if args else 1000
-    target = Path(args[1]) if len(args) > 1 else Path(f"bench/out/mesh-{n}")
-    print(f"{generate(n, target, '--findings' in sys.argv)} files in {target}")
+    if "--big-file" in flags:
+        target = Path(args[1]) if len(args) > 1 else Path(f"bench/out/big-{n}.yaml")
+        print(f"{generate_big_file(n, target):,} bytes in {target}")
+    elif "--one-file" in flags:
+        target = Path(args[1]) if len(args) > 1 else Path(f"bench/out/one-{n}.yaml")
+        print(f"{generate_one_file(n, target, '--findings' in flags):,} bytes in {target}")
+    else:
+        target = Path(args[1]) if len(args) > 1 else Path(f"bench/out/mesh-{n}")
+        print(f"{generate(n, target, '--findings' in flags)} files in {target}")

@@ -1,11 +1,18 @@
-"""meshlint's speed and memory against PyYAML's C loader and yamllint, measured in one run.
+"""meshlint's speed and memory on repositories with realistic findings, against PyYAML's C loader
+and yamllint, measured in one run: each row of the table the project tracks, with its target.
 
-    python bench/run.py            # 1,000 and 5,000 services (generated under bench/out/)
-    python bench/run.py --quick    # 200 and 1,000 services, fewer repetitions
+    python bench/run.py            # 1,000 and 5,000 services, a 10,000-document big file
+    python bench/run.py --quick    # 200 and 1,000 services, a 300-document big file
+    python bench/run.py --python /path/to/venv/bin/python   # meshlint as installed there
 
-Every figure is the best of several runs of a separate process (start-up included), so that all
-contenders pay the same costs. Prints a table and the ratios the project tracks, and writes them
-to bench/out/results.json.
+Each contender is a separate process (start-up included). The contenders of a row run one after
+the other within a round, rounds repeated (``--rounds``, at least 5), so that a busy moment of the
+machine falls on all of them; each figure is the median over the rounds, with its spread (lowest
+and highest), of the wall time and of the CPU time (user + system, the process and the workers
+it waited for). Ratios are of the medians. Writes bench/out/results.json too.
+
+By default meshlint is imported from this checkout (PYTHONPATH); measure a normal install with
+``--python`` (an interpreter where meshlint was installed with ``pip install .``).
 """
 
 from __future__ import annotations
@@ -18,13 +25,14 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from generate import generate  # noqa: E402
+from generate import generate, generate_big_file, generate_one_file  # noqa: E402
 
 LOAD_ALL = """
 import sys, yaml
@@ -35,172 +43,254 @@ for path in sys.argv[1:]:
 print(n)
 """
 
-
-# The cross-resource stage alone: the time meshlint spends in it (index, every ML9 rule and the
-# placing of their findings) over the records of one lint of the folder, as CPU time of the
-# process (the stage is pure computation: wall time would also count other processes), best of
-# three runs of the stage in the same process.
+# The cross-resource stage of one lint of a folder: its share of the run's CPU time, how many
+# files it parsed again to place its findings, and the bytes each record keeps.
 MESH_STAGE = """
-import sys, time
+import json, sys, time
 from meshlint import engine, loader
 from meshlint.config import Config
-kept = []
+parsed = []
+load_text = loader.load_text
 stage = engine._mesh_findings
-engine._mesh_findings = lambda result, config: kept.append(result) or []
-files, _ = loader.discover(sys.argv[1:])
-engine.lint_paths(sys.argv[1:], Config(), files=files)
-engine._mesh_findings = stage
-spent, found = [], 0
-for _ in range(3):
+spent = []
+def counting(text, name, result=None):
+    parsed.append(name)
+    return load_text(text, name, result)
+def timed(result, config):
+    loader.load_text = counting
     start = time.process_time()
-    found = len(stage(kept[0], Config()))
-    spent.append(time.process_time() - start)
-print(min(spent), found)
+    try:
+        return stage(result, config)
+    finally:
+        spent.append(time.process_time() - start)
+        loader.load_text = load_text
+engine._mesh_findings = timed
+start = time.process_time()
+run = engine.lint_paths(sys.argv[1:], Config())
+total = time.process_time() - start
+records = run.records
+places = sum(r.places.size() for r in records if getattr(r, "places", None) is not None)
+def deep(o, seen):
+    if id(o) in seen:
+        return 0
+    seen.add(id(o))
+    n = sys.getsizeof(o)
+    if isinstance(o, dict):
+        n += sum(deep(k, seen) + deep(v, seen) for k, v in o.items())
+    elif isinstance(o, (list, tuple)):
+        n += sum(deep(v, seen) for v in o)
+    return n
+seen = set()
+data = sum(deep(r.data, seen) for r in records)
+print(json.dumps({"share": sum(spent) / total, "parsed": len(set(parsed)),
+    "records": len(records), "places": places / max(len(records), 1),
+    "data": data / max(len(records), 1), "findings": len(run.findings)}))
 """
-
-
-def mesh_stage(folder: Path, repeat: int) -> tuple[float, int]:
-    """The best CPU time of the cross-resource stage on the folder over ``repeat`` processes
-    (three runs of the stage each), and its findings."""
-    best, findings = float("inf"), 0
-    for _ in range(repeat):
-        _, _, out = timed([sys.executable, "-c", MESH_STAGE, str(folder)], 1)
-        spent, found = out.split()
-        best, findings = min(best, float(spent)), int(found)
-    return best, findings
-
 
 SPIN = "x = 0\nfor i in range(8_000_000):\n    x += i\n"
 
+ONE_FILE = """\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+  namespace: bookinfo
+spec:
+  hosts:
+  - reviews
+  http:
+  - match:
+    - headers:
+        end-user:
+          exact: jason
+    route:
+    - destination:
+        host: reviews
+        subset: v2
+  - route:
+    - destination:
+        host: reviews
+"""
 
-def parallel_capacity() -> float:
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    rss_mib: float
+    out: str
+
+
+def run(cmd: list[str], env: dict[str, str]) -> Run:
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out)
+
+
+class Rows:
+    """Contenders measured in interleaved rounds; medians and spreads."""
+
+    def __init__(self, rounds: int, env: dict[str, str]) -> None:
+        self.rounds = rounds
+        self.env = env
+        self.runs: dict[str, list[Run]] = {}
+
+    def measure(self, contenders: dict[str, list[str]], rounds: int | None = None) -> None:
+        for _ in range(rounds or self.rounds):
+            for name, cmd in contenders.items():
+                self.runs.setdefault(name, []).append(run(cmd, self.env))
+
+    def median(self, name: str, what: str = "wall") -> float:
+        return statistics.median(getattr(r, what) for r in self.runs[name])
+
+    def spread(self, name: str, what: str = "wall") -> str:
+        values = [getattr(r, what) for r in self.runs[name]]
+        return f"{min(values):.3f}–{max(values):.3f}"
+
+    def describe(self, name: str) -> str:
+        return (
+            f"wall {self.median(name):.3f} s ({self.spread(name)}), "
+            f"CPU {self.median(name, 'cpu'):.3f} s ({self.spread(name, 'cpu')}), "
+            f"peak RSS {self.median(name, 'rss_mib'):.0f} MiB"
+        )
+
+
+def parallel_capacity(python: str, env: dict[str, str], rounds: int) -> float:
     """How many CPU-bound processes this machine runs at once at full speed (2.0 on two free
-    cores; less on a shared virtual machine): the ceiling of any `--jobs 2` speed-up here."""
-    one = min(timed([sys.executable, "-c", SPIN], 1)[0] for _ in range(2))
-    best = float("inf")
-    for _ in range(2):
+    cores; less on a shared machine): the ceiling of any `--jobs 2` speed-up here."""
+    ratios = []
+    for _ in range(rounds):
+        one = run([python, "-c", SPIN], env).wall
         start = time.perf_counter()
-        procs = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(2)]
+        procs = [subprocess.Popen([python, "-c", SPIN]) for _ in range(2)]
         for proc in procs:
             proc.wait()
-        best = min(best, time.perf_counter() - start)
-    return 2 * one / best
+        ratios.append(2 * one / (time.perf_counter() - start))
+    return statistics.median(ratios)
 
 
 def files_of(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.rglob("*.yaml"))
 
 
-def timed(cmd: list[str], repeat: int) -> tuple[float, int, str]:
-    """Best wall time of ``repeat`` runs, the peak RSS (KiB) of the last, and its stdout."""
-    best = float("inf")
-    peak = 0
-    out = ""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    for _ in range(repeat):
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
-        )
-        assert proc.stdout is not None
-        out = proc.stdout.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        best = min(best, elapsed)
-        peak = usage.ru_maxrss
-    return best, peak, out
-
-
-def meshlint(*args: str) -> list[str]:
-    return [sys.executable, "-m", "meshlint", "lint", "--no-config", "--format", "json", *args]
-
-
-def resources_in(out: str) -> int:
-    return int(json.loads(out)["summary"]["resources"])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller corpora, fewer runs")
+    parser.add_argument("--quick", action="store_true", help="smaller corpora")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (>= 5)")
+    parser.add_argument("--python", default=sys.executable, help="interpreter to run meshlint")
+    parser.add_argument("--big", type=int, help="VirtualServices in the big file")
     args = parser.parse_args()
+    rounds = max(args.rounds, 5)
     small, large = (200, 1000) if args.quick else (1000, 5000)
-    repeat = 2 if args.quick else 3
+    few = 200  # the "200 files in one call" row
+    big = args.big or (300 if args.quick else 10_000)
+    py = args.python
+    env = dict(os.environ)
+    if py == sys.executable:
+        env["PYTHONPATH"] = str(REPO)
+        # pip compiles a package's bytecode at install time: do the same here
+        subprocess.run([py, "-m", "compileall", "-q", str(REPO / "meshlint")], check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
     out_dir = HERE / "out"
-    corpora = {}
-    for n in (small, large):
-        folder = out_dir / f"mesh-{n}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    corpora: dict[int, Path] = {}
+    for n in sorted({small, large, few}):
+        folder = out_dir / f"findings-{n}"
         if folder.exists():
             shutil.rmtree(folder)
-        generate(n, folder)
+        generate(n, folder, findings=True)
         corpora[n] = folder
+    one_file = out_dir / f"one-{small}.yaml"
+    generate_one_file(small, one_file, findings=True)
+    big_file = out_dir / f"big-{big}.yaml"
+    big_bytes = generate_big_file(big, big_file)
+    twenty = out_dir / "twenty-lines.yaml"
+    twenty.write_text(ONE_FILE, encoding="utf-8")
+    yamllint = shutil.which("yamllint") or str(Path(py).with_name("yamllint"))
 
-    # Measure meshlint as installed: pip compiles a package's bytecode at install time, so do
-    # the same here (this matters where PYTHONDONTWRITEBYTECODE is set).
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", str(REPO / "meshlint")],
-        check=True,
-        stdout=subprocess.DEVNULL,
+    def lint(*more: str) -> list[str]:
+        return [py, "-m", "meshlint", "lint", "--no-config", "--format", "json", *more]
+
+    rows = Rows(rounds, env)
+    files = files_of(corpora[small])
+    print(f"{len(files)} files, {one_file.stat().st_size:,} bytes ({small} services); "
+          f"big file {big_bytes:,} bytes ({big} VirtualServices); {rounds} rounds", flush=True)  # fmt: skip
+    rows.measure(
+        {
+            "load_all": [py, "-c", LOAD_ALL, *files],
+            "jobs1": lint("--jobs", "1", str(corpora[small])),
+            "onefile": lint("--jobs", "1", str(one_file)),
+        }
     )
+    rows.measure({"few-jobs1": lint("--jobs", "1", str(corpora[few])),
+                  "few-default": lint(str(corpora[few]))})  # fmt: skip
+    rows.measure({"single": [py, "-m", "meshlint", "lint", "--no-config", str(twenty)],
+                  "single-json": lint(str(twenty)),
+                  "yamllint": [yamllint, "-d", "relaxed", str(twenty)]})  # fmt: skip
+    rows.measure({"large": lint("--jobs", "1", str(corpora[large])),
+                  "large-jobs2": lint("--jobs", "2", str(corpora[large]))})  # fmt: skip
+    big_rounds = max(1, rounds // 5 if not args.quick else rounds)
+    rows.measure({"big-floor": [py, "-c", LOAD_ALL, str(big_file)],
+                  "big": lint("--jobs", "1", str(big_file))}, big_rounds)  # fmt: skip
+    capacity = parallel_capacity(py, env, 3)
+    stage = json.loads(run([py, "-c", MESH_STAGE, str(corpora[small])], env).out)
+    resources = json.loads(rows.runs["jobs1"][-1].out)["summary"]["resources"]
 
-    folder = corpora[small]
-    files = files_of(folder)
-    t_load, _, out = timed([sys.executable, "-c", LOAD_ALL, *files], repeat)
-    n_docs = int(out)
-    t_lint1, _, out = timed(meshlint("--jobs", "1", str(folder)), repeat)
-    n_res = resources_in(out)
-    t_lint2, _, _ = timed(meshlint("--jobs", "2", str(folder)), repeat)
-    capacity = parallel_capacity()
-    yamllint = shutil.which("yamllint") or str(Path(sys.executable).with_name("yamllint"))
-    t_yl, _, _ = timed([yamllint, "-d", "relaxed", "-f", "parsable", str(folder)], 1)
-    t_big, rss_big, out_big = timed(meshlint("--jobs", "1", str(corpora[large])), repeat)
-
-    t_mesh_small, found_small = mesh_stage(folder, repeat)
-    t_mesh_big, found_big = mesh_stage(corpora[large], repeat)
-
-    one = files[len(files) // 2]
-    singles_ml = [timed(meshlint("--jobs", "1", one), 1)[0] for _ in range(9)]
-    singles_yl = [timed([yamllint, "-d", "relaxed", one], 1)[0] for _ in range(9)]
-
-    rows = {
-        "services (small corpus)": small,
-        "files": len(files),
-        "resources": n_res,
-        "PyYAML C load_all, s": t_load,
-        "meshlint --jobs 1, s": t_lint1,
-        "meshlint --jobs 2, s": t_lint2,
-        "yamllint -d relaxed, s": t_yl,
-        f"meshlint --jobs 1 on {large} services, s": t_big,
-        f"peak RSS on {large} services, MiB": rss_big / 1024,
-        f"cross-resource stage on {small} services, s": t_mesh_small,
-        f"cross-resource stage on {large} services, s": t_mesh_big,
-        "findings on the generated mesh (both sizes; expected 0)": found_small + found_big,
-        "one file: meshlint median, s": statistics.median(singles_ml),
-        "one file: yamllint median, s": statistics.median(singles_yl),
-    }
-    ratios = {
-        "resources/s (meshlint --jobs 1)": n_res / t_lint1,
-        "resources/s (PyYAML C load_all)": n_docs / t_load,
-        "meshlint / PyYAML load_all (target <= 2.0, stretch 1.5)": t_lint1 / t_load,
-        "yamllint / meshlint (target >= 7)": t_yl / t_lint1,
-        "--jobs 2 speed-up (target >= 1.6)": t_lint1 / t_lint2,
-        "  the machine's parallel capacity for 2 processes (2.0: two free cores)": capacity,
-        f"{large} / {small} services time (target <= 5.5 for 5x input)": t_big / t_lint1,
-        f"cross-resource stage, {large} / {small} services (target <= 5.5)": t_mesh_big
-        / t_mesh_small,
-        "one file: meshlint / yamllint (target <= 2.0)": statistics.median(singles_ml)
-        / statistics.median(singles_yl),
-    }
-    assert resources_in(out_big) > n_res
-    width = max(len(k) for k in [*rows, *ratios])
-    print("measured")
-    for k, v in rows.items():
-        print(f"  {k:<{width}}  {v:,.3f}" if isinstance(v, float) else f"  {k:<{width}}  {v:,}")
-    print("ratios")
-    for k, v in ratios.items():
-        print(f"  {k:<{width}}  {v:,.2f}")
+    m = rows.median
+    table = [
+        ("--jobs 1 wall ÷ reading + PyYAML C load_all", m("jobs1") / m("load_all"),
+         "<= 1.5 (stretch 1.3)"),
+        ("  the same, CPU", m("jobs1", "cpu") / m("load_all", "cpu"), ""),
+        ("cross-resource stage: files parsed again", float(stage["parsed"]), "0"),
+        ("  its share of the run's CPU", stage["share"], ""),
+        (f"peak RSS, {small} services, MiB", m("jobs1", "rss_mib"),
+         "<= 150 (1,000 services)"),
+        (f"peak RSS, {large} services, MiB", m("large", "rss_mib"),
+         "<= 400 (5,000 services)"),
+        ("ONE multi-document file ÷ as files (wall)", m("onefile") / m("jobs1"), "<= 1.1"),
+        ("  the same, CPU", m("onefile", "cpu") / m("jobs1", "cpu"), ""),
+        ("one 20-line file, wall ÷ yamllint -d relaxed", m("single") / m("yamllint"),
+         "<= 1.3"),
+        ("  the same, CPU", m("single", "cpu") / m("yamllint", "cpu"), ""),
+        ("  --format json, wall", m("single-json") / m("yamllint"), ""),
+        (f"{few} services in one call, default jobs ÷ --jobs 1", m("few-default") / m("few-jobs1"),
+         "<= 1.0"),
+        (f"--jobs 2 speed-up over --jobs 1 (wall, {large} services)",
+         m("large") / m("large-jobs2"), ">= 1.6"),
+        ("  the machine's capacity for 2 processes", capacity, "(2.0: two idle cores)"),
+        (f"big file ({big_bytes / 1e6:.1f} MB) ÷ load_all of it (wall)", m("big") / m("big-floor"),
+         "<= 1.5"),
+        ("  the same, CPU", m("big", "cpu") / m("big-floor", "cpu"), ""),
+        ("  its peak RSS, MiB", m("big", "rss_mib"), "<= 1,000 (57 MB)"),
+        ("bytes kept per resource: places", stage["places"], ""),
+        ("bytes kept per resource: data", stage["data"], ""),
+    ]  # fmt: skip
+    print(f"\n{resources:,} resources in {len(files):,} files; {stage['findings']:,} findings")
+    width = max(len(name) for name, _, _ in table)
+    print(f"{'measure':<{width}}  {'now':>9}  target")
+    for name, value, target in table:
+        print(f"{name:<{width}}  {value:>9,.2f}  {target}")
+    print("\nmedians (lowest–highest) over the rounds")
+    for name in rows.runs:
+        print(f"  {name:<12} {rows.describe(name)}")
     (out_dir / "results.json").write_text(
-        json.dumps({"measured": rows, "ratios": ratios}, indent=2)
+        json.dumps(
+            {
+                "table": [{"measure": n, "now": v, "target": t} for n, v, t in table],
+                "runs": {
+                    name: [vars(r) | {"out": None} for r in runs]
+                    for name, runs in rows.runs.items()
+                },
+            },
+            indent=2,
+        )
     )
 
 

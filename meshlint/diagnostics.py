@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -163,4 +162,6 @@ def fingerprint(d: Diagnostic, location: str, occurrence: int = 1) -> str:
     key = "\0".join((d.code, location, d.resource, d.path, message))
     if occurrence > 1:
         key += f"\0{occurrence}"
+    import hashlib  # only the formats that fingerprint findings need it
+
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -11,7 +11,7 @@ from typing import Any
 from meshlint import loader, rules
 from meshlint.config import Config
 from meshlint.diagnostics import Diagnostic, FieldPath, Finding, Severity, Span, format_path
-from meshlint.loader import Document, LoadResult, Source
+from meshlint.loader import Document, LoadResult, Places, Source
 from meshlint.mesh import (
     MESH_KINDS,
     SUPPRESS_ANNOTATIONS,
@@ -66,9 +66,32 @@ class LintResult:
         return None
 
 
-# Below this many files a run stays in one process: starting workers would cost more (the CLI
-# decides; meshlint.parallel runs the workers).
-PARALLEL_MIN_FILES = 40
+# A worker process pays for itself (its start, the records it sends back) only with about this
+# much input to read: a run gets one worker per this many bytes at most, and stays in one
+# process below twice as much (the CLI decides; meshlint.parallel runs the workers).
+BYTES_PER_WORKER = 1 << 20
+
+
+def workers_for(files: Sequence[str], jobs: int) -> int:
+    """How many worker processes a run of ``files`` gets when ``jobs`` are allowed: no more
+    than the cores, the files, and one per :data:`BYTES_PER_WORKER` of input; 1 means it runs
+    in this process."""
+    import os
+
+    if jobs <= 1 or len(files) < 2 or "-" in files:
+        return 1
+    cap = min(jobs, os.cpu_count() or 1, len(files))
+    if cap <= 1:
+        return 1
+    size = 0
+    for f in files:
+        try:
+            size += os.stat(f).st_size
+        except OSError:
+            continue
+        if size >= cap * BYTES_PER_WORKER:
+            return cap
+    return max(1, min(cap, size // BYTES_PER_WORKER))
 
 
 def lint_paths(
@@ -92,13 +115,19 @@ def lint_files(
     result = LintResult()
     plan = _Plan(config)
     raw: list[Diagnostic] = []
+
+    def each(doc: Document) -> None:
+        _lint_one(doc, plan, result, raw)
+        # What the run keeps (sources, records, findings) lives to the end: move it out of the
+        # collector's sight, or each full collection scans a heap that grows with every
+        # document and a large run (or a large file) turns quadratic. Documents are linted
+        # as they are read, with the collector paused (see loader.load_text).
+        gc.freeze()
+
     for f in files:
-        load = LoadResult()
+        load = LoadResult(each=each)
         loader.load_file(f, load, stdin_name=stdin_name)
         _lint_load(load, plan, result, raw)
-        # What the run keeps (sources, records, findings) lives to the end: move it out of the
-        # collector's sight, or each full collection scans a heap that grows with every file
-        # and a large run turns quadratic.
         gc.freeze()
     gc.unfreeze()
     if mesh:
@@ -126,15 +155,19 @@ def _lint_load(load: LoadResult, plan: _Plan, result: LintResult, raw: list[Diag
     result.io_error = result.io_error or load.io_error
     raw.extend(load.diagnostics)
     for doc in load.documents:
-        found: list[Diagnostic] = []
-        res = _lint_document(doc, plan, found)
-        if res is not None:
-            result.resources += 1
-            raw.extend(_unsuppressed_by_metadata(res.metadata, _most_specific(found)))
-            _keep_record(res, result)
-        else:
-            raw.extend(found)
-        doc.node = None  # every finding of it is placed; free the node tree
+        _lint_one(doc, plan, result, raw)
+
+
+def _lint_one(doc: Document, plan: _Plan, result: LintResult, raw: list[Diagnostic]) -> None:
+    found: list[Diagnostic] = []
+    res = _lint_document(doc, plan, found)
+    if res is not None:
+        result.resources += 1
+        raw.extend(_unsuppressed_by_metadata(res.metadata, _most_specific(found)))
+        _keep_record(res, result)
+    else:
+        raw.extend(found)
+    doc.node = None  # every finding of it is placed; free the node tree
 
 
 def _keep_record(res: Resource, result: LintResult) -> None:
@@ -155,6 +188,7 @@ def _keep_record(res: Resource, result: LintResult) -> None:
             res.name,
             light_data(res.kind, res.data),
             doc.line,
+            Places.of(doc),
         )
     )
 
@@ -202,23 +236,31 @@ def place_record_findings(
     result: LintResult, found: list[tuple[str, Severity, Record, Finding]]
 ) -> list[Diagnostic]:
     """Findings on records of a run (whose node trees were freed) as located diagnostics,
-    annotation-filtered: (code, severity, record, finding) each."""
+    annotation-filtered: (code, severity, record, finding) each.
+
+    Each is placed from what its record kept of where its fields are written; a file that the
+    run has no source of (one a worker process read) is read again, not parsed, and added to
+    ``result.sources`` so that its comments and code frames are there too.
+    """
     if not found:
         return []
-    by_name = {s.name: s for s in result.sources}
-    docs: dict[str, dict[tuple[int, int | None], Document]] = {}
+    known = {s.name for s in result.sources}
     out: list[Diagnostic] = []
     for code, severity, rec, f in found:
         if code != INTERNAL_ERROR and _on_placeholder(rec.data, f):
             continue
-        placed = docs.get(rec.file)
-        if placed is None:
-            placed = docs[rec.file] = _documents_of(rec.file, by_name, result)
-        doc = placed.get((rec.doc, rec.item))
-        if code == INTERNAL_ERROR or doc is None:
-            span = doc.span if doc is not None else Span.point(rec.line)
+        places = rec.places
+        if places is None:
+            span = Span.point(rec.line)
+        elif code == INTERNAL_ERROR:
+            span = places.span
         else:
-            span = doc.locate(f.path, key=f.key)
+            span = places.locate(f.path, key=f.key)
+        if rec.file not in known:
+            known.add(rec.file)
+            source = loader.read_source(rec.file)
+            if source is not None:
+                result.sources.append(source)
         d = Diagnostic(
             code,
             f.severity or severity,
@@ -240,22 +282,6 @@ def _crashed(r: rules.Rule, exc: BaseException) -> str:
         f"rule {r.code} ({r.name}) failed on this resource ({type(exc).__name__}: {exc}); "
         "the other checks still ran. Please report this."
     )
-
-
-def _documents_of(
-    name: str, by_name: dict[str, Source], result: LintResult
-) -> dict[tuple[int, int | None], Document]:
-    source = by_name.get(name)
-    if source is None:
-        load = LoadResult()
-        loader.load_file(name, load)
-        if not load.sources:
-            return {}
-        source = load.sources[0]
-        by_name[name] = source
-        result.sources.append(source)
-    load = loader.load_text(source.text, name)
-    return {(d.index, d.item): d for d in load.documents}
 
 
 def add_findings(result: LintResult, raw: list[Diagnostic], config: Config) -> None:

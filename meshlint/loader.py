@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import codecs
 import gc
-import json
 import math
 import os
 import re
 import struct
 import sys
+from array import array
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -69,9 +69,27 @@ _MAP = "tag:yaml.org,2002:map"
 _BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 # Characters Python's str.splitlines() also breaks at, but YAML does not.
 _OTHER_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e]")
+
+
+class _Lazy:
+    """A regex compiled when first used: most runs read only printable text, without a
+    syntax error, and never need it."""
+
+    __slots__ = ("_compiled", "_flags", "_pattern")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._pattern, self._flags = pattern, flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._compiled is None:
+            self._compiled = re.compile(self._pattern, self._flags)
+        return getattr(self._compiled, name)
+
+
 # What YAML 1.1 allows in a stream (libyaml's reader refuses everything else).
-_NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_DOC_START = re.compile("(?:\\A|(?<=[\r\n\x85\u2028\u2029]))---(?=[ \t\r\n\x85\u2028\u2029]|\\Z)")
+_NOT_PRINTABLE = _Lazy("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_DOC_START = _Lazy("(?:\\A|(?<=[\r\n\x85\u2028\u2029]))---(?=[ \t\r\n\x85\u2028\u2029]|\\Z)")
 _SOURCE_COMMENT = re.compile(r"^# Source: (.+?)\s*$", re.M)
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 # What may come just before an anchor (&name).
@@ -152,12 +170,218 @@ class Document:
         return _span(node)
 
 
+# What each slot of a :class:`Places` holds.
+_P_SCALAR, _P_SEQUENCE, _P_MAPPING, _P_KEY, _P_MERGE, _P_OTHER_KEY = range(6)
+_P_WIDTH = 6  # kind, line, column, end line, end column, slots of its subtree
+
+
+class Places:
+    """Where every node of one document is, kept compactly once its node tree is freed, so
+    that a finding made later (by the cross-resource rules) is placed as
+    :meth:`Document.locate` would have placed it, without parsing the file again.
+
+    The nodes are numbered in document order (a mapping, then each of its keys and values);
+    each has six small integers: its kind, its span (lines counted from ``base``, as libyaml
+    counts them from 0) and the number of slots of its subtree, or for a mapping key, the
+    position in ``keys`` of the text it matches.
+    """
+
+    __slots__ = ("base", "keys", "nums", "span")
+
+    def __init__(self, span: Span, base: int, nums: array[int], keys: tuple[str | None, ...]):
+        self.span = span
+        self.base = base
+        self.nums = nums
+        self.keys = keys
+
+    @classmethod
+    def of(cls, doc: Document) -> Places:
+        """The places of a document whose node tree is still there."""
+        node = doc.node
+        if node is None:
+            return cls(doc.span, 0, array("H"), ())
+        nums: list[int] = []
+        keys: list[str | None] = []
+        add, add_key = nums.extend, keys.append
+        text = doc.source.text
+        intern = sys.intern
+        base = node.start_mark.line
+
+        def walk(node: Node) -> None:
+            slot = len(nums)
+            s, e = node.start_mark, node.end_mark
+            if node.__class__ is SequenceNode:
+                add((_P_SEQUENCE, s.line - base, s.column, e.line - base, e.column, 0))
+                for child in node.value:
+                    if child.__class__ is ScalarNode:
+                        s, e = child.start_mark, child.end_mark
+                        add((_P_SCALAR, s.line - base, s.column, e.line - base, e.column, 1))
+                    else:
+                        walk(child)
+            else:
+                add((_P_MAPPING, s.line - base, s.column, e.line - base, e.column, 0))
+                for k, v in node.value:
+                    s, e = k.start_mark, k.end_mark
+                    if k.__class__ is ScalarNode:
+                        tag = k.tag
+                        if tag == _STR:
+                            add(
+                                (
+                                    _P_KEY,
+                                    s.line - base,
+                                    s.column,
+                                    e.line - base,
+                                    e.column,
+                                    len(keys),
+                                )
+                            )
+                            add_key(intern(k.value))
+                        elif tag == _MERGE:
+                            add((_P_MERGE, s.line - base, s.column, e.line - base, e.column, 0))
+                        else:
+                            add(
+                                (
+                                    _P_KEY,
+                                    s.line - base,
+                                    s.column,
+                                    e.line - base,
+                                    e.column,
+                                    len(keys),
+                                )
+                            )
+                            add_key(_json_key(_scalar(k)))
+                    else:
+                        want = _template_text(k, text)
+                        if want is None:
+                            add((_P_OTHER_KEY, s.line - base, s.column, e.line - base, e.column, 0))
+                        else:
+                            add(
+                                (
+                                    _P_KEY,
+                                    s.line - base,
+                                    s.column,
+                                    e.line - base,
+                                    e.column,
+                                    len(keys),
+                                )
+                            )
+                            add_key(want)
+                    if v.__class__ is ScalarNode:
+                        s, e = v.start_mark, v.end_mark
+                        add((_P_SCALAR, s.line - base, s.column, e.line - base, e.column, 1))
+                    else:
+                        walk(v)
+            nums[slot + 5] = (len(nums) - slot) // _P_WIDTH
+
+        if node.__class__ is ScalarNode:
+            s, e = node.start_mark, node.end_mark
+            nums.extend((_P_SCALAR, 0, s.column, e.line - base, e.column, 1))
+        else:
+            walk(node)
+        try:
+            packed = array("H", nums)
+        except OverflowError:
+            packed = array("I", nums)
+        return cls(doc.span, base, packed, tuple(keys))
+
+    def _span(self, slot: int) -> Span:
+        i = slot * _P_WIDTH
+        n, base = self.nums, self.base + 1
+        line, col, end_line, end_col = n[i + 1] + base, n[i + 2] + 1, n[i + 3] + base, n[i + 4] + 1
+        if (end_line, end_col) <= (line, col):
+            end_line, end_col = line, col + 1
+        return Span(line, col, end_line, end_col)
+
+    def _items(self, slot: int) -> Iterator[int]:
+        """The slots of the items of a sequence."""
+        n = self.nums
+        child = slot + 1
+        end = slot + n[slot * _P_WIDTH + 5]
+        while child < end:
+            yield child
+            child += n[child * _P_WIDTH + 5]
+
+    def _pairs(self, slot: int) -> Iterator[tuple[int, int]]:
+        """The slots of the keys and values of a mapping (a key is one slot)."""
+        n = self.nums
+        key = slot + 1
+        end = slot + n[slot * _P_WIDTH + 5]
+        while key < end:
+            yield key, key + 1
+            key += 1 + n[(key + 1) * _P_WIDTH + 5]
+
+    def locate(self, path: FieldPath, *, key: bool = False) -> Span:
+        """The span :meth:`Document.locate` gives for ``path`` (and ``key``)."""
+        nums = self.nums
+        if not nums:
+            return self.span
+        slot, key_slot = 0, -1
+        for elem in path:
+            kind = nums[slot * _P_WIDTH]
+            if kind == _P_MAPPING:
+                found = self._find_key(slot, str(elem), 0)
+                if found is None:
+                    return self._span(key_slot if key_slot >= 0 else slot)
+                key_slot, slot = found
+            elif kind == _P_SEQUENCE and type(elem) is int:
+                if elem < 0:
+                    return self._span(key_slot if key_slot >= 0 else slot)
+                for i, child in enumerate(self._items(slot)):
+                    if i == elem:
+                        slot = key_slot = child
+                        break
+                else:
+                    return self._span(key_slot if key_slot >= 0 else slot)
+            else:
+                break
+        if key and key_slot >= 0:
+            return self._span(key_slot)
+        return self._span(slot)
+
+    def _find_key(self, slot: int, want: str, depth: int) -> tuple[int, int] | None:
+        """As :func:`_find_key`, over slots."""
+        nums, keys = self.nums, self.keys
+        found = None
+        merges: list[int] | None = None
+        for k, v in self._pairs(slot):
+            i = k * _P_WIDTH
+            kind = nums[i]
+            if kind == _P_KEY:
+                if keys[nums[i + 5]] == want:
+                    found = (k, v)
+            elif kind == _P_MERGE:
+                merges = [v] if merges is None else [*merges, v]
+        if found is None and merges is not None and depth < MAX_DEPTH:
+            for merge in merges:
+                kind = nums[merge * _P_WIDTH]
+                sources = self._items(merge) if kind == _P_SEQUENCE else iter((merge,))
+                for src in sources:
+                    if nums[src * _P_WIDTH] == _P_MAPPING:
+                        hit = self._find_key(src, want, depth + 1)
+                        if hit is not None:
+                            return hit
+        return found
+
+    def size(self) -> int:
+        """Bytes held by these places (their keys' texts, shared with the data, not counted)."""
+        return sys.getsizeof(self) + sys.getsizeof(self.nums) + sys.getsizeof(self.keys)
+
+
 @dataclass(slots=True)
 class LoadResult:
     sources: list[Source] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     io_error: bool = False
+    # When set, each document goes to it as soon as it is read (its node tree is the only one
+    # alive), instead of into ``documents``; it runs with the garbage collector paused.
+    each: Callable[[Document], None] | None = None
+
+    def add(self, doc: Document) -> None:
+        if self.each is not None:
+            self.each(doc)
+        else:
+            self.documents.append(doc)
 
 
 def _span(node: Node) -> Span:
@@ -378,6 +602,12 @@ def _go_float_key(value: float) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+# Keys, and short text values, are interned: a run keeps the data of thousands of resources
+# whose keys (and many values: hosts, subsets, ports' names) are the same few words.
+_intern = sys.intern
+_INTERNED = 40
+
+
 class _Abort(Exception):
     def __init__(self, message: str, node: Node) -> None:
         super().__init__(message)
@@ -501,7 +731,7 @@ class _Builder:
             if key_node.__class__ is ScalarNode:
                 tag = key_node.tag
                 if tag == _STR:
-                    key = key_node.value
+                    key = _intern(key_node.value)
                 elif tag == _MERGE:
                     self._merge(out, value_node, depth)
                     exact = False
@@ -522,7 +752,11 @@ class _Builder:
                     continue
                 key = template
             if value_node.__class__ is ScalarNode:
-                out[key] = value_node.value if value_node.tag == _STR else _scalar(value_node)
+                if value_node.tag == _STR:
+                    text = value_node.value
+                    out[key] = _intern(text) if len(text) <= _INTERNED else text
+                else:
+                    out[key] = _scalar(value_node)
             else:
                 out[key] = self._collection(value_node, depth + 1)
         if not exact or len(out) != len(pairs):
@@ -642,14 +876,41 @@ def _describe(char: str) -> str:
     return f"the character U+{code:04X}"
 
 
-def _compose(stream: str) -> tuple[list[Node | None], BaseException | None]:
-    """Compose every document; on an error, keep the documents already composed."""
+class _SinkError(Exception):
+    """An exception of a sink (not of the YAML), carried out of the composer untouched."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+_Sink = Callable[[Node | None], None]
+
+
+def _compose(
+    stream: str, sink: _Sink | None = None, skip: int = 0
+) -> tuple[list[Node | None], BaseException | None]:
+    """Compose every document; on an error, keep the documents already composed.
+
+    With a ``sink``, each document goes to it as soon as it is composed (so that only one
+    node tree is alive at a time) after the first ``skip``, and none is kept.
+    """
     done: list[Node | None] = []
     loader = None
+    count = 0
     try:
         loader = _ComposeLoader(stream)
         while loader.check_node():
-            done.append(loader.get_node())
+            node = loader.get_node()
+            if sink is None:
+                done.append(node)
+                continue
+            count += 1
+            if count > skip:
+                try:
+                    sink(node)
+                except Exception as exc:
+                    raise _SinkError(exc) from exc
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         return done, exc
     finally:
@@ -658,14 +919,28 @@ def _compose(stream: str) -> tuple[list[Node | None], BaseException | None]:
     return done, None
 
 
-def _compose_like_go(stream: str) -> tuple[list[Node | None], BaseException | None]:
+def _compose_like_go(
+    stream: str, sink: _Sink | None = None
+) -> tuple[list[Node | None], BaseException | None]:
     """:func:`_compose`, reading ``[2001:db8::, fe80::]`` as Kubernetes' go-yaml does.
 
     libyaml refuses a plain scalar in a flow collection that ends in ':' before ',', ']' or '}'
     (IPv6 addresses, say); go-yaml reads the ':' as part of the text. Each such ':' is swapped
     for a stand-in character of the same length, and swapped back in the composed scalars.
+    With a ``sink`` (see :func:`_compose`), the documents before the ':' have gone to it
+    already; they are not composed again.
     """
-    nodes, exc = _compose(stream)
+    delivered = 0
+    stand_in: str | None = None
+
+    def counted(node: Node | None) -> None:
+        nonlocal delivered
+        delivered += 1
+        if stand_in is not None and node is not None:
+            _swap_back(node, stand_in)
+        sink(node)  # type: ignore[misc]
+
+    nodes, exc = _compose(stream, counted if sink is not None else None)
     if not _is_flow_colon(exc):
         return nodes, exc
     stand_in = next((c for c in map(chr, range(0xE000, 0xF900)) if c not in stream), None)
@@ -676,7 +951,10 @@ def _compose_like_go(stream: str) -> tuple[list[Node | None], BaseException | No
         if not _is_flow_colon(exc):
             break
         chars[exc.problem_mark.index] = stand_in  # type: ignore[union-attr]
-        nodes, exc = _compose("".join(chars))
+        if sink is not None:
+            nodes, exc = _compose("".join(chars), counted, delivered)
+        else:
+            nodes, exc = _compose("".join(chars))
     for root in nodes:
         if root is not None:
             _swap_back(root, stand_in)
@@ -790,8 +1068,17 @@ class _Stream:
         self.shared = _has_anchor(self.text)
         text = self.text
         pos = line0 = 0
+
+        def sink(node: Node | None) -> None:  # each document as soon as it is composed
+            if node is not None:
+                if pos:
+                    _shift(node, line0, pos)
+                self._document(node)
+
+        # A JSON file that YAML cannot read is read as JSON: its documents wait to be known.
+        streamed = None if is_json else sink
         while True:
-            nodes, exc = _compose_like_go(text[pos:] if pos else text)
+            nodes, exc = _compose_like_go(text[pos:] if pos else text, streamed)
             if pos:
                 for node in nodes:
                     if node is not None:
@@ -942,17 +1229,17 @@ class _Stream:
             for i, item in enumerate(items):
                 item_node = nodes[i] if nodes is not None else None
                 item_span = _span(item_node) if item_node is not None else span
-                result.documents.append(
-                    Document(source, index, item, item_node, item_span, origin, i)
-                )
+                result.add(Document(source, index, item, item_node, item_span, origin, i))
             return
-        result.documents.append(Document(source, index, data, node, span, origin))
+        result.add(Document(source, index, data, node, span, origin))
 
     def _json(self) -> bool:
         """A JSON file that YAML 1.1 cannot read (tabs, say) is still read: the data as JSON
         has it, the places from the same text with what YAML refuses blanked out."""
         text = self.source.text
         try:
+            import json  # (a JSON file that YAML cannot read: rare)
+
             data = json.loads(text)
         except (ValueError, RecursionError):
             return False
@@ -970,7 +1257,7 @@ class _Stream:
         if node is not None and node.__class__ is not expected:
             node = None
         span = _span(node) if node is not None else Span.point(1)
-        self.result.documents.append(Document(self.source, 0, data, node, span))
+        self.result.add(Document(self.source, 0, data, node, span))
         return True
 
 
@@ -993,7 +1280,10 @@ def load_text(text: str, name: str, result: LoadResult | None = None) -> LoadRes
     source = Source(name, text)
     result.sources.append(source)
     with _gc_paused():
-        _Stream(source, result).run()
+        try:
+            _Stream(source, result).run()
+        except _SinkError as exc:
+            raise exc.error from None
     return result
 
 
@@ -1228,6 +1518,17 @@ def load_file(path: str, result: LoadResult, stdin_name: str = "<stdin>") -> Non
         )
         return
     load_bytes(data, path, result)
+
+
+def read_source(path: str) -> Source | None:
+    """A file's text as :func:`load_file` reads it, not parsed; None when it cannot be
+    read."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    return Source(path, _decode(data, path)[0])
 
 
 def load_paths(paths: Sequence[str], excludes: Sequence[str] = ()) -> LoadResult:

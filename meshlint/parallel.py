@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -23,15 +24,27 @@ from meshlint.loader import Source
 
 
 def _slices(files: list[str], jobs: int) -> list[list[str]]:
-    # Several slices a worker, so that one slow slice does not leave the other cores idle.
+    """Runs of consecutive files of about equal size in bytes, several for each worker, so
+    that one slow slice does not leave the other cores idle."""
     count = min(len(files), jobs * 4)
-    size, extra = divmod(len(files), count)
-    out, start = [], 0
-    for i in range(count):
-        end = start + size + (1 if i < extra else 0)
-        out.append(files[start:end])
-        start = end
-    return out
+    sizes = []
+    for f in files:
+        try:
+            sizes.append(max(os.stat(f).st_size, 1))
+        except OSError:
+            sizes.append(1)
+    total = sum(sizes)
+    out: list[list[str]] = []
+    start = done = 0
+    for i, size in enumerate(sizes):
+        done += size
+        # Cut once this slice reaches its share, leaving at least a file for each slice left.
+        left = count - len(out) - 1
+        if left > 0 and (done * count >= total * (len(out) + 1) or len(files) - i - 1 == left):
+            out.append(files[start : i + 1])
+            start = i + 1
+    out.append(files[start:])
+    return [part for part in out if part]
 
 
 def _work(files: list[str], config: Config) -> LintResult:

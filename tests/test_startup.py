@@ -1,7 +1,9 @@
 """The start-up path of `meshlint lint` loads only what linting needs.
 
 A pre-commit hook runs meshlint on one file many times a day: the kubernetes client, jsonschema,
-the parallel runner, the other reporters and rich (for machine-readable formats) must stay out.
+the parallel runner, the other reporters, rich (for machine-readable formats) and the command
+line's framework (Typer, Click: a plain lint command line does not build the application) must
+stay out. The plain command line gives what the application gives.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
 
 PROBE = """
@@ -25,6 +28,16 @@ sys.stderr.write(json.dumps(sorted(sys.modules)))
 """
 
 NEVER = (
+    "typer",
+    "click",
+    "hashlib",
+    "meshlint.cli.common",
+    "meshlint.fix",
+    "meshlint.watch",
+    "meshlint.translate",
+    "meshlint.report.junit",
+    "meshlint.report.gitlab",
+    "meshlint.report.github",
     "kubernetes",
     "jsonschema",
     "meshlint.parallel",
@@ -68,7 +81,62 @@ def test_lint_text_may_use_rich_but_not_the_rest() -> None:
         assert not _loaded(modules, name), f"`meshlint lint` imported {name}"
 
 
+def test_lint_with_the_common_options_stays_light() -> None:
+    modules = modules_after(
+        "--no-config", "--select", "ML4,ML9", "--ignore", "ML451", "--fail-on=warning",
+        "--format", "json", "-j", "2", "--exclude", "nothing", "examples/mesh",
+    )  # fmt: skip
+    for name in (*NEVER, "rich"):
+        assert not _loaded(modules, name), f"this `meshlint lint` imported {name}"
+
+
+def test_other_command_lines_build_the_application() -> None:
+    for args in (("version",), ("lint", "--no-config", "--statistics", "examples/mesh")):
+        assert "typer" in modules_after(*args), args
+
+
 def test_version_is_light() -> None:
     modules = modules_after("version")
-    for name in (*NEVER, "rich", "meshlint.engine", "meshlint.models.networking", "yaml"):
+    light = ("kubernetes", "jsonschema", "meshlint.parallel", "pydantic", "rich")
+    for name in (*light, "meshlint.engine", "meshlint.models.networking", "yaml"):
         assert not _loaded(modules, name), f"`meshlint version` imported {name}"
+
+
+TYPER = """
+import sys
+from meshlint.cli import common, lint
+try:
+    common.main(sys.argv[1:])
+except SystemExit as exc:
+    sys.exit(exc.code)
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("lint", "--no-config", "--format", "json", "examples/mesh"),
+        ("--no-config", "--select", "ML9", "--format=json", "examples/mesh"),
+        ("lint", "--no-config", "--fail-on", "warning", "--color", "never", "examples/mesh"),
+        ("--no-config", "--format", "github", "examples/broken/names.yaml", "-f", "examples/mesh"),
+        ("--no-config", "--ignore", "ML1,ML2", "--exclude", "*.json", "--format", "json",
+         "tests/fixtures/loader"),
+        ("--no-config", "--color", "never", "examples/broken/names.yaml"),
+        ("--no-config", "--format", "json", "--", "examples/broken/names.yaml"),
+        ("--no-config", "--select", "NOPE", "examples/mesh"),  # a usage error: the app says it
+        ("--no-config", "no/such/file.yaml"),
+        ("--no-config", "--format", "JSON", "examples/mesh"),
+        ("--no-config", "-j", "0", "examples/mesh"),
+    ],
+)  # fmt: skip
+def test_a_plain_command_line_gives_what_the_application_gives(args: tuple[str, ...]) -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO), NO_COLOR="1")
+
+    def run(*cmd: str) -> tuple[int, str, str]:
+        proc = subprocess.run(
+            [sys.executable, *cmd, *args], capture_output=True, text=True, env=env, cwd=REPO,
+            timeout=120,
+        )  # fmt: skip
+        return proc.returncode, proc.stdout, proc.stderr
+
+    assert run("-m", "meshlint") == run("-c", TYPER)

@@ -9,11 +9,19 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
+
+from meshlint.cli.fastpath import COMMANDS, settings
+from meshlint.cli.fastpath import EXIT_CLEAN as EXIT_CLEAN
+from meshlint.cli.fastpath import EXIT_FINDINGS as EXIT_FINDINGS
+from meshlint.cli.fastpath import EXIT_USAGE as EXIT_USAGE
+from meshlint.cli.fastpath import ColorMode as ColorMode
+from meshlint.cli.fastpath import Format as Format
+from meshlint.cli.fastpath import exit_status as exit_status
+from meshlint.cli.fastpath import render_report as render_report
 
 if TYPE_CHECKING:
     from meshlint.config import Config
@@ -29,47 +37,13 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-
-
-class Format(str, Enum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-    github = "github"
-    junit = "junit"
-    gitlab = "gitlab"
-
-
-class ColorMode(str, Enum):
-    auto = "auto"
-    always = "always"
-    never = "never"
-
 
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"meshlint: error: {message}", err=True)
     return typer.Exit(EXIT_USAGE)
 
 
-def _split(values: list[str] | None) -> list[str]:
-    out: list[str] = []
-    for v in values or []:
-        out.extend(p.strip() for p in v.split(",") if p.strip())
-    return out
-
-
-_COMMANDS = {
-    "lint",
-    "rules",
-    "explain",
-    "schema",
-    "version",
-    "translate",
-    "certs",
-    "route",
-    "proxy",
-}
+_COMMANDS = COMMANDS
 
 
 def main(argv: list[str] | None = None, prog: str = "meshlint") -> None:
@@ -104,31 +78,20 @@ def load_settings(
 ) -> Config:
     """The configuration file (unless ``no_config``), with the command line's options over it;
     a usage error when either is wrong."""
-    from meshlint import config as config_mod
+    from meshlint.config import ConfigError
 
     try:
-        if no_config:
-            cfg = config_mod.Config()
-        else:
-            cfg = config_mod.load(config_file) if config_file else config_mod.load()
-            if config_file is not None and not config_file.is_file():
-                raise config_mod.ConfigError(f"{config_file}: no such file")
-        if select:
-            cfg.select = config_mod.check_selectors(_split(select), "--select")
-        if ignore:
-            cfg.ignore = cfg.ignore + config_mod.check_selectors(_split(ignore), "--ignore")
-        if fail_on is not None:
-            try:
-                cfg.fail_on = config_mod.parse_fail_on(fail_on)
-            except ValueError as exc:
-                raise config_mod.ConfigError(f"--fail-on: {exc}") from None
-        if exclude:
-            cfg.exclude = cfg.exclude + list(exclude)
-        if schema_location:
-            cfg.schema_locations = cfg.schema_locations + list(schema_location)
-    except config_mod.ConfigError as exc:
+        return settings(
+            config_file=config_file,
+            no_config=no_config,
+            select=select,
+            ignore=ignore,
+            fail_on=fail_on,
+            exclude=exclude,
+            schema_location=schema_location,
+        )
+    except ConfigError as exc:
         raise _fail(str(exc)) from None
-    return cfg
 
 
 class Inputs:
@@ -195,11 +158,12 @@ class Inputs:
         try:
             if self.cluster:  # the files and the cluster in one run: mesh checks see both
                 return self._lint_cluster(files, cfg)
-            if jobs > 1 and len(files) >= engine.PARALLEL_MIN_FILES and "-" not in files:
+            workers = engine.workers_for(files, jobs)
+            if workers > 1:
                 from meshlint.parallel import lint_in_workers
 
                 progress = sys.stderr.isatty() and len(files) >= 500
-                return lint_in_workers(files, cfg, jobs, progress=progress, meanwhile=meanwhile)
+                return lint_in_workers(files, cfg, workers, progress=progress, meanwhile=meanwhile)
             return engine.lint_files(files, cfg, stdin_name=self.stdin_name)
         except ConfigError as exc:  # e.g. a schema location that cannot be used
             raise _fail(str(exc)) from None
@@ -224,42 +188,6 @@ class Inputs:
         if state.skipped:
             typer.echo(f"meshlint: warning: not read: {', '.join(state.skipped)}", err=True)
         return kube.lint_state(state, cfg, files=files, stdin_name=self.stdin_name)
-
-
-def render_report(
-    result: LintResult,
-    fmt: Format,
-    color: ColorMode,
-    output: Path | None,
-    *,
-    statistics: bool = False,
-    stream: Any = None,
-) -> str:
-    from meshlint import report
-
-    stream = stream or sys.stdout
-    use_color = color is ColorMode.always or (
-        color is ColorMode.auto
-        and output is None
-        and stream.isatty()
-        and "NO_COLOR" not in os.environ
-    )
-    if statistics:
-        from meshlint.report.statistics import render_statistics
-
-        return render_statistics(result)
-    return report.render(fmt.value, result, color=use_color)
-
-
-def exit_status(result: LintResult, cfg: Config) -> int:
-    from meshlint.engine import INTERNAL_ERROR
-
-    if result.io_error or any(d.code == INTERNAL_ERROR for d in result.findings):
-        return EXIT_USAGE  # the report is incomplete: a file could not be read, a rule failed
-    threshold = cfg.fail_on
-    if threshold is not None and any(d.severity >= threshold for d in result.findings):
-        return EXIT_FINDINGS
-    return EXIT_CLEAN
 
 
 def write_text(output: Path, text: str) -> None:

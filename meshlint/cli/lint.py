@@ -105,7 +105,8 @@ def lint_command(
             "--jobs",
             "-j",
             min=1,
-            help="Worker processes for large runs. (default: the number of cores)",
+            help="Worker processes at most: fewer on fewer cores, one per MiB of input, none "
+            "below 2 MiB. (default: the number of cores)",
             show_default=False,
         ),
     ] = None,

@@ -232,7 +232,8 @@ def translate_command(
             "--jobs",
             "-j",
             min=1,
-            help="Worker processes for linting a large run. (default: the number of cores)",
+            help="Worker processes for linting, at most: fewer on fewer cores, one per MiB of "
+            "input, none below 2 MiB. (default: the number of cores)",
             show_default=False,
         ),
     ] = None,

@@ -8,7 +8,10 @@ file by file (the node trees are freed as it goes); only what some rule reads is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from meshlint.loader import Places
 
 DEFAULT_NAMESPACE = "default"
 DEFAULT_ROOT_NAMESPACE = "istio-system"
@@ -63,6 +66,8 @@ class Record:
     name: str
     data: dict[str, Any]  # what the rules read of it: see light_data
     line: int  # the resource's first line, to name it in messages
+    # where each of its fields is written, to place the findings on it (None: at `line`)
+    places: Places | None = field(default=None, compare=False, repr=False)
     # derived from the above, once: every rule reads them, many times
     effective_namespace: str = field(init=False, compare=False, repr=False)
     spec: dict[str, Any] = field(init=False, compare=False, repr=False)

@@ -236,7 +236,7 @@ def _register(r: Rule) -> None:
     if r.scope not in ("resource", "mesh", "stage"):
         raise ValueError(f"rule {r.code}: unknown scope {r.scope!r}")
     for text, what in ((r.summary, "summary"), (r.raw_rationale, "rationale")):
-        if not text.strip():
+        if not text or text.isspace():  # (no copy of the text, as strip() would make)
             raise ValueError(f"rule {r.code} has no {what}")
     for opt in r.options:
         if opt.type not in _OPTION_TYPES:
