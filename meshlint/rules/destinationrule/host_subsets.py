@@ -25,7 +25,7 @@ from meshlint.rules.lib.grammar import (
     "ML501",
     "invalid-destination-rule-host",
     Severity.ERROR,
-    summary="`spec.host` is not a valid host name.",
+    summary="`spec.host` is not a valid host name, or there is no spec to hold one.",
     rationale="""
         A DestinationRule applies to the traffic sent to one service, named by `host`: a short
         name (`reviews`), a fully qualified name (`reviews.shop.svc.cluster.local`) or a
@@ -50,6 +50,15 @@ from meshlint.rules.lib.grammar import (
     catalogue=("dr-host-syntax",),
 )
 def invalid_destination_rule_host(res: Resource) -> Iterator[Finding]:
+    if res.spec is None:  # Istio reads a null or missing spec as an empty one: no host
+        where = "null" if "spec" in res.data else "missing"
+        yield Finding(
+            ("spec",) if "spec" in res.data else ("kind",),
+            f"spec is {where}, so the DestinationRule has no host: name the service it "
+            "applies to in spec.host",
+            key=True,
+        )
+        return
     spec = res.spec_map
     if spec is None:
         return
