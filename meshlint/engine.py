@@ -218,7 +218,7 @@ def place_record_findings(
         if code == INTERNAL_ERROR or doc is None:
             span = doc.span if doc is not None else Span.point(rec.line)
         else:
-            span = doc.locate(f.path, key=f.key)
+            span = doc.locate(f.path, key=f.key, at=f.at)
         d = Diagnostic(
             code,
             f.severity or severity,
@@ -399,7 +399,7 @@ class _Emitter:
         if code != PLACEHOLDER_RULE and _on_placeholder(self.res.data, finding):
             return
         doc = self.res.doc
-        span = doc.locate(finding.path, key=finding.key)
+        span = doc.locate(finding.path, key=finding.key, at=finding.at)
         self.out.append(
             Diagnostic(
                 code,
