@@ -215,11 +215,13 @@ def test_expired_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
 def _pki() -> dict[str, str]:
     """PEM texts made here: a CA, a certificate it signs and its key, a certificate signed by
     another key in the CA's name, a CA not valid yet, an encrypted key."""
+    import base64
     import datetime as dt
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.name import _ASN1Type
     from cryptography.x509.oid import NameOID
 
     def name(cn: str) -> x509.Name:
@@ -248,8 +250,35 @@ def _pki() -> dict[str, str]:
         return key.private_bytes(serialization.Encoding.PEM, fmt, crypt).decode()
 
     ca, leaf, other = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    # a certificate whose subject does not parse (`@` is no PrintableString character): the
+    # library reads the name only when asked
+    printable = x509.NameAttribute(NameOID.COMMON_NAME, "shopXcert", _ASN1Type.PrintableString)
+    named = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([printable]))
+        .issuer_name(name("shop-ca"))
+        .public_key(leaf.public_key())
+        .serial_number(1)
+        .not_valid_before(dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc))
+        .not_valid_after(dt.datetime(2125, 1, 1, tzinfo=dt.timezone.utc))
+        .sign(ca, hashes.SHA256())
+    )
+    der = named.public_bytes(serialization.Encoding.DER).replace(b"shopXcert", b"shop@cert")
+
+    def pem_of(der: bytes) -> str:
+        body = base64.encodebytes(der).decode()
+        return f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n"
+
+    ca_cert = cert("shop-ca", ca, "shop-ca", ca)
+    ca_der = x509.load_pem_x509_certificate(ca_cert.encode()).public_bytes(
+        serialization.Encoding.DER
+    )
     return {
-        "ca": cert("shop-ca", ca, "shop-ca", ca),
+        "broken-name": pem_of(der),
+        # the CA with bytes that are not UTF-8 in its names, and with version 127
+        "bad-names-ca": pem_of(ca_der.replace(b"shop-ca", b"shop\x95ca")),
+        "bad-version": pem_of(ca_der.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x7e", 1)),
+        "ca": ca_cert,
         "future-ca": cert("shop-ca", ca, "shop-ca", ca, start=2200),
         "leaf": cert("shop.example.com", leaf, "shop-ca", ca),
         "forged": cert("shop.example.com", leaf, "shop-ca", other),
@@ -271,6 +300,10 @@ PKI = _pki()
         ("leaf future-ca", "key", "tls.crt", "certificate 2 of the chain, which is not valid"),
         ("leaf ca", "other-key", "tls.key", "is not the certificate's"),
         ("leaf ca", "locked-key", "tls.key", "encrypted private key"),
+        ("broken-name ca", "key", "tls.crt", "not an X.509 certificate"),
+        ("leaf broken-name", "key", "tls.crt", "not an X.509 certificate"),
+        ("leaf bad-names-ca", "key", "tls.crt", "not an X.509 certificate"),
+        ("leaf bad-version", "key", "tls.crt", "not an X.509 certificate"),
     ],
 )
 def test_chain_and_key_in_base64_data(crt: str, key: str, where: str | None, words: str) -> None:

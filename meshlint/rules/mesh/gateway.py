@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -762,9 +763,12 @@ def _cert_problems(blocks: list[tuple[int, bytes]]) -> Iterator[_Problem]:
     for n, (at, der) in enumerate(blocks):
         which = "a certificate" if n == 0 else f"certificate {n + 1} of the chain, which"
         try:
-            cert = x509.load_der_x509_certificate(der)
+            with warnings.catch_warnings():  # (on what a later version will refuse)
+                warnings.simplefilter("ignore")
+                cert = x509.load_der_x509_certificate(der)
             not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
-        except (ValueError, UnsupportedAlgorithm):
+            cert.issuer.rfc4514_string(), cert.subject.rfc4514_string()  # read when asked
+        except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
             yield _Problem("has a CERTIFICATE block that is not an X.509 certificate", at)
             return
         certs.append((at, cert))
