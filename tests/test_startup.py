@@ -72,3 +72,17 @@ def test_version_is_light() -> None:
     modules = modules_after("version")
     for name in (*NEVER, "rich", "meshlint.engine", "meshlint.models.networking", "yaml"):
         assert not _loaded(modules, name), f"`meshlint version` imported {name}"
+
+
+def test_cel_and_certificate_libraries_load_only_for_what_needs_them() -> None:
+    modules = modules_after("lint", "--no-config", "--format", "json", "examples/mesh")
+    for name in ("celpy", "lark", "cryptography"):
+        assert not _loaded(modules, name), f"`meshlint lint` imported {name}"
+    cel = modules_after(
+        "lint", "--no-config", "--format", "json", "tests/fixtures/rules/telemetry/filter-cel.yaml"
+    )
+    assert _loaded(cel, "celpy") and not _loaded(cel, "cryptography")
+    certs = modules_after(
+        "lint", "--no-config", "--format", "json", "tests/fixtures/rules/mesh/ML957-certs.yaml"
+    )
+    assert _loaded(certs, "cryptography") and not _loaded(certs, "celpy")
