@@ -31,7 +31,9 @@ from meshlint.rules.lib.grammar import (
         name (`reviews`), a fully qualified name (`reviews.shop.svc.cluster.local`) or a
         wildcard whose `*` starts the first label (`*.shop.svc.cluster.local`). Each label is
         1-63 letters, digits or `-`; the last one may not be all digits, so an IP address is
-        not a host here. Istio's webhook rejects any other value.
+        not a host here. Istio's webhook rejects any other value, and an empty host, which is
+        what a null or missing `spec` gives (the finding is then on `spec`, or on `kind` when
+        there is none).
     """,
     bad=dr(
         """

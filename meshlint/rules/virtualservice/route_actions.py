@@ -131,7 +131,8 @@ def virtualservice_route_actions(res: Resource) -> Iterator[Finding]:
     rationale="""
         A VirtualService routes traffic with its `http`, `tcp` and `tls` routes; with none of
         them it does nothing, and Istio's webhook rejects it. Give it at least one route, or
-        delete it.
+        delete it. Istio reads a null or missing `spec` as an empty one, so it is rejected
+        just the same (the finding is on `spec`, or on `kind` when there is none).
 
         Before 0.2 this was part of ML403, whose code still selects, ignores and
         suppresses it.
