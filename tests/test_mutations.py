@@ -114,10 +114,10 @@ def cases_of(source: str) -> list[Case]:
 
 def lint_files(files: list[tuple[str, bytes]]) -> list[str]:
     """What went wrong linting ``files`` as one run: each internal error, or the traceback."""
-    load = loader.LoadResult()
-    for name, data in files:
-        loader.load_bytes(data, name, load)
     try:
+        load = loader.LoadResult()
+        for name, data in files:
+            loader.load_bytes(data, name, load)
         found = lint_loaded(load, CONFIG).findings
     except Exception:
         return [traceback.format_exc()]
