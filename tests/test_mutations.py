@@ -41,9 +41,9 @@ from meshlint.engine import INTERNAL_ERROR, lint_loaded
 ALL = os.environ.get("MESHLINT_MUTATE_ALL") == "1"
 SEED = int(os.environ.get("MESHLINT_MUTATE_SEED", "0"))
 # Typed mutations tried by default beyond one of each key, per source.
-TYPED_SAMPLE = 1000
+TYPED_SAMPLE = 500
 # Byte mutations tried by default, per source.
-BYTE_SAMPLE = 3000
+BYTE_SAMPLE = 2000
 
 CONFIG = Config(select=["ALL"])
 PLACEHOLDER = "{{ .Values.x }}"
