@@ -789,7 +789,8 @@ def _cert_problems(blocks: list[tuple[int, bytes]]) -> Iterator[_Problem]:
                 f"`{cert.issuer.rfc4514_string()}`, followed by `{subject}` (a chain goes from "
                 "the server's certificate to the CA, each certificate followed by its issuer)",
                 at,
-                effect=_UNVERIFIABLE,
+                Severity.WARNING,
+                "clients that read the chain in order cannot verify it",
             )
             continue
         try:
@@ -949,13 +950,13 @@ def _secret_problems(secret: Record) -> Iterator[tuple[FieldPath, _Problem]]:
         `data` values are base64, the certificate and key each hold well-formed PEM blocks
         (`CERTIFICATE`; a `PRIVATE KEY` of any kind) whose content is base64 and DER. With the
         `cryptography` package it then reads every certificate of `tls.crt` and reports: one
-        that is not X.509; one that has expired or is not valid yet; a chain out of order
-        (each certificate must be followed by its issuer) or a certificate whose signature does
+        that is not X.509; one that has expired or is not valid yet; one whose signature does
         not verify with the key of the CA after it (or, for a self-issued last one, its own);
-        a private key that cannot be read or does not match the first certificate; and, as a
-        warning, a `spiffe://` URI SAN that is not of Istio's form
-        `spiffe://<trust domain>/ns/<namespace>/sa/<service account>`. A finding in
-        `stringData` is placed on the PEM block it is about. Values with unrendered templates
+        a private key that cannot be read or does not match the first certificate. As
+        warnings: a chain out of order (each certificate should be followed by its issuer;
+        many clients reorder it, some do not) and a `spiffe://` URI SAN that is not of
+        Istio's form `spiffe://<trust domain>/ns/<namespace>/sa/<service account>`. A finding
+        in `stringData` is placed on the PEM block it is about. Values with unrendered templates
         are left alone.
     """,
     bad=_join(
