@@ -47,6 +47,7 @@ class Finding:
     fix: str | None = None  # a Replacement for a safe fix (see meshlint.fix)
     key: bool = False  # point at the key of ``path`` rather than at its value
     severity: Severity | None = None  # only to lower or raise one finding of a rule
+    at: int | None = None  # a character of the string at ``path``: the finding is placed on it
 
 
 class Replacement(str):

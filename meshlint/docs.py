@@ -9,8 +9,6 @@ NOT_IMPLEMENTED: dict[str, str] = {
     "the models accept both spellings, no finding is given",
     "dr-subset-tp": "not a check of its own: it says every traffic-policy check also applies to "
     "subset and port-level policies, which every ML5 rule does",
-    "tm-al-filter-cel": "needs a CEL parser (access-log filter expressions); none is among the "
-    "project's dependencies",
     "ap-k-principal-remote": "needs the service accounts of the other clusters of a multi-cluster "
     "mesh, which neither manifests nor one cluster's API hold",
     "ap-x-status-rejected": "reads `status.conditions`, which the cluster writes; manifests carry "

@@ -244,7 +244,7 @@ def place_record_findings(
     """
     if not found:
         return []
-    known = {s.name for s in result.sources}
+    known: dict[str, Source | None] = {s.name: s for s in result.sources}
     out: list[Diagnostic] = []
     for code, severity, rec, f in found:
         if code != INTERNAL_ERROR and _on_placeholder(rec.data, f):
@@ -256,11 +256,14 @@ def place_record_findings(
             span = places.span
         else:
             span = places.locate(f.path, key=f.key)
-        if rec.file not in known:
-            known.add(rec.file)
-            source = loader.read_source(rec.file)
+        if rec.file in known:
+            source = known[rec.file]
+        else:
+            source = known[rec.file] = loader.read_source(rec.file)
             if source is not None:
                 result.sources.append(source)
+        if f.at is not None and places is not None and code != INTERNAL_ERROR and source:
+            span = _char_of(source, span, rec.data, f)
         d = Diagnostic(
             code,
             f.severity or severity,
@@ -275,6 +278,21 @@ def place_record_findings(
         meta = rec.data.get("metadata")
         out.extend(_unsuppressed_by_metadata(meta if isinstance(meta, dict) else {}, [d]))
     return out
+
+
+def _char_of(source: Source, span: Span, data: Any, f: Finding) -> Span:
+    """The character ``f.at`` of the string at ``f.path`` of a record, written at ``span``."""
+    value = data
+    for elem in f.path:
+        if isinstance(value, dict):
+            value = value.get(elem)
+        elif isinstance(value, list) and isinstance(elem, int) and 0 <= elem < len(value):
+            value = value[elem]
+        else:
+            return span
+    if not isinstance(value, str) or f.at is None:
+        return span
+    return loader.char_span(source, span, value, loader.scalar_style(source, span), f.at)
 
 
 def _crashed(r: rules.Rule, exc: BaseException) -> str:
@@ -425,7 +443,7 @@ class _Emitter:
         if code != PLACEHOLDER_RULE and _on_placeholder(self.res.data, finding):
             return
         doc = self.res.doc
-        span = doc.locate(finding.path, key=finding.key)
+        span = doc.locate(finding.path, key=finding.key, at=finding.at)
         self.out.append(
             Diagnostic(
                 code,

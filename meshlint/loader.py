@@ -139,8 +139,9 @@ class Document:
     def line(self) -> int:
         return self.span.line
 
-    def locate(self, path: FieldPath, *, key: bool = False) -> Span:
-        """The span of the value at ``path``, or of its key when ``key`` is true.
+    def locate(self, path: FieldPath, *, key: bool = False, at: int | None = None) -> Span:
+        """The span of the value at ``path``, or of its key when ``key`` is true; with ``at``,
+        of the character at that offset of the value when the value is a string.
 
         A path that leaves the document (a missing required field, say) lands on the key of
         the deepest part that exists, which is where the user has to add it. Keys brought in
@@ -167,6 +168,8 @@ class Document:
                 break
         if key and key_node is not None:
             return _span(key_node)
+        if at is not None and node.__class__ is ScalarNode and isinstance(node.value, str):
+            return _char_span(self.source, node, at)
         return _span(node)
 
 
@@ -365,6 +368,115 @@ class Places:
     def size(self) -> int:
         """Bytes held by these places (their keys' texts, shared with the data, not counted)."""
         return sys.getsizeof(self) + sys.getsizeof(self.nums) + sys.getsizeof(self.keys)
+
+
+# Escapes of double-quoted scalars that stand for one character.
+_ESCAPES = {
+    "0": "\0",
+    "a": "\a",
+    "b": "\b",
+    "t": "\t",
+    "\t": "\t",
+    "n": "\n",
+    "v": "\v",
+    "f": "\f",
+    "r": "\r",
+    "e": "\x1b",
+    " ": " ",
+    '"': '"',
+    "/": "/",
+    "\\": "\\",
+    "N": "\x85",
+    "_": "\xa0",
+    "L": "\u2028",
+    "P": "\u2029",
+}
+_HEX = {"x": 2, "u": 4, "U": 8}
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def _scalar_chars(lines: list[str], style: str | None) -> Iterator[tuple[str, int, int]]:
+    """The characters of a scalar's source (``lines``, from its first character to its end)
+    that its value holds as written or as escapes: (character, line, column), both 0-based
+    in ``lines``. Line breaks, indentation and folding are left out."""
+    if style in ("|", ">"):
+        body = lines[1:]
+        filled = [ln for ln in body if ln.strip()]
+        indent = len(filled[0]) - len(filled[0].lstrip(" ")) if filled else 0
+        for n, ln in enumerate(body, 1):
+            for c in range(indent, len(ln)):
+                yield ln[c], n, c
+        return
+    quote = style if style in ("'", '"') else None
+    for n, ln in enumerate(lines):
+        start = 1 if quote and n == 0 else 0
+        end = len(ln)
+        if n == len(lines) - 1 and quote and end and ln[end - 1] == quote:
+            end -= 1
+        if n:
+            start = len(ln) - len(ln.lstrip(" \t"))
+        c = start
+        while c < end:
+            ch = ln[c]
+            if quote == "'" and ch == "'" and c + 1 < end and ln[c + 1] == "'":
+                yield "'", n, c
+                c += 2
+            elif quote == '"' and ch == "\\" and c + 1 < len(ln):
+                e = ln[c + 1]
+                if e in _HEX:
+                    digits = ln[c + 2 : c + 2 + _HEX[e]]
+                    if len(digits) == _HEX[e] and all(d in _HEX_DIGITS for d in digits):
+                        yield chr(min(int(digits, 16), sys.maxunicode)), n, c
+                    c += 2 + _HEX[e]
+                else:
+                    if e in _ESCAPES:
+                        yield _ESCAPES[e], n, c
+                    c += 2
+            else:
+                yield ch, n, c
+                c += 1
+
+
+def _char_span(source: Source, node: ScalarNode, at: int) -> Span:
+    """The span of the character at offset ``at`` of a string scalar's value (the end of the
+    line before it when it is a line break or a space that folding made)."""
+    return char_span(source, _span(node), node.value, node.style, at)
+
+
+def scalar_style(source: Source, span: Span) -> str | None:
+    """The style of the scalar written at ``span`` (as a node's ``style``: None for plain)."""
+    first = source.line(span.line)[span.column - 1 : span.column]
+    return first if first in ("'", '"', "|", ">") else None
+
+
+def char_span(source: Source, whole: Span, value: str, style: str | None, at: int) -> Span:
+    """The span of the character at offset ``at`` of the string ``value``, written at
+    ``whole`` in ``source`` in the given scalar style."""
+    first = whole.line
+    lines = [source.line(n) for n in range(first, whole.end_line + 1)]
+    if not lines:
+        return whole
+    lines[-1] = lines[-1][: whole.end_column - 1] if len(lines) > 1 else lines[-1]
+    lines[0] = lines[0][whole.column - 1 :]
+    if len(lines) == 1:
+        lines[0] = lines[0][: whole.end_column - whole.column]
+    at = max(0, min(at, len(value)))
+    chars = _scalar_chars(lines, style)
+    place = (0, 0)
+    nxt = next(chars, None)
+    for i in range(at + 1):
+        here = value[i] if i < len(value) else None
+        if nxt is not None and here == nxt[0]:
+            place = (nxt[1], nxt[2])
+            if i < at:
+                place = (nxt[1], nxt[2] + 1)
+                nxt = next(chars, None)
+        elif i == at:
+            break
+    n, c = place
+    line = first + n
+    column = (whole.column if n == 0 else 1) + c
+    return Span(line, column, line, column + 1)
 
 
 @dataclass(slots=True)

@@ -978,3 +978,46 @@ def test_discovered_names_are_normalised(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.chdir(tmp_path)
     files, _ = loader.discover([".", "./k8s/../k8s/vs.yaml"])
     assert files == [os.path.join("k8s", "vs.yaml")]
+
+
+def test_a_character_of_a_string_is_located_in_every_scalar_style() -> None:
+    text = """\
+a: plain value here
+b: 'it''s quoted'
+c: "esc\\t\\"x\\u00e9y"
+d: |
+  line one
+  line two
+e: >-
+  fold one
+  fold two
+f: plain
+  continued here
+g: "dq
+  next"
+h: {i: 'flow value'}
+"""
+    (doc,) = load_text(text, "x.yaml").documents
+    for path, want, line, column in [
+        (("a",), "here", 1, 16),
+        (("b",), "quoted", 2, 11),
+        (("b",), "s", 2, 9),
+        (("c",), "x", 3, 12),
+        (("c",), "y", 3, 19),
+        (("d",), "two", 6, 8),
+        (("e",), "two", 9, 8),
+        (("f",), "here", 11, 13),
+        (("g",), "next", 13, 3),
+        (("h", "i"), "value", 14, 14),
+    ]:
+        value = doc.data
+        for p in path:
+            value = value[p]
+        span = doc.locate(path, at=value.index(want))
+        assert (span.line, span.column) == (line, column), (path, want)
+        assert doc.source.line(line)[column - 1 :].startswith(want)
+    # a line break that folding made, and the end of the value, land after the text before it
+    assert doc.locate(("e",), at=len("fold one")).column == 11
+    assert doc.locate(("a",), at=len("plain value here")).column == 20
+    # anything but a string is located whole
+    assert doc.locate(("h",), at=3) == doc.locate(("h",))

@@ -64,6 +64,8 @@ def check(result: LoadResult) -> None:
         for path in walk(doc.data):
             for key in (False, True):
                 assert_inside(doc.locate(path, key=key), doc.source)
+            for at in (0, 3, 10**6):  # a character of a string value (any value: no harm)
+                assert_inside(doc.locate(path, at=at), doc.source)
         # paths that leave the data land inside the file too
         for path in (("nope",), (0, "x", 99), ("spec", "http", 0, "retries", "perTryTimeout")):
             assert_inside(doc.locate(path), doc.source)

@@ -124,7 +124,7 @@ def _placed_by_parsing_again(
             load = loader.load_text(texts[rec.file], rec.file)
             docs[rec.file] = {(d.index, d.item): d for d in load.documents}
         doc = docs[rec.file][(rec.doc, rec.item)]
-        span = doc.span if code == INTERNAL_ERROR else doc.locate(f.path, key=f.key)
+        span = doc.span if code == INTERNAL_ERROR else doc.locate(f.path, key=f.key, at=f.at)
         out.append(
             Diagnostic(
                 code,

@@ -309,9 +309,20 @@ def test_wrong_types_do_not_crash(place: str) -> None:
         }
         _put(data, place, value)
         found = lint(json.dumps(data))
+        # a null spec is an empty one to Istio: no host (ML501)
+        null_spec = ("ML501",) if (place, value) == ("spec", None) else ()
         for d in found:
             # Empty or missing blocks are still verdicts of their own; types never are.
-            assert d.code in ("ML320", "ML506", "ML508", "ML513", "ML514", "ML526", "ML528"), (
+            assert d.code in (
+                "ML320",
+                "ML506",
+                "ML508",
+                "ML513",
+                "ML514",
+                "ML526",
+                "ML528",
+                *null_spec,
+            ), (
                 place,
                 value,
                 rows(found),

@@ -75,3 +75,33 @@ def test_reporting_interval_needs_no_whole_milliseconds() -> None:
     assert lint_text(text, ML8, name="t.yaml").findings == []
     text = text.replace("1500us", "999us")
     assert [d.code for d in lint_text(text, ML8, name="t.yaml").findings] == ["ML806"]
+
+
+CEL_TOKENS = (
+    "response.code", ">=", "400", "&&", "||", "!", "(", ")", "[", "]", "{", "}", ":", ",", ".",
+    "'a'", '"b"', "b'\\xff'", "'\\z'", "99999999999999999999999", "0x", "1e999", "?", "in",
+    "has(", "@", "#", "\\", "ç", "-", "*", "1u", "\t",
+)  # fmt: skip
+
+
+def test_cel_filter_findings_stay_inside_the_expression() -> None:
+    import json
+    import random
+
+    rng = random.Random(3)
+    fired = 0
+    for _ in range(150):
+        expression = " ".join(rng.choice(CEL_TOKENS) for _ in range(rng.randint(1, 8)))
+        for scalar in (json.dumps(expression), "|\n        " + expression.replace("\t", " ")):
+            text = (
+                "apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata:\n  name: t\n"
+                "  namespace: shop\nspec:\n  accessLogging:\n  - providers: [{name: envoy}]\n"
+                f"    filter:\n      expression: {scalar}\n"
+            )
+            found = [d for d in lint_text(text, Config()).findings if d.code == "ML807"]
+            for d in found:
+                fired += 1
+                line = text.splitlines()[d.line - 1]
+                start = 19 if d.line == 10 else 9
+                assert start <= d.column <= len(line) + 1, (expression, d.line, d.column)
+    assert fired > 100

@@ -140,3 +140,17 @@ def test_a_plain_command_line_gives_what_the_application_gives(args: tuple[str, 
         return proc.returncode, proc.stdout, proc.stderr
 
     assert run("-m", "meshlint") == run("-c", TYPER)
+
+
+def test_cel_and_certificate_libraries_load_only_for_what_needs_them() -> None:
+    modules = modules_after("lint", "--no-config", "--format", "json", "examples/mesh")
+    for name in ("celpy", "lark", "cryptography"):
+        assert not _loaded(modules, name), f"`meshlint lint` imported {name}"
+    cel = modules_after(
+        "lint", "--no-config", "--format", "json", "tests/fixtures/rules/telemetry/filter-cel.yaml"
+    )
+    assert _loaded(cel, "celpy") and not _loaded(cel, "cryptography")
+    certs = modules_after(
+        "lint", "--no-config", "--format", "json", "tests/fixtures/rules/mesh/ML957-certs.yaml"
+    )
+    assert _loaded(certs, "cryptography") and not _loaded(certs, "celpy")

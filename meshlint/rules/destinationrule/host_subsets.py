@@ -25,13 +25,15 @@ from meshlint.rules.lib.grammar import (
     "ML501",
     "invalid-destination-rule-host",
     Severity.ERROR,
-    summary="`spec.host` is not a valid host name.",
+    summary="`spec.host` is not a valid host name, or there is no spec to hold one.",
     rationale="""
         A DestinationRule applies to the traffic sent to one service, named by `host`: a short
         name (`reviews`), a fully qualified name (`reviews.shop.svc.cluster.local`) or a
         wildcard whose `*` starts the first label (`*.shop.svc.cluster.local`). Each label is
         1-63 letters, digits or `-`; the last one may not be all digits, so an IP address is
-        not a host here. Istio's webhook rejects any other value.
+        not a host here. Istio's webhook rejects any other value, and an empty host, which is
+        what a null or missing `spec` gives (the finding is then on `spec`, or on `kind` when
+        there is none).
     """,
     bad=dr(
         """
@@ -50,6 +52,15 @@ from meshlint.rules.lib.grammar import (
     catalogue=("dr-host-syntax",),
 )
 def invalid_destination_rule_host(res: Resource) -> Iterator[Finding]:
+    if res.spec is None:  # Istio reads a null or missing spec as an empty one: no host
+        where = "null" if "spec" in res.data else "missing"
+        yield Finding(
+            ("spec",) if "spec" in res.data else ("kind",),
+            f"spec is {where}, so the DestinationRule has no host: name the service it "
+            "applies to in spec.host",
+            key=True,
+        )
+        return
     spec = res.spec_map
     if spec is None:
         return

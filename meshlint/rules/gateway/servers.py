@@ -25,7 +25,7 @@ from meshlint.rules.lib.grammar import (
     check_unix_address,
     parse_protocol,
 )
-from meshlint.rules.lib.guards import is_int
+from meshlint.rules.lib.guards import as_str, is_int
 from meshlint.rules.lib.listeners import PASSTHROUGH_MODES, listeners, tls_set
 
 KINDS = {"Gateway"}
@@ -418,7 +418,9 @@ def gateway_tls_protocol_mismatch(res: Resource) -> Iterator[Finding]:
         if not isinstance(tls, dict):
             continue
         if protocol in HTTP_PROTOCOLS:
-            mode = tls.get("mode") or "PASSTHROUGH"
+            mode = as_str(tls.get("mode") or "PASSTHROUGH")
+            if mode is None:
+                continue  # the schema stage reports the type
             certs = [
                 k for k in ("caCertificates", "privateKey", "serverCertificate") if tls_set(tls, k)
             ]

@@ -29,6 +29,11 @@ def port_int(value: object) -> int | None:
     return None
 
 
+def as_str(value: object) -> str | None:
+    """The value when it is a string, else None."""
+    return value if isinstance(value, str) else None
+
+
 def as_map(value: Any) -> dict[str, Any]:
     """The value when it is a mapping, else an empty one."""
     return value if isinstance(value, dict) else {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -296,25 +297,27 @@ spec:
     port: 8443
 """
 
+# A self-signed EC P-256 certificate for shop.example.com (2025-2125) and its key, made once with
+# the `cryptography` package.
 _CERT = """\
     -----BEGIN CERTIFICATE-----
-    MIIBjTCCATOgAwIBAgIUbqHLHYlNpttCuGRUcipMM2+373wwCgYIKoZIzj0EAwIw
-    GzEZMBcGA1UEAwwQc2hvcC5leGFtcGxlLmNvbTAgFw0yNjExMjYwNzAzMTlaGA8y
-    MTI2MTEwMjA3MDMxOVowGzEZMBcGA1UEAwwQc2hvcC5leGFtcGxlLmNvbTBZMBMG
-    ByqGSM49AgEGCCqGSM49AwEHA0IABMgfwcTVx2Ghz58hRNx8wPJfgbndF4x2ddt5
-    ifmK8/eaTiXOCbBi5XMArdGot7KAqvMmQWiZkRSI0GydG5Hq2LajUzBRMB0GA1Ud
-    DgQWBBRbUYzhn+A9k9NuavC6OB14fbqVhDAfBgNVHSMEGDAWgBRbUYzhn+A9k9Nu
-    avC6OB14fbqVhDAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIBrg
-    cV+z/3lIpEV6E4dHn8OrZ4Ki/vC9j1A23a+xDafnAiEAgPJl8xCc1l9a3ExqsVEV
-    jXgdllEo0jKJHpUfq2b+bpk=
+    MIIBmTCCAT+gAwIBAgIUesxW8Ls+nYd4nU6ZzXcyc0O192wwCgYIKoZIzj0EAwIw
+    GzEZMBcGA1UEAwwQc2hvcC5leGFtcGxlLmNvbTAgFw0yNTAxMDEwMDAwMDBaGA8y
+    MTI1MDEwMTAwMDAwMFowGzEZMBcGA1UEAwwQc2hvcC5leGFtcGxlLmNvbTBZMBMG
+    ByqGSM49AgEGCCqGSM49AwEHA0IABLYIg76bfe7ilgE6Ko2c2sca/4RBdZWF343O
+    d3BgHOYWGxxXQkrk1yJCFtTNJgQMRLYy/rd05Z3f+zjmKTVR7vejXzBdMB0GA1Ud
+    DgQWBBSsGYfvKdSSUtzCSHmrQW8Zzbi1VzAfBgNVHSMEGDAWgBSsGYfvKdSSUtzC
+    SHmrQW8Zzbi1VzAbBgNVHREEFDASghBzaG9wLmV4YW1wbGUuY29tMAoGCCqGSM49
+    BAMCA0gAMEUCIC+HbCnEzyZAJ8F+3rjX9q242oEWe69xJnVhgPIdHbSgAiEAijrY
+    HVmecb47576eaZlGbqf6ozmeyQP18pcL7ZxoiaY=
     -----END CERTIFICATE-----
 """
 
 _KEY = """\
     -----BEGIN PRIVATE KEY-----
-    MIGNBIttZXNobGludCB0ZXN0IGRhdGE6IGEgcGxhY2Vob2xkZXIgaW4gcGxhY2Ug
-    b2YgYSBwcml2YXRlIGtleS4gVGhlIHJ1bGVzIHJlYWQgdGhlIFBFTSBmcmFtaW5n
-    IGFuZCB0aGUgREVSIGhlYWRlciBvbmx5OyBub3RoaW5nIGhlcmUgaXMgYSBrZXku
+    MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgCmEF/dcmYHOFjmSa
+    MSdtJ7ByQJuOACCGYdsBNoScWlahRANCAAS2CIO+m33u4pYBOiqNnNrHGv+EQXWV
+    hd+NzndwYBzmFhscV0JK5NciQhbUzSYEDES2Mv63dOWd3/s45ik1Ue73
     -----END PRIVATE KEY-----
 """
 
@@ -696,92 +699,179 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _der(data: bytes, at: int) -> tuple[int, int, int]:
-    """One DER element at ``at``: (tag, start of its content, end of its content)."""
-    if at + 2 > len(data):
-        raise ValueError("truncated")
-    tag, size = data[at], data[at + 1]
-    at += 2
-    if size & 0x80:
-        count = size & 0x7F
-        if not 0 < count <= 4 or at + count > len(data):
-            raise ValueError("bad length")
-        size = int.from_bytes(data[at : at + count], "big")
-        at += count
-    if at + size > len(data):
-        raise ValueError("truncated")
-    return tag, at, at + size
+_UNVERIFIABLE = "clients cannot verify the certificate up to the CA: the TLS handshake fails"
+_UNSERVED = "the gateway proxy rejects the pair and serves no certificate"
 
 
-def _der_time(tag: int, raw: bytes) -> datetime:
-    text = raw.decode("ascii")
-    if tag == 0x17:  # UTCTime, YYMMDDHHMMSSZ
-        year = int(text[:2])
-        text = str(1900 + year if year >= 50 else 2000 + year) + text[2:]
-    elif tag != 0x18:  # GeneralizedTime, YYYYMMDDHHMMSSZ
-        raise ValueError("not a time")
-    return datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=timezone.utc)
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    """Why a credential cannot serve: its reason, where in the value of the Secret's key (an
+    offset into the text; None: the value as a whole), and what follows from it."""
+
+    reason: str
+    at: int | None = None
+    severity: Severity | None = None
+    effect: str = "istiod cannot load it"
 
 
-def _validity(der: bytes) -> tuple[datetime, datetime]:
-    """notBefore and notAfter of a DER X.509 certificate; ValueError when its structure is not
-    that of a certificate (no signature is checked)."""
-    tag, start, end = _der(der, 0)
-    if tag != 0x30 or end != len(der):
-        raise ValueError("not a certificate")
-    tag, start, end = _der(der, start)  # tbsCertificate
-    if tag != 0x30:
-        raise ValueError("not a certificate")
-    at = start
-    tag, _, after = _der(der, at)
-    if tag == 0xA0:  # [0] version
-        at = after
-    for expected in (0x02, 0x30, 0x30):  # serialNumber, signature, issuer
-        tag, _, after = _der(der, at)
-        if tag != expected:
-            raise ValueError("not a certificate")
-        at = after
-    tag, start, end = _der(der, at)  # validity
-    if tag != 0x30:
-        raise ValueError("not a certificate")
-    t1, s1, e1 = _der(der, start)
-    t2, s2, e2 = _der(der, e1)
-    return _der_time(t1, der[s1:e1]), _der_time(t2, der[s2:e2])
+def _pem_blocks(text: str, want: str) -> tuple[list[tuple[int, bytes]], _Problem | None]:
+    """The DER content of the PEM blocks of ``text`` of type ``want`` (`CERTIFICATE`, or
+    `PRIVATE KEY` for any kind of private key) with the offset of each, or why they cannot be
+    read (checked up to the first block that cannot)."""
+    blocks: list[tuple[int, bytes]] = []
+    for match in _PEM.finditer(text):
+        kind, body, end, at = match.group(1), match.group(2), match.group(3), match.start()
+        if kind != end:
+            return blocks, _Problem(f"has a PEM block that begins as {kind} and ends as {end}", at)
+        if not (kind == want or (want == "PRIVATE KEY" and kind.endswith("PRIVATE KEY"))):
+            return blocks, _Problem(f"holds a {kind} where a {want} is expected", at)
+        try:
+            der = base64.b64decode("".join(body.split()), validate=True)
+        except (binascii.Error, ValueError):
+            return blocks, _Problem(f"has a {kind} block whose content is not base64", at)
+        if not der or der[0] != 0x30:
+            return blocks, _Problem(f"has a {kind} block whose content is not DER", at)
+        blocks.append((at, der))
+        if want != "CERTIFICATE":
+            break  # one key; what follows it is not read
+    if not blocks:
+        return blocks, _Problem("holds no PEM block (`-----BEGIN …-----` … `-----END …-----`)")
+    return blocks, None
 
 
-def _pem_problem(text: str, want: str) -> str | None:
-    """What is wrong with the first PEM block of ``text`` for a block of type ``want``
-    (`CERTIFICATE`, or `PRIVATE KEY` for any kind of private key), else None."""
-    match = _PEM.search(text)
-    if match is None:
-        return "holds no PEM block (`-----BEGIN …-----` … `-----END …-----`)"
-    kind, body, end = match.group(1), match.group(2), match.group(3)
-    if kind != end:
-        return f"has a PEM block that begins as {kind} and ends as {end}"
-    if not (kind == want or (want == "PRIVATE KEY" and kind.endswith("PRIVATE KEY"))):
-        return f"holds a {kind} where a {want} is expected"
-    try:
-        der = base64.b64decode("".join(body.split()), validate=True)
-    except (binascii.Error, ValueError):
-        return f"has a {kind} block whose content is not base64"
-    if not der or der[0] != 0x30:
-        return f"has a {kind} block whose content is not DER"
-    if want != "CERTIFICATE":
+def _spiffe_problem(uri: str) -> str | None:
+    """Why a `spiffe://` URI is not an identity Istio reads, else None."""
+    parts = uri[len("spiffe://") :].split("/")
+    if len(parts) == 5 and parts[1::2] == ["ns", "sa"] and all(parts[0::2]):
         return None
+    return (
+        f"names the SPIFFE identity `{uri}`, which is not of Istio's form "
+        "spiffe://<trust domain>/ns/<namespace>/sa/<service account>: peers that read the "
+        "identity (peer authentication, AuthorizationPolicy principals) cannot parse it"
+    )
+
+
+def _cert_problems(blocks: list[tuple[int, bytes]]) -> Iterator[_Problem]:
+    """What is wrong with a certificate chain (leaf first, each followed by its issuer): a
+    certificate that does not parse, is outside its validity period, or is not signed by the
+    certificate after it (or, last and self-issued, by itself); a malformed SPIFFE identity of
+    the leaf."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+
+    certs: list[tuple[int, Any]] = []
+    for n, (at, der) in enumerate(blocks):
+        which = "a certificate" if n == 0 else f"certificate {n + 1} of the chain, which"
+        try:
+            with warnings.catch_warnings():  # (on what a later version will refuse)
+                warnings.simplefilter("ignore")
+                cert = x509.load_der_x509_certificate(der)
+            not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
+            cert.issuer.rfc4514_string(), cert.subject.rfc4514_string()  # read when asked
+        except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
+            yield _Problem("has a CERTIFICATE block that is not an X.509 certificate", at)
+            return
+        certs.append((at, cert))
+        now = _now()
+        if now > not_after:
+            yield _Problem(f"holds {which} expired on {not_after:%Y-%m-%d}", at)
+        elif now < not_before:
+            yield _Problem(f"holds {which} is not valid before {not_before:%Y-%m-%d}", at)
+    for n, (at, cert) in enumerate(certs):
+        issuer = certs[n + 1][1] if n + 1 < len(certs) else None
+        if issuer is None and cert.issuer != cert.subject:
+            break  # its issuer is not given: the client holds it
+        issuer = issuer if issuer is not None else cert
+        subject = issuer.subject.rfc4514_string()
+        if cert.issuer != issuer.subject:
+            yield _Problem(
+                f"holds certificate {n + 1} of the chain, issued by "
+                f"`{cert.issuer.rfc4514_string()}`, followed by `{subject}` (a chain goes from "
+                "the server's certificate to the CA, each certificate followed by its issuer)",
+                at,
+                Severity.WARNING,
+                "clients that read the chain in order cannot verify it",
+            )
+            continue
+        try:
+            cert.verify_directly_issued_by(issuer)
+        except InvalidSignature:
+            whose = "its own key" if issuer is cert else f"the key of `{subject}` after it"
+            yield _Problem(
+                f"holds certificate {n + 1} of the chain, whose signature does not verify "
+                f"with {whose}: it was not signed by that CA",
+                at,
+                effect=_UNVERIFIABLE,
+            )
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            continue  # an algorithm the library does not verify: left alone
+    if certs:
+        at, leaf = certs[0]
+        try:
+            names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        except (x509.ExtensionNotFound, ValueError):
+            return
+        for uri in names.get_values_for_type(x509.UniformResourceIdentifier):
+            problem = _spiffe_problem(uri) if uri.startswith("spiffe://") else None
+            if problem:
+                yield _Problem(
+                    f"holds a certificate that {problem}",
+                    at,
+                    Severity.WARNING,
+                    "its identity is of no use in the mesh",
+                )
+
+
+def _key_problem(blocks: list[tuple[int, bytes]], cert: bytes) -> _Problem | None:
+    """Why the private key cannot serve the certificate ``cert`` (DER): it cannot be read, or
+    is not the certificate's."""
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        PublicFormat,
+        load_der_private_key,
+    )
+
+    at, der = blocks[0]
     try:
-        not_before, not_after = _validity(der)
-    except (ValueError, UnicodeDecodeError):
-        return "has a CERTIFICATE block that is not an X.509 certificate"
-    now = _now()
-    if now > not_after:
-        return f"holds a certificate that expired on {not_after:%Y-%m-%d}"
-    if now < not_before:
-        return f"holds a certificate that is not valid before {not_before:%Y-%m-%d}"
+        key = load_der_private_key(der, password=None)
+    except TypeError:
+        return _Problem("holds an encrypted private key", at, effect=_UNSERVED)
+    except (ValueError, UnsupportedAlgorithm):
+        return _Problem(
+            "has a PRIVATE KEY block that is not a readable private key", at, effect=_UNSERVED
+        )
+    try:
+        want = x509.load_der_x509_certificate(cert).public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return None
+    spki = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    if key.public_key().public_bytes(*spki) != want.public_bytes(*spki):
+        return _Problem("holds a private key that is not the certificate's", at, effect=_UNSERVED)
     return None
 
 
-def _secret_problem(secret: Record) -> tuple[FieldPath, str] | None:
-    """Why Istio cannot read a gateway certificate from a Secret: (field, reason), or None.
+def _credential_problems(cert: str, key: str) -> Iterator[tuple[str, _Problem]]:
+    """What is wrong with a certificate (PEM text) and its key: (which of the two, problem)."""
+    certs, problem = _pem_blocks(cert, "CERTIFICATE")
+    if problem is not None:
+        yield "cert", problem
+        return
+    keys, problem = _pem_blocks(key, "PRIVATE KEY")
+    if problem is not None:
+        yield "key", problem
+        return
+    found = list(_cert_problems(certs))
+    yield from (("cert", p) for p in found)
+    if not any(p.reason.startswith("has a CERTIFICATE") for p in found):
+        problem = _key_problem(keys, certs[0][1])
+        if problem is not None:
+            yield "key", problem
+
+
+def _secret_problems(secret: Record) -> Iterator[tuple[FieldPath, _Problem]]:
+    """Why Istio cannot serve a gateway certificate from a Secret: (field, problem) each.
     Keys `cert`/`key` or `tls.crt`/`tls.key`, base64 in `data`, plain in `stringData`."""
     values: dict[str, tuple[str, str]] = {}
     for section in ("data", "stringData"):
@@ -789,12 +879,12 @@ def _secret_problem(secret: Record) -> tuple[FieldPath, str] | None:
         if block is None:
             continue
         if not isinstance(block, dict):
-            return None
+            return
         for key, value in block.items():
             if value is None:
                 value = ""
             if not isinstance(key, str) or not isinstance(value, str) or "{{" in value:
-                return None  # the schema stage or the template rules speak of it
+                return  # the schema stage or the template rules speak of it
             values[key] = (section, value)
 
     decoded: dict[str, bytes | None] = {}
@@ -812,23 +902,32 @@ def _secret_problem(secret: Record) -> tuple[FieldPath, str] | None:
             continue
         for name in (cert, key):
             if decoded[name] is None:
-                return (values[name][0], name), f"`{name}` is not valid base64"
+                yield (values[name][0], name), _Problem(f"`{name}` is not valid base64")
+                return
         if not decoded[cert] or not decoded[key]:
             continue
-        for name, want in ((cert, "CERTIFICATE"), (key, "PRIVATE KEY")):
-            problem = _pem_problem((decoded[name] or b"").decode("utf-8", "replace"), want)
-            if problem is not None:
-                return (values[name][0], name), f"`{name}` {problem}"
-        return None
+        texts = {n: (decoded[n] or b"").decode("utf-8", "replace") for n in (cert, key)}
+        for which, problem in _credential_problems(texts[cert], texts[key]):
+            name = cert if which == "cert" else key
+            section = values[name][0]
+            # an offset in the text is a place in the value only where the value is the text
+            at = problem.at if section == "stringData" else None
+            reason = f"`{name}` {problem.reason}"
+            yield (section, name), _Problem(reason, at, problem.severity, problem.effect)
+        return
     pairs = [(c, k) for c, k in (("cert", "key"), ("tls.crt", "tls.key")) if c in values]
     where: FieldPath = next(
         ((s,) for s in ("data", "stringData") if isinstance(secret.data.get(s), dict)),
         ("metadata", "name"),
     )
     if pairs and all(k in values for _, k in pairs):
-        return where, f"keys `{pairs[0][0]}` and `{pairs[0][1]}` are empty"
+        yield where, _Problem(f"keys `{pairs[0][0]}` and `{pairs[0][1]}` are empty")
+        return
     found = ", ".join(f"`{k}`" for k in sorted(values)) or "none"
-    return where, f"it has neither `tls.crt` and `tls.key` nor `cert` and `key` (keys: {found})"
+    yield (
+        where,
+        _Problem(f"it has neither `tls.crt` and `tls.key` nor `cert` and `key` (keys: {found})"),
+    )
 
 
 @rule(
@@ -837,21 +936,28 @@ def _secret_problem(secret: Record) -> tuple[FieldPath, str] | None:
     Severity.ERROR,
     scope="mesh",
     kinds={"Secret"},
-    summary="A Secret that a Gateway takes its certificate from holds no readable certificate.",
+    summary="A Secret that a Gateway takes its certificate from holds no certificate the "
+    "gateway can serve: unreadable, expired, with a broken chain or a key that is not its own.",
     rationale="""
         istiod reads a gateway credential from the Secret's `tls.crt` and `tls.key` (or `cert`
         and `key`) and refuses it when the keys are missing or empty or the certificate cannot
         be parsed or is outside its validity period: the server then has no certificate and
-        clients get a TLS handshake failure.
+        clients get a TLS handshake failure. The gateway proxy refuses a key that cannot be
+        read (an encrypted one, say) or that is not the certificate's.
 
         The rule checks each Secret of the run that a Gateway server names (resolved as
         `gateway-credential-not-found` resolves it): the keys are present and not empty,
-        `data` values are base64, and the certificate and key each hold a well-formed PEM
-        block (`CERTIFICATE`; a `PRIVATE KEY` of any kind) whose content is base64 and DER.
-        meshlint has no certificate library: it walks the certificate's DER structure far
-        enough to read its validity dates and reports one that has expired or is not yet
-        valid, but it does not check signatures, key algorithms, or that the key matches the
-        certificate. Values with unrendered templates are left alone.
+        `data` values are base64, the certificate and key each hold well-formed PEM blocks
+        (`CERTIFICATE`; a `PRIVATE KEY` of any kind) whose content is base64 and DER. With the
+        `cryptography` package it then reads every certificate of `tls.crt` and reports: one
+        that is not X.509; one that has expired or is not valid yet; one whose signature does
+        not verify with the key of the CA after it (or, for a self-issued last one, its own);
+        a private key that cannot be read or does not match the first certificate. As
+        warnings: a chain out of order (each certificate should be followed by its issuer;
+        many clients reorder it, some do not) and a `spiffe://` URI SAN that is not of
+        Istio's form `spiffe://<trust domain>/ns/<namespace>/sa/<service account>`. A finding
+        in `stringData` is placed on the PEM block it is about. Values with unrendered templates
+        are left alone.
     """,
     bad=_join(
         _INGRESS,
@@ -900,7 +1006,7 @@ def _secret_problem(secret: Record) -> tuple[FieldPath, str] | None:
     istio="IST0161",
     source=f"{AN}/gateway/secret.go (isValidSecret, InvalidGatewayCredential); istio/istio "
     "pilot/pkg/credentials/kube/secrets.go (ExtractCertInfo), pilot/pkg/xds/sds.go "
-    "(ValidateCertificate)",
+    "(ValidateCertificate), pkg/spiffe/spiffe.go (ParseIdentity)",
     catalogue=("gw-x-secret-invalid",),
 )
 def gateway_credential_unreadable(secret: Record, index: MeshIndex) -> Iterator[Finding]:
@@ -910,15 +1016,14 @@ def gateway_credential_unreadable(secret: Record, index: MeshIndex) -> Iterator[
     ref = index.memo(_credential_users).get(name)
     if ref is None:
         return
-    problem = _secret_problem(secret)
-    if problem is None:
-        return
-    path, reason = problem
-    yield Finding(
-        path,
-        f"{reason}: {ref.gateway.key} ({ref.gateway.where}) takes its certificate from "
-        "this Secret, and istiod cannot load it",
-    )
+    for path, problem in _secret_problems(secret):
+        yield Finding(
+            path,
+            f"{problem.reason}: {ref.gateway.key} ({ref.gateway.where}) takes its certificate "
+            f"from this Secret, and {problem.effect}",
+            at=problem.at,
+            severity=problem.severity,
+        )
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from meshlint.rules import rule
 from meshlint.rules.lib.grammar import (
     host_matches,
 )
-from meshlint.rules.lib.guards import as_map, is_int
+from meshlint.rules.lib.guards import as_map, as_str, is_int
 from meshlint.rules.lib.mesh import (
     AN,
     KIALI,
@@ -1816,7 +1816,10 @@ def _string_match(value: Any) -> dict[str, str] | None:
     """A StringMatch as the fields it sets (`exact`, `prefix`, `regex`), None when unset."""
     if not isinstance(value, dict):
         return None
-    return {k: v for k, v in value.items() if k in ("exact", "prefix", "regex") and v}
+    found = {k: v for k, v in value.items() if k in ("exact", "prefix", "regex") and v}
+    if any(as_str(v) is None for v in found.values()):
+        return None  # the schema stage reports the type
+    return found
 
 
 def _string_conflict(root: dict[str, str] | None, leaf: dict[str, str] | None) -> bool:

@@ -127,11 +127,12 @@ def virtualservice_route_actions(res: Resource) -> Iterator[Finding]:
     "ML433",
     "virtualservice-without-routes",
     Severity.ERROR,
-    summary="A VirtualService has no `http`, `tcp` or `tls` route.",
+    summary="A VirtualService has no `http`, `tcp` or `tls` route (or no spec at all).",
     rationale="""
         A VirtualService routes traffic with its `http`, `tcp` and `tls` routes; with none of
         them it does nothing, and Istio's webhook rejects it. Give it at least one route, or
-        delete it.
+        delete it. Istio reads a null or missing `spec` as an empty one, so it is rejected
+        just the same (the finding is on `spec`, or on `kind` when there is none).
 
         Before 0.2 this was part of ML403, whose code still selects, ignores and
         suppresses it.
@@ -169,6 +170,15 @@ def virtualservice_route_actions(res: Resource) -> Iterator[Finding]:
     aliases=("ML403",),
 )
 def virtualservice_without_routes(res: Resource) -> Iterator[Finding]:
+    if res.spec is None:  # Istio reads a null or missing spec as an empty one
+        where = "null" if "spec" in res.data else "missing"
+        yield Finding(
+            ("spec",) if "spec" in res.data else ("kind",),
+            f"spec is {where}, so the VirtualService has no routes: give at least one http, "
+            "tcp or tls route",
+            key=True,
+        )
+        return
     spec = res.spec_map
     if spec is None:
         return
