@@ -326,15 +326,15 @@ def unknown_gateway(vs: Record, index: MeshIndex) -> Iterator[Finding]:
 
 def _workloads_behind(index: MeshIndex, host: str) -> tuple[list[Record], list[Workload]]:
     """The Kubernetes Services of a host and the workloads their selectors pick."""
-    workloads: dict[int, Workload] = {}
-    services = index.kubernetes_services(host)
-    for svc in services:
-        selector = label_map(svc.spec.get("selector"))
-        if not selector:
-            continue
-        for w in index.workloads_selected(svc.effective_namespace, selector):
-            workloads[id(w[0])] = w
-    return services, list(workloads.values())
+    return index.kubernetes_services(host), index.workloads_of_host(host)
+
+
+def _subset_selects(index: MeshIndex, key: tuple[str, tuple[tuple[str, str], ...]]) -> bool:
+    """Whether a workload behind the host carries the subset's labels: once per host and
+    labels (``index.memo_by``)."""
+    host, labels = key
+    wanted = dict(labels)
+    return any(selects(wanted, pl) for _, pl in index.workloads_of_host(host))
 
 
 # --------------------------------------------------------------------------------------------
@@ -464,7 +464,7 @@ def subset_selects_no_pods(dr: Record, index: MeshIndex) -> Iterator[Finding]:
     named = ", ".join(w.key for w, _ in pods[:3]) + (", …" if len(pods) > 3 else "")
     for i, subset in items(dr.spec.get("subsets")):
         labels = label_map(subset.get("labels")) if isinstance(subset, dict) else None
-        if not labels or any(selects(labels, pl) for _, pl in pods):
+        if not labels or index.memo_by(_subset_selects, (host, tuple(sorted(labels.items())))):
             continue
         if any("{{" in v for v in labels.values()):
             continue

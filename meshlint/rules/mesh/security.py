@@ -1874,6 +1874,19 @@ def _served_ports(
     return served
 
 
+def _policy_workload_ports(
+    index: MeshIndex, key: tuple[str, tuple[tuple[str, str], ...] | None]
+) -> tuple[list[tuple[Record, dict[str, str]]], set[int] | None]:
+    """The workloads of a namespace a policy selector picks (all of them: None) and the ports
+    they serve (:func:`_served_ports`): once per namespace and selector (``index.memo_by``)."""
+    ns, selector = key
+    if selector is None:
+        workloads = list(index.workloads.get(ns, ()))
+    else:
+        workloads = index.workloads_selected(ns, dict(selector))
+    return workloads, (_served_ports(index, workloads) if workloads else None)
+
+
 def _policy_ports(ap: Record) -> Iterator[tuple[FieldPath, str]]:
     """The literal port values of a policy: operation `ports`/`notPorts` and `when` conditions
     on `destination.port`."""
@@ -2019,15 +2032,9 @@ def authz_port_not_served(ap: Record, index: MeshIndex) -> Iterator[Finding]:
     if not ports:
         return
     selector = workload_selector(ap)
-    ns = ap.effective_namespace
-    if selector is None:
-        workloads = list(index.workloads.get(ns, ()))
-    else:
-        workloads = index.workloads_selected(ns, selector)
-    if not workloads:
-        return
-    served = _served_ports(index, workloads)
-    if not served:
+    key = (ap.effective_namespace, None if selector is None else tuple(sorted(selector.items())))
+    workloads, served = index.memo_by(_policy_workload_ports, key)
+    if not workloads or not served:
         return
     listed = ", ".join(str(p) for p in sorted(served))
     for path, value in ports:

@@ -216,27 +216,48 @@ def _server_modes(
     labels: dict[str, str] | None,
     port: int | None,
     excluded: set[int],
-) -> Iterator[tuple[Workload, int | None, PeerMode]]:
+) -> list[tuple[Workload, int | None, PeerMode]]:
     """The mTLS mode each workload behind ``host`` (of the subset with ``labels``) accepts on
     the container port(s) that the Service ``port`` (or every Service port but ``excluded``)
-    sends to."""
+    sends to: the first workload of each distinct (container port, mode), in the order of the
+    run. Worked out once per host, subset labels and ports (``index.memo_by``)."""
+    key = (
+        host,
+        None if labels is None else tuple(sorted(labels.items())),
+        port,
+        tuple(sorted(excluded)),
+    )
+    return index.memo_by(_server_modes_of, key)
+
+
+def _server_modes_of(
+    index: MeshIndex,
+    key: tuple[str, tuple[tuple[str, str], ...] | None, int | None, tuple[int, ...]],
+) -> list[tuple[Workload, int | None, PeerMode]]:
+    host, wanted, port, excluded = key
+    labels = None if wanted is None else dict(wanted)
     ports = [
         p
         for p in index.service_ports(host)
         if (port is None and port_int(p.get("port")) not in excluded)
         or (port is not None and port_int(p.get("port")) == port)
     ]
+    # one entry per container port and mode (mode, scope and deciding policy)
+    found: dict[tuple[int | None, str, str, int], tuple[Workload, int | None, PeerMode]] = {}
     for w in index.workloads_of_host(host):
         if labels is not None and not selects(labels, w[1]):
             continue
         ns = w[0].effective_namespace
         if not ports:
             if port is None:
-                yield w, None, index.peer_mode(ns, w[1])
+                pm = index.peer_mode(ns, w[1])
+                found.setdefault((None, pm.mode, pm.scope, id(pm.source)), (w, None, pm))
             continue
         for p in ports:
             cport = _container_port(p, w[0])
-            yield w, cport, index.peer_mode(ns, w[1], cport)
+            pm = index.peer_mode(ns, w[1], cport)
+            found.setdefault((cport, pm.mode, pm.scope, id(pm.source)), (w, cport, pm))
+    return list(found.values())
 
 
 def _dr_host(index: MeshIndex, dr: Record) -> str | None:
