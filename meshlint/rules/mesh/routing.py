@@ -68,7 +68,24 @@ def _port_numbers(rec: Record) -> list[int] | None:
     return out
 
 
-def _ports_of(defs: list[Record]) -> list[int] | None:
+def _port_tables(index: MeshIndex) -> dict[tuple[int, ...], list[int] | None]:
+    """:func:`_ports_of` by the records asked about (their ids): one table per run."""
+    return {}
+
+
+def _ports_of(index: MeshIndex, defs: list[Record]) -> list[int] | None:
+    """The port numbers the definitions of a host expose together, in their order, or None
+    when one's ports cannot be read: once per set of definitions (many records ask about one
+    host)."""
+    table = index.memo(_port_tables)
+    key = tuple(map(id, defs))
+    if key not in table:
+        table[key] = _ports_of_records(defs)
+    found = table[key]
+    return None if found is None else list(found)
+
+
+def _ports_of_records(defs: list[Record]) -> list[int] | None:
     found: list[int] = []
     for rec in defs:
         numbers = _port_numbers(rec)
@@ -340,7 +357,7 @@ def unknown_destination_port(vs: Record, index: MeshIndex) -> Iterator[Finding]:
         number = port.get("number") if isinstance(port, dict) else None
         if not is_int(number):
             continue
-        ports = _ports_of(defs)
+        ports = _ports_of(index, defs)
         if not ports or number in ports:
             continue
         listed = ", ".join(str(p) for p in ports)
@@ -421,7 +438,7 @@ def destination_port_required(vs: Record, index: MeshIndex) -> Iterator[Finding]
     for path, dest, host, defs in _visible_definitions(index, vs):
         if dest.get("port") is not None:
             continue
-        ports = _ports_of(defs)
+        ports = _ports_of(index, defs)
         if ports is None or len(ports) < 2:
             continue
         listed = ", ".join(str(p) for p in ports)
@@ -1599,7 +1616,7 @@ def unknown_port_level_port(dr: Record, index: MeshIndex) -> Iterator[Finding]:
     defs = index.definitions(host)
     if not defs:
         return
-    ports = _ports_of(defs)
+    ports = _ports_of(index, defs)
     if not ports:
         return
     listed = ", ".join(str(p) for p in ports)

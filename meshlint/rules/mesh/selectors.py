@@ -123,11 +123,16 @@ def _unrendered(workloads: Iterable[Workload]) -> bool:
 def _selected(index: MeshIndex, rec: Record, selector: dict[str, str]) -> list[Workload]:
     """The workloads of the resource's namespace its selector picks (of its file only when
     it names no namespace)."""
-    return [
-        w
-        for w in index.workloads_selected(rec.effective_namespace, selector)
-        if _same_place(rec, w[0])
-    ]
+    key = (rec.effective_namespace, rec.place, tuple(sorted(selector.items())))
+    return list(index.memo_by(_selected_in_place, key))
+
+
+def _selected_in_place(
+    index: MeshIndex, key: tuple[str, str, tuple[tuple[str, str], ...]]
+) -> list[Workload]:
+    """:func:`_selected` once per namespace, place and selector (``index.memo_by``)."""
+    ns, place, selector = key
+    return [w for w in index.workloads_selected(ns, dict(selector)) if w[0].place == place]
 
 
 def _no_workload(

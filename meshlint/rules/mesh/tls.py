@@ -236,12 +236,12 @@ def _server_modes_of(
 ) -> list[tuple[Workload, int | None, PeerMode]]:
     host, wanted, port, excluded = key
     labels = None if wanted is None else dict(wanted)
-    ports = [
-        p
-        for p in index.service_ports(host)
-        if (port is None and port_int(p.get("port")) not in excluded)
-        or (port is not None and port_int(p.get("port")) == port)
-    ]
+    ports: dict[str, dict[str, Any]] = {}  # copies of one Service repeat its ports: once each
+    for p in index.service_ports(host):
+        if (port is None and port_int(p.get("port")) not in excluded) or (
+            port is not None and port_int(p.get("port")) == port
+        ):
+            ports.setdefault(repr(p.get("targetPort", p.get("port"))), p)
     # one entry per container port and mode (mode, scope and deciding policy)
     found: dict[tuple[int | None, str, str, int], tuple[Workload, int | None, PeerMode]] = {}
     for w in index.workloads_of_host(host):
@@ -253,7 +253,7 @@ def _server_modes_of(
                 pm = index.peer_mode(ns, w[1])
                 found.setdefault((None, pm.mode, pm.scope, id(pm.source)), (w, None, pm))
             continue
-        for p in ports:
+        for p in ports.values():
             cport = _container_port(p, w[0])
             pm = index.peer_mode(ns, w[1], cport)
             found.setdefault((cport, pm.mode, pm.scope, id(pm.source)), (w, cport, pm))
