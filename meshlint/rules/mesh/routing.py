@@ -68,6 +68,15 @@ def _port_numbers(rec: Record) -> list[int] | None:
     return out
 
 
+def _first_unplaced_service(index: MeshIndex, namespace: str) -> Record | None:
+    """The first Service that names no namespace and is listed under ``namespace`` (where a
+    resource naming none is shown), once per namespace (``index.memo_by``)."""
+    for svc in index.services_in(namespace):
+        if svc.namespace is None:
+            return svc
+    return None
+
+
 def _port_tables(index: MeshIndex) -> dict[tuple[int, ...], list[int] | None]:
     """:func:`_ports_of` by the records asked about (their ids): one table per run."""
     return {}
@@ -243,11 +252,18 @@ def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
                 f"that host): requests to it fail with 503{did_you_mean_service(index, canonical)}",
             )
         elif cluster_ns is not None:
+            unplaced = index.memo_by(_first_unplaced_service, cluster_ns)
+            note = (
+                f"; {unplaced.key} ({unplaced.where}) names no namespace, so it goes wherever "
+                f"it is applied and is not taken as one of `{cluster_ns}`"
+                if unplaced is not None
+                else ""
+            )
             yield Finding(
                 where,
                 f"{what} {_resolved(host, canonical)} is no Service of the linted files"
-                f" (none of them names a Service of namespace `{cluster_ns}`): if it lives "
-                f"in another repository, {EXTERNAL_HINT}",
+                f" (none of them names a Service of namespace `{cluster_ns}`{note}): if it "
+                f"lives in another repository, {EXTERNAL_HINT}",
                 severity=Severity.WARNING,
             )
         else:
