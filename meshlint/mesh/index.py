@@ -149,6 +149,7 @@ class MeshIndex:
         # answers worked out once per key: runs often hold many copies of one resource
         self._selected: dict[tuple[str, tuple[tuple[str, str], ...]], list[Workload]] = {}
         self._of_host: dict[str, list[Workload]] = {}
+        self._anywhere_selected: dict[tuple[tuple[str, str], ...], list[Workload]] = {}
         self._selecting: dict[tuple[str, frozenset[tuple[str, str]]], list[Record]] = {}
         self._peer: dict[tuple[str, frozenset[tuple[str, str]], int | None], PeerMode] = {}
         # Istio and Kubernetes resources by kind, in file order (a Gateway API Gateway, or a
@@ -541,9 +542,13 @@ class MeshIndex:
         every label of ``selector`` (a Gateway selects its proxies across namespaces)."""
         if not selector:
             return []
-        by_label = self._anywhere()[0]
-        smallest = min((by_label.get(item, []) for item in selector.items()), key=len)
-        return [w for w in smallest if selects(selector, w[1])]
+        key = tuple(sorted(selector.items()))
+        found = self._anywhere_selected.get(key)
+        if found is None:
+            by_label = self._anywhere()[0]
+            smallest = min((by_label.get(item, []) for item in selector.items()), key=len)
+            found = self._anywhere_selected[key] = [w for w in smallest if selects(selector, w[1])]
+        return list(found)
 
     def workloads_carrying(self, keys: Iterable[str]) -> list[tuple[Record, dict[str, str]]]:
         """The workloads of every namespace whose pods carry every label key of ``keys``,

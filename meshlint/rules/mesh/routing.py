@@ -68,6 +68,13 @@ def _port_numbers(rec: Record) -> list[int] | None:
     return out
 
 
+def _visible_of(index: MeshIndex, key: tuple[str, str]) -> list[Record]:
+    """The definitions of a canonical host visible from a namespace, once per pair
+    (``index.memo_by``)."""
+    host, ns = key
+    return [d for d in index.definitions(host) if index.visible(d, ns)]
+
+
 def _first_unplaced_service(index: MeshIndex, namespace: str) -> Record | None:
     """The first Service that names no namespace and is listed under ``namespace`` (where a
     resource naming none is shown), once per namespace (``index.memo_by``)."""
@@ -336,9 +343,9 @@ def _visible_definitions(
         if not literal(host):
             continue
         assert isinstance(host, str)
-        defs = [d for d in index.definitions(index.canonical(host, ns)) if index.visible(d, ns)]
+        defs = index.memo_by(_visible_of, (index.canonical(host, ns), ns))
         if defs:
-            yield path, dest, host, defs
+            yield path, dest, host, list(defs)
 
 
 @rule(

@@ -75,6 +75,21 @@ def _applies(selector: dict[str, str] | None, labels: dict[str, str]) -> bool:
     return selector is None or selects(selector, labels)
 
 
+def _unauthenticated_pods(index: MeshIndex, gateway_ref: tuple[str, str]) -> list[Record]:
+    """The pods of a Gateway that no RequestAuthentication applies to, once per Gateway
+    (``index.memo_by``)."""
+    gateway = index.gateways[gateway_ref]
+    ras = index.memo(_request_authentications)
+    root = ras.get(index.root_namespace, [])
+    uncovered = []
+    for wl, labels in index.selected_by(gateway) or []:
+        own = wl.effective_namespace
+        policies = root + (ras.get(own, []) if own != index.root_namespace else [])
+        if not any(_applies(sel, labels) for _, sel in policies):
+            uncovered.append(wl)
+    return uncovered
+
+
 def _named(recs: list[Record], limit: int = 3) -> str:
     shown = ", ".join(f"{r.key} ({r.where})" for r in recs[:limit])
     return shown + (f" and {len(recs) - limit} more" if len(recs) > limit else "")
@@ -1059,7 +1074,6 @@ def jwt_claim_routing_without_requestauthn(vs: Record, index: MeshIndex) -> Iter
         return
     path, key = claim
     ras = index.memo(_request_authentications)
-    root = ras.get(index.root_namespace, [])
     for _, ref in items(vs.spec.get("gateways")):
         if not literal(ref) or ref == "mesh":
             continue
@@ -1067,13 +1081,7 @@ def jwt_claim_routing_without_requestauthn(vs: Record, index: MeshIndex) -> Iter
         gateway = index.gateways.get((gw_ns, gw_name))
         if gateway is None:
             continue
-        pods = index.selected_by(gateway) or []
-        uncovered = []
-        for wl, labels in pods:
-            own = wl.effective_namespace
-            policies = root + (ras.get(own, []) if own != index.root_namespace else [])
-            if not any(_applies(sel, labels) for _, sel in policies):
-                uncovered.append(wl)
+        uncovered = index.memo_by(_unauthenticated_pods, (gw_ns, gw_name))
         if not uncovered:
             continue
         text = (
