@@ -432,6 +432,27 @@ def _sets_tls(dr: Record) -> bool:
     )
 
 
+def _mutual_mesh_wide(index: MeshIndex) -> list[Record]:
+    """The mesh-wide DestinationRules whose top-level `tls.mode` is ISTIO_MUTUAL (once)."""
+    return [d for d in _mesh_wide_rules(index) if _top_mode(d) == "ISTIO_MUTUAL"]
+
+
+def _first_wide_mutual(index: MeshIndex, key: tuple[str | None, str]) -> Record | None:
+    """The first namespace- or mesh-wide ISTIO_MUTUAL DestinationRule a rule for a host of
+    namespace ``host_ns`` (None: not a cluster host) written in ``ns`` replaces: once per pair
+    (``index.memo_by``)."""
+    host_ns, ns = key
+    wide = [
+        w
+        for w in _namespace_wide_rules(index, host_ns or "\0")
+        if _top_mode(w) == "ISTIO_MUTUAL" and w.effective_namespace in (ns, index.root_namespace)
+    ]
+    if not wide and host_ns is not None:
+        mesh = index.memo(_mutual_mesh_wide)
+        wide = [w for w in mesh if w.effective_namespace in (ns, index.root_namespace)]
+    return wide[0] if wide else None
+
+
 @rule(
     "ML921",
     "destinationrule-hides-wide-mtls",
@@ -513,21 +534,13 @@ def destinationrule_hides_wide_mtls(dr: Record, index: MeshIndex) -> Iterator[Fi
     host = _dr_host(index, dr)
     if host is None or _sets_tls(dr):
         return
-    mesh = [d for d in _mesh_wide_rules(index) if _top_mode(d) == "ISTIO_MUTUAL"]
+    mesh = index.memo(_mutual_mesh_wide)
     if not mesh and not index.memo(_drs_by_kind_of_host)[1]:
         return
-    ns = dr.effective_namespace
     host_ns = index.cluster_namespace(host)
-    wide = [
-        w
-        for w in _namespace_wide_rules(index, host_ns or "\0")
-        if _top_mode(w) == "ISTIO_MUTUAL" and w.effective_namespace in (ns, index.root_namespace)
-    ]
-    if not wide and host_ns is not None:
-        wide = [w for w in mesh if w.effective_namespace in (ns, index.root_namespace)]
-    if not wide:
+    other = index.memo_by(_first_wide_mutual, (host_ns, dr.effective_namespace))
+    if other is None:
         return
-    other = wide[0]
     effect = (
         "auto-mTLS is off in the mesh config, so traffic to it is plaintext"
         if _auto_mtls_disabled(index)
