@@ -21,6 +21,7 @@ import gc
 import math
 import os
 import re
+import stat
 import struct
 import sys
 from array import array
@@ -1490,7 +1491,10 @@ def discover(paths: Sequence[str], excludes: Sequence[str] = ()) -> tuple[list[s
     globs match a file or folder by name (``vendor``, ``*.tmpl.yaml``), or by path (``charts/*/
     templates``, ``legacy/``) as given, as relative to the folder being walked, or as relative
     to the current folder. A file named twice is read once. Names are normalised
-    (``./k8s/../k8s/vs.yaml`` → ``k8s/vs.yaml``).
+    (``./k8s/../k8s/vs.yaml`` → ``k8s/vs.yaml``). A folder walk takes regular files only (and
+    broken links, reported when they cannot be read): a pipe, socket or device named like a
+    manifest is skipped, since reading it could wait forever. A pipe named explicitly (such
+    as ``<(helm template …)``) is read as a stream, as stdin is (:func:`is_stream`).
     """
     files: list[str] = []
     missing: list[str] = []
@@ -1528,7 +1532,10 @@ def discover(paths: Sequence[str], excludes: Sequence[str] = ()) -> tuple[list[s
                         continue
                     if top is not None and rules.match((n,), top.forms(prefix + n)):
                         continue
-                    add(os.path.join(root, n))
+                    path = os.path.join(root, n)
+                    if _special(path):
+                        continue
+                    add(path)
         elif os.path.lexists(raw):  # a broken link is reported when it cannot be read
             place = _Place(raw) if rules else None
             if place is None or not rules.match(place.names, place.forms("")):
@@ -1536,6 +1543,27 @@ def discover(paths: Sequence[str], excludes: Sequence[str] = ()) -> tuple[list[s
         else:
             missing.append(raw)
     return files, missing
+
+
+def _special(path: str) -> bool:
+    """Whether ``path`` is there and is no regular file (a pipe, a socket, a device)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # a broken link: reported when it cannot be read
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def is_stream(path: str) -> bool:
+    """Whether a file named explicitly is a pipe or a character device (``<(…)``,
+    ``/dev/stdin``): read once, as a stream, to its end (it may wait for its writer)."""
+    if path == "-":
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
 
 
 class _Place:

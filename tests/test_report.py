@@ -638,3 +638,47 @@ def test_cli_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert missing.exit_code == 2
     assert "nope.yaml" in missing.output
     assert "findings" not in missing.stdout
+
+
+def test_text_columns_line_up_past_line_10000() -> None:
+    text = "a: 1\n" * 10_010
+    found = [
+        Diagnostic("ML206", Severity.ERROR, "first", "big.yaml", Span(3, 1, 3, 2)),
+        Diagnostic("ML206", Severity.WARNING, "second", "big.yaml", Span(10_008, 10, 10_008, 11)),
+    ]
+    out = render("text", LintResult(findings=found, sources=[Source("big.yaml", text)]))
+    heads = [ln for ln in out.splitlines() if "ML206" in ln]
+    assert heads == [
+        "  3:1      error   ML206  first",
+        "  10008:10 warning ML206  second",
+    ]
+    # the frames' line numbers line up too
+    frames = [ln for ln in out.splitlines() if ln.lstrip().startswith(("3 |", "10008 |"))]
+    assert {ln.index("|") for ln in frames} == {len("    10008 ")}
+
+
+def test_text_long_lines_are_shown_around_the_span() -> None:
+    value = "x" * 5_000_000
+    text = f"data:\n  key: {value}TYPO{value}\n"
+    column = len("  key: ") + len(value) + 1
+    d = Diagnostic("ML206", Severity.ERROR, "bad", "a.yaml", Span(2, column, 2, column + 4))
+    out = render("text", LintResult(findings=[d], sources=[Source("a.yaml", text)]))
+    assert len(out) < 1_000
+    lines = out.splitlines()
+    (i,) = [n for n, ln in enumerate(lines) if "TYPO" in ln]
+    shown = lines[i][FRAME_PREFIX:]
+    assert shown.startswith("…x") and shown.endswith("x…")
+    # the caret is still under the span
+    caret = lines[i + 1][FRAME_PREFIX:]
+    assert shown[caret.index("^") : caret.index("^") + 4] == "TYPO"
+    assert caret.strip() == "^^^^"
+
+
+def test_text_a_long_span_is_cut_too() -> None:
+    value = "y" * 1_000_000
+    text = f"key: {value}\n"
+    d = Diagnostic("ML206", Severity.ERROR, "bad", "a.yaml", Span(1, 6, 1, 6 + len(value)))
+    out = render("text", LintResult(findings=[d], sources=[Source("a.yaml", text)]))
+    assert len(out) < 1_000
+    caret = caret_under(out, "key: " + "y" * 155 + "…")
+    assert caret == " " * len("key: ") + "^" * 155

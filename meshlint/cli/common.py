@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -28,6 +29,27 @@ if TYPE_CHECKING:
     from meshlint.engine import LintResult
 
 
+def _keep_argument_help() -> None:
+    """Typer sets an argument's help before click's ``Parameter.__init__``, which (click 8.2
+    and later) sets it again from its own keyword, None: the argument then shows no description
+    in ``--help``. Set it once more after."""
+    from typer.core import TyperArgument
+
+    init = TyperArgument.__init__
+    if getattr(init, "_keeps_help", False):
+        return
+
+    def keeping(self: TyperArgument, *args: Any, help: str | None = None, **kwargs: Any) -> None:
+        init(self, *args, help=help, **kwargs)
+        if self.help is None:
+            self.help = help
+
+    keeping._keeps_help = True  # type: ignore[attr-defined]
+    TyperArgument.__init__ = keeping  # type: ignore[method-assign]
+
+
+_keep_argument_help()
+
 app = typer.Typer(
     name="meshlint",
     help="Lint Istio service-mesh manifests: every finding at its file, line and column.",
@@ -36,6 +58,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+class FailOn(str, Enum):
+    """The least severe finding that makes a run exit 1."""
+
+    error = "error"
+    warning = "warning"
+    info = "info"
+    none = "none"
 
 
 def _fail(message: str) -> typer.Exit:
@@ -135,9 +166,17 @@ class Inputs:
             raise _fail("no such file or folder: " + ", ".join(missing))
         if not files and not self.cluster:
             typer.echo(
-                "meshlint: warning: no YAML or JSON file found under " + ", ".join(self.targets),
+                "meshlint: warning: nothing to lint: no YAML or JSON file (*.yaml, *.yml, "
+                "*.json) found under " + ", ".join(self.targets),
                 err=True,
             )
+        for f in files:
+            if f != "-" and loader.is_stream(f):
+                typer.echo(
+                    f"meshlint: reading {f} as a stream (a pipe or device, as stdin): "
+                    "to its end, once its writer closes it",
+                    err=True,
+                )
         return files
 
     def lint(
@@ -152,13 +191,16 @@ class Inputs:
 
         ``meanwhile`` (see :func:`meshlint.parallel.lint_in_workers`) is called with the run
         before its cross-resource findings when workers lint it, and not at all otherwise."""
-        from meshlint import engine
+        from meshlint import engine, loader
         from meshlint.diagnostics import ConfigError
 
         try:
             if self.cluster:  # the files and the cluster in one run: mesh checks see both
                 return self._lint_cluster(files, cfg)
-            workers = engine.workers_for(files, jobs)
+            # a stream can be read once only: the run that reads it is the one that places
+            # its findings
+            streams = any(loader.is_stream(f) for f in files)
+            workers = 1 if streams else engine.workers_for(files, jobs)
             if workers > 1:
                 from meshlint.parallel import lint_in_workers
 

@@ -209,8 +209,8 @@ def lint_quickly(args: list[str]) -> int | None:
         return None
     targets = [*given["paths"], *given.get("filename", [])] or ["."]
     files, missing = loader.discover(targets, cfg.exclude)
-    if missing or not files:
-        return None
+    if missing or not files or any(loader.is_stream(f) for f in files):
+        return None  # the application words these (a pipe is read once, in one process)
     workers = engine.workers_for(files, jobs or os.cpu_count() or 1)
     if workers > 1:
         from meshlint.parallel import lint_in_workers

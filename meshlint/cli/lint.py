@@ -12,7 +12,9 @@ import typer
 from meshlint.cli.common import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
+    EXIT_USAGE,
     ColorMode,
+    FailOn,
     Format,
     Inputs,
     _fail,
@@ -33,7 +35,8 @@ def lint_command(
     paths: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Files or folders to lint (recursively: *.yaml, *.yml, *.json); '-' reads stdin.",
+            help="Files or folders to lint (recursively: *.yaml, *.yml, *.json); '-' reads "
+            "stdin. (default: the current folder)",
             show_default=False,
         ),
     ] = None,
@@ -60,10 +63,11 @@ def lint_command(
         typer.Option("--output", "-o", help="Write the report to this file instead of stdout."),
     ] = None,
     fail_on: Annotated[
-        str | None,
+        FailOn | None,
         typer.Option(
-            help="Exit 1 when a finding is at least this severe: error, warning, info or none. "
-            "(default: error)",
+            case_sensitive=False,
+            help="Exit 1 when a finding is at least this severe ('none': never). "
+            "(default: error, or the configuration's fail-on)",
             show_default=False,
         ),
     ] = None,
@@ -180,7 +184,7 @@ def lint_command(
         no_config=no_config,
         select=select,
         ignore=ignore,
-        fail_on=fail_on,
+        fail_on=fail_on.value if fail_on is not None else None,
         exclude=exclude,
         schema_location=schema_location,
     )
@@ -191,11 +195,20 @@ def lint_command(
         raise _fail("--fix and --diff change files; they do not apply to --cluster")
     files = source.discover(cfg)
     fixed_stdin: bytes | None = None
+    unwritten: list[str] = []
     if fix or diff:
         if "-" in files and len(files) > 1:
             raise _fail("--fix and --diff read stdin ('-') only on its own")
+        streams = [f for f in files if f != "-" and loader.is_stream(f)]
+        if streams:
+            raise _fail(
+                f"--fix and --diff rewrite files, and {streams[0]} is a pipe or device: "
+                "give its content on stdin ('-') instead"
+            )
         try:
-            changed, fixed_stdin = _apply_fixes(files, cfg, stdin_filename, write=not diff)
+            changed, fixed_stdin, unwritten = _apply_fixes(
+                files, cfg, stdin_filename, write=not diff
+            )
         except ConfigError as exc:
             raise _fail(str(exc)) from None
         if diff:
@@ -219,7 +232,9 @@ def lint_command(
         else:
             sys.stdout.write(text)
             sys.stdout.flush()
-        return exit_status(result, cfg)
+        status = exit_status(result, cfg)
+        # a file whose fixes could not be written: as an I/O error (named on stderr above)
+        return max(status, EXIT_USAGE) if unwritten else status
 
     if watch:
         from meshlint.watch import watch as watch_loop
@@ -236,13 +251,16 @@ def lint_command(
 
 def _apply_fixes(
     files: list[str], cfg: Config, stdin_name: str, *, write: bool
-) -> tuple[int, bytes | None]:
+) -> tuple[int, bytes | None, list[str]]:
     """Fix each file in place (``write``), or print the diff of the fixes. Returns the number
-    of files changed and, when stdin was read, its fixed bytes (printed when ``write``)."""
+    of files changed, when stdin was read its fixed bytes (printed when ``write``), and the
+    files whose fixes could not be written (each named on stderr with the reason; the others
+    are fixed all the same)."""
     from meshlint import fix as fix_mod
 
     fixed = changed = 0
     stdin_out: bytes | None = None
+    unwritten: list[str] = []
     for f in files:
         name = stdin_name if f == "-" else f
         try:
@@ -275,14 +293,25 @@ def _apply_fixes(
             try:
                 fix_mod.write_fixed(f, result.new, bom)
             except OSError as exc:
-                raise _fail(f"cannot write {f}: {exc.strerror or exc}") from None
+                why = exc.strerror or str(exc)
+                typer.echo(
+                    f"meshlint: error: cannot write the fixes of {f}: {why}; it is left as it is",
+                    err=True,
+                )
+                unwritten.append(f)
+                changed -= 1
+                fixed -= len(result.fixed)
+                continue
     sys.stdout.flush()
     if write and stdin_out is not None:
         sys.stdout.buffer.write(stdin_out)
         sys.stdout.buffer.flush()
     verb = "fixed" if write else "would fix"
-    typer.echo(f"{verb} {_count(fixed, 'finding')} in {_count(changed, 'file')}", err=True)
-    return changed, stdin_out
+    summary = f"{verb} {_count(fixed, 'finding')} in {_count(changed, 'file')}"
+    if unwritten:
+        summary += f"; {_count(len(unwritten), 'file')} could not be written"
+    typer.echo(summary, err=True)
+    return changed, stdin_out, unwritten
 
 
 def _count(n: int, what: str) -> str:

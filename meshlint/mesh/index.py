@@ -121,6 +121,7 @@ def workload_selector(rec: Record) -> dict[str, str] | None:
 
 
 _T = TypeVar("_T")
+_K = TypeVar("_K")
 Workload = tuple[Record, dict[str, str]]  # a workload's record and its pods' labels
 
 
@@ -148,6 +149,13 @@ class MeshIndex:
         self.records: list[Record] = list(records)
         self._order: dict[int, int] | None = None
         self._memo: dict[int, tuple[Any, Any]] = {}
+        self._keyed: dict[int, tuple[Any, dict[Any, Any]]] = {}
+        # answers worked out once per key: runs often hold many copies of one resource
+        self._selected: dict[tuple[str, tuple[tuple[str, str], ...]], list[Workload]] = {}
+        self._of_host: dict[str, list[Workload]] = {}
+        self._anywhere_selected: dict[tuple[tuple[str, str], ...], list[Workload]] = {}
+        self._selecting: dict[tuple[str, frozenset[tuple[str, str]]], list[Record]] = {}
+        self._peer: dict[tuple[str, frozenset[tuple[str, str]], int | None], PeerMode] = {}
         # Istio and Kubernetes resources by kind, in file order (a Gateway API Gateway, or a
         # kind of another group with a name meshlint reads, is not among them).
         self.by_kind: dict[str, list[Record]] = {}
@@ -157,6 +165,16 @@ class MeshIndex:
         self.mesh_config: dict[str, Any] | None = None  # Istio's ConfigMap, when in the run
         self.mesh_config_record: Record | None = None
         self._pa_by_ns: dict[str, list[tuple[Record, dict[str, str] | None]]] | None = None
+        self._pa_table: (
+            dict[
+                str,
+                tuple[
+                    Record | None,
+                    dict[tuple[str, str], list[tuple[int, Record, dict[str, str]]]],
+                ],
+            ]
+            | None
+        ) = None
         self._svc_by_ns: dict[str, list[Record]] | None = None
         self._across: (
             tuple[dict[tuple[str, str], list[Workload]], dict[str, list[Workload]]] | None
@@ -270,6 +288,19 @@ class MeshIndex:
         self._memo[key] = (fn, value)  # fn is kept so that its id stays its own
         return value
 
+    def memo_by(self, fn: Callable[[MeshIndex, _K], _T], key: _K) -> _T:
+        """``fn(self, key)``, computed once per run and ``key`` (hashable): what a rule works
+        out about one host, namespace or workload, which many records (copies of one resource
+        above all) ask again."""
+        entry = self._keyed.get(id(fn))
+        if entry is None:
+            entry = self._keyed[id(fn)] = (fn, {})  # fn is kept so that its id stays its own
+        table = entry[1]
+        if key in table:
+            return cast("_T", table[key])
+        value = table[key] = fn(self, key)
+        return value
+
     def resolve(self, host: str, namespace: str) -> str:
         """A host as Istio reads it in ``namespace``: short names get the namespace and domain."""
         if "." in host or host == "*" or ":" in host:
@@ -367,6 +398,13 @@ class MeshIndex:
         their pod labels."""
         if not selector:
             return []
+        key = (namespace, tuple(sorted(selector.items())))
+        found = self._selected.get(key)
+        if found is None:
+            found = self._selected[key] = self._workloads_selected(namespace, selector)
+        return list(found)
+
+    def _workloads_selected(self, namespace: str, selector: dict[str, str]) -> list[Workload]:
         smallest: list[tuple[Record, dict[str, str]]] | None = None
         for k, v in selector.items():
             found = self._by_label.get((namespace, k, v))
@@ -457,9 +495,24 @@ class MeshIndex:
 
     def workloads_of_host(self, host: str) -> list[tuple[Record, dict[str, str]]]:
         """The workloads behind a canonical host's Kubernetes Services."""
-        seen: dict[int, tuple[Record, dict[str, str]]] = {}
+        found = self._of_host.get(host)
+        if found is None:
+            found = self._of_host[host] = self._workloads_of_host(host)
+        return list(found)
+
+    def _workloads_of_host(self, host: str) -> list[Workload]:
+        seen: dict[int, Workload] = {}
+        asked: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
         for svc in self.kubernetes_services(host):
-            for w in self.workloads_of_service(svc):
+            selector = label_map(svc.spec.get("selector"))
+            if not selector:
+                continue
+            # copies of one Service select the same workloads: ask once
+            key = (svc.effective_namespace, tuple(sorted(selector.items())))
+            if key in asked:
+                continue
+            asked.add(key)
+            for w in self.workloads_selected(svc.effective_namespace, selector):
                 seen.setdefault(id(w[0]), w)
         return list(seen.values())
 
@@ -467,13 +520,28 @@ class MeshIndex:
         """The Kubernetes Services of the run whose selector picks one of ``workloads`` (in
         the workload's namespace)."""
         found: dict[int, Record] = {}
+        asked: set[tuple[str, frozenset[tuple[str, str]]]] = set()
         for rec, labels in workloads:
-            ns = rec.effective_namespace
-            for svc in self._services_by_namespace().get(ns, ()):
-                selector = label_map(svc.spec.get("selector"))
-                if selector and selects(selector, labels):
-                    found.setdefault(id(svc), svc)
+            key = (rec.effective_namespace, frozenset(labels.items()))
+            if key in asked:  # copies of one workload: the same Services
+                continue
+            asked.add(key)
+            for svc in self._services_selecting(key):
+                found.setdefault(id(svc), svc)
         return list(found.values())
+
+    def _services_selecting(self, key: tuple[str, frozenset[tuple[str, str]]]) -> list[Record]:
+        """The Services of a namespace that select pods with these labels, once per key."""
+        found = self._selecting.get(key)
+        if found is None:
+            ns, items = key
+            labels = dict(items)
+            found = self._selecting[key] = [
+                svc
+                for svc in self._services_by_namespace().get(ns, ())
+                if (selector := label_map(svc.spec.get("selector"))) and selects(selector, labels)
+            ]
+        return found
 
     def services_in(self, namespace: str) -> list[Record]:
         """The Kubernetes Services of the run in ``namespace``."""
@@ -493,9 +561,13 @@ class MeshIndex:
         every label of ``selector`` (a Gateway selects its proxies across namespaces)."""
         if not selector:
             return []
-        by_label = self._anywhere()[0]
-        smallest = min((by_label.get(item, []) for item in selector.items()), key=len)
-        return [w for w in smallest if selects(selector, w[1])]
+        key = tuple(sorted(selector.items()))
+        found = self._anywhere_selected.get(key)
+        if found is None:
+            by_label = self._anywhere()[0]
+            smallest = min((by_label.get(item, []) for item in selector.items()), key=len)
+            found = self._anywhere_selected[key] = [w for w in smallest if selects(selector, w[1])]
+        return list(found)
 
     def workloads_carrying(self, keys: Iterable[str]) -> list[tuple[Record, dict[str, str]]]:
         """The workloads of every namespace whose pods carry every label key of ``keys``,
@@ -542,18 +614,17 @@ class MeshIndex:
         (container) ``port``, composed as istiod composes PeerAuthentications: the oldest
         policy whose selector matches the workload (its port-level mode first), then the
         namespace's selector-less policy, then the root namespace's, each used only when its
-        mode is set; PERMISSIVE when none sets one. The oldest is the first in the run."""
-        by_ns = self._peer_authentications()
-        workload = namespace_wide = mesh_wide = None
-        for pa, selector in by_ns.get(namespace, ()):
-            if selector is None:
-                namespace_wide = namespace_wide or pa
-            elif workload is None and selects(selector, labels):
-                workload = pa
-        for pa, selector in by_ns.get(self.root_namespace, ()):
-            if selector is None:
-                mesh_wide = pa
-                break
+        mode is set; PERMISSIVE when none sets one. The oldest is the first in the run.
+        Worked out once per namespace, labels and port."""
+        key = (namespace, frozenset(labels.items()), port)
+        found = self._peer.get(key)
+        if found is None:
+            found = self._peer[key] = self._peer_mode(namespace, labels, port)
+        return found
+
+    def _peer_mode(self, namespace: str, labels: dict[str, str], port: int | None) -> PeerMode:
+        workload, namespace_wide = self._policies_of(namespace, labels)
+        mesh_wide = self._policies_of(self.root_namespace, None)[1]
         if workload is not None:
             if port is not None:
                 levels = workload.spec.get("portLevelMtls")
@@ -572,6 +643,48 @@ class MeshIndex:
                 if mode is not None:
                     return PeerMode(mode, wide, scope)
         return PeerMode("PERMISSIVE", None, "default")
+
+    def _policies_of(
+        self, namespace: str, labels: dict[str, str] | None
+    ) -> tuple[Record | None, Record | None]:
+        """The oldest PeerAuthentication of ``namespace`` whose selector picks pods with
+        ``labels`` (None: not asked), and its oldest selector-less one."""
+        table = self._pa_tables().get(namespace)
+        if table is None:
+            return None, None
+        wide, by_item = table
+        if not labels:
+            return None, wide
+        best: tuple[int, Record] | None = None
+        for item in labels.items():
+            for i, pa, selector in by_item.get(item, ()):
+                if best is not None and i >= best[0]:
+                    break  # filed in the order of the run: the rest are younger
+                if selects(selector, labels):
+                    best = (i, pa)
+                    break
+        return (best[1] if best else None), wide
+
+    def _pa_tables(
+        self,
+    ) -> dict[
+        str, tuple[Record | None, dict[tuple[str, str], list[tuple[int, Record, dict[str, str]]]]]
+    ]:
+        """Per namespace: its oldest selector-less PeerAuthentication, and its policies with
+        a selector filed under one label of it (each policy once, in the order of the run)."""
+        if self._pa_table is None:
+            self._pa_table = {}
+            for ns, entries in self._peer_authentications().items():
+                wide: Record | None = None
+                by_item: dict[tuple[str, str], list[tuple[int, Record, dict[str, str]]]] = {}
+                for i, (pa, selector) in enumerate(entries):
+                    if selector is None:
+                        wide = wide or pa
+                    else:
+                        first = next(iter(selector.items()))
+                        by_item.setdefault(first, []).append((i, pa, selector))
+                self._pa_table[ns] = (wide, by_item)
+        return self._pa_table
 
     def _peer_authentications(self) -> dict[str, list[tuple[Record, dict[str, str] | None]]]:
         if self._pa_by_ns is None:

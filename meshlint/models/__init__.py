@@ -310,9 +310,16 @@ def _field_name(path: FieldPath) -> str:
     return "value"
 
 
+# Enum values Istio's API keeps but marks deprecated (ML518 flags them), with the value to use
+# instead: a "did you mean" proposes that one, never the deprecated spelling.
+DEPRECATED_VALUES = {"LEAST_CONN": "LEAST_REQUEST"}
+
+
 def _closest(word: str, choices: list[str]) -> str | None:
     # Field names and enum values: a looser cutoff than for names, which are longer.
-    return closest(word, choices, cutoff=0.6)
+    found = closest(word, choices, cutoff=0.6)
+    replacement = DEPRECATED_VALUES.get(found) if found is not None else None
+    return replacement if replacement is not None and replacement in choices else found
 
 
 def _issue(info: KindInfo, path: FieldPath, err: ErrorDetails) -> SchemaIssue:

@@ -1144,11 +1144,23 @@ def sidecar_resource_in_ambient(sc: Record, index: MeshIndex) -> Iterator[Findin
                 key=sc.namespace is None,
             )
         return
-    for w, labels in index.workloads_selected(ns.name, selector):
+    w = index.memo_by(_first_ambient_selected, (ns.name, tuple(sorted(selector.items()))))
+    if w is not None:
+        yield Finding(
+            ("spec", "workloadSelector", "labels"),
+            f"selected workload {w.key} ({w.where}) runs ambient pods (in "
+            f"{ns.named}): they have no sidecar, so this Sidecar has no effect on them",
+        )
+
+
+def _first_ambient_selected(
+    index: MeshIndex, key: tuple[str, tuple[tuple[str, str], ...]]
+) -> Record | None:
+    """The first workload of a namespace a selector picks whose pods run ambient, once per
+    namespace and selector (``index.memo_by``)."""
+    name, selector = key
+    ns = index.memo(_namespaces)[name]
+    for w, labels in index.workloads_selected(ns.name, dict(selector)):
         if _pod_ambient(ns, labels, w):
-            yield Finding(
-                ("spec", "workloadSelector", "labels"),
-                f"selected workload {w.key} ({w.where}) runs ambient pods (in "
-                f"{ns.named}): they have no sidecar, so this Sidecar has no effect on them",
-            )
-            break
+            return w
+    return None

@@ -20,7 +20,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Finding, Severity
-from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, export_scope, label_map, selects
+from meshlint.mesh import (
+    MESH_GATEWAY,
+    MeshIndex,
+    Record,
+    Workload,
+    export_scope,
+    label_map,
+    workload_selector,
+)
 from meshlint.rules import rule
 from meshlint.rules.lib.guards import as_int
 from meshlint.rules.lib.mesh import AN, KIALI, items, literal
@@ -372,13 +380,22 @@ def _expect(doc: str, line: str, expected: str) -> str:
     return doc.replace(f"{line}\n", f"{line}  # expect: {expected}\n", 1)
 
 
-def _services_by_namespace(index: MeshIndex) -> dict[str, list[tuple[Record, dict[str, str]]]]:
-    out: dict[str, list[tuple[Record, dict[str, str]]]] = {}
-    for svc in index.by_kind.get("Service", ()):
-        selector = label_map(svc.spec.get("selector"))
-        if selector:
-            out.setdefault(svc.effective_namespace, []).append((svc, selector))
-    return out
+def _gateway_services(
+    index: MeshIndex, selector: tuple[tuple[str, str], ...]
+) -> tuple[list[Workload], list[Record], set[int] | None]:
+    """The gateway pods a selector picks, the Services that select them, and the ports those
+    expose (None when one's ports cannot be read): once per selector (``index.memo_by``)."""
+    pods = index.workloads_selected_anywhere(dict(selector))
+    found = index.services_selecting(pods)
+    exposed: set[int] | None = set()
+    for svc in found:
+        ports = _tcp_ports(svc)
+        if ports is None:
+            exposed = None
+            break
+        assert exposed is not None
+        exposed |= ports
+    return pods, found, exposed
 
 
 def _tcp_ports(svc: Record) -> set[int] | None:
@@ -472,24 +489,12 @@ def _tcp_ports(svc: Record) -> set[int] | None:
     catalogue=("gw-x-port-not-on-service",),
 )
 def gateway_port_not_on_service(gw: Record, index: MeshIndex) -> Iterator[Finding]:
-    pods = index.selected_by(gw)
-    if not pods:
+    selector = workload_selector(gw)
+    if selector is None:
         return
-    services = index.memo(_services_by_namespace)
-    found: dict[int, Record] = {}
-    for workload, labels in pods:
-        for svc, selector in services.get(workload.effective_namespace, ()):
-            if selects(selector, labels):
-                found.setdefault(id(svc), svc)
-    if not found:
+    pods, svcs, exposed = index.memo_by(_gateway_services, tuple(sorted(selector.items())))
+    if not pods or not svcs or exposed is None:
         return
-    exposed: set[int] = set()
-    for svc in found.values():
-        ports = _tcp_ports(svc)
-        if ports is None:
-            return
-        exposed |= ports
-    svcs = list(found.values())
     for server in _servers(gw):
         if server.port is None or server.port in exposed:
             continue

@@ -63,6 +63,19 @@ def _workload_counts(
     return total, shown
 
 
+def _counts_behind(
+    index: MeshIndex, key: tuple[str, tuple[tuple[str, str], ...] | None]
+) -> tuple[int, str] | None:
+    """:func:`_workload_counts` of the workloads behind a host (of a subset with these
+    labels): once per host and subset labels (``index.memo_by``)."""
+    host, wanted = key
+    pods = index.workloads_of_host(host)
+    if wanted is not None:
+        labels = dict(wanted)
+        pods = [w for w in pods if selects(labels, w[1])]
+    return _workload_counts(pods)
+
+
 @rule(
     "ML985",
     "circuit-breaker-below-replicas",
@@ -208,15 +221,14 @@ def circuit_breaker_below_replicas(dr: Record, index: MeshIndex) -> Iterator[Fin
         pool = block.get("connectionPool")
         if not isinstance(pool, dict):
             continue
-        pods = behind
+        wanted: tuple[tuple[str, str], ...] | None = None
         what = f"`{dr.spec.get('host')}`"
         if path[1] == "subsets":  # ("spec", "subsets", i, "trafficPolicy", …)
             assert isinstance(subsets, list) and isinstance(path[2], int)
             subset = subsets[path[2]]
-            labels = label_map(subset.get("labels")) or {}
-            pods = [w for w in behind if selects(labels, w[1])]
+            wanted = tuple(sorted((label_map(subset.get("labels")) or {}).items()))
             what += f" subset {subset.get('name')}"
-        counted = _workload_counts(pods)
+        counted = index.memo_by(_counts_behind, (host, wanted))
         if counted is None or counted[0] < 2:
             continue
         replicas, shown = counted

@@ -342,15 +342,15 @@ def unknown_gateway(vs: Record, index: MeshIndex) -> Iterator[Finding]:
 
 def _workloads_behind(index: MeshIndex, host: str) -> tuple[list[Record], list[Workload]]:
     """The Kubernetes Services of a host and the workloads their selectors pick."""
-    workloads: dict[int, Workload] = {}
-    services = index.kubernetes_services(host)
-    for svc in services:
-        selector = label_map(svc.spec.get("selector"))
-        if not selector:
-            continue
-        for w in index.workloads_selected(svc.effective_namespace, selector):
-            workloads[id(w[0])] = w
-    return services, list(workloads.values())
+    return index.kubernetes_services(host), index.workloads_of_host(host)
+
+
+def _subset_selects(index: MeshIndex, key: tuple[str, tuple[tuple[str, str], ...]]) -> bool:
+    """Whether a workload behind the host carries the subset's labels: once per host and
+    labels (``index.memo_by``)."""
+    host, labels = key
+    wanted = dict(labels)
+    return any(selects(wanted, pl) for _, pl in index.workloads_of_host(host))
 
 
 # The labels istiod adds to an endpoint from the Node its pod runs on (the Node's locality
@@ -507,7 +507,7 @@ def subset_selects_no_pods(dr: Record, index: MeshIndex) -> Iterator[Finding]:
             continue
         # Labels istiod gives an endpoint from its pod's Node are not the pod's to carry.
         own = {k: v for k, v in labels.items() if not (k in NODE_LABELS and v)}
-        if not own or any(selects(own, pl) for _, pl in pods):
+        if not own or index.memo_by(_subset_selects, (host, tuple(sorted(own.items())))):
             continue
         if any("{{" in v for v in own.values()):
             continue

@@ -71,7 +71,40 @@ def _port_numbers(rec: Record) -> list[int] | None:
     return out
 
 
-def _ports_of(defs: list[Record]) -> list[int] | None:
+def _visible_of(index: MeshIndex, key: tuple[str, str]) -> list[Record]:
+    """The definitions of a canonical host visible from a namespace, once per pair
+    (``index.memo_by``)."""
+    host, ns = key
+    return [d for d in index.definitions(host) if index.visible(d, ns)]
+
+
+def _first_unplaced_service(index: MeshIndex, namespace: str) -> Record | None:
+    """The first Service that names no namespace and is listed under ``namespace`` (where a
+    resource naming none is shown), once per namespace (``index.memo_by``)."""
+    for svc in index.services_in(namespace):
+        if svc.namespace is None:
+            return svc
+    return None
+
+
+def _port_tables(index: MeshIndex) -> dict[tuple[int, ...], list[int] | None]:
+    """:func:`_ports_of` by the records asked about (their ids): one table per run."""
+    return {}
+
+
+def _ports_of(index: MeshIndex, defs: list[Record]) -> list[int] | None:
+    """The port numbers the definitions of a host expose together, in their order, or None
+    when one's ports cannot be read: once per set of definitions (many records ask about one
+    host)."""
+    table = index.memo(_port_tables)
+    key = tuple(map(id, defs))
+    if key not in table:
+        table[key] = _ports_of_records(defs)
+    found = table[key]
+    return None if found is None else list(found)
+
+
+def _ports_of_records(defs: list[Record]) -> list[int] | None:
     found: list[int] = []
     for rec in defs:
         numbers = _port_numbers(rec)
@@ -265,11 +298,18 @@ def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
                 f"that host): requests to it fail with 503{did_you_mean_service(index, canonical)}",
             )
         elif cluster_ns is not None:
+            unplaced = index.memo_by(_first_unplaced_service, cluster_ns)
+            note = (
+                f"; {unplaced.key} ({unplaced.where}) names no namespace, so it goes wherever "
+                f"it is applied and is not taken as one of `{cluster_ns}`"
+                if unplaced is not None
+                else ""
+            )
             yield Finding(
                 where,
                 f"{what} {_resolved(host, canonical)} is no Service of the linted files"
-                f" (none of them names a Service of namespace `{cluster_ns}`): if it lives "
-                f"in another repository, {EXTERNAL_HINT}",
+                f" (none of them names a Service of namespace `{cluster_ns}`{note}): if it "
+                f"lives in another repository, {EXTERNAL_HINT}",
                 severity=Severity.WARNING,
             )
         else:
@@ -457,9 +497,9 @@ def _visible_definitions(
         if not literal(host):
             continue
         assert isinstance(host, str)
-        defs = [d for d in index.definitions(index.canonical(host, ns)) if index.visible(d, ns)]
+        defs = index.memo_by(_visible_of, (index.canonical(host, ns), ns))
         if defs:
-            yield path, dest, host, defs
+            yield path, dest, host, list(defs)
 
 
 @rule(
@@ -494,7 +534,7 @@ def unknown_destination_port(vs: Record, index: MeshIndex) -> Iterator[Finding]:
         number = port.get("number") if isinstance(port, dict) else None
         if not is_int(number):
             continue
-        ports = _ports_of(defs)
+        ports = _ports_of(index, defs)
         if not ports or number in ports:
             continue
         listed = ", ".join(str(p) for p in ports)
@@ -575,7 +615,7 @@ def destination_port_required(vs: Record, index: MeshIndex) -> Iterator[Finding]
     for path, dest, host, defs in _visible_definitions(index, vs):
         if dest.get("port") is not None:
             continue
-        ports = _ports_of(defs)
+        ports = _ports_of(index, defs)
         if ports is None or len(ports) < 2:
             continue
         listed = ", ".join(str(p) for p in ports)
@@ -1753,7 +1793,7 @@ def unknown_port_level_port(dr: Record, index: MeshIndex) -> Iterator[Finding]:
     defs = index.definitions(host)
     if not defs:
         return
-    ports = _ports_of(defs)
+    ports = _ports_of(index, defs)
     if not ports:
         return
     listed = ", ".join(str(p) for p in ports)

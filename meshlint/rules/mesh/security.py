@@ -75,6 +75,21 @@ def _applies(selector: dict[str, str] | None, labels: dict[str, str]) -> bool:
     return selector is None or selects(selector, labels)
 
 
+def _unauthenticated_pods(index: MeshIndex, gateway_ref: tuple[str, str]) -> list[Record]:
+    """The pods of a Gateway that no RequestAuthentication applies to, once per Gateway
+    (``index.memo_by``)."""
+    gateway = index.gateways[gateway_ref]
+    ras = index.memo(_request_authentications)
+    root = ras.get(index.root_namespace, [])
+    uncovered = []
+    for wl, labels in index.selected_by(gateway) or []:
+        own = wl.effective_namespace
+        policies = root + (ras.get(own, []) if own != index.root_namespace else [])
+        if not any(_applies(sel, labels) for _, sel in policies):
+            uncovered.append(wl)
+    return uncovered
+
+
 def _named(recs: list[Record], limit: int = 3) -> str:
     shown = ", ".join(f"{r.key} ({r.where})" for r in recs[:limit])
     return shown + (f" and {len(recs) - limit} more" if len(recs) > limit else "")
@@ -1059,7 +1074,6 @@ def jwt_claim_routing_without_requestauthn(vs: Record, index: MeshIndex) -> Iter
         return
     path, key = claim
     ras = index.memo(_request_authentications)
-    root = ras.get(index.root_namespace, [])
     for _, ref in items(vs.spec.get("gateways")):
         if not literal(ref) or ref == "mesh":
             continue
@@ -1067,13 +1081,7 @@ def jwt_claim_routing_without_requestauthn(vs: Record, index: MeshIndex) -> Iter
         gateway = index.gateways.get((gw_ns, gw_name))
         if gateway is None:
             continue
-        pods = index.selected_by(gateway) or []
-        uncovered = []
-        for wl, labels in pods:
-            own = wl.effective_namespace
-            policies = root + (ras.get(own, []) if own != index.root_namespace else [])
-            if not any(_applies(sel, labels) for _, sel in policies):
-                uncovered.append(wl)
+        uncovered = index.memo_by(_unauthenticated_pods, (gw_ns, gw_name))
         if not uncovered:
             continue
         text = (
@@ -1874,6 +1882,19 @@ def _served_ports(
     return served
 
 
+def _policy_workload_ports(
+    index: MeshIndex, key: tuple[str, tuple[tuple[str, str], ...] | None]
+) -> tuple[list[tuple[Record, dict[str, str]]], set[int] | None]:
+    """The workloads of a namespace a policy selector picks (all of them: None) and the ports
+    they serve (:func:`_served_ports`): once per namespace and selector (``index.memo_by``)."""
+    ns, selector = key
+    if selector is None:
+        workloads = list(index.workloads.get(ns, ()))
+    else:
+        workloads = index.workloads_selected(ns, dict(selector))
+    return workloads, (_served_ports(index, workloads) if workloads else None)
+
+
 def _policy_ports(ap: Record) -> Iterator[tuple[FieldPath, str]]:
     """The literal port values of a policy: operation `ports`/`notPorts` and `when` conditions
     on `destination.port`."""
@@ -2019,15 +2040,9 @@ def authz_port_not_served(ap: Record, index: MeshIndex) -> Iterator[Finding]:
     if not ports:
         return
     selector = workload_selector(ap)
-    ns = ap.effective_namespace
-    if selector is None:
-        workloads = list(index.workloads.get(ns, ()))
-    else:
-        workloads = index.workloads_selected(ns, selector)
-    if not workloads:
-        return
-    served = _served_ports(index, workloads)
-    if not served:
+    key = (ap.effective_namespace, None if selector is None else tuple(sorted(selector.items())))
+    workloads, served = index.memo_by(_policy_workload_ports, key)
+    if not workloads or not served:
         return
     listed = ", ".join(str(p) for p in sorted(served))
     for path, value in ports:

@@ -123,11 +123,16 @@ def _unrendered(workloads: Iterable[Workload]) -> bool:
 def _selected(index: MeshIndex, rec: Record, selector: dict[str, str]) -> list[Workload]:
     """The workloads of the resource's namespace its selector picks (of its file only when
     it names no namespace)."""
-    return [
-        w
-        for w in index.workloads_selected(rec.effective_namespace, selector)
-        if _same_place(rec, w[0])
-    ]
+    key = (rec.effective_namespace, rec.place, tuple(sorted(selector.items())))
+    return list(index.memo_by(_selected_in_place, key))
+
+
+def _selected_in_place(
+    index: MeshIndex, key: tuple[str, str, tuple[tuple[str, str], ...]]
+) -> list[Workload]:
+    """:func:`_selected` once per namespace, place and selector (``index.memo_by``)."""
+    ns, place, selector = key
+    return [w for w in index.workloads_selected(ns, dict(selector)) if w[0].place == place]
 
 
 def _no_workload(
@@ -727,10 +732,29 @@ def _first_selectors(index: MeshIndex) -> _Claims:
             state, selector = _selector(rec)
             if state != _LABELS:
                 continue
+            key = (kind, rec.place, frozenset(selector.items()))
+            if key in by_selector:
+                continue  # an earlier one has picked the same workloads first
             for picked, _ in _selected(index, rec, selector):
                 by_workload.setdefault((kind, rec.place, id(picked)), rec)
-            by_selector.setdefault((kind, rec.place, frozenset(selector.items())), rec)
+            by_selector[key] = rec
     return by_workload, by_selector, position
+
+
+def _first_pickers(
+    index: MeshIndex, key: tuple[str, str, frozenset[tuple[str, str]]]
+) -> dict[int, tuple[Record, Record]]:
+    """For the resources of one kind and place with one selector: the first resource that
+    picked each of their workloads, with the first such workload, in the order of the
+    workloads; once per key (``index.memo_by``)."""
+    kind, place, selector = key
+    by_workload, by_selector, _ = index.memo(_first_selectors)
+    rec = by_selector[key]
+    found: dict[int, tuple[Record, Record]] = {}
+    for picked, _ in _selected(index, rec, dict(selector)):
+        first = by_workload[(kind, place, id(picked))]
+        found.setdefault(id(first), (first, picked))
+    return found
 
 
 def _conflict(index: MeshIndex, rec: Record) -> tuple[Record, Record | None, int] | None:
@@ -743,14 +767,13 @@ def _conflict(index: MeshIndex, rec: Record) -> tuple[Record, Record | None, int
     state, selector = _selector(rec)
     if state != _LABELS:
         return None
-    by_workload, by_selector, position = index.memo(_first_selectors)
+    _, by_selector, position = index.memo(_first_selectors)
     kind, place = rec.kind, rec.place
-    earlier: dict[int, tuple[Record, Record | None]] = {}
-    for picked, _ in _selected(index, rec, selector):
-        first = by_workload[(kind, place, id(picked))]
-        if first is not rec:
-            earlier.setdefault(id(first), (first, picked))
-    first = by_selector[(kind, place, frozenset(selector.items()))]
+    key = (kind, place, frozenset(selector.items()))
+    earlier: dict[int, tuple[Record, Record | None]] = {
+        i: fw for i, fw in index.memo_by(_first_pickers, key).items() if fw[0] is not rec
+    }
+    first = by_selector[key]
     if first is not rec:
         earlier.setdefault(id(first), (first, None))
     if not earlier:

@@ -215,27 +215,48 @@ def _server_modes(
     labels: dict[str, str] | None,
     port: int | None,
     excluded: set[int],
-) -> Iterator[tuple[Workload, int | None, PeerMode]]:
+) -> list[tuple[Workload, int | None, PeerMode]]:
     """The mTLS mode each workload behind ``host`` (of the subset with ``labels``) accepts on
     the container port(s) that the Service ``port`` (or every Service port but ``excluded``)
-    sends to."""
-    ports = [
-        p
-        for p in index.service_ports(host)
-        if (port is None and port_int(p.get("port")) not in excluded)
-        or (port is not None and port_int(p.get("port")) == port)
-    ]
+    sends to: the first workload of each distinct (container port, mode), in the order of the
+    run. Worked out once per host, subset labels and ports (``index.memo_by``)."""
+    key = (
+        host,
+        None if labels is None else tuple(sorted(labels.items())),
+        port,
+        tuple(sorted(excluded)),
+    )
+    return index.memo_by(_server_modes_of, key)
+
+
+def _server_modes_of(
+    index: MeshIndex,
+    key: tuple[str, tuple[tuple[str, str], ...] | None, int | None, tuple[int, ...]],
+) -> list[tuple[Workload, int | None, PeerMode]]:
+    host, wanted, port, excluded = key
+    labels = None if wanted is None else dict(wanted)
+    ports: dict[str, dict[str, Any]] = {}  # copies of one Service repeat its ports: once each
+    for p in index.service_ports(host):
+        if (port is None and port_int(p.get("port")) not in excluded) or (
+            port is not None and port_int(p.get("port")) == port
+        ):
+            ports.setdefault(repr(p.get("targetPort", p.get("port"))), p)
+    # one entry per container port and mode (mode, scope and deciding policy)
+    found: dict[tuple[int | None, str, str, int], tuple[Workload, int | None, PeerMode]] = {}
     for w in index.workloads_of_host(host):
         if labels is not None and not selects(labels, w[1]):
             continue
         ns = w[0].effective_namespace
         if not ports:
             if port is None:
-                yield w, None, index.peer_mode(ns, w[1])
+                pm = index.peer_mode(ns, w[1])
+                found.setdefault((None, pm.mode, pm.scope, id(pm.source)), (w, None, pm))
             continue
-        for p in ports:
+        for p in ports.values():
             cport = _container_port(p, w[0])
-            yield w, cport, index.peer_mode(ns, w[1], cport)
+            pm = index.peer_mode(ns, w[1], cport)
+            found.setdefault((cport, pm.mode, pm.scope, id(pm.source)), (w, cport, pm))
+    return list(found.values())
 
 
 def _dr_host(index: MeshIndex, dr: Record) -> str | None:
@@ -410,6 +431,27 @@ def _sets_tls(dr: Record) -> bool:
     )
 
 
+def _mutual_mesh_wide(index: MeshIndex) -> list[Record]:
+    """The mesh-wide DestinationRules whose top-level `tls.mode` is ISTIO_MUTUAL (once)."""
+    return [d for d in _mesh_wide_rules(index) if _top_mode(d) == "ISTIO_MUTUAL"]
+
+
+def _first_wide_mutual(index: MeshIndex, key: tuple[str | None, str]) -> Record | None:
+    """The first namespace- or mesh-wide ISTIO_MUTUAL DestinationRule a rule for a host of
+    namespace ``host_ns`` (None: not a cluster host) written in ``ns`` replaces: once per pair
+    (``index.memo_by``)."""
+    host_ns, ns = key
+    wide = [
+        w
+        for w in _namespace_wide_rules(index, host_ns or "\0")
+        if _top_mode(w) == "ISTIO_MUTUAL" and w.effective_namespace in (ns, index.root_namespace)
+    ]
+    if not wide and host_ns is not None:
+        mesh = index.memo(_mutual_mesh_wide)
+        wide = [w for w in mesh if w.effective_namespace in (ns, index.root_namespace)]
+    return wide[0] if wide else None
+
+
 @rule(
     "ML921",
     "destinationrule-hides-wide-mtls",
@@ -491,21 +533,13 @@ def destinationrule_hides_wide_mtls(dr: Record, index: MeshIndex) -> Iterator[Fi
     host = _dr_host(index, dr)
     if host is None or _sets_tls(dr):
         return
-    mesh = [d for d in _mesh_wide_rules(index) if _top_mode(d) == "ISTIO_MUTUAL"]
+    mesh = index.memo(_mutual_mesh_wide)
     if not mesh and not index.memo(_drs_by_kind_of_host)[1]:
         return
-    ns = dr.effective_namespace
     host_ns = index.cluster_namespace(host)
-    wide = [
-        w
-        for w in _namespace_wide_rules(index, host_ns or "\0")
-        if _top_mode(w) == "ISTIO_MUTUAL" and w.effective_namespace in (ns, index.root_namespace)
-    ]
-    if not wide and host_ns is not None:
-        wide = [w for w in mesh if w.effective_namespace in (ns, index.root_namespace)]
-    if not wide:
+    other = index.memo_by(_first_wide_mutual, (host_ns, dr.effective_namespace))
+    if other is None:
         return
-    other = wide[0]
     effect = (
         "auto-mTLS is off in the mesh config, so traffic to it is plaintext"
         if _auto_mtls_disabled(index)

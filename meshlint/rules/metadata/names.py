@@ -40,6 +40,16 @@ def _name_in_string_metadata(res: Resource) -> str | None:
     return m.group(1) if m else None
 
 
+def _glued_invalid_name(res: Resource) -> bool:
+    """Whether `metadata` is a string such as `name:Reviews_V1` whose name ML302 reports as
+    not valid (its message also says the space is missing, and its fix adds it)."""
+    name = _name_in_string_metadata(res)
+    if not name or has_placeholder(name):
+        return False
+    syntax = DNS_LABEL if _is_istio_gateway(res) else SUBDOMAIN
+    return not syntax.valid(name)
+
+
 @rule(
     "ML301",
     "missing-name",
@@ -247,7 +257,9 @@ def invalid_namespace(res: Resource) -> Iterator[Finding]:
         is `name:reviews` without a space after the colon: YAML then reads the whole line as
         one string, so `metadata` becomes the string "name:reviews" and the resource has no
         name at all. A list (`- name: reviews`) or a bare value is just as wrong, and the API
-        server rejects the object.
+        server rejects the object. When the name glued that way is not a valid name either
+        (`name:Reviews_V1`), ML302 reports both at once, and this rule stays silent: adding
+        the space alone would not make the resource valid.
     """,
     bad="""
         apiVersion: networking.istio.io/v1
@@ -272,6 +284,8 @@ def metadata_not_a_mapping(res: Resource) -> Iterator[Finding]:
         return  # absent or empty: ML301
     if isinstance(meta, str) and has_placeholder(meta):
         return  # ML306
+    if _glued_invalid_name(res):
+        return  # ML302 says both: the missing space, and the name that is not valid
     fix = None
     if isinstance(meta, str) and glued_keys(meta):
         fix = GLUED_KEY.sub(lambda m: m.group(0) + " ", meta)
