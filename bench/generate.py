@@ -8,8 +8,9 @@ its Namespace, PeerAuthentication, Telemetry and Gateway; `istio-system` holds t
 gateway's Deployment and Service. The mesh is consistent: every reference resolves, so a linter
 that reports anything on it raises a false alarm.
 
-With ``findings`` (``--findings``), a third of the services carry the slips real repositories
+With ``findings`` (``--findings``), two thirds of the services carry the slips real repositories
 have, all warnings, so that the mesh still translates: a weight on a route's only destination,
+a mirror to an external host no ServiceEntry defines,
 retries that outlast the route's timeout, a subset no pod carries, a principal of another trust
 domain, the deprecated LEAST_CONN and a connect timeout under 100ms.
 
@@ -29,7 +30,7 @@ NAMESPACES = 10
 
 def service_file(i: int, rng: random.Random, findings: bool = False) -> str:
     ns = f"team-{i % NAMESPACES}"
-    slip = findings and i % 3 == 0  # this service carries slips; which ones varies with i
+    slip = findings and i % 3 != 2  # this service carries slips; which ones varies with i
     name = f"svc-{i:05d}"
     peer = f"svc-{i - NAMESPACES if i >= NAMESPACES else i:05d}"  # a service of the same namespace
     versions = ["v1", "v2"] if i % 3 else ["v1", "v2", "v3"]
@@ -148,7 +149,7 @@ spec:
       attempts: {5 if slip and i % 2 else 3}
       perTryTimeout: {"3s" if slip and i % 2 else "2s"}
       retryOn: connect-failure,refused-stream,unavailable
-    timeout: 10s
+    timeout: 10s{_lines(slip and i % 6 == 0, "    mirror:", "      host: shadow.partner.example")}
     headers:
       request:
         set:
