@@ -76,11 +76,21 @@ def mark(text: str, name: str) -> str:
     return out
 
 
+USAGE = "usage: python tests/mark_fixture.py [--check] FIXTURE.yaml…"
+
+
 def main(argv: list[str]) -> int:
+    if not argv or any(a.startswith("-") and a != "--check" for a in argv):
+        print(USAGE, file=sys.stderr)
+        return 0 if {"-h", "--help"} & set(argv) else 2
     check = "--check" in argv
     for arg in (a for a in argv if a != "--check"):
         path = Path(arg)
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"{path}: cannot read: {exc}", file=sys.stderr)
+            return 2
         new = mark(text, str(path))
         if check:
             old_m, new_m = set(markers(text)), set(markers(new))
