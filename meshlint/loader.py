@@ -286,7 +286,12 @@ class Places:
             packed = array("H", nums)
         except OverflowError:
             packed = array("I", nums)
-        return cls(doc.span, base, packed, tuple(keys))
+        places = cls(doc.span, base, packed, tuple(keys))
+        # `walk` refers to itself, so these lists would wait for the collector, which is paused
+        # while a file is read: free their contents now.
+        nums.clear()
+        keys.clear()
+        return places
 
     def _span(self, slot: int) -> Span:
         i = slot * _P_WIDTH

@@ -267,3 +267,29 @@ def test_one_multi_document_file_lints_as_its_documents_in_files(
     assert sorted((d.code, d.resource, d.path) for d in single.findings) == sorted(
         (d.code, d.resource, d.path) for d in many.findings
     )
+
+
+def test_building_places_leaves_nothing_for_the_paused_collector() -> None:
+    # The collector is paused while a file is read, so what building the places of a document
+    # leaves in a reference cycle would stay until the file's end.
+    import gc
+    import tracemalloc
+
+    routes = "".join(
+        f"  - match:\n    - headers:\n        x-user:\n          exact: u{i}\n"
+        f"    route:\n    - destination:\n        host: reviews\n"
+        for i in range(300)
+    )
+    text = f"kind: VirtualService\nmetadata:\n  name: a\nspec:\n  http:\n{routes}"
+    doc = loader.load_text(text, "vs.yaml").documents[0]
+    gc.collect()
+    gc.disable()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [Places.of(doc) for _ in range(10)]
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    assert grown < 2 * sum(p.size() for p in kept), (grown, kept[0].size())
