@@ -226,50 +226,25 @@ class Places:
                 add((_P_MAPPING, s.line - base, s.column, e.line - base, e.column, 0))
                 for k, v in node.value:
                     s, e = k.start_mark, k.end_mark
+                    kind, word = _P_KEY, None
                     if k.__class__ is ScalarNode:
                         tag = k.tag
                         if tag == _STR:
-                            add(
-                                (
-                                    _P_KEY,
-                                    s.line - base,
-                                    s.column,
-                                    e.line - base,
-                                    e.column,
-                                    len(keys),
-                                )
-                            )
-                            add_key(intern(k.value))
+                            word = intern(k.value)
                         elif tag == _MERGE:
-                            add((_P_MERGE, s.line - base, s.column, e.line - base, e.column, 0))
+                            kind = _P_MERGE
                         else:
-                            add(
-                                (
-                                    _P_KEY,
-                                    s.line - base,
-                                    s.column,
-                                    e.line - base,
-                                    e.column,
-                                    len(keys),
-                                )
-                            )
-                            add_key(_json_key(_scalar(k)))
+                            word = _json_key(_scalar(k))
                     else:
-                        want = _template_text(k, text)
-                        if want is None:
-                            add((_P_OTHER_KEY, s.line - base, s.column, e.line - base, e.column, 0))
-                        else:
-                            add(
-                                (
-                                    _P_KEY,
-                                    s.line - base,
-                                    s.column,
-                                    e.line - base,
-                                    e.column,
-                                    len(keys),
-                                )
-                            )
-                            add_key(want)
+                        word = _template_text(k, text)
+                        if word is None:
+                            kind = _P_OTHER_KEY
+                    where = (s.line - base, s.column, e.line - base, e.column)
+                    if kind == _P_KEY:
+                        add((_P_KEY, *where, len(keys)))
+                        add_key(word)
+                    else:
+                        add((kind, *where, 0))
                     if v.__class__ is ScalarNode:
                         s, e = v.start_mark, v.end_mark
                         add((_P_SCALAR, s.line - base, s.column, e.line - base, e.column, 1))
