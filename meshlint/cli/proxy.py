@@ -22,6 +22,7 @@ from meshlint.cli.common import (
 )
 from meshlint.cli.translate import (
     AllNamespaces,
+    AppAddress,
     Certs,
     Cluster,
     Context,
@@ -29,10 +30,13 @@ from meshlint.cli.translate import (
     Filename,
     For,
     Gateway,
+    Inbound,
     Kubeconfig,
+    Listen,
     Namespace,
     NoConfig,
     Paths,
+    PortOffset,
     StdinName,
     _read,
     _request,
@@ -63,23 +67,11 @@ def proxy_command(
     ] = None,
     endpoints: Endpoints = None,
     certs: Certs = None,
-    listen: Annotated[
-        str, typer.Option(help="The outbound listener (a gateway's host, with its server ports).")
-    ] = "127.0.0.1:15001",
-    inbound: Annotated[str, typer.Option(help="The inbound listener.")] = "127.0.0.1:15006",
+    listen: Listen = "127.0.0.1:15001",
+    inbound: Inbound = "127.0.0.1:15006",
     admin: Annotated[str, typer.Option(help="The admin listener.")] = "127.0.0.1:15000",
-    app_address: Annotated[
-        str | None,
-        typer.Option(
-            "--app",
-            help="Where the workload's application listens. (default: its first container "
-            "port on 127.0.0.1)",
-            show_default=False,
-        ),
-    ] = None,
-    port_offset: Annotated[
-        int, typer.Option(help="Added to a gateway's server ports (so that 80 runs unprivileged).")
-    ] = 0,
+    app_address: AppAddress = None,
+    port_offset: PortOffset = 0,
     workers: Annotated[
         int, typer.Option(min=1, help="Processes serving the same ports (SO_REUSEPORT).")
     ] = 1,

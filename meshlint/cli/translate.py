@@ -100,6 +100,22 @@ Certs = Annotated[
     Path | None,
     typer.Option("--certs", help="Certificates written by `meshlint certs DIR`, for mTLS."),
 ]
+Listen = Annotated[
+    str, typer.Option(help="The outbound listener (a gateway's host, with its server ports).")
+]
+Inbound = Annotated[str, typer.Option(help="The inbound listener.")]
+AppAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--app",
+        help="Where the workload's application listens. (default: its first container "
+        "port on 127.0.0.1)",
+        show_default=False,
+    ),
+]
+PortOffset = Annotated[
+    int, typer.Option(help="Added to a gateway's server ports (so that 80 runs unprivileged).")
+]
 
 
 def _address(value: str, flag: str) -> tuple[str, int]:
@@ -203,23 +219,11 @@ def translate_command(
     ] = None,
     endpoints: Endpoints = None,
     certs: Certs = None,
-    listen: Annotated[
-        str, typer.Option(help="The outbound listener (a gateway's host, with its server ports).")
-    ] = "127.0.0.1:15001",
-    inbound: Annotated[str, typer.Option(help="The inbound listener.")] = "127.0.0.1:15006",
+    listen: Listen = "127.0.0.1:15001",
+    inbound: Inbound = "127.0.0.1:15006",
     admin: Annotated[str, typer.Option(help="Envoy's admin listener.")] = "127.0.0.1:15000",
-    app_address: Annotated[
-        str | None,
-        typer.Option(
-            "--app",
-            help="Where the workload's application listens. (default: its first container "
-            "port on 127.0.0.1)",
-            show_default=False,
-        ),
-    ] = None,
-    port_offset: Annotated[
-        int, typer.Option(help="Added to a gateway's server ports (so that 80 runs unprivileged).")
-    ] = 0,
+    app_address: AppAddress = None,
+    port_offset: PortOffset = 0,
     force: Annotated[
         bool, typer.Option("--force", help="Translate even when the lint finds errors.")
     ] = False,
