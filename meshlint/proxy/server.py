@@ -34,6 +34,8 @@ from meshlint.proxy.router import CompiledHost, CompiledRoute, HostTable, Router
 from meshlint.proxy.telemetry import AccessLogger, Record, Stats
 from meshlint.proxy.upstream import ConnectFailure, Connection, Overflow, Pool
 from meshlint.translate.plan import (
+    ISTIO_LOG_FORMAT,
+    PASSTHROUGH,
     Cluster,
     ConnectionPool,
     Endpoint,
@@ -47,16 +49,6 @@ from meshlint.translate.plan import (
 
 log = logging.getLogger("meshlint.proxy")
 
-ISTIO_LOG_FORMAT = (
-    '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" '
-    "%RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "
-    '"%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% %BYTES_SENT% %DURATION% '
-    '%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" '
-    '"%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER_RAW% '
-    "%UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% "
-    "%REQUESTED_SERVER_NAME% %ROUTE_NAME%\n"
-)
-PASSTHROUGH = "PassthroughCluster"
 RETRY_BASE = 0.025  # Envoy's base back-off between retries
 GRPC_RETRY = {"cancelled": "1", "deadline-exceeded": "4", "resource-exhausted": "8",
               "internal": "13", "unavailable": "14"}  # fmt: skip

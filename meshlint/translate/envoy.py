@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from meshlint.translate.plan import (
+    ISTIO_LOG_FORMAT,
+    PASSTHROUGH,
     AccessLog,
     AuthzPolicy,
     AuthzRule,
@@ -50,18 +52,7 @@ T = "type.googleapis.com/"
 HCM = T + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 UNLIMITED = 4294967295
 COMMENT = "#"  # key of a comment in the data; only the YAML output writes it
-PASSTHROUGH = "PassthroughCluster"
 TLS_PARAMS = {"tls_minimum_protocol_version": "TLSv1_2", "tls_maximum_protocol_version": "TLSv1_3"}
-# Istio's default access log format (text)
-ISTIO_LOG_FORMAT = (
-    '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" '
-    "%RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "
-    '"%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% %BYTES_SENT% %DURATION% '
-    '%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" '
-    '"%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER_RAW% '
-    "%UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% "
-    "%REQUESTED_SERVER_NAME% %ROUTE_NAME%\n"
-)
 
 
 def _from(origin: Origin | None, what: str = "") -> str:
