@@ -282,14 +282,7 @@ def place_record_findings(
 
 def _char_of(source: Source, span: Span, data: Any, f: Finding) -> Span:
     """The character ``f.at`` of the string at ``f.path`` of a record, written at ``span``."""
-    value = data
-    for elem in f.path:
-        if isinstance(value, dict):
-            value = value.get(elem)
-        elif isinstance(value, list) and isinstance(elem, int) and 0 <= elem < len(value):
-            value = value[elem]
-        else:
-            return span
+    value = _at(data, f.path)
     if not isinstance(value, str) or f.at is None:
         return span
     return loader.char_span(source, span, value, loader.scalar_style(source, span), f.at)
