@@ -75,10 +75,11 @@ BYTES_PER_WORKER = 1 << 20
 def workers_for(files: Sequence[str], jobs: int) -> int:
     """How many worker processes a run of ``files`` gets when ``jobs`` are allowed: no more
     than the cores, the files, and one per :data:`BYTES_PER_WORKER` of input; 1 means it runs
-    in this process."""
+    in this process, as it does when a file is a stream (stdin, a pipe), which can be read
+    once only: the process that reads it is the one that places its findings."""
     import os
 
-    if jobs <= 1 or len(files) < 2 or "-" in files:
+    if jobs <= 1 or len(files) < 2 or any(loader.is_stream(f) for f in files):
         return 1
     cap = min(jobs, os.cpu_count() or 1, len(files))
     if cap <= 1:

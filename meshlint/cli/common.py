@@ -191,16 +191,13 @@ class Inputs:
 
         ``meanwhile`` (see :func:`meshlint.parallel.lint_in_workers`) is called with the run
         before its cross-resource findings when workers lint it, and not at all otherwise."""
-        from meshlint import engine, loader
+        from meshlint import engine
         from meshlint.diagnostics import ConfigError
 
         try:
             if self.cluster:  # the files and the cluster in one run: mesh checks see both
                 return self._lint_cluster(files, cfg)
-            # a stream can be read once only: the run that reads it is the one that places
-            # its findings
-            streams = any(loader.is_stream(f) for f in files)
-            workers = 1 if streams else engine.workers_for(files, jobs)
+            workers = engine.workers_for(files, jobs)
             if workers > 1:
                 from meshlint.parallel import lint_in_workers
 
