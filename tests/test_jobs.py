@@ -33,6 +33,10 @@ def test_workers_follow_the_input_size_not_the_file_count(
     assert workers_for(big, 2) == 2
     assert workers_for(big, 1) == 1
     assert workers_for([*big, "-"], 8) == 1  # stdin is read by this process
+    if hasattr(os, "mkfifo"):
+        pipe = tmp_path / "rendered.yaml"
+        os.mkfifo(pipe)
+        assert workers_for([*big, str(pipe)], 8) == 1  # so is a pipe, read once
 
 
 def test_workers_never_outnumber_the_cores_or_the_files(
