@@ -135,6 +135,7 @@ class Document:
     span: Span
     origin: str | None = None
     item: int | None = None  # position in the items of a List document
+    places: Places | None = None  # where its nodes are, when its reading kept them
 
     @property
     def line(self) -> int:
@@ -200,73 +201,29 @@ class Places:
 
     @classmethod
     def of(cls, doc: Document) -> Places:
-        """The places of a document whose node tree is still there."""
+        """The places of a document: those its reading kept, or, when it kept none (a document
+        with anchors, an item of a List), from its node tree, which is still there."""
+        if doc.places is not None:
+            return doc.places
         node = doc.node
         if node is None:
-            return cls(doc.span, 0, array("H"), ())
+            return cls(doc.span, 0, array("B"), ())
         nums: list[int] = []
         keys: list[str | None] = []
-        add, add_key = nums.extend, keys.append
-        text = doc.source.text
-        intern = sys.intern
         base = node.start_mark.line
-
-        def walk(node: Node) -> None:
-            slot = len(nums)
-            s, e = node.start_mark, node.end_mark
-            if node.__class__ is SequenceNode:
-                add((_P_SEQUENCE, s.line - base, s.column, e.line - base, e.column, 0))
-                for child in node.value:
-                    if child.__class__ is ScalarNode:
-                        s, e = child.start_mark, child.end_mark
-                        add((_P_SCALAR, s.line - base, s.column, e.line - base, e.column, 1))
-                    else:
-                        walk(child)
-            else:
-                add((_P_MAPPING, s.line - base, s.column, e.line - base, e.column, 0))
-                for k, v in node.value:
-                    s, e = k.start_mark, k.end_mark
-                    kind, word = _P_KEY, None
-                    if k.__class__ is ScalarNode:
-                        tag = k.tag
-                        if tag == _STR:
-                            word = intern(k.value)
-                        elif tag == _MERGE:
-                            kind = _P_MERGE
-                        else:
-                            word = _json_key(_scalar(k))
-                    else:
-                        word = _template_text(k, text)
-                        if word is None:
-                            kind = _P_OTHER_KEY
-                    where = (s.line - base, s.column, e.line - base, e.column)
-                    if kind == _P_KEY:
-                        add((_P_KEY, *where, len(keys)))
-                        add_key(word)
-                    else:
-                        add((kind, *where, 0))
-                    if v.__class__ is ScalarNode:
-                        s, e = v.start_mark, v.end_mark
-                        add((_P_SCALAR, s.line - base, s.column, e.line - base, e.column, 1))
-                    else:
-                        walk(v)
-            nums[slot + 5] = (len(nums) - slot) // _P_WIDTH
-
         if node.__class__ is ScalarNode:
             s, e = node.start_mark, node.end_mark
             nums.extend((_P_SCALAR, 0, s.column, e.line - base, e.column, 1))
         else:
-            walk(node)
-        try:
-            packed = array("H", nums)
-        except OverflowError:
-            packed = array("I", nums)
-        places = cls(doc.span, base, packed, tuple(keys))
-        # `walk` refers to itself, so these lists would wait for the collector, which is paused
-        # while a file is read: free their contents now.
-        nums.clear()
-        keys.clear()
-        return places
+            _place(node, nums, keys, base, doc.source.text)
+        return cls.pack(doc.span, base, nums, keys)
+
+    @classmethod
+    def pack(cls, span: Span, base: int, nums: list[int], keys: list[str | None]) -> Places:
+        """Places from the slots of a document, in the smallest array that holds them."""
+        top = max(nums, default=0)
+        code = "B" if top < 0x100 else "H" if top < 0x10000 else "I"
+        return cls(span, base, array(code, nums), tuple(keys))
 
     def _span(self, slot: int) -> Span:
         i = slot * _P_WIDTH
@@ -349,6 +306,56 @@ class Places:
     def size(self) -> int:
         """Bytes held by these places (their keys' texts, shared with the data, not counted)."""
         return sys.getsizeof(self) + sys.getsizeof(self.nums) + sys.getsizeof(self.keys)
+
+
+def _place(node: Node, nums: list[int], keys: list[str | None], base: int, text: str) -> None:
+    """Add the slots of a collection node and its subtree (see :class:`Places`)."""
+    add = nums.extend
+    slot = len(nums)
+    s, e = node.start_mark, node.end_mark
+    if node.__class__ is SequenceNode:
+        add((_P_SEQUENCE, s.line - base, s.column, e.line - base, e.column, 0))
+        for child in node.value:
+            if child.__class__ is ScalarNode:
+                s, e = child.start_mark, child.end_mark
+                add((_P_SCALAR, s.line - base, s.column, e.line - base, e.column, 1))
+            else:
+                _place(child, nums, keys, base, text)
+    else:
+        add((_P_MAPPING, s.line - base, s.column, e.line - base, e.column, 0))
+        for k, v in node.value:
+            _place_key(k, nums, keys, base, text)
+            if v.__class__ is ScalarNode:
+                s, e = v.start_mark, v.end_mark
+                add((_P_SCALAR, s.line - base, s.column, e.line - base, e.column, 1))
+            else:
+                _place(v, nums, keys, base, text)
+    nums[slot + 5] = (len(nums) - slot) // _P_WIDTH
+
+
+def _place_key(k: Node, nums: list[int], keys: list[str | None], base: int, text: str) -> None:
+    """Add the slot of a mapping key: the text it matches (see :func:`_find_key`), or that it
+    merges (``<<``) or matches nothing (a list or mapping that is not a template)."""
+    s, e = k.start_mark, k.end_mark
+    where = (s.line - base, s.column, e.line - base, e.column)
+    kind, word = _P_KEY, None
+    if k.__class__ is ScalarNode:
+        tag = k.tag
+        if tag == _STR:
+            word = _intern(k.value)
+        elif tag == _MERGE:
+            kind = _P_MERGE
+        else:
+            word = _json_key(_scalar(k))
+    else:
+        word = _template_text(k, text)
+        if word is None:
+            kind = _P_OTHER_KEY
+    if kind == _P_KEY:
+        nums.extend((_P_KEY, *where, len(keys)))
+        keys.append(word)
+    else:
+        nums.extend((kind, *where, 0))
 
 
 # Escapes of double-quoted scalars that stand for one character.
@@ -712,18 +719,22 @@ class _Builder:
     """Turns a composed node tree into plain data, reporting what a lenient loader hides.
 
     When the text holds no anchor the tree is a plain tree and is walked without any
-    bookkeeping. Otherwise every collection is remembered: one reached again is an alias (its
-    expanded size counts against :data:`MAX_ALIAS_EXPANSION`), one reached while it is being
-    built is a cycle.
+    bookkeeping, and the same walk writes down where each node is (:meth:`places`). Otherwise
+    every collection is remembered: one reached again is an alias (its expanded size counts
+    against :data:`MAX_ALIAS_EXPANSION`), one reached while it is being built is a cycle; the
+    places are then left to :meth:`Places.of`, which walks aliases as the tree they stand for.
     """
 
     __slots__ = (
         "active",
         "alias_total",
+        "base",
         "built",
         "diagnostics",
+        "keys",
         "measured",
         "name",
+        "nums",
         "shared",
         "text",
     )
@@ -737,11 +748,25 @@ class _Builder:
         self.active: set[int] = set()
         self.measured: dict[int, tuple[int, int]] = {}
         self.alias_total = 0
+        # The slots of the places (see Places), written as the tree is walked; None: not kept.
+        self.nums: list[int] | None = None if shared else []
+        self.keys: list[str | None] = []
+        self.base = 0
 
     def build(self, node: Node) -> Any:
+        self.base = node.start_mark.line
         if node.__class__ is ScalarNode:
+            if self.nums is not None:
+                s, e = node.start_mark, node.end_mark
+                self.nums.extend((_P_SCALAR, 0, s.column, e.line - self.base, e.column, 1))
             return _scalar(node)
         return self._collection(node, 0)
+
+    def places(self, span: Span) -> Places | None:
+        """Where the nodes of the tree just built are, if they were kept."""
+        if self.nums is None:
+            return None
+        return Places.pack(span, self.base, self.nums, self.keys)
 
     def _collection(self, node: Node, depth: int) -> Any:
         if self.shared:
@@ -762,11 +787,25 @@ class _Builder:
         if node.__class__ is SequenceNode:
             value: Any = []
             append = value.append
-            for child in node.value:
-                if child.__class__ is ScalarNode:
-                    append(child.value if child.tag == _STR else _scalar(child))
-                else:
-                    append(self._collection(child, depth + 1))
+            nums = self.nums
+            if nums is None:
+                for child in node.value:
+                    if child.__class__ is ScalarNode:
+                        append(child.value if child.tag == _STR else _scalar(child))
+                    else:
+                        append(self._collection(child, depth + 1))
+            else:
+                base, add, slot = self.base, nums.extend, len(nums)
+                s, e = node.start_mark, node.end_mark
+                add((_P_SEQUENCE, s.line - base, s.column, e.line - base, e.column, 0))
+                for child in node.value:
+                    if child.__class__ is ScalarNode:
+                        s, e = child.start_mark, child.end_mark
+                        add((_P_SCALAR, s.line - base, s.column, e.line - base, e.column, 1))
+                        append(child.value if child.tag == _STR else _scalar(child))
+                    else:
+                        append(self._collection(child, depth + 1))
+                nums[slot + 5] = (len(nums) - slot) // _P_WIDTH
         else:
             value = self._mapping(node, depth)  # type: ignore[arg-type]
         if self.shared:
@@ -813,38 +852,57 @@ class _Builder:
         return size, height
 
     def _mapping(self, node: MappingNode, depth: int) -> Any:
+        nums, keys = self.nums, self.keys
         if node.flow_style:
             template = _template_text(node, self.text)
             if template is not None:
+                if nums is not None:
+                    _place(node, nums, keys, self.base, self.text)
                 return template
         out: dict[str, Any] = {}
         pairs = node.value
         exact = True  # every entry went into `out` under its own key
+        base, slot = self.base, 0
+        if nums is not None:
+            slot = len(nums)
+            s, e = node.start_mark, node.end_mark
+            nums.extend((_P_MAPPING, s.line - base, s.column, e.line - base, e.column, 0))
         for key_node, value_node in pairs:
-            if key_node.__class__ is ScalarNode:
-                tag = key_node.tag
-                if tag == _STR:
-                    key = _intern(key_node.value)
-                elif tag == _MERGE:
-                    self._merge(out, value_node, depth)
-                    exact = False
-                    continue
-                else:
-                    key = _json_key(_scalar(key_node))
-            else:
-                template = _template_text(key_node, self.text)
-                if template is None:
-                    self._report(
-                        COMPLEX_KEY,
-                        "a mapping key must be a plain value, not a "
-                        + ("list" if key_node.__class__ is SequenceNode else "mapping")
-                        + "; the entry is skipped",
-                        key_node,
+            if key_node.__class__ is ScalarNode and key_node.tag == _STR:
+                key = _intern(key_node.value)
+                if nums is not None:
+                    s, e = key_node.start_mark, key_node.end_mark
+                    nums.extend(
+                        (_P_KEY, s.line - base, s.column, e.line - base, e.column, len(keys))
                     )
-                    exact = False
-                    continue
-                key = template
+                    keys.append(key)
+            else:
+                if nums is not None:
+                    _place_key(key_node, nums, keys, base, self.text)
+                if key_node.__class__ is ScalarNode:
+                    if key_node.tag == _MERGE:
+                        self._merge(out, value_node, depth)
+                        exact = False
+                        continue
+                    key = _json_key(_scalar(key_node))
+                else:
+                    template = _template_text(key_node, self.text)
+                    if template is None:
+                        self._report(
+                            COMPLEX_KEY,
+                            "a mapping key must be a plain value, not a "
+                            + ("list" if key_node.__class__ is SequenceNode else "mapping")
+                            + "; the entry is skipped",
+                            key_node,
+                        )
+                        exact = False
+                        self._skipped(value_node)
+                        continue
+                    key = template
             if value_node.__class__ is ScalarNode:
+                if nums is not None:
+                    s, e = value_node.start_mark, value_node.end_mark
+                    nums.extend((_P_SCALAR, s.line - base, s.column, e.line - base, e.column, 1))
                 if value_node.tag == _STR:
                     text = value_node.value
                     out[key] = _intern(text) if len(text) <= _INTERNED else text
@@ -852,6 +910,8 @@ class _Builder:
                     out[key] = _scalar(value_node)
             else:
                 out[key] = self._collection(value_node, depth + 1)
+        if nums is not None:
+            nums[slot + 5] = (len(nums) - slot) // _P_WIDTH
         if not exact or len(out) != len(pairs):
             self._duplicates(node, depth)
         return out
@@ -859,12 +919,24 @@ class _Builder:
     def _merge(self, out: dict[str, Any], value_node: Node, depth: int) -> None:
         """``<<: *base`` or ``<<: [*a, *b]``: keys not set yet come from the merged mappings."""
         if value_node.__class__ is ScalarNode:
+            self._skipped(value_node)
             return
         merged = self._collection(value_node, depth + 1)
         for m in merged if isinstance(merged, list) else [merged]:
             if isinstance(m, dict):
                 for k, v in m.items():
                     out.setdefault(k, v)
+
+    def _skipped(self, node: Node) -> None:
+        """The places of a value that is not built (it still has its place in the text)."""
+        nums = self.nums
+        if nums is None:
+            return
+        if node.__class__ is ScalarNode:
+            s, e, base = node.start_mark, node.end_mark, self.base
+            nums.extend((_P_SCALAR, s.line - base, s.column, e.line - base, e.column, 1))
+        else:
+            _place(node, nums, self.keys, self.base, self.text)
 
     def _duplicates(self, node: MappingNode, depth: int) -> None:
         first: dict[str, Node] = {}
@@ -1324,7 +1396,7 @@ class _Stream:
                 item_span = _span(item_node) if item_node is not None else span
                 result.add(Document(source, index, item, item_node, item_span, origin, i))
             return
-        result.add(Document(source, index, data, node, span, origin))
+        result.add(Document(source, index, data, node, span, origin, None, builder.places(span)))
 
     def _json(self) -> bool:
         """A JSON file that YAML 1.1 cannot read (tabs, say) is still read: the data as JSON

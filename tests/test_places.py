@@ -293,3 +293,22 @@ def test_building_places_leaves_nothing_for_the_paused_collector() -> None:
         tracemalloc.stop()
         gc.enable()
     assert grown < 2 * sum(p.size() for p in kept), (grown, kept[0].size())
+
+
+def test_places_kept_while_reading_are_those_of_the_node_tree(corpora: dict[str, Path]) -> None:
+    # Reading writes the places down in the walk that builds the data; walking the node tree
+    # afterwards (what a document with anchors, or an item of a List, gets) gives the same.
+    import dataclasses
+
+    kept = 0
+    for doc in _documents(FIXTURES, REPO / "examples", *corpora.values()):
+        if doc.places is None:
+            continue
+        walked = Places.of(dataclasses.replace(doc, places=None))
+        assert (walked.base, walked.nums, walked.keys) == (
+            doc.places.base,
+            doc.places.nums,
+            doc.places.keys,
+        ), (doc.source.name, doc.index)
+        kept += 1
+    assert kept > 1000
