@@ -6,7 +6,7 @@ import gc
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meshlint import loader, rules
 from meshlint.config import Config
@@ -21,6 +21,9 @@ from meshlint.mesh import (
 )
 from meshlint.resource import Resource
 from meshlint.rules.lib.placeholders import has_placeholder
+
+if TYPE_CHECKING:
+    from meshlint.mesh import MeshIndex
 
 # A check that raised: never filtered by select/ignore, never suppressed, and it makes the run
 # exit 2 (the report is incomplete).
@@ -194,7 +197,16 @@ def _keep_record(res: Resource, result: LintResult) -> None:
     )
 
 
-def _mesh_findings(result: LintResult, config: Config) -> list[Diagnostic]:
+# What a cross-resource rule found on a record: (code, severity, record, finding).
+MeshFound = tuple[str, Severity, Record, Finding]
+# Runs rules (each with its options) over the records of an index: run_mesh_rules, or a runner
+# that shares the rules among processes.
+MeshRunner = Callable[["MeshIndex", list[tuple[rules.Rule, dict[str, Any]]]], list[MeshFound]]
+
+
+def _mesh_findings(
+    result: LintResult, config: Config, runner: MeshRunner | None = None
+) -> list[Diagnostic]:
     """The cross-resource rules over every record of the run, placed and annotation-filtered.
 
     Each finding is placed by loading its file again (its node trees were freed): from the
@@ -209,33 +221,41 @@ def _mesh_findings(result: LintResult, config: Config) -> list[Diagnostic]:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _mesh_stage(result, config, todo)
+        return _mesh_stage(result, config, todo, runner or run_mesh_rules)
     finally:
         if enabled:
             gc.enable()
 
 
-def _mesh_stage(result: LintResult, config: Config, todo: list[rules.Rule]) -> list[Diagnostic]:
+def _mesh_stage(
+    result: LintResult, config: Config, todo: list[rules.Rule], runner: MeshRunner
+) -> list[Diagnostic]:
     from meshlint.mesh import MeshIndex
 
     index = MeshIndex(result.records, namespaces=result.namespaces, settings=config.mesh_settings())
-    found: list[tuple[str, Severity, Record, Finding]] = []
-    for r in todo:
+    return place_record_findings(
+        result, runner(index, [(r, r.option_values(config.options_for(r.code))) for r in todo])
+    )
+
+
+def run_mesh_rules(
+    index: MeshIndex, todo: list[tuple[rules.Rule, dict[str, Any]]]
+) -> list[MeshFound]:
+    """What the cross-resource rules find over the records of ``index``, in the rules' order."""
+    found: list[MeshFound] = []
+    for r, options in todo:
         check = r.check
         assert check is not None
-        options = r.option_values(config.options_for(r.code))
         for rec in index.records_of(r.kinds):
             try:
                 for f in check(rec, index, **options):
                     found.append((r.code, r.severity, rec, f))
             except Exception as exc:  # a bug of ours: say so on the record, go on
                 found.append((INTERNAL_ERROR, Severity.ERROR, rec, Finding((), _crashed(r, exc))))
-    return place_record_findings(result, found)
+    return found
 
 
-def place_record_findings(
-    result: LintResult, found: list[tuple[str, Severity, Record, Finding]]
-) -> list[Diagnostic]:
+def place_record_findings(result: LintResult, found: list[MeshFound]) -> list[Diagnostic]:
     """Findings on records of a run (whose node trees were freed) as located diagnostics,
     annotation-filtered: (code, severity, record, finding) each.
 
@@ -307,16 +327,20 @@ def add_findings(result: LintResult, raw: list[Diagnostic], config: Config) -> N
     )
 
 
-def finish_in_parent(result: LintResult, config: Config, files: Sequence[str]) -> None:
+def finish_in_parent(
+    result: LintResult, config: Config, files: Sequence[str], runner: MeshRunner | None = None
+) -> None:
     """After a parallel run: the cross-resource findings over the records of all workers,
     merged into the findings (already final) in the order of one process."""
-    merge_mesh_findings(result, mesh_stage_findings(result, config), files)
+    merge_mesh_findings(result, mesh_stage_findings(result, config, runner), files)
 
 
-def mesh_stage_findings(result: LintResult, config: Config) -> list[Diagnostic]:
+def mesh_stage_findings(
+    result: LintResult, config: Config, runner: MeshRunner | None = None
+) -> list[Diagnostic]:
     """The cross-resource findings of a parallel run, final (filtered and suppressed); a file
     read again to place them is added to ``result.sources``."""
-    raw = _mesh_findings(result, config)
+    raw = _mesh_findings(result, config, runner)
     return _finalize(raw, result.sources, config) if raw else []
 
 

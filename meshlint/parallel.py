@@ -1,4 +1,10 @@
-"""``--jobs N``: lint slices of the files in worker processes, keeping the output order."""
+"""``--jobs N``: lint slices of the files in this process and N-1 helper processes, keeping the
+output order.
+
+The slices are taken one at a time from a shared counter by whichever process is free, so that a
+slow slice does not leave a core idle. This process lints slices too: what it finds (records,
+sources) needs no copying, and only the helpers' results cross a pipe, once, at the end.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +12,27 @@ import gc
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meshlint.config import Config
 from meshlint.diagnostics import Diagnostic
 from meshlint.engine import (
     LintResult,
+    MeshFound,
     finish_in_parent,
     lint_files,
     merge_mesh_findings,
     mesh_stage_findings,
     note_internal_errors,
+    run_mesh_rules,
 )
 from meshlint.loader import Source
+
+if TYPE_CHECKING:
+    from meshlint.mesh import MeshIndex
+    from meshlint.rules import Rule
 
 
 def _slices(files: list[str], jobs: int) -> list[list[str]]:
@@ -79,16 +90,24 @@ def lint_in_workers(
     out in a child process where ``fork`` exists (on another core), else before them.
     """
     slices = _slices(list(files), jobs)
+    parts = _lint_slices(slices, config, jobs, progress)
     merged = LintResult()
-    # What the workers send back (records, sources, findings) lives to the end of the run:
-    # with the collector on, unpickling it sets off collections that scan all of it again and
-    # again (a second of 8, at 5,000 services).
+    # What the helpers sent (records, sources, findings) lives to the end of the run: with the
+    # collector on, each collection would scan all of it again.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        _gather(merged, slices, config, jobs, progress)
+        for part in parts:
+            merged.findings.extend(part.findings)
+            merged.sources.extend(part.sources)
+            merged.resources += part.resources
+            merged.files += part.files
+            merged.io_error = merged.io_error or part.io_error
+            merged.records.extend(part.records)
+            merged.namespaces |= part.namespaces
+        del parts
         if meanwhile is None:
-            finish_in_parent(merged, config, files)
+            finish_in_parent(merged, config, files, _shared_rules if jobs > 1 else None)
             return merged
     finally:
         if enabled:
@@ -157,28 +176,149 @@ def _mesh_child(result: LintResult, config: Config, conn: Connection) -> None:
         conn.close()
 
 
-def _gather(
-    merged: LintResult, slices: list[list[str]], config: Config, jobs: int, progress: bool
-) -> None:
-    """Lint the slices in ``jobs`` worker processes; their results added to ``merged`` in
-    the order of the slices."""
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
-        futures = [pool.submit(_work, part, config) for part in slices]
-        if progress:
-            from rich.progress import Progress
+def _take(taken: Any, count: int) -> Iterator[int]:
+    """The indexes of the slices still to lint, each given to one process only."""
+    while True:
+        with taken.get_lock():
+            i = taken.value
+            if i >= count:
+                return
+            taken.value = i + 1
+        yield i
 
-            with Progress(transient=True) as bar:
-                task = bar.add_task("linting", total=sum(map(len, slices)))
-                sizes = {fut: len(part) for fut, part in zip(futures, slices, strict=True)}
-                for fut in as_completed(futures):
-                    bar.advance(task, sizes[fut])
-        for fut in futures:
-            part = fut.result()
-            note_internal_errors(part.findings)  # the workers' listeners are not ours
-            merged.findings.extend(part.findings)
-            merged.sources.extend(part.sources)
-            merged.resources += part.resources
-            merged.files += part.files
-            merged.io_error = merged.io_error or part.io_error
-            merged.records.extend(part.records)
-            merged.namespaces |= part.namespaces
+
+def _helper(
+    slices: list[list[str]], config: Config, taken: Any, done: Any, conn: Connection
+) -> None:
+    """A helper process: lint slices until none is left, then send what was found."""
+    gc.enable()  # (a forked helper inherits the parent's state)
+    out: dict[int, LintResult] = {}
+    try:
+        for i in _take(taken, len(slices)):
+            out[i] = _work(slices[i], config)
+            with done.get_lock():
+                done.value += len(slices[i])
+        conn.send(out)
+    except Exception:  # the parent lints the slices it did not get and meets the error itself
+        pass
+    finally:
+        conn.close()
+
+
+def _lint_slices(
+    slices: list[list[str]], config: Config, jobs: int, progress: bool
+) -> list[LintResult]:
+    """Each slice linted, by this process and ``jobs - 1`` helpers; in the slices' order."""
+    ctx: Any = _context()
+    taken, done = ctx.Value("i", 0), ctx.Value("i", 0)
+    helpers: list[tuple[Any, Connection]] = []
+    for _ in range(min(jobs, len(slices)) - 1):
+        receive, send = ctx.Pipe(duplex=False)
+        process = ctx.Process(target=_helper, args=(slices, config, taken, done, send), daemon=True)
+        try:
+            process.start()
+        except OSError:  # e.g. no memory left to fork: fewer helpers
+            receive.close()
+            send.close()
+            break
+        send.close()
+        helpers.append((process, receive))
+    bar = _Bar(sum(map(len, slices))) if progress else None
+    results: dict[int, LintResult] = {}
+    try:
+        for i in _take(taken, len(slices)):
+            results[i] = lint_files(slices[i], config, mesh=False)
+            with done.get_lock():
+                done.value += len(slices[i])
+            if bar is not None:
+                bar.show(done.value)
+        for process, receive in helpers:
+            got = None
+            try:
+                while bar is not None and not receive.poll(0.1):
+                    bar.show(done.value)
+                got = receive.recv()
+            except (EOFError, OSError):
+                pass
+            finally:
+                receive.close()
+                process.join()
+            for i, part in (got or {}).items():
+                note_internal_errors(part.findings)  # the helpers' listeners are not ours
+                results[i] = part
+    finally:
+        if bar is not None:
+            bar.stop()
+        for process, _ in helpers:
+            if process.is_alive():
+                process.kill()
+                process.join()
+    for i, part in enumerate(slices):  # taken by a helper that failed
+        if i not in results:
+            results[i] = lint_files(part, config, mesh=False)
+    return [results[i] for i in range(len(slices))]
+
+
+class _Bar:
+    """A progress bar on stderr: files linted of the total."""
+
+    def __init__(self, total: int) -> None:
+        from rich.progress import Progress
+
+        self.progress = Progress(transient=True)
+        self.task = self.progress.add_task("linting", total=total)
+        self.progress.start()
+
+    def show(self, done: int) -> None:
+        self.progress.update(self.task, completed=done)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+def _shared_rules(index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]]) -> list[MeshFound]:
+    """:func:`run_mesh_rules`, every other rule run by a forked child (which inherits the
+    index) on another core. Where there is no fork, or the child fails, all run here."""
+    if (
+        len(todo) < 2
+        or sys.platform != "linux"
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return run_mesh_rules(index, todo)
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    mine, theirs = todo[0::2], todo[1::2]
+    process = ctx.Process(target=_rules_child, args=(index, theirs, send), daemon=True)
+    try:
+        process.start()
+    except OSError:  # e.g. no memory left to fork
+        receive.close()
+        send.close()
+        return run_mesh_rules(index, todo)
+    send.close()
+    found = run_mesh_rules(index, mine)
+    got = None
+    try:
+        got = receive.recv()
+    except (EOFError, OSError):
+        pass
+    finally:
+        receive.close()
+        process.join()
+    if got is None:
+        return found + run_mesh_rules(index, theirs)
+    records = index.records
+    return found + [(code, severity, records[i], f) for code, severity, i, f in got]
+
+
+def _rules_child(
+    index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]], conn: Connection
+) -> None:
+    try:
+        found = run_mesh_rules(index, todo)
+        at = {id(rec): i for i, rec in enumerate(index.records)}
+        conn.send([(code, severity, at[id(rec)], f) for code, severity, rec, f in found])
+    except Exception:  # the parent runs these rules itself and meets the error there
+        pass
+    finally:
+        conn.close()

@@ -1,4 +1,5 @@
-"""How many worker processes a run gets, and how its files are sliced among them."""
+"""How many processes a run gets, how its files are sliced among them, and that together they
+find what one process finds."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from meshlint.engine import BYTES_PER_WORKER, workers_for
+from meshlint.engine import BYTES_PER_WORKER, LintResult, workers_for
 from meshlint.parallel import _slices
 
 
@@ -64,3 +65,97 @@ def test_slices_keep_the_order_and_share_the_bytes(tmp_path: Path) -> None:
     # no slice but the one of the big file holds much more than its share
     share = sum(sizes) / len(parts)
     assert all(w <= share * 1.5 or len(p) == 1 for w, p in zip(weights, parts, strict=True))
+
+
+def _repository(tmp_path: Path) -> list[str]:
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from generate import generate
+
+    generate(40, tmp_path, findings=True)
+    from meshlint import loader
+
+    return loader.discover([str(tmp_path)])[0]
+
+
+def _seen(result: LintResult) -> list[tuple[str, int, int, str, str]]:
+    return [(d.file, d.line, d.column, d.code, d.message) for d in result.findings]
+
+
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_this_process_and_its_helpers_find_what_one_process_finds(
+    tmp_path: Path, jobs: int
+) -> None:
+    from meshlint.config import Config
+    from meshlint.engine import lint_files
+    from meshlint.parallel import lint_in_workers
+
+    files = _repository(tmp_path)
+    one = lint_files(files, Config())
+    many = lint_in_workers(files, Config(), jobs)
+    assert _seen(many) == _seen(one)
+    assert (many.resources, many.files) == (one.resources, one.files)
+    assert [(r.file, r.doc, r.name) for r in many.records] == [
+        (r.file, r.doc, r.name) for r in one.records
+    ]
+
+
+def test_the_slices_of_a_helper_that_dies_are_linted_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from meshlint import parallel
+    from meshlint.config import Config
+    from meshlint.engine import lint_files
+
+    if parallel._context().get_start_method() != "fork":
+        pytest.skip("the helper must inherit the patched function (fork)")
+    files = _repository(tmp_path)
+    parent = os.getpid()
+    work = parallel._work
+
+    def dies_in_a_helper(part: list[str], config: Config) -> LintResult:
+        if os.getpid() != parent:
+            os._exit(3)
+        return work(part, config)
+
+    monkeypatch.setattr(parallel, "_work", dies_in_a_helper)
+    one = lint_files(files, Config())
+    many = parallel.lint_in_workers(files, Config(), 2)
+    assert _seen(many) == _seen(one)
+    assert many.resources == one.resources
+
+
+def test_the_rules_of_a_child_that_dies_are_run_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With helpers, every other cross-resource rule runs in a forked child.
+    import os
+
+    from meshlint import parallel
+    from meshlint.config import Config
+    from meshlint.engine import lint_files
+
+    if parallel._context().get_start_method() != "fork":
+        pytest.skip("the child must inherit the patched function (fork)")
+    files = _repository(tmp_path)
+    parent = os.getpid()
+    run = parallel.run_mesh_rules
+    children = []
+
+    def dies_in_the_child(index: object, todo: list[object]) -> object:
+        if os.getpid() != parent:
+            os._exit(3)
+        children.append(len(todo))
+        return run(index, todo)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel, "run_mesh_rules", dies_in_the_child)
+    one = lint_files(files, Config())
+    many = parallel.lint_in_workers(files, Config(), 2)
+    assert _seen(many) == _seen(one)
+    assert any(d.code.startswith("ML9") for d in one.findings)
+    assert len(children) == 2  # its own half, then the child's
