@@ -56,11 +56,11 @@ spent = []
 def counting(text, name, result=None):
     parsed.append(name)
     return load_text(text, name, result)
-def timed(result, config):
+def timed(result, config, *more):
     loader.load_text = counting
     start = time.process_time()
     try:
-        return stage(result, config)
+        return stage(result, config, *more)
     finally:
         spent.append(time.process_time() - start)
         loader.load_text = load_text
@@ -69,7 +69,9 @@ start = time.process_time()
 run = engine.lint_paths(sys.argv[1:], Config())
 total = time.process_time() - start
 records = run.records
-places = sum(r.places.size() for r in records if getattr(r, "places", None) is not None)
+kept = [r.places for r in records if getattr(r, "places", None) is not None]
+tables = {id(p.keys): p.keys for p in kept}  # a file's key table, shared by its documents
+places = sum(p.size() for p in kept) + sum(sys.getsizeof(t) for t in tables.values())
 def deep(o, seen):
     if id(o) in seen:
         return 0

@@ -188,12 +188,13 @@ class Places:
     The nodes are numbered in document order (a mapping, then each of its keys and values);
     each has six small integers: its kind, its span (lines counted from ``base``, as libyaml
     counts them from 0) and the number of slots of its subtree, or for a mapping key, the
-    position in ``keys`` of the text it matches.
+    position in ``keys`` of the text it matches. ``keys`` is the table of the key texts of
+    the whole file (:class:`KeyTable`), shared by its documents.
     """
 
     __slots__ = ("base", "keys", "nums", "span")
 
-    def __init__(self, span: Span, base: int, nums: array[int], keys: tuple[str | None, ...]):
+    def __init__(self, span: Span, base: int, nums: array[int], keys: list[str]):
         self.span = span
         self.base = base
         self.nums = nums
@@ -207,9 +208,9 @@ class Places:
             return doc.places
         node = doc.node
         if node is None:
-            return cls(doc.span, 0, array("B"), ())
+            return cls(doc.span, 0, array("B"), [])
         nums: list[int] = []
-        keys: list[str | None] = []
+        keys = KeyTable()
         base = node.start_mark.line
         if node.__class__ is ScalarNode:
             s, e = node.start_mark, node.end_mark
@@ -219,11 +220,11 @@ class Places:
         return cls.pack(doc.span, base, nums, keys)
 
     @classmethod
-    def pack(cls, span: Span, base: int, nums: list[int], keys: list[str | None]) -> Places:
+    def pack(cls, span: Span, base: int, nums: list[int], keys: KeyTable) -> Places:
         """Places from the slots of a document, in the smallest array that holds them."""
         top = max(nums, default=0)
         code = "B" if top < 0x100 else "H" if top < 0x10000 else "I"
-        return cls(span, base, array(code, nums), tuple(keys))
+        return cls(span, base, array(code, nums), keys.words)
 
     def _span(self, slot: int) -> Span:
         i = slot * _P_WIDTH
@@ -304,11 +305,30 @@ class Places:
         return found
 
     def size(self) -> int:
-        """Bytes held by these places (their keys' texts, shared with the data, not counted)."""
-        return sys.getsizeof(self) + sys.getsizeof(self.nums) + sys.getsizeof(self.keys)
+        """Bytes held by these places alone (not their file's key table, nor the keys' texts,
+        which the data shares)."""
+        return sys.getsizeof(self) + sys.getsizeof(self.nums)
 
 
-def _place(node: Node, nums: list[int], keys: list[str | None], base: int, text: str) -> None:
+class KeyTable:
+    """The distinct mapping-key texts of one file, each numbered once: what :class:`Places`
+    keep of a key is its number (a document repeats a few dozen keys thousands of times)."""
+
+    __slots__ = ("numbers", "words")
+
+    def __init__(self) -> None:
+        self.words: list[str] = []
+        self.numbers: dict[str, int] = {}
+
+    def number(self, word: str) -> int:
+        n = self.numbers.get(word)
+        if n is None:
+            n = self.numbers[word] = len(self.words)
+            self.words.append(word)
+        return n
+
+
+def _place(node: Node, nums: list[int], keys: KeyTable, base: int, text: str) -> None:
     """Add the slots of a collection node and its subtree (see :class:`Places`)."""
     add = nums.extend
     slot = len(nums)
@@ -333,7 +353,7 @@ def _place(node: Node, nums: list[int], keys: list[str | None], base: int, text:
     nums[slot + 5] = (len(nums) - slot) // _P_WIDTH
 
 
-def _place_key(k: Node, nums: list[int], keys: list[str | None], base: int, text: str) -> None:
+def _place_key(k: Node, nums: list[int], keys: KeyTable, base: int, text: str) -> None:
     """Add the slot of a mapping key: the text it matches (see :func:`_find_key`), or that it
     merges (``<<``) or matches nothing (a list or mapping that is not a template)."""
     s, e = k.start_mark, k.end_mark
@@ -351,9 +371,8 @@ def _place_key(k: Node, nums: list[int], keys: list[str | None], base: int, text
         word = _template_text(k, text)
         if word is None:
             kind = _P_OTHER_KEY
-    if kind == _P_KEY:
-        nums.extend((_P_KEY, *where, len(keys)))
-        keys.append(word)
+    if word is not None:
+        nums.extend((_P_KEY, *where, keys.number(word)))
     else:
         nums.extend((kind, *where, 0))
 
@@ -739,7 +758,14 @@ class _Builder:
         "text",
     )
 
-    def __init__(self, name: str, text: str, diagnostics: list[Diagnostic], shared: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        text: str,
+        diagnostics: list[Diagnostic],
+        shared: bool,
+        keys: KeyTable | None = None,
+    ) -> None:
         self.name = name
         self.text = text
         self.diagnostics = diagnostics
@@ -750,7 +776,7 @@ class _Builder:
         self.alias_total = 0
         # The slots of the places (see Places), written as the tree is walked; None: not kept.
         self.nums: list[int] | None = None if shared else []
-        self.keys: list[str | None] = []
+        self.keys = keys if keys is not None else KeyTable()
         self.base = 0
 
     def build(self, node: Node) -> Any:
@@ -853,6 +879,7 @@ class _Builder:
 
     def _mapping(self, node: MappingNode, depth: int) -> Any:
         nums, keys = self.nums, self.keys
+        numbers = keys.numbers
         if node.flow_style:
             template = _template_text(node, self.text)
             if template is not None:
@@ -872,10 +899,10 @@ class _Builder:
                 key = _intern(key_node.value)
                 if nums is not None:
                     s, e = key_node.start_mark, key_node.end_mark
-                    nums.extend(
-                        (_P_KEY, s.line - base, s.column, e.line - base, e.column, len(keys))
-                    )
-                    keys.append(key)
+                    number = numbers.get(key)
+                    if number is None:
+                        number = keys.number(key)
+                    nums.extend((_P_KEY, s.line - base, s.column, e.line - base, e.column, number))
             else:
                 if nums is not None:
                     _place_key(key_node, nums, keys, base, self.text)
@@ -1214,6 +1241,7 @@ class _Stream:
         self.floor = 0  # a '# Source:' comment above this line belongs to an earlier document
         self.reported: set[tuple[int, int]] = set()
         self.shared = False
+        self.keys = KeyTable()  # the key texts of the places of every document of the source
 
     @property
     def lines(self) -> _LineIndex:
@@ -1368,7 +1396,7 @@ class _Stream:
             self.index += 1
             self.floor = max(self.floor, node.start_mark.line)
             return
-        builder = _Builder(source.name, self.text, result.diagnostics, self.shared)
+        builder = _Builder(source.name, self.text, result.diagnostics, self.shared, self.keys)
         index = self.index
         self.index += 1
         span = _span(node)
