@@ -440,11 +440,14 @@ def _lint_document(doc: Document, plan: _Plan, out: list[Diagnostic]) -> Resourc
             raise  # an unusable schema the user pointed to: a usage error, not ML107
         except Exception as exc:
             emit.internal_error("the external schema check", exc)
+    words = doc.words
     for r, options in plan.checks(res.kind if res.info is not None else ""):
         check = r.check
         assert check is not None
+        if r.needs and words is not None and words.isdisjoint(r.needs):
+            continue  # none of the keys it needs is written here: it would find nothing
         try:
-            for finding in check(res, **options):
+            for finding in check(res, **options) if options else check(res):
                 emit(r.code, r.severity, finding)
         except Exception as exc:
             emit.internal_error(f"rule {r.code} ({r.name})", exc)

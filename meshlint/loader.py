@@ -136,6 +136,9 @@ class Document:
     origin: str | None = None
     item: int | None = None  # position in the items of a List document
     places: Places | None = None  # where its nodes are, when its reading kept them
+    # Every mapping key written in the document (in a List, in the whole List), when known:
+    # a rule that needs a key none of them is (see Rule.needs) is not run on it.
+    words: set[str] | None = None
 
     @property
     def line(self) -> int:
@@ -756,6 +759,7 @@ class _Builder:
         "nums",
         "shared",
         "text",
+        "words",
     )
 
     def __init__(
@@ -778,6 +782,7 @@ class _Builder:
         self.nums: list[int] | None = None if shared else []
         self.keys = keys if keys is not None else KeyTable()
         self.base = 0
+        self.words: set[str] = set()  # every key of the mappings built
 
     def build(self, node: Node) -> Any:
         self.base = node.start_mark.line
@@ -939,6 +944,7 @@ class _Builder:
                 out[key] = self._collection(value_node, depth + 1)
         if nums is not None:
             nums[slot + 5] = (len(nums) - slot) // _P_WIDTH
+        self.words.update(out)
         if not exact or len(out) != len(pairs):
             self._duplicates(node, depth)
         return out
@@ -1422,9 +1428,17 @@ class _Stream:
             for i, item in enumerate(items):
                 item_node = nodes[i] if nodes is not None else None
                 item_span = _span(item_node) if item_node is not None else span
-                result.add(Document(source, index, item, item_node, item_span, origin, i))
+                result.add(
+                    Document(
+                        source, index, item, item_node, item_span, origin, i, None, builder.words
+                    )
+                )
             return
-        result.add(Document(source, index, data, node, span, origin, None, builder.places(span)))
+        result.add(
+            Document(
+                source, index, data, node, span, origin, None, builder.places(span), builder.words
+            )
+        )
 
     def _json(self) -> bool:
         """A JSON file that YAML 1.1 cannot read (tabs, say) is still read: the data as JSON

@@ -158,6 +158,10 @@ class Rule:
     # Kiali numbers the same check apart for each kind it looks at (KIA0110 for an
     # AuthorizationPolicy, KIA1115 for a RequestAuthentication, …).
     also: tuple[str, ...] = ()
+    # Mapping keys of which at least one is written (at any depth) in every document the rule
+    # finds something in: the engine does not run it on a document that has none of them.
+    # Empty: it runs on every document of its kinds.
+    needs: frozenset[str] = frozenset()
 
     @property
     def matches(self) -> tuple[str, ...]:
@@ -276,6 +280,7 @@ def rule(
     options: Iterable[Option] = (),
     aliases: Iterable[str] = (),
     also: Iterable[str] = (),
+    needs: Iterable[str] = (),
 ) -> Callable[[Check], Check]:
     """Declare a rule. Used as a decorator, the function is its check; a ``scope="stage"``
     rule is declared with a plain call."""
@@ -299,6 +304,7 @@ def rule(
         tuple(aliases),
         sys._getframe(1).f_globals.get("__name__", ""),
         tuple(also),
+        frozenset(needs),
     )
     _register(declared)
 

@@ -100,6 +100,7 @@ def _cookie_problems(cookie: dict[str, Any], base: FieldPath) -> Iterator[Findin
     source=f"{WEBHOOK} (validateLoadBalancer) — 'name required for HttpCookie', 'cookie "
     "attribute name cannot be empty', 'duplicate cookie attribute name'",
     catalogue=("dr-lb-cookie-name", "dr-lb-cookie-attr-name", "dr-lb-cookie-attr-dup"),
+    needs=("httpCookie",),
 )
 def invalid_consistent_hash(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -155,6 +156,7 @@ def invalid_consistent_hash(res: Resource) -> Iterator[Finding]:
     "Maglev/Ringhash can be specified'",
     catalogue=("dr-lb-minring-algo",),
     aliases=("ML511",),
+    needs=("minimumRingSize",),
 )
 def minimum_ring_size_with_hash_algorithm(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -267,6 +269,7 @@ def _maglev_problems(maglev: dict[str, Any], base: FieldPath) -> Iterator[Findin
     "maglev'",
     catalogue=("dr-lb-maglev-zero", "dr-lb-maglev-max", "dr-lb-maglev-prime"),
     aliases=("ML511",),
+    needs=("maglev",),
 )
 def invalid_maglev_table_size(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -315,6 +318,7 @@ def invalid_maglev_table_size(res: Resource) -> Iterator[Finding]:
     kinds=KINDS,
     source=f"{WEBHOOK} (validateLoadBalancer) — 'aggression should be greater than 0'",
     catalogue=("dr-lb-warmup-aggr",),
+    needs=("warmup",),
 )
 def invalid_warmup(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -369,6 +373,7 @@ def invalid_warmup(res: Resource) -> Iterator[Finding]:
     "LEAST_REQUEST)",
     catalogue=("dr-lb-leastconn",),
     istio="IST0002",
+    needs=("simple",),
 )
 def least_conn_deprecated(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

@@ -223,6 +223,7 @@ def _distribute_problems(distribute: list[Any], base: FieldPath) -> Iterator[Fin
         "dr-loc-empty-part",
         "dr-loc-overlap",
     ),
+    needs=("localityLbSetting",),
 )
 def invalid_locality_lb_setting(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -291,6 +292,7 @@ def invalid_locality_lb_setting(res: Resource) -> Iterator[Finding]:
     "simultaneously specify 'distribute' and 'failover''",
     catalogue=("dr-lb-locality-and-zone", "dr-loc-dist-and-failover"),
     aliases=("ML513",),
+    needs=("localityLbSetting",),
 )
 def conflicting_locality_lb_settings(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -399,6 +401,7 @@ def _failover_problems(failover: object, base: FieldPath) -> Iterator[Finding]:
         "dr-zone-failover-wild",
     ),
     aliases=("ML513",),
+    needs=("failover",),
 )
 def invalid_locality_failover(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -464,6 +467,7 @@ def invalid_locality_failover(res: Resource) -> Iterator[Finding]:
     "simultaneously set 'failover' and topology label … in 'failover_priority''",
     catalogue=("dr-loc-prio-topology", "dr-zone-prio-topology"),
     aliases=("ML513",),
+    needs=("failoverPriority",),
 )
 def topology_label_in_failover_priority(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -536,6 +540,7 @@ def topology_label_in_failover_priority(res: Resource) -> Iterator[Finding]:
     source=f"{AGENT} (ValidateLocalityLbSetting, ValidateZoneAwareLbSetting) — warning "
     "'outlier detection policy must be provided for failover'",
     catalogue=("dr-loc-failover-no-od", "dr-zone-failover-no-od"),
+    needs=("localityLbSetting", "zoneAwareLbSetting"),
 )
 def failover_without_outlier_detection(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

@@ -52,6 +52,7 @@ from meshlint.rules.lib.guards import as_int
     "range 0..100', 'outlier detection consecutive local origin failures is specified, but "
     "split external local origin errors is set to false'",
     catalogue=("dr-od-localorigin", "dr-od-maxeject", "dr-od-minhealth"),
+    needs=("outlierDetection",),
 )
 def invalid_outlier_detection(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

@@ -63,6 +63,7 @@ from meshlint.rules.lib.traffic import child
             "the shortest connectTimeout that is not reported",
         ),
     ),
+    needs=("connectTimeout",),
 )
 def connect_timeout_too_short(res: Resource, *, min_connect_timeout: float) -> Iterator[Finding]:
     spec = res.spec_map
@@ -135,6 +136,7 @@ _OD_SOURCE = (
     kinds=KINDS,
     source=_OD_SOURCE,
     catalogue=(),
+    needs=("outlierDetection",),
 )
 def outlier_detection_may_eject_all_hosts(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -191,6 +193,7 @@ def outlier_detection_may_eject_all_hosts(res: Resource) -> Iterator[Finding]:
     kinds=KINDS,
     source=_OD_SOURCE,
     catalogue=(),
+    needs=("outlierDetection",),
 )
 def outlier_detection_default_ejection_time(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

@@ -68,6 +68,7 @@ def _nonempty(value: object) -> bool:
     "key required for mutual tls', 'cannot specify client certificates or CA certificate or CA "
     "CRL If credentialName is set'",
     catalogue=("dr-tls-cred-and-files", "dr-tls-mutual-cert", "dr-tls-mutual-key"),
+    needs=("tls",),
 )
 def invalid_client_tls(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -140,6 +141,7 @@ def invalid_client_tls(res: Resource) -> Iterator[Finding]:
     "InsecureSkipVerify is set true'",
     catalogue=("dr-tls-skipverify-simple", "dr-tls-skipverify-mutual"),
     aliases=("ML516",),
+    needs=("insecureSkipVerify",),
 )
 def insecure_skip_verify_with_verification(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -219,6 +221,7 @@ def _configmap_problem(credential: str, namespace: str | None) -> str | None:
     source=f"{AGENT} (ValidateTLS) — 'invalid configmap:// credentialName'",
     catalogue=("dr-tls-cm-format", "dr-tls-cm-namespace"),
     aliases=("ML516",),
+    needs=("credentialName",),
 )
 def invalid_configmap_credential(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -361,6 +364,7 @@ _CA_GOOD_TOP = dr(
     source=f"{_CA_ANALYZER} — NoServerCertificateVerificationDestinationLevel: 'has TLS mode "
     "set to … but no caCertificates are set to validate server identity for host'",
     catalogue=("dr-tls-no-ca-top",),
+    needs=("tls",),
 )
 def client_tls_without_server_verification(res: Resource) -> Iterator[Finding]:
     yield from _no_verification(res, port_level=False)
@@ -415,6 +419,7 @@ def client_tls_without_server_verification(res: Resource) -> Iterator[Finding]:
     source=f"{_CA_ANALYZER} — NoServerCertificateVerificationPortLevel: 'has TLS mode set to "
     "… but no caCertificates are set to validate server identity for host: … at port'",
     catalogue=("dr-tls-no-ca-port",),
+    needs=("tls",),
 )
 def port_client_tls_without_server_verification(res: Resource) -> Iterator[Finding]:
     yield from _no_verification(res, port_level=True)

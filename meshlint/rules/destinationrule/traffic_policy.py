@@ -69,6 +69,7 @@ _PL_FIELDS = ("loadBalancer", "connectionPool", "outlierDetection", "tls")
     "validateConnectionPool) — 'traffic policy must have at least one field', 'port traffic "
     "policy must have at least one field', 'connection pool must have at least one field'",
     catalogue=("dr-tp-empty", "dr-pl-empty", "dr-cp-empty"),
+    needs=("trafficPolicy",),
 )
 def empty_traffic_policy(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -134,6 +135,7 @@ def empty_traffic_policy(res: Resource) -> Iterator[Finding]:
     kinds=KINDS,
     source=f"{WEBHOOK} (validatePortTrafficPolicies) — 'portTrafficPolicy must have valid port'",
     catalogue=("dr-pl-port-missing",),
+    needs=("portLevelSettings",),
 )
 def port_level_setting_without_port(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

@@ -67,6 +67,7 @@ from meshlint.rules.lib.traffic import traffic_policies
         "dr-tunnel-host",
         "dr-tunnel-port",
     ),
+    needs=("tunnel",),
 )
 def invalid_tunnel_settings(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

@@ -85,6 +85,7 @@ spec:
             mode: STRICT
     """,
     istio="IST0106",
+    needs=(DRY_RUN,),
 )
 def dry_run_unsupported_kind(res: Resource) -> Iterator[Finding]:
     annotations = _istio_annotations(res)
@@ -114,6 +115,7 @@ def dry_run_unsupported_kind(res: Resource) -> Iterator[Finding]:
     bad=_ap('istio.io/dry-run: "yes"  # expect: ML309@23 metadata.annotations["istio.io/dry-run"]'),
     good=_ap('istio.io/dry-run: "true"'),
     istio="IST0106",
+    needs=(DRY_RUN,),
 )
 def dry_run_invalid_value(res: Resource) -> Iterator[Finding]:
     if res.kind != "AuthorizationPolicy":
@@ -167,6 +169,7 @@ def dry_run_invalid_value(res: Resource) -> Iterator[Finding]:
     """,
     good=_ap('istio.io/dry-run: "true"'),
     istio="IST0106",
+    needs=(DRY_RUN,),
 )
 def dry_run_unsupported_action(res: Resource) -> Iterator[Finding]:
     if res.kind != "AuthorizationPolicy":
@@ -232,6 +235,7 @@ def dry_run_unsupported_action(res: Resource) -> Iterator[Finding]:
             hosts: ["shop/shop.example.com"]
     """,
     istio="IST0106",
+    needs=(ALWAYS_REJECT, PARENT_NAMESPACE, PARENTS),
 )
 def internal_istio_annotation(res: Resource) -> Iterator[Finding]:
     annotations = _istio_annotations(res)

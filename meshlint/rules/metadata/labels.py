@@ -187,6 +187,7 @@ _LABEL_MAPS: tuple[FieldPath, ...] = (
           host: reviews
     """,
     source=_LABEL_SYNTAX,
+    needs=("labels",),
 )
 def invalid_label(res: Resource) -> Iterator[Finding]:
     yield from _invalid_labels(res, _LABEL_MAPS, selector=False)
@@ -256,6 +257,7 @@ _SELECTOR_LABELS: tuple[FieldPath, ...] = (("spec", "selector", "matchLabels"),)
     f"'wildcard is not supported in selector'; {_LABEL_SYNTAX}",
     aliases=("ML304",),
     istio="IST0106",
+    needs=("matchLabels",),
 )
 def invalid_selector_label(res: Resource) -> Iterator[Finding]:
     yield from _invalid_labels(res, _SELECTOR_LABELS, selector=True)
@@ -306,6 +308,7 @@ ANNOTATIONS_LIMIT = 256 * 1024  # bytes of keys and values together (apimachiner
           - name: reviews
             image: docker.io/istio/examples-bookinfo-reviews-v1:1.20.3
     """,
+    needs=("annotations",),
 )
 def invalid_annotation(res: Resource) -> Iterator[Finding]:
     data = res.data

@@ -89,6 +89,7 @@ def _cors_policies(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, dict[st
     "'is not a valid match type for CORS allow origins'",
     catalogue=("vs-cors-origin-empty", "vs-cors-origin-regex"),
     istio="IST0106",
+    needs=("corsPolicy",),
 )
 def cors_policy(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -171,6 +172,7 @@ def cors_policy(res: Resource) -> Iterator[Finding]:
     catalogue=("vs-cors-method",),
     istio="IST0106",
     aliases=("ML413",),
+    needs=("corsPolicy",),
 )
 def invalid_cors_method(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -244,6 +246,7 @@ def invalid_cors_method(res: Resource) -> Iterator[Finding]:
     catalogue=("vs-cors-header",),
     istio="IST0106",
     aliases=("ML413",),
+    needs=("corsPolicy",),
 )
 def invalid_cors_header(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -313,6 +316,7 @@ def invalid_cors_header(res: Resource) -> Iterator[Finding]:
     catalogue=("vs-cors-maxage", "vs-cors-maxage-seconds"),
     istio="IST0106",
     aliases=("ML413",),
+    needs=("corsPolicy",),
 )
 def invalid_cors_max_age(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

@@ -155,6 +155,7 @@ def virtualservice_delegation(res: Resource) -> Iterator[Finding]:
     catalogue=("vs-root-redirect", "vs-root-route"),
     istio="IST0106",
     aliases=("ML402",),
+    needs=("delegate",),
 )
 def delegating_route_with_action(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

@@ -123,6 +123,7 @@ def _faults(
         "vs-fault-delay-fixed",
     ),
     istio="IST0106",
+    needs=("fault",),
 )
 def fault_injection(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -207,6 +208,7 @@ def fault_injection(res: Resource) -> Iterator[Finding]:
     catalogue=("vs-fault-empty",),
     istio="IST0106",
     aliases=("ML414",),
+    needs=("fault",),
 )
 def empty_fault_injection(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -280,6 +282,7 @@ def empty_fault_injection(res: Resource) -> Iterator[Finding]:
     catalogue=("vs-fault-abort-h2", "vs-fault-delay-exp"),
     istio="IST0106",
     aliases=("ML414",),
+    needs=("fault",),
 )
 def unsupported_fault_type(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -354,6 +357,7 @@ def unsupported_fault_type(res: Resource) -> Iterator[Finding]:
     "type not set'",
     catalogue=("vs-fault-abort-none",),
     istio="IST0133",
+    needs=("fault",),
 )
 def fault_abort_without_error(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

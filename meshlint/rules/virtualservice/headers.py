@@ -106,6 +106,7 @@ def _header_ops(base: FieldPath, headers: Any) -> Iterator[Finding]:
         "vs-hdr-value-fmt",
     ),
     istio="IST0106",
+    needs=("headers",),
 )
 def header_operations(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -171,6 +172,7 @@ def _is_authority(name: Any) -> bool:
     source=f"{WEBHOOK_VS} (validateAuthorityRewrite) — 'authority header cannot be set multiple times'",
     catalogue=("vs-authority-twice",),
     istio="IST0106",
+    needs=("request",),
 )
 def authority_rewritten_twice(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

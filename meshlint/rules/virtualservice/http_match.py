@@ -95,6 +95,7 @@ def _string_match(base: FieldPath, obj: Any, what: str, **kw: bool) -> Iterator[
     "gateway'",
     catalogue=("vs-jwt-claim-mesh",),
     istio="IST0106",
+    needs=("headers", "withoutHeaders"),
 )
 def jwt_claim_routing_on_mesh(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -275,6 +276,7 @@ def http_match(res: Resource) -> Iterator[Finding]:
     catalogue=("vs-match-hdr-name",),
     istio="IST0106",
     aliases=("ML410",),
+    needs=("headers", "withoutHeaders"),
 )
 def invalid_match_header_name(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -351,6 +353,7 @@ def invalid_match_header_name(res: Resource) -> Iterator[Finding]:
     catalogue=("vs-match-port", "vs-match-srclabels", "vs-match-srcns"),
     istio="IST0106",
     aliases=("ML410",),
+    needs=("port", "sourceLabels", "sourceNamespace"),
 )
 def invalid_match_port_or_source(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

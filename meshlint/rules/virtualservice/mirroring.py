@@ -94,6 +94,7 @@ def _mirror_pct(path: FieldPath, value: Any) -> Iterator[Finding]:
         "vs-mirrors-pct",
     ),
     istio="IST0106",
+    needs=("mirror", "mirrors", "mirrorPercent", "mirror_percent", "mirrorPercentage"),
 )
 def traffic_mirroring(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -167,6 +168,7 @@ def traffic_mirroring(res: Resource) -> Iterator[Finding]:
     'use "mirrorPercentage" instead\'',
     catalogue=("vs-mirrorpct-old",),
     istio="IST0133",
+    needs=("mirrorPercent", "mirror_percent"),
 )
 def deprecated_mirror_percent(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

@@ -125,6 +125,7 @@ def _fmt_duration(ms: int) -> str:
     "pilot/pkg/networking/core/route/retry/retry.go (ConvertPolicy: attempts -> num_retries, "
     "perTryTimeout -> per_try_timeout)",
     catalogue=("vs-retry-pertry-ge-timeout", "vs-retry-budget-exceeds"),
+    needs=("perTryTimeout",),
 )
 def retries_exceed_route_timeout(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -232,6 +233,7 @@ def _retry_tokens(value: Any) -> list[str]:
     "perTryTimeout: defaults to the route timeout); Envoy RetryPolicy.per_try_timeout "
     "(unset: the route timeout is used, so a request that times out is not retried)",
     catalogue=(),
+    needs=("retryOn",),
 )
 def retries_without_per_try_timeout(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -383,6 +385,7 @@ def _methods(match: Any) -> set[str] | None:
     source=f"{_PRACTICE}: Envoy router retry conditions (x-envoy-retry-on: which fire after "
     "the upstream received the request); RFC 9110 section 9.2.2 (idempotent methods)",
     catalogue=("vs-retry-nonidempotent",),
+    needs=("retryOn",),
 )
 def retry_non_idempotent(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

@@ -90,6 +90,7 @@ def _redirects(
         "vs-redirect-empty",
     ),
     istio="IST0106",
+    needs=("redirect",),
 )
 def http_redirect(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -181,6 +182,7 @@ def http_redirect(res: Resource) -> Iterator[Finding]:
     catalogue=("vs-redirect-code", "vs-redirect-scheme", "vs-redirect-port"),
     istio="IST0106",
     aliases=("ML418",),
+    needs=("redirect",),
 )
 def invalid_redirect_value(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -267,6 +269,7 @@ def _body_size(body: Mapping[str, Any]) -> int:
     "less than 1MB'",
     catalogue=("vs-direct-status-range", "vs-direct-body-huge", "vs-direct-body-large"),
     istio="IST0106",
+    needs=("directResponse",),
 )
 def direct_response(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -354,6 +357,7 @@ def direct_response(res: Resource) -> Iterator[Finding]:
         "vs-rewrite-regex",
     ),
     istio="IST0106",
+    needs=("rewrite",),
 )
 def http_rewrite(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

@@ -84,6 +84,7 @@ def _retry_policies(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, dict[s
     "policy configured when attempts are set to 0 (disabled)'",
     catalogue=("vs-retry-attempts-neg", "vs-retry-disabled-extra"),
     istio="IST0106",
+    needs=("retries",),
 )
 def http_retries(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -163,6 +164,7 @@ def http_retries(res: Resource) -> Iterator[Finding]:
     catalogue=("vs-retry-pertry", "vs-retry-backoff"),
     istio="IST0106",
     aliases=("ML421",),
+    needs=("retries",),
 )
 def invalid_retry_duration(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -233,6 +235,7 @@ def invalid_retry_duration(res: Resource) -> Iterator[Finding]:
     catalogue=("vs-retry-on-token",),
     istio="IST0106",
     aliases=("ML421",),
+    needs=("retryOn",),
 )
 def retry_on_unknown_condition(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -305,6 +308,7 @@ def retry_on_unknown_condition(res: Resource) -> Iterator[Finding]:
     "(ValidateDuration) — 'duration must be greater than 1ms'",
     catalogue=("vs-timeout",),
     istio="IST0106",
+    needs=("timeout",),
 )
 def http_timeout(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

@@ -326,6 +326,7 @@ def http_route_without_action(res: Resource) -> Iterator[Finding]:
     catalogue=("vs-mirror-and-mirrors",),
     istio="IST0106",
     aliases=("ML403",),
+    needs=("mirrors",),
 )
 def mirror_and_mirrors(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

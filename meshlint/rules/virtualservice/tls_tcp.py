@@ -127,6 +127,7 @@ def _sni_hosts(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, str, str | 
     "required'",
     catalogue=("vs-tls-match-none", "vs-tls-sni-none", "vs-tls-route-none"),
     istio="IST0106",
+    needs=("tls",),
 )
 def tls_routes(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -214,6 +215,7 @@ def tls_routes(res: Resource) -> Iterator[Finding]:
     catalogue=("vs-tls-sni-syntax",),
     istio="IST0106",
     aliases=("ML424",),
+    needs=("sniHosts",),
 )
 def invalid_sni_host(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -283,6 +285,7 @@ def invalid_sni_host(res: Resource) -> Iterator[Finding]:
     catalogue=("vs-tls-sni-outside",),
     istio="IST0106",
     aliases=("ML424",),
+    needs=("sniHosts",),
 )
 def sni_host_outside_hosts(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -359,6 +362,7 @@ def sni_host_outside_hosts(res: Resource) -> Iterator[Finding]:
     catalogue=("vs-tls-subnet", "vs-tls-port", "vs-tls-srclabels"),
     istio="IST0106",
     aliases=("ML424",),
+    needs=("tls",),
 )
 def invalid_tls_route_match(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -423,6 +427,7 @@ def invalid_tls_route_match(res: Resource) -> Iterator[Finding]:
     "most clients do not support this'",
     catalogue=("vs-tls-sni-ip",),
     istio="IST0133",
+    needs=("sniHosts",),
 )
 def tls_sni_ip_address(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -493,6 +498,7 @@ def tls_sni_ip_address(res: Resource) -> Iterator[Finding]:
         "vs-tcp-route-none",
     ),
     istio="IST0106",
+    needs=("tcp",),
 )
 def tcp_routes(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
