@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 def _slices(files: list[str], jobs: int) -> list[list[str]]:
     """Runs of consecutive files of about equal size in bytes, several for each worker, so
     that one slow slice does not leave the other cores idle."""
-    count = min(len(files), jobs * 4)
+    count = min(len(files), jobs * 8)
     sizes = []
     for f in files:
         try:
