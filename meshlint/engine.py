@@ -354,13 +354,17 @@ def merge_mesh_findings(result: LintResult, found: list[Diagnostic], files: Sequ
     )
 
 
+# A resource rule as a run calls it: the rule, its check, its options, the keys it needs.
+_Check = tuple[rules.Rule, rules.Check, dict[str, Any], frozenset[str] | None]
+
+
 class _Plan:
     """What runs for each kind under one configuration, worked out once per run."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.schema = any(config.enabled(c) for c in ("ML206", "ML207", "ML208", "ML209"))
-        self._checks: dict[str, list[tuple[rules.Rule, dict[str, Any]]]] = {}
+        self._checks: dict[str, list[_Check]] = {}
         self.schemas: Any = None
         if config.schema_locations and config.enabled("ML210"):
             from meshlint.schemas.external import SchemaStore
@@ -368,16 +372,17 @@ class _Plan:
             # Checks the locations now: a bad one is a usage error (ConfigError).
             self.schemas = SchemaStore(config.schema_locations)
 
-    def checks(self, kind: str) -> list[tuple[rules.Rule, dict[str, Any]]]:
-        """The rules for a kind meshlint models, each with its options; for ``""`` (a kind of
-        another API group, such as the Gateway API's Gateway) only the rules that apply to
-        every kind."""
+    def checks(self, kind: str) -> list[_Check]:
+        """The rules for a kind meshlint models, each with its check, its options and the keys
+        it needs (None: none); for ``""`` (a kind of another API group, such as the Gateway
+        API's Gateway) only the rules that apply to every kind."""
         found = self._checks.get(kind)
         if found is None:
             config = self.config
             found = self._checks[kind] = [
-                (r, r.option_values(config.options_for(r.code)))
+                (r, r.check, r.option_values(config.options_for(r.code)), r.needs or None)
                 for r in rules.checks_for(kind, config.enabled)
+                if r.check is not None
             ]
         return found
 
@@ -441,10 +446,8 @@ def _lint_document(doc: Document, plan: _Plan, out: list[Diagnostic]) -> Resourc
         except Exception as exc:
             emit.internal_error("the external schema check", exc)
     words = doc.words
-    for r, options in plan.checks(res.kind if res.info is not None else ""):
-        check = r.check
-        assert check is not None
-        if r.needs and words is not None and words.isdisjoint(r.needs):
+    for r, check, options, needs in plan.checks(res.kind if res.info is not None else ""):
+        if needs is not None and words is not None and words.isdisjoint(needs):
             continue  # none of the keys it needs is written here: it would find nothing
         try:
             for finding in check(res, **options) if options else check(res):
