@@ -121,4 +121,3 @@ def test_documents_know_their_keys() -> None:
 def test_the_keys_a_rule_needs_are_keys() -> None:
     for r in NEEDING:
         assert all(isinstance(w, str) and w for w in r.needs), r.code
-
