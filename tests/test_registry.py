@@ -160,3 +160,17 @@ def test_markers_read_and_show() -> None:
     assert shown(text).splitlines()[1] == "a: 1  # ML401, ML402"
     with pytest.raises(MarkerError, match="line 1"):
         markers("a: 1  # expect: ML401 spec\n")
+
+
+def test_every_rule_is_in_the_folder_its_family_and_kinds_say() -> None:
+    # A lint loads the folders of the kinds it meets and of the codes it asks for (FOLDERS).
+    seen = set()
+    for r in rules.all_rules():
+        folder = r.module.split(".")[2]
+        seen.add(folder)
+        assert folder in rules.FOLDERS, (r.code, folder)
+        families, kinds = rules.FOLDERS[folder]
+        assert r.family in families, (r.code, folder)
+        if r.scope == "resource" and kinds is not None:
+            assert r.kinds is not None and r.kinds <= kinds, (r.code, folder, r.kinds)
+    assert seen == set(rules.FOLDERS)

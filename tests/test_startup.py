@@ -155,3 +155,17 @@ def test_cel_and_certificate_libraries_load_only_for_what_needs_them() -> None:
         "lint", "--no-config", "--format", "json", "tests/fixtures/rules/mesh/ML957-certs.yaml"
     )
     assert _loaded(certs, "cryptography") and not _loaded(certs, "celpy")
+
+
+def test_a_lint_loads_the_rules_of_the_kinds_it_meets() -> None:
+    # A VirtualService alone: its folder, the folders of every kind, the cross-resource rules.
+    modules = modules_after(
+        "lint", "--no-config", "--format", "json", "tests/fixtures/rules/virtualservice"
+    )
+    folders = {m.split(".")[2] for m in modules if m.count(".") >= 3 and ".rules.lib." not in m}
+    folders = {f for f in folders if f"meshlint.rules.{f}" in modules}
+    assert {"virtualservice", "metadata", "schema", "mesh"} <= folders
+    for other in ("destinationrule", "gateway", "serviceentry", "sidecar", "security"):
+        assert other not in folders, f"a lint of VirtualServices loaded the {other} rules"
+    everything = modules_after("lint", "--no-config", "--format", "json", "examples/mesh")
+    assert "meshlint.rules.destinationrule" in everything

@@ -15,7 +15,9 @@ function it decorates is its check.
   validation); the declaration is used without a check, as a plain call.
 
 Rule modules live in the family folders of this package (``rules/<kind>/``, ``rules/mesh/``);
-:func:`load_all` imports every one of them, so a new module needs no registration. They import
+:func:`load_all` imports every one of them, so a new module needs no registration. A lint
+imports only the folders it needs (:data:`FOLDERS`): those of the kinds it meets, the folders
+every kind needs, and the folder of any code it asks for. They import
 the rules library (``rules/lib/``), the mesh layer, the models and the diagnostics, never each
 other. ``meshlint rules``, ``meshlint explain``, docs/rules.md, SARIF rule metadata and the rule
 tests all read this registry.
@@ -61,6 +63,26 @@ FAMILIES: dict[str, str] = {
     "ML7": "PeerAuthentication, RequestAuthentication and AuthorizationPolicy",
     "ML8": "Telemetry",
     "ML9": "across resources",
+}
+
+# The folders of the rule modules: the families their codes are in, and the kinds their resource
+# rules apply to (None: any kind). tests/test_registry.py holds each rule to its folder's entry.
+FOLDERS: dict[str, tuple[tuple[str, ...], frozenset[str] | None]] = {
+    "translate": (("ML0",), frozenset()),
+    "document": (("ML1",), frozenset()),
+    "schema": (("ML2",), None),
+    "metadata": (("ML3",), None),
+    "virtualservice": (("ML4",), frozenset({"VirtualService"})),
+    "destinationrule": (("ML5",), frozenset({"DestinationRule"})),
+    "gateway": (("ML6",), frozenset({"Gateway", "Sidecar"})),
+    "serviceentry": (("ML6",), frozenset({"ServiceEntry"})),
+    "sidecar": (("ML6",), frozenset({"Sidecar"})),
+    "security": (
+        ("ML7",),
+        frozenset({"PeerAuthentication", "RequestAuthentication", "AuthorizationPolicy"}),
+    ),
+    "telemetry": (("ML8",), frozenset({"Telemetry"})),
+    "mesh": (("ML9",), frozenset()),
 }
 
 Scope = Literal["resource", "mesh", "stage"]
@@ -221,7 +243,8 @@ _ALIASES: dict[str, list[str]] = {}  # old code → the codes of the rules that 
 _CODE = re.compile(r"^ML\d\d\d$")
 _UPSTREAM = re.compile(r"^(IST|KIA)\d{4}$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]+$")
-_loaded = False
+_loaded_folders: set[str] = set()
+_loaded = False  # every folder
 
 
 def _register(r: Rule) -> None:
@@ -325,25 +348,50 @@ def _dedent(text: str) -> str:
     return textwrap.dedent(text).strip("\n") + "\n" if text.strip() else ""
 
 
-def _rule_modules() -> Iterator[str]:
-    """Every module of the family folders, in a stable order (the library is not one)."""
+def _rule_modules(folders: Iterable[str] | None = None) -> Iterator[str]:
+    """The modules of the family folders (all, or of ``folders``), in a stable order (the
+    library is not one)."""
     prefix = __name__ + "."
-    for info in sorted(pkgutil.walk_packages(__path__, prefix), key=lambda i: i.name):
-        if info.ispkg or info.name.startswith(prefix + "lib."):
-            continue
-        yield info.name
+    paths = __path__ if folders is None else [f"{__path__[0]}/{f}" for f in sorted(folders)]
+    for path in paths:
+        start = prefix if folders is None else f"{prefix}{path.rsplit('/', 1)[1]}."
+        for info in sorted(pkgutil.walk_packages([path], start), key=lambda i: i.name):
+            if info.ispkg or info.name.startswith(prefix + "lib."):
+                continue
+            yield info.name
+
+
+def _load(folders: Iterable[str]) -> dict[str, Rule]:
+    """The registry, with the rules of ``folders`` in it."""
+    todo = set(folders) - _loaded_folders
+    if todo and not _loaded:
+        before = set(_REGISTRY)
+        for module in _rule_modules(todo):
+            importlib.import_module(module)
+        for code in set(_REGISTRY) - before:
+            r = _REGISTRY[code]
+            if r.scope != "stage" and r.check is None:
+                raise ValueError(f"rule {r.code} ({r.scope}) has no check")
+        _loaded_folders.update(todo)
+    return _REGISTRY
 
 
 def load_all() -> dict[str, Rule]:
     global _loaded
     if not _loaded:
-        for module in _rule_modules():
+        _load(FOLDERS)
+        for module in _rule_modules():  # a folder FOLDERS does not name yet
             importlib.import_module(module)
-        for r in _REGISTRY.values():
-            if r.scope != "stage" and r.check is None:
-                raise ValueError(f"rule {r.code} ({r.scope}) has no check")
         _loaded = True
     return _REGISTRY
+
+
+def _folders_of_code(code: str) -> list[str]:
+    return [f for f, (families, _) in FOLDERS.items() if code[:3] in families]
+
+
+def _folders_of_kind(kind: str) -> list[str]:
+    return [f for f, (_, kinds) in FOLDERS.items() if kinds is None or kind in kinds]
 
 
 def all_rules() -> list[Rule]:
@@ -352,11 +400,11 @@ def all_rules() -> list[Rule]:
 
 def get(code_or_name: str) -> Rule | None:
     """The rule of a code or a name, or of an old code that one rule took over."""
-    registry = load_all()
     key = code_or_name.strip()
-    found = registry.get(key.upper())
+    found = _load(_folders_of_code(key.upper())).get(key.upper())
     if found is not None:
         return found
+    registry = load_all()  # a name, or an old code: it may be anywhere
     code = _BY_NAME.get(key.lower())
     if code is not None:
         return registry[code]
@@ -388,14 +436,20 @@ def aliases() -> dict[str, list[str]]:
 
 def checks_for(kind: str, enabled: Callable[[str], bool]) -> Iterator[Rule]:
     """The resource rules that run on a resource of ``kind``, in code order."""
-    for r in all_rules():
+    registry = _load(_folders_of_kind(kind))
+    for r in sorted(registry.values(), key=lambda r: r.code):
         if r.scope == "resource" and r.applies_to(kind) and enabled(r.code):
             yield r
 
 
 def mesh_rules(enabled: Callable[[str], bool]) -> list[Rule]:
     """The cross-resource rules that run, in code order."""
-    return [r for r in all_rules() if r.scope == "mesh" and enabled(r.code)]
+    registry = _load(_folders_of_code("ML9"))
+    return [
+        r
+        for r in sorted(registry.values(), key=lambda r: r.code)
+        if r.scope == "mesh" and enabled(r.code)
+    ]
 
 
 def walk(value: Any, path: FieldPath = ()) -> Iterator[tuple[FieldPath, Any, bool]]:
