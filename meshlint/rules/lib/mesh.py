@@ -37,10 +37,20 @@ def destinations(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, An
                     yield ("spec", section, i, "mirrors", j, "destination"), mirror["destination"]
 
 
+def _route_destinations(index: MeshIndex, vs: Record) -> list[tuple[FieldPath, dict[str, Any]]]:
+    return list(destinations(vs.spec))
+
+
+def route_destinations(index: MeshIndex, vs: Record) -> list[tuple[FieldPath, dict[str, Any]]]:
+    """:func:`destinations` of a VirtualService of the run, listed once per run (several
+    rules read them): the list is shared, to be read only."""
+    return index.of_record(_route_destinations, vs)
+
+
 def literal(value: Any) -> bool:
     """A name to look up: a non-empty string, not an unrendered template (`{{ .Values.x }}`),
     which other rules report."""
-    return isinstance(value, str) and bool(value) and "{{" not in value
+    return isinstance(value, str) and value != "" and "{{" not in value
 
 
 def defines_hosts(index: MeshIndex) -> bool:
@@ -72,7 +82,18 @@ def did_you_mean_service(index: MeshIndex, canonical: str) -> str:
     """The suggestion for a cluster host no Service has: the closest Service name of its
     namespace."""
     name, _, rest = canonical.partition(".")
-    return did_you_mean(name, (svc.name for svc in index.services_in(rest.partition(".")[0])))
+    return index.memo_by(_service_suggestion, (name, rest.partition(".")[0]))
+
+
+def _service_suggestion(index: MeshIndex, key: tuple[str, str]) -> str:
+    """:func:`did_you_mean_service` for a name and namespace, once per pair; the namespace's
+    Service names are gathered once (many copies of one Service have one name)."""
+    name, namespace = key
+    return did_you_mean(name, index.memo_by(_service_names, namespace))
+
+
+def _service_names(index: MeshIndex, namespace: str) -> frozenset[str]:
+    return frozenset(svc.name for svc in index.services_in(namespace))
 
 
 def subsets_of(dr: Record) -> set[str]:

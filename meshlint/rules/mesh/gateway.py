@@ -556,6 +556,15 @@ class _CredentialRef:
     explicit: bool  # the namespace is written in the reference
 
 
+def _pod_namespaces(index: MeshIndex, key: tuple[tuple[str, str], ...] | None) -> tuple[str, ...]:
+    """The namespaces of the gateway pods a Gateway selector (as sorted items; None: none)
+    picks, in the order :meth:`MeshIndex.selected_by` gives them: once per selector."""
+    if key is None:
+        return ()
+    found = index.workloads_selected_anywhere(dict(key))
+    return tuple(dict.fromkeys(w.effective_namespace for w, _ in found))
+
+
 def _credential_refs(gw: Record, index: MeshIndex) -> Iterator[_CredentialRef]:
     """Every Secret the servers of a Gateway name, in each namespace Istio looks for it."""
     pods: tuple[str, ...] | None = None
@@ -566,8 +575,9 @@ def _credential_refs(gw: Record, index: MeshIndex) -> Iterator[_CredentialRef]:
                 continue
             ns, name, _ = parsed
             if pods is None:
-                found = index.selected_by(gw) or []
-                pods = tuple(dict.fromkeys(w.effective_namespace for w, _ in found))
+                selector = workload_selector(gw)
+                key = None if selector is None else tuple(sorted(selector.items()))
+                pods = index.memo_by(_pod_namespaces, key)
             for target in (ns,) if ns is not None else pods:
                 yield _CredentialRef(gw, path, written, target, name, pods, ns is not None)
 

@@ -14,7 +14,7 @@ from meshlint.diagnostics import Finding, Severity
 from meshlint.mesh import REPLICAS, MeshIndex, Record, label_map, selects
 from meshlint.rules import rule
 from meshlint.rules.lib.guards import is_int
-from meshlint.rules.lib.mesh import destination_rule_host, destinations, items, literal
+from meshlint.rules.lib.mesh import destination_rule_host, items, literal, route_destinations
 from meshlint.rules.lib.traffic import policy_blocks
 
 _PRACTICE = "meshlint best practice"
@@ -273,7 +273,7 @@ def _routing(index: MeshIndex) -> _Routing | None:
     unknown: set[str] = set()
     for vs in index.virtual_services:
         ns = vs.effective_namespace
-        for _, dest in destinations(vs.spec):
+        for _, dest in route_destinations(index, vs):
             host, subset = dest.get("host"), dest.get("subset")
             if not isinstance(host, str) or not host:
                 continue
@@ -391,13 +391,13 @@ def unused_subset(dr: Record, index: MeshIndex) -> Iterator[Finding]:
     if host not in routing.routed or host in routing.unknown:
         return
     used = routing.routed[host]
-    vss = routing.routers[host]
-    named = ", ".join(f"{v.key} ({v.where})" for v in vss[:3]) + (", …" if len(vss) > 3 else "")
-    listed = ", ".join(sorted(used)) if used else "no subset"
     for i, subset in items(dr.spec.get("subsets")):
         name = subset.get("name") if isinstance(subset, dict) else None
         if not literal(name) or name in used:
             continue
+        vss = routing.routers[host]
+        named = ", ".join(f"{v.key} ({v.where})" for v in vss[:3]) + (", …" if len(vss) > 3 else "")
+        listed = ", ".join(sorted(used)) if used else "no subset"
         yield Finding(
             ("spec", "subsets", i, "name"),
             f"subset `{name}` of host `{dr.spec.get('host')}` is named by no route: "

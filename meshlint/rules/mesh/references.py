@@ -20,7 +20,6 @@ from meshlint.mesh import (
     MESH_GATEWAY,
     MeshIndex,
     Record,
-    Workload,
     export_scope,
     label_map,
     selects,
@@ -30,7 +29,6 @@ from meshlint.rules import rule
 from meshlint.rules.lib.mesh import (
     AN,
     destination_rule_host,
-    destinations,
     did_you_mean,
     did_you_mean_service,
     items,
@@ -38,9 +36,26 @@ from meshlint.rules.lib.mesh import (
     literal,
     mesh_bound,
     namespaces_text,
+    route_destinations,
     subsets_of,
     used_in,
 )
+
+
+def _subset_owners(index: MeshIndex, key: tuple[str, str]) -> tuple[list[Record], list[Record]]:
+    """The DestinationRules for a canonical host (wildcards covering it included), and those
+    of them that declare a subset: once per host and subset name (``index.memo_by``)."""
+    host, subset = key
+    drs = index.rules_for(host)
+    return drs, [dr for dr in drs if subset in subsets_of(dr)]
+
+
+def _sees_subset(index: MeshIndex, key: tuple[str, str, str]) -> bool:
+    """Whether a namespace sees a DestinationRule for a canonical host that declares a subset:
+    once per host, subset name and namespace (``index.memo_by``)."""
+    host, subset, namespace = key
+    declaring = index.memo_by(_subset_owners, (host, subset))[1]
+    return any(index.visible(d, namespace) for d in declaring)
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,17 +176,18 @@ from meshlint.rules.lib.mesh import (
 def unknown_subset(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     ns = vs.effective_namespace
     where_used = used_in(vs)
-    for path, dest in destinations(vs.spec):
+    for path, dest in route_destinations(index, vs):
         subset, host = dest.get("subset"), dest.get("host")
         if not literal(subset) or not literal(host):
             continue
         assert isinstance(subset, str) and isinstance(host, str)
         canonical = index.canonical(host, ns)
-        drs = index.rules_for(canonical)
+        drs, declaring = index.memo_by(_subset_owners, (canonical, subset))
         where = (*path, "subset")
         if drs:
-            declaring = [dr for dr in drs if subset in subsets_of(dr)]
-            blind = [n for n in where_used if not any(index.visible(d, n) for d in declaring)]
+            blind = [
+                n for n in where_used if not index.memo_by(_sees_subset, (canonical, subset, n))
+            ]
             if declaring and (not blind or not mesh_bound(vs.spec)):
                 continue  # (a gateway's proxy sees what its own namespace sees)
             if declaring:
@@ -340,11 +356,6 @@ def unknown_gateway(vs: Record, index: MeshIndex) -> Iterator[Finding]:
             )
 
 
-def _workloads_behind(index: MeshIndex, host: str) -> tuple[list[Record], list[Workload]]:
-    """The Kubernetes Services of a host and the workloads their selectors pick."""
-    return index.kubernetes_services(host), index.workloads_of_host(host)
-
-
 def _subset_selects(index: MeshIndex, key: tuple[str, tuple[tuple[str, str], ...]]) -> bool:
     """Whether a workload behind the host carries the subset's labels: once per host and
     labels (``index.memo_by``)."""
@@ -497,10 +508,9 @@ def subset_selects_no_pods(dr: Record, index: MeshIndex) -> Iterator[Finding]:
     host = destination_rule_host(dr, index)
     if host is None:
         return
-    services, pods = _workloads_behind(index, host)
+    pods = index.workloads_of_host(host)  # (those the host's Kubernetes Services select)
     if not pods:
         return
-    named = ", ".join(w.key for w, _ in pods[:3]) + (", …" if len(pods) > 3 else "")
     for i, subset in items(dr.spec.get("subsets")):
         labels = label_map(subset.get("labels")) if isinstance(subset, dict) else None
         if not labels:
@@ -517,6 +527,8 @@ def subset_selects_no_pods(dr: Record, index: MeshIndex) -> Iterator[Finding]:
             note += " (its labels taken from the pods' Nodes are not compared)"
         if any(k in NODE_LABELS for k in own):
             note += " (istiod never gives an endpoint an empty topology label)"
+        named = ", ".join(w.key for w, _ in pods[:3]) + (", …" if len(pods) > 3 else "")
+        services = index.kubernetes_services(host)
         yield Finding(
             ("spec", "subsets", i, "labels"),
             f"no workload behind Service {services[0].key} carries {wanted}{note}: the "

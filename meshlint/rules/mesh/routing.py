@@ -21,13 +21,13 @@ from meshlint.rules.lib.mesh import (
     KIALI,
     defines_hosts,
     destination_rule_host,
-    destinations,
     did_you_mean_service,
     items,
     literal,
     mesh_bound,
     namespaces_text,
     never_a_service,
+    route_destinations,
     used_in,
 )
 
@@ -254,7 +254,7 @@ def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     anything = _defines_anything(index)
     ns = vs.effective_namespace
     where_used = used_in(vs)
-    for path, dest in destinations(vs.spec):
+    for path, dest in route_destinations(index, vs):
         host = dest.get("host")
         if not literal(host):
             continue
@@ -266,7 +266,7 @@ def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
         canonical = index.canonical(host, ns)
         defs = index.definitions(canonical)
         if defs:
-            blind = [n for n in where_used if not any(index.visible(d, n) for d in defs)]
+            blind = [n for n in where_used if not index.memo_by(_visible_of, (canonical, n))]
             if blind:
                 d = defs[0]
                 yield Finding(
@@ -413,7 +413,9 @@ def dotted_short_host(rec: Record, index: MeshIndex) -> Iterator[Finding]:
         fields: list[tuple[FieldPath, Any]] = [(("spec", "host"), rec.spec.get("host"))]
         what = "DestinationRule host"
     else:
-        fields = [((*path, "host"), dest.get("host")) for path, dest in destinations(rec.spec)]
+        fields = [
+            ((*path, "host"), dest.get("host")) for path, dest in route_destinations(index, rec)
+        ]
         what = "host"
     for path, host in fields:
         if not literal(host):
@@ -492,7 +494,7 @@ def _visible_definitions(
     index: MeshIndex, vs: Record
 ) -> Iterator[tuple[FieldPath, dict[str, Any], str, list[Record]]]:
     ns = vs.effective_namespace
-    for path, dest in destinations(vs.spec):
+    for path, dest in route_destinations(index, vs):
         host = dest.get("host")
         if not literal(host):
             continue
@@ -765,6 +767,11 @@ def _server_tables(index: MeshIndex) -> dict[int, _ServerHosts | None]:
     return tables
 
 
+def _gateway_host_verdicts_listed(index: MeshIndex, vs: Record) -> list[tuple[str, Finding]]:
+    """ML909's and ML910's findings on a VirtualService, worked out once for both."""
+    return list(_gateway_host_verdicts(vs, index))
+
+
 def _gateway_host_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, Finding]]:
     """ML909's and ML910's findings on a VirtualService, each with its code: they are two
     answers to one question (does each Gateway it is bound to serve one of its hosts?)."""
@@ -843,7 +850,7 @@ def _gateway_host_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, 
     catalogue=("vs-x-host-not-in-gateway",),
 )
 def host_not_in_gateway(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    for code, finding in _gateway_host_verdicts(vs, index):
+    for code, finding in index.of_record(_gateway_host_verdicts_listed, vs):
         if code == "ML909":
             yield finding
 
@@ -875,21 +882,19 @@ def host_not_in_gateway(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     catalogue=("vs-x-gateway-ns-host",),
 )
 def gateway_host_other_namespace(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    for code, finding in _gateway_host_verdicts(vs, index):
+    for code, finding in index.of_record(_gateway_host_verdicts_listed, vs):
         if code == "ML910":
             yield finding
 
 
 # --------------------------------------------------------------------------------------------
 def _http_route_destinations(
-    spec: dict[str, Any],
+    index: MeshIndex, vs: Record
 ) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
-    for i, route_rule in items(spec.get("http")):
-        if not isinstance(route_rule, dict):
-            continue
-        for j, dest in items(route_rule.get("route")):
-            if isinstance(dest, dict) and isinstance(dest.get("destination"), dict):
-                yield ("spec", "http", i, "route", j, "destination"), dest["destination"]
+    """The route destinations of the HTTP routes of a VirtualService (no mirrors)."""
+    for path, dest in route_destinations(index, vs):
+        if path[1] == "http" and path[3] == "route":
+            yield path, dest
 
 
 def _subset_routing(index: MeshIndex) -> dict[str, list[Record]]:
@@ -901,7 +906,7 @@ def _subset_routing(index: MeshIndex) -> dict[str, list[Record]]:
         ns = vs.effective_namespace
         claimed = {index.canonical(h, ns) for _, h in items(vs.spec.get("hosts")) if literal(h)}
         done: set[str] = set()
-        for _, dest in _http_route_destinations(vs.spec):
+        for _, dest in _http_route_destinations(index, vs):
             host = dest.get("host")
             if not literal(host) or not literal(dest.get("subset")):
                 continue
@@ -1082,7 +1087,7 @@ def ingress_bypasses_subset_routing(vs: Record, index: MeshIndex) -> Iterator[Fi
     if not subset_routing:
         return
     ns = vs.effective_namespace
-    for path, dest in _http_route_destinations(vs.spec):
+    for path, dest in _http_route_destinations(index, vs):
         host = dest.get("host")
         if not literal(host) or dest.get("subset") is not None:
             continue
@@ -1428,6 +1433,11 @@ def _delegation(index: MeshIndex) -> _Delegation:
     return _Delegation(by_name, counts, referenced, roots)
 
 
+def _delegate_verdicts_listed(index: MeshIndex, vs: Record) -> list[tuple[str, Finding]]:
+    """ML914's and ML915's findings on a VirtualService, worked out once for both."""
+    return list(_delegate_verdicts(vs, index))
+
+
 def _delegate_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, Finding]]:
     """ML914's and ML915's findings on a root VirtualService, each with its code: what became
     of each delegate it names."""
@@ -1511,7 +1521,7 @@ def _delegate_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, Find
     catalogue=("vs-rt-delegate-missing",),
 )
 def unknown_delegate(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    for code, finding in _delegate_verdicts(vs, index):
+    for code, finding in index.of_record(_delegate_verdicts_listed, vs):
         if code == "ML914":
             yield finding
 
@@ -1540,7 +1550,7 @@ def unknown_delegate(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     catalogue=("vs-rt-delegate-hidden",),
 )
 def hidden_delegate(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    for code, finding in _delegate_verdicts(vs, index):
+    for code, finding in index.of_record(_delegate_verdicts_listed, vs):
         if code == "ML915":
             yield finding
 

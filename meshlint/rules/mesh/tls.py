@@ -1691,21 +1691,33 @@ def _namespace_plaintext(index: MeshIndex, ns: str) -> str | None:
 
 
 def _has_host_rules(index: MeshIndex, ns: str) -> bool:
-    return any(
-        index.cluster_namespace(host) == ns and drs for host, drs in index.destination_rules.items()
-    )
+    return ns in index.memo(_host_rule_namespaces)
+
+
+def _host_rule_namespaces(index: MeshIndex) -> set[str | None]:
+    """The namespaces of the cluster hosts that DestinationRules are for, once per run."""
+    return {index.cluster_namespace(host) for host, drs in index.destination_rules.items() if drs}
 
 
 def _disabled_for(index: MeshIndex, ap: Record) -> str | None:
-    """Why every workload the policy applies to receives plaintext only, or None."""
-    ns = ap.effective_namespace
+    """Why every workload the policy applies to receives plaintext only, or None: once per
+    namespace and workload selector (``index.memo_by``)."""
+    selector = workload_selector(ap)
+    key = None if selector is None else tuple(sorted(selector.items()))
+    return index.memo_by(_disabled_of, (ap.effective_namespace, key))
+
+
+def _disabled_of(
+    index: MeshIndex, key: tuple[str, tuple[tuple[str, str], ...] | None]
+) -> str | None:
+    ns, wanted_items = key
     overrides = index.memo(_workload_policies).get(ns, [])
-    selected = index.selected_by(ap)
+    selected = None if wanted_items is None else index.workloads_selected(ns, dict(wanted_items))
     if selected is None:
         selected = index.workloads.get(ns, [])
     elif not selected:
         # no workload of the run: the Services whose pods the selector picks stand for them
-        wanted = workload_selector(ap) or {}
+        wanted = dict(wanted_items or ())
         for svc in index.services_in(ns):
             labels = label_map(svc.spec.get("selector"))
             if labels and selects(wanted, labels):
