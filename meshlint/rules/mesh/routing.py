@@ -490,9 +490,21 @@ _PORTS_GOOD = """
 """
 
 
-def _visible_definitions(
-    index: MeshIndex, vs: Record
-) -> Iterator[tuple[FieldPath, dict[str, Any], str, list[Record]]]:
+_Visible = tuple[FieldPath, dict[str, Any], str, list[Record]]
+
+
+def _visible_definitions(index: MeshIndex, vs: Record) -> list[_Visible]:
+    """(path, destination, host as written, its definitions visible from the VirtualService's
+    namespace) of each destination whose host the run defines so: once per VirtualService
+    (ML907 and ML908 ask both)."""
+    return index.of_record(_visible_definitions_of, vs)
+
+
+def _visible_definitions_of(index: MeshIndex, vs: Record) -> list[_Visible]:
+    return list(_each_visible_definition(index, vs))
+
+
+def _each_visible_definition(index: MeshIndex, vs: Record) -> Iterator[_Visible]:
     ns = vs.effective_namespace
     for path, dest in route_destinations(index, vs):
         host = dest.get("host")
@@ -1144,12 +1156,21 @@ _MULTI_GOOD = """
 """
 
 
-def _gateway_claims(
-    vs: Record, index: MeshIndex
-) -> Iterator[tuple[int, str, list[tuple[str, str, str]]]]:
+_Claims = tuple[int, str, list[tuple[str, str, str]]]
+
+
+def _gateway_claims(vs: Record, index: MeshIndex) -> list[_Claims]:
     """(index in `hosts`, host as written, claims) of each host a gateway-bound VirtualService
     claims, once each: a claim is (gateway namespace, gateway name, canonical host), one for
-    each gateway it is bound to, in order."""
+    each gateway it is bound to, in order. Listed once per VirtualService."""
+    return index.of_record(_gateway_claims_of, vs)
+
+
+def _gateway_claims_of(index: MeshIndex, vs: Record) -> list[_Claims]:
+    return list(_each_gateway_claim(vs, index))
+
+
+def _each_gateway_claim(vs: Record, index: MeshIndex) -> Iterator[_Claims]:
     if not _gateway_bound(vs.spec):
         return
     ns = vs.effective_namespace

@@ -179,12 +179,22 @@ def _port_number(setting: Any) -> int | None:
     return port_int(port.get("number")) if isinstance(port, dict) else None
 
 
-def _client_tls_settings(
-    dr: Record,
-) -> Iterator[tuple[FieldPath, str, dict[str, str] | None, int | None, set[int]]]:
+_TlsSetting = tuple[FieldPath, str, dict[str, str] | None, int | None, set[int]]
+
+
+def _client_tls_settings(index: MeshIndex, dr: Record) -> list[_TlsSetting]:
     """Every TLS mode a DestinationRule sets for its host: (path of the field, mode, labels of
     the subset it is for or None, Service port it is for or None for every port, Service
-    ports that a port-level entry takes out of a port-less setting)."""
+    ports that a port-level entry takes out of a port-less setting). Listed once per
+    DestinationRule of the run; the list is shared, to be read only."""
+    return index.of_record(_client_tls_settings_of, dr)
+
+
+def _client_tls_settings_of(index: MeshIndex, dr: Record) -> list[_TlsSetting]:
+    return list(_each_client_tls_setting(dr))
+
+
+def _each_client_tls_setting(dr: Record) -> Iterator[_TlsSetting]:
     scopes: list[tuple[FieldPath, Any, dict[str, str] | None]] = [
         (("spec", "trafficPolicy"), dr.spec.get("trafficPolicy"), None)
     ]
@@ -1327,7 +1337,7 @@ def destinationrule_tls_vs_strict_workloads(dr: Record, index: MeshIndex) -> Ite
     host = _dr_host(index, dr)
     if host is None or not index.by_kind.get("PeerAuthentication"):
         return
-    for path, mode, labels, port, excluded in _client_tls_settings(dr):
+    for path, mode, labels, port, excluded in _client_tls_settings(index, dr):
         if mode not in PLAIN_OR_SIMPLE:
             continue
         for (workload, _), cport, pm in _server_modes(index, host, labels, port, excluded):
@@ -1356,7 +1366,7 @@ def _disabled_against_mutual(index: MeshIndex) -> dict[int, list[Finding]]:
         if host is None:
             continue
         seen: set[tuple[int, FieldPath]] = set()
-        for path, mode, labels, port, excluded in _client_tls_settings(dr):
+        for path, mode, labels, port, excluded in _client_tls_settings(index, dr):
             if mode != "ISTIO_MUTUAL":
                 continue
             for (workload, _), cport, pm in _server_modes(index, host, labels, port, excluded):
@@ -1620,7 +1630,9 @@ def _client_rule(index: MeshIndex, host: str) -> Record | None:
 def _plaintext_to(index: MeshIndex, host: str, dr: Record | None) -> str | None:
     """Why sidecars send ``host`` (its DestinationRule ``dr``) plaintext only, else None:
     `tls.mode: DISABLE` in the rule, or auto-mTLS off and no mutual mode in the rule."""
-    modes = {mode for _, mode, _, _, _ in _client_tls_settings(dr)} if dr is not None else set()
+    modes = (
+        {mode for _, mode, _, _, _ in _client_tls_settings(index, dr)} if dr is not None else set()
+    )
     if not modes <= {"DISABLE"}:
         return None
     if dr is not None and _top_mode(dr) == "DISABLE":
