@@ -2101,28 +2101,31 @@ def delegate_match_conflict(vs: Record, index: MeshIndex) -> Iterator[Finding]:
 )
 def repeated_route_destination(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     ns = vs.effective_namespace
-    for section in ("http", "tcp", "tls"):
-        for i, route_rule in items(vs.spec.get(section)):
-            if not isinstance(route_rule, dict):
-                continue
-            seen: dict[tuple[str, str], int] = {}
-            for j, entry in items(route_rule.get("route")):
-                dest = entry.get("destination") if isinstance(entry, dict) else None
-                host = dest.get("host") if isinstance(dest, dict) else None
-                if not isinstance(dest, dict) or not literal(host):
-                    continue
-                assert isinstance(host, str)
-                subset = dest.get("subset")
-                if subset is not None and not isinstance(subset, str):
-                    continue  # a wrong type: the schema stage reports it
-                key = (index.canonical(host, ns), subset or "")
-                first = seen.setdefault(key, j)
-                if first == j:
-                    continue
-                what = f"host `{host}` with subset `{subset}`" if subset else f"host `{host}`"
-                yield Finding(
-                    ("spec", section, i, "route", j, "destination", "host"),
-                    f"{what} is already destination route[{first}] of this route: both "
-                    "entries send to the same pods; merge them, or give this one its own "
-                    "subset",
-                )
+    seen: dict[tuple[str, str], int] = {}
+    rule_at: FieldPath = ()
+    # the route destinations of each route rule, rule after rule (mirrors left out)
+    for path, dest in route_destinations(index, vs):
+        if path[3] != "route":
+            continue
+        if path[:3] != rule_at:
+            rule_at, seen = path[:3], {}
+        host = dest.get("host")
+        if not literal(host):
+            continue
+        assert isinstance(host, str)
+        subset = dest.get("subset")
+        if subset is not None and not isinstance(subset, str):
+            continue  # a wrong type: the schema stage reports it
+        j = path[4]
+        assert isinstance(j, int)
+        key = (index.canonical(host, ns), subset or "")
+        first = seen.setdefault(key, j)
+        if first == j:
+            continue
+        what = f"host `{host}` with subset `{subset}`" if subset else f"host `{host}`"
+        yield Finding(
+            (*path, "host"),
+            f"{what} is already destination route[{first}] of this route: both "
+            "entries send to the same pods; merge them, or give this one its own "
+            "subset",
+        )

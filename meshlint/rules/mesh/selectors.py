@@ -46,13 +46,19 @@ def _selector_path(rec: Record) -> FieldPath:
     return ("spec", "selector", "matchLabels")
 
 
+# where a kind writes its selector: (field of the spec, field of that), the security kinds
+# and Telemetry by default
+_SELECTOR_FIELDS: dict[str, tuple[str, str | None]] = {
+    "Gateway": ("selector", None),
+    "Sidecar": ("workloadSelector", "labels"),
+}
+
+
 def _selector(rec: Record) -> tuple[str, dict[str, str]]:
     """How a resource selects its workloads: (`absent`, {}), (`labels`, the labels) or
     (`skip`, {}) when the selector has the wrong shape or holds an unrendered template."""
     spec = rec.spec
-    outer, inner = {"Gateway": ("selector", None), "Sidecar": ("workloadSelector", "labels")}.get(
-        rec.kind, ("selector", "matchLabels")
-    )
+    outer, inner = _SELECTOR_FIELDS.get(rec.kind, ("selector", "matchLabels"))
     value: Any = spec.get(outer)
     if value is None:
         return _ABSENT, {}
@@ -198,7 +204,12 @@ def _outside_mesh(index: MeshIndex, workload: Record) -> bool:
     """Whether a workload's pods certainly run without a sidecar and outside ambient mode:
     `sidecar.istio.io/inject` other than "true" on the pods (label first, then annotation),
     or, when the pods say nothing, a Namespace manifest of the run that enables neither
-    injection (`istio-injection: enabled`, `istio.io/rev`) nor ambient mode. Unknown: no."""
+    injection (`istio-injection: enabled`, `istio.io/rev`) nor ambient mode. Unknown: no.
+    Worked out once per workload."""
+    return index.of_record(_outside_mesh_of, workload)
+
+
+def _outside_mesh_of(index: MeshIndex, workload: Record) -> bool:
     labels = pod_labels(workload) or {}
     annotations = _pod_annotations(workload)
     if _runs_proxy(labels, annotations):
