@@ -4,7 +4,7 @@ the destinations of a VirtualService, and small tests of names and hosts."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeGuard
 
 from meshlint.diagnostics import FieldPath
 from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, export_scope
@@ -47,7 +47,28 @@ def route_destinations(index: MeshIndex, vs: Record) -> list[tuple[FieldPath, di
     return index.of_record(_route_destinations, vs)
 
 
-def literal(value: Any) -> bool:
+def _host_destinations(
+    index: MeshIndex, vs: Record
+) -> list[tuple[FieldPath, dict[str, Any], str, str]]:
+    ns = vs.effective_namespace
+    found: list[tuple[FieldPath, dict[str, Any], str, str]] = []
+    for path, dest in route_destinations(index, vs):
+        host = dest.get("host")
+        if literal(host):
+            found.append((path, dest, host, index.canonical(host, ns)))
+    return found
+
+
+def host_destinations(
+    index: MeshIndex, vs: Record
+) -> list[tuple[FieldPath, dict[str, Any], str, str]]:
+    """The :func:`route_destinations` of a VirtualService whose host is :func:`literal`:
+    (path, destination, host as written, host as :meth:`MeshIndex.canonical` reads it in the
+    VirtualService's namespace). Listed once per run; the list is shared, to be read only."""
+    return index.of_record(_host_destinations, vs)
+
+
+def literal(value: Any) -> TypeGuard[str]:
     """A name to look up: a non-empty string, not an unrendered template (`{{ .Values.x }}`),
     which other rules report."""
     return isinstance(value, str) and value != "" and "{{" not in value

@@ -31,12 +31,12 @@ from meshlint.rules.lib.mesh import (
     destination_rule_host,
     did_you_mean,
     did_you_mean_service,
+    host_destinations,
     items,
     judges_host,
     literal,
     mesh_bound,
     namespaces_text,
-    route_destinations,
     subsets_of,
     used_in,
 )
@@ -176,12 +176,11 @@ def _sees_subset(index: MeshIndex, key: tuple[str, str, str]) -> bool:
 def unknown_subset(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     ns = vs.effective_namespace
     where_used = used_in(vs)
-    for path, dest in route_destinations(index, vs):
-        subset, host = dest.get("subset"), dest.get("host")
-        if not literal(subset) or not literal(host):
+    for path, dest, host, canonical in host_destinations(index, vs):
+        subset = dest.get("subset")
+        if not literal(subset):
             continue
-        assert isinstance(subset, str) and isinstance(host, str)
-        canonical = index.canonical(host, ns)
+        assert isinstance(subset, str)
         drs, declaring = index.memo_by(_subset_owners, (canonical, subset))
         where = (*path, "subset")
         if drs:

@@ -22,6 +22,7 @@ from meshlint.rules.lib.mesh import (
     defines_hosts,
     destination_rule_host,
     did_you_mean_service,
+    host_destinations,
     items,
     literal,
     mesh_bound,
@@ -252,18 +253,12 @@ def _resolved(host: str, canonical: str) -> str:
 )
 def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     anything = _defines_anything(index)
-    ns = vs.effective_namespace
     where_used = used_in(vs)
-    for path, dest in route_destinations(index, vs):
-        host = dest.get("host")
-        if not literal(host):
-            continue
-        assert isinstance(host, str)
+    for path, _, host, canonical in host_destinations(index, vs):
         if host.startswith("*"):
             continue  # a wildcard destination is the webhook's business
         what = "mirror host" if "mirror" in path or "mirrors" in path else "host"
         where = (*path, "host")
-        canonical = index.canonical(host, ns)
         defs = index.definitions(canonical)
         if defs:
             blind = [n for n in where_used if not index.memo_by(_visible_of, (canonical, n))]
@@ -506,12 +501,8 @@ def _visible_definitions_of(index: MeshIndex, vs: Record) -> list[_Visible]:
 
 def _each_visible_definition(index: MeshIndex, vs: Record) -> Iterator[_Visible]:
     ns = vs.effective_namespace
-    for path, dest in route_destinations(index, vs):
-        host = dest.get("host")
-        if not literal(host):
-            continue
-        assert isinstance(host, str)
-        defs = index.memo_by(_visible_of, (index.canonical(host, ns), ns))
+    for path, dest, host, canonical in host_destinations(index, vs):
+        defs = index.memo_by(_visible_of, (canonical, ns))
         if defs:
             yield path, dest, host, list(defs)
 
@@ -2100,25 +2091,20 @@ def delegate_match_conflict(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     catalogue=("vs-k-repeated-subset", "vs-dest-repeated"),
 )
 def repeated_route_destination(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    ns = vs.effective_namespace
     seen: dict[tuple[str, str], int] = {}
     rule_at: FieldPath = ()
     # the route destinations of each route rule, rule after rule (mirrors left out)
-    for path, dest in route_destinations(index, vs):
+    for path, dest, host, canonical in host_destinations(index, vs):
         if path[3] != "route":
             continue
         if path[:3] != rule_at:
             rule_at, seen = path[:3], {}
-        host = dest.get("host")
-        if not literal(host):
-            continue
-        assert isinstance(host, str)
         subset = dest.get("subset")
         if subset is not None and not isinstance(subset, str):
             continue  # a wrong type: the schema stage reports it
         j = path[4]
         assert isinstance(j, int)
-        key = (index.canonical(host, ns), subset or "")
+        key = (canonical, subset or "")
         first = seen.setdefault(key, j)
         if first == j:
             continue
