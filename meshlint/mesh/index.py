@@ -27,9 +27,11 @@ from meshlint.mesh.records import (
 def wildcard_keys(host: str) -> Iterator[str]:
     """The wildcard hosts that would cover ``host``: ``a.b.c`` → ``*.b.c``, ``*.c``, ``*``."""
     rest = host[2:] if host.startswith("*.") else host
-    while "." in rest:
-        rest = rest.split(".", 1)[1]
+    dot = rest.find(".")
+    while dot >= 0:
+        rest = rest[dot + 1 :]
         yield "*." + rest
+        dot = rest.find(".")
     yield "*"
 
 

@@ -15,30 +15,49 @@ from meshlint.suggest import did_you_mean
 __all__ = ["did_you_mean"]
 
 
+# Up to so many records (copies of one resource, say) are looked at directly; beyond, an
+# answer about all of them is worked out once per key.
+FEW = 8
 AN = "istio/istio pkg/config/analysis/analyzers"  # where istioctl analyze's checks live
 KIALI = "kiali/kiali business/checkers"
 
 
 def destinations(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
     """Every route and mirror destination of a VirtualService: (path of it, the mapping)."""
+    return iter(_destination_list(spec))
+
+
+def _destination_list(spec: dict[str, Any]) -> list[tuple[FieldPath, dict[str, Any]]]:
+    found: list[tuple[FieldPath, dict[str, Any]]] = []
     for section in ("http", "tcp", "tls"):
-        for i, route_rule in items(spec.get(section)):
+        route_rules = spec.get(section)
+        if not isinstance(route_rules, list):
+            continue
+        for i, route_rule in enumerate(route_rules):
             if not isinstance(route_rule, dict):
                 continue
-            for j, dest in items(route_rule.get("route")):
-                if isinstance(dest, dict) and isinstance(dest.get("destination"), dict):
-                    yield ("spec", section, i, "route", j, "destination"), dest["destination"]
+            route = route_rule.get("route")
+            if isinstance(route, list):
+                for j, entry in enumerate(route):
+                    dest = entry.get("destination") if isinstance(entry, dict) else None
+                    if isinstance(dest, dict):
+                        found.append((("spec", section, i, "route", j, "destination"), dest))
             if section != "http":
                 continue
-            if isinstance(route_rule.get("mirror"), dict):
-                yield ("spec", section, i, "mirror"), route_rule["mirror"]
-            for j, mirror in items(route_rule.get("mirrors")):
-                if isinstance(mirror, dict) and isinstance(mirror.get("destination"), dict):
-                    yield ("spec", section, i, "mirrors", j, "destination"), mirror["destination"]
+            mirror = route_rule.get("mirror")
+            if isinstance(mirror, dict):
+                found.append((("spec", section, i, "mirror"), mirror))
+            mirrors = route_rule.get("mirrors")
+            if isinstance(mirrors, list):
+                for j, entry in enumerate(mirrors):
+                    dest = entry.get("destination") if isinstance(entry, dict) else None
+                    if isinstance(dest, dict):
+                        found.append((("spec", section, i, "mirrors", j, "destination"), dest))
+    return found
 
 
 def _route_destinations(index: MeshIndex, vs: Record) -> list[tuple[FieldPath, dict[str, Any]]]:
-    return list(destinations(vs.spec))
+    return _destination_list(vs.spec)
 
 
 def route_destinations(index: MeshIndex, vs: Record) -> list[tuple[FieldPath, dict[str, Any]]]:

@@ -1847,6 +1847,24 @@ def _se_keys(index: MeshIndex) -> dict[int, list[tuple[str, int]]]:
     return out
 
 
+def _se_places(
+    index: MeshIndex,
+) -> dict[tuple[str, int], tuple[dict[int, list[int]], list[tuple[int, _SePort]]]]:
+    """For each (host, port number) of :func:`_se_ports`: where each ServiceEntry's ports are
+    in its list (by the id of the record), and the first port of each distinct (resource,
+    protocol, scope) with where it is. A later port like one of these (a copy of the same
+    resource) is never the first an earlier one clashes with: copies cost no comparisons."""
+    out: dict[tuple[str, int], tuple[dict[int, list[int]], list[tuple[int, _SePort]]]] = {}
+    for key, entries in index.memo(_se_ports).items():
+        mine: dict[int, list[int]] = {}
+        distinct: dict[tuple[str, str, frozenset[str] | None], tuple[int, _SePort]] = {}
+        for k, entry in enumerate(entries):
+            mine.setdefault(id(entry.record), []).append(k)
+            distinct.setdefault((entry.record.key, entry.protocol, entry.scope), (k, entry))
+        out[key] = (mine, list(distinct.values()))
+    return out
+
+
 def _se_clashes(
     se: Record, index: MeshIndex, same: bool
 ) -> Iterator[tuple[str, int, _SePort, _SePort]]:
@@ -1854,13 +1872,16 @@ def _se_clashes(
     ServiceEntry in an overlapping exportTo scope defines with the same (``same``) or a
     different protocol for one of its hosts; once per port."""
     table = index.memo(_se_ports)
+    places = index.memo(_se_places)
     seen: set[int] = set()
     for host, number in index.memo(_se_keys).get(id(se), ()):
         entries = table[(host, number)]
-        for k, entry in enumerate(entries):
-            if entry.record is not se:
-                continue
-            for first in entries[:k]:
+        mine, distinct = places[(host, number)]
+        for k in mine[id(se)]:
+            entry = entries[k]
+            for at, first in distinct:
+                if at >= k:
+                    break
                 if first.record is se or _alternatives(first.record, se):
                     continue
                 if (first.protocol == entry.protocol) != same:

@@ -28,6 +28,7 @@ from meshlint.mesh import (
 from meshlint.rules import rule
 from meshlint.rules.lib.mesh import (
     AN,
+    FEW,
     destination_rule_host,
     did_you_mean,
     did_you_mean_service,
@@ -48,6 +49,17 @@ def _subset_owners(index: MeshIndex, key: tuple[str, str]) -> tuple[list[Record]
     host, subset = key
     drs = index.rules_for(host)
     return drs, [dr for dr in drs if subset in subsets_of(dr)]
+
+
+def _sees(
+    index: MeshIndex, host: str, subset: str, namespace: str, declaring: list[Record]
+) -> bool:
+    """Whether ``namespace`` sees one of the DestinationRules ``declaring`` a subset of a
+    host: looked at directly when they are few, else once per host, subset and namespace
+    (copies of one DestinationRule would make every destination look at each)."""
+    if len(declaring) <= FEW:
+        return any(index.visible(d, namespace) for d in declaring)
+    return index.memo_by(_sees_subset, (host, subset, namespace))
 
 
 def _sees_subset(index: MeshIndex, key: tuple[str, str, str]) -> bool:
@@ -184,9 +196,7 @@ def unknown_subset(vs: Record, index: MeshIndex) -> Iterator[Finding]:
         drs, declaring = index.memo_by(_subset_owners, (canonical, subset))
         where = (*path, "subset")
         if drs:
-            blind = [
-                n for n in where_used if not index.memo_by(_sees_subset, (canonical, subset, n))
-            ]
+            blind = [n for n in where_used if not _sees(index, canonical, subset, n, declaring)]
             if declaring and (not blind or not mesh_bound(vs.spec)):
                 continue  # (a gateway's proxy sees what its own namespace sees)
             if declaring:

@@ -18,6 +18,7 @@ from meshlint.rules.lib.grammar import (
 from meshlint.rules.lib.guards import as_map, as_str, is_int
 from meshlint.rules.lib.mesh import (
     AN,
+    FEW,
     KIALI,
     defines_hosts,
     destination_rule_host,
@@ -77,6 +78,15 @@ def _visible_of(index: MeshIndex, key: tuple[str, str]) -> list[Record]:
     (``index.memo_by``)."""
     host, ns = key
     return [d for d in index.definitions(host) if index.visible(d, ns)]
+
+
+def _sees_any(index: MeshIndex, host: str, namespace: str, defs: list[Record]) -> bool:
+    """Whether ``namespace`` sees one of ``defs``, the definitions of a canonical host: looked
+    at directly when they are few, else once per host and namespace (copies of one Service
+    would make every destination look at each)."""
+    if len(defs) <= FEW:
+        return any(index.visible(d, namespace) for d in defs)
+    return bool(index.memo_by(_visible_of, (host, namespace)))
 
 
 def _first_unplaced_service(index: MeshIndex, namespace: str) -> Record | None:
@@ -261,7 +271,7 @@ def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
         where = (*path, "host")
         defs = index.definitions(canonical)
         if defs:
-            blind = [n for n in where_used if not index.memo_by(_visible_of, (canonical, n))]
+            blind = [n for n in where_used if not _sees_any(index, canonical, n, defs)]
             if blind:
                 d = defs[0]
                 yield Finding(

@@ -282,6 +282,12 @@ def _dr_host(index: MeshIndex, dr: Record) -> str | None:
 
 
 def _merge_group(index: MeshIndex, dr: Record) -> tuple[Any, ...] | None:
+    """The key that the DestinationRules istiod merges with ``dr`` share (None when its host
+    is no literal name): worked out once per DestinationRule."""
+    return index.of_record(_merge_group_of, dr)
+
+
+def _merge_group_of(index: MeshIndex, dr: Record) -> tuple[Any, ...] | None:
     host = dr.spec.get("host")
     if not literal(host):
         return None
@@ -1652,11 +1658,28 @@ def _plaintext_to(index: MeshIndex, host: str, dr: Record | None) -> str | None:
     )
 
 
+def _plaintext_answers(index: MeshIndex) -> dict[tuple[Any, ...], str | None]:
+    """:func:`_workload_plaintext` by namespace, workload name and pod labels: one table per
+    run (copies of one workload get one answer)."""
+    return {}
+
+
 def _workload_plaintext(
     index: MeshIndex, ns: str, w: Workload, overrides: list[tuple[Record, dict[str, str]]]
 ) -> str | None:
     """Why a workload receives plaintext only, else None: its PeerAuthentication disables
-    mTLS, or it accepts plaintext and every Service of it is sent plaintext."""
+    mTLS, or it accepts plaintext and every Service of it is sent plaintext. ``overrides``
+    are the namespace's PeerAuthentications with a selector."""
+    table = index.memo(_plaintext_answers)
+    key = (ns, w[0].kind == "Service", w[0].key, frozenset(w[1].items()))
+    if key not in table:
+        table[key] = _workload_plaintext_of(index, ns, w, overrides)
+    return table[key]
+
+
+def _workload_plaintext_of(
+    index: MeshIndex, ns: str, w: Workload, overrides: list[tuple[Record, dict[str, str]]]
+) -> str | None:
     labels = w[1]
     name = f"the pods of {w[0].key}" if w[0].kind == "Service" else w[0].key
     pm = index.peer_mode(ns, labels)
@@ -1671,8 +1694,10 @@ def _workload_plaintext(
     if not services:
         return None
     why = None
-    for svc in services:
-        host = f"{svc.name}.{svc.effective_namespace}.svc.{index.domain}"
+    # (copies of one Service have one host)
+    for host in dict.fromkeys(
+        f"{s.name}.{s.effective_namespace}.svc.{index.domain}" for s in services
+    ):
         found = _plaintext_to(index, host, _client_rule(index, host))
         if found is None:
             return None
