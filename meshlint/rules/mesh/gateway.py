@@ -1080,6 +1080,32 @@ def _host_claims(index: MeshIndex) -> dict[tuple[Any, ...], list[tuple[_Server, 
     return claims
 
 
+_Claim = tuple[int, _Server, _Host]  # (place in its list of _host_claims, server, host)
+
+
+def _claim_places(
+    index: MeshIndex,
+) -> dict[tuple[Any, ...], tuple[dict[int, int], dict[int, list[_Claim]], list[_Claim]]]:
+    """For each key of :func:`_host_claims`: the place of each host in its list (by the id of
+    the host), the claims of each Gateway (by the id of its record), and the first claim of
+    each distinct (resource, server, TLS or not, HTTP or not, host namespace). ML958 compares
+    a server with the earlier claims of its own Gateway and the distinct ones of other
+    resources only: a later claim like a distinct one (a copy of the same resource) never
+    comes first, so copies cost no comparisons."""
+    out: dict[tuple[Any, ...], tuple[dict[int, int], dict[int, list[_Claim]], list[_Claim]]] = {}
+    for key, entries in index.memo(_host_claims).items():
+        at: dict[int, int] = {}
+        own: dict[int, list[_Claim]] = {}
+        distinct: dict[tuple[Any, ...], _Claim] = {}
+        for k, (server, host) in enumerate(entries):
+            at.setdefault(id(host), k)
+            own.setdefault(id(server.gateway), []).append((k, server, host))
+            like = (server.gateway.key, server.index, server.tls is None, server.http)
+            distinct.setdefault((*like, host.namespace), (k, server, host))
+        out[key] = (at, own, list(distinct.values()))
+    return out
+
+
 def _first_plain_servers(index: MeshIndex) -> dict[tuple[Any, int, str], _Placed]:
     """(workload group, port, bind) → the first plaintext server with a protocol there."""
     first: dict[tuple[Any, int, str], _Placed] = {}
@@ -1165,15 +1191,20 @@ _SERVER = """\
     catalogue=("gw-x-conflict", "gw-k-multimatch", "gw-rt-tls-dup-host"),
 )
 def conflicting_gateway_hosts(gw: Record, index: MeshIndex) -> Iterator[Finding]:
-    claims = index.memo(_host_claims)
+    places = index.memo(_claim_places)
     for placed in index.memo(_placed_servers).get(id(gw), ()):
         server = placed.server
         for host in server.hosts:
             key = (*placed.bucket, host.name)
-            entries = claims[key]
-            mine = next(k for k, (_, h) in enumerate(entries) if h is host)
+            at, own, distinct = places[key]
+            mine = at[id(host)]
+            earlier = [c for c in own.get(id(server.gateway), ()) if c[0] < mine]
+            earlier += (
+                c for c in distinct if c[0] < mine and c[1].gateway.key != server.gateway.key
+            )
+            earlier.sort(key=lambda c: c[0])
             other = None
-            for first, first_host in entries[:mine]:
+            for _, first, first_host in earlier:
                 tls = first.tls is not None and server.tls is not None
                 if first.gateway is server.gateway:
                     if not tls or first.index == server.index:
