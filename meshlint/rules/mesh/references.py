@@ -593,6 +593,13 @@ def _host_clashes(index: MeshIndex) -> dict[int, list[_HostClash]]:
         if rec is not None:
             found.append((rec, seen))
 
+    # Without a wildcard host nothing overlaps but equal hosts: no wildcard keys to file.
+    wild = any(
+        isinstance(h, str) and h.startswith("*")
+        for vs in index.virtual_services
+        for _, h in items(vs.spec.get("hosts"))
+    )
+
     for n, vs in enumerate(index.virtual_services):
         if not mesh_bound(vs.spec):
             continue
@@ -603,7 +610,7 @@ def _host_clashes(index: MeshIndex) -> dict[int, list[_HostClash]]:
         group = vs.place if vs.namespace is None else ""
         spots = sorted(scope) if scope is not None else []
         for i, written, host in _mesh_hosts(vs, index):
-            covering = list(wildcard_keys(host)) if host != "*" else []
+            covering = list(wildcard_keys(host)) if wild and host != "*" else []
             same: list[tuple[Record, str]] = []
             near: list[tuple[Record, str]] = []
             if scope is None:

@@ -759,12 +759,13 @@ class _ServerHosts:
                 self.scan.append(entry)
             else:
                 self.by_name.setdefault(name, []).append(entry)
+        self.wild = any(name.startswith("*") for name in self.by_name)  # `*`, `*.foo.com`
 
     def matching(self, host: str) -> list[tuple[str | None, str]]:
         if host.startswith("*"):
             return [e for e in self.hosts if host_matches(e[1], host)]
         found = list(self.by_name.get(host, ()))
-        for key in wildcard_keys(host):
+        for key in wildcard_keys(host) if self.wild else ():
             found.extend(self.by_name.get(key, ()))
         found.extend(e for e in self.scan if host_matches(e[1], host))
         return found
