@@ -1360,13 +1360,24 @@ def destinationrule_tls_vs_strict_workloads(dr: Record, index: MeshIndex) -> Ite
 
 
 # --------------------------------------------------------------------------------------------
+def _may_disable(pa: Record) -> bool:
+    """Whether a PeerAuthentication sets `DISABLE` anywhere (itself or on a port)."""
+    mtls = pa.spec.get("mtls")
+    if isinstance(mtls, dict) and mtls.get("mode") == "DISABLE":
+        return True
+    levels = pa.spec.get("portLevelMtls")
+    return isinstance(levels, dict) and any(
+        isinstance(v, dict) and v.get("mode") == "DISABLE" for v in levels.values()
+    )
+
+
 def _disabled_against_mutual(index: MeshIndex) -> dict[int, list[Finding]]:
     """For each PeerAuthentication (by id) that makes a workload accept plaintext only while
     a DestinationRule sends it ISTIO_MUTUAL: its findings, once per DestinationRule and
     field of the policy, in the order of the run. Computed once per run (``index.memo``)."""
     out: dict[int, list[Finding]] = {}
-    if not index.by_kind.get("PeerAuthentication"):
-        return out
+    if not any(_may_disable(pa) for pa in index.by_kind.get("PeerAuthentication", ())):
+        return out  # no policy disables mTLS: no workload accepts plaintext only
     for dr in index.by_kind.get("DestinationRule", ()):
         host = _dr_host(index, dr)
         if host is None:
