@@ -625,32 +625,42 @@ def _listener_ports(index: MeshIndex, vs: Record) -> set[int] | None:
 def destination_port_required(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     ns = vs.effective_namespace
     gateway = _gateway_bound(vs.spec)
-    listening = _listener_ports(index, vs) if gateway else None
-    own = {index.canonical(h, ns) for _, h in items(vs.spec.get("hosts")) if literal(h)}
+    # what the VirtualService's gateways listen on and its own hosts, read when first needed
+    listening: set[int] | None = None
+    listened = False
+    own: set[str] | None = None
     for path, dest, host, defs in _visible_definitions(index, vs):
         if dest.get("port") is not None:
             continue
         ports = _ports_of(index, defs)
         if ports is None or len(ports) < 2:
             continue
-        listed = ", ".join(str(p) for p in ports)
         if gateway:
+            if not listened:
+                listening, listened = _listener_ports(index, vs), True
             if listening is not None and listening <= set(ports):
                 continue  # every port the gateways listen on is a port of the host
             yield Finding(
                 (*path, "host"),
-                f"host `{host}` exposes several ports ({listed}) and the destination names "
-                "none: a gateway routes to the port it listens on, which the host may "
+                f"host `{host}` exposes several ports ({_listed(ports)}) and the destination "
+                "names none: a gateway routes to the port it listens on, which the host may "
                 "not expose; set `port.number`",
             )
-        elif index.canonical(host, ns) not in own:
+            continue
+        if own is None:
+            own = {index.canonical(h, ns) for _, h in items(vs.spec.get("hosts")) if literal(h)}
+        if index.canonical(host, ns) not in own:
             yield Finding(
                 (*path, "host"),
-                f"host `{host}` exposes several ports ({listed}) and the destination "
+                f"host `{host}` exposes several ports ({_listed(ports)}) and the destination "
                 "names none: sidecars use the port the client called, which only works "
                 "when the destination exposes it too; set `port.number`",
                 severity=Severity.WARNING,
             )
+
+
+def _listed(ports: list[int]) -> str:
+    return ", ".join(str(p) for p in ports)
 
 
 # --------------------------------------------------------------------------------------------
