@@ -1747,9 +1747,22 @@ def _host_rule_namespaces(index: MeshIndex) -> set[str | None]:
     return {index.cluster_namespace(host) for host, drs in index.destination_rules.items() if drs}
 
 
+def _plaintext_possible(index: MeshIndex) -> bool:
+    """Whether a workload of the run can receive plaintext only at all: some
+    PeerAuthentication sets `DISABLE`, some DestinationRule's traffic policy sets
+    `tls.mode: DISABLE`, or auto-mTLS is off. Once per run."""
+    return (
+        _auto_mtls_disabled(index)
+        or any(_may_disable(pa) for pa in index.by_kind.get("PeerAuthentication", ()))
+        or any(_top_mode(dr) == "DISABLE" for dr in index.by_kind.get("DestinationRule", ()))
+    )
+
+
 def _disabled_for(index: MeshIndex, ap: Record) -> str | None:
     """Why every workload the policy applies to receives plaintext only, or None: once per
     namespace and workload selector (``index.memo_by``)."""
+    if not index.memo(_plaintext_possible):
+        return None
     selector = workload_selector(ap)
     key = None if selector is None else tuple(sorted(selector.items()))
     return index.memo_by(_disabled_of, (ap.effective_namespace, key))
