@@ -123,8 +123,8 @@ def workload_selector(rec: Record) -> dict[str, str] | None:
 
 
 _T = TypeVar("_T")
-_MISSING: Any = object()
 _K = TypeVar("_K")
+_MISSING: Any = object()  # no answer yet (None may be one)
 Workload = tuple[Record, dict[str, str]]  # a workload's record and its pods' labels
 
 

@@ -500,8 +500,8 @@ _Visible = tuple[FieldPath, dict[str, Any], str, list[Record]]
 
 def _visible_definitions(index: MeshIndex, vs: Record) -> list[_Visible]:
     """(path, destination, host as written, its definitions visible from the VirtualService's
-    namespace) of each destination whose host the run defines so: once per VirtualService
-    (ML907 and ML908 ask both)."""
+    namespace) of each destination whose host has such definitions: listed once per
+    VirtualService (ML907 and ML908 both read them)."""
     return index.of_record(_visible_definitions_of, vs)
 
 
