@@ -17,7 +17,8 @@ from meshlint.mesh import MeshIndex
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "rules" / "mesh"
 # fixtures whose rules look at the workloads behind hosts and selectors, and at the hosts
-# of routes
+# of routes; then those whose rules compare a resource with the others of its namespace,
+# host or port, where copies used to be compared with each other
 COPIED = (
     "ML930-bad",
     "ML930-good",
@@ -28,6 +29,14 @@ COPIED = (
     "ML939-bad",
     "ML985-bad",
     "ML994-bad",
+    "ML901-bad",
+    "ML933-dr-disable-bad",
+    "ML935-bad",
+    "ML937-bad",
+    "ML958-bad",
+    "ML965-good",
+    "ML976-bad",
+    "ML995-bad",
 )
 
 

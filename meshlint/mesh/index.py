@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar
 
 from meshlint.mesh.records import (
     DEFAULT_ROOT_NAMESPACE,
@@ -27,9 +27,11 @@ from meshlint.mesh.records import (
 def wildcard_keys(host: str) -> Iterator[str]:
     """The wildcard hosts that would cover ``host``: ``a.b.c`` → ``*.b.c``, ``*.c``, ``*``."""
     rest = host[2:] if host.startswith("*.") else host
-    while "." in rest:
-        rest = rest.split(".", 1)[1]
+    dot = rest.find(".")
+    while dot >= 0:
+        rest = rest[dot + 1 :]
         yield "*." + rest
+        dot = rest.find(".")
     yield "*"
 
 
@@ -122,6 +124,7 @@ def workload_selector(rec: Record) -> dict[str, str] | None:
 
 _T = TypeVar("_T")
 _K = TypeVar("_K")
+_MISSING: Any = object()  # no answer yet (None may be one)
 Workload = tuple[Record, dict[str, str]]  # a workload's record and its pods' labels
 
 
@@ -148,8 +151,10 @@ class MeshIndex:
         self.root_namespace = self.settings.root_namespace
         self.records: list[Record] = list(records)
         self._order: dict[int, int] | None = None
-        self._memo: dict[int, tuple[Any, Any]] = {}
-        self._keyed: dict[int, tuple[Any, dict[Any, Any]]] = {}
+        # answers of memo, memo_by and of_record, by the function that gives them
+        self._memo: dict[Callable[..., Any], Any] = {}
+        self._keyed: dict[Callable[..., Any], dict[Any, Any]] = {}
+        self._of_record: dict[Callable[..., Any], dict[int, Any]] = {}
         # answers worked out once per key: runs often hold many copies of one resource
         self._selected: dict[tuple[str, tuple[tuple[str, str], ...]], list[Workload]] = {}
         self._of_host: dict[str, list[Workload]] = {}
@@ -181,6 +186,8 @@ class MeshIndex:
         ) = None
         self._canonical: dict[tuple[str, str], str] = {}
         self._definitions: dict[str, list[Record]] = {}
+        self._rules: dict[str, list[Record]] = {}  # host → rules_for(host)
+        self._kubernetes: dict[str, list[Record]] = {}  # host → kubernetes_services(host)
         self._scopes: dict[int, set[str] | None] = {}  # id of a Record → its exportTo scope
         # The namespaces the run holds resources of. VirtualServices do not count: one that
         # names a gateway of its namespace says nothing about what else that namespace holds.
@@ -266,10 +273,16 @@ class MeshIndex:
     def records_of(self, kinds: Iterable[str] | None) -> list[Record]:
         """The records of these kinds (every kind: None) in file order, as :attr:`by_kind`
         holds them: a cross-resource rule of these kinds checks each of them."""
-        if kinds is None:
-            wanted = [r for group in self.by_kind.values() for r in group]
-        else:
-            wanted = [r for k in kinds for r in self.by_kind.get(k, ())]
+        groups = [
+            group
+            for group in (
+                self.by_kind.values() if kinds is None else (self.by_kind.get(k, ()) for k in kinds)
+            )
+            if group
+        ]
+        if len(groups) == 1:
+            return list(groups[0])  # one kind: filed in file order already
+        wanted = [r for group in groups for r in group]
         if len(wanted) < 2:
             return wanted
         order = self._order
@@ -281,25 +294,35 @@ class MeshIndex:
     def memo(self, fn: Callable[[MeshIndex], _T]) -> _T:
         """``fn(self)``, computed once per run: what a rule works out about the whole run (a
         table of hosts, the first resource of each group) before it checks each record."""
-        key = id(fn)
-        if key in self._memo:
-            return cast("_T", self._memo[key][1])
-        value = fn(self)
-        self._memo[key] = (fn, value)  # fn is kept so that its id stays its own
-        return value
+        found: Any = self._memo.get(fn, _MISSING)
+        if found is _MISSING:
+            found = self._memo[fn] = fn(self)
+        return found
 
     def memo_by(self, fn: Callable[[MeshIndex, _K], _T], key: _K) -> _T:
         """``fn(self, key)``, computed once per run and ``key`` (hashable): what a rule works
         out about one host, namespace or workload, which many records (copies of one resource
         above all) ask again."""
-        entry = self._keyed.get(id(fn))
-        if entry is None:
-            entry = self._keyed[id(fn)] = (fn, {})  # fn is kept so that its id stays its own
-        table = entry[1]
-        if key in table:
-            return cast("_T", table[key])
-        value = table[key] = fn(self, key)
-        return value
+        table = self._keyed.get(fn)
+        if table is None:
+            table = self._keyed[fn] = {}
+        found: Any = table.get(key, _MISSING)
+        if found is _MISSING:
+            found = table[key] = fn(self, key)
+        return found
+
+    def of_record(self, fn: Callable[[MeshIndex, Record], _T], rec: Record) -> _T:
+        """``fn(self, rec)``, computed once per run and record of the run: what several rules
+        read of one resource (its route destinations, its subsets, its TLS settings). The
+        answer is shared: callers read it and never change it."""
+        table = self._of_record.get(fn)
+        if table is None:
+            table = self._of_record[fn] = {}
+        key = id(rec)  # (a record of the run lives as long as the index)
+        found: Any = table.get(key, _MISSING)
+        if found is _MISSING:
+            found = table[key] = fn(self, rec)
+        return found
 
     def resolve(self, host: str, namespace: str) -> str:
         """A host as Istio reads it in ``namespace``: short names get the namespace and domain."""
@@ -347,6 +370,12 @@ class MeshIndex:
 
     def rules_for(self, host: str) -> list[Record]:
         """The DestinationRules whose host is ``host`` or a wildcard that covers it."""
+        found = self._rules.get(host)
+        if found is None:
+            found = self._rules[host] = self._rules_for(host)
+        return list(found)
+
+    def _rules_for(self, host: str) -> list[Record]:
         found = list(self.destination_rules.get(host, ()))
         if self._wildcard_rules:
             if host.startswith("*"):
@@ -375,7 +404,13 @@ class MeshIndex:
         )
 
     def kubernetes_services(self, host: str) -> list[Record]:
-        return [r for r in self.services.get(host, ()) if r.kind == "Service"]
+        """The Kubernetes Services of a canonical host (not its ServiceEntries)."""
+        found = self._kubernetes.get(host)
+        if found is None:
+            found = self._kubernetes[host] = [
+                r for r in self.services.get(host, ()) if r.kind == "Service"
+            ]
+        return list(found)
 
     def gateway(self, ref: str, namespace: str) -> tuple[str, str]:
         """A VirtualService's gateway reference as (namespace, name).

@@ -192,8 +192,9 @@ def label_map(value: Any) -> dict[str, str] | None:
     """A label map of plain strings, or None when it is missing or malformed."""
     if not isinstance(value, dict):
         return None
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        return None
+    for k, v in value.items():
+        if not (isinstance(k, str) and isinstance(v, str)):
+            return None
     return value
 
 
@@ -204,4 +205,9 @@ def pod_labels(rec: Record) -> dict[str, str] | None:
 
 
 def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.items())
+    """Whether pods with ``labels`` carry every label of ``selector``."""
+    get = labels.get
+    for k, v in selector.items():  # noqa: SIM110 - a loop: twice as fast as all() here
+        if get(k) != v:
+            return False
+    return True

@@ -4,7 +4,7 @@ the destinations of a VirtualService, and small tests of names and hosts."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeGuard
 
 from meshlint.diagnostics import FieldPath
 from meshlint.mesh import MESH_GATEWAY, MeshIndex, Record, export_scope
@@ -15,32 +15,82 @@ from meshlint.suggest import did_you_mean
 __all__ = ["did_you_mean"]
 
 
+# Up to so many records (copies of one resource, say) are looked at directly; beyond, an
+# answer about all of them is worked out once per key.
+FEW = 8
 AN = "istio/istio pkg/config/analysis/analyzers"  # where istioctl analyze's checks live
 KIALI = "kiali/kiali business/checkers"
 
 
 def destinations(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
     """Every route and mirror destination of a VirtualService: (path of it, the mapping)."""
+    return iter(_destination_list(spec))
+
+
+def _destination_list(spec: dict[str, Any]) -> list[tuple[FieldPath, dict[str, Any]]]:
+    found: list[tuple[FieldPath, dict[str, Any]]] = []
     for section in ("http", "tcp", "tls"):
-        for i, route_rule in items(spec.get(section)):
+        route_rules = spec.get(section)
+        if not isinstance(route_rules, list):
+            continue
+        for i, route_rule in enumerate(route_rules):
             if not isinstance(route_rule, dict):
                 continue
-            for j, dest in items(route_rule.get("route")):
-                if isinstance(dest, dict) and isinstance(dest.get("destination"), dict):
-                    yield ("spec", section, i, "route", j, "destination"), dest["destination"]
+            route = route_rule.get("route")
+            if isinstance(route, list):
+                for j, entry in enumerate(route):
+                    dest = entry.get("destination") if isinstance(entry, dict) else None
+                    if isinstance(dest, dict):
+                        found.append((("spec", section, i, "route", j, "destination"), dest))
             if section != "http":
                 continue
-            if isinstance(route_rule.get("mirror"), dict):
-                yield ("spec", section, i, "mirror"), route_rule["mirror"]
-            for j, mirror in items(route_rule.get("mirrors")):
-                if isinstance(mirror, dict) and isinstance(mirror.get("destination"), dict):
-                    yield ("spec", section, i, "mirrors", j, "destination"), mirror["destination"]
+            mirror = route_rule.get("mirror")
+            if isinstance(mirror, dict):
+                found.append((("spec", section, i, "mirror"), mirror))
+            mirrors = route_rule.get("mirrors")
+            if isinstance(mirrors, list):
+                for j, entry in enumerate(mirrors):
+                    dest = entry.get("destination") if isinstance(entry, dict) else None
+                    if isinstance(dest, dict):
+                        found.append((("spec", section, i, "mirrors", j, "destination"), dest))
+    return found
 
 
-def literal(value: Any) -> bool:
+def _route_destinations(index: MeshIndex, vs: Record) -> list[tuple[FieldPath, dict[str, Any]]]:
+    return _destination_list(vs.spec)
+
+
+def route_destinations(index: MeshIndex, vs: Record) -> list[tuple[FieldPath, dict[str, Any]]]:
+    """:func:`destinations` of a VirtualService of the run, listed once per run (several
+    rules read them): the list is shared, to be read only."""
+    return index.of_record(_route_destinations, vs)
+
+
+def _host_destinations(
+    index: MeshIndex, vs: Record
+) -> list[tuple[FieldPath, dict[str, Any], str, str]]:
+    ns = vs.effective_namespace
+    found: list[tuple[FieldPath, dict[str, Any], str, str]] = []
+    for path, dest in route_destinations(index, vs):
+        host = dest.get("host")
+        if literal(host):
+            found.append((path, dest, host, index.canonical(host, ns)))
+    return found
+
+
+def host_destinations(
+    index: MeshIndex, vs: Record
+) -> list[tuple[FieldPath, dict[str, Any], str, str]]:
+    """The :func:`route_destinations` of a VirtualService whose host is :func:`literal`:
+    (path, destination, host as written, host as :meth:`MeshIndex.canonical` reads it in the
+    VirtualService's namespace). Listed once per run; the list is shared, to be read only."""
+    return index.of_record(_host_destinations, vs)
+
+
+def literal(value: Any) -> TypeGuard[str]:
     """A name to look up: a non-empty string, not an unrendered template (`{{ .Values.x }}`),
     which other rules report."""
-    return isinstance(value, str) and bool(value) and "{{" not in value
+    return isinstance(value, str) and value != "" and "{{" not in value
 
 
 def defines_hosts(index: MeshIndex) -> bool:
@@ -72,7 +122,18 @@ def did_you_mean_service(index: MeshIndex, canonical: str) -> str:
     """The suggestion for a cluster host no Service has: the closest Service name of its
     namespace."""
     name, _, rest = canonical.partition(".")
-    return did_you_mean(name, (svc.name for svc in index.services_in(rest.partition(".")[0])))
+    return index.memo_by(_service_suggestion, (name, rest.partition(".")[0]))
+
+
+def _service_suggestion(index: MeshIndex, key: tuple[str, str]) -> str:
+    """:func:`did_you_mean_service` for a name and namespace, once per pair; the namespace's
+    Service names are gathered once (many copies of one Service have one name)."""
+    name, namespace = key
+    return did_you_mean(name, index.memo_by(_service_names, namespace))
+
+
+def _service_names(index: MeshIndex, namespace: str) -> frozenset[str]:
+    return frozenset(svc.name for svc in index.services_in(namespace))
 
 
 def subsets_of(dr: Record) -> set[str]:

@@ -21,6 +21,7 @@ from meshlint.mesh import (
     POD_ANNOTATIONS,
     MeshIndex,
     Record,
+    Workload,
     has_target_refs,
     workload_selector,
 )
@@ -754,20 +755,33 @@ class _Policy:
     l7_path: FieldPath
     why: str
     # the workloads of the run its selector picks, or None when it has no selector
-    selected: list[tuple[Record, dict[str, str]]] | None
-
-    @property
-    def ambient_workloads(self) -> list[tuple[Record, dict[str, str]]]:
-        return [
-            (w, labels)
-            for w, labels in self.selected or ()
-            if _pod_ambient(self.namespace, labels, w)
-        ]
+    selected: list[Workload] | None
+    ambient_workloads: list[Workload]  # those of them in ambient mode
+    # the first of those whose traffic goes through no waypoint, with why
+    unenrolled: tuple[Record, _Enrolment] | None
 
     @property
     def only_sidecars(self) -> bool:
         """Its selector picks workloads of the run, none of them in ambient mode."""
         return bool(self.selected) and not self.ambient_workloads
+
+
+_Picked = tuple[list[Workload], list[Workload], tuple[Record, _Enrolment] | None]
+
+
+def _picked(index: MeshIndex, key: tuple[str, tuple[tuple[str, str], ...]]) -> _Picked:
+    """What the selector of a policy of an ambient namespace picks (namespace, selector as
+    sorted items): the workloads, those in ambient mode and the first of these that uses no
+    waypoint. Once per namespace and selector (copies of one policy ask the same)."""
+    name, selector = key
+    ns = index.memo(_namespaces)[name]
+    selected = index.workloads_selected(name, dict(selector))
+    ambient = [(w, labels) for w, labels in selected if _pod_ambient(ns, labels, w)]
+    for w, labels in ambient:
+        e = _enrolment(labels, f"the pods of {w.key}", ns, ns.name)
+        if not e.enrolled:
+            return selected, ambient, (w, e)
+    return selected, ambient, None
 
 
 _POLICY_KINDS = ("AuthorizationPolicy", "RequestAuthentication", "Telemetry")
@@ -785,10 +799,10 @@ def _ambient_policy(rec: Record, index: MeshIndex) -> _Policy | None:
     if l7 is None:
         return None
     selector = workload_selector(rec)
-    selected = None
     if selector is not None and not has_target_refs(rec):
-        selected = index.workloads_selected(rec.effective_namespace, selector)
-    return _Policy(rec, ns, l7[0], l7[1], selected)
+        key = (rec.effective_namespace, tuple(sorted(selector.items())))
+        return _Policy(rec, ns, l7[0], l7[1], *index.memo_by(_picked, key))
+    return _Policy(rec, ns, l7[0], l7[1], None, [], None)
 
 
 def _selector_path(rec: Record) -> FieldPath | None:
@@ -944,15 +958,13 @@ def ambient_l7_policy_without_waypoint(rec: Record, index: MeshIndex) -> Iterato
     if policy.only_sidecars:
         return
     ambient = policy.ambient_workloads
-    for w, labels in ambient:
-        e = _enrolment(labels, f"the pods of {w.key}", ns, ns.name)
-        if not e.enrolled:
-            yield Finding(
-                _selector_path(rec) or policy.l7_path,
-                f"{head}: selected workload {w.key} ({w.where}) uses no waypoint "
-                f"({_not_enrolled(e)}), so the policy does not apply to its traffic",
-            )
-            break
+    if policy.unenrolled is not None:
+        w, e = policy.unenrolled
+        yield Finding(
+            _selector_path(rec) or policy.l7_path,
+            f"{head}: selected workload {w.key} ({w.where}) uses no waypoint "
+            f"({_not_enrolled(e)}), so the policy does not apply to its traffic",
+        )
     if ambient:
         return
     e = _enrolment(None, "", ns, ns.name)

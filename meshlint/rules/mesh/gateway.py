@@ -556,6 +556,15 @@ class _CredentialRef:
     explicit: bool  # the namespace is written in the reference
 
 
+def _pod_namespaces(index: MeshIndex, key: tuple[tuple[str, str], ...] | None) -> tuple[str, ...]:
+    """The namespaces of the gateway pods a Gateway selector (as sorted items; None: none)
+    picks, in the order :meth:`MeshIndex.selected_by` gives them: once per selector."""
+    if key is None:
+        return ()
+    found = index.workloads_selected_anywhere(dict(key))
+    return tuple(dict.fromkeys(w.effective_namespace for w, _ in found))
+
+
 def _credential_refs(gw: Record, index: MeshIndex) -> Iterator[_CredentialRef]:
     """Every Secret the servers of a Gateway name, in each namespace Istio looks for it."""
     pods: tuple[str, ...] | None = None
@@ -566,8 +575,9 @@ def _credential_refs(gw: Record, index: MeshIndex) -> Iterator[_CredentialRef]:
                 continue
             ns, name, _ = parsed
             if pods is None:
-                found = index.selected_by(gw) or []
-                pods = tuple(dict.fromkeys(w.effective_namespace for w, _ in found))
+                selector = workload_selector(gw)
+                key = None if selector is None else tuple(sorted(selector.items()))
+                pods = index.memo_by(_pod_namespaces, key)
             for target in (ns,) if ns is not None else pods:
                 yield _CredentialRef(gw, path, written, target, name, pods, ns is not None)
 
@@ -1070,6 +1080,32 @@ def _host_claims(index: MeshIndex) -> dict[tuple[Any, ...], list[tuple[_Server, 
     return claims
 
 
+_Claim = tuple[int, _Server, _Host]  # (place in its list of _host_claims, server, host)
+
+
+def _claim_places(
+    index: MeshIndex,
+) -> dict[tuple[Any, ...], tuple[dict[int, int], dict[int, list[_Claim]], list[_Claim]]]:
+    """For each key of :func:`_host_claims`: the place of each host in its list (by the id of
+    the host), the claims of each Gateway (by the id of its record), and the first claim of
+    each distinct (resource, server, TLS or not, HTTP or not, host namespace). ML958 compares
+    a server with the earlier claims of its own Gateway and the distinct ones of other
+    resources only: a later claim like a distinct one (a copy of the same resource) never
+    comes first, so copies cost no comparisons."""
+    out: dict[tuple[Any, ...], tuple[dict[int, int], dict[int, list[_Claim]], list[_Claim]]] = {}
+    for key, entries in index.memo(_host_claims).items():
+        at: dict[int, int] = {}
+        own: dict[int, list[_Claim]] = {}
+        distinct: dict[tuple[Any, ...], _Claim] = {}
+        for k, (server, host) in enumerate(entries):
+            at.setdefault(id(host), k)
+            own.setdefault(id(server.gateway), []).append((k, server, host))
+            like = (server.gateway.key, server.index, server.tls is None, server.http)
+            distinct.setdefault((*like, host.namespace), (k, server, host))
+        out[key] = (at, own, list(distinct.values()))
+    return out
+
+
 def _first_plain_servers(index: MeshIndex) -> dict[tuple[Any, int, str], _Placed]:
     """(workload group, port, bind) → the first plaintext server with a protocol there."""
     first: dict[tuple[Any, int, str], _Placed] = {}
@@ -1155,15 +1191,20 @@ _SERVER = """\
     catalogue=("gw-x-conflict", "gw-k-multimatch", "gw-rt-tls-dup-host"),
 )
 def conflicting_gateway_hosts(gw: Record, index: MeshIndex) -> Iterator[Finding]:
-    claims = index.memo(_host_claims)
+    places = index.memo(_claim_places)
     for placed in index.memo(_placed_servers).get(id(gw), ()):
         server = placed.server
         for host in server.hosts:
             key = (*placed.bucket, host.name)
-            entries = claims[key]
-            mine = next(k for k, (_, h) in enumerate(entries) if h is host)
+            at, own, distinct = places[key]
+            mine = at[id(host)]
+            earlier = [c for c in own.get(id(server.gateway), ()) if c[0] < mine]
+            earlier += (
+                c for c in distinct if c[0] < mine and c[1].gateway.key != server.gateway.key
+            )
+            earlier.sort(key=lambda c: c[0])
             other = None
-            for first, first_host in entries[:mine]:
+            for _, first, first_host in earlier:
                 tls = first.tls is not None and server.tls is not None
                 if first.gateway is server.gateway:
                     if not tls or first.index == server.index:
@@ -1837,6 +1878,24 @@ def _se_keys(index: MeshIndex) -> dict[int, list[tuple[str, int]]]:
     return out
 
 
+def _se_places(
+    index: MeshIndex,
+) -> dict[tuple[str, int], tuple[dict[int, list[int]], list[tuple[int, _SePort]]]]:
+    """For each (host, port number) of :func:`_se_ports`: where each ServiceEntry's ports are
+    in its list (by the id of the record), and the first port of each distinct (resource,
+    protocol, scope) with where it is. A later port like one of these (a copy of the same
+    resource) is never the first an earlier one clashes with: copies cost no comparisons."""
+    out: dict[tuple[str, int], tuple[dict[int, list[int]], list[tuple[int, _SePort]]]] = {}
+    for key, entries in index.memo(_se_ports).items():
+        mine: dict[int, list[int]] = {}
+        distinct: dict[tuple[str, str, frozenset[str] | None], tuple[int, _SePort]] = {}
+        for k, entry in enumerate(entries):
+            mine.setdefault(id(entry.record), []).append(k)
+            distinct.setdefault((entry.record.key, entry.protocol, entry.scope), (k, entry))
+        out[key] = (mine, list(distinct.values()))
+    return out
+
+
 def _se_clashes(
     se: Record, index: MeshIndex, same: bool
 ) -> Iterator[tuple[str, int, _SePort, _SePort]]:
@@ -1844,13 +1903,16 @@ def _se_clashes(
     ServiceEntry in an overlapping exportTo scope defines with the same (``same``) or a
     different protocol for one of its hosts; once per port."""
     table = index.memo(_se_ports)
+    places = index.memo(_se_places)
     seen: set[int] = set()
     for host, number in index.memo(_se_keys).get(id(se), ()):
         entries = table[(host, number)]
-        for k, entry in enumerate(entries):
-            if entry.record is not se:
-                continue
-            for first in entries[:k]:
+        mine, distinct = places[(host, number)]
+        for k in mine[id(se)]:
+            entry = entries[k]
+            for at, first in distinct:
+                if at >= k:
+                    break
                 if first.record is se or _alternatives(first.record, se):
                     continue
                 if (first.protocol == entry.protocol) != same:

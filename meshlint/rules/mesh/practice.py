@@ -14,7 +14,7 @@ from meshlint.diagnostics import Finding, Severity
 from meshlint.mesh import REPLICAS, MeshIndex, Record, label_map, selects
 from meshlint.rules import rule
 from meshlint.rules.lib.guards import is_int
-from meshlint.rules.lib.mesh import destination_rule_host, destinations, items, literal
+from meshlint.rules.lib.mesh import destination_rule_host, items, literal, route_destinations
 from meshlint.rules.lib.traffic import policy_blocks
 
 _PRACTICE = "meshlint best practice"
@@ -48,24 +48,26 @@ _LIMITS = (("tcp", "maxConnections"), ("http", "http2MaxRequests"))
 
 def _workload_counts(
     pods: list[tuple[Record, dict[str, str]]],
-) -> tuple[int, str] | None:
-    """The replicas of ``pods`` in total and how they are made up, or None when one count is
-    unknown."""
+) -> tuple[int, list[tuple[Record, dict[str, str]]]] | None:
+    """The replicas of ``pods`` in total, with the pods, or None when one count is unknown."""
     total = 0
-    parts = []
     for rec, _ in pods:
         n = _replicas(rec)
         if n is None:
             return None
         total += n
-        parts.append(f"{rec.key} ×{n}")
-    shown = ", ".join(parts[:3]) + (", …" if len(parts) > 3 else "")
-    return total, shown
+    return total, pods
+
+
+def _shown(pods: list[tuple[Record, dict[str, str]]]) -> str:
+    """How the replicas of ``pods`` (each count known) are made up."""
+    parts = [f"{rec.key} ×{_replicas(rec)}" for rec, _ in pods[:3]]
+    return ", ".join(parts) + (", …" if len(pods) > 3 else "")
 
 
 def _counts_behind(
     index: MeshIndex, key: tuple[str, tuple[tuple[str, str], ...] | None]
-) -> tuple[int, str] | None:
+) -> tuple[int, list[tuple[Record, dict[str, str]]]] | None:
     """:func:`_workload_counts` of the workloads behind a host (of a subset with these
     labels): once per host and subset labels (``index.memo_by``)."""
     host, wanted = key
@@ -231,7 +233,7 @@ def circuit_breaker_below_replicas(dr: Record, index: MeshIndex) -> Iterator[Fin
         counted = index.memo_by(_counts_behind, (host, wanted))
         if counted is None or counted[0] < 2:
             continue
-        replicas, shown = counted
+        replicas, pods = counted
         for section, field in _LIMITS:
             part = pool.get(section)
             limit = _positive_int(part.get(field)) if isinstance(part, dict) else None
@@ -251,7 +253,7 @@ def circuit_breaker_below_replicas(dr: Record, index: MeshIndex) -> Iterator[Fin
             yield Finding(
                 (*path, "connectionPool", section, field),
                 f"{field} {limit} is below the {replicas} replicas behind {what} "
-                f"({shown}): the limit holds per client proxy for all of them "
+                f"({_shown(pods)}): the limit holds per client proxy for all of them "
                 f"together; {effect}; size it for the whole host",
             )
 
@@ -273,7 +275,7 @@ def _routing(index: MeshIndex) -> _Routing | None:
     unknown: set[str] = set()
     for vs in index.virtual_services:
         ns = vs.effective_namespace
-        for _, dest in destinations(vs.spec):
+        for _, dest in route_destinations(index, vs):
             host, subset = dest.get("host"), dest.get("subset")
             if not isinstance(host, str) or not host:
                 continue
@@ -391,13 +393,13 @@ def unused_subset(dr: Record, index: MeshIndex) -> Iterator[Finding]:
     if host not in routing.routed or host in routing.unknown:
         return
     used = routing.routed[host]
-    vss = routing.routers[host]
-    named = ", ".join(f"{v.key} ({v.where})" for v in vss[:3]) + (", …" if len(vss) > 3 else "")
-    listed = ", ".join(sorted(used)) if used else "no subset"
     for i, subset in items(dr.spec.get("subsets")):
         name = subset.get("name") if isinstance(subset, dict) else None
         if not literal(name) or name in used:
             continue
+        vss = routing.routers[host]
+        named = ", ".join(f"{v.key} ({v.where})" for v in vss[:3]) + (", …" if len(vss) > 3 else "")
+        listed = ", ".join(sorted(used)) if used else "no subset"
         yield Finding(
             ("spec", "subsets", i, "name"),
             f"subset `{name}` of host `{dr.spec.get('host')}` is named by no route: "

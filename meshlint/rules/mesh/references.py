@@ -20,7 +20,6 @@ from meshlint.mesh import (
     MESH_GATEWAY,
     MeshIndex,
     Record,
-    Workload,
     export_scope,
     label_map,
     selects,
@@ -29,10 +28,11 @@ from meshlint.mesh import (
 from meshlint.rules import rule
 from meshlint.rules.lib.mesh import (
     AN,
+    FEW,
     destination_rule_host,
-    destinations,
     did_you_mean,
     did_you_mean_service,
+    host_destinations,
     items,
     judges_host,
     literal,
@@ -41,6 +41,33 @@ from meshlint.rules.lib.mesh import (
     subsets_of,
     used_in,
 )
+
+
+def _subset_owners(index: MeshIndex, key: tuple[str, str]) -> tuple[list[Record], list[Record]]:
+    """The DestinationRules for a canonical host (wildcards covering it included), and those
+    of them that declare a subset: once per host and subset name (``index.memo_by``)."""
+    host, subset = key
+    drs = index.rules_for(host)
+    return drs, [dr for dr in drs if subset in subsets_of(dr)]
+
+
+def _sees(
+    index: MeshIndex, host: str, subset: str, namespace: str, declaring: list[Record]
+) -> bool:
+    """Whether ``namespace`` sees one of the DestinationRules ``declaring`` a subset of a
+    host: looked at directly when they are few, else once per host, subset and namespace
+    (copies of one DestinationRule would make every destination look at each)."""
+    if len(declaring) <= FEW:
+        return any(index.visible(d, namespace) for d in declaring)
+    return index.memo_by(_sees_subset, (host, subset, namespace))
+
+
+def _sees_subset(index: MeshIndex, key: tuple[str, str, str]) -> bool:
+    """Whether a namespace sees a DestinationRule for a canonical host that declares a subset:
+    once per host, subset name and namespace (``index.memo_by``)."""
+    host, subset, namespace = key
+    declaring = index.memo_by(_subset_owners, (host, subset))[1]
+    return any(index.visible(d, namespace) for d in declaring)
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,17 +188,15 @@ from meshlint.rules.lib.mesh import (
 def unknown_subset(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     ns = vs.effective_namespace
     where_used = used_in(vs)
-    for path, dest in destinations(vs.spec):
-        subset, host = dest.get("subset"), dest.get("host")
-        if not literal(subset) or not literal(host):
+    for path, dest, host, canonical in host_destinations(index, vs):
+        subset = dest.get("subset")
+        if not literal(subset):
             continue
-        assert isinstance(subset, str) and isinstance(host, str)
-        canonical = index.canonical(host, ns)
-        drs = index.rules_for(canonical)
+        assert isinstance(subset, str)
+        drs, declaring = index.memo_by(_subset_owners, (canonical, subset))
         where = (*path, "subset")
         if drs:
-            declaring = [dr for dr in drs if subset in subsets_of(dr)]
-            blind = [n for n in where_used if not any(index.visible(d, n) for d in declaring)]
+            blind = [n for n in where_used if not _sees(index, canonical, subset, n, declaring)]
             if declaring and (not blind or not mesh_bound(vs.spec)):
                 continue  # (a gateway's proxy sees what its own namespace sees)
             if declaring:
@@ -340,11 +365,6 @@ def unknown_gateway(vs: Record, index: MeshIndex) -> Iterator[Finding]:
             )
 
 
-def _workloads_behind(index: MeshIndex, host: str) -> tuple[list[Record], list[Workload]]:
-    """The Kubernetes Services of a host and the workloads their selectors pick."""
-    return index.kubernetes_services(host), index.workloads_of_host(host)
-
-
 def _subset_selects(index: MeshIndex, key: tuple[str, tuple[tuple[str, str], ...]]) -> bool:
     """Whether a workload behind the host carries the subset's labels: once per host and
     labels (``index.memo_by``)."""
@@ -497,10 +517,9 @@ def subset_selects_no_pods(dr: Record, index: MeshIndex) -> Iterator[Finding]:
     host = destination_rule_host(dr, index)
     if host is None:
         return
-    services, pods = _workloads_behind(index, host)
+    pods = index.workloads_of_host(host)  # (those the host's Kubernetes Services select)
     if not pods:
         return
-    named = ", ".join(w.key for w, _ in pods[:3]) + (", …" if len(pods) > 3 else "")
     for i, subset in items(dr.spec.get("subsets")):
         labels = label_map(subset.get("labels")) if isinstance(subset, dict) else None
         if not labels:
@@ -517,6 +536,8 @@ def subset_selects_no_pods(dr: Record, index: MeshIndex) -> Iterator[Finding]:
             note += " (its labels taken from the pods' Nodes are not compared)"
         if any(k in NODE_LABELS for k in own):
             note += " (istiod never gives an endpoint an empty topology label)"
+        named = ", ".join(w.key for w, _ in pods[:3]) + (", …" if len(pods) > 3 else "")
+        services = index.kubernetes_services(host)
         yield Finding(
             ("spec", "subsets", i, "labels"),
             f"no workload behind Service {services[0].key} carries {wanted}{note}: the "
@@ -572,6 +593,13 @@ def _host_clashes(index: MeshIndex) -> dict[int, list[_HostClash]]:
         if rec is not None:
             found.append((rec, seen))
 
+    # Without a wildcard host nothing overlaps but equal hosts: no wildcard keys to file.
+    wild = any(
+        isinstance(h, str) and h.startswith("*")
+        for vs in index.virtual_services
+        for _, h in items(vs.spec.get("hosts"))
+    )
+
     for n, vs in enumerate(index.virtual_services):
         if not mesh_bound(vs.spec):
             continue
@@ -582,7 +610,7 @@ def _host_clashes(index: MeshIndex) -> dict[int, list[_HostClash]]:
         group = vs.place if vs.namespace is None else ""
         spots = sorted(scope) if scope is not None else []
         for i, written, host in _mesh_hosts(vs, index):
-            covering = list(wildcard_keys(host)) if host != "*" else []
+            covering = list(wildcard_keys(host)) if wild and host != "*" else []
             same: list[tuple[Record, str]] = []
             near: list[tuple[Record, str]] = []
             if scope is None:

@@ -18,16 +18,18 @@ from meshlint.rules.lib.grammar import (
 from meshlint.rules.lib.guards import as_map, as_str, is_int
 from meshlint.rules.lib.mesh import (
     AN,
+    FEW,
     KIALI,
     defines_hosts,
     destination_rule_host,
-    destinations,
     did_you_mean_service,
+    host_destinations,
     items,
     literal,
     mesh_bound,
     namespaces_text,
     never_a_service,
+    route_destinations,
     used_in,
 )
 
@@ -76,6 +78,15 @@ def _visible_of(index: MeshIndex, key: tuple[str, str]) -> list[Record]:
     (``index.memo_by``)."""
     host, ns = key
     return [d for d in index.definitions(host) if index.visible(d, ns)]
+
+
+def _sees_any(index: MeshIndex, host: str, namespace: str, defs: list[Record]) -> bool:
+    """Whether ``namespace`` sees one of ``defs``, the definitions of a canonical host: looked
+    at directly when they are few, else once per host and namespace (copies of one Service
+    would make every destination look at each)."""
+    if len(defs) <= FEW:
+        return any(index.visible(d, namespace) for d in defs)
+    return bool(index.memo_by(_visible_of, (host, namespace)))
 
 
 def _first_unplaced_service(index: MeshIndex, namespace: str) -> Record | None:
@@ -252,21 +263,15 @@ def _resolved(host: str, canonical: str) -> str:
 )
 def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     anything = _defines_anything(index)
-    ns = vs.effective_namespace
     where_used = used_in(vs)
-    for path, dest in destinations(vs.spec):
-        host = dest.get("host")
-        if not literal(host):
-            continue
-        assert isinstance(host, str)
+    for path, _, host, canonical in host_destinations(index, vs):
         if host.startswith("*"):
             continue  # a wildcard destination is the webhook's business
         what = "mirror host" if "mirror" in path or "mirrors" in path else "host"
         where = (*path, "host")
-        canonical = index.canonical(host, ns)
         defs = index.definitions(canonical)
         if defs:
-            blind = [n for n in where_used if not any(index.visible(d, n) for d in defs)]
+            blind = [n for n in where_used if not _sees_any(index, canonical, n, defs)]
             if blind:
                 d = defs[0]
                 yield Finding(
@@ -413,7 +418,9 @@ def dotted_short_host(rec: Record, index: MeshIndex) -> Iterator[Finding]:
         fields: list[tuple[FieldPath, Any]] = [(("spec", "host"), rec.spec.get("host"))]
         what = "DestinationRule host"
     else:
-        fields = [((*path, "host"), dest.get("host")) for path, dest in destinations(rec.spec)]
+        fields = [
+            ((*path, "host"), dest.get("host")) for path, dest in route_destinations(index, rec)
+        ]
         what = "host"
     for path, host in fields:
         if not literal(host):
@@ -488,16 +495,24 @@ _PORTS_GOOD = """
 """
 
 
-def _visible_definitions(
-    index: MeshIndex, vs: Record
-) -> Iterator[tuple[FieldPath, dict[str, Any], str, list[Record]]]:
+_Visible = tuple[FieldPath, dict[str, Any], str, list[Record]]
+
+
+def _visible_definitions(index: MeshIndex, vs: Record) -> list[_Visible]:
+    """(path, destination, host as written, its definitions visible from the VirtualService's
+    namespace) of each destination whose host has such definitions: listed once per
+    VirtualService (ML907 and ML908 both read them)."""
+    return index.of_record(_visible_definitions_of, vs)
+
+
+def _visible_definitions_of(index: MeshIndex, vs: Record) -> list[_Visible]:
+    return list(_each_visible_definition(index, vs))
+
+
+def _each_visible_definition(index: MeshIndex, vs: Record) -> Iterator[_Visible]:
     ns = vs.effective_namespace
-    for path, dest in destinations(vs.spec):
-        host = dest.get("host")
-        if not literal(host):
-            continue
-        assert isinstance(host, str)
-        defs = index.memo_by(_visible_of, (index.canonical(host, ns), ns))
+    for path, dest, host, canonical in host_destinations(index, vs):
+        defs = index.memo_by(_visible_of, (canonical, ns))
         if defs:
             yield path, dest, host, list(defs)
 
@@ -610,32 +625,42 @@ def _listener_ports(index: MeshIndex, vs: Record) -> set[int] | None:
 def destination_port_required(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     ns = vs.effective_namespace
     gateway = _gateway_bound(vs.spec)
-    listening = _listener_ports(index, vs) if gateway else None
-    own = {index.canonical(h, ns) for _, h in items(vs.spec.get("hosts")) if literal(h)}
+    # what the VirtualService's gateways listen on and its own hosts, read when first needed
+    listening: set[int] | None = None
+    listened = False
+    own: set[str] | None = None
     for path, dest, host, defs in _visible_definitions(index, vs):
         if dest.get("port") is not None:
             continue
         ports = _ports_of(index, defs)
         if ports is None or len(ports) < 2:
             continue
-        listed = ", ".join(str(p) for p in ports)
         if gateway:
+            if not listened:
+                listening, listened = _listener_ports(index, vs), True
             if listening is not None and listening <= set(ports):
                 continue  # every port the gateways listen on is a port of the host
             yield Finding(
                 (*path, "host"),
-                f"host `{host}` exposes several ports ({listed}) and the destination names "
-                "none: a gateway routes to the port it listens on, which the host may "
+                f"host `{host}` exposes several ports ({_listed(ports)}) and the destination "
+                "names none: a gateway routes to the port it listens on, which the host may "
                 "not expose; set `port.number`",
             )
-        elif index.canonical(host, ns) not in own:
+            continue
+        if own is None:
+            own = {index.canonical(h, ns) for _, h in items(vs.spec.get("hosts")) if literal(h)}
+        if index.canonical(host, ns) not in own:
             yield Finding(
                 (*path, "host"),
-                f"host `{host}` exposes several ports ({listed}) and the destination "
+                f"host `{host}` exposes several ports ({_listed(ports)}) and the destination "
                 "names none: sidecars use the port the client called, which only works "
                 "when the destination exposes it too; set `port.number`",
                 severity=Severity.WARNING,
             )
+
+
+def _listed(ports: list[int]) -> str:
+    return ", ".join(str(p) for p in ports)
 
 
 # --------------------------------------------------------------------------------------------
@@ -744,12 +769,13 @@ class _ServerHosts:
                 self.scan.append(entry)
             else:
                 self.by_name.setdefault(name, []).append(entry)
+        self.wild = any(name.startswith("*") for name in self.by_name)  # `*`, `*.foo.com`
 
     def matching(self, host: str) -> list[tuple[str | None, str]]:
         if host.startswith("*"):
             return [e for e in self.hosts if host_matches(e[1], host)]
         found = list(self.by_name.get(host, ()))
-        for key in wildcard_keys(host):
+        for key in wildcard_keys(host) if self.wild else ():
             found.extend(self.by_name.get(key, ()))
         found.extend(e for e in self.scan if host_matches(e[1], host))
         return found
@@ -763,6 +789,11 @@ def _server_tables(index: MeshIndex) -> dict[int, _ServerHosts | None]:
         found = _server_hosts(gw)
         tables[id(gw)] = _ServerHosts(found) if found else None
     return tables
+
+
+def _gateway_host_verdicts_listed(index: MeshIndex, vs: Record) -> list[tuple[str, Finding]]:
+    """ML909's and ML910's findings on a VirtualService, worked out once for both."""
+    return list(_gateway_host_verdicts(vs, index))
 
 
 def _gateway_host_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, Finding]]:
@@ -843,7 +874,7 @@ def _gateway_host_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, 
     catalogue=("vs-x-host-not-in-gateway",),
 )
 def host_not_in_gateway(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    for code, finding in _gateway_host_verdicts(vs, index):
+    for code, finding in index.of_record(_gateway_host_verdicts_listed, vs):
         if code == "ML909":
             yield finding
 
@@ -875,21 +906,19 @@ def host_not_in_gateway(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     catalogue=("vs-x-gateway-ns-host",),
 )
 def gateway_host_other_namespace(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    for code, finding in _gateway_host_verdicts(vs, index):
+    for code, finding in index.of_record(_gateway_host_verdicts_listed, vs):
         if code == "ML910":
             yield finding
 
 
 # --------------------------------------------------------------------------------------------
 def _http_route_destinations(
-    spec: dict[str, Any],
+    index: MeshIndex, vs: Record
 ) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
-    for i, route_rule in items(spec.get("http")):
-        if not isinstance(route_rule, dict):
-            continue
-        for j, dest in items(route_rule.get("route")):
-            if isinstance(dest, dict) and isinstance(dest.get("destination"), dict):
-                yield ("spec", "http", i, "route", j, "destination"), dest["destination"]
+    """The route destinations of the HTTP routes of a VirtualService (no mirrors)."""
+    for path, dest in route_destinations(index, vs):
+        if path[1] == "http" and path[3] == "route":
+            yield path, dest
 
 
 def _subset_routing(index: MeshIndex) -> dict[str, list[Record]]:
@@ -901,7 +930,7 @@ def _subset_routing(index: MeshIndex) -> dict[str, list[Record]]:
         ns = vs.effective_namespace
         claimed = {index.canonical(h, ns) for _, h in items(vs.spec.get("hosts")) if literal(h)}
         done: set[str] = set()
-        for _, dest in _http_route_destinations(vs.spec):
+        for _, dest in _http_route_destinations(index, vs):
             host = dest.get("host")
             if not literal(host) or not literal(dest.get("subset")):
                 continue
@@ -1082,7 +1111,7 @@ def ingress_bypasses_subset_routing(vs: Record, index: MeshIndex) -> Iterator[Fi
     if not subset_routing:
         return
     ns = vs.effective_namespace
-    for path, dest in _http_route_destinations(vs.spec):
+    for path, dest in _http_route_destinations(index, vs):
         host = dest.get("host")
         if not literal(host) or dest.get("subset") is not None:
             continue
@@ -1139,12 +1168,21 @@ _MULTI_GOOD = """
 """
 
 
-def _gateway_claims(
-    vs: Record, index: MeshIndex
-) -> Iterator[tuple[int, str, list[tuple[str, str, str]]]]:
+_Claims = tuple[int, str, list[tuple[str, str, str]]]
+
+
+def _gateway_claims(vs: Record, index: MeshIndex) -> list[_Claims]:
     """(index in `hosts`, host as written, claims) of each host a gateway-bound VirtualService
     claims, once each: a claim is (gateway namespace, gateway name, canonical host), one for
-    each gateway it is bound to, in order."""
+    each gateway it is bound to, in order. Listed once per VirtualService."""
+    return index.of_record(_gateway_claims_of, vs)
+
+
+def _gateway_claims_of(index: MeshIndex, vs: Record) -> list[_Claims]:
+    return list(_each_gateway_claim(vs, index))
+
+
+def _each_gateway_claim(vs: Record, index: MeshIndex) -> Iterator[_Claims]:
     if not _gateway_bound(vs.spec):
         return
     ns = vs.effective_namespace
@@ -1428,6 +1466,11 @@ def _delegation(index: MeshIndex) -> _Delegation:
     return _Delegation(by_name, counts, referenced, roots)
 
 
+def _delegate_verdicts_listed(index: MeshIndex, vs: Record) -> list[tuple[str, Finding]]:
+    """ML914's and ML915's findings on a VirtualService, worked out once for both."""
+    return list(_delegate_verdicts(vs, index))
+
+
 def _delegate_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, Finding]]:
     """ML914's and ML915's findings on a root VirtualService, each with its code: what became
     of each delegate it names."""
@@ -1511,7 +1554,7 @@ def _delegate_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, Find
     catalogue=("vs-rt-delegate-missing",),
 )
 def unknown_delegate(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    for code, finding in _delegate_verdicts(vs, index):
+    for code, finding in index.of_record(_delegate_verdicts_listed, vs):
         if code == "ML914":
             yield finding
 
@@ -1540,7 +1583,7 @@ def unknown_delegate(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     catalogue=("vs-rt-delegate-hidden",),
 )
 def hidden_delegate(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    for code, finding in _delegate_verdicts(vs, index):
+    for code, finding in index.of_record(_delegate_verdicts_listed, vs):
         if code == "ML915":
             yield finding
 
@@ -2069,29 +2112,27 @@ def delegate_match_conflict(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     catalogue=("vs-k-repeated-subset", "vs-dest-repeated"),
 )
 def repeated_route_destination(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    ns = vs.effective_namespace
-    for section in ("http", "tcp", "tls"):
-        for i, route_rule in items(vs.spec.get(section)):
-            if not isinstance(route_rule, dict):
-                continue
-            seen: dict[tuple[str, str], int] = {}
-            for j, entry in items(route_rule.get("route")):
-                dest = entry.get("destination") if isinstance(entry, dict) else None
-                host = dest.get("host") if isinstance(dest, dict) else None
-                if not isinstance(dest, dict) or not literal(host):
-                    continue
-                assert isinstance(host, str)
-                subset = dest.get("subset")
-                if subset is not None and not isinstance(subset, str):
-                    continue  # a wrong type: the schema stage reports it
-                key = (index.canonical(host, ns), subset or "")
-                first = seen.setdefault(key, j)
-                if first == j:
-                    continue
-                what = f"host `{host}` with subset `{subset}`" if subset else f"host `{host}`"
-                yield Finding(
-                    ("spec", section, i, "route", j, "destination", "host"),
-                    f"{what} is already destination route[{first}] of this route: both "
-                    "entries send to the same pods; merge them, or give this one its own "
-                    "subset",
-                )
+    seen: dict[tuple[str, str], int] = {}
+    rule_at: FieldPath = ()
+    # the route destinations of each route rule, rule after rule (mirrors left out)
+    for path, dest, host, canonical in host_destinations(index, vs):
+        if path[3] != "route":
+            continue
+        if path[:3] != rule_at:
+            rule_at, seen = path[:3], {}
+        subset = dest.get("subset")
+        if subset is not None and not isinstance(subset, str):
+            continue  # a wrong type: the schema stage reports it
+        j = path[4]
+        assert isinstance(j, int)
+        key = (canonical, subset or "")
+        first = seen.setdefault(key, j)
+        if first == j:
+            continue
+        what = f"host `{host}` with subset `{subset}`" if subset else f"host `{host}`"
+        yield Finding(
+            (*path, "host"),
+            f"{what} is already destination route[{first}] of this route: both "
+            "entries send to the same pods; merge them, or give this one its own "
+            "subset",
+        )

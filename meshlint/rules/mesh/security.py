@@ -1128,6 +1128,29 @@ def _enforcing_policies(
     return _by_namespace(ap for ap in aps if _requires_token(ap))
 
 
+def _unenforced(index: MeshIndex, key: tuple[str, tuple[tuple[str, str], ...] | None]) -> bool:
+    """Whether no AuthorizationPolicy requiring a token covers the workloads a
+    RequestAuthentication of a namespace with this selector (as sorted items; None: none)
+    applies to: once per namespace and selector (copies of one resource ask the same)."""
+    ns, wanted = key
+    enforcing = index.memo(_enforcing_policies)
+    root = enforcing.get(index.root_namespace, [])
+    policies = enforcing.get(ns, []) + (root if ns != index.root_namespace else [])
+    if any(sel is None for _, sel in policies):
+        return False
+    if wanted is None:
+        if policies:
+            return False  # some of the namespace's workloads are enforced: say nothing
+    else:
+        implied = set(wanted)
+        if any(sel is not None and set(sel.items()) <= implied for _, sel in policies):
+            return False
+        pods = index.workloads_selected(ns, dict(wanted))
+        if any(sel is not None and selects(sel, lb) for _, lb in pods for _, sel in policies):
+            return False
+    return True
+
+
 # --------------------------------------------------------------------------------------------
 @rule(
     "ML976",
@@ -1213,23 +1236,11 @@ def _enforcing_policies(
     catalogue=("ra-ml-no-authz",),
 )
 def requestauthn_not_enforced(ra: Record, index: MeshIndex) -> Iterator[Finding]:
-    enforcing = index.memo(_enforcing_policies)
-    root = enforcing.get(index.root_namespace, [])
     ns = ra.effective_namespace
-    policies = enforcing.get(ns, []) + (root if ns != index.root_namespace else [])
-    if any(sel is None for _, sel in policies):
-        return
     selector = workload_selector(ra)
-    if selector is None:
-        if policies:
-            return  # some of the namespace's workloads are enforced: say nothing
-    else:
-        implied = set(selector.items())
-        if any(sel is not None and set(sel.items()) <= implied for _, sel in policies):
-            return
-        pods = index.selected_by(ra) or []
-        if any(sel is not None and selects(sel, lb) for _, lb in pods for _, sel in policies):
-            return
+    key = (ns, None if selector is None else tuple(sorted(selector.items())))
+    if not index.memo_by(_unenforced, key):
+        return
     scope = "its workloads" if selector is not None else f"namespace `{ns}`"
     text = (
         f"no AuthorizationPolicy for {scope} requires a request principal "

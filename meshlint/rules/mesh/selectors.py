@@ -46,13 +46,19 @@ def _selector_path(rec: Record) -> FieldPath:
     return ("spec", "selector", "matchLabels")
 
 
+# where a kind writes its selector: (field of the spec, field of that), the security kinds
+# and Telemetry by default
+_SELECTOR_FIELDS: dict[str, tuple[str, str | None]] = {
+    "Gateway": ("selector", None),
+    "Sidecar": ("workloadSelector", "labels"),
+}
+
+
 def _selector(rec: Record) -> tuple[str, dict[str, str]]:
     """How a resource selects its workloads: (`absent`, {}), (`labels`, the labels) or
     (`skip`, {}) when the selector has the wrong shape or holds an unrendered template."""
     spec = rec.spec
-    outer, inner = {"Gateway": ("selector", None), "Sidecar": ("workloadSelector", "labels")}.get(
-        rec.kind, ("selector", "matchLabels")
-    )
+    outer, inner = _SELECTOR_FIELDS.get(rec.kind, ("selector", "matchLabels"))
     value: Any = spec.get(outer)
     if value is None:
         return _ABSENT, {}
@@ -78,10 +84,10 @@ def _text(selector: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in selector.items())
 
 
-def _names(records: Iterable[Record], limit: int = 3) -> str:
-    found = list(records)
-    shown = ", ".join(r.key for r in found[:limit])
-    return shown + (f" and {len(found) - limit} more" if len(found) > limit else "")
+def _names(workloads: list[Workload], limit: int = 3) -> str:
+    """The first names of ``workloads`` and how many more there are."""
+    shown = ", ".join(r.key for r, _ in workloads[:limit])
+    return shown + (f" and {len(workloads) - limit} more" if len(workloads) > limit else "")
 
 
 class _Held:
@@ -135,6 +141,28 @@ def _selected_in_place(
     return [w for w in index.workloads_selected(ns, dict(selector)) if w[0].place == place]
 
 
+def _unmatched_anywhere(
+    index: MeshIndex, key: tuple[tuple[tuple[str, str], ...], str]
+) -> str | None:
+    """What :func:`_no_workload` says of a selector (its items as written) that picks
+    workloads of every namespace, for a resource of a kind, before the effect; None when it
+    picks some or the run cannot tell. Once per selector and kind."""
+    items, kind = key
+    selector = dict(items)
+    if index.workloads_selected_anywhere(selector):
+        return None
+    kin = index.workloads_carrying(selector)
+    if kind == "Gateway":  # gateway proxies only: not every `app`-labelled workload
+        kin = [w for w in kin if _runs_proxy(w[1], _pod_annotations(w[0]))]
+    if not kin or _unrendered(kin):
+        return None
+    keys = ", ".join(f"`{k}`" for k in selector)
+    return (
+        f"selector {_text(selector)} matches no workload in the linted files, although "
+        f"they hold workloads labelled {keys} ({_names(kin)})"
+    )
+
+
 def _no_workload(
     index: MeshIndex,
     rec: Record,
@@ -150,18 +178,12 @@ def _no_workload(
     if index.is_external_namespace(ns) or GATEWAY_NAME_LABEL in selector:
         return None  # the pods of a Gateway API gateway are deployed by Istio, not by the run
     if anywhere:
-        if index.workloads_selected_anywhere(selector):
+        head = index.memo_by(_unmatched_anywhere, (tuple(selector.items()), rec.kind))
+        if head is None:
             return None
-        kin = index.workloads_carrying(selector)
-        if rec.kind == "Gateway":  # gateway proxies only: not every `app`-labelled workload
-            kin = [w for w in kin if _runs_proxy(w[1], _pod_annotations(w[0]))]
-        if not kin or _unrendered(kin):
-            return None
-        keys = ", ".join(f"`{k}`" for k in selector)
         return (
-            f"selector {_text(selector)} matches no workload in the linted files, although "
-            f"they hold workloads labelled {keys} ({_names(r for r, _ in kin)}): {effect}; "
-            "if the intended workloads are deployed from elsewhere, ignore this warning"
+            f"{head}: {effect}; if the intended workloads are deployed from elsewhere, "
+            "ignore this warning"
         )
     if _selected(index, rec, selector):
         return None
@@ -170,7 +192,7 @@ def _no_workload(
         return None
     return (
         f"selector {_text(selector)} matches no workload of namespace `{ns}` in the linted "
-        f"files (they hold {_names(r for r, _ in held.workloads)}): {effect}; if the intended "
+        f"files (they hold {_names(held.workloads)}): {effect}; if the intended "
         f"workloads are deployed from elsewhere, add `{ns}` to the `external-namespaces` "
         "option"
     )
@@ -198,7 +220,12 @@ def _outside_mesh(index: MeshIndex, workload: Record) -> bool:
     """Whether a workload's pods certainly run without a sidecar and outside ambient mode:
     `sidecar.istio.io/inject` other than "true" on the pods (label first, then annotation),
     or, when the pods say nothing, a Namespace manifest of the run that enables neither
-    injection (`istio-injection: enabled`, `istio.io/rev`) nor ambient mode. Unknown: no."""
+    injection (`istio-injection: enabled`, `istio.io/rev`) nor ambient mode. Unknown: no.
+    Worked out once per workload."""
+    return index.of_record(_outside_mesh_of, workload)
+
+
+def _outside_mesh_of(index: MeshIndex, workload: Record) -> bool:
     labels = pod_labels(workload) or {}
     annotations = _pod_annotations(workload)
     if _runs_proxy(labels, annotations):
@@ -573,7 +600,7 @@ def authorizationpolicy_matches_no_workload(ap: Record, index: MeshIndex) -> Ite
             yield Finding(
                 path,
                 f"the policy applies to every workload of namespace `{ns}`, but those of "
-                f"the linted files ({_names(r for r, _ in held.workloads)}) all run without a "
+                f"the linted files ({_names(held.workloads)}) all run without a "
                 "sidecar: nothing enforces it",
                 key=ap.namespace is None,
             )
@@ -587,7 +614,7 @@ def authorizationpolicy_matches_no_workload(ap: Record, index: MeshIndex) -> Ite
         yield Finding(
             _selector_path(ap),
             f"selector {_text(selector)} matches only workloads that run without a "
-            f"sidecar ({_names(r for r, _ in picked)}): nothing enforces the policy",
+            f"sidecar ({_names(picked)}): nothing enforces the policy",
         )
 
 

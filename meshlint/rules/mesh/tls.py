@@ -179,12 +179,22 @@ def _port_number(setting: Any) -> int | None:
     return port_int(port.get("number")) if isinstance(port, dict) else None
 
 
-def _client_tls_settings(
-    dr: Record,
-) -> Iterator[tuple[FieldPath, str, dict[str, str] | None, int | None, set[int]]]:
+_TlsSetting = tuple[FieldPath, str, dict[str, str] | None, int | None, set[int]]
+
+
+def _client_tls_settings(index: MeshIndex, dr: Record) -> list[_TlsSetting]:
     """Every TLS mode a DestinationRule sets for its host: (path of the field, mode, labels of
     the subset it is for or None, Service port it is for or None for every port, Service
-    ports that a port-level entry takes out of a port-less setting)."""
+    ports that a port-level entry takes out of a port-less setting). Listed once per
+    DestinationRule of the run; the list is shared, to be read only."""
+    return index.of_record(_client_tls_settings_of, dr)
+
+
+def _client_tls_settings_of(index: MeshIndex, dr: Record) -> list[_TlsSetting]:
+    return list(_each_client_tls_setting(dr))
+
+
+def _each_client_tls_setting(dr: Record) -> Iterator[_TlsSetting]:
     scopes: list[tuple[FieldPath, Any, dict[str, str] | None]] = [
         (("spec", "trafficPolicy"), dr.spec.get("trafficPolicy"), None)
     ]
@@ -272,6 +282,12 @@ def _dr_host(index: MeshIndex, dr: Record) -> str | None:
 
 
 def _merge_group(index: MeshIndex, dr: Record) -> tuple[Any, ...] | None:
+    """The key that the DestinationRules istiod merges with ``dr`` share (None when its host
+    is no literal name): worked out once per DestinationRule."""
+    return index.of_record(_merge_group_of, dr)
+
+
+def _merge_group_of(index: MeshIndex, dr: Record) -> tuple[Any, ...] | None:
     host = dr.spec.get("host")
     if not literal(host):
         return None
@@ -1327,7 +1343,7 @@ def destinationrule_tls_vs_strict_workloads(dr: Record, index: MeshIndex) -> Ite
     host = _dr_host(index, dr)
     if host is None or not index.by_kind.get("PeerAuthentication"):
         return
-    for path, mode, labels, port, excluded in _client_tls_settings(dr):
+    for path, mode, labels, port, excluded in _client_tls_settings(index, dr):
         if mode not in PLAIN_OR_SIMPLE:
             continue
         for (workload, _), cport, pm in _server_modes(index, host, labels, port, excluded):
@@ -1344,19 +1360,30 @@ def destinationrule_tls_vs_strict_workloads(dr: Record, index: MeshIndex) -> Ite
 
 
 # --------------------------------------------------------------------------------------------
+def _may_disable(pa: Record) -> bool:
+    """Whether a PeerAuthentication sets `DISABLE` anywhere (itself or on a port)."""
+    mtls = pa.spec.get("mtls")
+    if isinstance(mtls, dict) and mtls.get("mode") == "DISABLE":
+        return True
+    levels = pa.spec.get("portLevelMtls")
+    return isinstance(levels, dict) and any(
+        isinstance(v, dict) and v.get("mode") == "DISABLE" for v in levels.values()
+    )
+
+
 def _disabled_against_mutual(index: MeshIndex) -> dict[int, list[Finding]]:
     """For each PeerAuthentication (by id) that makes a workload accept plaintext only while
     a DestinationRule sends it ISTIO_MUTUAL: its findings, once per DestinationRule and
     field of the policy, in the order of the run. Computed once per run (``index.memo``)."""
     out: dict[int, list[Finding]] = {}
-    if not index.by_kind.get("PeerAuthentication"):
-        return out
+    if not any(_may_disable(pa) for pa in index.by_kind.get("PeerAuthentication", ())):
+        return out  # no policy disables mTLS: no workload accepts plaintext only
     for dr in index.by_kind.get("DestinationRule", ()):
         host = _dr_host(index, dr)
         if host is None:
             continue
         seen: set[tuple[int, FieldPath]] = set()
-        for path, mode, labels, port, excluded in _client_tls_settings(dr):
+        for path, mode, labels, port, excluded in _client_tls_settings(index, dr):
             if mode != "ISTIO_MUTUAL":
                 continue
             for (workload, _), cport, pm in _server_modes(index, host, labels, port, excluded):
@@ -1620,7 +1647,9 @@ def _client_rule(index: MeshIndex, host: str) -> Record | None:
 def _plaintext_to(index: MeshIndex, host: str, dr: Record | None) -> str | None:
     """Why sidecars send ``host`` (its DestinationRule ``dr``) plaintext only, else None:
     `tls.mode: DISABLE` in the rule, or auto-mTLS off and no mutual mode in the rule."""
-    modes = {mode for _, mode, _, _, _ in _client_tls_settings(dr)} if dr is not None else set()
+    modes = (
+        {mode for _, mode, _, _, _ in _client_tls_settings(index, dr)} if dr is not None else set()
+    )
     if not modes <= {"DISABLE"}:
         return None
     if dr is not None and _top_mode(dr) == "DISABLE":
@@ -1640,11 +1669,28 @@ def _plaintext_to(index: MeshIndex, host: str, dr: Record | None) -> str | None:
     )
 
 
+def _plaintext_answers(index: MeshIndex) -> dict[tuple[Any, ...], str | None]:
+    """:func:`_workload_plaintext` by namespace, workload name and pod labels: one table per
+    run (copies of one workload get one answer)."""
+    return {}
+
+
 def _workload_plaintext(
     index: MeshIndex, ns: str, w: Workload, overrides: list[tuple[Record, dict[str, str]]]
 ) -> str | None:
     """Why a workload receives plaintext only, else None: its PeerAuthentication disables
-    mTLS, or it accepts plaintext and every Service of it is sent plaintext."""
+    mTLS, or it accepts plaintext and every Service of it is sent plaintext. ``overrides``
+    are the namespace's PeerAuthentications with a selector."""
+    table = index.memo(_plaintext_answers)
+    key = (ns, w[0].kind == "Service", w[0].key, frozenset(w[1].items()))
+    if key not in table:
+        table[key] = _workload_plaintext_of(index, ns, w, overrides)
+    return table[key]
+
+
+def _workload_plaintext_of(
+    index: MeshIndex, ns: str, w: Workload, overrides: list[tuple[Record, dict[str, str]]]
+) -> str | None:
     labels = w[1]
     name = f"the pods of {w[0].key}" if w[0].kind == "Service" else w[0].key
     pm = index.peer_mode(ns, labels)
@@ -1659,8 +1705,10 @@ def _workload_plaintext(
     if not services:
         return None
     why = None
-    for svc in services:
-        host = f"{svc.name}.{svc.effective_namespace}.svc.{index.domain}"
+    # (copies of one Service have one host)
+    for host in dict.fromkeys(
+        f"{s.name}.{s.effective_namespace}.svc.{index.domain}" for s in services
+    ):
         found = _plaintext_to(index, host, _client_rule(index, host))
         if found is None:
             return None
@@ -1691,21 +1739,46 @@ def _namespace_plaintext(index: MeshIndex, ns: str) -> str | None:
 
 
 def _has_host_rules(index: MeshIndex, ns: str) -> bool:
-    return any(
-        index.cluster_namespace(host) == ns and drs for host, drs in index.destination_rules.items()
+    return ns in index.memo(_host_rule_namespaces)
+
+
+def _host_rule_namespaces(index: MeshIndex) -> set[str | None]:
+    """The namespaces of the cluster hosts that DestinationRules are for, once per run."""
+    return {index.cluster_namespace(host) for host, drs in index.destination_rules.items() if drs}
+
+
+def _plaintext_possible(index: MeshIndex) -> bool:
+    """Whether a workload of the run can receive plaintext only at all: some
+    PeerAuthentication sets `DISABLE`, some DestinationRule's traffic policy sets
+    `tls.mode: DISABLE`, or auto-mTLS is off. Once per run."""
+    return (
+        _auto_mtls_disabled(index)
+        or any(_may_disable(pa) for pa in index.by_kind.get("PeerAuthentication", ()))
+        or any(_top_mode(dr) == "DISABLE" for dr in index.by_kind.get("DestinationRule", ()))
     )
 
 
 def _disabled_for(index: MeshIndex, ap: Record) -> str | None:
-    """Why every workload the policy applies to receives plaintext only, or None."""
-    ns = ap.effective_namespace
+    """Why every workload the policy applies to receives plaintext only, or None: once per
+    namespace and workload selector (``index.memo_by``)."""
+    if not index.memo(_plaintext_possible):
+        return None
+    selector = workload_selector(ap)
+    key = None if selector is None else tuple(sorted(selector.items()))
+    return index.memo_by(_disabled_of, (ap.effective_namespace, key))
+
+
+def _disabled_of(
+    index: MeshIndex, key: tuple[str, tuple[tuple[str, str], ...] | None]
+) -> str | None:
+    ns, wanted_items = key
     overrides = index.memo(_workload_policies).get(ns, [])
-    selected = index.selected_by(ap)
+    selected = None if wanted_items is None else index.workloads_selected(ns, dict(wanted_items))
     if selected is None:
         selected = index.workloads.get(ns, [])
     elif not selected:
         # no workload of the run: the Services whose pods the selector picks stand for them
-        wanted = workload_selector(ap) or {}
+        wanted = dict(wanted_items or ())
         for svc in index.services_in(ns):
             labels = label_map(svc.spec.get("selector"))
             if labels and selects(wanted, labels):
