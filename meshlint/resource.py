@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from meshlint.loader import Document
@@ -21,21 +21,13 @@ class Resource:
     name: str
     namespace: str | None  # as written; None when the manifest names none
     info: KindInfo | None  # None for kinds meshlint does not model
-
-    @property
-    def data(self) -> dict[str, Any]:
-        data: dict[str, Any] = self.doc.data
-        return data
+    data: dict[str, Any] = field(repr=False, compare=False)  # the document's data
+    # The spec when it is a mapping; None otherwise (the schema stage reports that).
+    spec_map: dict[str, Any] | None = field(repr=False, compare=False)
 
     @property
     def spec(self) -> Any:
         return self.data.get("spec")
-
-    @property
-    def spec_map(self) -> dict[str, Any] | None:
-        """The spec when it is a mapping; None otherwise (the schema stage reports that)."""
-        spec = self.data.get("spec")
-        return spec if isinstance(spec, dict) else None
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -71,6 +63,7 @@ class Resource:
             name = meta.get("name")
             namespace = meta.get("namespace")
         group, version = split_api_version(api_version)
+        spec = data.get("spec")
         return cls(
             doc=doc,
             api_version=api_version,
@@ -80,4 +73,6 @@ class Resource:
             name=name if isinstance(name, str) else "",
             namespace=namespace if isinstance(namespace, str) and namespace else None,
             info=BY_GROUP_KIND.get((group, kind)),
+            data=data,
+            spec_map=spec if isinstance(spec, dict) else None,
         )
