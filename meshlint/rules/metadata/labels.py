@@ -35,7 +35,30 @@ _KEY_ACCEPTED = (
 )
 
 
+# Label and annotation keys, and label values, already found valid: the same few (`app`,
+# `version`, `sidecar.istio.io/inject`, …) come back on most objects. Strings only, and a
+# bounded number of them.
+_VALID_KEYS: set[str] = set()
+_VALID_VALUES: set[str] = set()
+_REMEMBERED = 4096
+
+
+def _remember(valid: set[str], text: str) -> None:
+    if len(valid) >= _REMEMBERED:
+        valid.clear()
+    valid.add(text)
+
+
 def _key_problems(key: str) -> list[str]:
+    if key in _VALID_KEYS:
+        return []
+    found = _find_key_problems(key)
+    if not found and type(key) is str:
+        _remember(_VALID_KEYS, key)
+    return found
+
+
+def _find_key_problems(key: str) -> list[str]:
     if not key:
         return ["is empty"]
     if "/" not in key:
@@ -66,12 +89,18 @@ def _string_map_problem(path: FieldPath, value: Any) -> Finding | None:
     return Finding(path, not_a_mapping(".".join(map(str, path)), value, example))
 
 
-def _get(data: Any, path: FieldPath) -> tuple[bool, Any]:
+_ABSENT = object()
+
+
+def _get(data: Any, path: FieldPath) -> Any:
+    """The value at ``path``, or ``_ABSENT`` where the path leaves the mappings."""
     for elem in path:
-        if not isinstance(data, dict) or elem not in data:
-            return False, None
-        data = data[elem]
-    return True, data
+        if not isinstance(data, dict):
+            return _ABSENT
+        data = data.get(elem, _ABSENT)
+        if data is _ABSENT:
+            break
+    return data
 
 
 def _wildcard_hint(text: str, selector: bool) -> str:
@@ -84,7 +113,13 @@ def _label_value(
     res: Resource, path: FieldPath, key: str, value: Any, selector: bool
 ) -> Iterator[Finding]:
     if isinstance(value, str):
-        if value == "" or LABEL_NAME.valid(value) or has_placeholder(value):
+        if value in _VALID_VALUES:
+            return
+        if LABEL_NAME.valid(value):
+            if type(value) is str:
+                _remember(_VALID_VALUES, value)
+            return
+        if value == "" or has_placeholder(value):
             return
         yield Finding(
             path,
@@ -117,8 +152,8 @@ def _invalid_labels(
     """What is wrong with the label maps at ``maps`` (those of a selector: ``selector``)."""
     data = res.data
     for where in maps:
-        present, labels = _get(data, where)
-        if not present:
+        labels = _get(data, where)
+        if labels is _ABSENT:
             continue
         if not isinstance(labels, dict):
             problem = _string_map_problem(where, labels)
@@ -126,6 +161,8 @@ def _invalid_labels(
                 yield problem
             continue
         for key, value in labels.items():
+            if key in _VALID_KEYS and type(value) is str and value in _VALID_VALUES:
+                continue
             path = (*where, key)
             wrong = _key_problems(key)
             if wrong and not has_placeholder(key):
@@ -310,8 +347,8 @@ ANNOTATIONS_LIMIT = 256 * 1024  # bytes of keys and values together (apimachiner
 def invalid_annotation(res: Resource) -> Iterator[Finding]:
     data = res.data
     for where in _ANNOTATION_MAPS:
-        present, annotations = _get(data, where)
-        if not present:
+        annotations = _get(data, where)
+        if annotations is _ABSENT:
             continue
         if not isinstance(annotations, dict):
             problem = _string_map_problem(where, annotations)
