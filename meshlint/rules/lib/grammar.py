@@ -131,7 +131,23 @@ _DIGITS = frozenset("0123456789")
 _SYNTAX, _RANGE = "syntax", "range"
 
 
+# The verdicts on the durations read so far: a manifest repeats a few (`5s`, `30s`, `100ms`).
+_DURATIONS_READ: dict[str, int | str] = {}
+_DURATIONS_KEPT = 4096
+
+
 def _duration(text: str) -> int | str:
+    """Nanoseconds, or why ``text`` is not a duration (``_SYNTAX`` or ``_RANGE``)."""
+    found = _DURATIONS_READ.get(text)
+    if found is None:
+        found = _read_duration(text)
+        if len(_DURATIONS_READ) >= _DURATIONS_KEPT:
+            _DURATIONS_READ.clear()
+        _DURATIONS_READ[text] = found
+    return found
+
+
+def _read_duration(text: str) -> int | str:
     """Nanoseconds, or why ``text`` is not a duration (``_SYNTAX`` or ``_RANGE``).
 
     Follows Go's rules exactly, including what they do at the edges: digits of a fraction past
