@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from meshlint.loader import Document
 from meshlint.models.registry import BY_GROUP_KIND, KindInfo, split_api_version
 
 DEFAULT_NAMESPACE = "default"
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -24,6 +27,20 @@ class Resource:
     data: dict[str, Any] = field(repr=False, compare=False)  # the document's data
     # The spec when it is a mapping; None otherwise (the schema stage reports that).
     spec_map: dict[str, Any] | None = field(repr=False, compare=False)
+    # What several rules read the same way, worked out once (see ``memo``).
+    _memo: dict[Hashable, Any] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def memo(self, key: Hashable, make: Callable[[], T]) -> T:
+        """``make()``, worked out once for this resource under ``key``: a reading of the data
+        that several rules share (they must not change it). It lives as long as the resource."""
+        memo = self._memo
+        if memo is None:
+            memo = self._memo = {}
+        elif key in memo:
+            found: T = memo[key]
+            return found
+        value = memo[key] = make()
+        return value
 
     @property
     def spec(self) -> Any:
