@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Finding
+from meshlint.resource import Resource
 from meshlint.rules.lib.grammar import (
     check_destination,
     check_duration,
@@ -103,7 +104,10 @@ def _match_key(match: Any) -> str:
     """What identifies a match for Istio's duplicate check: everything but its name."""
     if isinstance(match, dict):
         match = {k: v for k, v in match.items() if k != "name" and v is not None}
-    return json.dumps(match, sort_keys=True, default=str)
+    return _MATCH_KEY.encode(match)
+
+
+_MATCH_KEY = json.JSONEncoder(sort_keys=True, default=str)  # as json.dumps(…) with these
 
 
 def rule_name(route: Mapping[str, Any], i: int) -> str:
@@ -112,18 +116,15 @@ def rule_name(route: Mapping[str, Any], i: int) -> str:
     return f"{name!r}" if isinstance(name, str) and name else f"#{i}"
 
 
-# ML408, ML409 and ML430 run one after the other on the same resource: the analysis is done
-# once.
-_REACH_CACHE: list[Any] = [None, []]
+def reachability(res: Resource) -> list[tuple[bool, FieldPath, str]]:
+    """(unreachable rule?, path, message) for the http, tcp and tls rules of the resource's
+    spec, as Istio's ``analyzeUnreachable*Rules``; False marks an ineffective match (IST0131).
 
-
-def reachability(spec: Mapping[str, Any]) -> list[tuple[bool, FieldPath, str]]:
-    """(unreachable rule?, path, message) for the http, tcp and tls rules, as Istio's
-    ``analyzeUnreachable*Rules``; False marks an ineffective match (IST0131)."""
-    if _REACH_CACHE[0] is not spec:
-        _REACH_CACHE[:] = [spec, list(_analyze_reachability(spec))]
-    result: list[tuple[bool, FieldPath, str]] = _REACH_CACHE[1]
-    return result
+    ML408, ML409 and ML430 read it: it is worked out once per resource."""
+    spec = res.spec_map
+    if spec is None:
+        return []
+    return res.memo(reachability, lambda: list(_analyze_reachability(spec)))
 
 
 def _analyze_reachability(spec: Mapping[str, Any]) -> Iterator[tuple[bool, FieldPath, str]]:

@@ -23,7 +23,8 @@ from meshlint.rules.lib.virtualservice import (
 
 
 def _header_ops(base: FieldPath, headers: Any) -> Iterator[Finding]:
-    headers = as_map(headers)
+    if not isinstance(headers, dict) or not headers:
+        return
     for side in ("request", "response"):
         ops = as_map(headers.get(side))
         for op in ("set", "add"):

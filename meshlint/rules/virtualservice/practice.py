@@ -520,7 +520,7 @@ def catch_all_match_not_last(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     # What ML409 already reports: ineffective matches, by path.
-    ineffective = {path for unreachable, path, _ in reachability(spec) if not unreachable}
+    ineffective = {path for unreachable, path, _ in reachability(res) if not unreachable}
     found: tuple[int, int, str] | None = None  # (rule, match, how) of the first catch-all
     for i, route in enumerate(as_list(spec.get("http"))):
         if not isinstance(route, dict):
