@@ -35,18 +35,11 @@ _KEY_ACCEPTED = (
 )
 
 
-# Label and annotation keys, and label values, already found valid: the same few (`app`,
-# `version`, `sidecar.istio.io/inject`, …) come back on most objects. Strings only, and a
-# bounded number of them.
+# Label and annotation keys already found valid: the same few (`app`, `version`,
+# `sidecar.istio.io/inject`, …) come back on most objects. A bounded number of them; the label
+# values found valid are in LABEL_NAME.known.
 _VALID_KEYS: set[str] = set()
-_VALID_VALUES: set[str] = set()
 _REMEMBERED = 4096
-
-
-def _remember(valid: set[str], text: str) -> None:
-    if len(valid) >= _REMEMBERED:
-        valid.clear()
-    valid.add(text)
 
 
 def _key_problems(key: str) -> list[str]:
@@ -54,7 +47,9 @@ def _key_problems(key: str) -> list[str]:
         return []
     found = _find_key_problems(key)
     if not found and type(key) is str:
-        _remember(_VALID_KEYS, key)
+        if len(_VALID_KEYS) >= _REMEMBERED:
+            _VALID_KEYS.clear()
+        _VALID_KEYS.add(key)
     return found
 
 
@@ -113,13 +108,7 @@ def _label_value(
     res: Resource, path: FieldPath, key: str, value: Any, selector: bool
 ) -> Iterator[Finding]:
     if isinstance(value, str):
-        if value in _VALID_VALUES:
-            return
-        if LABEL_NAME.valid(value):
-            if type(value) is str:
-                _remember(_VALID_VALUES, value)
-            return
-        if value == "" or has_placeholder(value):
+        if value == "" or LABEL_NAME.valid(value) or has_placeholder(value):
             return
         yield Finding(
             path,
@@ -161,7 +150,7 @@ def _invalid_labels(
                 yield problem
             continue
         for key, value in labels.items():
-            if key in _VALID_KEYS and type(value) is str and value in _VALID_VALUES:
+            if key in _VALID_KEYS and type(value) is str and value in LABEL_NAME.known:
                 continue
             path = (*where, key)
             wrong = _key_problems(key)
