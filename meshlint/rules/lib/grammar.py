@@ -476,12 +476,29 @@ def check_fqdn(host: object) -> str | None:
     return _host_preconditions(host) or _labels_problem(host, host, wildcards=False)
 
 
+# The verdicts on the hosts checked so far, without and with ``allow_ip``: a run names the same
+# hosts again and again. A bounded number of them.
+_HOSTS_CHECKED: tuple[dict[str, str | None], dict[str, str | None]] = ({}, {})
+_HOSTS_KEPT = 4096
+
+
 def check_wildcard_host(host: object, *, allow_ip: bool = False) -> str | None:
     """A host name whose first label may be a wildcard: ``*``, ``*.example.com``, ``*foo.com``,
     ``*-foo.example.com``. With ``allow_ip`` an IP address is accepted too (VirtualService
     hosts, Gateway hosts)."""
     if not isinstance(host, str):
         return None
+    checked = _HOSTS_CHECKED[1 if allow_ip else 0]
+    if host in checked:
+        return checked[host]
+    problem = _check_wildcard_host(host, allow_ip)
+    if len(checked) >= _HOSTS_KEPT:
+        checked.clear()
+    checked[host] = problem
+    return problem
+
+
+def _check_wildcard_host(host: str, allow_ip: bool) -> str | None:
     problem = _host_preconditions(host)
     if problem:
         return problem
@@ -1226,7 +1243,7 @@ def check_string_match(
     ``prefix`` (except where ``allow_empty_prefix``: HTTP ``match[].uri``), no empty ``regex``,
     and a ``regex`` RE2 accepts (:func:`check_regex`). ``allow_star_regex`` is for
     ``withoutHeaders``, where ``regex: "*"`` means "the header is present"."""
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         return []
     out: list[tuple[Where, str]] = []
     given = [k for k in ("exact", "prefix", "regex") if obj.get(k) is not None]
@@ -1472,7 +1489,7 @@ def check_percentage(value: object) -> str | None:
 def check_destination(dest: object) -> list[tuple[Where, str]]:
     """A route or mirror ``destination``: a host (not ``*``; a wildcard prefix is allowed), an
     optional subset whose name is a DNS label, and an optional port whose number is 1-65535."""
-    if not isinstance(dest, Mapping):
+    if type(dest) is not dict and not isinstance(dest, Mapping):
         return []
     out: list[tuple[Where, str]] = []
     host = dest.get("host")
@@ -1499,7 +1516,7 @@ def check_destination(dest: object) -> list[tuple[Where, str]]:
             (("subset",), f"subset name {_q(subset)} is not valid: {_label_problem(subset)}")
         )
     port = dest.get("port")
-    if isinstance(port, Mapping):
+    if port is not None and isinstance(port, Mapping):
         number = port.get("number")
         if number is None:
             out.append((("port",), "port.number is required when a port is given (1-65535)"))

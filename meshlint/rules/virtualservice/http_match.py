@@ -202,9 +202,13 @@ def http_match(res: Resource) -> Iterator[Finding]:
                     f"header {name!r}",
                     allow_star_regex=field == "withoutHeaders",
                 )
-        yield from _string_match((*base, "uri"), match.get("uri"), "uri", allow_empty_prefix=True)
+        uri = match.get("uri")
+        if uri is not None:  # null: nothing to check
+            yield from _string_match((*base, "uri"), uri, "uri", allow_empty_prefix=True)
         for field in ("scheme", "method", "authority"):
-            yield from _string_match((*base, field), match.get(field), field)
+            value = match.get(field)
+            if value is not None:
+                yield from _string_match((*base, field), value, field)
         for name, value in as_map(match.get("queryParams")).items():
             yield from _string_match(
                 (*base, "queryParams", name), value, f"query parameter {name!r}"
