@@ -55,6 +55,16 @@ def http_routes(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, dict[str, 
             yield ("spec", "http", i), route
 
 
+def http_routes_of(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
+    """:func:`http_routes` of the resource's spec (none when it is not a mapping), read once
+    per resource."""
+    return res.memo(http_routes_of, lambda: _listed_routes(res.spec_map))
+
+
+def _listed_routes(spec: Mapping[str, Any] | None) -> list[tuple[FieldPath, dict[str, Any]]]:
+    return list(http_routes(spec)) if spec is not None else []
+
+
 def duration_problem(value: Any) -> str | None:
     """A duration the webhook validates (>= 1ms, whole ms); syntax errors are ML206's."""
     if duration_ns(value) is None:

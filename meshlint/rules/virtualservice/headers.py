@@ -18,7 +18,7 @@ from meshlint.rules.lib.guards import as_list, as_map
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     WEBHOOK_VS,
-    http_routes,
+    http_routes_of,
 )
 
 
@@ -112,7 +112,7 @@ def header_operations(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         yield from _header_ops((*base, "headers"), route.get("headers"))
         for k, dest in enumerate(as_list(route.get("route"))):
             yield from _header_ops((*base, "route", k, "headers"), as_map(dest).get("headers"))
@@ -177,7 +177,7 @@ def authority_rewritten_twice(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         authority = as_map(route.get("rewrite")).get("authority")
         first = "rewrite.authority" if isinstance(authority, str) and authority else None
         request = as_map(as_map(route.get("headers")).get("request"))

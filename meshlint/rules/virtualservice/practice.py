@@ -19,7 +19,7 @@ from meshlint.rules.lib.guards import as_int, as_list, as_map
 from meshlint.rules.lib.virtualservice import (
     RETRY_ON,
     WEBHOOK,
-    http_routes,
+    http_routes_of,
     reachability,
     retry_on_ok,
     rule_name,
@@ -130,7 +130,7 @@ def retries_exceed_route_timeout(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         policy = _retry_policy(route)
         timeout = _valid_ms(route.get("timeout"))
         if policy is None or timeout is None:
@@ -237,7 +237,7 @@ def retries_without_per_try_timeout(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         policy = _retry_policy(route)
         timeout = _valid_ms(route.get("timeout"))
         if policy is None or timeout is None:
@@ -388,7 +388,7 @@ def retry_non_idempotent(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         policy = _retry_policy(route)
         if policy is None:
             continue
