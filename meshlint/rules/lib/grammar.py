@@ -622,11 +622,25 @@ def check_trust_domain(domain: object) -> str | None:
     return None
 
 
+# The verdicts on the gateway references checked so far (a bounded number of them).
+_GATEWAYS_CHECKED: dict[str, str | None] = {}
+
+
 def check_gateway_name(name: object) -> str | None:
     """A reference to a Gateway from a VirtualService (``gateways``, ``match[].gateways``):
     ``namespace/name``, ``mesh``, or the older ``name`` / ``name.namespace.svc.domain`` forms."""
     if not isinstance(name, str):
         return None
+    if name in _GATEWAYS_CHECKED:
+        return _GATEWAYS_CHECKED[name]
+    problem = _check_gateway_name(name)
+    if len(_GATEWAYS_CHECKED) >= _HOSTS_KEPT:
+        _GATEWAYS_CHECKED.clear()
+    _GATEWAYS_CHECKED[name] = problem
+    return problem
+
+
+def _check_gateway_name(name: str) -> str | None:
     namespace, slash, gateway = name.partition("/")
     if not slash:
         if check_fqdn(name) is None:

@@ -113,9 +113,13 @@ def header_operations(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     for base, route in http_routes_of(res):
-        yield from _header_ops((*base, "headers"), route.get("headers"))
+        headers = route.get("headers")
+        if headers:  # none to check
+            yield from _header_ops((*base, "headers"), headers)
         for k, dest in enumerate(as_list(route.get("route"))):
-            yield from _header_ops((*base, "route", k, "headers"), as_map(dest).get("headers"))
+            headers = dest.get("headers") if isinstance(dest, dict) else None
+            if headers:
+                yield from _header_ops((*base, "route", k, "headers"), headers)
 
 
 def _is_authority(name: Any) -> bool:

@@ -615,8 +615,10 @@ def zero_weight_destination(res: Resource) -> Iterator[Finding]:
         return
     for section in ("http", "tcp", "tls"):
         for i, route in enumerate(as_list(spec.get(section))):
-            entries = [(k, e) for k, e in enumerate(as_list(as_map(route).get("route")))]
-            entries = [(k, e) for k, e in entries if isinstance(e, dict)]
+            listed = as_list(as_map(route).get("route"))
+            if len(listed) < 2:
+                continue  # a single destination takes all the traffic
+            entries = [(k, e) for k, e in enumerate(listed) if isinstance(e, dict)]
             if len(entries) < 2:
                 continue
             weights = [as_int(e.get("weight")) for _, e in entries]
