@@ -87,17 +87,6 @@ def _string_map_problem(path: FieldPath, value: Any) -> Finding | None:
 _ABSENT = object()
 
 
-def _get(data: Any, path: FieldPath) -> Any:
-    """The value at ``path``, or ``_ABSENT`` where the path leaves the mappings."""
-    for elem in path:
-        if not isinstance(data, dict):
-            return _ABSENT
-        data = data.get(elem, _ABSENT)
-        if data is _ABSENT:
-            break
-    return data
-
-
 def _wildcard_hint(text: str, selector: bool) -> str:
     if selector and "*" in text:
         return " Selectors match labels exactly: `*` is not a wildcard."
@@ -141,7 +130,11 @@ def _invalid_labels(
     """What is wrong with the label maps at ``maps`` (those of a selector: ``selector``)."""
     data = res.data
     for where in maps:
-        labels = _get(data, where)
+        labels: Any = data  # the value at `where` (inline: this runs on every resource)
+        for elem in where:
+            labels = labels.get(elem, _ABSENT) if isinstance(labels, dict) else _ABSENT
+            if labels is _ABSENT:
+                break
         if labels is _ABSENT:
             continue
         if not isinstance(labels, dict):
@@ -336,7 +329,13 @@ ANNOTATIONS_LIMIT = 256 * 1024  # bytes of keys and values together (apimachiner
 def invalid_annotation(res: Resource) -> Iterator[Finding]:
     data = res.data
     for where in _ANNOTATION_MAPS:
-        annotations = _get(data, where)
+        annotations: Any = data  # the value at `where` (inline: this runs on every resource)
+        for elem in where:
+            annotations = (
+                annotations.get(elem, _ABSENT) if isinstance(annotations, dict) else _ABSENT
+            )
+            if annotations is _ABSENT:
+                break
         if annotations is _ABSENT:
             continue
         if not isinstance(annotations, dict):
