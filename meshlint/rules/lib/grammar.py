@@ -26,7 +26,7 @@ import ipaddress
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 __all__ = [
     "DURATION_UNITS",
@@ -131,19 +131,30 @@ _DIGITS = frozenset("0123456789")
 _SYNTAX, _RANGE = "syntax", "range"
 
 
-# The verdicts on the durations read so far: a manifest repeats a few (`5s`, `30s`, `100ms`).
+# Verdicts kept on texts a run repeats (durations such as `5s`, hosts, gateway references):
+# at most _KEPT per table, on texts of at most _LONGEST_KEPT characters.
+_KEPT = 4096
+_LONGEST_KEPT = 256
+V = TypeVar("V")
+
+
+def _keep(table: dict[str, V], text: str, verdict: V) -> V:
+    """``verdict``, kept in ``table`` for ``text`` (a table that is full starts again)."""
+    if len(text) <= _LONGEST_KEPT:
+        if len(table) >= _KEPT:
+            table.clear()
+        table[text] = verdict
+    return verdict
+
+
 _DURATIONS_READ: dict[str, int | str] = {}
-_DURATIONS_KEPT = 4096
 
 
 def _duration(text: str) -> int | str:
     """Nanoseconds, or why ``text`` is not a duration (``_SYNTAX`` or ``_RANGE``)."""
     found = _DURATIONS_READ.get(text)
     if found is None:
-        found = _read_duration(text)
-        if len(_DURATIONS_READ) >= _DURATIONS_KEPT:
-            _DURATIONS_READ.clear()
-        _DURATIONS_READ[text] = found
+        found = _keep(_DURATIONS_READ, text, _read_duration(text))
     return found
 
 
@@ -476,10 +487,8 @@ def check_fqdn(host: object) -> str | None:
     return _host_preconditions(host) or _labels_problem(host, host, wildcards=False)
 
 
-# The verdicts on the hosts checked so far, without and with ``allow_ip``: a run names the same
-# hosts again and again. A bounded number of them.
+# The verdicts on the hosts checked so far, without and with ``allow_ip`` (see _keep).
 _HOSTS_CHECKED: tuple[dict[str, str | None], dict[str, str | None]] = ({}, {})
-_HOSTS_KEPT = 4096
 
 
 def check_wildcard_host(host: object, *, allow_ip: bool = False) -> str | None:
@@ -491,11 +500,7 @@ def check_wildcard_host(host: object, *, allow_ip: bool = False) -> str | None:
     checked = _HOSTS_CHECKED[1 if allow_ip else 0]
     if host in checked:
         return checked[host]
-    problem = _check_wildcard_host(host, allow_ip)
-    if len(checked) >= _HOSTS_KEPT:
-        checked.clear()
-    checked[host] = problem
-    return problem
+    return _keep(checked, host, _check_wildcard_host(host, allow_ip))
 
 
 def _check_wildcard_host(host: str, allow_ip: bool) -> str | None:
@@ -622,7 +627,7 @@ def check_trust_domain(domain: object) -> str | None:
     return None
 
 
-# The verdicts on the gateway references checked so far (a bounded number of them).
+# The verdicts on the gateway references checked so far (see _keep).
 _GATEWAYS_CHECKED: dict[str, str | None] = {}
 
 
@@ -633,11 +638,7 @@ def check_gateway_name(name: object) -> str | None:
         return None
     if name in _GATEWAYS_CHECKED:
         return _GATEWAYS_CHECKED[name]
-    problem = _check_gateway_name(name)
-    if len(_GATEWAYS_CHECKED) >= _HOSTS_KEPT:
-        _GATEWAYS_CHECKED.clear()
-    _GATEWAYS_CHECKED[name] = problem
-    return problem
+    return _keep(_GATEWAYS_CHECKED, name, _check_gateway_name(name))
 
 
 def _check_gateway_name(name: str) -> str | None:
