@@ -120,6 +120,21 @@ def _match_key(match: Any) -> str:
 _MATCH_KEY = json.JSONEncoder(sort_keys=True, default=str)  # as json.dumps(…) with these
 
 
+def _match_size(match: Any) -> int:
+    """How many fields :func:`_match_key` keeps of a match (-1 for a match that is no
+    mapping): matches with equal keys have the same size."""
+    if not isinstance(match, dict):
+        return -1
+    size = len(match) - [*match.values()].count(None)
+    name = match.get("name", _NO_NAME)
+    if name is not _NO_NAME and name is not None:
+        size -= 1  # `name` is left out (a null one is already counted out)
+    return size
+
+
+_NO_NAME = object()
+
+
 def rule_name(route: Mapping[str, Any], i: int) -> str:
     """How a message names an HTTP route rule: its name, else its index."""
     name = route.get("name")
@@ -140,9 +155,13 @@ def reachability(res: Resource) -> list[tuple[bool, FieldPath, str]]:
 def _analyze_reachability(spec: Mapping[str, Any]) -> Iterator[tuple[bool, FieldPath, str]]:
     for section in ("http", "tcp", "tls"):
         routes = as_list(spec.get(section))
-        seen: dict[str, int] = {}
+        seen: dict[str, int] = {}  # the key of each match so far: the rule that has it first
+        # By the number of fields a match sets (equal keys have it equal): the match of each
+        # size whose key is not worked out yet (the only one of its size so far), or None.
+        first_of_size: dict[int, tuple[Any, int] | None] = {}
         catch_all = -1
-        prefixes: list[tuple[FieldPath, str, _PrefixMatch]] = []
+        # (path, rule, match, its uri prefix) of the HTTP matches with a uri prefix
+        prefixes: list[tuple[FieldPath, str, dict[str, Any], str]] = []
         for i, route in enumerate(routes):
             if not isinstance(route, dict):
                 continue
@@ -169,15 +188,24 @@ def _analyze_reachability(spec: Mapping[str, Any]) -> Iterator[tuple[bool, Field
                 continue
             duplicates: list[tuple[int, int]] = []
             for j, match in enumerate(matches):
-                key = _match_key(match)
-                if key in seen:
-                    duplicates.append((j, seen[key]))
-                    continue
-                seen[key] = i
-                if section == "http":
-                    pm = _prefix_match(match)
-                    if pm is not None:
-                        prefixes.append(((*base, "match", j), f"rule {name}", pm))
+                size = _match_size(match)
+                if size not in first_of_size:
+                    # The first match of its size cannot repeat an earlier one: its key is
+                    # worked out only when another match of that size comes.
+                    first_of_size[size] = (match, i)
+                else:
+                    first = first_of_size[size]
+                    if first is not None:
+                        seen[_match_key(first[0])] = first[1]
+                        first_of_size[size] = None
+                    key = _match_key(match)
+                    if key in seen:
+                        duplicates.append((j, seen[key]))
+                        continue
+                    seen[key] = i
+                prefix = _uri_prefix(match) if section == "http" else None
+                if prefix is not None:
+                    prefixes.append(((*base, "match", j), f"rule {name}", match, prefix))
             if len(duplicates) == len(matches):
                 yield (
                     True,
@@ -193,10 +221,14 @@ def _analyze_reachability(spec: Mapping[str, Any]) -> Iterator[tuple[bool, Field
                     f"match #{j} of {section} rule {name} is never used: rule #{earlier} "
                     "has the same match",
                 )
-        for a in range(len(prefixes)):
-            path_a, name_a, pa = prefixes[a]
-            for b in range(a + 1, len(prefixes)):
-                path_b, _, pb = prefixes[b]
+        # Two prefix matches at least, or there is nothing to compare.
+        compared = [_prefix_match(m, p) for _, _, m, p in prefixes] if len(prefixes) > 1 else []
+        for a in range(len(compared)):
+            path_a, name_a, _, _ = prefixes[a]
+            pa = compared[a]
+            for b in range(a + 1, len(compared)):
+                path_b = prefixes[b][0]
+                pb = compared[b]
                 if pb.prefix == pa.prefix:
                     continue
                 if _covers(pa, pb):
@@ -230,13 +262,16 @@ def _exact_or_prefix(sm: Any) -> str:
     return ""
 
 
-def _prefix_match(match: Any) -> _PrefixMatch | None:
-    """Istio's ``genMatchHTTPRoutes``: matches with a non-empty uri prefix."""
+def _uri_prefix(match: Any) -> str | None:
+    """The non-empty uri prefix of a match, if it has one."""
     if not isinstance(match, dict):
         return None
     prefix = as_map(match.get("uri")).get("prefix")
-    if not isinstance(prefix, str) or not prefix:
-        return None
+    return prefix if isinstance(prefix, str) and prefix else None
+
+
+def _prefix_match(match: dict[str, Any], prefix: str) -> _PrefixMatch:
+    """Istio's ``genMatchHTTPRoutes``, for a match with the non-empty uri prefix ``prefix``."""
     return _PrefixMatch(
         prefix,
         as_int(match.get("port")) or 0,
