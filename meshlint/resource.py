@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from meshlint.loader import Document
 from meshlint.models.registry import BY_GROUP_KIND, KindInfo, split_api_version
 
 DEFAULT_NAMESPACE = "default"
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -21,21 +24,27 @@ class Resource:
     name: str
     namespace: str | None  # as written; None when the manifest names none
     info: KindInfo | None  # None for kinds meshlint does not model
+    data: dict[str, Any] = field(repr=False, compare=False)  # the document's data
+    # The spec when it is a mapping; None otherwise (the schema stage reports that).
+    spec_map: dict[str, Any] | None = field(repr=False, compare=False)
+    # What several rules read the same way, worked out once (see ``memo``).
+    _memo: dict[Hashable, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
-    @property
-    def data(self) -> dict[str, Any]:
-        data: dict[str, Any] = self.doc.data
-        return data
+    def memo(self, key: Hashable, make: Callable[[], T]) -> T:
+        """``make()``, worked out once for this resource under ``key``: a reading of the data
+        that several rules share (they must not change it). It lives as long as the resource."""
+        memo = self._memo
+        if memo is None:
+            memo = self._memo = {}
+        elif key in memo:
+            found: T = memo[key]
+            return found
+        value = memo[key] = make()
+        return value
 
     @property
     def spec(self) -> Any:
         return self.data.get("spec")
-
-    @property
-    def spec_map(self) -> dict[str, Any] | None:
-        """The spec when it is a mapping; None otherwise (the schema stage reports that)."""
-        spec = self.data.get("spec")
-        return spec if isinstance(spec, dict) else None
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -71,6 +80,7 @@ class Resource:
             name = meta.get("name")
             namespace = meta.get("namespace")
         group, version = split_api_version(api_version)
+        spec = data.get("spec")
         return cls(
             doc=doc,
             api_version=api_version,
@@ -80,4 +90,6 @@ class Resource:
             name=name if isinstance(name, str) else "",
             namespace=namespace if isinstance(namespace, str) and namespace else None,
             info=BY_GROUP_KIND.get((group, kind)),
+            data=data,
+            spec_map=spec if isinstance(spec, dict) else None,
         )

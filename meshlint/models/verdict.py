@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from meshlint.diagnostics import Finding
+from meshlint.models import fastcheck
 from meshlint.resource import Resource
 
 _BY_ISSUE = {
@@ -17,12 +18,12 @@ _BY_ISSUE = {
 
 
 def model_findings(res: Resource) -> Iterator[tuple[str, Finding]]:
-    """The typed model's verdict on a resource of a modelled kind in a served version."""
-    # The pydantic-free validator of the generated schemas: the same issues as
-    # meshlint.models.validate (tests/test_fastcheck.py holds them to it), at a fraction of
-    # the start-up cost.
-    from meshlint.models import fastcheck
+    """The typed model's verdict on a resource of a modelled kind in a served version.
 
+    It comes from the pydantic-free validator of the generated schemas (models/fastcheck.py):
+    the same issues as meshlint.models.validate (tests/test_fastcheck.py holds them to it), at a
+    fraction of the start-up cost.
+    """
     info = res.info
     if info is None or res.version not in info.versions:
         return

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from meshlint.diagnostics import Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
-from meshlint.rules.lib.destinationrule import KINDS, WEBHOOK, dr, sections
+from meshlint.rules.lib.destinationrule import KINDS, WEBHOOK, dr, sections_of
 from meshlint.rules.lib.traffic import (
     h2_upgrade_findings,
     http2_keepalive_findings,
@@ -70,7 +70,7 @@ def invalid_connection_pool(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, pool, _ in sections(spec, "connectionPool"):
+    for path, pool, _ in sections_of(res, "connectionPool"):
         yield from negative_limit_findings(pool, path)
 
 
@@ -120,7 +120,7 @@ def h2_upgrade_with_client_protocol(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, pool, _ in sections(spec, "connectionPool"):
+    for path, pool, _ in sections_of(res, "connectionPool"):
         yield from h2_upgrade_findings(pool, path)
 
 
@@ -170,5 +170,5 @@ def incomplete_http2_keepalive(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, pool, _ in sections(spec, "connectionPool"):
+    for path, pool, _ in sections_of(res, "connectionPool"):
         yield from http2_keepalive_findings(pool, path)

@@ -13,14 +13,14 @@ from typing import Any
 from meshlint.diagnostics import FieldPath, Replacement, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
-from meshlint.rules.lib.destinationrule import KINDS, WEBHOOK, dr, is_set, number, sections
+from meshlint.rules.lib.destinationrule import KINDS, WEBHOOK, dr, is_set, number, sections_of
 from meshlint.rules.lib.guards import as_int
 from meshlint.rules.lib.traffic import child
 
 
-def _consistent_hashes(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
+def _consistent_hashes(res: Resource) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
     """Each ``loadBalancer.consistentHash`` that is a mapping, with its path."""
-    for path, lb, _ in sections(spec, "loadBalancer"):
+    for path, lb, _ in sections_of(res, "loadBalancer"):
         ch = child(lb, "consistentHash")
         if ch is not None:
             yield (*path, "consistentHash"), ch
@@ -106,7 +106,7 @@ def invalid_consistent_hash(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, ch in _consistent_hashes(spec):
+    for base, ch in _consistent_hashes(res):
         cookie = child(ch, "httpCookie")
         if cookie is not None:
             yield from _cookie_problems(cookie, (*base, "httpCookie"))
@@ -162,7 +162,7 @@ def minimum_ring_size_with_hash_algorithm(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, ch in _consistent_hashes(spec):
+    for base, ch in _consistent_hashes(res):
         ring = as_int(ch.get("minimumRingSize"))
         algos = [k for k in ("ringHash", "maglev") if is_set(ch.get(k))]
         if ring and algos:
@@ -275,7 +275,7 @@ def invalid_maglev_table_size(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, ch in _consistent_hashes(spec):
+    for base, ch in _consistent_hashes(res):
         maglev = child(ch, "maglev")
         if maglev is not None:
             yield from _maglev_problems(maglev, (*base, "maglev"))
@@ -324,7 +324,7 @@ def invalid_warmup(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, lb, _ in sections(spec, "loadBalancer"):
+    for path, lb, _ in sections_of(res, "loadBalancer"):
         warmup = child(lb, "warmup")
         if warmup is None:
             continue
@@ -379,7 +379,7 @@ def least_conn_deprecated(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, lb, _ in sections(spec, "loadBalancer"):
+    for path, lb, _ in sections_of(res, "loadBalancer"):
         if lb.get("simple") == "LEAST_CONN":
             yield Finding(
                 (*path, "simple"),

@@ -21,7 +21,7 @@ from meshlint.rules.lib.destinationrule import (
     WEBHOOK,
     dr,
     is_set,
-    sections,
+    sections_of,
 )
 from meshlint.rules.lib.guards import as_int
 from meshlint.rules.lib.traffic import child
@@ -29,10 +29,10 @@ from meshlint.rules.lib.traffic import child
 _KEYS = ("localityLbSetting", "zoneAwareLbSetting")
 
 
-def _settings(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, str, dict[str, Any]]]:
+def _settings(res: Resource) -> Iterator[tuple[FieldPath, str, dict[str, Any]]]:
     """``(path, key, setting)`` for each ``localityLbSetting`` and ``zoneAwareLbSetting`` that is
     a mapping."""
-    for path, lb, _ in sections(spec, "loadBalancer"):
+    for path, lb, _ in sections_of(res, "loadBalancer"):
         for key in _KEYS:
             setting = child(lb, key)
             if setting is not None:
@@ -229,7 +229,7 @@ def invalid_locality_lb_setting(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, lb, _ in sections(spec, "loadBalancer"):
+    for path, lb, _ in sections_of(res, "loadBalancer"):
         setting = child(lb, "localityLbSetting")
         if setting is None or _distributes_and_fails_over(setting):
             continue
@@ -298,7 +298,7 @@ def conflicting_locality_lb_settings(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, lb, _ in sections(spec, "loadBalancer"):
+    for path, lb, _ in sections_of(res, "loadBalancer"):
         if is_set(lb.get("localityLbSetting")) and is_set(lb.get("zoneAwareLbSetting")):
             yield Finding(
                 (*path, "zoneAwareLbSetting"),
@@ -407,7 +407,7 @@ def invalid_locality_failover(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, key, setting in _settings(spec):
+    for base, key, setting in _settings(res):
         if key == "localityLbSetting" and _distributes_and_fails_over(setting):
             continue
         yield from _failover_problems(setting.get("failover"), (*base, "failover"))
@@ -473,7 +473,7 @@ def topology_label_in_failover_priority(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, key, setting in _settings(spec):
+    for base, key, setting in _settings(res):
         priority = setting.get("failoverPriority")
         if not isinstance(priority, list):
             continue
@@ -546,7 +546,7 @@ def failover_without_outlier_detection(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, lb, block in sections(spec, "loadBalancer"):
+    for path, lb, block in sections_of(res, "loadBalancer"):
         if block.get("outlierDetection") is not None:
             continue
         for key in ("localityLbSetting", "zoneAwareLbSetting"):

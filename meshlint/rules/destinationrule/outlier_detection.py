@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from meshlint.diagnostics import Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
-from meshlint.rules.lib.destinationrule import INT32_MAX, INT32_MIN, KINDS, WEBHOOK, dr, sections
+from meshlint.rules.lib.destinationrule import INT32_MAX, INT32_MIN, KINDS, WEBHOOK, dr, sections_of
 from meshlint.rules.lib.guards import as_int
 
 
@@ -58,7 +58,7 @@ def invalid_outlier_detection(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, od, _ in sections(spec, "outlierDetection"):
+    for path, od, _ in sections_of(res, "outlierDetection"):
         failures = as_int(od.get("consecutiveLocalOriginFailures"))
         if failures and failures > 0 and od.get("splitExternalLocalOriginErrors") is not True:
             yield Finding(

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from meshlint.diagnostics import Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, Option, rule
-from meshlint.rules.lib.destinationrule import KINDS, dr, number, sections
+from meshlint.rules.lib.destinationrule import KINDS, dr, number, sections_of
 from meshlint.rules.lib.grammar import (
     duration_ns,
 )
@@ -69,7 +69,7 @@ def connect_timeout_too_short(res: Resource, *, min_connect_timeout: float) -> I
     spec = res.spec_map
     if spec is None:
         return
-    for path, pool, _ in sections(spec, "connectionPool"):
+    for path, pool, _ in sections_of(res, "connectionPool"):
         tcp = child(pool, "tcp")
         value = tcp.get("connectTimeout") if tcp is not None else None
         ns = duration_ns(value) if isinstance(value, str) else None
@@ -142,7 +142,7 @@ def outlier_detection_may_eject_all_hosts(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, od, _ in sections(spec, "outlierDetection"):
+    for path, od, _ in sections_of(res, "outlierDetection"):
         if as_int(od.get("maxEjectionPercent")) != 100:
             continue
         floor = number(od.get("minHealthPercent"))
@@ -199,7 +199,7 @@ def outlier_detection_default_ejection_time(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, od, _ in sections(spec, "outlierDetection"):
+    for path, od, _ in sections_of(res, "outlierDetection"):
         if not od or od.get("baseEjectionTime") is not None:
             continue
         yield Finding(

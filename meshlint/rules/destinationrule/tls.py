@@ -14,9 +14,9 @@ from typing import Any
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
-from meshlint.rules.lib.destinationrule import AGENT, KINDS, dr, sections
+from meshlint.rules.lib.destinationrule import AGENT, KINDS, dr, sections_of
 from meshlint.rules.lib.guards import as_int, as_map, mappings
-from meshlint.rules.lib.traffic import traffic_policies
+from meshlint.rules.lib.traffic import traffic_policies_of
 
 _CONFIGMAP = "configmap://"
 
@@ -74,7 +74,7 @@ def invalid_client_tls(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, tls, _ in sections(spec, "tls"):
+    for path, tls, _ in sections_of(res, "tls"):
         mode = tls.get("mode")
         if mode in ("SIMPLE", "MUTUAL") and _nonempty(tls.get("credentialName")):
             files = [
@@ -147,7 +147,7 @@ def insecure_skip_verify_with_verification(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, tls, _ in sections(spec, "tls"):
+    for path, tls, _ in sections_of(res, "tls"):
         mode = tls.get("mode")
         if tls.get("insecureSkipVerify") is not True or mode not in ("SIMPLE", "MUTUAL"):
             continue
@@ -227,7 +227,7 @@ def invalid_configmap_credential(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, tls, _ in sections(spec, "tls"):
+    for path, tls, _ in sections_of(res, "tls"):
         credential = tls.get("credentialName")
         if isinstance(credential, str) and credential.startswith(_CONFIGMAP):
             problem = _configmap_problem(credential, res.namespace)
@@ -268,11 +268,11 @@ def _unverified_mode(tls: dict[str, Any], selected: bool) -> str | None:
 
 
 def _policy_tls(
-    spec: dict[str, Any], *, port_level: bool
+    res: Resource, spec: dict[str, Any], *, port_level: bool
 ) -> Iterator[tuple[FieldPath, dict[str, Any], str]]:
     """``(path of tls, tls, where)`` for the `tls` block of each traffic policy (top level and
     subsets) or, with ``port_level``, of each of their port-level settings."""
-    for path, tp in traffic_policies(spec):
+    for path, tp in traffic_policies_of(res):
         subset = spec["subsets"][path[2]].get("name") if path[1] == "subsets" else None
         named = f" of subset {subset}" if isinstance(subset, str) else ""
         if not port_level:
@@ -296,7 +296,7 @@ def _no_verification(res: Resource, *, port_level: bool) -> Iterator[Finding]:
     selected = spec.get("workloadSelector") is not None
     host = spec.get("host")
     shown = f" `{host}`" if isinstance(host, str) and host else ""
-    for path, tls, where in _policy_tls(spec, port_level=port_level):
+    for path, tls, where in _policy_tls(res, spec, port_level=port_level):
         mode = _unverified_mode(tls, selected)
         if mode is None:
             continue

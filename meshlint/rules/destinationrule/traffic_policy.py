@@ -15,9 +15,14 @@ from collections.abc import Iterator
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
-from meshlint.rules.lib.destinationrule import AGENT, KINDS, WEBHOOK, dr, is_set, sections
+from meshlint.rules.lib.destinationrule import AGENT, KINDS, WEBHOOK, dr, is_set, sections_of
 from meshlint.rules.lib.guards import as_int
-from meshlint.rules.lib.traffic import child, duration_findings, policy_blocks, traffic_policies
+from meshlint.rules.lib.traffic import (
+    child,
+    duration_findings,
+    policy_blocks_of,
+    traffic_policies_of,
+)
 
 _TP_FIELDS = (
     "loadBalancer",
@@ -75,7 +80,7 @@ def empty_traffic_policy(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, tp in traffic_policies(spec):
+    for path, tp in traffic_policies_of(res):
         if not any(is_set(tp.get(k)) for k in _TP_FIELDS):
             yield Finding(
                 path,
@@ -93,7 +98,7 @@ def empty_traffic_policy(res: Resource) -> Iterator[Finding]:
                         "this port-level setting sets nothing: give at least one of "
                         "loadBalancer, connectionPool, outlierDetection or tls, or remove it",
                     )
-    for path, pool, _ in sections(spec, "connectionPool"):
+    for path, pool, _ in sections_of(res, "connectionPool"):
         if not is_set(pool.get("tcp")) and not is_set(pool.get("http")):
             yield Finding(
                 path,
@@ -141,7 +146,7 @@ def port_level_setting_without_port(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, tp in traffic_policies(spec):
+    for path, tp in traffic_policies_of(res):
         pls = tp.get("portLevelSettings")
         if not isinstance(pls, list):
             continue
@@ -211,7 +216,7 @@ def invalid_traffic_policy_duration(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, block in policy_blocks(spec):
+    for path, block in policy_blocks_of(res):
         for section in ("connectionPool", "loadBalancer", "outlierDetection"):
             inner_block = block.get(section)
             if isinstance(inner_block, dict):
@@ -258,7 +263,7 @@ def deprecated_traffic_policy_field(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, lb, _ in sections(spec, "loadBalancer"):
+    for path, lb, _ in sections_of(res, "loadBalancer"):
         ch = child(lb, "consistentHash")
         if ch is not None and as_int(ch.get("minimumRingSize")):
             yield Finding(
@@ -273,7 +278,7 @@ def deprecated_traffic_policy_field(res: Resource) -> Iterator[Finding]:
                 "warmupDurationSecs is deprecated: use warmup.duration",
                 key=True,
             )
-    for path, od, _ in sections(spec, "outlierDetection"):
+    for path, od, _ in sections_of(res, "outlierDetection"):
         if as_int(od.get("consecutiveErrors")):
             yield Finding(
                 (*path, "consecutiveErrors"),

@@ -19,7 +19,7 @@ from meshlint.rules.lib.grammar import (
     check_port,
 )
 from meshlint.rules.lib.guards import as_int
-from meshlint.rules.lib.traffic import traffic_policies
+from meshlint.rules.lib.traffic import traffic_policies_of
 
 
 @rule(
@@ -73,7 +73,7 @@ def invalid_tunnel_settings(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for path, tp in traffic_policies(spec):
+    for path, tp in traffic_policies_of(res):
         tunnel = tp.get("tunnel")
         if tunnel is not None and is_set(tp.get("proxyProtocol")):
             yield Finding(

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath
-from meshlint.rules.lib.traffic import policy_blocks
+from meshlint.resource import Resource
+from meshlint.rules.lib.traffic import policy_blocks, policy_blocks_of
 
 KINDS = frozenset({"DestinationRule"})
 WEBHOOK = "webhook: pkg/config/validation/validation.go"
@@ -49,3 +50,18 @@ def sections(
         section = block.get(key)
         if isinstance(section, dict):
             yield (*path, key), section, block
+
+
+def sections_of(res: Resource, key: str) -> list[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
+    """:func:`sections` of the resource's spec (none when it is not a mapping), read once per
+    resource and key."""
+
+    def make() -> list[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
+        found = []
+        for path, block in policy_blocks_of(res):
+            section = block.get(key)
+            if isinstance(section, dict):
+                found.append(((*path, key), section, block))
+        return found
+
+    return res.memo((sections_of, key), make)

@@ -26,7 +26,7 @@ import ipaddress
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 __all__ = [
     "DURATION_UNITS",
@@ -131,7 +131,34 @@ _DIGITS = frozenset("0123456789")
 _SYNTAX, _RANGE = "syntax", "range"
 
 
+# Verdicts kept on texts a run repeats (durations such as `5s`, hosts, gateway references):
+# at most _KEPT per table, on texts of at most _LONGEST_KEPT characters.
+_KEPT = 4096
+_LONGEST_KEPT = 256
+V = TypeVar("V")
+
+
+def _keep(table: dict[str, V], text: str, verdict: V) -> V:
+    """``verdict``, kept in ``table`` for ``text`` (a table that is full starts again)."""
+    if len(text) <= _LONGEST_KEPT:
+        if len(table) >= _KEPT:
+            table.clear()
+        table[text] = verdict
+    return verdict
+
+
+_DURATIONS_READ: dict[str, int | str] = {}
+
+
 def _duration(text: str) -> int | str:
+    """Nanoseconds, or why ``text`` is not a duration (``_SYNTAX`` or ``_RANGE``)."""
+    found = _DURATIONS_READ.get(text)
+    if found is None:
+        found = _keep(_DURATIONS_READ, text, _read_duration(text))
+    return found
+
+
+def _read_duration(text: str) -> int | str:
     """Nanoseconds, or why ``text`` is not a duration (``_SYNTAX`` or ``_RANGE``).
 
     Follows Go's rules exactly, including what they do at the edges: digits of a fraction past
@@ -460,12 +487,23 @@ def check_fqdn(host: object) -> str | None:
     return _host_preconditions(host) or _labels_problem(host, host, wildcards=False)
 
 
+# The verdicts on the hosts checked so far, without and with ``allow_ip`` (see _keep).
+_HOSTS_CHECKED: tuple[dict[str, str | None], dict[str, str | None]] = ({}, {})
+
+
 def check_wildcard_host(host: object, *, allow_ip: bool = False) -> str | None:
     """A host name whose first label may be a wildcard: ``*``, ``*.example.com``, ``*foo.com``,
     ``*-foo.example.com``. With ``allow_ip`` an IP address is accepted too (VirtualService
     hosts, Gateway hosts)."""
     if not isinstance(host, str):
         return None
+    checked = _HOSTS_CHECKED[1 if allow_ip else 0]
+    if host in checked:
+        return checked[host]
+    return _keep(checked, host, _check_wildcard_host(host, allow_ip))
+
+
+def _check_wildcard_host(host: str, allow_ip: bool) -> str | None:
     problem = _host_preconditions(host)
     if problem:
         return problem
@@ -589,11 +627,21 @@ def check_trust_domain(domain: object) -> str | None:
     return None
 
 
+# The verdicts on the gateway references checked so far (see _keep).
+_GATEWAYS_CHECKED: dict[str, str | None] = {}
+
+
 def check_gateway_name(name: object) -> str | None:
     """A reference to a Gateway from a VirtualService (``gateways``, ``match[].gateways``):
     ``namespace/name``, ``mesh``, or the older ``name`` / ``name.namespace.svc.domain`` forms."""
     if not isinstance(name, str):
         return None
+    if name in _GATEWAYS_CHECKED:
+        return _GATEWAYS_CHECKED[name]
+    return _keep(_GATEWAYS_CHECKED, name, _check_gateway_name(name))
+
+
+def _check_gateway_name(name: str) -> str | None:
     namespace, slash, gateway = name.partition("/")
     if not slash:
         if check_fqdn(name) is None:
@@ -1210,7 +1258,7 @@ def check_string_match(
     ``prefix`` (except where ``allow_empty_prefix``: HTTP ``match[].uri``), no empty ``regex``,
     and a ``regex`` RE2 accepts (:func:`check_regex`). ``allow_star_regex`` is for
     ``withoutHeaders``, where ``regex: "*"`` means "the header is present"."""
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         return []
     out: list[tuple[Where, str]] = []
     given = [k for k in ("exact", "prefix", "regex") if obj.get(k) is not None]
@@ -1456,7 +1504,7 @@ def check_percentage(value: object) -> str | None:
 def check_destination(dest: object) -> list[tuple[Where, str]]:
     """A route or mirror ``destination``: a host (not ``*``; a wildcard prefix is allowed), an
     optional subset whose name is a DNS label, and an optional port whose number is 1-65535."""
-    if not isinstance(dest, Mapping):
+    if type(dest) is not dict and not isinstance(dest, Mapping):
         return []
     out: list[tuple[Where, str]] = []
     host = dest.get("host")
@@ -1483,7 +1531,7 @@ def check_destination(dest: object) -> list[tuple[Where, str]]:
             (("subset",), f"subset name {_q(subset)} is not valid: {_label_problem(subset)}")
         )
     port = dest.get("port")
-    if isinstance(port, Mapping):
+    if port is not None and isinstance(port, Mapping):
         number = port.get("number")
         if number is None:
             out.append((("port",), "port.number is required when a port is given (1-65535)"))

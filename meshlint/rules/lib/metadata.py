@@ -9,7 +9,7 @@ Facts: RFC 1123 DNS subdomains and labels, apimachinery ``IsQualifiedName`` and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from meshlint.diagnostics import FieldPath
@@ -36,9 +36,23 @@ class Syntax:
     dotted: bool  # '.' separates parts that each start and end with a letter or digit
     lower_only: bool
     accepted: str
+    # Texts already found valid: names, namespaces and label keys come back on many objects.
+    # A bounded number of them.
+    known: set[str] = field(default_factory=set, compare=False, repr=False)
 
     def valid(self, text: str) -> bool:
-        return len(text) <= self.max_len and self.regex.fullmatch(text) is not None
+        known = self.known
+        if type(text) is str and text in known:
+            return True
+        if len(text) <= self.max_len and self.regex.fullmatch(text) is not None:
+            if len(known) >= _KNOWN_VALID:
+                known.clear()
+            known.add(text)
+            return True
+        return False
+
+
+_KNOWN_VALID = 4096
 
 
 SUBDOMAIN = Syntax(

@@ -3,10 +3,11 @@ DestinationRule and Sidecar connection pools share (Istio validates both with on
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Finding
+from meshlint.resource import Resource
 from meshlint.rules.lib.grammar import (
     check_duration,
 )
@@ -39,6 +40,25 @@ def policy_blocks(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, A
             for j, pl in enumerate(pls):
                 if isinstance(pl, dict):
                     yield (*path, "portLevelSettings", j), pl
+
+
+def traffic_policies_of(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
+    """:func:`traffic_policies` of the resource's spec (none when it is not a mapping), read
+    once per resource."""
+    return res.memo(traffic_policies_of, lambda: _listed(traffic_policies, res.spec_map))
+
+
+def policy_blocks_of(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
+    """:func:`policy_blocks` of the resource's spec (none when it is not a mapping), read once
+    per resource."""
+    return res.memo(policy_blocks_of, lambda: _listed(policy_blocks, res.spec_map))
+
+
+def _listed(
+    walk: Callable[[dict[str, Any]], Iterator[tuple[FieldPath, dict[str, Any]]]],
+    spec: dict[str, Any] | None,
+) -> list[tuple[FieldPath, dict[str, Any]]]:
+    return list(walk(spec)) if spec is not None else []
 
 
 _HTTP_COUNTERS = (
@@ -127,12 +147,18 @@ _DURATIONS: tuple[tuple[str, tuple[str, ...], bool, bool], ...] = (
 )
 
 
+_DURATIONS_OF: dict[str, tuple[tuple[tuple[str, ...], bool, bool], ...]] = {
+    section: tuple(
+        (inner, zero, whole) for where, inner, zero, whole in _DURATIONS if where == section
+    )
+    for section in dict.fromkeys(where for where, *_ in _DURATIONS)
+}
+
+
 def duration_findings(block: dict[str, Any], base: FieldPath, section: str) -> Iterator[Finding]:
     """The durations of one traffic-policy section (``connectionPool``, ``loadBalancer`` or
     ``outlierDetection``) that Istio rejects; Sidecar connection pools (ML672) use it too."""
-    for where, inner, allow_zero, whole_ms in _DURATIONS:
-        if where != section:
-            continue
+    for inner, allow_zero, whole_ms in _DURATIONS_OF.get(section, ()):
         value: Any = block
         for key in inner:
             if not isinstance(value, dict):

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Finding
+from meshlint.resource import Resource
 from meshlint.rules.lib.grammar import (
     check_destination,
     check_duration,
@@ -52,6 +53,16 @@ def http_routes(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, dict[str, 
     for i, route in enumerate(as_list(spec.get("http"))):
         if isinstance(route, dict):
             yield ("spec", "http", i), route
+
+
+def http_routes_of(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
+    """:func:`http_routes` of the resource's spec (none when it is not a mapping), read once
+    per resource."""
+    return res.memo(http_routes_of, lambda: _listed_routes(res.spec_map))
+
+
+def _listed_routes(spec: Mapping[str, Any] | None) -> list[tuple[FieldPath, dict[str, Any]]]:
+    return list(http_routes(spec)) if spec is not None else []
 
 
 def duration_problem(value: Any) -> str | None:
@@ -103,7 +114,25 @@ def _match_key(match: Any) -> str:
     """What identifies a match for Istio's duplicate check: everything but its name."""
     if isinstance(match, dict):
         match = {k: v for k, v in match.items() if k != "name" and v is not None}
-    return json.dumps(match, sort_keys=True, default=str)
+    return _MATCH_KEY.encode(match)
+
+
+_MATCH_KEY = json.JSONEncoder(sort_keys=True, default=str)  # as json.dumps(…) with these
+
+
+def _match_size(match: Any) -> int:
+    """How many fields :func:`_match_key` keeps of a match (-1 for a match that is no
+    mapping): matches with equal keys have the same size."""
+    if not isinstance(match, dict):
+        return -1
+    size = len(match) - [*match.values()].count(None)
+    name = match.get("name", _NO_NAME)
+    if name is not _NO_NAME and name is not None:
+        size -= 1  # `name` is left out (a null one is already counted out)
+    return size
+
+
+_NO_NAME = object()
 
 
 def rule_name(route: Mapping[str, Any], i: int) -> str:
@@ -112,26 +141,27 @@ def rule_name(route: Mapping[str, Any], i: int) -> str:
     return f"{name!r}" if isinstance(name, str) and name else f"#{i}"
 
 
-# ML408, ML409 and ML430 run one after the other on the same resource: the analysis is done
-# once.
-_REACH_CACHE: list[Any] = [None, []]
+def reachability(res: Resource) -> list[tuple[bool, FieldPath, str]]:
+    """(unreachable rule?, path, message) for the http, tcp and tls rules of the resource's
+    spec, as Istio's ``analyzeUnreachable*Rules``; False marks an ineffective match (IST0131).
 
-
-def reachability(spec: Mapping[str, Any]) -> list[tuple[bool, FieldPath, str]]:
-    """(unreachable rule?, path, message) for the http, tcp and tls rules, as Istio's
-    ``analyzeUnreachable*Rules``; False marks an ineffective match (IST0131)."""
-    if _REACH_CACHE[0] is not spec:
-        _REACH_CACHE[:] = [spec, list(_analyze_reachability(spec))]
-    result: list[tuple[bool, FieldPath, str]] = _REACH_CACHE[1]
-    return result
+    ML408, ML409 and ML430 read it: it is worked out once per resource."""
+    spec = res.spec_map
+    if spec is None:
+        return []
+    return res.memo(reachability, lambda: list(_analyze_reachability(spec)))
 
 
 def _analyze_reachability(spec: Mapping[str, Any]) -> Iterator[tuple[bool, FieldPath, str]]:
     for section in ("http", "tcp", "tls"):
         routes = as_list(spec.get(section))
-        seen: dict[str, int] = {}
+        seen: dict[str, int] = {}  # the key of each match so far: the rule that has it first
+        # By the number of fields a match sets (equal keys have it equal): the match of each
+        # size whose key is not worked out yet (the only one of its size so far), or None.
+        first_of_size: dict[int, tuple[Any, int] | None] = {}
         catch_all = -1
-        prefixes: list[tuple[FieldPath, str, _PrefixMatch]] = []
+        # (path, rule, match, its uri prefix) of the HTTP matches with a uri prefix
+        prefixes: list[tuple[FieldPath, str, dict[str, Any], str]] = []
         for i, route in enumerate(routes):
             if not isinstance(route, dict):
                 continue
@@ -158,15 +188,24 @@ def _analyze_reachability(spec: Mapping[str, Any]) -> Iterator[tuple[bool, Field
                 continue
             duplicates: list[tuple[int, int]] = []
             for j, match in enumerate(matches):
-                key = _match_key(match)
-                if key in seen:
-                    duplicates.append((j, seen[key]))
-                    continue
-                seen[key] = i
-                if section == "http":
-                    pm = _prefix_match(match)
-                    if pm is not None:
-                        prefixes.append(((*base, "match", j), f"rule {name}", pm))
+                size = _match_size(match)
+                if size not in first_of_size:
+                    # The first match of its size cannot repeat an earlier one: its key is
+                    # worked out only when another match of that size comes.
+                    first_of_size[size] = (match, i)
+                else:
+                    first = first_of_size[size]
+                    if first is not None:
+                        seen[_match_key(first[0])] = first[1]
+                        first_of_size[size] = None
+                    key = _match_key(match)
+                    if key in seen:
+                        duplicates.append((j, seen[key]))
+                        continue
+                    seen[key] = i
+                prefix = _uri_prefix(match) if section == "http" else None
+                if prefix is not None:
+                    prefixes.append(((*base, "match", j), f"rule {name}", match, prefix))
             if len(duplicates) == len(matches):
                 yield (
                     True,
@@ -182,10 +221,14 @@ def _analyze_reachability(spec: Mapping[str, Any]) -> Iterator[tuple[bool, Field
                     f"match #{j} of {section} rule {name} is never used: rule #{earlier} "
                     "has the same match",
                 )
-        for a in range(len(prefixes)):
-            path_a, name_a, pa = prefixes[a]
-            for b in range(a + 1, len(prefixes)):
-                path_b, _, pb = prefixes[b]
+        # Two prefix matches at least, or there is nothing to compare.
+        compared = [_prefix_match(m, p) for _, _, m, p in prefixes] if len(prefixes) > 1 else []
+        for a in range(len(compared)):
+            path_a, name_a, _, _ = prefixes[a]
+            pa = compared[a]
+            for b in range(a + 1, len(compared)):
+                path_b = prefixes[b][0]
+                pb = compared[b]
                 if pb.prefix == pa.prefix:
                     continue
                 if _covers(pa, pb):
@@ -219,13 +262,16 @@ def _exact_or_prefix(sm: Any) -> str:
     return ""
 
 
-def _prefix_match(match: Any) -> _PrefixMatch | None:
-    """Istio's ``genMatchHTTPRoutes``: matches with a non-empty uri prefix."""
+def _uri_prefix(match: Any) -> str | None:
+    """The non-empty uri prefix of a match, if it has one."""
     if not isinstance(match, dict):
         return None
     prefix = as_map(match.get("uri")).get("prefix")
-    if not isinstance(prefix, str) or not prefix:
-        return None
+    return prefix if isinstance(prefix, str) and prefix else None
+
+
+def _prefix_match(match: dict[str, Any], prefix: str) -> _PrefixMatch:
+    """Istio's ``genMatchHTTPRoutes``, for a match with the non-empty uri prefix ``prefix``."""
     return _PrefixMatch(
         prefix,
         as_int(match.get("port")) or 0,

@@ -35,7 +35,25 @@ _KEY_ACCEPTED = (
 )
 
 
+# Label and annotation keys already found valid: the same few (`app`, `version`,
+# `sidecar.istio.io/inject`, …) come back on most objects. A bounded number of them; the label
+# values found valid are in LABEL_NAME.known.
+_VALID_KEYS: set[str] = set()
+_REMEMBERED = 4096
+
+
 def _key_problems(key: str) -> list[str]:
+    if key in _VALID_KEYS:
+        return []
+    found = _find_key_problems(key)
+    if not found and type(key) is str:
+        if len(_VALID_KEYS) >= _REMEMBERED:
+            _VALID_KEYS.clear()
+        _VALID_KEYS.add(key)
+    return found
+
+
+def _find_key_problems(key: str) -> list[str]:
     if not key:
         return ["is empty"]
     if "/" not in key:
@@ -66,12 +84,7 @@ def _string_map_problem(path: FieldPath, value: Any) -> Finding | None:
     return Finding(path, not_a_mapping(".".join(map(str, path)), value, example))
 
 
-def _get(data: Any, path: FieldPath) -> tuple[bool, Any]:
-    for elem in path:
-        if not isinstance(data, dict) or elem not in data:
-            return False, None
-        data = data[elem]
-    return True, data
+_ABSENT = object()
 
 
 def _wildcard_hint(text: str, selector: bool) -> str:
@@ -117,8 +130,12 @@ def _invalid_labels(
     """What is wrong with the label maps at ``maps`` (those of a selector: ``selector``)."""
     data = res.data
     for where in maps:
-        present, labels = _get(data, where)
-        if not present:
+        labels: Any = data  # the value at `where` (inline: this runs on every resource)
+        for elem in where:
+            labels = labels.get(elem, _ABSENT) if isinstance(labels, dict) else _ABSENT
+            if labels is _ABSENT:
+                break
+        if labels is _ABSENT:
             continue
         if not isinstance(labels, dict):
             problem = _string_map_problem(where, labels)
@@ -126,6 +143,8 @@ def _invalid_labels(
                 yield problem
             continue
         for key, value in labels.items():
+            if key in _VALID_KEYS and type(value) is str and value in LABEL_NAME.known:
+                continue
             path = (*where, key)
             wrong = _key_problems(key)
             if wrong and not has_placeholder(key):
@@ -313,8 +332,14 @@ ANNOTATIONS_LIMIT = 256 * 1024  # bytes of keys and values together (apimachiner
 def invalid_annotation(res: Resource) -> Iterator[Finding]:
     data = res.data
     for where in _ANNOTATION_MAPS:
-        present, annotations = _get(data, where)
-        if not present:
+        annotations: Any = data  # the value at `where` (inline: this runs on every resource)
+        for elem in where:
+            annotations = (
+                annotations.get(elem, _ABSENT) if isinstance(annotations, dict) else _ABSENT
+            )
+            if annotations is _ABSENT:
+                break
+        if annotations is _ABSENT:
             continue
         if not isinstance(annotations, dict):
             problem = _string_map_problem(where, annotations)

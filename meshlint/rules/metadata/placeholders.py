@@ -5,7 +5,9 @@ one, so that a placeholder is reported once (see meshlint/rules/lib/placeholders
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from itertools import accumulate
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
@@ -117,9 +119,31 @@ def _report(text: str, path: FieldPath, flags: int, key: bool, out: list[Finding
     )
 
 
-# Most documents hold no placeholder marker at all: their text is tested (a few substring
-# searches in C) before their data is walked.
-_TEXT_MARKERS = ("{{", "{%", "{#", "$", "<no value>", "%!")
+# Most documents hold no placeholder marker at all: their text is tested (a few searches in C)
+# before their data is walked. A `$` is a marker only where a `$` form can start: before `{`,
+# `(`, an upper-case letter or `_`, or before a backslash (a double-quoted escape may write any
+# of them); the `$` that ends a regex (`^/api/.*$`) starts none.
+_BRACE_MARKER = re.compile(r"\{[{%#]")
+_DOLLAR_MARKER = re.compile(r"\$[A-Z_({\\]")
+
+
+def _has_marker(text: str, begin: int, end: int) -> bool:
+    """Whether ``text[begin:end]`` holds something that may be read as a placeholder."""
+    # Each search for a marker's first character (memchr) comes first: most texts lack some.
+    find = text.find
+    return (
+        (find("{", begin, end) >= 0 and _BRACE_MARKER.search(text, begin, end) is not None)
+        or (find("$", begin, end) >= 0 and _DOLLAR_MARKER.search(text, begin, end) is not None)
+        or (find("<", begin, end) >= 0 and find("<no value>", begin, end) >= 0)
+        or (find("%", begin, end) >= 0 and find("%!", begin, end) >= 0)
+    )
+
+
+def _line_starts(text: str) -> list[int]:
+    """Where each line of ``text`` starts (lines end at each \\n)."""
+    starts = list(accumulate(map((1).__add__, map(len, text.split("\n"))), initial=0))
+    starts.pop()
+    return starts
 
 
 # The last source seen: (source, whether its text holds a marker, where its lines start). One
@@ -133,7 +157,8 @@ def _may_hold_placeholders(res: Resource) -> bool:
     source = doc.source
     cached, marked, starts = _last
     if cached is not source:
-        marked = any(m in source.text for m in _TEXT_MARKERS)
+        text = source.text
+        marked = _has_marker(text, 0, len(text))
         starts = None
         _last = (source, marked, None)
     if not marked:
@@ -142,17 +167,12 @@ def _may_hold_placeholders(res: Resource) -> bool:
         return True  # no span to trust (JSON fallback, List items may use outside anchors)
     text = source.text
     if starts is None:
-        starts = [0]
-        pos = text.find("\n")
-        while pos >= 0:
-            starts.append(pos + 1)
-            pos = text.find("\n", pos + 1)
+        starts = _line_starts(text)
         _last = (source, marked, starts)
     span = doc.span
     begin = starts[span.line - 1] if span.line - 1 < len(starts) else len(text)
     end = starts[span.end_line] if span.end_line < len(starts) else len(text)
-    part = text[begin:end]
-    return any(m in part for m in _TEXT_MARKERS)
+    return _has_marker(text, begin, end)
 
 
 @rule(

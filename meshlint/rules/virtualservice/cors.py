@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
@@ -17,7 +17,7 @@ from meshlint.rules.lib.guards import as_list
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     duration_problem,
-    http_routes,
+    http_routes_of,
 )
 
 _CORS_METHODS = frozenset(
@@ -25,11 +25,18 @@ _CORS_METHODS = frozenset(
 )
 
 
-def _cors_policies(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
-    for base, route in http_routes(spec):
-        cors = route.get("corsPolicy")
-        if isinstance(cors, dict):
-            yield (*base, "corsPolicy"), cors
+def _cors_policies(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
+    """``(path, corsPolicy)`` of each HTTP route's CORS policy, read once per resource."""
+
+    def make() -> list[tuple[FieldPath, dict[str, Any]]]:
+        found: list[tuple[FieldPath, dict[str, Any]]] = []
+        for base, route in http_routes_of(res):
+            cors = route.get("corsPolicy")
+            if isinstance(cors, dict):
+                found.append(((*base, "corsPolicy"), cors))
+        return found
+
+    return res.memo(_cors_policies, make)
 
 
 @rule(
@@ -95,7 +102,7 @@ def cors_policy(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for cbase, cors in _cors_policies(spec):
+    for cbase, cors in _cors_policies(res):
         for k, origin in enumerate(as_list(cors.get("allowOrigins"))):
             if not isinstance(origin, dict):
                 continue
@@ -178,7 +185,7 @@ def invalid_cors_method(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for cbase, cors in _cors_policies(spec):
+    for cbase, cors in _cors_policies(res):
         for k, method in enumerate(as_list(cors.get("allowMethods"))):
             if isinstance(method, str) and method not in _CORS_METHODS:
                 hint = f" (write {method.upper()!r})" if method.upper() in _CORS_METHODS else ""
@@ -252,7 +259,7 @@ def invalid_cors_header(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for cbase, cors in _cors_policies(spec):
+    for cbase, cors in _cors_policies(res):
         for field in ("allowHeaders", "exposeHeaders"):
             for k, name in enumerate(as_list(cors.get(field))):
                 problem = check_header_name_cors(name)
@@ -322,7 +329,7 @@ def invalid_cors_max_age(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for cbase, cors in _cors_policies(spec):
+    for cbase, cors in _cors_policies(res):
         max_age = cors.get("maxAge")
         problem = duration_problem(max_age)
         if problem:

@@ -12,7 +12,7 @@ from meshlint.rules.lib.guards import as_list
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     WEBHOOK_VS,
-    http_routes,
+    http_routes_of,
     is_delegate,
 )
 
@@ -94,7 +94,7 @@ def virtualservice_delegation(res: Resource) -> Iterator[Finding]:
     ):
         if as_list(spec.get(field)):
             yield Finding(("spec", field), message, key=True)
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         if route.get("delegate") is not None:
             yield Finding(
                 (*base, "delegate"),
@@ -161,7 +161,7 @@ def delegating_route_with_action(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None or is_delegate(spec):
         return
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         if route.get("delegate") is None:
             continue
         if route.get("redirect") is not None:

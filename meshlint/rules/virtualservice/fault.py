@@ -15,7 +15,7 @@ from meshlint.rules.lib.guards import as_int, as_map
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     duration_problem,
-    http_routes,
+    http_routes_of,
 )
 
 _GRPC_STATUS = frozenset(
@@ -48,14 +48,19 @@ def _percentage(path: FieldPath, block: Mapping[str, Any]) -> Iterator[Finding]:
         yield Finding((*path, "percentage", "value"), f"percentage {problem}")
 
 
-def _faults(
-    spec: Mapping[str, Any],
-) -> Iterator[tuple[FieldPath, dict[str, Any], Any, Any]]:
-    """``(path, fault, abort, delay)`` of each HTTP route's fault injection."""
-    for base, route in http_routes(spec):
-        fault = route.get("fault")
-        if isinstance(fault, dict):
-            yield (*base, "fault"), fault, fault.get("abort"), fault.get("delay")
+def _faults(res: Resource) -> list[tuple[FieldPath, dict[str, Any], Any, Any]]:
+    """``(path, fault, abort, delay)`` of each HTTP route's fault injection, read once per
+    resource."""
+
+    def make() -> list[tuple[FieldPath, dict[str, Any], Any, Any]]:
+        found: list[tuple[FieldPath, dict[str, Any], Any, Any]] = []
+        for base, route in http_routes_of(res):
+            fault = route.get("fault")
+            if isinstance(fault, dict):
+                found.append(((*base, "fault"), fault, fault.get("abort"), fault.get("delay")))
+        return found
+
+    return res.memo(_faults, make)
 
 
 @rule(
@@ -129,7 +134,7 @@ def fault_injection(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for fbase, _, abort, delay in _faults(spec):
+    for fbase, _, abort, delay in _faults(res):
         if isinstance(abort, dict):
             abase = (*fbase, "abort")
             yield from _percentage(abase, abort)
@@ -214,7 +219,7 @@ def empty_fault_injection(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for fbase, _, abort, delay in _faults(spec):
+    for fbase, _, abort, delay in _faults(res):
         if abort is None and delay is None:
             yield Finding(
                 fbase,
@@ -288,7 +293,7 @@ def unsupported_fault_type(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for fbase, _, abort, delay in _faults(spec):
+    for fbase, _, abort, delay in _faults(res):
         if isinstance(abort, dict) and abort.get("http2Error") is not None:
             yield Finding(
                 (*fbase, "abort", "http2Error"),
@@ -363,7 +368,7 @@ def fault_abort_without_error(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         abort = as_map(route.get("fault")).get("abort")
         if not isinstance(abort, dict):
             continue

@@ -18,12 +18,13 @@ from meshlint.rules.lib.guards import as_list, as_map
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     WEBHOOK_VS,
-    http_routes,
+    http_routes_of,
 )
 
 
 def _header_ops(base: FieldPath, headers: Any) -> Iterator[Finding]:
-    headers = as_map(headers)
+    if not isinstance(headers, dict) or not headers:
+        return
     for side in ("request", "response"):
         ops = as_map(headers.get(side))
         for op in ("set", "add"):
@@ -112,10 +113,14 @@ def header_operations(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes(spec):
-        yield from _header_ops((*base, "headers"), route.get("headers"))
+    for base, route in http_routes_of(res):
+        headers = route.get("headers")
+        if headers:  # none to check
+            yield from _header_ops((*base, "headers"), headers)
         for k, dest in enumerate(as_list(route.get("route"))):
-            yield from _header_ops((*base, "route", k, "headers"), as_map(dest).get("headers"))
+            headers = dest.get("headers") if isinstance(dest, dict) else None
+            if headers:
+                yield from _header_ops((*base, "route", k, "headers"), headers)
 
 
 def _is_authority(name: Any) -> bool:
@@ -178,7 +183,7 @@ def authority_rewritten_twice(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         authority = as_map(route.get("rewrite")).get("authority")
         first = "rewrite.authority" if isinstance(authority, str) and authority else None
         request = as_map(as_map(route.get("headers")).get("request"))

@@ -3,7 +3,7 @@ sections 3.1 and 3.4)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
@@ -20,7 +20,7 @@ from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     WEBHOOK_VS,
     applies_to_gateway,
-    http_routes,
+    http_routes_of,
     match_port,
     source_labels,
 )
@@ -101,7 +101,7 @@ def jwt_claim_routing_on_mesh(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None or applies_to_gateway(spec):
         return
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         for j, match in enumerate(as_list(route.get("match"))):
             for field in ("headers", "withoutHeaders"):
                 for key in as_map(as_map(match).get(field)):
@@ -115,11 +115,19 @@ def jwt_claim_routing_on_mesh(res: Resource) -> Iterator[Finding]:
                         )
 
 
-def _http_matches(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
-    for base, route in http_routes(spec):
-        for j, match in enumerate(as_list(route.get("match"))):
-            if isinstance(match, dict):
-                yield (*base, "match", j), match
+def _http_matches(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
+    """``(path, match)`` of each match of each HTTP route that is a mapping, read once per
+    resource."""
+
+    def make() -> list[tuple[FieldPath, dict[str, Any]]]:
+        found: list[tuple[FieldPath, dict[str, Any]]] = []
+        for base, route in http_routes_of(res):
+            for j, match in enumerate(as_list(route.get("match"))):
+                if isinstance(match, dict):
+                    found.append(((*base, "match", j), match))
+        return found
+
+    return res.memo(_http_matches, make)
 
 
 @rule(
@@ -191,7 +199,7 @@ def http_match(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, match in _http_matches(spec):
+    for base, match in _http_matches(res):
         for field in ("headers", "withoutHeaders"):
             headers = match.get(field)
             if not isinstance(headers, dict):
@@ -203,9 +211,13 @@ def http_match(res: Resource) -> Iterator[Finding]:
                     f"header {name!r}",
                     allow_star_regex=field == "withoutHeaders",
                 )
-        yield from _string_match((*base, "uri"), match.get("uri"), "uri", allow_empty_prefix=True)
+        uri = match.get("uri")
+        if uri is not None:  # null: nothing to check
+            yield from _string_match((*base, "uri"), uri, "uri", allow_empty_prefix=True)
         for field in ("scheme", "method", "authority"):
-            yield from _string_match((*base, field), match.get(field), field)
+            value = match.get(field)
+            if value is not None:
+                yield from _string_match((*base, field), value, field)
         for name, value in as_map(match.get("queryParams")).items():
             yield from _string_match(
                 (*base, "queryParams", name), value, f"query parameter {name!r}"
@@ -282,7 +294,7 @@ def invalid_match_header_name(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, match in _http_matches(spec):
+    for base, match in _http_matches(res):
         for field in ("headers", "withoutHeaders"):
             headers = match.get(field)
             if not isinstance(headers, dict):
@@ -359,7 +371,7 @@ def invalid_match_port_or_source(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, match in _http_matches(spec):
+    for base, match in _http_matches(res):
         yield from match_port(base, match)
         yield from source_labels((*base, "sourceLabels"), match.get("sourceLabels"))
         ns = match.get("sourceNamespace")

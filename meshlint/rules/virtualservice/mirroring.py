@@ -13,7 +13,7 @@ from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     WEBHOOK_VS,
     destination,
-    http_routes,
+    http_routes_of,
 )
 
 
@@ -100,7 +100,7 @@ def traffic_mirroring(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         for field in ("mirrorPercent", "mirror_percent"):
             value = as_int(route.get(field))
             if value is not None and value > 100:
@@ -174,7 +174,7 @@ def deprecated_mirror_percent(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         for field in ("mirrorPercent", "mirror_percent"):
             value = route.get(field)
             if value is not None:

@@ -19,7 +19,7 @@ from meshlint.rules.lib.guards import as_int, as_list, as_map
 from meshlint.rules.lib.virtualservice import (
     RETRY_ON,
     WEBHOOK,
-    http_routes,
+    http_routes_of,
     reachability,
     retry_on_ok,
     rule_name,
@@ -131,7 +131,7 @@ def retries_exceed_route_timeout(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         policy = _retry_policy(route)
         timeout = _valid_ms(route.get("timeout"))
         if policy is None or timeout is None:
@@ -239,7 +239,7 @@ def retries_without_per_try_timeout(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         policy = _retry_policy(route)
         timeout = _valid_ms(route.get("timeout"))
         if policy is None or timeout is None:
@@ -391,7 +391,7 @@ def retry_non_idempotent(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         policy = _retry_policy(route)
         if policy is None:
             continue
@@ -523,7 +523,7 @@ def catch_all_match_not_last(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     # What ML409 already reports: ineffective matches, by path.
-    ineffective = {path for unreachable, path, _ in reachability(spec) if not unreachable}
+    ineffective = {path for unreachable, path, _ in reachability(res) if not unreachable}
     found: tuple[int, int, str] | None = None  # (rule, match, how) of the first catch-all
     for i, route in enumerate(as_list(spec.get("http"))):
         if not isinstance(route, dict):
@@ -618,8 +618,10 @@ def zero_weight_destination(res: Resource) -> Iterator[Finding]:
         return
     for section in ("http", "tcp", "tls"):
         for i, route in enumerate(as_list(spec.get(section))):
-            entries = [(k, e) for k, e in enumerate(as_list(as_map(route).get("route")))]
-            entries = [(k, e) for k, e in entries if isinstance(e, dict)]
+            listed = as_list(as_map(route).get("route"))
+            if len(listed) < 2:
+                continue  # a single destination takes all the traffic
+            entries = [(k, e) for k, e in enumerate(listed) if isinstance(e, dict)]
             if len(entries) < 2:
                 continue
             weights = [as_int(e.get("weight")) for _, e in entries]

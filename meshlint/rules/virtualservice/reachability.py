@@ -85,7 +85,7 @@ def unreachable_rule(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for unreachable, path, message in reachability(spec):
+    for unreachable, path, message in reachability(res):
         if unreachable:
             yield Finding(path, message, key=path[-1] == "match")
 
@@ -162,6 +162,6 @@ def ineffective_match(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for unreachable, path, message in reachability(spec):
+    for unreachable, path, message in reachability(res):
         if not unreachable:
             yield Finding(path, message)

@@ -15,18 +15,23 @@ from meshlint.rules.lib.grammar import (
 from meshlint.rules.lib.guards import as_int, as_list, as_map
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
-    http_routes,
+    http_routes_of,
 )
 
 
-def _redirects(
-    spec: Mapping[str, Any],
-) -> Iterator[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
-    """``(path, route, redirect)`` of each HTTP route that redirects."""
-    for base, route in http_routes(spec):
-        redirect = route.get("redirect")
-        if isinstance(redirect, dict):
-            yield (*base, "redirect"), route, redirect
+def _redirects(res: Resource) -> list[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
+    """``(path, route, redirect)`` of each HTTP route that redirects, read once per
+    resource."""
+
+    def make() -> list[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
+        found: list[tuple[FieldPath, dict[str, Any], dict[str, Any]]] = []
+        for base, route in http_routes_of(res):
+            redirect = route.get("redirect")
+            if isinstance(redirect, dict):
+                found.append(((*base, "redirect"), route, redirect))
+        return found
+
+    return res.memo(_redirects, make)
 
 
 @rule(
@@ -96,7 +101,7 @@ def http_redirect(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for rbase, route, redirect in _redirects(spec):
+    for rbase, route, redirect in _redirects(res):
         given = {
             f
             for f in ("uri", "prefixRewrite", "authority", "scheme")
@@ -188,7 +193,7 @@ def invalid_redirect_value(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for rbase, _, redirect in _redirects(spec):
+    for rbase, _, redirect in _redirects(res):
         code = as_int(redirect.get("redirectCode"))
         if code and not 300 <= code <= 399:
             yield Finding(
@@ -275,7 +280,7 @@ def direct_response(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         direct = route.get("directResponse")
         if not isinstance(direct, dict):
             continue
@@ -363,7 +368,7 @@ def http_rewrite(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         rewrite = route.get("rewrite")
         if not isinstance(rewrite, dict):
             continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
@@ -15,18 +15,25 @@ from meshlint.rules.lib.guards import as_int
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK_VS,
     duration_problem,
-    http_routes,
+    http_routes_of,
     retry_on_ok,
 )
 
 _AGENT = "pkg/config/validation/agent/validation.go"
 
 
-def _retry_policies(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
-    for base, route in http_routes(spec):
-        retries = route.get("retries")
-        if isinstance(retries, dict):
-            yield (*base, "retries"), retries
+def _retry_policies(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
+    """``(path, retries)`` of each HTTP route's retry policy, read once per resource."""
+
+    def make() -> list[tuple[FieldPath, dict[str, Any]]]:
+        found: list[tuple[FieldPath, dict[str, Any]]] = []
+        for base, route in http_routes_of(res):
+            retries = route.get("retries")
+            if isinstance(retries, dict):
+                found.append(((*base, "retries"), retries))
+        return found
+
+    return res.memo(_retry_policies, make)
 
 
 @rule(
@@ -90,7 +97,7 @@ def http_retries(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for rbase, retries in _retry_policies(spec):
+    for rbase, retries in _retry_policies(res):
         attempts = as_int(retries.get("attempts"))
         if attempts is not None and attempts < 0:
             yield Finding((*rbase, "attempts"), f"attempts {attempts} is negative: use 0 or more")
@@ -170,7 +177,7 @@ def invalid_retry_duration(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for rbase, retries in _retry_policies(spec):
+    for rbase, retries in _retry_policies(res):
         for field in ("perTryTimeout", "backoff"):
             problem = duration_problem(retries.get(field))
             if problem:
@@ -241,7 +248,7 @@ def retry_on_unknown_condition(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for rbase, retries in _retry_policies(spec):
+    for rbase, retries in _retry_policies(res):
         retry_on = retries.get("retryOn")
         if not isinstance(retry_on, str) or not retry_on:
             continue
@@ -314,7 +321,7 @@ def http_timeout(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes(spec):
+    for base, route in http_routes_of(res):
         problem = duration_problem(route.get("timeout"))
         if problem:
             hint = ""
