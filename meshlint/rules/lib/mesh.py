@@ -103,7 +103,11 @@ def never_a_service(index: MeshIndex, canonical: str) -> bool:
     """Whether a destination host (as :meth:`MeshIndex.canonical` resolves it) can never name a
     Kubernetes Service: a well-formed dotted name that is no IP address, no cluster host and
     nothing under `.svc` (``api.example.com``, or a ``name.ns`` whose ``ns`` is no namespace of the run, which
-    Istio takes as written). Only a ServiceEntry can define it."""
+    Istio takes as written). Only a ServiceEntry can define it. Worked out once per host."""
+    return index.memo_by(_never_a_service, canonical)
+
+
+def _never_a_service(index: MeshIndex, canonical: str) -> bool:
     if "." not in canonical or is_ip(canonical) or check_fqdn(canonical) is not None:
         return False  # a short name, an IP address, a wildcard or a malformed host (ML423)
     if index.cluster_namespace(canonical) is not None:
