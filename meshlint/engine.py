@@ -112,10 +112,17 @@ def lint_paths(
 
 
 def lint_files(
-    files: Sequence[str], config: Config, *, stdin_name: str = "<stdin>", mesh: bool = True
+    files: Sequence[str],
+    config: Config,
+    *,
+    stdin_name: str = "<stdin>",
+    mesh: bool = True,
+    unfreeze: bool = True,
 ) -> LintResult:
     """Lint the files one by one, then (unless ``mesh`` is false, as in a worker of a parallel
-    run, whose parent does it over all files) run the cross-resource rules over all of them."""
+    run, whose parent does it over all files) run the cross-resource rules over all of them.
+    With ``unfreeze`` false, what the run keeps stays out of the collector's sight (see
+    below) for the caller to give back with ``gc.unfreeze()``."""
     result = LintResult()
     plan = _Plan(config)
     raw: list[Diagnostic] = []
@@ -133,7 +140,8 @@ def lint_files(
         loader.load_file(f, load, stdin_name=stdin_name)
         _lint_load(load, plan, result, raw)
         gc.freeze()
-    gc.unfreeze()
+    if unfreeze:
+        gc.unfreeze()
     if mesh:
         raw.extend(_mesh_findings(result, config))
     result.findings = _finalize(raw, result.sources, config)

@@ -222,6 +222,22 @@ class Places:
             _place(node, nums, keys, base, doc.source.text)
         return cls.pack(doc.span, base, nums, keys)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (a helper process sends thousands of them: the constructor's arguments pickle in C)
+        span = self.span
+        return (
+            _unpickle_places,
+            (
+                span.line,
+                span.column,
+                span.end_line,
+                span.end_column,
+                self.base,
+                self.nums,
+                self.keys,
+            ),
+        )
+
     @classmethod
     def pack(cls, span: Span, base: int, nums: list[int], keys: KeyTable) -> Places:
         """Places from the slots of a document, in the smallest array that holds them."""
@@ -311,6 +327,12 @@ class Places:
         """Bytes held by these places alone (not their file's key table, nor the keys' texts,
         which the data shares)."""
         return sys.getsizeof(self) + sys.getsizeof(self.nums)
+
+
+def _unpickle_places(
+    line: int, column: int, end_line: int, end_column: int, base: int, nums: Any, keys: Any
+) -> Places:
+    return Places(Span(line, column, end_line, end_column), base, nums, keys)
 
 
 class KeyTable:

@@ -12,6 +12,7 @@ import gc
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
@@ -90,13 +91,14 @@ def lint_in_workers(
     out in a child process where ``fork`` exists (on another core), else before them.
     """
     slices = _slices(list(files), jobs)
-    parts = _lint_slices(slices, config, jobs, progress)
     merged = LintResult()
-    # What the helpers sent (records, sources, findings) lives to the end of the run: with the
-    # collector on, each collection would scan all of it again.
     enabled = gc.isenabled()
-    gc.disable()
+    ending: list[Any] = []
     try:
+        parts = _lint_slices(slices, config, jobs, progress, ending)
+        # What the helpers sent (records, sources, findings) lives to the end of the run: with
+        # the collector on, each collection would scan all of it again.
+        gc.disable()
         for part in parts:
             merged.findings.extend(part.findings)
             merged.sources.extend(part.sources)
@@ -110,8 +112,11 @@ def lint_in_workers(
             finish_in_parent(merged, config, files, _shared_rules if jobs > 1 else None)
             return merged
     finally:
+        gc.unfreeze()
         if enabled:
             gc.enable()
+        for process in ending:
+            process.join()
     stage = _MeshStage.start(merged, config)
     try:
         meanwhile(merged)
@@ -190,25 +195,43 @@ def _take(taken: Any, count: int) -> Iterator[int]:
 def _helper(
     slices: list[list[str]], config: Config, taken: Any, done: Any, conn: Connection
 ) -> None:
-    """A helper process: lint slices until none is left, then send what was found."""
+    """A helper process: lint slices until none is left, sending what each one found as soon
+    as it is done (a thread of the parent takes it in while the parent lints)."""
     gc.enable()  # (a forked helper inherits the parent's state)
-    out: dict[int, LintResult] = {}
     try:
         for i in _take(taken, len(slices)):
-            out[i] = _work(slices[i], config)
+            conn.send((i, _work(slices[i], config)))
             with done.get_lock():
                 done.value += len(slices[i])
-        conn.send(out)
     except Exception:  # the parent lints the slices it did not get and meets the error itself
         pass
     finally:
         conn.close()
 
 
+class _Inbox(threading.Thread):
+    """Takes in what a helper sends, slice by slice, into ``results``, until it stops."""
+
+    def __init__(self, process: Any, conn: Connection, results: dict[int, LintResult]) -> None:
+        super().__init__(daemon=True)
+        self.process, self.conn, self.results = process, conn, results
+
+    def run(self) -> None:
+        try:
+            while True:
+                i, part = self.conn.recv()
+                self.results[i] = part
+        except (EOFError, OSError):
+            pass
+        finally:
+            self.conn.close()
+
+
 def _lint_slices(
-    slices: list[list[str]], config: Config, jobs: int, progress: bool
+    slices: list[list[str]], config: Config, jobs: int, progress: bool, ending: list[Any]
 ) -> list[LintResult]:
-    """Each slice linted, by this process and ``jobs - 1`` helpers; in the slices' order."""
+    """Each slice linted, by this process and ``jobs - 1`` helpers; in the slices' order. The
+    helper processes are added to ``ending``, for the caller to join."""
     ctx: Any = _context()
     taken, done = ctx.Value("i", 0), ctx.Value("i", 0)
     helpers: list[tuple[Any, Connection]] = []
@@ -225,38 +248,52 @@ def _lint_slices(
         helpers.append((process, receive))
     bar = _Bar(sum(map(len, slices))) if progress else None
     results: dict[int, LintResult] = {}
+    sent: dict[int, LintResult] = {}
+    inboxes = [_Inbox(process, receive, sent) for process, receive in helpers]
+    for inbox in inboxes:
+        inbox.start()
     try:
         for i in _take(taken, len(slices)):
-            results[i] = lint_files(slices[i], config, mesh=False)
+            # (what each slice keeps stays frozen, or the collector would scan the slices
+            # before it again and again: see lint_files)
+            results[i] = lint_files(slices[i], config, mesh=False, unfreeze=False)
             with done.get_lock():
                 done.value += len(slices[i])
             if bar is not None:
                 bar.show(done.value)
-        for process, receive in helpers:
-            got = None
-            try:
-                while bar is not None and not receive.poll(0.1):
+        for inbox in inboxes:
+            while inbox.is_alive():
+                inbox.join(0.1)
+                if bar is not None:
                     bar.show(done.value)
-                got = receive.recv()
-            except (EOFError, OSError):
-                pass
-            finally:
-                receive.close()
-                process.join()
-            for i, part in (got or {}).items():
-                note_internal_errors(part.findings)  # the helpers' listeners are not ours
-                results[i] = part
+        for i, part in sent.items():
+            note_internal_errors(part.findings)  # the helpers' listeners are not ours
+            results[i] = part
+    except BaseException:
+        for process, _ in helpers:
+            process.kill()
+        raise
     finally:
         if bar is not None:
             bar.stop()
-        for process, _ in helpers:
-            if process.is_alive():
-                process.kill()
-                process.join()
-    for i, part in enumerate(slices):  # taken by a helper that failed
+        # A helper that has sent everything is ending: it is waited for once the run is
+        # done, not now (a large process takes a while to end).
+        ending.extend(process for process, _ in helpers)
+    for i, files in enumerate(slices):  # taken by a helper that failed
         if i not in results:
-            results[i] = lint_files(part, config, mesh=False)
+            results[i] = lint_files(files, config, mesh=False, unfreeze=False)
     return [results[i] for i in range(len(slices))]
+
+
+def _receive(process: Any, conn: Connection) -> Any:
+    """What a child process sends, once it has ended; None when it sent nothing (it failed)."""
+    try:
+        return conn.recv()
+    except (EOFError, OSError):
+        return None
+    finally:
+        conn.close()
+        process.join()
 
 
 class _Bar:
@@ -297,14 +334,7 @@ def _shared_rules(index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]]) -> 
         return run_mesh_rules(index, todo)
     send.close()
     found = run_mesh_rules(index, mine)
-    got = None
-    try:
-        got = receive.recv()
-    except (EOFError, OSError):
-        pass
-    finally:
-        receive.close()
-        process.join()
+    got = _receive(process, receive)
     if got is None:
         return found + run_mesh_rules(index, theirs)
     records = index.records

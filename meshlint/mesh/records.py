@@ -72,6 +72,16 @@ class Record:
     effective_namespace: str = field(init=False, compare=False, repr=False)
     spec: dict[str, Any] = field(init=False, compare=False, repr=False)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (a helper process sends thousands of them: the constructor's arguments pickle in C)
+        return (
+            Record,
+            (
+                self.file, self.doc, self.item, self.kind, self.group, self.namespace, self.name,
+                self.data, self.line, self.places,
+            ),
+        )  # fmt: skip
+
     def __post_init__(self) -> None:
         spec = self.data.get("spec")
         object.__setattr__(self, "spec", spec if isinstance(spec, dict) else {})

@@ -36,24 +36,25 @@ def _destination_list(spec: dict[str, Any]) -> list[tuple[FieldPath, dict[str, A
         for i, route_rule in enumerate(route_rules):
             if not isinstance(route_rule, dict):
                 continue
-            route = route_rule.get("route")
-            if isinstance(route, list):
-                for j, entry in enumerate(route):
-                    dest = entry.get("destination") if isinstance(entry, dict) else None
-                    if isinstance(dest, dict):
-                        found.append((("spec", section, i, "route", j, "destination"), dest))
+            _destinations_of(found, route_rule.get("route"), ("spec", section, i, "route"))
             if section != "http":
                 continue
             mirror = route_rule.get("mirror")
             if isinstance(mirror, dict):
                 found.append((("spec", section, i, "mirror"), mirror))
-            mirrors = route_rule.get("mirrors")
-            if isinstance(mirrors, list):
-                for j, entry in enumerate(mirrors):
-                    dest = entry.get("destination") if isinstance(entry, dict) else None
-                    if isinstance(dest, dict):
-                        found.append((("spec", section, i, "mirrors", j, "destination"), dest))
+            _destinations_of(found, route_rule.get("mirrors"), ("spec", section, i, "mirrors"))
     return found
+
+
+def _destinations_of(
+    found: list[tuple[FieldPath, dict[str, Any]]], entries: Any, path: FieldPath
+) -> None:
+    """Add the destination of each entry of a `route` or `mirrors` list."""
+    if isinstance(entries, list):
+        for j, entry in enumerate(entries):
+            dest = entry.get("destination") if isinstance(entry, dict) else None
+            if isinstance(dest, dict):
+                found.append(((*path, j, "destination"), dest))
 
 
 def _route_destinations(index: MeshIndex, vs: Record) -> list[tuple[FieldPath, dict[str, Any]]]:
