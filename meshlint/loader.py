@@ -1256,6 +1256,18 @@ class _LineIndex:
         return self.starts[min(max(line, 1), len(self.starts)) - 1]
 
 
+def _printable_ascii(text: str) -> bool:
+    """Whether the text is printable ASCII (and line breaks, tabs) only; tested by the
+    megabyte, not with a copy of a large text."""
+    if not text.isascii():
+        return False
+    step = 1 << 20
+    for start in range(0, len(text), step):
+        if text[start : start + step].encode("ascii").translate(None, _PRINTABLE_ASCII):
+            return False
+    return True
+
+
 class _Stream:
     """One source being parsed: documents, then recovery after each syntax error."""
 
@@ -1280,7 +1292,7 @@ class _Stream:
     def run(self) -> None:
         text = self.text
         is_json = self.source.name.endswith(".json")
-        if not text.isascii() or text.encode("ascii").translate(None, _PRINTABLE_ASCII):
+        if not _printable_ascii(text):
             bad = _NOT_PRINTABLE.search(text)
             if bad is not None:
                 if is_json and self._json():  # JSON strings may hold what YAML refuses
@@ -1589,8 +1601,14 @@ def _decode(data: bytes, name: str) -> tuple[str, Diagnostic | None]:
 
 
 def load_bytes(data: bytes, name: str, result: LoadResult | None = None) -> LoadResult:
-    result = result if result is not None else LoadResult()
     text, problem = _decode(data, name)
+    return _load_decoded(text, problem, name, result)
+
+
+def _load_decoded(
+    text: str, problem: Diagnostic | None, name: str, result: LoadResult | None
+) -> LoadResult:
+    result = result if result is not None else LoadResult()
     if problem is not None:
         result.diagnostics.append(problem)
         result.sources.append(Source(name, text))
@@ -1753,9 +1771,11 @@ def _norm(path: str) -> str:
 
 
 def load_file(path: str, result: LoadResult, stdin_name: str = "<stdin>") -> None:
+    # The bytes read are dropped once decoded: a large file would otherwise be held twice
+    # while it is parsed (and libyaml holds a third copy).
     if path == "-":
-        data = sys.stdin.buffer.read()
-        load_bytes(data, stdin_name, result)
+        text, problem = _decode(sys.stdin.buffer.read(), stdin_name)
+        _load_decoded(text, problem, stdin_name, result)
         return
     try:
         with open(path, "rb") as fh:
@@ -1773,7 +1793,9 @@ def load_file(path: str, result: LoadResult, stdin_name: str = "<stdin>") -> Non
             )
         )
         return
-    load_bytes(data, path, result)
+    text, problem = _decode(data, path)
+    del data
+    _load_decoded(text, problem, path, result)
 
 
 def read_source(path: str) -> Source | None:

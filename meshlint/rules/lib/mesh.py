@@ -3,6 +3,7 @@ the destinations of a VirtualService, and small tests of names and hosts."""
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator
 from typing import Any, TypeGuard
 
@@ -54,7 +55,16 @@ def _destinations_of(
         for j, entry in enumerate(entries):
             dest = entry.get("destination") if isinstance(entry, dict) else None
             if isinstance(dest, dict):
-                found.append(((*path, j, "destination"), dest))
+                where = (*path, j, "destination")
+                found.append(
+                    (_PATHS.setdefault(where, where) if len(_PATHS) < _MANY else where, dest)
+                )
+
+
+# The paths of route destinations, one tuple for each (every VirtualService of a run has a
+# spec.http[0].route[0].destination: thousands of routes share a few hundred paths).
+_PATHS: dict[FieldPath, FieldPath] = {}
+_MANY = 1 << 16
 
 
 def _route_destinations(index: MeshIndex, vs: Record) -> list[tuple[FieldPath, dict[str, Any]]]:
@@ -67,25 +77,31 @@ def route_destinations(index: MeshIndex, vs: Record) -> list[tuple[FieldPath, di
     return index.of_record(_route_destinations, vs)
 
 
-def _host_destinations(
-    index: MeshIndex, vs: Record
-) -> list[tuple[FieldPath, dict[str, Any], str, str]]:
+def _host_destinations(index: MeshIndex, vs: Record) -> tuple[array[int], list[str]]:
+    # (kept for every VirtualService of the run: positions in route_destinations and the
+    # canonical hosts, not a tuple for each destination)
     ns = vs.effective_namespace
-    found: list[tuple[FieldPath, dict[str, Any], str, str]] = []
-    for path, dest in route_destinations(index, vs):
+    where: array[int] = array("I")
+    canonical: list[str] = []
+    for i, (_, dest) in enumerate(route_destinations(index, vs)):
         host = dest.get("host")
         if literal(host):
-            found.append((path, dest, host, index.canonical(host, ns)))
-    return found
+            where.append(i)
+            canonical.append(index.canonical(host, ns))
+    return where, canonical
 
 
 def host_destinations(
     index: MeshIndex, vs: Record
-) -> list[tuple[FieldPath, dict[str, Any], str, str]]:
+) -> Iterator[tuple[FieldPath, dict[str, Any], str, str]]:
     """The :func:`route_destinations` of a VirtualService whose host is :func:`literal`:
     (path, destination, host as written, host as :meth:`MeshIndex.canonical` reads it in the
-    VirtualService's namespace). Listed once per run; the list is shared, to be read only."""
-    return index.of_record(_host_destinations, vs)
+    VirtualService's namespace), worked out once per run."""
+    routes = route_destinations(index, vs)
+    where, canonical = index.of_record(_host_destinations, vs)
+    for i, host in zip(where, canonical, strict=True):
+        path, dest = routes[i]
+        yield path, dest, dest["host"], host
 
 
 def literal(value: Any) -> TypeGuard[str]:
