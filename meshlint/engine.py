@@ -135,8 +135,9 @@ def lint_files(
         # as they are read, with the collector paused (see loader.load_text).
         gc.freeze()
 
+    keys = loader.KeyTable()
     for f in files:
-        load = LoadResult(each=each)
+        load = LoadResult(each=each, keys=keys)
         loader.load_file(f, load, stdin_name=stdin_name)
         _lint_load(load, plan, result, raw)
         gc.freeze()

@@ -192,7 +192,7 @@ class Places:
     each has six small integers: its kind, its span (lines counted from ``base``, as libyaml
     counts them from 0) and the number of slots of its subtree, or for a mapping key, the
     position in ``keys`` of the text it matches. ``keys`` is the table of the key texts of
-    the whole file (:class:`KeyTable`), shared by its documents.
+    the whole file, or run (:class:`KeyTable`), shared by its documents.
     """
 
     __slots__ = ("base", "keys", "nums", "span")
@@ -336,7 +336,7 @@ def _unpickle_places(
 
 
 class KeyTable:
-    """The distinct mapping-key texts of one file, each numbered once: what :class:`Places`
+    """The distinct mapping-key texts of a file or a run, each numbered once: what :class:`Places`
     keep of a key is its number (a document repeats a few dozen keys thousands of times)."""
 
     __slots__ = ("numbers", "words")
@@ -520,6 +520,9 @@ class LoadResult:
     # When set, each document goes to it as soon as it is read (its node tree is the only one
     # alive), instead of into ``documents``; it runs with the garbage collector paused.
     each: Callable[[Document], None] | None = None
+    # The table of the key texts of the documents' places; when set, shared by every source
+    # read into this result's run (a run repeats a few hundred keys over thousands of files).
+    keys: KeyTable | None = None
 
     def add(self, doc: Document) -> None:
         if self.each is not None:
@@ -1281,7 +1284,8 @@ class _Stream:
         self.floor = 0  # a '# Source:' comment above this line belongs to an earlier document
         self.reported: set[tuple[int, int]] = set()
         self.shared = False
-        self.keys = KeyTable()  # the key texts of the places of every document of the source
+        # the key texts of the places of every document of the source (or of the run)
+        self.keys = result.keys if result.keys is not None else KeyTable()
 
     @property
     def lines(self) -> _LineIndex:
