@@ -61,6 +61,23 @@ def http_routes_of(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
     return res.memo(http_routes_of, lambda: _listed_routes(res.spec_map))
 
 
+def route_blocks(
+    res: Resource, field: str
+) -> list[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
+    """``(path, route, block)`` of each HTTP route whose ``field`` (`corsPolicy`, `retries`,
+    `redirect`, …) is a mapping, read once per resource and field."""
+
+    def make() -> list[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
+        found: list[tuple[FieldPath, dict[str, Any], dict[str, Any]]] = []
+        for base, route in http_routes_of(res):
+            block = route.get(field)
+            if isinstance(block, dict):
+                found.append(((*base, field), route, block))
+        return found
+
+    return res.memo((route_blocks, field), make)
+
+
 def _listed_routes(spec: Mapping[str, Any] | None) -> list[tuple[FieldPath, dict[str, Any]]]:
     return list(http_routes(spec)) if spec is not None else []
 

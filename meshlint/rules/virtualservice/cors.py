@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from meshlint.diagnostics import FieldPath, Severity
+from meshlint.diagnostics import Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import (
@@ -17,26 +16,12 @@ from meshlint.rules.lib.guards import as_list
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     duration_problem,
-    http_routes_of,
+    route_blocks,
 )
 
 _CORS_METHODS = frozenset(
     ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE", "*")
 )
-
-
-def _cors_policies(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
-    """``(path, corsPolicy)`` of each HTTP route's CORS policy, read once per resource."""
-
-    def make() -> list[tuple[FieldPath, dict[str, Any]]]:
-        found: list[tuple[FieldPath, dict[str, Any]]] = []
-        for base, route in http_routes_of(res):
-            cors = route.get("corsPolicy")
-            if isinstance(cors, dict):
-                found.append(((*base, "corsPolicy"), cors))
-        return found
-
-    return res.memo(_cors_policies, make)
 
 
 @rule(
@@ -102,7 +87,7 @@ def cors_policy(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for cbase, cors in _cors_policies(res):
+    for cbase, _, cors in route_blocks(res, "corsPolicy"):
         for k, origin in enumerate(as_list(cors.get("allowOrigins"))):
             if not isinstance(origin, dict):
                 continue
@@ -185,7 +170,7 @@ def invalid_cors_method(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for cbase, cors in _cors_policies(res):
+    for cbase, _, cors in route_blocks(res, "corsPolicy"):
         for k, method in enumerate(as_list(cors.get("allowMethods"))):
             if isinstance(method, str) and method not in _CORS_METHODS:
                 hint = f" (write {method.upper()!r})" if method.upper() in _CORS_METHODS else ""
@@ -259,7 +244,7 @@ def invalid_cors_header(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for cbase, cors in _cors_policies(res):
+    for cbase, _, cors in route_blocks(res, "corsPolicy"):
         for field in ("allowHeaders", "exposeHeaders"):
             for k, name in enumerate(as_list(cors.get(field))):
                 problem = check_header_name_cors(name)
@@ -329,7 +314,7 @@ def invalid_cors_max_age(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for cbase, cors in _cors_policies(res):
+    for cbase, _, cors in route_blocks(res, "corsPolicy"):
         max_age = cors.get("maxAge")
         problem = duration_problem(max_age)
         if problem:

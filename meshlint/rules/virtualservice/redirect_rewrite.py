@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from meshlint.diagnostics import FieldPath, Severity
+from meshlint.diagnostics import Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import (
@@ -16,22 +16,8 @@ from meshlint.rules.lib.guards import as_int, as_list, as_map
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     http_routes_of,
+    route_blocks,
 )
-
-
-def _redirects(res: Resource) -> list[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
-    """``(path, route, redirect)`` of each HTTP route that redirects, read once per
-    resource."""
-
-    def make() -> list[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
-        found: list[tuple[FieldPath, dict[str, Any], dict[str, Any]]] = []
-        for base, route in http_routes_of(res):
-            redirect = route.get("redirect")
-            if isinstance(redirect, dict):
-                found.append(((*base, "redirect"), route, redirect))
-        return found
-
-    return res.memo(_redirects, make)
 
 
 @rule(
@@ -101,7 +87,7 @@ def http_redirect(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for rbase, route, redirect in _redirects(res):
+    for rbase, route, redirect in route_blocks(res, "redirect"):
         given = {
             f
             for f in ("uri", "prefixRewrite", "authority", "scheme")
@@ -193,7 +179,7 @@ def invalid_redirect_value(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for rbase, _, redirect in _redirects(res):
+    for rbase, _, redirect in route_blocks(res, "redirect"):
         code = as_int(redirect.get("redirectCode"))
         if code and not 300 <= code <= 399:
             yield Finding(

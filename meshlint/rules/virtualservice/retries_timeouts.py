@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from meshlint.diagnostics import FieldPath, Severity
+from meshlint.diagnostics import Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import (
@@ -17,23 +16,10 @@ from meshlint.rules.lib.virtualservice import (
     duration_problem,
     http_routes_of,
     retry_on_ok,
+    route_blocks,
 )
 
 _AGENT = "pkg/config/validation/agent/validation.go"
-
-
-def _retry_policies(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
-    """``(path, retries)`` of each HTTP route's retry policy, read once per resource."""
-
-    def make() -> list[tuple[FieldPath, dict[str, Any]]]:
-        found: list[tuple[FieldPath, dict[str, Any]]] = []
-        for base, route in http_routes_of(res):
-            retries = route.get("retries")
-            if isinstance(retries, dict):
-                found.append(((*base, "retries"), retries))
-        return found
-
-    return res.memo(_retry_policies, make)
 
 
 @rule(
@@ -97,7 +83,7 @@ def http_retries(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for rbase, retries in _retry_policies(res):
+    for rbase, _, retries in route_blocks(res, "retries"):
         attempts = as_int(retries.get("attempts"))
         if attempts is not None and attempts < 0:
             yield Finding((*rbase, "attempts"), f"attempts {attempts} is negative: use 0 or more")
@@ -177,7 +163,7 @@ def invalid_retry_duration(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for rbase, retries in _retry_policies(res):
+    for rbase, _, retries in route_blocks(res, "retries"):
         for field in ("perTryTimeout", "backoff"):
             problem = duration_problem(retries.get(field))
             if problem:
@@ -248,7 +234,7 @@ def retry_on_unknown_condition(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for rbase, retries in _retry_policies(res):
+    for rbase, _, retries in route_blocks(res, "retries"):
         retry_on = retries.get("retryOn")
         if not isinstance(retry_on, str) or not retry_on:
             continue
