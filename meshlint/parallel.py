@@ -314,8 +314,9 @@ class _Bar:
 
 
 def _shared_rules(index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]]) -> list[MeshFound]:
-    """:func:`run_mesh_rules`, every other rule run by a forked child (which inherits the
-    index) on another core. Where there is no fork, or the child fails, all run here."""
+    """:func:`run_mesh_rules`, shared with a forked child (which inherits the index) on
+    another core: each takes the next rule not yet taken, so that both finish together.
+    Where there is no fork, or the child fails, the rules it took run here."""
     if (
         len(todo) < 2
         or sys.platform != "linux"
@@ -323,9 +324,9 @@ def _shared_rules(index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]]) -> 
     ):
         return run_mesh_rules(index, todo)
     ctx = multiprocessing.get_context("fork")
+    taken = ctx.Value("i", 0)
     receive, send = ctx.Pipe(duplex=False)
-    mine, theirs = todo[0::2], todo[1::2]
-    process = ctx.Process(target=_rules_child, args=(index, theirs, send), daemon=True)
+    process = ctx.Process(target=_rules_child, args=(index, todo, taken, send), daemon=True)
     try:
         process.start()
     except OSError:  # e.g. no memory left to fork
@@ -333,19 +334,26 @@ def _shared_rules(index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]]) -> 
         send.close()
         return run_mesh_rules(index, todo)
     send.close()
-    found = run_mesh_rules(index, mine)
+    found: list[MeshFound] = []
+    mine: list[int] = []
+    for i in _take(taken, len(todo)):
+        mine.append(i)
+        found += run_mesh_rules(index, [todo[i]])
     got = _receive(process, receive)
     if got is None:
-        return found + run_mesh_rules(index, theirs)
+        done = set(mine)
+        return found + run_mesh_rules(index, [r for i, r in enumerate(todo) if i not in done])
     records = index.records
     return found + [(code, severity, records[i], f) for code, severity, i, f in got]
 
 
 def _rules_child(
-    index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]], conn: Connection
+    index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]], taken: Any, conn: Connection
 ) -> None:
     try:
-        found = run_mesh_rules(index, todo)
+        found: list[MeshFound] = []
+        for i in _take(taken, len(todo)):
+            found += run_mesh_rules(index, [todo[i]])
         at = {id(rec): i for i, rec in enumerate(index.records)}
         conn.send([(code, severity, at[id(rec)], f) for code, severity, rec, f in found])
     except Exception:  # the parent runs these rules itself and meets the error there
