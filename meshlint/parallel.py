@@ -155,15 +155,10 @@ class _MeshStage:
 
     def join(self) -> list[Diagnostic] | None:
         """The child's findings, its sources added to the run's; None when it failed."""
-        try:
-            found, sources = self.conn.recv()
-        except (EOFError, OSError):
-            found = sources = None
-        finally:
-            self.conn.close()
-            self.process.join()
-        if found is None or sources is None:
+        got = _receive(self.process, self.conn)
+        if got is None:
             return None
+        found, sources = got
         known = {s.name for s in self.result.sources}
         self.result.sources.extend(s for s in sources if s.name not in known)
         return list(found)
