@@ -19,6 +19,7 @@ from meshlint.rules.lib.grammar import (
     check_label_value,
     check_wildcard_host,
 )
+from meshlint.rules.lib.guards import missing_spec
 
 
 @rule(
@@ -52,14 +53,11 @@ from meshlint.rules.lib.grammar import (
     catalogue=("dr-host-syntax",),
 )
 def invalid_destination_rule_host(res: Resource) -> Iterator[Finding]:
-    if res.spec is None:  # Istio reads a null or missing spec as an empty one: no host
-        where = "null" if "spec" in res.data else "missing"
-        yield Finding(
-            ("spec",) if "spec" in res.data else ("kind",),
-            f"spec is {where}, so the DestinationRule has no host: name the service it "
-            "applies to in spec.host",
-            key=True,
-        )
+    missing = missing_spec(
+        res, "so the DestinationRule has no host: name the service it applies to in spec.host"
+    )
+    if missing is not None:
+        yield missing
         return
     spec = res.spec_map
     if spec is None:

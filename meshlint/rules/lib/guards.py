@@ -7,7 +7,12 @@ through these and skips what is not what it expects, so that it never fails on a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+from meshlint.diagnostics import Finding
+
+if TYPE_CHECKING:
+    from meshlint.resource import Resource
 
 
 def is_int(value: object) -> TypeGuard[int]:
@@ -65,3 +70,16 @@ def mappings(value: Any) -> Iterator[tuple[int, dict[str, Any]]]:
 def str_list(value: Any) -> list[str]:
     """The strings of a list."""
     return [v for v in as_list(value) if isinstance(v, str)]
+
+
+def missing_spec(res: Resource, consequence: str) -> Finding | None:
+    """The finding on a resource whose spec is null or missing (Istio reads it as an empty
+    one), saying ``consequence`` ("so the … has no …: what to do"); None when it has one."""
+    if res.spec is not None:
+        return None
+    written = "spec" in res.data
+    return Finding(
+        ("spec",) if written else ("kind",),
+        f"spec is {'null' if written else 'missing'}, {consequence}",
+        key=True,
+    )

@@ -9,7 +9,7 @@ from typing import Any
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
-from meshlint.rules.lib.guards import as_list
+from meshlint.rules.lib.guards import as_list, missing_spec
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     WEBHOOK_VS,
@@ -170,14 +170,11 @@ def virtualservice_route_actions(res: Resource) -> Iterator[Finding]:
     aliases=("ML403",),
 )
 def virtualservice_without_routes(res: Resource) -> Iterator[Finding]:
-    if res.spec is None:  # Istio reads a null or missing spec as an empty one
-        where = "null" if "spec" in res.data else "missing"
-        yield Finding(
-            ("spec",) if "spec" in res.data else ("kind",),
-            f"spec is {where}, so the VirtualService has no routes: give at least one http, "
-            "tcp or tls route",
-            key=True,
-        )
+    missing = missing_spec(
+        res, "so the VirtualService has no routes: give at least one http, tcp or tls route"
+    )
+    if missing is not None:
+        yield missing
         return
     spec = res.spec_map
     if spec is None:
