@@ -138,7 +138,7 @@ _LONGEST_KEPT = 256
 V = TypeVar("V")
 
 
-def _keep(table: dict[str, V], text: str, verdict: V) -> V:
+def keep_verdict(table: dict[str, V], text: str, verdict: V) -> V:
     """``verdict``, kept in ``table`` for ``text`` (a table that is full starts again)."""
     if len(text) <= _LONGEST_KEPT:
         if len(table) >= _KEPT:
@@ -154,7 +154,7 @@ def _duration(text: str) -> int | str:
     """Nanoseconds, or why ``text`` is not a duration (``_SYNTAX`` or ``_RANGE``)."""
     found = _DURATIONS_READ.get(text)
     if found is None:
-        found = _keep(_DURATIONS_READ, text, _read_duration(text))
+        found = keep_verdict(_DURATIONS_READ, text, _read_duration(text))
     return found
 
 
@@ -487,7 +487,7 @@ def check_fqdn(host: object) -> str | None:
     return _host_preconditions(host) or _labels_problem(host, host, wildcards=False)
 
 
-# The verdicts on the hosts checked so far, without and with ``allow_ip`` (see _keep).
+# The verdicts on the hosts checked so far, without and with ``allow_ip`` (see keep_verdict).
 _HOSTS_CHECKED: tuple[dict[str, str | None], dict[str, str | None]] = ({}, {})
 
 
@@ -500,7 +500,7 @@ def check_wildcard_host(host: object, *, allow_ip: bool = False) -> str | None:
     checked = _HOSTS_CHECKED[1 if allow_ip else 0]
     if host in checked:
         return checked[host]
-    return _keep(checked, host, _check_wildcard_host(host, allow_ip))
+    return keep_verdict(checked, host, _check_wildcard_host(host, allow_ip))
 
 
 def _check_wildcard_host(host: str, allow_ip: bool) -> str | None:
@@ -627,7 +627,7 @@ def check_trust_domain(domain: object) -> str | None:
     return None
 
 
-# The verdicts on the gateway references checked so far (see _keep).
+# The verdicts on the gateway references checked so far (see keep_verdict).
 _GATEWAYS_CHECKED: dict[str, str | None] = {}
 
 
@@ -638,7 +638,7 @@ def check_gateway_name(name: object) -> str | None:
         return None
     if name in _GATEWAYS_CHECKED:
         return _GATEWAYS_CHECKED[name]
-    return _keep(_GATEWAYS_CHECKED, name, _check_gateway_name(name))
+    return keep_verdict(_GATEWAYS_CHECKED, name, _check_gateway_name(name))
 
 
 def _check_gateway_name(name: str) -> str | None:

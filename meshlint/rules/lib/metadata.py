@@ -14,6 +14,7 @@ from typing import Any
 
 from meshlint.diagnostics import FieldPath
 from meshlint.resource import Resource
+from meshlint.rules.lib.grammar import keep_verdict
 
 _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 _UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -36,23 +37,17 @@ class Syntax:
     dotted: bool  # '.' separates parts that each start and end with a letter or digit
     lower_only: bool
     accepted: str
-    # Texts already found valid: names, namespaces and label keys come back on many objects.
-    # A bounded number of them.
-    known: set[str] = field(default_factory=set, compare=False, repr=False)
+    # Texts already found valid: names, namespaces and label keys come back on many objects
+    # (a bounded table, see keep_verdict).
+    known: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     def valid(self, text: str) -> bool:
         known = self.known
         if type(text) is str and text in known:
             return True
         if len(text) <= self.max_len and self.regex.fullmatch(text) is not None:
-            if len(known) >= _KNOWN_VALID:
-                known.clear()
-            known.add(text)
-            return True
+            return keep_verdict(known, text, True)
         return False
-
-
-_KNOWN_VALID = 4096
 
 
 SUBDOMAIN = Syntax(
