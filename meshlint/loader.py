@@ -241,9 +241,11 @@ class Places:
     @classmethod
     def pack(cls, span: Span, base: int, nums: list[int], keys: KeyTable) -> Places:
         """Places from the slots of a document, in the smallest array that holds them."""
-        top = max(nums, default=0)
-        code = "B" if top < 0x100 else "H" if top < 0x10000 else "I"
-        return cls(span, base, array(code, nums), keys.words)
+        try:  # (most documents: bytes() converts a list in C, far faster than array() does)
+            packed = array("B", bytes(nums))
+        except ValueError:
+            packed = array("H" if max(nums) < 0x10000 else "I", nums)
+        return cls(span, base, packed, keys.words)
 
     def _span(self, slot: int) -> Span:
         i = slot * _P_WIDTH
