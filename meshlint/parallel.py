@@ -11,10 +11,12 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import queue
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import TYPE_CHECKING, Any
 
 from meshlint.config import Config
@@ -193,15 +195,53 @@ def _helper(
     """A helper process: lint slices until none is left, sending what each one found as soon
     as it is done (a thread of the parent takes it in while the parent lints)."""
     gc.enable()  # (a forked helper inherits the parent's state)
+    outbox = _Outbox(conn)
+    outbox.start()
     try:
         for i in _take(taken, len(slices)):
-            conn.send((i, _work(slices[i], config)))
+            if not outbox.put((i, _work(slices[i], config))):
+                break
             with done.get_lock():
                 done.value += len(slices[i])
     except Exception:  # the parent lints the slices it did not get and meets the error itself
         pass
     finally:
+        outbox.close()
         conn.close()
+
+
+class _Outbox(threading.Thread):
+    """Sends what a helper found, slice by slice, while the helper lints on.
+
+    Writing to the pipe waits for the parent to read, and the parent's reading thread takes
+    turns with the parent's own linting: the helper would wait too, a tenth of a second or
+    more for each slice.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(daemon=True)
+        self.conn = conn
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.failed = False
+
+    def put(self, obj: Any) -> bool:
+        """Queue ``obj`` (pickled now); False once the pipe is broken."""
+        if self.failed:
+            return False
+        self.queue.put(ForkingPickler.dumps(obj))
+        return True
+
+    def run(self) -> None:
+        try:
+            while (data := self.queue.get()) is not None:
+                self.conn.send_bytes(data)
+        except OSError:  # the parent is gone, or stopped reading
+            self.failed = True
+
+    def close(self) -> None:
+        """Wait until everything queued is sent (or the pipe broke)."""
+        self.queue.put(None)
+        self.join()
 
 
 class _Inbox(threading.Thread):
@@ -216,6 +256,9 @@ class _Inbox(threading.Thread):
             while True:
                 i, part = self.conn.recv()
                 self.results[i] = part
+                # (out of the collector's sight, as this process's own slices are: it would
+                # scan what the helpers sent again at each collection)
+                gc.freeze()
         except (EOFError, OSError):
             pass
         finally:
