@@ -211,6 +211,35 @@ def test_json_empty_result() -> None:
     }
 
 
+def _general_json(result: LintResult) -> str:
+    summary = {"files": result.files, "resources": result.resources, **COUNTS}
+    if not result.findings:
+        summary.update(errors=0, warnings=0, infos=0)
+    doc = {"findings": [d.to_json() for d in result.findings], "summary": summary}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_json_text_is_the_general_encoders() -> None:
+    """The findings are written without json.dumps: the text is the same, byte for byte, as
+    json.dumps(indent=2, ensure_ascii=False) writes it, empty or not, escapes included."""
+    result = shared_result()
+    assert render("json", result) == _general_json(result)
+    assert render("json", LintResult()) == _general_json(LintResult())
+    odd = shared_result()
+    odd.findings[0].message = 'tab\tquote" backslash\\ bell\x07 nul\x00 emoji 🎉 sep\u2028'
+    odd.findings[0].resource = None  # type: ignore[assignment]
+    assert "\\u0007" in render("json", odd)
+    assert render("json", odd) == _general_json(odd)
+
+
+def test_json_any_other_value_goes_through_the_general_encoder() -> None:
+    result = shared_result()
+    result.findings[0].path = 1.5  # type: ignore[assignment]
+    doc = json.loads(render("json", result))
+    assert doc["findings"][0]["path"] == 1.5
+    assert render("json", result) == _general_json(result)
+
+
 # --- sarif ---------------------------------------------------------------------------------------
 
 
