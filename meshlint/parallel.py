@@ -3,7 +3,8 @@ output order.
 
 The slices are taken one at a time from a shared counter by whichever process is free, so that a
 slow slice does not leave a core idle. This process lints slices too: what it finds (records,
-sources) needs no copying, and only the helpers' results cross a pipe, once, at the end.
+sources) needs no copying, and only the helpers' results cross a pipe, each slice's as soon as it
+is done.
 """
 
 from __future__ import annotations
