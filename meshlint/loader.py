@@ -645,6 +645,23 @@ def _go_number(value: str) -> int | float | None:
     return None
 
 
+_NUMBERS: dict[str, int | float | None] = {}  # plain scalars read by _go_number, bounded
+_UNSEEN = object()
+
+
+def _number(value: str) -> int | float | None:
+    """:func:`_go_number`, its verdicts kept: ports, weights, durations and quantities (``9080``,
+    ``5s``, ``100m``) repeat throughout a repository."""
+    number = _NUMBERS.get(value, _UNSEEN)
+    if number is _UNSEEN:
+        number = _go_number(value)
+        if len(value) <= 32:
+            if len(_NUMBERS) >= 4096:
+                _NUMBERS.clear()
+            _NUMBERS[value] = number
+    return number  # type: ignore[return-value]
+
+
 class _ComposeLoader(_Loader):
     """libyaml's composer with Kubernetes' scalar resolution instead of PyYAML's YAML 1.1.
 
@@ -659,7 +676,7 @@ class _ComposeLoader(_Loader):
             if tag is not None:
                 return tag
             if value[0] in _NUMBER_START:
-                number = _go_number(value)
+                number = _number(value)
                 if number is not None:
                     return _INT if number.__class__ is int else _FLOAT
             return _STR
@@ -688,7 +705,7 @@ def _scalar(node: ScalarNode) -> Any:
         const = _CONSTANTS.get(value)
         if const.__class__ is float:
             return const
-        number = _go_number(value) if value else None
+        number = _number(value) if value else None
         if number is not None:
             return float(number) if tag == _FLOAT else number
         try:  # an explicit !!int or !!float the resolver would not have chosen

@@ -1021,3 +1021,21 @@ h: {i: 'flow value'}
     assert doc.locate(("a",), at=len("plain value here")).column == 20
     # anything but a string is located whole
     assert doc.locate(("h",), at=3) == doc.locate(("h",))
+
+
+def test_numbers_read_once_are_kept_and_the_table_stays_bounded() -> None:
+    values = ["9080", "5s", "100m", "0x1F", "-12", "1e3", ".5", "+7", "0777", "089", "1_000"]
+    for value in values * 2:
+        assert loader._number(value) == loader._go_number(value), value
+    assert loader._NUMBERS["9080"] == 9080 and loader._NUMBERS["5s"] is None
+    long = "1" * 40
+    assert loader._number(long) == loader._go_number(long) and long not in loader._NUMBERS
+    for n in range(5000):
+        loader._number(str(n))
+    assert 0 < len(loader._NUMBERS) <= 4096
+    # what a document reads does not depend on what the table held before
+    assert load_text("a: 9080\nb: 5s\nc: 1_000\n", "n.yaml").documents[0].data == {
+        "a": 9080,
+        "b": "5s",
+        "c": 1000,
+    }
