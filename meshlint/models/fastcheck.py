@@ -535,9 +535,9 @@ class _Compiler:
                     found.append((extra, [error]))
                     continue
                 position, sub, optional, fast, within, after = entry
-                if sub is None or (item is None and optional):
-                    continue
                 if type(item) is fast and (within is None or item in within):
+                    continue
+                if sub is None or (item is None and optional):
                     continue
                 errors = sub(item)
                 if errors is None and after is not None:
