@@ -520,8 +520,9 @@ class _Compiler:
                 return _wrong(_mapping_message(value, fields))
             found: list[tuple[int, Errors]] | None = None
             for key, item in value.items():
-                entry = table.get(key)
-                if entry is None:
+                try:
+                    position, sub, optional, fast, within, after = table[key]
+                except KeyError:
                     if not isinstance(key, str):
                         at = int(key) if isinstance(key, bool) else key  # as pydantic's loc
                         error: Error = ((at,), "invalid", "Keys should be strings", None)
@@ -534,7 +535,6 @@ class _Compiler:
                         found = []
                     found.append((extra, [error]))
                     continue
-                position, sub, optional, fast, within, after = entry
                 if type(item) is fast and (within is None or item in within):
                     continue
                 if sub is None or (item is None and optional):
