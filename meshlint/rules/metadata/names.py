@@ -303,6 +303,8 @@ def _invalid_namespace(res: Resource) -> Iterator[Finding]:
     """,
 )
 def metadata_not_a_mapping(res: Resource) -> Iterable[Finding]:
+    if res.name:
+        return ()  # a mapping with a name
     meta = res.data.get("metadata")
     if meta is None or isinstance(meta, dict):
         return ()  # absent or empty: ML301
