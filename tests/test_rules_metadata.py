@@ -6,16 +6,24 @@ checked by tests/test_rule_fixtures.py.
 
 from __future__ import annotations
 
+import json
+import random
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 from conftest import SHARED
 
+from meshlint import loader
 from meshlint.config import Config
-from meshlint.diagnostics import Diagnostic
+from meshlint.diagnostics import Diagnostic, Finding
 from meshlint.engine import lint_paths, lint_text
+from meshlint.resource import Resource
 from meshlint.rules.lib.placeholders import has_placeholder
+from meshlint.rules.metadata import labels, names
 from meshlint.rules.metadata.labels import ANNOTATIONS_LIMIT
+from meshlint.rules.metadata.placeholders import _has_marker
 
 SEED = SHARED / "corpus" / "seed"
 ML3 = Config(select=["ML3"])
@@ -485,3 +493,98 @@ items:
     assert [(d.code, d.line, d.column, d.path) for d in found] == [
         ("ML306", 9, 11, "spec.host"),
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The quick tests that let most resources through find what the detailed checks find
+# ---------------------------------------------------------------------------------------------
+
+_TEXTS: list[object] = [
+    None, "", " ", " x", "reviews", "svc-1", "Reviews_V1", "a.b", "a..b", "-a", "a-", "a.-b",
+    "x" * 63, "x" * 64, "a" * 254, "{{ .Values.x }}", "${NAME}", "$(VAR)", "reviews-*", "*",
+    "ünï", "a/b", "a/b/c", "/b", "a/", "Ex.com/x", "ex.com/_x", "app.kubernetes.io/name",
+    "name:Reviews_V1", "name:reviews", 1, 0, 1.5, True, [], ["a"], {}, {"a": "b"},
+    "x" * 70000, "日" * 90000,
+]  # fmt: skip
+_KEYS: list[object] = ["app", "", "a b", "Ex.com/x", "a/b/c", "x" * 70, "{{ k }}", "*", "/b", 7]
+
+
+def _resources() -> list[Resource]:
+    """Resources of three kinds whose metadata, pod template and selector take each text."""
+    out: list[Resource] = []
+    for i, text in enumerate(_TEXTS):
+        key = _KEYS[i % len(_KEYS)]
+        for api_version, kind in (
+            ("networking.istio.io/v1", "Gateway"),
+            ("apps/v1", "Deployment"),
+            ("batch/v1", "CronJob"),
+        ):
+            labels = {"app": "reviews", key: text}
+            fine = {"app": "reviews", "version": "v1"}
+            for meta in (
+                {"name": text, "namespace": text, "labels": labels, "annotations": labels},
+                {"name": "reviews", "namespace": "shop", "labels": fine, "annotations": fine},
+                text,
+            ):
+                template = {"metadata": {"labels": labels, "annotations": {key: text}}}
+                data = {
+                    "apiVersion": api_version,
+                    "kind": kind,
+                    "metadata": meta,
+                    "spec": {
+                        "selector": {"matchLabels": labels if i % 2 else fine},
+                        "template": template if i % 3 else {"metadata": {"labels": fine}},
+                        "jobTemplate": {"spec": {"template": template}},
+                    },
+                }
+                doc = loader.load_text(json.dumps(data), "t.json").documents[0]
+                res = Resource.of(doc)
+                assert res is not None
+                out.append(res)
+    return out
+
+
+def _not_a_mapping(res: Resource) -> Iterable[Finding]:
+    meta = res.data.get("metadata")
+    if meta is None or isinstance(meta, dict):
+        return ()
+    return names._metadata_not_a_mapping(res, meta)
+
+
+def test_quick_tests_hide_no_finding() -> None:
+    # Twice: the second time, the valid texts are known from the first.
+    for res in _resources() + _resources():
+        checks = [
+            (names.missing_name, names._missing_name),
+            (names.invalid_name, names._invalid_name),
+            (names.invalid_namespace, names._invalid_namespace),
+            (labels.invalid_annotation, labels._invalid_annotations),
+            (names.metadata_not_a_mapping, _not_a_mapping),
+            (
+                labels.invalid_label,
+                lambda r: labels._invalid_labels(r, labels._LABEL_MAPS, selector=False),
+            ),
+            (
+                labels.invalid_selector_label,
+                lambda r: labels._invalid_labels(r, labels._SELECTOR_LABELS, selector=True),
+            ),
+        ]
+        for check, detailed in checks:
+            assert list(check(res)) == list(detailed(res)), (check.__name__, res.data)
+
+
+def test_a_source_is_scanned_for_placeholders_when_it_holds_a_marker() -> None:
+    def reference(text: str, begin: int, end: int) -> bool:
+        return any(
+            re.compile(marker).search(text, begin, end) is not None
+            for marker in (r"\{[{%#]", r"\$[A-Z_({\\]", "<no value>", "%!")
+        )
+
+    rnd = random.Random(7)
+    for _ in range(20000):
+        text = "".join(rnd.choice("{$%<!#A_(\\a }x\n") for _ in range(rnd.randint(0, 30)))
+        if rnd.random() < 0.2:  # more than the few '{' and '$' looked at one by one
+            text = "{x" * rnd.randint(5, 12) + text + "$ " * rnd.randint(5, 12) + "{{"
+        begin = rnd.randint(0, len(text))
+        end = rnd.randint(begin, len(text))
+        assert _has_marker(text, begin, end) == reference(text, begin, end), (text, begin, end)

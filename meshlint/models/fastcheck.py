@@ -30,7 +30,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import TYPE_CHECKING, Any
 
 from meshlint.models import (
@@ -56,6 +56,9 @@ _DURATION = re.compile(DURATION_PATTERN)
 Error = tuple[tuple[Any, ...], str, str, str | None]
 Errors = list[Error]
 Check = Callable[[Any], Errors | None]
+
+# See the table of quick verdicts below the leaves (filled as they are compiled).
+_QUICK: dict[Check, tuple[type, Container[Any] | None]] = {}
 
 _KEY = "[key]"  # kind of the error of a map key that is not a string: check again, as the models do
 _SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schemas")
@@ -185,10 +188,19 @@ def _plain_string(value: Any) -> Errors | None:
     return _wrong(f"expected a string, got {_describe(value)}")
 
 
+# Durations found valid (a bounded table: the same few come back on many resources).
+_DURATIONS_VALID: set[str] = set()
+_KEPT = 4096
+
+
 def _duration(value: Any) -> Errors | None:
     if not isinstance(value, str):
         return _wrong(f"expected a string, got {_describe(value)}")
     if _DURATION.match(value):
+        if type(value) is str:
+            if len(_DURATIONS_VALID) >= _KEPT:
+                _DURATIONS_VALID.clear()
+            _DURATIONS_VALID.add(value)
         return None
     return [
         (
@@ -250,6 +262,11 @@ def _numeric(node: dict[str, Any], integer: bool) -> Check:
             return _invalid("greater_than_equal", value, {"ge": low})
         return None
 
+    if integer and isinstance(low, int | None) and isinstance(high, int | None):
+        # Every int of the range is valid (ints past 64 bits are left to the check).
+        lowest = -(2**63) if low is None else low
+        highest = 2**64 if high is None else high
+        _QUICK[check] = (int, range(lowest, highest + 1))
     return check
 
 
@@ -271,6 +288,8 @@ def _literal(choices: list[str]) -> Check:
             ]
         return _wrong(f"expected one of {listed}, got {_describe(value)}")
 
+    if all(type(c) is str for c in choices):
+        _QUICK[check] = (str, allowed)
     return check
 
 
@@ -278,6 +297,9 @@ def _nullable(check: Check) -> Check:
     def nullable(value: Any) -> Errors | None:
         return None if value is None else check(value)
 
+    quick = _QUICK.get(check)
+    if quick is not None:
+        _QUICK[nullable] = quick
     return nullable
 
 
@@ -286,26 +308,43 @@ def _nullable(check: Check) -> Check:
 
 
 def _array(items: Check, least: int | None, most: int | None) -> Check:
+    quick = _QUICK.get(items)  # items that pass it need no check
+    checked = items is not _any
+
     def check(value: Any) -> Errors | None:
         if not isinstance(value, list):
             return _wrong(_list_message(value))
         if most is not None and len(value) > most:
             return _invalid("too_long", value, {"field_type": "List", "max_length": most})
-        errors: Errors | None = None
-        if items is not _any:
+        if checked and not (quick is not None and _all_pass(value, quick)):
+            errors: Errors | None = None
             for i, item in enumerate(value):
                 found = items(item)
                 if found:
                     if errors is None:
                         errors = []
                     errors += _prefix(i, found)
-        if errors:
-            return errors
+            if errors:
+                return errors
         if least is not None and len(value) < least:
             return _invalid("too_short", value, {"field_type": "List", "min_length": least})
         return None
 
     return check
+
+
+def _all_pass(values: list[Any], quick: tuple[type, Container[Any] | None]) -> bool:
+    """Whether every item passes a quick verdict (see ``_QUICK``)."""
+    kind, within = quick
+    if within is None:
+        for item in values:  # noqa: SIM110 - a loop: faster than all() on a generator
+            if type(item) is not kind:
+                return False
+        return True
+    for item in values:  # noqa: SIM110 - a loop: faster than all() on a generator
+        if type(item) is not kind or item not in within:
+            return False
+    return True
 
 
 def _map(values: Check, least: int | None, most: int | None) -> Check:
@@ -348,8 +387,16 @@ def _dict_any(value: Any) -> Errors | None:
     return None
 
 
-# Checks that accept every value of exactly this type, and nothing else needs checking.
-_FAST: dict[Check, type] = {_plain_string: str, _boolean: bool, _timestamp: str}
+# Checks that accept every value of exactly this type that is in the container (None: every
+# value of the type): a value that passes this test is valid without calling the check.
+_QUICK.update(
+    {
+        _plain_string: (str, None),
+        _boolean: (bool, None),
+        _timestamp: (str, None),
+        _duration: (str, _DURATIONS_VALID),
+    }
+)
 
 
 def _one_of_groups(node: dict[str, Any]) -> list[list[str]]:
@@ -448,9 +495,11 @@ class _Compiler:
         required = node.get("required", [])
         title = str(node.get("title", ""))
         names = list(props)
-        # name → (position, check or None for any value, null allowed, the type of the values
-        # that need no check (or None), check after a valid value)
-        table: dict[str, tuple[int, Check | None, bool, type | None, Check | None]] = {}
+        # name → (position, check or None for any value, null allowed, the type and the
+        # container of the values that need no check (see _QUICK), check after a valid value)
+        table: dict[
+            str, tuple[int, Check | None, bool, type | None, Container[Any] | None, Check | None]
+        ] = {}
         for i, (name, sub) in enumerate(props.items()):
             if root and name == "apiVersion":
                 check: Check = _plain_string  # any string; the served versions are checked apart
@@ -458,21 +507,22 @@ class _Compiler:
                 check = self.node(sub)
             optional = name not in required and not (root and name == "metadata")
             after = _FIELD_CHECKS.get((title, name))
-            fast = _FAST.get(check) if after is None else None
-            table[name] = (i, None if check is _any else check, optional, fast, after)
+            fast, within = _QUICK.get(check, (None, None)) if after is None else (None, None)
+            table[name] = (i, None if check is _any else check, optional, fast, within, after)
         missing = [(names.index(n), n) for n in required]
         forbid = node.get("additionalProperties", True) is False
         groups = _one_of_groups(node)
         fields = names
+        extra = len(table)  # the position of unknown keys: after every field
 
         def check_model(value: Any) -> Errors | None:
             if not isinstance(value, dict):
                 return _wrong(_mapping_message(value, fields))
             found: list[tuple[int, Errors]] | None = None
-            extra = len(table)
             for key, item in value.items():
-                entry = table.get(key)
-                if entry is None:
+                try:
+                    position, sub, optional, fast, within, after = table[key]
+                except KeyError:
                     if not isinstance(key, str):
                         at = int(key) if isinstance(key, bool) else key  # as pydantic's loc
                         error: Error = ((at,), "invalid", "Keys should be strings", None)
@@ -485,8 +535,9 @@ class _Compiler:
                         found = []
                     found.append((extra, [error]))
                     continue
-                position, sub, optional, fast, after = entry
-                if sub is None or type(item) is fast or (item is None and optional):
+                if type(item) is fast and (within is None or item in within):
+                    continue
+                if sub is None or (item is None and optional):
                     continue
                 errors = sub(item)
                 if errors is None and after is not None:
@@ -504,11 +555,12 @@ class _Compiler:
             if found:
                 found.sort(key=lambda f: f[0])  # stable: unknown keys keep the input's order
                 return [e for _, errors in found for e in errors]
-            for group in groups:
-                given = [n for n in group if value.get(n) is not None]
-                if len(given) > 1:
-                    message = f"set only one of {join_words(group, 'or')}; this sets {join_words(given, 'and')}"
-                    return [((), "invalid", message, None)]
+            if groups and len(value) > 1:  # a group is broken by two values or more
+                for group in groups:
+                    given = [n for n in group if value.get(n) is not None]
+                    if len(given) > 1:
+                        message = f"set only one of {join_words(group, 'or')}; this sets {join_words(given, 'and')}"
+                        return [((), "invalid", message, None)]
             return None
 
         return check_model

@@ -3,10 +3,10 @@ the rules are declared in meshlint/rules/schema/model.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from meshlint.diagnostics import Finding
-from meshlint.models import fastcheck
+from meshlint.models import SchemaIssue, fastcheck
 from meshlint.resource import Resource
 
 _BY_ISSUE = {
@@ -17,7 +17,7 @@ _BY_ISSUE = {
 }
 
 
-def model_findings(res: Resource) -> Iterator[tuple[str, Finding]]:
+def model_findings(res: Resource) -> Iterable[tuple[str, Finding]]:
     """The typed model's verdict on a resource of a modelled kind in a served version.
 
     It comes from the pydantic-free validator of the generated schemas (models/fastcheck.py):
@@ -26,8 +26,13 @@ def model_findings(res: Resource) -> Iterator[tuple[str, Finding]]:
     """
     info = res.info
     if info is None or res.version not in info.versions:
-        return
-    for issue in fastcheck.validate(info, res.data):
+        return ()
+    issues = fastcheck.validate(info, res.data)
+    return _findings(issues) if issues else ()
+
+
+def _findings(issues: list[SchemaIssue]) -> Iterator[tuple[str, Finding]]:
+    for issue in issues:
         code = _BY_ISSUE[issue.kind]
         message = issue.message
         fix = None

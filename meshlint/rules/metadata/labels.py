@@ -8,7 +8,7 @@ Facts: Kubernetes label and annotation syntax (apimachinery ``IsQualifiedName``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
@@ -85,6 +85,50 @@ def _string_map_problem(path: FieldPath, value: Any) -> Finding | None:
 
 
 _ABSENT = object()
+_VALUES_KNOWN = LABEL_NAME.known  # label values found valid
+
+
+# The last label map found fine: the next one is often equal to it (a workload's labels, its pod
+# template's and its selector's).
+_last_fine: dict[str, str] | None = None
+
+
+def _fine_labels(labels: Any) -> bool:
+    """Whether a label map (null: none) holds nothing any label rule reports: string keys and
+    values, all valid. False sends it to the detailed check, which says what is wrong."""
+    global _last_fine
+    if labels is None:
+        return True
+    if not isinstance(labels, dict):
+        return False
+    if labels == _last_fine:
+        return True
+    for key, value in labels.items():
+        if key in _VALID_KEYS and type(value) is str and value in _VALUES_KNOWN:
+            continue
+        if type(key) is not str or type(value) is not str or _key_problems(key):
+            return False
+        if value and not LABEL_NAME.valid(value):
+            return False
+    _last_fine = labels
+    return True
+
+
+def _fine_annotations(annotations: Any) -> bool:
+    """Whether an annotation map (null: none) holds nothing ML305 reports: valid string keys,
+    string values, and so few characters that their bytes cannot pass the limit."""
+    if annotations is None:
+        return True
+    if not isinstance(annotations, dict):
+        return False
+    size = 0
+    for key, value in annotations.items():
+        if type(value) is not str:
+            return False
+        if key not in _VALID_KEYS and (type(key) is not str or _key_problems(key)):
+            return False
+        size += len(key) + len(value)
+    return size * 4 <= ANNOTATIONS_LIMIT  # at most 4 bytes a character in UTF-8
 
 
 def _wildcard_hint(text: str, selector: bool) -> str:
@@ -208,8 +252,34 @@ _LABEL_MAPS: tuple[FieldPath, ...] = (
     source=_LABEL_SYNTAX,
     needs=("labels",),
 )
-def invalid_label(res: Resource) -> Iterator[Finding]:
-    yield from _invalid_labels(res, _LABEL_MAPS, selector=False)
+def invalid_label(res: Resource) -> Iterable[Finding]:
+    meta = res.data.get("metadata")
+    if isinstance(meta, dict):
+        labels = meta.get("labels")
+        if labels is not None and not _fine_labels(labels):
+            return _invalid_labels(res, _LABEL_MAPS, selector=False)
+    spec = res.spec_map
+    if spec is None:
+        return ()
+    template = spec.get("template")
+    if isinstance(template, dict):
+        meta = template.get("metadata")
+        if isinstance(meta, dict):
+            labels = meta.get("labels")
+            if labels is not None and not _fine_labels(labels):
+                return _invalid_labels(res, _LABEL_MAPS, selector=False)
+    if "jobTemplate" in spec and not _fine_job_labels(spec["jobTemplate"]):
+        return _invalid_labels(res, _LABEL_MAPS, selector=False)
+    return ()
+
+
+def _fine_job_labels(job: Any) -> bool:
+    """Whether the pod-template labels of a CronJob's `jobTemplate` hold nothing to report."""
+    for key in ("spec", "template", "metadata"):
+        if not isinstance(job, dict):
+            return True
+        job = job.get(key)
+    return not isinstance(job, dict) or _fine_labels(job.get("labels"))
 
 
 _SELECTOR_LABELS: tuple[FieldPath, ...] = (("spec", "selector", "matchLabels"),)
@@ -278,8 +348,12 @@ _SELECTOR_LABELS: tuple[FieldPath, ...] = (("spec", "selector", "matchLabels"),)
     istio="IST0106",
     needs=("matchLabels",),
 )
-def invalid_selector_label(res: Resource) -> Iterator[Finding]:
-    yield from _invalid_labels(res, _SELECTOR_LABELS, selector=True)
+def invalid_selector_label(res: Resource) -> Iterable[Finding]:
+    spec = res.spec_map
+    selector = spec.get("selector") if spec is not None else None
+    if not isinstance(selector, dict) or _fine_labels(selector.get("matchLabels")):
+        return ()
+    return _invalid_labels(res, _SELECTOR_LABELS, selector=True)
 
 
 _ANNOTATION_MAPS: tuple[FieldPath, ...] = (
@@ -329,7 +403,19 @@ ANNOTATIONS_LIMIT = 256 * 1024  # bytes of keys and values together (apimachiner
     """,
     needs=("annotations",),
 )
-def invalid_annotation(res: Resource) -> Iterator[Finding]:
+def invalid_annotation(res: Resource) -> Iterable[Finding]:
+    meta = res.data.get("metadata")
+    if isinstance(meta, dict) and not _fine_annotations(meta.get("annotations")):
+        return _invalid_annotations(res)
+    spec = res.spec_map
+    template = spec.get("template") if spec is not None else None
+    meta = template.get("metadata") if isinstance(template, dict) else None
+    if isinstance(meta, dict) and not _fine_annotations(meta.get("annotations")):
+        return _invalid_annotations(res)
+    return ()
+
+
+def _invalid_annotations(res: Resource) -> Iterator[Finding]:
     data = res.data
     for where in _ANNOTATION_MAPS:
         annotations: Any = data  # the value at `where` (inline: this runs on every resource)

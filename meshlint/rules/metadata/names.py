@@ -8,7 +8,8 @@ webhook (``ValidateGateway``: Gateway names are DNS labels).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.models.registry import NETWORKING
@@ -28,6 +29,9 @@ from meshlint.rules.lib.metadata import (
     unquoted,
 )
 from meshlint.rules.lib.placeholders import has_placeholder
+
+# The DNS labels found valid (see Syntax.known): most names and namespaces are labels.
+_LABELS_KNOWN = DNS_LABEL.known
 
 _GLUED_NAME = re.compile(r"(?:^|\s)name:(\S+)")
 
@@ -78,7 +82,13 @@ def _glued_invalid_name(res: Resource) -> bool:
           host: reviews
     """,
 )
-def missing_name(res: Resource) -> Iterator[Finding]:
+def missing_name(res: Resource) -> Iterable[Finding]:
+    if res.name.strip():
+        return ()  # a `metadata` mapping with a name that is a string, not blank
+    return _missing_name(res)
+
+
+def _missing_name(res: Resource) -> Iterator[Finding]:
     data = res.data
     if "metadata" not in data:
         yield Finding((), "the resource has no `metadata` (and so no name)", key=True)
@@ -136,7 +146,14 @@ def _is_istio_gateway(res: Resource) -> bool:
           host: reviews
     """,
 )
-def invalid_name(res: Resource) -> Iterator[Finding]:
+def invalid_name(res: Resource) -> Iterable[Finding]:
+    name = res.name
+    if name and (name in _LABELS_KNOWN or DNS_LABEL.valid(name)):
+        return ()  # a DNS label is a valid name of every kind
+    return _invalid_name(res)
+
+
+def _invalid_name(res: Resource) -> Iterator[Finding]:
     meta = res.data.get("metadata")
     path: FieldPath = ("metadata", "name")
     intro = ""
@@ -216,7 +233,14 @@ def invalid_name(res: Resource) -> Iterator[Finding]:
           host: reviews
     """,
 )
-def invalid_namespace(res: Resource) -> Iterator[Finding]:
+def invalid_namespace(res: Resource) -> Iterable[Finding]:
+    ns = res.namespace  # None when it is not a string, or empty
+    if ns is not None and (ns in _LABELS_KNOWN or DNS_LABEL.valid(ns)):
+        return ()
+    return _invalid_namespace(res)
+
+
+def _invalid_namespace(res: Resource) -> Iterator[Finding]:
     meta = res.data.get("metadata")
     if not isinstance(meta, dict) or "namespace" not in meta:
         return
@@ -278,10 +302,16 @@ def invalid_namespace(res: Resource) -> Iterator[Finding]:
           host: reviews
     """,
 )
-def metadata_not_a_mapping(res: Resource) -> Iterator[Finding]:
+def metadata_not_a_mapping(res: Resource) -> Iterable[Finding]:
+    if res.name:
+        return ()  # a mapping with a name
     meta = res.data.get("metadata")
     if meta is None or isinstance(meta, dict):
-        return  # absent or empty: ML301
+        return ()  # absent or empty: ML301
+    return _metadata_not_a_mapping(res, meta)
+
+
+def _metadata_not_a_mapping(res: Resource, meta: Any) -> Iterator[Finding]:
     if isinstance(meta, str) and has_placeholder(meta):
         return  # ML306
     if _glued_invalid_name(res):

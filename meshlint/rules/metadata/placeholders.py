@@ -6,7 +6,7 @@ one, so that a placeholder is reported once (see meshlint/rules/lib/placeholders
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable
 from itertools import accumulate
 from typing import Any
 
@@ -125,6 +125,27 @@ def _report(text: str, path: FieldPath, flags: int, key: bool, out: list[Finding
 # of them); the `$` that ends a regex (`^/api/.*$`) starts none.
 _BRACE_MARKER = re.compile(r"\{[{%#]")
 _DOLLAR_MARKER = re.compile(r"\$[A-Z_({\\]")
+_AFTER_BRACE = frozenset("{%#")
+_AFTER_DOLLAR = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ_({\\")
+
+
+def _marked(
+    text: str, first: str, after: frozenset[str], marker: re.Pattern[str], begin: int, end: int
+) -> bool:
+    """Whether ``text[begin:end]`` holds ``first`` followed by one of ``after`` (``marker``):
+    the first few ``first`` are looked at one by one, the rest of the text through ``marker``."""
+    find = text.find
+    last = min(end, len(text)) - 1  # the marker's first character comes before the last one
+    if last <= begin:
+        return False
+    at = find(first, begin, last)
+    for _ in range(8):
+        if at < 0:
+            return False
+        if text[at + 1] in after:
+            return True
+        at = find(first, at + 1, last)
+    return at >= 0 and marker.search(text, at, end) is not None
 
 
 def _has_marker(text: str, begin: int, end: int) -> bool:
@@ -132,8 +153,8 @@ def _has_marker(text: str, begin: int, end: int) -> bool:
     # Each search for a marker's first character (memchr) comes first: most texts lack some.
     find = text.find
     return (
-        (find("{", begin, end) >= 0 and _BRACE_MARKER.search(text, begin, end) is not None)
-        or (find("$", begin, end) >= 0 and _DOLLAR_MARKER.search(text, begin, end) is not None)
+        _marked(text, "{", _AFTER_BRACE, _BRACE_MARKER, begin, end)
+        or _marked(text, "$", _AFTER_DOLLAR, _DOLLAR_MARKER, begin, end)
         or (find("<", begin, end) >= 0 and find("<no value>", begin, end) >= 0)
         or (find("%", begin, end) >= 0 and find("%!", begin, end) >= 0)
     )
@@ -226,9 +247,12 @@ def _may_hold_placeholders(res: Resource) -> bool:
                 host: reviews
     """,
 )
-def template_placeholder(res: Resource) -> Iterator[Finding]:
+def template_placeholder(res: Resource) -> Iterable[Finding]:
+    last = _last
+    if last[0] is res.doc.source and not last[1]:
+        return ()  # the rest of a source that holds no marker
     if not _may_hold_placeholders(res):
-        return
+        return ()
     data = res.data
     out: list[Finding] = []
     group = res.group
@@ -250,4 +274,4 @@ def template_placeholder(res: Resource) -> Iterator[Finding]:
                 _report(meta, ("metadata",), 0, False, out)
         elif isinstance(meta, (dict, list)):
             _scan(meta, ("metadata",), 0, out)
-    yield from out
+    return out

@@ -110,6 +110,7 @@ def _selector(res: Resource) -> tuple[dict[str, Any], str, str, _Grammar] | None
         "tm-sel-no-labels",
     ),
     aliases=("ML505", "ML637", "ML661", "ML702", "ML731", "ML761", "ML802"),
+    needs=("selector", "workloadSelector"),
 )
 def workload_selector_without_labels(res: Resource) -> Iterator[Finding]:
     found = _selector(res)
@@ -183,6 +184,7 @@ def workload_selector_without_labels(res: Resource) -> Iterator[Finding]:
         "sc-sel-wildcard",
     ),
     aliases=("ML504", "ML636", "ML660"),
+    needs=("workloadSelector",),
 )
 def invalid_workload_selector(res: Resource) -> Iterator[Finding]:
     found = _selector(res)
@@ -269,6 +271,7 @@ def invalid_workload_selector(res: Resource) -> Iterator[Finding]:
         "tm-tref-kind",
     ),
     aliases=("ML730", "ML760", "ML801"),
+    needs=("targetRef", "targetRefs"),
 )
 def invalid_target_ref(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

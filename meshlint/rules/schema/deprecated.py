@@ -161,6 +161,7 @@ _CHECKS = {"VirtualService": _virtual_service, "Sidecar": _sidecar, "Gateway": _
         "vs-cors-allow-origin-old",
         "sc-otp-proxy-deprecated",
     ),
+    needs=("percent", "allowOrigin", "egressProxy", "targetPort"),
 )
 def deprecated_field(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from meshlint.diagnostics import Replacement, Severity
 from meshlint.models.registry import (
@@ -57,7 +57,13 @@ _VS_HEAD = """
             host: reviews
     """,
 )
-def missing_api_version_or_kind(res: Resource) -> Iterator[Finding]:
+def missing_api_version_or_kind(res: Resource) -> Iterable[Finding]:
+    if res.api_version.strip() and res.kind.strip():
+        return ()  # both written as strings that are not blank
+    return _missing_api_version_or_kind(res)
+
+
+def _missing_api_version_or_kind(res: Resource) -> Iterator[Finding]:
     data = res.data
     for key in ("apiVersion", "kind"):
         value = data.get(key)
@@ -105,17 +111,19 @@ def _kind_suggestion(group: str, kind: str) -> str | None:
             host: reviews
     """,
 )
-def unknown_kind(res: Resource) -> Iterator[Finding]:
-    if not res.kind or res.group not in ISTIO_GROUPS:
-        return
+def unknown_kind(res: Resource) -> Iterable[Finding]:
+    if res.info is not None or not res.kind or res.group not in ISTIO_GROUPS:
+        return ()  # a modelled kind, or none of Istio's groups
     if (res.group, res.kind) in BY_GROUP_KIND or res.kind in OUT_OF_SCOPE.get(res.group, ()):
-        return
+        return ()
     suggestion = _kind_suggestion(res.group, res.kind)
     hint = f"; did you mean `{suggestion}`?" if suggestion else ""
-    yield Finding(
-        ("kind",),
-        f"{res.group} has no kind `{res.kind}`{hint}",
-        fix=f"kind: {suggestion}" if suggestion else None,
+    return (
+        Finding(
+            ("kind",),
+            f"{res.group} has no kind `{res.kind}`{hint}",
+            fix=f"kind: {suggestion}" if suggestion else None,
+        ),
     )
 
 
@@ -149,15 +157,17 @@ def unknown_kind(res: Resource) -> Iterator[Finding]:
             mode: STRICT
     """,
 )
-def unserved_api_version(res: Resource) -> Iterator[Finding]:
+def unserved_api_version(res: Resource) -> Iterable[Finding]:
     info = res.info
     if info is None or res.version in info.versions:
-        return
+        return ()
     served = ", ".join(info.api_version(v) for v in info.versions)
-    yield Finding(
-        ("apiVersion",),
-        f"{res.kind} is not served as `{res.api_version}`; served: {served}",
-        fix=f"apiVersion: {info.api_version()}",
+    return (
+        Finding(
+            ("apiVersion",),
+            f"{res.kind} is not served as `{res.api_version}`; served: {served}",
+            fix=f"apiVersion: {info.api_version()}",
+        ),
     )
 
 
@@ -196,16 +206,19 @@ def unserved_api_version(res: Resource) -> Iterator[Finding]:
     """,
     fixable=True,
 )
-def old_api_version(res: Resource) -> Iterator[Finding]:
+def old_api_version(res: Resource) -> Iterable[Finding]:
     info = res.info
-    if info is None or not info.mesh or res.version not in info.versions:
-        return
-    if res.version != info.preferred:
-        yield Finding(
+    if info is None or res.version == info.preferred or not info.mesh:
+        return ()
+    if res.version not in info.versions:
+        return ()  # ML203
+    return (
+        Finding(
             ("apiVersion",),
             f"`{res.api_version}` is an older version of {res.kind}; use `{info.api_version()}`",
             fix=Replacement("apiVersion", info.api_version()),
-        )
+        ),
+    )
 
 
 @rule(
@@ -239,10 +252,11 @@ def old_api_version(res: Resource) -> Iterator[Finding]:
             mode: STRICT
     """,
 )
-def removed_kind(res: Resource) -> Iterator[Finding]:
+def removed_kind(res: Resource) -> Iterable[Finding]:
     reason = REMOVED.get(res.group)
-    if reason:
-        yield Finding(("apiVersion",), f"{res.kind} of {res.group}: {reason}")
+    if not reason:
+        return ()
+    return (Finding(("apiVersion",), f"{res.kind} of {res.group}: {reason}"),)
 
 
 # The four problems the typed models find. The schema stage of the engine reports them.
