@@ -37,34 +37,51 @@ def _destination_list(spec: dict[str, Any]) -> list[tuple[FieldPath, dict[str, A
         for i, route_rule in enumerate(route_rules):
             if not isinstance(route_rule, dict):
                 continue
-            _destinations_of(found, route_rule.get("route"), ("spec", section, i, "route"))
+            entries = route_rule.get("route")
+            if isinstance(entries, list) and entries:
+                _destinations_of(found, entries, _entry_paths(section, i, "route", len(entries)))
             if section != "http":
                 continue
             mirror = route_rule.get("mirror")
             if isinstance(mirror, dict):
                 found.append((("spec", section, i, "mirror"), mirror))
-            _destinations_of(found, route_rule.get("mirrors"), ("spec", section, i, "mirrors"))
+            entries = route_rule.get("mirrors")
+            if isinstance(entries, list) and entries:
+                _destinations_of(found, entries, _entry_paths(section, i, "mirrors", len(entries)))
     return found
 
 
 def _destinations_of(
-    found: list[tuple[FieldPath, dict[str, Any]]], entries: Any, path: FieldPath
+    found: list[tuple[FieldPath, dict[str, Any]]],
+    entries: list[Any],
+    paths: tuple[FieldPath, ...],
 ) -> None:
-    """Add the destination of each entry of a `route` or `mirrors` list."""
-    if isinstance(entries, list):
-        for j, entry in enumerate(entries):
-            dest = entry.get("destination") if isinstance(entry, dict) else None
+    """Add the destination of each entry of a `route` or `mirrors` list (``paths``: the path
+    of each entry's destination)."""
+    for where, entry in zip(paths, entries, strict=True):
+        if isinstance(entry, dict):
+            dest = entry.get("destination")
             if isinstance(dest, dict):
-                where = (*path, j, "destination")
-                found.append(
-                    (_PATHS.setdefault(where, where) if len(_PATHS) < _MANY else where, dest)
-                )
+                found.append((where, dest))
 
 
-# The paths of route destinations, one tuple for each (every VirtualService of a run has a
-# spec.http[0].route[0].destination: thousands of routes share a few hundred paths).
-_PATHS: dict[FieldPath, FieldPath] = {}
-_MANY = 1 << 16
+def _entry_paths(section: str, i: int, field: str, count: int) -> tuple[FieldPath, ...]:
+    """The paths of the destinations of the ``count`` entries of ``spec.<section>[i].<field>``:
+    one tuple of them for every list of that place and length."""
+    key = (section, i, field, count)
+    found = _PATHS.get(key)
+    if found is None:
+        found = tuple(("spec", section, i, field, j, "destination") for j in range(count))
+        if len(_PATHS) < _MANY:
+            _PATHS[key] = found
+    return found
+
+
+# The paths of route destinations, by the place and length of their list (every VirtualService
+# of a run has a spec.http[0].route[0].destination: thousands of routes share a few hundred
+# paths).
+_PATHS: dict[tuple[str, int, str, int], tuple[FieldPath, ...]] = {}
+_MANY = 1 << 14
 
 
 def _route_destinations(index: MeshIndex, vs: Record) -> list[tuple[FieldPath, dict[str, Any]]]:
@@ -83,11 +100,12 @@ def _host_destinations(index: MeshIndex, vs: Record) -> tuple[array[int], list[s
     ns = vs.effective_namespace
     where: array[int] = array("I")
     canonical: list[str] = []
+    canonical_of = index.canonical
     for i, (_, dest) in enumerate(route_destinations(index, vs)):
         host = dest.get("host")
-        if literal(host):
+        if isinstance(host, str) and host and "{{" not in host:  # literal(host)
             where.append(i)
-            canonical.append(index.canonical(host, ns))
+            canonical.append(canonical_of(host, ns))
     return where, canonical
 
 
@@ -102,6 +120,17 @@ def host_destinations(
     for i, host in zip(where, canonical, strict=True):
         path, dest = routes[i]
         yield path, dest, dest["host"], host
+
+
+def resolved_destinations(
+    index: MeshIndex, vs: Record
+) -> tuple[list[tuple[FieldPath, dict[str, Any]]], array[int], list[str]]:
+    """What :func:`host_destinations` lists, as the lists it is read from: the
+    :func:`route_destinations`, the positions in them of the destinations whose host is
+    :func:`literal`, and those hosts as :meth:`MeshIndex.canonical` reads them (for rules that
+    look at every destination and seldom find anything)."""
+    where, canonical = index.of_record(_host_destinations, vs)
+    return route_destinations(index, vs), where, canonical
 
 
 def literal(value: Any) -> TypeGuard[str]:
@@ -180,6 +209,15 @@ def used_in(vs: Record) -> list[str]:
     its own), or its own namespace when it is exported everywhere (or to none)."""
     scope = export_scope(vs.spec.get("exportTo"), vs.effective_namespace)
     return sorted(scope) if scope else [vs.effective_namespace]
+
+
+def _used_by(index: MeshIndex, vs: Record) -> tuple[str, ...]:
+    return tuple(used_in(vs))
+
+
+def used_by(index: MeshIndex, vs: Record) -> tuple[str, ...]:
+    """:func:`used_in` of a VirtualService of the run, worked out once per run."""
+    return index.of_record(_used_by, vs)
 
 
 def namespaces_text(names: list[str]) -> str:
