@@ -32,14 +32,14 @@ from meshlint.rules.lib.mesh import (
     destination_rule_host,
     did_you_mean,
     did_you_mean_service,
-    host_destinations,
     items,
     judges_host,
     literal,
     mesh_bound,
     namespaces_text,
+    resolved_destinations,
     subsets_of,
-    used_in,
+    used_by,
 )
 
 
@@ -47,8 +47,19 @@ def _subset_owners(index: MeshIndex, key: tuple[str, str]) -> tuple[list[Record]
     """The DestinationRules for a canonical host (wildcards covering it included), and those
     of them that declare a subset: once per host and subset name (``index.memo_by``)."""
     host, subset = key
+    drs, by_subset = index.memo_by(_host_subsets, host)
+    return drs, by_subset.get(subset, [])
+
+
+def _host_subsets(index: MeshIndex, host: str) -> tuple[list[Record], dict[str, list[Record]]]:
+    """The DestinationRules for a canonical host (wildcards covering it included), and by each
+    subset name they declare those of them declaring it, in their order: once per host."""
     drs = index.rules_for(host)
-    return drs, [dr for dr in drs if subset in subsets_of(dr)]
+    by_subset: dict[str, list[Record]] = {}
+    for dr in drs:
+        for name in subsets_of(dr):
+            by_subset.setdefault(name, []).append(dr)
+    return drs, by_subset
 
 
 def _sees(
@@ -68,6 +79,20 @@ def _sees_subset(index: MeshIndex, key: tuple[str, str, str]) -> bool:
     host, subset, namespace = key
     declaring = index.memo_by(_subset_owners, (host, subset))[1]
     return any(index.visible(d, namespace) for d in declaring)
+
+
+def _seen_everywhere(index: MeshIndex, key: tuple[str, str, tuple[str, ...]]) -> bool:
+    """Whether a DestinationRule for a canonical host declares a subset and each of the
+    namespaces sees one that does: once per host, subset name and namespaces."""
+    host, subset, namespaces = key
+    declaring = index.memo_by(_host_subsets, host)[1].get(subset)
+    if not declaring:
+        return False
+    if len(declaring) == 1:
+        visible = index.visible
+        dr = declaring[0]
+        return all(visible(dr, n) for n in namespaces)
+    return all(_sees(index, host, subset, n, declaring) for n in namespaces)
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,55 +211,68 @@ def _sees_subset(index: MeshIndex, key: tuple[str, str, str]) -> bool:
     catalogue=("vs-x-subset-unknown", "vs-x-mirror-subset-unknown", "vs-k-subset-unknown"),
 )
 def unknown_subset(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    ns = vs.effective_namespace
-    where_used = used_in(vs)
-    for path, dest, host, canonical in host_destinations(index, vs):
+    routes, where, canonicals = resolved_destinations(index, vs)
+    namespaces: tuple[str, ...] | None = None
+    for i, canonical in zip(where, canonicals, strict=True):
+        dest = routes[i][1]
         subset = dest.get("subset")
-        if not literal(subset):
+        if not isinstance(subset, str) or not subset or "{{" in subset:  # literal(subset)
             continue
-        assert isinstance(subset, str)
-        drs, declaring = index.memo_by(_subset_owners, (canonical, subset))
-        where = (*path, "subset")
-        if drs:
-            blind = [n for n in where_used if not _sees(index, canonical, subset, n, declaring)]
-            if declaring and (not blind or not mesh_bound(vs.spec)):
-                continue  # (a gateway's proxy sees what its own namespace sees)
-            if declaring:
-                dr = declaring[0]
-                used = "" if blind == [ns] else ", where the VirtualService is exported"
-                yield Finding(
-                    where,
-                    f"subset `{subset}` of host `{host}` is declared by {dr.key} "
-                    f"({dr.where}), but its `exportTo` hides it from {namespaces_text(blind)}"
-                    f"{used}: sidecars there do not have the subset",
-                )
-                continue
-            declared = sorted({s for dr in drs for s in subsets_of(dr)})
-            names = ", ".join(f"{dr.key} ({dr.where})" for dr in drs[:3])
-            has = f"they declare {', '.join(declared)}" if declared else "they declare none"
+        if namespaces is None:
+            namespaces = used_by(index, vs)
+        if index.memo_by(_seen_everywhere, (canonical, subset, namespaces)):
+            continue  # declared, and seen wherever the VirtualService is used
+        yield from _unknown_subset(vs, index, routes[i][0], dest, canonical, subset)
+
+
+def _unknown_subset(
+    vs: Record, index: MeshIndex, path: FieldPath, dest: dict[str, Any], canonical: str, subset: str
+) -> Iterator[Finding]:
+    """ML901's finding on one destination's subset, unless a gateway's proxy sees it."""
+    ns = vs.effective_namespace
+    host = dest["host"]
+    drs, declaring = index.memo_by(_subset_owners, (canonical, subset))
+    where = (*path, "subset")
+    if drs:
+        blind = [n for n in used_by(index, vs) if not _sees(index, canonical, subset, n, declaring)]
+        if declaring and (not blind or not mesh_bound(vs.spec)):
+            return  # (a gateway's proxy sees what its own namespace sees)
+        if declaring:
+            dr = declaring[0]
+            used = "" if blind == [ns] else ", where the VirtualService is exported"
             yield Finding(
                 where,
-                f"subset `{subset}` of host `{host}` is declared by no DestinationRule for "
-                f"it: {names}; {has}{did_you_mean(subset, declared)}",
+                f"subset `{subset}` of host `{host}` is declared by {dr.key} "
+                f"({dr.where}), but its `exportTo` hides it from {namespaces_text(blind)}"
+                f"{used}: sidecars there do not have the subset",
             )
-        elif index.definitions(canonical):
-            yield Finding(
-                where,
-                f"subset `{subset}` of host `{host}` does not exist: no DestinationRule "
-                f"in the linted files is for `{canonical}`",
-            )
-        elif (
-            index.has_destination_rules
-            and not judges_host(index, canonical)  # else ML906 reports the host itself
-            and not index.is_external(canonical, host)
-        ):
-            yield Finding(
-                where,
-                f"subset `{subset}` of host `{host}`: no DestinationRule in the linted files "
-                f"is for `{canonical}` (nor a Service or ServiceEntry); unless one is "
-                "applied from elsewhere, the subset does not exist",
-                severity=Severity.WARNING,
-            )
+            return
+        declared = sorted({s for dr in drs for s in subsets_of(dr)})
+        names = ", ".join(f"{dr.key} ({dr.where})" for dr in drs[:3])
+        has = f"they declare {', '.join(declared)}" if declared else "they declare none"
+        yield Finding(
+            where,
+            f"subset `{subset}` of host `{host}` is declared by no DestinationRule for "
+            f"it: {names}; {has}{did_you_mean(subset, declared)}",
+        )
+    elif index.definitions(canonical):
+        yield Finding(
+            where,
+            f"subset `{subset}` of host `{host}` does not exist: no DestinationRule "
+            f"in the linted files is for `{canonical}`",
+        )
+    elif (
+        index.has_destination_rules
+        and not judges_host(index, canonical)  # else ML906 reports the host itself
+        and not index.is_external(canonical, host)
+    ):
+        yield Finding(
+            where,
+            f"subset `{subset}` of host `{host}`: no DestinationRule in the linted files "
+            f"is for `{canonical}` (nor a Service or ServiceEntry); unless one is "
+            "applied from elsewhere, the subset does not exist",
+            severity=Severity.WARNING,
+        )
 
 
 def _gateway_refs(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
