@@ -552,35 +552,67 @@ NODE_LABELS = frozenset(
     catalogue=("dr-x-subset-no-pods", "dr-k-subset-labels"),
 )
 def subset_selects_no_pods(dr: Record, index: MeshIndex) -> Iterator[Finding]:
+    subsets = dr.spec.get("subsets")
+    if not isinstance(subsets, list) or not subsets:
+        return
     host = destination_rule_host(dr, index)
     if host is None:
         return
     pods = index.workloads_of_host(host)  # (those the host's Kubernetes Services select)
     if not pods:
         return
-    for i, subset in items(dr.spec.get("subsets")):
+    few = len(pods) <= FEW
+    for i, subset in enumerate(subsets):
         labels = label_map(subset.get("labels")) if isinstance(subset, dict) else None
         if not labels:
             continue
         # Labels istiod gives an endpoint from its pod's Node are not the pod's to carry.
-        own = {k: v for k, v in labels.items() if not (k in NODE_LABELS and v)}
-        if not own or index.memo_by(_subset_selects, (host, tuple(sorted(own.items())))):
+        if NODE_LABELS.isdisjoint(labels):
+            own = labels
+        else:
+            own = {k: v for k, v in labels.items() if not (k in NODE_LABELS and v)}
+            if not own:
+                continue
+        if few:
+            if _any_selected(own, pods):
+                continue
+        elif index.memo_by(_subset_selects, (host, tuple(sorted(own.items())))):
             continue
         if any("{{" in v for v in own.values()):
             continue
-        wanted = ", ".join(f"{k}={v}" for k, v in own.items())
-        note = ""
-        if len(own) < len(labels):
-            note += " (its labels taken from the pods' Nodes are not compared)"
-        if any(k in NODE_LABELS for k in own):
-            note += " (istiod never gives an endpoint an empty topology label)"
-        named = ", ".join(w.key for w, _ in pods[:3]) + (", …" if len(pods) > 3 else "")
-        services = index.kubernetes_services(host)
-        yield Finding(
-            ("spec", "subsets", i, "labels"),
-            f"no workload behind Service {services[0].key} carries {wanted}{note}: the "
-            f"subset has no endpoints (workloads of the Service: {named})",
-        )
+        yield _no_pods(index, host, i, own, labels, pods)
+
+
+def _any_selected(labels: dict[str, str], pods: list[tuple[Record, dict[str, str]]]) -> bool:
+    """Whether one of a few workloads carries every one of ``labels``."""
+    for _, pod_labels in pods:  # noqa: SIM110 - a loop: faster than any() over a generator
+        if selects(labels, pod_labels):
+            return True
+    return False
+
+
+def _no_pods(
+    index: MeshIndex,
+    host: str,
+    i: int,
+    own: dict[str, str],
+    labels: dict[str, str],
+    pods: list[tuple[Record, dict[str, str]]],
+) -> Finding:
+    """ML903's finding on subset ``i``, whose ``own`` labels no workload of ``pods`` carries."""
+    wanted = ", ".join(f"{k}={v}" for k, v in own.items())
+    note = ""
+    if len(own) < len(labels):
+        note += " (its labels taken from the pods' Nodes are not compared)"
+    if any(k in NODE_LABELS for k in own):
+        note += " (istiod never gives an endpoint an empty topology label)"
+    named = ", ".join(w.key for w, _ in pods[:3]) + (", …" if len(pods) > 3 else "")
+    services = index.kubernetes_services(host)
+    return Finding(
+        ("spec", "subsets", i, "labels"),
+        f"no workload behind Service {services[0].key} carries {wanted}{note}: the "
+        f"subset has no endpoints (workloads of the Service: {named})",
+    )
 
 
 class _HostClash(NamedTuple):
