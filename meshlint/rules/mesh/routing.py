@@ -29,8 +29,9 @@ from meshlint.rules.lib.mesh import (
     mesh_bound,
     namespaces_text,
     never_a_service,
+    resolved_destinations,
     route_destinations,
-    used_in,
+    used_by,
 )
 
 EXTERNAL_HINT = "list it under `external-hosts` (or its namespace under `external-namespaces`)"
@@ -262,69 +263,96 @@ def _resolved(host: str, canonical: str) -> str:
     catalogue=("vs-x-host-unknown", "vs-x-mirror-host-unknown", "vs-k-host-unknown"),
 )
 def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    anything = _defines_anything(index)
-    where_used = used_in(vs)
-    for path, _, host, canonical in host_destinations(index, vs):
+    routes, where, canonicals = resolved_destinations(index, vs)
+    namespaces: tuple[str, ...] | None = None
+    for i, canonical in zip(where, canonicals, strict=True):
+        if namespaces is None:
+            namespaces = used_by(index, vs)
+        if index.memo_by(_defined_everywhere, (canonical, namespaces)):
+            continue  # defined, and seen wherever the VirtualService is used
+        path, dest = routes[i]
+        host = dest["host"]
         if host.startswith("*"):
             continue  # a wildcard destination is the webhook's business
-        what = "mirror host" if "mirror" in path or "mirrors" in path else "host"
-        where = (*path, "host")
-        defs = index.definitions(canonical)
-        if defs:
-            blind = [n for n in where_used if not _sees_any(index, canonical, n, defs)]
-            if blind:
-                d = defs[0]
-                yield Finding(
-                    where,
-                    f"{what} `{host}` is defined by {d.key} ({d.where}), which is not "
-                    f"visible from {namespaces_text(blind)} ({_export_text(d)})"
-                    f"{_exported_text(vs, blind)}: no route to it there",
-                )
-            continue
-        if index.is_external(canonical, host):
-            continue
-        if not anything:
-            if never_a_service(index, canonical):
-                yield Finding(
-                    where,
-                    f"{what} `{host}` cannot be a Kubernetes Service and no ServiceEntry in "
-                    "the linted files defines it: without one the proxy has no cluster for it "
-                    f"and answers 503{_fqdn_hint(host, index)}; if one is applied from "
-                    f"elsewhere, {EXTERNAL_HINT}",
-                    severity=Severity.WARNING,
-                )
-            continue
-        cluster_ns = index.cluster_namespace(canonical)
-        if cluster_ns is not None and index.holds_services_of(cluster_ns, vs):
+        yield from _unknown_host(vs, index, path, host, canonical, list(namespaces))
+
+
+def _defined_everywhere(index: MeshIndex, key: tuple[str, tuple[str, ...]]) -> bool:
+    """Whether a canonical host has definitions and each of the namespaces sees one of them:
+    once per host and namespaces."""
+    host, namespaces = key
+    defs = index.definitions(host)
+    return bool(defs) and all(_sees_any(index, host, n, defs) for n in namespaces)
+
+
+def _unknown_host(
+    vs: Record,
+    index: MeshIndex,
+    path: FieldPath,
+    host: str,
+    canonical: str,
+    where_used: list[str],
+) -> Iterator[Finding]:
+    """ML906's finding on one destination's host, if any."""
+    anything = _defines_anything(index)
+    what = "mirror host" if "mirror" in path or "mirrors" in path else "host"
+    where = (*path, "host")
+    defs = index.definitions(canonical)
+    if defs:
+        blind = [n for n in where_used if not _sees_any(index, canonical, n, defs)]
+        if blind:
+            d = defs[0]
             yield Finding(
                 where,
-                f"{what} {_resolved(host, canonical)}: no Service of namespace "
-                f"`{cluster_ns}` in the linted files has that name (nor a ServiceEntry "
-                f"that host): requests to it fail with 503{did_you_mean_service(index, canonical)}",
+                f"{what} `{host}` is defined by {d.key} ({d.where}), which is not "
+                f"visible from {namespaces_text(blind)} ({_export_text(d)})"
+                f"{_exported_text(vs, blind)}: no route to it there",
             )
-        elif cluster_ns is not None:
-            unplaced = index.memo_by(_first_unplaced_service, cluster_ns)
-            note = (
-                f"; {unplaced.key} ({unplaced.where}) names no namespace, so it goes wherever "
-                f"it is applied and is not taken as one of `{cluster_ns}`"
-                if unplaced is not None
-                else ""
-            )
+        return
+    if index.is_external(canonical, host):
+        return
+    if not anything:
+        if never_a_service(index, canonical):
             yield Finding(
                 where,
-                f"{what} {_resolved(host, canonical)} is no Service of the linted files"
-                f" (none of them names a Service of namespace `{cluster_ns}`{note}): if it "
-                f"lives in another repository, {EXTERNAL_HINT}",
+                f"{what} `{host}` cannot be a Kubernetes Service and no ServiceEntry in "
+                "the linted files defines it: without one the proxy has no cluster for it "
+                f"and answers 503{_fqdn_hint(host, index)}; if one is applied from "
+                f"elsewhere, {EXTERNAL_HINT}",
                 severity=Severity.WARNING,
             )
-        else:
-            yield Finding(
-                where,
-                f"{what} `{host}` is no Service and no ServiceEntry host in the linted "
-                "files: without a ServiceEntry for it the proxy has no cluster for it and "
-                f"answers 503; if one is applied from elsewhere, {EXTERNAL_HINT}",
-                severity=Severity.WARNING,
-            )
+        return
+    cluster_ns = index.cluster_namespace(canonical)
+    if cluster_ns is not None and index.holds_services_of(cluster_ns, vs):
+        yield Finding(
+            where,
+            f"{what} {_resolved(host, canonical)}: no Service of namespace "
+            f"`{cluster_ns}` in the linted files has that name (nor a ServiceEntry "
+            f"that host): requests to it fail with 503{did_you_mean_service(index, canonical)}",
+        )
+    elif cluster_ns is not None:
+        unplaced = index.memo_by(_first_unplaced_service, cluster_ns)
+        note = (
+            f"; {unplaced.key} ({unplaced.where}) names no namespace, so it goes wherever "
+            f"it is applied and is not taken as one of `{cluster_ns}`"
+            if unplaced is not None
+            else ""
+        )
+        yield Finding(
+            where,
+            f"{what} {_resolved(host, canonical)} is no Service of the linted files"
+            f" (none of them names a Service of namespace `{cluster_ns}`{note}): if it "
+            f"lives in another repository, {EXTERNAL_HINT}",
+            severity=Severity.WARNING,
+        )
+    else:
+        yield Finding(
+            where,
+            f"{what} `{host}` is no Service and no ServiceEntry host in the linted "
+            "files: without a ServiceEntry for it the proxy has no cluster for it and "
+            f"answers 503; if one is applied from elsewhere, {EXTERNAL_HINT}",
+            severity=Severity.WARNING,
+        )
 
 
 # --------------------------------------------------------------------------------------------
