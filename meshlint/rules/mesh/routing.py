@@ -523,28 +523,6 @@ _PORTS_GOOD = """
 """
 
 
-_Visible = tuple[FieldPath, dict[str, Any], str, list[Record]]
-
-
-def _visible_definitions(index: MeshIndex, vs: Record) -> list[_Visible]:
-    """(path, destination, host as written, its definitions visible from the VirtualService's
-    namespace) of each destination whose host has such definitions: listed once per
-    VirtualService (ML907 and ML908 both read them)."""
-    return index.of_record(_visible_definitions_of, vs)
-
-
-def _visible_definitions_of(index: MeshIndex, vs: Record) -> list[_Visible]:
-    return list(_each_visible_definition(index, vs))
-
-
-def _each_visible_definition(index: MeshIndex, vs: Record) -> Iterator[_Visible]:
-    ns = vs.effective_namespace
-    for path, dest, host, canonical in host_destinations(index, vs):
-        defs = index.memo_by(_visible_of, (canonical, ns))
-        if defs:
-            yield path, dest, host, list(defs)
-
-
 @rule(
     "ML907",
     "unknown-destination-port",
@@ -572,21 +550,34 @@ def _each_visible_definition(index: MeshIndex, vs: Record) -> Iterator[_Visible]
     catalogue=("vs-x-port-unknown",),
 )
 def unknown_destination_port(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    for path, dest, host, defs in _visible_definitions(index, vs):
+    routes, where, canonicals = resolved_destinations(index, vs)
+    ns = vs.effective_namespace
+    for i, canonical in zip(where, canonicals, strict=True):
+        path, dest = routes[i]
         port = dest.get("port")
-        number = port.get("number") if isinstance(port, dict) else None
+        if not isinstance(port, dict):
+            continue
+        number = port.get("number")
         if not is_int(number):
             continue
-        ports = _ports_of(index, defs)
+        ports = index.memo_by(_visible_ports, (canonical, ns))
         if not ports or number in ports:
             continue
+        defs = index.memo_by(_visible_of, (canonical, ns))
         listed = ", ".join(str(p) for p in ports)
         yield Finding(
             (*path, "port", "number"),
-            f"port {number} of host `{host}` is not exposed by {_named(defs)}, which "
+            f"port {number} of host `{dest['host']}` is not exposed by {_named(defs)}, which "
             f"{_exposes(defs)} {listed}: no cluster for it, "
             "requests fail with 503",
         )
+
+
+def _visible_ports(index: MeshIndex, key: tuple[str, str]) -> list[int] | None:
+    """:func:`_ports_of` the definitions of a canonical host visible from a namespace (None
+    also when none is visible): once per pair, to be read only."""
+    defs = index.memo_by(_visible_of, key)
+    return _ports_of(index, defs) if defs else None
 
 
 def _bound_gateways(
@@ -657,12 +648,15 @@ def destination_port_required(vs: Record, index: MeshIndex) -> Iterator[Finding]
     listening: set[int] | None = None
     listened = False
     own: set[str] | None = None
-    for path, dest, host, defs in _visible_definitions(index, vs):
+    routes, where, canonicals = resolved_destinations(index, vs)
+    for i, canonical in zip(where, canonicals, strict=True):
+        path, dest = routes[i]
         if dest.get("port") is not None:
             continue
-        ports = _ports_of(index, defs)
+        ports = index.memo_by(_visible_ports, (canonical, ns))
         if ports is None or len(ports) < 2:
             continue
+        host = dest["host"]
         if gateway:
             if not listened:
                 listening, listened = _listener_ports(index, vs), True
