@@ -777,6 +777,9 @@ def _vs_hosts(index: MeshIndex, vs: Record) -> list[str] | None:
     return out
 
 
+_FEW_SUFFIXES = 16  # up to so many wildcard server hosts are compared with a host one by one
+
+
 class _ServerHosts:
     """The server hosts of one Gateway, indexed so that a VirtualService host is matched
     against them without comparing it with each (a shared ingress may list thousands)."""
@@ -792,6 +795,40 @@ class _ServerHosts:
             else:
                 self.by_name.setdefault(name, []).append(entry)
         self.wild = any(name.startswith("*") for name in self.by_name)  # `*`, `*.foo.com`
+        # the entries of `*` and `*.foo.com` by what a host they cover ends with (`.foo.com`)
+        self.suffixes = [
+            (name[1:], entry)
+            for name, entries in self.by_name.items()
+            if name.startswith("*")
+            for entry in entries
+        ]
+
+    def serves(self, hosts: list[str], namespace: str) -> bool:
+        """Whether an entry :meth:`matching` finds for one of ``hosts`` is open to the
+        VirtualServices of ``namespace`` (it names no namespace, or that one)."""
+        for host in hosts:
+            if host.startswith("*"):
+                for entry in self.hosts:
+                    sns = entry[0]
+                    if (sns is None or sns == namespace) and host_matches(entry[1], host):
+                        return True
+                continue
+            for sns, _ in self.by_name.get(host, ()):
+                if sns is None or sns == namespace:
+                    return True
+            if len(self.suffixes) <= _FEW_SUFFIXES:
+                for suffix, (sns, _) in self.suffixes:
+                    if (sns is None or sns == namespace) and host.endswith(suffix):
+                        return True
+            else:
+                for key in wildcard_keys(host):
+                    for sns, _ in self.by_name.get(key, ()):
+                        if sns is None or sns == namespace:
+                            return True
+            for sns, name in self.scan:
+                if (sns is None or sns == namespace) and host_matches(name, host):
+                    return True
+        return False
 
     def matching(self, host: str) -> list[tuple[str | None, str]]:
         if host.startswith("*"):
@@ -834,6 +871,8 @@ def _gateway_host_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, 
             continue
         table = tables[id(gw)]
         if table is None:
+            continue
+        if table.serves(hosts, ns):
             continue
         server_hosts = table.hosts
         matching = list(dict.fromkeys(e for h in hosts for e in table.matching(h)))
