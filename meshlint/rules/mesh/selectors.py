@@ -129,8 +129,8 @@ def _unrendered(workloads: Iterable[Workload]) -> bool:
 def _selected(index: MeshIndex, rec: Record, selector: dict[str, str]) -> list[Workload]:
     """The workloads of the resource's namespace its selector picks (of its file only when
     it names no namespace)."""
-    key = (rec.effective_namespace, rec.place, tuple(sorted(selector.items())))
-    return list(index.memo_by(_selected_in_place, key))
+    labels = tuple(selector.items()) if len(selector) == 1 else tuple(sorted(selector.items()))
+    return list(index.memo_by(_selected_in_place, (rec.effective_namespace, rec.place, labels)))
 
 
 def _selected_in_place(
@@ -605,11 +605,15 @@ def authorizationpolicy_matches_no_workload(ap: Record, index: MeshIndex) -> Ite
                 key=ap.namespace is None,
             )
         return
-    why = _no_workload(index, ap, selector, root, "nothing enforces the policy")
-    if why is not None:
-        yield Finding(_selector_path(ap), why)
-        return
-    picked = index.workloads_selected_anywhere(selector) if root else _selected(index, ap, selector)
+    # (a selector that picks workloads of its namespace is never one that picks none)
+    picked = [] if root else _selected(index, ap, selector)
+    if not picked:
+        why = _no_workload(index, ap, selector, root, "nothing enforces the policy")
+        if why is not None:
+            yield Finding(_selector_path(ap), why)
+            return
+        if root:
+            picked = index.workloads_selected_anywhere(selector)
     if picked and all(_outside_mesh(index, w) for w, _ in picked):
         yield Finding(
             _selector_path(ap),
