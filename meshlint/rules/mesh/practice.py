@@ -14,7 +14,7 @@ from meshlint.diagnostics import Finding, Severity
 from meshlint.mesh import REPLICAS, MeshIndex, Record, label_map, selects
 from meshlint.rules import rule
 from meshlint.rules.lib.guards import is_int
-from meshlint.rules.lib.mesh import destination_rule_host, items, literal, route_destinations
+from meshlint.rules.lib.mesh import destination_rule_host, items, literal, resolved_destinations
 from meshlint.rules.lib.traffic import policy_blocks
 
 _PRACTICE = "meshlint best practice"
@@ -274,14 +274,14 @@ def _routing(index: MeshIndex) -> _Routing | None:
     routers: dict[str, list[Record]] = {}
     unknown: set[str] = set()
     for vs in index.virtual_services:
-        ns = vs.effective_namespace
-        for _, dest in route_destinations(index, vs):
-            host, subset = dest.get("host"), dest.get("subset")
-            if not isinstance(host, str) or not host:
-                continue
-            if not literal(host):
-                return None
-            canonical = index.canonical(host, ns)
+        routes, where, canonicals = resolved_destinations(index, vs)
+        if len(where) < len(routes):  # a host that is not literal: absent, or templated?
+            for _, dest in routes:
+                host = dest.get("host")
+                if isinstance(host, str) and host and not literal(host):
+                    return None
+        for i, canonical in zip(where, canonicals, strict=True):
+            subset = routes[i][1].get("subset")
             names = routed.setdefault(canonical, set())
             vss = routers.setdefault(canonical, [])
             if not vss or vss[-1] is not vs:
