@@ -63,6 +63,37 @@ def _values(
                 yield (*base, name, k), value
 
 
+# The list fields of a `rules[].from[].source` some rule reads, in the order they are read.
+_SOURCE_FIELDS = (
+    "namespaces",
+    "notNamespaces",
+    "principals",
+    "notPrincipals",
+    "serviceAccounts",
+    "notServiceAccounts",
+)
+_SourceValue = tuple[FieldPath, str, int, str]  # source's path, field, index in it, value
+
+
+def _source_values(index: MeshIndex, ap: Record) -> list[_SourceValue]:
+    """The literal strings of the :data:`_SOURCE_FIELDS` of every source of an
+    AuthorizationPolicy of the run (source by source, each field in that order), listed once
+    per run: the path of one is ``(*base, field, k)``."""
+    return index.of_record(_source_values_of, ap)
+
+
+def _source_values_of(index: MeshIndex, ap: Record) -> list[_SourceValue]:
+    found: list[_SourceValue] = []
+    for base, source in _sources(ap):
+        for name in _SOURCE_FIELDS:
+            values = source.get(name)
+            if isinstance(values, list):
+                for k, value in enumerate(values):
+                    if literal(value):
+                        found.append((base, name, k, value))
+    return found
+
+
 def _workload_records(index: MeshIndex) -> Iterator[Record]:
     for kind in sorted(WORKLOAD_KINDS):
         for rec in index.by_kind.get(kind, ()):
@@ -214,26 +245,28 @@ def _namespace_known(index: MeshIndex, pattern: str) -> bool:
 def authz_source_namespace_unknown(ap: Record, index: MeshIndex) -> Iterator[Finding]:
     declared = index.memo(_known_namespaces).declared
     several = len(index.namespaces) >= 2
-    for base, source in _sources(ap):
-        for path, value in _values(source, base, ("namespaces", "notNamespaces")):
-            if value == "*" or "*" in value[1:-1] or _namespace_known(index, value):
-                continue
-            if declared:
-                shown = ", ".join(declared[:5]) + (", …" if len(declared) > 5 else "")
-                yield Finding(
-                    path,
-                    f"namespace `{value}` matches no namespace of the linted files (their "
-                    f"Namespace manifests: {shown}): the source never matches; if it exists "
-                    "elsewhere, add it to `external-namespaces`",
-                )
-            elif several:
-                yield Finding(
-                    path,
-                    f"namespace `{value}` matches no namespace the linted files hold "
-                    "resources of: unless it exists elsewhere (then add it to "
-                    "`external-namespaces`), the source never matches",
-                    severity=Severity.WARNING,
-                )
+    for base, field, k, value in _source_values(index, ap):
+        if field != "namespaces" and field != "notNamespaces":
+            continue
+        if value == "*" or "*" in value[1:-1] or _namespace_known(index, value):
+            continue
+        path = (*base, field, k)
+        if declared:
+            shown = ", ".join(declared[:5]) + (", …" if len(declared) > 5 else "")
+            yield Finding(
+                path,
+                f"namespace `{value}` matches no namespace of the linted files (their "
+                f"Namespace manifests: {shown}): the source never matches; if it exists "
+                "elsewhere, add it to `external-namespaces`",
+            )
+        elif several:
+            yield Finding(
+                path,
+                f"namespace `{value}` matches no namespace the linted files hold "
+                "resources of: unless it exists elsewhere (then add it to "
+                "`external-namespaces`), the source never matches",
+                severity=Severity.WARNING,
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,38 +384,41 @@ def authz_principal_unknown(ap: Record, index: MeshIndex) -> Iterator[Finding]:
     if not by_ns:
         return
     domains = index.memo(_trust_domains)
-    for base, source in _sources(ap):
-        refs: list[tuple[FieldPath, str, str, str]] = []
-        for path, value in _values(source, base, _PRINCIPAL_FIELDS):
+    # (fields in the order of _SOURCE_FIELDS: a source's principals before its accounts)
+    for base, field, k, value in _source_values(index, ap):
+        if field in _PRINCIPAL_FIELDS:
             parts = _split_principal(value)
-            if parts is not None and parts[0] in domains:
-                refs.append((path, value, parts[1], parts[2]))
-        for path, value in _values(source, base, _ACCOUNT_FIELDS):
+            if parts is None or parts[0] not in domains:
+                continue
+            ns, name = parts[1], parts[2]
+        elif field in _ACCOUNT_FIELDS:
             ns, _, name = value.rpartition("/")
-            refs.append((path, value, ns or ap.effective_namespace, name))
-        for path, value, ns, name in refs:
-            if "*" in value or name == "default" or "{{" in value:
-                continue
-            known = by_ns.get(ns)
-            if known is None or name in known or index.is_external_namespace(ns):
-                continue
-            if ns in manifests:
-                yield Finding(
-                    path,
-                    f"`{value}` is service account `{name}` of namespace `{ns}`, which "
-                    "neither the ServiceAccounts nor the workloads of the linted files "
-                    f"define (they have {', '.join(sorted(known)[:5])}): the value matches "
-                    "no workload",
-                )
-            else:
-                yield Finding(
-                    path,
-                    f"`{value}` is service account `{name}` of namespace `{ns}`, which no "
-                    f"workload of the linted files runs as (they run as "
-                    f"{', '.join(sorted(known)[:5])}); unless a workload applied from "
-                    "elsewhere uses it, the value matches nothing",
-                    severity=Severity.WARNING,
-                )
+            ns = ns or ap.effective_namespace
+        else:
+            continue
+        if "*" in value or name == "default" or "{{" in value:
+            continue
+        known = by_ns.get(ns)
+        if known is None or name in known or index.is_external_namespace(ns):
+            continue
+        path = (*base, field, k)
+        if ns in manifests:
+            yield Finding(
+                path,
+                f"`{value}` is service account `{name}` of namespace `{ns}`, which "
+                "neither the ServiceAccounts nor the workloads of the linted files "
+                f"define (they have {', '.join(sorted(known)[:5])}): the value matches "
+                "no workload",
+            )
+        else:
+            yield Finding(
+                path,
+                f"`{value}` is service account `{name}` of namespace `{ns}`, which no "
+                f"workload of the linted files runs as (they run as "
+                f"{', '.join(sorted(known)[:5])}); unless a workload applied from "
+                "elsewhere uses it, the value matches nothing",
+                severity=Severity.WARNING,
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -443,22 +479,22 @@ def authz_principal_unknown(ap: Record, index: MeshIndex) -> Iterator[Finding]:
 )
 def authz_principal_foreign_trust_domain(ap: Record, index: MeshIndex) -> Iterator[Finding]:
     domains = index.memo(_trust_domains)
-    for base, source in _sources(ap):
-        for path, value in _values(source, base, _PRINCIPAL_FIELDS):
-            if "*" in value or value.startswith("spiffe://"):
-                continue
-            cut = value.find("/ns/")
-            if cut <= 0:
-                continue
-            domain = value[:cut]
-            if domain in domains:
-                continue
-            yield Finding(
-                path,
-                f"principal `{value}` is of trust domain `{domain}`, not the mesh's "
-                f"({', '.join(sorted(domains))}): it matches no workload of this mesh; if "
-                "the mesh uses that trust domain, set `trust-domain` in the configuration",
-            )
+    for base, field, k, value in _source_values(index, ap):
+        if field not in _PRINCIPAL_FIELDS or "*" in value or value.startswith("spiffe://"):
+            continue
+        cut = value.find("/ns/")
+        if cut <= 0:
+            continue
+        domain = value[:cut]
+        if domain in domains:
+            continue
+        path = (*base, field, k)
+        yield Finding(
+            path,
+            f"principal `{value}` is of trust domain `{domain}`, not the mesh's "
+            f"({', '.join(sorted(domains))}): it matches no workload of this mesh; if "
+            "the mesh uses that trust domain, set `trust-domain` in the configuration",
+        )
 
 
 def _virtual_service_hosts(index: MeshIndex) -> set[str]:
