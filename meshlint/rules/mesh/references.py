@@ -381,26 +381,60 @@ def _gateway_refs(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
     catalogue=("vs-x-gateway-unknown", "vs-k-gateway-unknown"),
 )
 def unknown_gateway(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    for path, ref in _gateway_refs(vs.spec):
-        if ref == MESH_GATEWAY or not literal(ref):
+    spec = vs.spec
+    ns = vs.effective_namespace
+    refs = spec.get("gateways")
+    if isinstance(refs, list):
+        for ref in refs:
+            if isinstance(ref, str) and not index.memo_by(_gateway_known, (ref, ns)):
+                break
+        else:
+            refs = None  # every gateway of `spec.gateways` is known
+    if refs is None and not _match_gateways(spec):
+        return
+    for path, ref in _gateway_refs(spec):
+        if index.memo_by(_gateway_known, (ref, ns)):
             continue
-        ns, name = index.gateway(ref, vs.effective_namespace)
-        if (ns, name) in index.gateways or index.is_external_namespace(ns):
-            continue
-        if ns in index.namespaces:
+        gns, name = index.gateway(ref, ns)
+        if gns in index.namespaces:
             yield Finding(
                 path,
-                f"gateway `{ref}` is Gateway {ns}/{name}, which no Gateway in the linted "
-                f"files defines although they hold namespace `{ns}`",
+                f"gateway `{ref}` is Gateway {gns}/{name}, which no Gateway in the linted "
+                f"files defines although they hold namespace `{gns}`",
             )
         else:
             yield Finding(
                 path,
-                f"gateway `{ref}` is Gateway {ns}/{name}, which no Gateway in the linted "
-                f"files defines (nothing of namespace `{ns}` is linted: it may be defined "
+                f"gateway `{ref}` is Gateway {gns}/{name}, which no Gateway in the linted "
+                f"files defines (nothing of namespace `{gns}` is linted: it may be defined "
                 "elsewhere)",
                 severity=Severity.WARNING,
             )
+
+
+def _gateway_known(index: MeshIndex, key: tuple[str, str]) -> bool:
+    """Whether ML902 has nothing to say of a gateway reference written in a namespace: it is
+    `mesh` or not literal, or names a Gateway of the run or of an external namespace. Once
+    per reference and namespace."""
+    ref, namespace = key
+    if ref == MESH_GATEWAY or not literal(ref):
+        return True
+    gns, name = index.gateway(ref, namespace)
+    return (gns, name) in index.gateways or index.is_external_namespace(gns)
+
+
+def _match_gateways(spec: dict[str, Any]) -> bool:
+    """Whether an HTTP match of a VirtualService lists `gateways`."""
+    http = spec.get("http")
+    if not isinstance(http, list):
+        return False
+    for route_rule in http:
+        matches = route_rule.get("match") if isinstance(route_rule, dict) else None
+        if isinstance(matches, list):
+            for match in matches:
+                if isinstance(match, dict) and match.get("gateways") is not None:
+                    return True
+    return False
 
 
 def _subset_selects(index: MeshIndex, key: tuple[str, tuple[tuple[str, str], ...]]) -> bool:
