@@ -1506,6 +1506,7 @@ class _Delegation(NamedTuple):
     counts: dict[str, int]  # namespace → how many VirtualServices the run holds there
     referenced: set[int]  # ids of the VirtualServices a root delegates to
     roots: bool  # whether a VirtualService with hosts delegates at all
+    delegating: set[int]  # ids of the VirtualServices with hosts that name a delegate
 
 
 def _delegation(index: MeshIndex) -> _Delegation:
@@ -1515,16 +1516,18 @@ def _delegation(index: MeshIndex) -> _Delegation:
         by_name.setdefault((vs.effective_namespace, vs.name), vs)
         counts[vs.effective_namespace] = counts.get(vs.effective_namespace, 0) + 1
     referenced: set[int] = set()
+    delegating: set[int] = set()
     roots = False
     for vs in index.virtual_services:
         if not _has_hosts(vs):
             continue
         for _, _, ns, name in _delegate_refs(vs):
             roots = True
+            delegating.add(id(vs))
             target = by_name.get((ns, name))
             if target is not None:
                 referenced.add(id(target))
-    return _Delegation(by_name, counts, referenced, roots)
+    return _Delegation(by_name, counts, referenced, roots, delegating)
 
 
 def _delegate_verdicts_listed(index: MeshIndex, vs: Record) -> list[tuple[str, Finding]]:
@@ -1615,6 +1618,8 @@ def _delegate_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, Find
     catalogue=("vs-rt-delegate-missing",),
 )
 def unknown_delegate(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    if id(vs) not in index.memo(_delegation).delegating:
+        return
     for code, finding in index.of_record(_delegate_verdicts_listed, vs):
         if code == "ML914":
             yield finding
@@ -1644,6 +1649,8 @@ def unknown_delegate(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     catalogue=("vs-rt-delegate-hidden",),
 )
 def hidden_delegate(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    if id(vs) not in index.memo(_delegation).delegating:
+        return
     for code, finding in index.of_record(_delegate_verdicts_listed, vs):
         if code == "ML915":
             yield finding
