@@ -443,33 +443,42 @@ def _unknown_host(
 def dotted_short_host(rec: Record, index: MeshIndex) -> Iterator[Finding]:
     ns = rec.effective_namespace
     if rec.kind == "DestinationRule":
-        fields: list[tuple[FieldPath, Any]] = [(("spec", "host"), rec.spec.get("host"))]
-        what = "DestinationRule host"
-    else:
-        fields = [
-            ((*path, "host"), dest.get("host")) for path, dest in route_destinations(index, rec)
-        ]
-        what = "host"
-    for path, host in fields:
-        if not literal(host):
-            continue
-        assert isinstance(host, str)
-        as_read = index.resolve(host, ns)
-        meant = index.canonical(host, ns)
-        if meant == as_read or any(d.kind == "ServiceEntry" for d in index.definitions(as_read)):
-            continue
-        effect = (
-            "the rule applies to nothing"
-            if rec.kind == "DestinationRule"
-            else "requests routed to it fail with 503"
-        )
-        yield Finding(
-            path,
-            f"{what} `{host}` has a dot, so istiod takes it as written rather than as "
-            f"`{meant}`: no Service has that name and {effect}; write `{meant}`",
-            fix=Replacement("host", meant),
-            severity=Severity.WARNING if rec.kind == "DestinationRule" else None,
-        )
+        host = rec.spec.get("host")
+        if literal(host):
+            finding = _dotted(index, rec, ("spec",), host, index.canonical(host, ns))
+            if finding is not None:
+                yield finding
+        return
+    routes, where, canonicals = resolved_destinations(index, rec)
+    for i, meant in zip(where, canonicals, strict=True):
+        path, dest = routes[i]
+        host = dest["host"]
+        if meant == host or meant == index.resolve(host, ns):
+            continue  # (as istiod reads it: what _dotted finds first)
+        finding = _dotted(index, rec, path, host, meant)
+        if finding is not None:
+            yield finding
+
+
+def _dotted(
+    index: MeshIndex, rec: Record, base: FieldPath, host: str, meant: str
+) -> Finding | None:
+    """ML989's finding on the host at ``base`` (a path) of ``rec``, which
+    :meth:`MeshIndex.canonical` reads as ``meant``, or None when istiod reads it so too (or a
+    ServiceEntry has it as written)."""
+    as_read = index.resolve(host, rec.effective_namespace)
+    if meant == as_read or any(d.kind == "ServiceEntry" for d in index.definitions(as_read)):
+        return None
+    dr = rec.kind == "DestinationRule"
+    effect = "the rule applies to nothing" if dr else "requests routed to it fail with 503"
+    return Finding(
+        (*base, "host"),
+        f"{'DestinationRule host' if dr else 'host'} `{host}` has a dot, so istiod takes it "
+        f"as written rather than as `{meant}`: no Service has that name and {effect}; write "
+        f"`{meant}`",
+        fix=Replacement("host", meant),
+        severity=Severity.WARNING if dr else None,
+    )
 
 
 # --------------------------------------------------------------------------------------------
