@@ -101,11 +101,14 @@ def _host_destinations(index: MeshIndex, vs: Record) -> tuple[array[int], list[s
     where: array[int] = array("I")
     canonical: list[str] = []
     canonical_of = index.canonical
+    last, resolved = "", ""  # (the destinations of a route often share their host)
     for i, (_, dest) in enumerate(route_destinations(index, vs)):
         host = dest.get("host")
         if isinstance(host, str) and host and "{{" not in host:  # literal(host)
+            if host != last:
+                last, resolved = host, canonical_of(host, ns)
             where.append(i)
-            canonical.append(canonical_of(host, ns))
+            canonical.append(resolved)
     return where, canonical
 
 
