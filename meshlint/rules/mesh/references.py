@@ -47,19 +47,29 @@ def _subset_owners(index: MeshIndex, key: tuple[str, str]) -> tuple[list[Record]
     """The DestinationRules for a canonical host (wildcards covering it included), and those
     of them that declare a subset: once per host and subset name (``index.memo_by``)."""
     host, subset = key
-    drs, by_subset = index.memo_by(_host_subsets, host)
+    drs, by_subset, _ = index.memo_by(_host_subsets, host)
     return drs, by_subset.get(subset, [])
 
 
-def _host_subsets(index: MeshIndex, host: str) -> tuple[list[Record], dict[str, list[Record]]]:
-    """The DestinationRules for a canonical host (wildcards covering it included), and by each
-    subset name they declare those of them declaring it, in their order: once per host."""
+def _host_subsets(
+    index: MeshIndex, host: str
+) -> tuple[list[Record], dict[str, list[Record]], set[str]]:
+    """The DestinationRules for a canonical host (wildcards covering it included); by each
+    subset name they declare, those of them declaring it, in their order; and the subset
+    names one visible from every namespace declares: once per host."""
     drs = index.rules_for(host)
     by_subset: dict[str, list[Record]] = {}
+    everywhere: set[str] = set()
     for dr in drs:
-        for name in subsets_of(dr):
+        names = subsets_of(dr)
+        for name in names:
             by_subset.setdefault(name, []).append(dr)
-    return drs, by_subset
+        if names and index.exported_everywhere(dr):
+            everywhere |= names
+    return drs, by_subset, everywhere
+
+
+_NONE: set[str] = set()  # (no subset names: never changed)
 
 
 def _sees(
@@ -213,11 +223,16 @@ def _seen_everywhere(index: MeshIndex, key: tuple[str, str, tuple[str, ...]]) ->
 def unknown_subset(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     routes, where, canonicals = resolved_destinations(index, vs)
     namespaces: tuple[str, ...] | None = None
+    last, everywhere = "", _NONE
     for i, canonical in zip(where, canonicals, strict=True):
         dest = routes[i][1]
         subset = dest.get("subset")
         if not isinstance(subset, str) or not subset or "{{" in subset:  # literal(subset)
             continue
+        if canonical != last:
+            last, everywhere = canonical, index.memo_by(_host_subsets, canonical)[2]
+        if subset in everywhere:
+            continue  # declared by a DestinationRule every namespace sees
         if namespaces is None:
             namespaces = used_by(index, vs)
         if index.memo_by(_seen_everywhere, (canonical, subset, namespaces)):
