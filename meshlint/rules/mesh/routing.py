@@ -265,7 +265,13 @@ def _resolved(host: str, canonical: str) -> str:
 def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     routes, where, canonicals = resolved_destinations(index, vs)
     namespaces: tuple[str, ...] | None = None
+    last = ""  # the last host found defined for every namespace
     for i, canonical in zip(where, canonicals, strict=True):
+        if canonical == last:
+            continue
+        if index.memo_by(_open_definition, canonical):
+            last = canonical
+            continue  # defined by a resource every namespace sees
         if namespaces is None:
             namespaces = used_by(index, vs)
         if index.memo_by(_defined_everywhere, (canonical, namespaces)):
@@ -275,6 +281,12 @@ def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
         if host.startswith("*"):
             continue  # a wildcard destination is the webhook's business
         yield from _unknown_host(vs, index, path, host, canonical, list(namespaces))
+
+
+def _open_definition(index: MeshIndex, host: str) -> bool:
+    """Whether a definition of a canonical host is visible from every namespace: once per
+    host."""
+    return any(index.exported_everywhere(d) for d in index.definitions(host))
 
 
 def _defined_everywhere(index: MeshIndex, key: tuple[str, tuple[str, ...]]) -> bool:
