@@ -572,19 +572,17 @@ _PORTS_GOOD = """
 )
 def unknown_destination_port(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     routes, where, canonicals = resolved_destinations(index, vs)
-    ns = vs.effective_namespace
-    for i, canonical in zip(where, canonicals, strict=True):
+    for i, canonical, ports in zip(where, canonicals, _destination_ports(index, vs), strict=True):
+        if not ports:
+            continue
         path, dest = routes[i]
         port = dest.get("port")
         if not isinstance(port, dict):
             continue
         number = port.get("number")
-        if not is_int(number):
+        if not is_int(number) or number in ports:
             continue
-        ports = index.memo_by(_visible_ports, (canonical, ns))
-        if not ports or number in ports:
-            continue
-        defs = index.memo_by(_visible_of, (canonical, ns))
+        defs = index.memo_by(_visible_of, (canonical, vs.effective_namespace))
         listed = ", ".join(str(p) for p in ports)
         yield Finding(
             (*path, "port", "number"),
@@ -592,6 +590,24 @@ def unknown_destination_port(vs: Record, index: MeshIndex) -> Iterator[Finding]:
             f"{_exposes(defs)} {listed}: no cluster for it, "
             "requests fail with 503",
         )
+
+
+def _destination_ports(index: MeshIndex, vs: Record) -> list[list[int] | None]:
+    """:func:`_visible_ports` of the host of each destination :func:`resolved_destinations`
+    lists, seen from the VirtualService's namespace: listed once per run (ML907 and ML908
+    both read them), to be read only."""
+    return index.of_record(_destination_ports_of, vs)
+
+
+def _destination_ports_of(index: MeshIndex, vs: Record) -> list[list[int] | None]:
+    ns = vs.effective_namespace
+    found: list[list[int] | None] = []
+    last, ports = "", None
+    for canonical in resolved_destinations(index, vs)[2]:
+        if canonical != last:
+            last, ports = canonical, index.memo_by(_visible_ports, (canonical, ns))
+        found.append(ports)
+    return found
 
 
 def _visible_ports(index: MeshIndex, key: tuple[str, str]) -> list[int] | None:
@@ -664,20 +680,22 @@ def _listener_ports(index: MeshIndex, vs: Record) -> set[int] | None:
 )
 def destination_port_required(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     ns = vs.effective_namespace
-    gateway = _gateway_bound(vs.spec)
-    # what the VirtualService's gateways listen on and its own hosts, read when first needed
+    # whether it is bound to a gateway, what its gateways listen on and its own hosts, read
+    # when first needed
+    gateway: bool | None = None
     listening: set[int] | None = None
     listened = False
     own: set[str] | None = None
-    routes, where, canonicals = resolved_destinations(index, vs)
-    for i, canonical in zip(where, canonicals, strict=True):
+    routes, where, _ = resolved_destinations(index, vs)
+    for i, ports in zip(where, _destination_ports(index, vs), strict=True):
+        if ports is None or len(ports) < 2:
+            continue
         path, dest = routes[i]
         if dest.get("port") is not None:
             continue
-        ports = index.memo_by(_visible_ports, (canonical, ns))
-        if ports is None or len(ports) < 2:
-            continue
         host = dest["host"]
+        if gateway is None:
+            gateway = _gateway_bound(vs.spec)
         if gateway:
             if not listened:
                 listening, listened = _listener_ports(index, vs), True
