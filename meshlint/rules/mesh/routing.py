@@ -117,6 +117,11 @@ def _ports_of(index: MeshIndex, defs: list[Record]) -> list[int] | None:
 
 
 def _ports_of_records(defs: list[Record]) -> list[int] | None:
+    if len(defs) == 1:
+        numbers = _port_numbers(defs[0])
+        if numbers is None or len(numbers) < 2:
+            return numbers
+        return list(dict.fromkeys(numbers))
     found: list[int] = []
     for rec in defs:
         numbers = _port_numbers(rec)
@@ -571,17 +576,13 @@ _PORTS_GOOD = """
     catalogue=("vs-x-port-unknown",),
 )
 def unknown_destination_port(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    routes, where, canonicals = resolved_destinations(index, vs)
-    for i, canonical, ports in zip(where, canonicals, _destination_ports(index, vs), strict=True):
-        if not ports:
-            continue
+    unexposed = _port_checks(index, vs)[0]
+    if not unexposed:
+        return
+    routes = resolved_destinations(index, vs)[0]
+    for i, canonical, ports in unexposed:
         path, dest = routes[i]
-        port = dest.get("port")
-        if not isinstance(port, dict):
-            continue
-        number = port.get("number")
-        if not is_int(number) or number in ports:
-            continue
+        number = dest["port"]["number"]
         defs = index.memo_by(_visible_of, (canonical, vs.effective_namespace))
         listed = ", ".join(str(p) for p in ports)
         yield Finding(
@@ -592,29 +593,48 @@ def unknown_destination_port(vs: Record, index: MeshIndex) -> Iterator[Finding]:
         )
 
 
-def _destination_ports(index: MeshIndex, vs: Record) -> list[list[int] | None]:
-    """:func:`_visible_ports` of the host of each destination :func:`resolved_destinations`
-    lists, seen from the VirtualService's namespace: listed once per run (ML907 and ML908
-    both read them), to be read only."""
-    return index.of_record(_destination_ports_of, vs)
+_PortChecks = tuple[list[tuple[int, str, list[int]]], list[tuple[int, list[int]]]]
 
 
-def _destination_ports_of(index: MeshIndex, vs: Record) -> list[list[int] | None]:
+def _port_checks(index: MeshIndex, vs: Record) -> _PortChecks:
+    """What ML907 and ML908 look at in a VirtualService, listed once per run: (position in
+    :func:`route_destinations`, canonical host, the host's ports) of each destination whose
+    `port.number` is none of the ports of its host's definitions visible from the
+    VirtualService's namespace; and (position, ports) of each destination that names no port
+    of a host exposing several."""
+    return index.of_record(_port_checks_of, vs)
+
+
+_NO_CHECKS: _PortChecks = ([], [])  # (never changed)
+
+
+def _port_checks_of(index: MeshIndex, vs: Record) -> _PortChecks:
     ns = vs.effective_namespace
-    found: list[list[int] | None] = []
+    routes, where, canonicals = resolved_destinations(index, vs)
+    unexposed: list[tuple[int, str, list[int]]] = []
+    unnamed: list[tuple[int, list[int]]] = []
     last, ports = "", None
-    for canonical in resolved_destinations(index, vs)[2]:
+    for i, canonical in zip(where, canonicals, strict=True):
         if canonical != last:
             last, ports = canonical, index.memo_by(_visible_ports, (canonical, ns))
-        found.append(ports)
-    return found
+        if not ports:
+            continue
+        port = routes[i][1].get("port")
+        if port is None:
+            if len(ports) >= 2:
+                unnamed.append((i, ports))
+        elif isinstance(port, dict):
+            number = port.get("number")
+            if is_int(number) and number not in ports:
+                unexposed.append((i, canonical, ports))
+    return (unexposed, unnamed) if unexposed or unnamed else _NO_CHECKS
 
 
 def _visible_ports(index: MeshIndex, key: tuple[str, str]) -> list[int] | None:
     """:func:`_ports_of` the definitions of a canonical host visible from a namespace (None
     also when none is visible): once per pair, to be read only."""
     defs = index.memo_by(_visible_of, key)
-    return _ports_of(index, defs) if defs else None
+    return _ports_of_records(defs) if defs else None
 
 
 def _bound_gateways(
@@ -686,13 +706,12 @@ def destination_port_required(vs: Record, index: MeshIndex) -> Iterator[Finding]
     listening: set[int] | None = None
     listened = False
     own: set[str] | None = None
-    routes, where, _ = resolved_destinations(index, vs)
-    for i, ports in zip(where, _destination_ports(index, vs), strict=True):
-        if ports is None or len(ports) < 2:
-            continue
+    unnamed = _port_checks(index, vs)[1]
+    if not unnamed:
+        return
+    routes = resolved_destinations(index, vs)[0]
+    for i, ports in unnamed:
         path, dest = routes[i]
-        if dest.get("port") is not None:
-            continue
         host = dest["host"]
         if gateway is None:
             gateway = _gateway_bound(vs.spec)
