@@ -23,7 +23,6 @@ from meshlint.rules.lib.mesh import (
     defines_hosts,
     destination_rule_host,
     did_you_mean_service,
-    host_destinations,
     items,
     literal,
     mesh_bound,
@@ -2239,22 +2238,25 @@ def delegate_match_conflict(vs: Record, index: MeshIndex) -> Iterator[Finding]:
 )
 def repeated_route_destination(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     seen: dict[tuple[str, str], int] = {}
-    rule_at: FieldPath = ()
+    section: Any = None  # the route rule at spec.<section>[at]
+    at: Any = None
+    routes, where, canonicals = resolved_destinations(index, vs)
     # the route destinations of each route rule, rule after rule (mirrors left out)
-    for path, dest, host, canonical in host_destinations(index, vs):
+    for i, canonical in zip(where, canonicals, strict=True):
+        path, dest = routes[i]
         if path[3] != "route":
             continue
-        if path[:3] != rule_at:
-            rule_at, seen = path[:3], {}
+        if path[2] != at or path[1] != section:
+            section, at, seen = path[1], path[2], {}
         subset = dest.get("subset")
         if subset is not None and not isinstance(subset, str):
             continue  # a wrong type: the schema stage reports it
         j = path[4]
         assert isinstance(j, int)
-        key = (canonical, subset or "")
-        first = seen.setdefault(key, j)
+        first = seen.setdefault((canonical, subset or ""), j)
         if first == j:
             continue
+        host = dest["host"]
         what = f"host `{host}` with subset `{subset}`" if subset else f"host `{host}`"
         yield Finding(
             (*path, "host"),
