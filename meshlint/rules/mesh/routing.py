@@ -1292,19 +1292,24 @@ _Claims = tuple[int, str, list[tuple[str, str, str]]]
 def _gateway_claims(vs: Record, index: MeshIndex) -> list[_Claims]:
     """(index in `hosts`, host as written, claims) of each host a gateway-bound VirtualService
     claims, once each: a claim is (gateway namespace, gateway name, canonical host), one for
-    each gateway it is bound to, in order. Listed once per VirtualService."""
+    each gateway it is bound to, in order (none: not listed). Listed once per
+    VirtualService."""
     return index.of_record(_gateway_claims_of, vs)
 
 
 def _gateway_claims_of(index: MeshIndex, vs: Record) -> list[_Claims]:
-    return list(_each_gateway_claim(vs, index))
-
-
-def _each_gateway_claim(vs: Record, index: MeshIndex) -> Iterator[_Claims]:
-    if not _gateway_bound(vs.spec):
-        return
+    refs = vs.spec.get("gateways")
+    if not isinstance(refs, list):
+        return _NO_CLAIMS
     ns = vs.effective_namespace
-    gateways = sorted({key for _, _, key in _bound_gateways(index, vs)})
+    bound: set[tuple[str, str]] = set()
+    for ref in refs:
+        if ref != MESH_GATEWAY and isinstance(ref, str) and ref and "{{" not in ref:  # literal
+            bound.add(index.gateway(ref, ns))
+    if not bound:
+        return _NO_CLAIMS  # (no gateway to claim a host on)
+    gateways = sorted(bound)
+    found: list[_Claims] = []
     seen: set[str] = set()
     for i, host in items(vs.spec.get("hosts")):
         if not literal(host):
@@ -1313,7 +1318,11 @@ def _each_gateway_claim(vs: Record, index: MeshIndex) -> Iterator[_Claims]:
         if canonical in seen:
             continue
         seen.add(canonical)
-        yield i, host, [(gns, gname, canonical) for gns, gname in gateways]
+        found.append((i, host, [(gns, gname, canonical) for gns, gname in gateways]))
+    return found
+
+
+_NO_CLAIMS: list[_Claims] = []  # (never changed)
 
 
 def _first_gateway_claims(index: MeshIndex) -> dict[tuple[str, str, str], Record]:
