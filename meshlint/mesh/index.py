@@ -433,7 +433,8 @@ class MeshIndex:
         their pod labels."""
         if not selector:
             return []
-        key = (namespace, tuple(sorted(selector.items())))
+        items = selector.items()
+        key = (namespace, tuple(items) if len(items) == 1 else tuple(sorted(items)))
         found = self._selected.get(key)
         if found is None:
             found = self._selected[key] = self._workloads_selected(namespace, selector)
@@ -545,9 +546,15 @@ class MeshIndex:
         return list(found)
 
     def _workloads_of_host(self, host: str) -> list[Workload]:
+        services = self.kubernetes_services(host)
+        if len(services) == 1:  # (one Service: its workloads, each once)
+            selector = label_map(services[0].spec.get("selector"))
+            if not selector:
+                return []
+            return self.workloads_selected(services[0].effective_namespace, selector)
         seen: dict[int, Workload] = {}
         asked: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
-        for svc in self.kubernetes_services(host):
+        for svc in services:
             selector = label_map(svc.spec.get("selector"))
             if not selector:
                 continue
