@@ -224,12 +224,11 @@ def circuit_breaker_below_replicas(dr: Record, index: MeshIndex) -> Iterator[Fin
         if not isinstance(pool, dict):
             continue
         wanted: tuple[tuple[str, str], ...] | None = None
-        what = f"`{dr.spec.get('host')}`"
+        subset: Any = None
         if path[1] == "subsets":  # ("spec", "subsets", i, "trafficPolicy", …)
             assert isinstance(subsets, list) and isinstance(path[2], int)
             subset = subsets[path[2]]
             wanted = tuple(sorted((label_map(subset.get("labels")) or {}).items()))
-            what += f" subset {subset.get('name')}"
         counted = index.memo_by(_counts_behind, (host, wanted))
         if counted is None or counted[0] < 2:
             continue
@@ -239,6 +238,9 @@ def circuit_breaker_below_replicas(dr: Record, index: MeshIndex) -> Iterator[Fin
             limit = _positive_int(part.get(field)) if isinstance(part, dict) else None
             if limit is None or limit >= replicas:
                 continue
+            what = f"`{dr.spec.get('host')}`"
+            if subset is not None:
+                what += f" subset {subset.get('name')}"
             if field == "maxConnections":
                 effect = (
                     "past it Envoy opens only one connection per replica, so over "
