@@ -282,12 +282,15 @@ def _routing(index: MeshIndex) -> _Routing | None:
                 host = dest.get("host")
                 if isinstance(host, str) and host and not literal(host):
                     return None
+        last = None  # (the destinations of a route often share their host)
         for i, canonical in zip(where, canonicals, strict=True):
+            if canonical != last:
+                last = canonical
+                names = routed.setdefault(canonical, set())
+                vss = routers.setdefault(canonical, [])
+                if not vss or vss[-1] is not vs:
+                    vss.append(vs)
             subset = routes[i][1].get("subset")
-            names = routed.setdefault(canonical, set())
-            vss = routers.setdefault(canonical, [])
-            if not vss or vss[-1] is not vs:
-                vss.append(vs)
             if literal(subset):
                 assert isinstance(subset, str)
                 names.add(subset)
