@@ -908,8 +908,32 @@ def _server_tables(index: MeshIndex) -> dict[int, _ServerHosts | None]:
 
 
 def _gateway_host_verdicts_listed(index: MeshIndex, vs: Record) -> list[tuple[str, Finding]]:
-    """ML909's and ML910's findings on a VirtualService, worked out once for both."""
-    return list(_gateway_host_verdicts(vs, index))
+    """ML909's and ML910's findings on a VirtualService, worked out once for both: only when
+    a Gateway of the run it is bound to serves none of its hosts to its namespace."""
+    refs = vs.spec.get("gateways")
+    if not isinstance(refs, list):
+        return _NO_VERDICTS
+    ns = vs.effective_namespace
+    hosts: list[str] | None = None
+    tables: dict[int, _ServerHosts | None] = {}
+    for ref in refs:
+        if ref == MESH_GATEWAY or not literal(ref):
+            continue
+        gw = index.gateways.get(index.gateway(ref, ns))
+        if gw is None:
+            continue
+        if hosts is None:
+            hosts = _vs_hosts(index, vs)
+            if hosts is None:
+                return _NO_VERDICTS
+            tables = index.memo(_server_tables)
+        table = tables[id(gw)]
+        if table is not None and not table.serves(hosts, ns):
+            return list(_gateway_host_verdicts(vs, index))
+    return _NO_VERDICTS
+
+
+_NO_VERDICTS: list[tuple[str, Finding]] = []  # (never changed)
 
 
 def _gateway_host_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, Finding]]:
