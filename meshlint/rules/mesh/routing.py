@@ -1947,6 +1947,21 @@ def _port_level_settings(dr: Record) -> Iterator[tuple[FieldPath, Any]]:
                 yield (*base, "portLevelSettings", k, "port", "number"), number
 
 
+def _has_port_level_settings(spec: dict[str, Any]) -> bool:
+    """Whether the traffic policy of a DestinationRule, or of one of its subsets, writes
+    `portLevelSettings`."""
+    policy = spec.get("trafficPolicy")
+    if isinstance(policy, dict) and policy.get("portLevelSettings") is not None:
+        return True
+    subsets = spec.get("subsets")
+    if isinstance(subsets, list):
+        for subset in subsets:
+            policy = subset.get("trafficPolicy") if isinstance(subset, dict) else None
+            if isinstance(policy, dict) and policy.get("portLevelSettings") is not None:
+                return True
+    return False
+
+
 def _target_port_of(defs: list[Record], number: int) -> int | None:
     for rec in defs:
         if rec.kind != "Service":
@@ -1988,6 +2003,8 @@ def _target_port_of(defs: list[Record], number: int) -> int | None:
     catalogue=("dr-pl-port-unknown",),
 )
 def unknown_port_level_port(dr: Record, index: MeshIndex) -> Iterator[Finding]:
+    if not _has_port_level_settings(dr.spec):
+        return
     host = destination_rule_host(dr, index)
     if host is None:
         return
@@ -1997,10 +2014,10 @@ def unknown_port_level_port(dr: Record, index: MeshIndex) -> Iterator[Finding]:
     ports = _ports_of(index, defs)
     if not ports:
         return
-    listed = ", ".join(str(p) for p in ports)
     for path, number in _port_level_settings(dr):
         if number in ports:
             continue
+        listed = ", ".join(str(p) for p in ports)
         service_port = _target_port_of(defs, number)
         hint = (
             f" ({number} is the targetPort of port {service_port}: use {service_port})"
