@@ -199,11 +199,10 @@ def _each_client_tls_setting(dr: Record) -> Iterator[_TlsSetting]:
         (("spec", "trafficPolicy"), dr.spec.get("trafficPolicy"), None)
     ]
     for i, subset in items(dr.spec.get("subsets")):
-        if isinstance(subset, dict):
+        policy = subset.get("trafficPolicy") if isinstance(subset, dict) else None
+        if isinstance(policy, dict):  # (a subset without a policy sets no mode)
             wanted = label_map(subset.get("labels")) or {}
-            scopes.append(
-                (("spec", "subsets", i, "trafficPolicy"), subset.get("trafficPolicy"), wanted)
-            )
+            scopes.append((("spec", "subsets", i, "trafficPolicy"), policy, wanted))
     for base, policy, labels in scopes:
         if not isinstance(policy, dict):
             continue
