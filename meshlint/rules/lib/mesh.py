@@ -136,6 +136,42 @@ def resolved_destinations(
     return route_destinations(index, vs), where, canonical
 
 
+CLAIM_MARK = "@request.auth.claims"  # (lower case) where a header key names a JWT claim
+
+
+def match_fields(index: MeshIndex, vs: Record) -> frozenset[str]:
+    """The fields the HTTP route matches of a VirtualService write (`uri`, `gateways`, …),
+    and :data:`CLAIM_MARK` when a key of their `headers` or `withoutHeaders` starts with it
+    (in any case): what several rules look for before walking the matches, read once per
+    run. The sets are shared, to be read only."""
+    return index.of_record(_match_fields, vs)
+
+
+def _match_fields(index: MeshIndex, vs: Record) -> frozenset[str]:
+    found: set[str] = set()
+    http = vs.spec.get("http")
+    for route_rule in http if isinstance(http, list) else ():
+        matches = route_rule.get("match") if isinstance(route_rule, dict) else None
+        if not isinstance(matches, list):
+            continue
+        for match in matches:
+            if not isinstance(match, dict):
+                continue
+            found.update(k for k in match if isinstance(k, str))
+            for field in ("headers", "withoutHeaders"):
+                headers = match.get(field)
+                if isinstance(headers, dict) and any(
+                    isinstance(k, str) and k.lower().startswith(CLAIM_MARK) for k in headers
+                ):
+                    found.add(CLAIM_MARK)
+    key = frozenset(found)
+    return _FIELD_SETS.setdefault(key, key) if len(_FIELD_SETS) < _MANY else key
+
+
+# The sets match_fields gives, one of each (most VirtualServices match on the same fields).
+_FIELD_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
 def literal(value: Any) -> TypeGuard[str]:
     """A name to look up: a non-empty string, not an unrendered template (`{{ .Values.x }}`),
     which other rules report."""

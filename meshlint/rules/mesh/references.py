@@ -35,6 +35,7 @@ from meshlint.rules.lib.mesh import (
     items,
     judges_host,
     literal,
+    match_fields,
     mesh_bound,
     namespaces_text,
     resolved_destinations,
@@ -405,7 +406,7 @@ def unknown_gateway(vs: Record, index: MeshIndex) -> Iterator[Finding]:
                 break
         else:
             refs = None  # every gateway of `spec.gateways` is known
-    if refs is None and not _match_gateways(spec):
+    if refs is None and "gateways" not in match_fields(index, vs):
         return
     for path, ref in _gateway_refs(spec):
         if index.memo_by(_gateway_known, (ref, ns)):
@@ -436,20 +437,6 @@ def _gateway_known(index: MeshIndex, key: tuple[str, str]) -> bool:
         return True
     gns, name = index.gateway(ref, namespace)
     return (gns, name) in index.gateways or index.is_external_namespace(gns)
-
-
-def _match_gateways(spec: dict[str, Any]) -> bool:
-    """Whether an HTTP match of a VirtualService lists `gateways`."""
-    http = spec.get("http")
-    if not isinstance(http, list):
-        return False
-    for route_rule in http:
-        matches = route_rule.get("match") if isinstance(route_rule, dict) else None
-        if isinstance(matches, list):
-            for match in matches:
-                if isinstance(match, dict) and match.get("gateways") is not None:
-                    return True
-    return False
 
 
 def _subset_selects(index: MeshIndex, key: tuple[str, tuple[tuple[str, str], ...]]) -> bool:

@@ -23,7 +23,7 @@ from meshlint.mesh import (
 )
 from meshlint.rules import rule
 from meshlint.rules.lib.guards import is_int
-from meshlint.rules.lib.mesh import AN, KIALI, items, literal
+from meshlint.rules.lib.mesh import AN, CLAIM_MARK, KIALI, items, literal, match_fields
 
 # Namespaces every cluster has: a reference to them is never a typo of the run's.
 _SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
@@ -1105,6 +1105,8 @@ def _request_authentications(
     catalogue=("vs-x-jwt-no-requestauthn", "ra-x-needed-by-claim-routing"),
 )
 def jwt_claim_routing_without_requestauthn(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    if CLAIM_MARK not in match_fields(index, vs):
+        return  # no header key of a match names a claim
     claim = _first_claim_match(vs.spec)
     if claim is None:
         return
