@@ -76,6 +76,15 @@ def _selector(rec: Record) -> tuple[str, dict[str, str]]:
     return _LABELS, labels
 
 
+def _selector_in(index: MeshIndex, rec: Record) -> tuple[str, dict[str, str]]:
+    """:func:`_selector` of a record of the run, read once per run (several rules ask)."""
+    return index.of_record(_selector_of, rec)
+
+
+def _selector_of(index: MeshIndex, rec: Record) -> tuple[str, dict[str, str]]:
+    return _selector(rec)
+
+
 def _same_place(rec: Record, other: Record) -> bool:
     return rec.place == other.place
 
@@ -588,7 +597,7 @@ def workload_selector_matches_no_pod(rec: Record, index: MeshIndex) -> Iterator[
 def authorizationpolicy_matches_no_workload(ap: Record, index: MeshIndex) -> Iterator[Finding]:
     if not index.workloads or has_target_refs(ap):
         return
-    state, selector = _selector(ap)
+    state, selector = _selector_in(index, ap)
     ns = ap.effective_namespace
     root = ns == index.root_namespace
     if state == _SKIP or (root and state == _ABSENT) or index.is_external_namespace(ns):
@@ -1506,7 +1515,7 @@ def _gateway_namespaces(index: MeshIndex) -> set[str]:
 def selector_on_gateway_api_pods(rec: Record, index: MeshIndex) -> Iterator[Finding]:
     if has_target_refs(rec):
         return
-    state, selector = _selector(rec)
+    state, selector = _selector_in(index, rec)
     if state != _LABELS:
         return
     name = selector.get(GATEWAY_NAME_LABEL)
