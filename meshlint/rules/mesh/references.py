@@ -717,6 +717,11 @@ def _host_clashes(index: MeshIndex) -> dict[int, list[_HostClash]]:
         spots = sorted(scope) if scope is not None else []
         for i, written, host in _mesh_hosts(vs, index):
             covering = list(wildcard_keys(host)) if wild and host != "*" else []
+            if scope is None and not covering and not host.startswith("*"):
+                claim = (group, host)
+                if claim not in everywhere and claim not in scoped:
+                    everywhere[claim] = vs  # the first to claim the host: no clash
+                    continue
             same: list[tuple[Record, str]] = []
             near: list[tuple[Record, str]] = []
             if scope is None:
