@@ -466,10 +466,14 @@ def dotted_short_host(rec: Record, index: MeshIndex) -> Iterator[Finding]:
                 yield finding
         return
     routes, where, canonicals = resolved_destinations(index, rec)
+    read_alike = ""  # the last host istiod reads as meshlint does
     for i, meant in zip(where, canonicals, strict=True):
         path, dest = routes[i]
         host = dest["host"]
+        if host == read_alike:
+            continue
         if meant == host or meant == index.resolve(host, ns):
+            read_alike = host
             continue  # (as istiod reads it: what _dotted finds first)
         finding = _dotted(index, rec, path, host, meant)
         if finding is not None:
