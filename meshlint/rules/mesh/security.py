@@ -53,16 +53,6 @@ def _operations(ap: Record) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
                 yield ("spec", "rules", i, "to", j, "operation"), to["operation"]
 
 
-def _values(
-    block: dict[str, Any], base: FieldPath, fields: tuple[str, ...]
-) -> Iterator[tuple[FieldPath, str]]:
-    """The literal strings of the list fields of ``block``, with their paths."""
-    for name in fields:
-        for k, value in items(block.get(name)):
-            if literal(value):
-                yield (*base, name, k), value
-
-
 # The list fields of a `rules[].from[].source` some rule reads, in the order they are read.
 _SOURCE_FIELDS = (
     "namespaces",
@@ -72,7 +62,7 @@ _SOURCE_FIELDS = (
     "serviceAccounts",
     "notServiceAccounts",
 )
-_SourceValue = tuple[FieldPath, str, int, str]  # source's path, field, index in it, value
+_SourceValue = tuple[FieldPath, str, int, str]  # path of the block, field, index in it, value
 
 
 def _source_values(index: MeshIndex, ap: Record) -> list[_SourceValue]:
@@ -85,13 +75,40 @@ def _source_values(index: MeshIndex, ap: Record) -> list[_SourceValue]:
 def _source_values_of(index: MeshIndex, ap: Record) -> list[_SourceValue]:
     found: list[_SourceValue] = []
     for base, source in _sources(ap):
-        for name in _SOURCE_FIELDS:
-            values = source.get(name)
-            if isinstance(values, list):
-                for k, value in enumerate(values):
-                    if literal(value):
-                        found.append((base, name, k, value))
+        _add_values(found, source, base, _SOURCE_FIELDS)
     return found
+
+
+def _target_values(index: MeshIndex, ap: Record) -> list[_SourceValue]:
+    """The literal strings of the `hosts`, `ports` and `notPorts` of every operation of an
+    AuthorizationPolicy of the run (operation by operation), then of the `values` and
+    `notValues` of its `when` conditions on `destination.port`: (path of the operation or
+    condition, field, index in it, value), listed once per run."""
+    return index.of_record(_target_values_of, ap)
+
+
+def _target_values_of(index: MeshIndex, ap: Record) -> list[_SourceValue]:
+    found: list[_SourceValue] = []
+    for base, operation in _operations(ap):
+        _add_values(found, operation, base, ("hosts", "ports", "notPorts"))
+    for i, ap_rule in items(ap.spec.get("rules")):
+        if not isinstance(ap_rule, dict):
+            continue
+        for j, cond in items(ap_rule.get("when")):
+            if isinstance(cond, dict) and cond.get("key") == "destination.port":
+                _add_values(found, cond, ("spec", "rules", i, "when", j), ("values", "notValues"))
+    return found
+
+
+def _add_values(
+    found: list[_SourceValue], block: dict[str, Any], base: FieldPath, fields: tuple[str, ...]
+) -> None:
+    for name in fields:
+        values = block.get(name)
+        if isinstance(values, list):
+            for k, value in enumerate(values):
+                if literal(value):
+                    found.append((base, name, k, value))
 
 
 def _workload_records(index: MeshIndex) -> Iterator[Record]:
@@ -597,41 +614,42 @@ def authz_operation_host_unknown(ap: Record, index: MeshIndex) -> Iterator[Findi
     if not index.service_namespaces:
         return
     ns = ap.effective_namespace
-    for base, operation in _operations(ap):
-        for path, value in _values(operation, base, ("hosts",)):
-            host = value.strip()
-            name, colon, port = host.rpartition(":")
-            if colon and port.isdigit():
-                host = name
-            if not host or "*" in host or host.count(".") >= 2:
+    for base, field, k, value in _target_values(index, ap):
+        if field != "hosts":
+            continue
+        host = value.strip()
+        name, colon, port = host.rpartition(":")
+        if colon and port.isdigit():
+            host = name
+        if not host or "*" in host or host.count(".") >= 2:
+            continue
+        if "." in host:
+            target_ns = host.split(".", 1)[1]
+            if target_ns != ns and target_ns not in index.namespaces:
                 continue
-            if "." in host:
-                target_ns = host.split(".", 1)[1]
-                if target_ns != ns and target_ns not in index.namespaces:
-                    continue
-                fqdn = f"{host.split('.', 1)[0]}.{target_ns}.svc.{index.domain}"
-            else:
-                target_ns, fqdn = ns, f"{host}.{ns}.svc.{index.domain}"
-            if index.definitions(fqdn) or index.is_external(fqdn, value):
-                continue
-            if fqdn in index.memo(_virtual_service_hosts):
-                continue
-            if target_ns in index.service_namespaces:
-                yield Finding(
-                    path,
-                    f"host `{value}` is `{fqdn}`, but no Service of namespace `{target_ns}` "
-                    "in the linted files has that name (nor a ServiceEntry or "
-                    "VirtualService that host): the operation never matches",
-                )
-            else:
-                yield Finding(
-                    path,
-                    f"host `{value}` is `{fqdn}`, which no Service, ServiceEntry or "
-                    f"VirtualService of the linted files defines (they hold no Service of "
-                    f"namespace `{target_ns}`); unless it is defined elsewhere (then add it "
-                    "to `external-hosts`), the operation never matches",
-                    severity=Severity.WARNING,
-                )
+            fqdn = f"{host.split('.', 1)[0]}.{target_ns}.svc.{index.domain}"
+        else:
+            target_ns, fqdn = ns, f"{host}.{ns}.svc.{index.domain}"
+        if index.definitions(fqdn) or index.is_external(fqdn, value):
+            continue
+        if fqdn in index.memo(_virtual_service_hosts):
+            continue
+        if target_ns in index.service_namespaces:
+            yield Finding(
+                (*base, field, k),
+                f"host `{value}` is `{fqdn}`, but no Service of namespace `{target_ns}` "
+                "in the linted files has that name (nor a ServiceEntry or "
+                "VirtualService that host): the operation never matches",
+            )
+        else:
+            yield Finding(
+                (*base, field, k),
+                f"host `{value}` is `{fqdn}`, which no Service, ServiceEntry or "
+                f"VirtualService of the linted files defines (they hold no Service of "
+                f"namespace `{target_ns}`); unless it is defined elsewhere (then add it "
+                "to `external-hosts`), the operation never matches",
+                severity=Severity.WARNING,
+            )
 
 
 def _by_namespace(recs: Any) -> dict[str, list[tuple[Record, dict[str, str] | None]]]:
@@ -1944,20 +1962,6 @@ def _policy_workload_ports(
     return workloads, (_served_ports(index, workloads) if workloads else None)
 
 
-def _policy_ports(ap: Record) -> Iterator[tuple[FieldPath, str]]:
-    """The literal port values of a policy: operation `ports`/`notPorts` and `when` conditions
-    on `destination.port`."""
-    for base, operation in _operations(ap):
-        yield from _values(operation, base, ("ports", "notPorts"))
-    for i, ap_rule in items(ap.spec.get("rules")):
-        if not isinstance(ap_rule, dict):
-            continue
-        for j, cond in items(ap_rule.get("when")):
-            if isinstance(cond, dict) and cond.get("key") == "destination.port":
-                base = ("spec", "rules", i, "when", j)
-                yield from _values(cond, base, ("values", "notValues"))
-
-
 # --------------------------------------------------------------------------------------------
 @rule(
     "ML983",
@@ -2085,7 +2089,7 @@ def _policy_ports(ap: Record) -> Iterator[tuple[FieldPath, str]]:
 def authz_port_not_served(ap: Record, index: MeshIndex) -> Iterator[Finding]:
     if has_target_refs(ap):
         return
-    ports = list(_policy_ports(ap))
+    ports = [entry for entry in _target_values(index, ap) if entry[1] != "hosts"]
     if not ports:
         return
     selector = workload_selector(ap)
@@ -2093,12 +2097,12 @@ def authz_port_not_served(ap: Record, index: MeshIndex) -> Iterator[Finding]:
     workloads, served = index.memo_by(_policy_workload_ports, key)
     if not workloads or not served:
         return
-    listed = ", ".join(str(p) for p in sorted(served))
-    for path, value in ports:
+    for base, field, k, value in ports:
         if not value.isdigit() or int(value) in served or int(value) == 0:
             continue
+        listed = ", ".join(str(p) for p in sorted(served))
         yield Finding(
-            path,
+            (*base, field, k),
             f"port {value} is served by none of the workloads the policy applies to "
             f"({_named([w for w, _ in workloads])}), which listen on {listed}: the port "
             "here is the workload's (container) port, not the Service's",
