@@ -598,10 +598,16 @@ def subset_selects_no_pods(dr: Record, index: MeshIndex) -> Iterator[Finding]:
     if not pods:
         return
     few = len(pods) <= FEW
+    carried: frozenset[tuple[str, str]] | None = None
     for i, subset in enumerate(subsets):
         labels = label_map(subset.get("labels")) if isinstance(subset, dict) else None
         if not labels:
             continue
+        if len(labels) == 1:  # (most subsets select by one label: is it a pod's?)
+            if carried is None:
+                carried = index.memo_by(_labels_carried, host)
+            if next(iter(labels.items())) in carried:
+                continue
         # Labels istiod gives an endpoint from its pod's Node are not the pod's to carry.
         if NODE_LABELS.isdisjoint(labels):
             own = labels
@@ -617,6 +623,11 @@ def subset_selects_no_pods(dr: Record, index: MeshIndex) -> Iterator[Finding]:
         if any("{{" in v for v in own.values()):
             continue
         yield _no_pods(index, host, i, own, labels, pods)
+
+
+def _labels_carried(index: MeshIndex, host: str) -> frozenset[tuple[str, str]]:
+    """Every label (key, value) a workload behind a canonical host carries: once per host."""
+    return frozenset(item for _, labels in index.workloads_of_host(host) for item in labels.items())
 
 
 def _any_selected(labels: dict[str, str], pods: list[tuple[Record, dict[str, str]]]) -> bool:
