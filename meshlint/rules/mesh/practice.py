@@ -291,8 +291,7 @@ def _routing(index: MeshIndex) -> _Routing | None:
                 if not vss or vss[-1] is not vs:
                     vss.append(vs)
             subset = routes[i][1].get("subset")
-            if literal(subset):
-                assert isinstance(subset, str)
+            if isinstance(subset, str) and subset and "{{" not in subset:  # literal(subset)
                 names.add(subset)
             elif subset is not None and subset != "":
                 unknown.add(canonical)
