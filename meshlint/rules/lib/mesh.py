@@ -157,14 +157,14 @@ def _match_fields(index: MeshIndex, vs: Record) -> frozenset[str]:
         for match in matches:
             if not isinstance(match, dict):
                 continue
-            found.update(k for k in match if isinstance(k, str))
+            found.update(match)  # (keys that are no string are left out below)
             for field in ("headers", "withoutHeaders"):
                 headers = match.get(field)
                 if isinstance(headers, dict) and any(
                     isinstance(k, str) and k.lower().startswith(CLAIM_MARK) for k in headers
                 ):
                     found.add(CLAIM_MARK)
-    key = frozenset(found)
+    key = frozenset(k for k in found if isinstance(k, str))
     return _FIELD_SETS.setdefault(key, key) if len(_FIELD_SETS) < _MANY else key
 
 
