@@ -112,26 +112,13 @@ def _host_destinations(index: MeshIndex, vs: Record) -> tuple[array[int], list[s
     return where, canonical
 
 
-def host_destinations(
-    index: MeshIndex, vs: Record
-) -> Iterator[tuple[FieldPath, dict[str, Any], str, str]]:
-    """The :func:`route_destinations` of a VirtualService whose host is :func:`literal`:
-    (path, destination, host as written, host as :meth:`MeshIndex.canonical` reads it in the
-    VirtualService's namespace), worked out once per run."""
-    routes = route_destinations(index, vs)
-    where, canonical = index.of_record(_host_destinations, vs)
-    for i, host in zip(where, canonical, strict=True):
-        path, dest = routes[i]
-        yield path, dest, dest["host"], host
-
-
 def resolved_destinations(
     index: MeshIndex, vs: Record
 ) -> tuple[list[tuple[FieldPath, dict[str, Any]]], array[int], list[str]]:
-    """What :func:`host_destinations` lists, as the lists it is read from: the
-    :func:`route_destinations`, the positions in them of the destinations whose host is
-    :func:`literal`, and those hosts as :meth:`MeshIndex.canonical` reads them (for rules that
-    look at every destination and seldom find anything)."""
+    """The :func:`route_destinations` of a VirtualService of the run, the positions in them of
+    the destinations whose host is :func:`literal`, and those hosts as
+    :meth:`MeshIndex.canonical` reads them in the VirtualService's namespace: worked out once
+    per run, shared, to be read only."""
     where, canonical = index.of_record(_host_destinations, vs)
     return route_destinations(index, vs), where, canonical
 
