@@ -433,7 +433,8 @@ class MeshIndex:
         their pod labels."""
         if not selector:
             return []
-        key = (namespace, tuple(sorted(selector.items())))
+        items = selector.items()
+        key = (namespace, tuple(items) if len(items) == 1 else tuple(sorted(items)))
         found = self._selected.get(key)
         if found is None:
             found = self._selected[key] = self._workloads_selected(namespace, selector)
@@ -492,19 +493,28 @@ class MeshIndex:
         """Whether ``rec`` (a Service, ServiceEntry, DestinationRule or VirtualService) is
         visible from ``namespace``: its `exportTo` (a Service's `networking.istio.io/exportTo`
         annotation) names it, or names every namespace."""
-        key = id(rec)
-        if key in self._scopes:
-            scope = self._scopes[key]
-        else:
-            if rec.kind == "Service":
-                meta = rec.data.get("metadata")
-                ann = meta.get("annotations") if isinstance(meta, dict) else None
-                raw = ann.get("networking.istio.io/exportTo") if isinstance(ann, dict) else None
-                value: Any = [v.strip() for v in raw.split(",")] if isinstance(raw, str) else None
-            else:
-                value = rec.spec.get("exportTo")
-            scope = self._scopes[key] = export_scope(value, rec.effective_namespace)
+        scope = self._scopes.get(id(rec), _MISSING)
+        if scope is _MISSING:
+            scope = self._scope_of(rec)
         return scope is None or namespace in scope
+
+    def exported_everywhere(self, rec: Record) -> bool:
+        """Whether ``rec`` (as for :meth:`visible`) is visible from every namespace."""
+        scope = self._scopes.get(id(rec), _MISSING)
+        if scope is _MISSING:
+            scope = self._scope_of(rec)
+        return scope is None
+
+    def _scope_of(self, rec: Record) -> set[str] | None:
+        if rec.kind == "Service":
+            meta = rec.data.get("metadata")
+            ann = meta.get("annotations") if isinstance(meta, dict) else None
+            raw = ann.get("networking.istio.io/exportTo") if isinstance(ann, dict) else None
+            value: Any = [v.strip() for v in raw.split(",")] if isinstance(raw, str) else None
+        else:
+            value = rec.spec.get("exportTo")
+        scope = self._scopes[id(rec)] = export_scope(value, rec.effective_namespace)
+        return scope
 
     # ---------------------------------------------------------------------------------------
     # services, ports and the workloads behind them
@@ -536,9 +546,15 @@ class MeshIndex:
         return list(found)
 
     def _workloads_of_host(self, host: str) -> list[Workload]:
+        services = self.kubernetes_services(host)
+        if len(services) == 1:  # (one Service: its workloads, each once)
+            selector = label_map(services[0].spec.get("selector"))
+            if not selector:
+                return []
+            return self.workloads_selected(services[0].effective_namespace, selector)
         seen: dict[int, Workload] = {}
         asked: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
-        for svc in self.kubernetes_services(host):
+        for svc in services:
             selector = label_map(svc.spec.get("selector"))
             if not selector:
                 continue

@@ -37,34 +37,51 @@ def _destination_list(spec: dict[str, Any]) -> list[tuple[FieldPath, dict[str, A
         for i, route_rule in enumerate(route_rules):
             if not isinstance(route_rule, dict):
                 continue
-            _destinations_of(found, route_rule.get("route"), ("spec", section, i, "route"))
+            entries = route_rule.get("route")
+            if isinstance(entries, list) and entries:
+                _destinations_of(found, entries, _entry_paths(section, i, "route", len(entries)))
             if section != "http":
                 continue
             mirror = route_rule.get("mirror")
             if isinstance(mirror, dict):
                 found.append((("spec", section, i, "mirror"), mirror))
-            _destinations_of(found, route_rule.get("mirrors"), ("spec", section, i, "mirrors"))
+            entries = route_rule.get("mirrors")
+            if isinstance(entries, list) and entries:
+                _destinations_of(found, entries, _entry_paths(section, i, "mirrors", len(entries)))
     return found
 
 
 def _destinations_of(
-    found: list[tuple[FieldPath, dict[str, Any]]], entries: Any, path: FieldPath
+    found: list[tuple[FieldPath, dict[str, Any]]],
+    entries: list[Any],
+    paths: tuple[FieldPath, ...],
 ) -> None:
-    """Add the destination of each entry of a `route` or `mirrors` list."""
-    if isinstance(entries, list):
-        for j, entry in enumerate(entries):
-            dest = entry.get("destination") if isinstance(entry, dict) else None
+    """Add the destination of each entry of a `route` or `mirrors` list (``paths``: the path
+    of each entry's destination)."""
+    for where, entry in zip(paths, entries, strict=True):
+        if isinstance(entry, dict):
+            dest = entry.get("destination")
             if isinstance(dest, dict):
-                where = (*path, j, "destination")
-                found.append(
-                    (_PATHS.setdefault(where, where) if len(_PATHS) < _MANY else where, dest)
-                )
+                found.append((where, dest))
 
 
-# The paths of route destinations, one tuple for each (every VirtualService of a run has a
-# spec.http[0].route[0].destination: thousands of routes share a few hundred paths).
-_PATHS: dict[FieldPath, FieldPath] = {}
-_MANY = 1 << 16
+def _entry_paths(section: str, i: int, field: str, count: int) -> tuple[FieldPath, ...]:
+    """The paths of the destinations of the ``count`` entries of ``spec.<section>[i].<field>``:
+    one tuple of them for every list of that place and length."""
+    key = (section, i, field, count)
+    found = _PATHS.get(key)
+    if found is None:
+        found = tuple(("spec", section, i, field, j, "destination") for j in range(count))
+        if len(_PATHS) < _MANY:
+            _PATHS[key] = found
+    return found
+
+
+# The paths of route destinations, by the place and length of their list (every VirtualService
+# of a run has a spec.http[0].route[0].destination: thousands of routes share a few hundred
+# paths).
+_PATHS: dict[tuple[str, int, str, int], tuple[FieldPath, ...]] = {}
+_MANY = 1 << 14
 
 
 def _route_destinations(index: MeshIndex, vs: Record) -> list[tuple[FieldPath, dict[str, Any]]]:
@@ -83,25 +100,63 @@ def _host_destinations(index: MeshIndex, vs: Record) -> tuple[array[int], list[s
     ns = vs.effective_namespace
     where: array[int] = array("I")
     canonical: list[str] = []
+    canonical_of = index.canonical
+    last, resolved = "", ""  # (the destinations of a route often share their host)
     for i, (_, dest) in enumerate(route_destinations(index, vs)):
         host = dest.get("host")
-        if literal(host):
+        if isinstance(host, str) and host and "{{" not in host:  # literal(host)
+            if host != last:
+                last, resolved = host, canonical_of(host, ns)
             where.append(i)
-            canonical.append(index.canonical(host, ns))
+            canonical.append(resolved)
     return where, canonical
 
 
-def host_destinations(
+def resolved_destinations(
     index: MeshIndex, vs: Record
-) -> Iterator[tuple[FieldPath, dict[str, Any], str, str]]:
-    """The :func:`route_destinations` of a VirtualService whose host is :func:`literal`:
-    (path, destination, host as written, host as :meth:`MeshIndex.canonical` reads it in the
-    VirtualService's namespace), worked out once per run."""
-    routes = route_destinations(index, vs)
+) -> tuple[list[tuple[FieldPath, dict[str, Any]]], array[int], list[str]]:
+    """The :func:`route_destinations` of a VirtualService of the run, the positions in them of
+    the destinations whose host is :func:`literal`, and those hosts as
+    :meth:`MeshIndex.canonical` reads them in the VirtualService's namespace: worked out once
+    per run, shared, to be read only."""
     where, canonical = index.of_record(_host_destinations, vs)
-    for i, host in zip(where, canonical, strict=True):
-        path, dest = routes[i]
-        yield path, dest, dest["host"], host
+    return route_destinations(index, vs), where, canonical
+
+
+CLAIM_MARK = "@request.auth.claims"  # (lower case) where a header key names a JWT claim
+
+
+def match_fields(index: MeshIndex, vs: Record) -> frozenset[str]:
+    """The fields the HTTP route matches of a VirtualService write (`uri`, `gateways`, …),
+    and :data:`CLAIM_MARK` when a key of their `headers` or `withoutHeaders` starts with it
+    (in any case): what several rules look for before walking the matches, read once per
+    run. The sets are shared, to be read only."""
+    return index.of_record(_match_fields, vs)
+
+
+def _match_fields(index: MeshIndex, vs: Record) -> frozenset[str]:
+    found: set[str] = set()
+    http = vs.spec.get("http")
+    for route_rule in http if isinstance(http, list) else ():
+        matches = route_rule.get("match") if isinstance(route_rule, dict) else None
+        if not isinstance(matches, list):
+            continue
+        for match in matches:
+            if not isinstance(match, dict):
+                continue
+            found.update(match)  # (keys that are no string are left out below)
+            for field in ("headers", "withoutHeaders"):
+                headers = match.get(field)
+                if isinstance(headers, dict) and any(
+                    isinstance(k, str) and k.lower().startswith(CLAIM_MARK) for k in headers
+                ):
+                    found.add(CLAIM_MARK)
+    key = frozenset(k for k in found if isinstance(k, str))
+    return _FIELD_SETS.setdefault(key, key) if len(_FIELD_SETS) < _MANY else key
+
+
+# The sets match_fields gives, one of each (most VirtualServices match on the same fields).
+_FIELD_SETS: dict[frozenset[str], frozenset[str]] = {}
 
 
 def literal(value: Any) -> TypeGuard[str]:
@@ -180,6 +235,15 @@ def used_in(vs: Record) -> list[str]:
     its own), or its own namespace when it is exported everywhere (or to none)."""
     scope = export_scope(vs.spec.get("exportTo"), vs.effective_namespace)
     return sorted(scope) if scope else [vs.effective_namespace]
+
+
+def _used_by(index: MeshIndex, vs: Record) -> tuple[str, ...]:
+    return tuple(used_in(vs))
+
+
+def used_by(index: MeshIndex, vs: Record) -> tuple[str, ...]:
+    """:func:`used_in` of a VirtualService of the run, worked out once per run."""
+    return index.of_record(_used_by, vs)
 
 
 def namespaces_text(names: list[str]) -> str:

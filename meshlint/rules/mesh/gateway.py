@@ -1530,7 +1530,14 @@ def _unserved(gw: Record, index: MeshIndex, want: str) -> Iterator[tuple[_Server
     if not vss or ref in index.memo(_ambiguous):
         return
     vs_namespaces = index.memo(_vs_namespaces)
-    hosts = {id(vs): _vs_hosts(index, vs) for vs in vss}
+    hosts: dict[int, list[str]] = {}  # (read when first compared)
+
+    def hosts_of(vs: Record) -> list[str]:
+        found = hosts.get(id(vs))
+        if found is None:
+            found = hosts[id(vs)] = _vs_hosts(index, vs)
+        return found
+
     for server in _servers(gw):
         if server.port is None or server.protocol is None or not server.hosts:
             continue
@@ -1546,7 +1553,7 @@ def _unserved(gw: Record, index: MeshIndex, want: str) -> Iterator[tuple[_Server
         if any(
             isinstance(vs.spec.get(want), list)
             and vs.spec[want]
-            and _serves(server, vs, hosts[id(vs)])
+            and _serves(server, vs, hosts_of(vs))
             for vs in vss
         ):
             continue

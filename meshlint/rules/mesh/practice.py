@@ -14,7 +14,7 @@ from meshlint.diagnostics import Finding, Severity
 from meshlint.mesh import REPLICAS, MeshIndex, Record, label_map, selects
 from meshlint.rules import rule
 from meshlint.rules.lib.guards import is_int
-from meshlint.rules.lib.mesh import destination_rule_host, items, literal, route_destinations
+from meshlint.rules.lib.mesh import destination_rule_host, items, literal, resolved_destinations
 from meshlint.rules.lib.traffic import policy_blocks
 
 _PRACTICE = "meshlint best practice"
@@ -224,12 +224,11 @@ def circuit_breaker_below_replicas(dr: Record, index: MeshIndex) -> Iterator[Fin
         if not isinstance(pool, dict):
             continue
         wanted: tuple[tuple[str, str], ...] | None = None
-        what = f"`{dr.spec.get('host')}`"
+        subset: Any = None
         if path[1] == "subsets":  # ("spec", "subsets", i, "trafficPolicy", …)
             assert isinstance(subsets, list) and isinstance(path[2], int)
             subset = subsets[path[2]]
             wanted = tuple(sorted((label_map(subset.get("labels")) or {}).items()))
-            what += f" subset {subset.get('name')}"
         counted = index.memo_by(_counts_behind, (host, wanted))
         if counted is None or counted[0] < 2:
             continue
@@ -239,6 +238,9 @@ def circuit_breaker_below_replicas(dr: Record, index: MeshIndex) -> Iterator[Fin
             limit = _positive_int(part.get(field)) if isinstance(part, dict) else None
             if limit is None or limit >= replicas:
                 continue
+            what = f"`{dr.spec.get('host')}`"
+            if subset is not None:
+                what += f" subset {subset.get('name')}"
             if field == "maxConnections":
                 effect = (
                     "past it Envoy opens only one connection per replica, so over "
@@ -274,20 +276,22 @@ def _routing(index: MeshIndex) -> _Routing | None:
     routers: dict[str, list[Record]] = {}
     unknown: set[str] = set()
     for vs in index.virtual_services:
-        ns = vs.effective_namespace
-        for _, dest in route_destinations(index, vs):
-            host, subset = dest.get("host"), dest.get("subset")
-            if not isinstance(host, str) or not host:
-                continue
-            if not literal(host):
-                return None
-            canonical = index.canonical(host, ns)
-            names = routed.setdefault(canonical, set())
-            vss = routers.setdefault(canonical, [])
-            if not vss or vss[-1] is not vs:
-                vss.append(vs)
-            if literal(subset):
-                assert isinstance(subset, str)
+        routes, where, canonicals = resolved_destinations(index, vs)
+        if len(where) < len(routes):  # a host that is not literal: absent, or templated?
+            for _, dest in routes:
+                host = dest.get("host")
+                if isinstance(host, str) and host and not literal(host):
+                    return None
+        last = None  # (the destinations of a route often share their host)
+        for i, canonical in zip(where, canonicals, strict=True):
+            if canonical != last:
+                last = canonical
+                names = routed.setdefault(canonical, set())
+                vss = routers.setdefault(canonical, [])
+                if not vss or vss[-1] is not vs:
+                    vss.append(vs)
+            subset = routes[i][1].get("subset")
+            if isinstance(subset, str) and subset and "{{" not in subset:  # literal(subset)
                 names.add(subset)
             elif subset is not None and subset != "":
                 unknown.add(canonical)

@@ -32,14 +32,15 @@ from meshlint.rules.lib.mesh import (
     destination_rule_host,
     did_you_mean,
     did_you_mean_service,
-    host_destinations,
     items,
     judges_host,
     literal,
+    match_fields,
     mesh_bound,
     namespaces_text,
+    resolved_destinations,
     subsets_of,
-    used_in,
+    used_by,
 )
 
 
@@ -47,8 +48,29 @@ def _subset_owners(index: MeshIndex, key: tuple[str, str]) -> tuple[list[Record]
     """The DestinationRules for a canonical host (wildcards covering it included), and those
     of them that declare a subset: once per host and subset name (``index.memo_by``)."""
     host, subset = key
+    drs, by_subset, _ = index.memo_by(_host_subsets, host)
+    return drs, by_subset.get(subset, [])
+
+
+def _host_subsets(
+    index: MeshIndex, host: str
+) -> tuple[list[Record], dict[str, list[Record]], set[str]]:
+    """The DestinationRules for a canonical host (wildcards covering it included); by each
+    subset name they declare, those of them declaring it, in their order; and the subset
+    names one visible from every namespace declares: once per host."""
     drs = index.rules_for(host)
-    return drs, [dr for dr in drs if subset in subsets_of(dr)]
+    by_subset: dict[str, list[Record]] = {}
+    everywhere: set[str] = set()
+    for dr in drs:
+        names = subsets_of(dr)
+        for name in names:
+            by_subset.setdefault(name, []).append(dr)
+        if names and index.exported_everywhere(dr):
+            everywhere |= names
+    return drs, by_subset, everywhere
+
+
+_NONE: set[str] = set()  # (no subset names: never changed)
 
 
 def _sees(
@@ -68,6 +90,20 @@ def _sees_subset(index: MeshIndex, key: tuple[str, str, str]) -> bool:
     host, subset, namespace = key
     declaring = index.memo_by(_subset_owners, (host, subset))[1]
     return any(index.visible(d, namespace) for d in declaring)
+
+
+def _seen_everywhere(index: MeshIndex, key: tuple[str, str, tuple[str, ...]]) -> bool:
+    """Whether a DestinationRule for a canonical host declares a subset and each of the
+    namespaces sees one that does: once per host, subset name and namespaces."""
+    host, subset, namespaces = key
+    declaring = index.memo_by(_host_subsets, host)[1].get(subset)
+    if not declaring:
+        return False
+    if len(declaring) == 1:
+        visible = index.visible
+        dr = declaring[0]
+        return all(visible(dr, n) for n in namespaces)
+    return all(_sees(index, host, subset, n, declaring) for n in namespaces)
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,55 +222,73 @@ def _sees_subset(index: MeshIndex, key: tuple[str, str, str]) -> bool:
     catalogue=("vs-x-subset-unknown", "vs-x-mirror-subset-unknown", "vs-k-subset-unknown"),
 )
 def unknown_subset(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    ns = vs.effective_namespace
-    where_used = used_in(vs)
-    for path, dest, host, canonical in host_destinations(index, vs):
+    routes, where, canonicals = resolved_destinations(index, vs)
+    namespaces: tuple[str, ...] | None = None
+    last, everywhere = "", _NONE
+    for i, canonical in zip(where, canonicals, strict=True):
+        dest = routes[i][1]
         subset = dest.get("subset")
-        if not literal(subset):
+        if not isinstance(subset, str) or not subset or "{{" in subset:  # literal(subset)
             continue
-        assert isinstance(subset, str)
-        drs, declaring = index.memo_by(_subset_owners, (canonical, subset))
-        where = (*path, "subset")
-        if drs:
-            blind = [n for n in where_used if not _sees(index, canonical, subset, n, declaring)]
-            if declaring and (not blind or not mesh_bound(vs.spec)):
-                continue  # (a gateway's proxy sees what its own namespace sees)
-            if declaring:
-                dr = declaring[0]
-                used = "" if blind == [ns] else ", where the VirtualService is exported"
-                yield Finding(
-                    where,
-                    f"subset `{subset}` of host `{host}` is declared by {dr.key} "
-                    f"({dr.where}), but its `exportTo` hides it from {namespaces_text(blind)}"
-                    f"{used}: sidecars there do not have the subset",
-                )
-                continue
-            declared = sorted({s for dr in drs for s in subsets_of(dr)})
-            names = ", ".join(f"{dr.key} ({dr.where})" for dr in drs[:3])
-            has = f"they declare {', '.join(declared)}" if declared else "they declare none"
+        if canonical != last:
+            last, everywhere = canonical, index.memo_by(_host_subsets, canonical)[2]
+        if subset in everywhere:
+            continue  # declared by a DestinationRule every namespace sees
+        if namespaces is None:
+            namespaces = used_by(index, vs)
+        if index.memo_by(_seen_everywhere, (canonical, subset, namespaces)):
+            continue  # declared, and seen wherever the VirtualService is used
+        yield from _unknown_subset(vs, index, routes[i][0], dest, canonical, subset)
+
+
+def _unknown_subset(
+    vs: Record, index: MeshIndex, path: FieldPath, dest: dict[str, Any], canonical: str, subset: str
+) -> Iterator[Finding]:
+    """ML901's finding on one destination's subset, unless a gateway's proxy sees it."""
+    ns = vs.effective_namespace
+    host = dest["host"]
+    drs, declaring = index.memo_by(_subset_owners, (canonical, subset))
+    where = (*path, "subset")
+    if drs:
+        blind = [n for n in used_by(index, vs) if not _sees(index, canonical, subset, n, declaring)]
+        if declaring and (not blind or not mesh_bound(vs.spec)):
+            return  # (a gateway's proxy sees what its own namespace sees)
+        if declaring:
+            dr = declaring[0]
+            used = "" if blind == [ns] else ", where the VirtualService is exported"
             yield Finding(
                 where,
-                f"subset `{subset}` of host `{host}` is declared by no DestinationRule for "
-                f"it: {names}; {has}{did_you_mean(subset, declared)}",
+                f"subset `{subset}` of host `{host}` is declared by {dr.key} "
+                f"({dr.where}), but its `exportTo` hides it from {namespaces_text(blind)}"
+                f"{used}: sidecars there do not have the subset",
             )
-        elif index.definitions(canonical):
-            yield Finding(
-                where,
-                f"subset `{subset}` of host `{host}` does not exist: no DestinationRule "
-                f"in the linted files is for `{canonical}`",
-            )
-        elif (
-            index.has_destination_rules
-            and not judges_host(index, canonical)  # else ML906 reports the host itself
-            and not index.is_external(canonical, host)
-        ):
-            yield Finding(
-                where,
-                f"subset `{subset}` of host `{host}`: no DestinationRule in the linted files "
-                f"is for `{canonical}` (nor a Service or ServiceEntry); unless one is "
-                "applied from elsewhere, the subset does not exist",
-                severity=Severity.WARNING,
-            )
+            return
+        declared = sorted({s for dr in drs for s in subsets_of(dr)})
+        names = ", ".join(f"{dr.key} ({dr.where})" for dr in drs[:3])
+        has = f"they declare {', '.join(declared)}" if declared else "they declare none"
+        yield Finding(
+            where,
+            f"subset `{subset}` of host `{host}` is declared by no DestinationRule for "
+            f"it: {names}; {has}{did_you_mean(subset, declared)}",
+        )
+    elif index.definitions(canonical):
+        yield Finding(
+            where,
+            f"subset `{subset}` of host `{host}` does not exist: no DestinationRule "
+            f"in the linted files is for `{canonical}`",
+        )
+    elif (
+        index.has_destination_rules
+        and not judges_host(index, canonical)  # else ML906 reports the host itself
+        and not index.is_external(canonical, host)
+    ):
+        yield Finding(
+            where,
+            f"subset `{subset}` of host `{host}`: no DestinationRule in the linted files "
+            f"is for `{canonical}` (nor a Service or ServiceEntry); unless one is "
+            "applied from elsewhere, the subset does not exist",
+            severity=Severity.WARNING,
+        )
 
 
 def _gateway_refs(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
@@ -343,26 +397,46 @@ def _gateway_refs(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
     catalogue=("vs-x-gateway-unknown", "vs-k-gateway-unknown"),
 )
 def unknown_gateway(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    for path, ref in _gateway_refs(vs.spec):
-        if ref == MESH_GATEWAY or not literal(ref):
+    spec = vs.spec
+    ns = vs.effective_namespace
+    refs = spec.get("gateways")
+    if isinstance(refs, list):
+        for ref in refs:
+            if isinstance(ref, str) and not index.memo_by(_gateway_known, (ref, ns)):
+                break
+        else:
+            refs = None  # every gateway of `spec.gateways` is known
+    if refs is None and "gateways" not in match_fields(index, vs):
+        return
+    for path, ref in _gateway_refs(spec):
+        if index.memo_by(_gateway_known, (ref, ns)):
             continue
-        ns, name = index.gateway(ref, vs.effective_namespace)
-        if (ns, name) in index.gateways or index.is_external_namespace(ns):
-            continue
-        if ns in index.namespaces:
+        gns, name = index.gateway(ref, ns)
+        if gns in index.namespaces:
             yield Finding(
                 path,
-                f"gateway `{ref}` is Gateway {ns}/{name}, which no Gateway in the linted "
-                f"files defines although they hold namespace `{ns}`",
+                f"gateway `{ref}` is Gateway {gns}/{name}, which no Gateway in the linted "
+                f"files defines although they hold namespace `{gns}`",
             )
         else:
             yield Finding(
                 path,
-                f"gateway `{ref}` is Gateway {ns}/{name}, which no Gateway in the linted "
-                f"files defines (nothing of namespace `{ns}` is linted: it may be defined "
+                f"gateway `{ref}` is Gateway {gns}/{name}, which no Gateway in the linted "
+                f"files defines (nothing of namespace `{gns}` is linted: it may be defined "
                 "elsewhere)",
                 severity=Severity.WARNING,
             )
+
+
+def _gateway_known(index: MeshIndex, key: tuple[str, str]) -> bool:
+    """Whether ML902 has nothing to say of a gateway reference written in a namespace: it is
+    `mesh` or not literal, or names a Gateway of the run or of an external namespace. Once
+    per reference and namespace."""
+    ref, namespace = key
+    if ref == MESH_GATEWAY or not literal(ref):
+        return True
+    gns, name = index.gateway(ref, namespace)
+    return (gns, name) in index.gateways or index.is_external_namespace(gns)
 
 
 def _subset_selects(index: MeshIndex, key: tuple[str, tuple[tuple[str, str], ...]]) -> bool:
@@ -514,35 +588,78 @@ NODE_LABELS = frozenset(
     catalogue=("dr-x-subset-no-pods", "dr-k-subset-labels"),
 )
 def subset_selects_no_pods(dr: Record, index: MeshIndex) -> Iterator[Finding]:
+    subsets = dr.spec.get("subsets")
+    if not isinstance(subsets, list) or not subsets:
+        return
     host = destination_rule_host(dr, index)
     if host is None:
         return
     pods = index.workloads_of_host(host)  # (those the host's Kubernetes Services select)
     if not pods:
         return
-    for i, subset in items(dr.spec.get("subsets")):
+    few = len(pods) <= FEW
+    carried: frozenset[tuple[str, str]] | None = None
+    for i, subset in enumerate(subsets):
         labels = label_map(subset.get("labels")) if isinstance(subset, dict) else None
         if not labels:
             continue
+        if len(labels) == 1:  # (most subsets select by one label: is it a pod's?)
+            if carried is None:
+                carried = index.memo_by(_labels_carried, host)
+            if next(iter(labels.items())) in carried:
+                continue
         # Labels istiod gives an endpoint from its pod's Node are not the pod's to carry.
-        own = {k: v for k, v in labels.items() if not (k in NODE_LABELS and v)}
-        if not own or index.memo_by(_subset_selects, (host, tuple(sorted(own.items())))):
+        if NODE_LABELS.isdisjoint(labels):
+            own = labels
+        else:
+            own = {k: v for k, v in labels.items() if not (k in NODE_LABELS and v)}
+            if not own:
+                continue
+        if few:
+            if _any_selected(own, pods):
+                continue
+        elif index.memo_by(_subset_selects, (host, tuple(sorted(own.items())))):
             continue
         if any("{{" in v for v in own.values()):
             continue
-        wanted = ", ".join(f"{k}={v}" for k, v in own.items())
-        note = ""
-        if len(own) < len(labels):
-            note += " (its labels taken from the pods' Nodes are not compared)"
-        if any(k in NODE_LABELS for k in own):
-            note += " (istiod never gives an endpoint an empty topology label)"
-        named = ", ".join(w.key for w, _ in pods[:3]) + (", …" if len(pods) > 3 else "")
-        services = index.kubernetes_services(host)
-        yield Finding(
-            ("spec", "subsets", i, "labels"),
-            f"no workload behind Service {services[0].key} carries {wanted}{note}: the "
-            f"subset has no endpoints (workloads of the Service: {named})",
-        )
+        yield _no_pods(index, host, i, own, labels, pods)
+
+
+def _labels_carried(index: MeshIndex, host: str) -> frozenset[tuple[str, str]]:
+    """Every label (key, value) a workload behind a canonical host carries: once per host."""
+    return frozenset(item for _, labels in index.workloads_of_host(host) for item in labels.items())
+
+
+def _any_selected(labels: dict[str, str], pods: list[tuple[Record, dict[str, str]]]) -> bool:
+    """Whether one of a few workloads carries every one of ``labels``."""
+    for _, pod_labels in pods:  # noqa: SIM110 - a loop: faster than any() over a generator
+        if selects(labels, pod_labels):
+            return True
+    return False
+
+
+def _no_pods(
+    index: MeshIndex,
+    host: str,
+    i: int,
+    own: dict[str, str],
+    labels: dict[str, str],
+    pods: list[tuple[Record, dict[str, str]]],
+) -> Finding:
+    """ML903's finding on subset ``i``, whose ``own`` labels no workload of ``pods`` carries."""
+    wanted = ", ".join(f"{k}={v}" for k, v in own.items())
+    note = ""
+    if len(own) < len(labels):
+        note += " (its labels taken from the pods' Nodes are not compared)"
+    if any(k in NODE_LABELS for k in own):
+        note += " (istiod never gives an endpoint an empty topology label)"
+    named = ", ".join(w.key for w, _ in pods[:3]) + (", …" if len(pods) > 3 else "")
+    services = index.kubernetes_services(host)
+    return Finding(
+        ("spec", "subsets", i, "labels"),
+        f"no workload behind Service {services[0].key} carries {wanted}{note}: the "
+        f"subset has no endpoints (workloads of the Service: {named})",
+    )
 
 
 class _HostClash(NamedTuple):
@@ -611,6 +728,11 @@ def _host_clashes(index: MeshIndex) -> dict[int, list[_HostClash]]:
         spots = sorted(scope) if scope is not None else []
         for i, written, host in _mesh_hosts(vs, index):
             covering = list(wildcard_keys(host)) if wild and host != "*" else []
+            if scope is None and not covering and not host.startswith("*"):
+                claim = (group, host)
+                if claim not in everywhere and claim not in scoped:
+                    everywhere[claim] = vs  # the first to claim the host: no clash
+                    continue
             same: list[tuple[Record, str]] = []
             near: list[tuple[Record, str]] = []
             if scope is None:

@@ -23,14 +23,14 @@ from meshlint.rules.lib.mesh import (
     defines_hosts,
     destination_rule_host,
     did_you_mean_service,
-    host_destinations,
     items,
     literal,
     mesh_bound,
     namespaces_text,
     never_a_service,
+    resolved_destinations,
     route_destinations,
-    used_in,
+    used_by,
 )
 
 EXTERNAL_HINT = "list it under `external-hosts` (or its namespace under `external-namespaces`)"
@@ -116,6 +116,11 @@ def _ports_of(index: MeshIndex, defs: list[Record]) -> list[int] | None:
 
 
 def _ports_of_records(defs: list[Record]) -> list[int] | None:
+    if len(defs) == 1:
+        numbers = _port_numbers(defs[0])
+        if numbers is None or len(numbers) < 2:
+            return numbers
+        return list(dict.fromkeys(numbers))
     found: list[int] = []
     for rec in defs:
         numbers = _port_numbers(rec)
@@ -262,69 +267,108 @@ def _resolved(host: str, canonical: str) -> str:
     catalogue=("vs-x-host-unknown", "vs-x-mirror-host-unknown", "vs-k-host-unknown"),
 )
 def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    anything = _defines_anything(index)
-    where_used = used_in(vs)
-    for path, _, host, canonical in host_destinations(index, vs):
+    routes, where, canonicals = resolved_destinations(index, vs)
+    namespaces: tuple[str, ...] | None = None
+    last = ""  # the last host found defined for every namespace
+    for i, canonical in zip(where, canonicals, strict=True):
+        if canonical == last:
+            continue
+        if index.memo_by(_open_definition, canonical):
+            last = canonical
+            continue  # defined by a resource every namespace sees
+        if namespaces is None:
+            namespaces = used_by(index, vs)
+        if index.memo_by(_defined_everywhere, (canonical, namespaces)):
+            continue  # defined, and seen wherever the VirtualService is used
+        path, dest = routes[i]
+        host = dest["host"]
         if host.startswith("*"):
             continue  # a wildcard destination is the webhook's business
-        what = "mirror host" if "mirror" in path or "mirrors" in path else "host"
-        where = (*path, "host")
-        defs = index.definitions(canonical)
-        if defs:
-            blind = [n for n in where_used if not _sees_any(index, canonical, n, defs)]
-            if blind:
-                d = defs[0]
-                yield Finding(
-                    where,
-                    f"{what} `{host}` is defined by {d.key} ({d.where}), which is not "
-                    f"visible from {namespaces_text(blind)} ({_export_text(d)})"
-                    f"{_exported_text(vs, blind)}: no route to it there",
-                )
-            continue
-        if index.is_external(canonical, host):
-            continue
-        if not anything:
-            if never_a_service(index, canonical):
-                yield Finding(
-                    where,
-                    f"{what} `{host}` cannot be a Kubernetes Service and no ServiceEntry in "
-                    "the linted files defines it: without one the proxy has no cluster for it "
-                    f"and answers 503{_fqdn_hint(host, index)}; if one is applied from "
-                    f"elsewhere, {EXTERNAL_HINT}",
-                    severity=Severity.WARNING,
-                )
-            continue
-        cluster_ns = index.cluster_namespace(canonical)
-        if cluster_ns is not None and index.holds_services_of(cluster_ns, vs):
+        yield from _unknown_host(vs, index, path, host, canonical, list(namespaces))
+
+
+def _open_definition(index: MeshIndex, host: str) -> bool:
+    """Whether a definition of a canonical host is visible from every namespace: once per
+    host."""
+    return any(index.exported_everywhere(d) for d in index.definitions(host))
+
+
+def _defined_everywhere(index: MeshIndex, key: tuple[str, tuple[str, ...]]) -> bool:
+    """Whether a canonical host has definitions and each of the namespaces sees one of them:
+    once per host and namespaces."""
+    host, namespaces = key
+    defs = index.definitions(host)
+    return bool(defs) and all(_sees_any(index, host, n, defs) for n in namespaces)
+
+
+def _unknown_host(
+    vs: Record,
+    index: MeshIndex,
+    path: FieldPath,
+    host: str,
+    canonical: str,
+    where_used: list[str],
+) -> Iterator[Finding]:
+    """ML906's finding on one destination's host, if any."""
+    anything = _defines_anything(index)
+    what = "mirror host" if "mirror" in path or "mirrors" in path else "host"
+    where = (*path, "host")
+    defs = index.definitions(canonical)
+    if defs:
+        blind = [n for n in where_used if not _sees_any(index, canonical, n, defs)]
+        if blind:
+            d = defs[0]
             yield Finding(
                 where,
-                f"{what} {_resolved(host, canonical)}: no Service of namespace "
-                f"`{cluster_ns}` in the linted files has that name (nor a ServiceEntry "
-                f"that host): requests to it fail with 503{did_you_mean_service(index, canonical)}",
+                f"{what} `{host}` is defined by {d.key} ({d.where}), which is not "
+                f"visible from {namespaces_text(blind)} ({_export_text(d)})"
+                f"{_exported_text(vs, blind)}: no route to it there",
             )
-        elif cluster_ns is not None:
-            unplaced = index.memo_by(_first_unplaced_service, cluster_ns)
-            note = (
-                f"; {unplaced.key} ({unplaced.where}) names no namespace, so it goes wherever "
-                f"it is applied and is not taken as one of `{cluster_ns}`"
-                if unplaced is not None
-                else ""
-            )
+        return
+    if index.is_external(canonical, host):
+        return
+    if not anything:
+        if never_a_service(index, canonical):
             yield Finding(
                 where,
-                f"{what} {_resolved(host, canonical)} is no Service of the linted files"
-                f" (none of them names a Service of namespace `{cluster_ns}`{note}): if it "
-                f"lives in another repository, {EXTERNAL_HINT}",
+                f"{what} `{host}` cannot be a Kubernetes Service and no ServiceEntry in "
+                "the linted files defines it: without one the proxy has no cluster for it "
+                f"and answers 503{_fqdn_hint(host, index)}; if one is applied from "
+                f"elsewhere, {EXTERNAL_HINT}",
                 severity=Severity.WARNING,
             )
-        else:
-            yield Finding(
-                where,
-                f"{what} `{host}` is no Service and no ServiceEntry host in the linted "
-                "files: without a ServiceEntry for it the proxy has no cluster for it and "
-                f"answers 503; if one is applied from elsewhere, {EXTERNAL_HINT}",
-                severity=Severity.WARNING,
-            )
+        return
+    cluster_ns = index.cluster_namespace(canonical)
+    if cluster_ns is not None and index.holds_services_of(cluster_ns, vs):
+        yield Finding(
+            where,
+            f"{what} {_resolved(host, canonical)}: no Service of namespace "
+            f"`{cluster_ns}` in the linted files has that name (nor a ServiceEntry "
+            f"that host): requests to it fail with 503{did_you_mean_service(index, canonical)}",
+        )
+    elif cluster_ns is not None:
+        unplaced = index.memo_by(_first_unplaced_service, cluster_ns)
+        note = (
+            f"; {unplaced.key} ({unplaced.where}) names no namespace, so it goes wherever "
+            f"it is applied and is not taken as one of `{cluster_ns}`"
+            if unplaced is not None
+            else ""
+        )
+        yield Finding(
+            where,
+            f"{what} {_resolved(host, canonical)} is no Service of the linted files"
+            f" (none of them names a Service of namespace `{cluster_ns}`{note}): if it "
+            f"lives in another repository, {EXTERNAL_HINT}",
+            severity=Severity.WARNING,
+        )
+    else:
+        yield Finding(
+            where,
+            f"{what} `{host}` is no Service and no ServiceEntry host in the linted "
+            "files: without a ServiceEntry for it the proxy has no cluster for it and "
+            f"answers 503; if one is applied from elsewhere, {EXTERNAL_HINT}",
+            severity=Severity.WARNING,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,33 +459,46 @@ def unknown_destination_host(vs: Record, index: MeshIndex) -> Iterator[Finding]:
 def dotted_short_host(rec: Record, index: MeshIndex) -> Iterator[Finding]:
     ns = rec.effective_namespace
     if rec.kind == "DestinationRule":
-        fields: list[tuple[FieldPath, Any]] = [(("spec", "host"), rec.spec.get("host"))]
-        what = "DestinationRule host"
-    else:
-        fields = [
-            ((*path, "host"), dest.get("host")) for path, dest in route_destinations(index, rec)
-        ]
-        what = "host"
-    for path, host in fields:
-        if not literal(host):
+        host = rec.spec.get("host")
+        if literal(host):
+            finding = _dotted(index, rec, ("spec",), host, index.canonical(host, ns))
+            if finding is not None:
+                yield finding
+        return
+    routes, where, canonicals = resolved_destinations(index, rec)
+    read_alike = ""  # the last host istiod reads as meshlint does
+    for i, meant in zip(where, canonicals, strict=True):
+        path, dest = routes[i]
+        host = dest["host"]
+        if host == read_alike:
             continue
-        assert isinstance(host, str)
-        as_read = index.resolve(host, ns)
-        meant = index.canonical(host, ns)
-        if meant == as_read or any(d.kind == "ServiceEntry" for d in index.definitions(as_read)):
-            continue
-        effect = (
-            "the rule applies to nothing"
-            if rec.kind == "DestinationRule"
-            else "requests routed to it fail with 503"
-        )
-        yield Finding(
-            path,
-            f"{what} `{host}` has a dot, so istiod takes it as written rather than as "
-            f"`{meant}`: no Service has that name and {effect}; write `{meant}`",
-            fix=Replacement("host", meant),
-            severity=Severity.WARNING if rec.kind == "DestinationRule" else None,
-        )
+        if meant == host or meant == index.resolve(host, ns):
+            read_alike = host
+            continue  # (as istiod reads it: what _dotted finds first)
+        finding = _dotted(index, rec, path, host, meant)
+        if finding is not None:
+            yield finding
+
+
+def _dotted(
+    index: MeshIndex, rec: Record, base: FieldPath, host: str, meant: str
+) -> Finding | None:
+    """ML989's finding on the host at ``base`` (a path) of ``rec``, which
+    :meth:`MeshIndex.canonical` reads as ``meant``, or None when istiod reads it so too (or a
+    ServiceEntry has it as written)."""
+    as_read = index.resolve(host, rec.effective_namespace)
+    if meant == as_read or any(d.kind == "ServiceEntry" for d in index.definitions(as_read)):
+        return None
+    dr = rec.kind == "DestinationRule"
+    effect = "the rule applies to nothing" if dr else "requests routed to it fail with 503"
+    return Finding(
+        (*base, "host"),
+        f"{'DestinationRule host' if dr else 'host'} `{host}` has a dot, so istiod takes it "
+        f"as written rather than as `{meant}`: no Service has that name and {effect}; write "
+        f"`{meant}`",
+        fix=Replacement("host", meant),
+        severity=Severity.WARNING if dr else None,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -495,28 +552,6 @@ _PORTS_GOOD = """
 """
 
 
-_Visible = tuple[FieldPath, dict[str, Any], str, list[Record]]
-
-
-def _visible_definitions(index: MeshIndex, vs: Record) -> list[_Visible]:
-    """(path, destination, host as written, its definitions visible from the VirtualService's
-    namespace) of each destination whose host has such definitions: listed once per
-    VirtualService (ML907 and ML908 both read them)."""
-    return index.of_record(_visible_definitions_of, vs)
-
-
-def _visible_definitions_of(index: MeshIndex, vs: Record) -> list[_Visible]:
-    return list(_each_visible_definition(index, vs))
-
-
-def _each_visible_definition(index: MeshIndex, vs: Record) -> Iterator[_Visible]:
-    ns = vs.effective_namespace
-    for path, dest, host, canonical in host_destinations(index, vs):
-        defs = index.memo_by(_visible_of, (canonical, ns))
-        if defs:
-            yield path, dest, host, list(defs)
-
-
 @rule(
     "ML907",
     "unknown-destination-port",
@@ -544,21 +579,65 @@ def _each_visible_definition(index: MeshIndex, vs: Record) -> Iterator[_Visible]
     catalogue=("vs-x-port-unknown",),
 )
 def unknown_destination_port(vs: Record, index: MeshIndex) -> Iterator[Finding]:
-    for path, dest, host, defs in _visible_definitions(index, vs):
-        port = dest.get("port")
-        number = port.get("number") if isinstance(port, dict) else None
-        if not is_int(number):
-            continue
-        ports = _ports_of(index, defs)
-        if not ports or number in ports:
-            continue
+    unexposed = _port_checks(index, vs)[0]
+    if not unexposed:
+        return
+    routes = resolved_destinations(index, vs)[0]
+    for i, canonical, ports in unexposed:
+        path, dest = routes[i]
+        number = dest["port"]["number"]
+        defs = index.memo_by(_visible_of, (canonical, vs.effective_namespace))
         listed = ", ".join(str(p) for p in ports)
         yield Finding(
             (*path, "port", "number"),
-            f"port {number} of host `{host}` is not exposed by {_named(defs)}, which "
+            f"port {number} of host `{dest['host']}` is not exposed by {_named(defs)}, which "
             f"{_exposes(defs)} {listed}: no cluster for it, "
             "requests fail with 503",
         )
+
+
+_PortChecks = tuple[list[tuple[int, str, list[int]]], list[tuple[int, list[int]]]]
+
+
+def _port_checks(index: MeshIndex, vs: Record) -> _PortChecks:
+    """What ML907 and ML908 look at in a VirtualService, listed once per run: (position in
+    :func:`route_destinations`, canonical host, the host's ports) of each destination whose
+    `port.number` is none of the ports of its host's definitions visible from the
+    VirtualService's namespace; and (position, ports) of each destination that names no port
+    of a host exposing several."""
+    return index.of_record(_port_checks_of, vs)
+
+
+_NO_CHECKS: _PortChecks = ([], [])  # (never changed)
+
+
+def _port_checks_of(index: MeshIndex, vs: Record) -> _PortChecks:
+    ns = vs.effective_namespace
+    routes, where, canonicals = resolved_destinations(index, vs)
+    unexposed: list[tuple[int, str, list[int]]] = []
+    unnamed: list[tuple[int, list[int]]] = []
+    last, ports = "", None
+    for i, canonical in zip(where, canonicals, strict=True):
+        if canonical != last:
+            last, ports = canonical, index.memo_by(_visible_ports, (canonical, ns))
+        if not ports:
+            continue
+        port = routes[i][1].get("port")
+        if port is None:
+            if len(ports) >= 2:
+                unnamed.append((i, ports))
+        elif isinstance(port, dict):
+            number = port.get("number")
+            if is_int(number) and number not in ports:
+                unexposed.append((i, canonical, ports))
+    return (unexposed, unnamed) if unexposed or unnamed else _NO_CHECKS
+
+
+def _visible_ports(index: MeshIndex, key: tuple[str, str]) -> list[int] | None:
+    """:func:`_ports_of` the definitions of a canonical host visible from a namespace (None
+    also when none is visible): once per pair, to be read only."""
+    defs = index.memo_by(_visible_of, key)
+    return _ports_of_records(defs) if defs else None
 
 
 def _bound_gateways(
@@ -624,17 +703,21 @@ def _listener_ports(index: MeshIndex, vs: Record) -> set[int] | None:
 )
 def destination_port_required(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     ns = vs.effective_namespace
-    gateway = _gateway_bound(vs.spec)
-    # what the VirtualService's gateways listen on and its own hosts, read when first needed
+    # whether it is bound to a gateway, what its gateways listen on and its own hosts, read
+    # when first needed
+    gateway: bool | None = None
     listening: set[int] | None = None
     listened = False
     own: set[str] | None = None
-    for path, dest, host, defs in _visible_definitions(index, vs):
-        if dest.get("port") is not None:
-            continue
-        ports = _ports_of(index, defs)
-        if ports is None or len(ports) < 2:
-            continue
+    unnamed = _port_checks(index, vs)[1]
+    if not unnamed:
+        return
+    routes = resolved_destinations(index, vs)[0]
+    for i, ports in unnamed:
+        path, dest = routes[i]
+        host = dest["host"]
+        if gateway is None:
+            gateway = _gateway_bound(vs.spec)
         if gateway:
             if not listened:
                 listening, listened = _listener_ports(index, vs), True
@@ -755,6 +838,9 @@ def _vs_hosts(index: MeshIndex, vs: Record) -> list[str] | None:
     return out
 
 
+_FEW_SUFFIXES = 16  # up to so many wildcard server hosts are compared with a host one by one
+
+
 class _ServerHosts:
     """The server hosts of one Gateway, indexed so that a VirtualService host is matched
     against them without comparing it with each (a shared ingress may list thousands)."""
@@ -770,6 +856,40 @@ class _ServerHosts:
             else:
                 self.by_name.setdefault(name, []).append(entry)
         self.wild = any(name.startswith("*") for name in self.by_name)  # `*`, `*.foo.com`
+        # the entries of `*` and `*.foo.com` by what a host they cover ends with (`.foo.com`)
+        self.suffixes = [
+            (name[1:], entry)
+            for name, entries in self.by_name.items()
+            if name.startswith("*")
+            for entry in entries
+        ]
+
+    def serves(self, hosts: list[str], namespace: str) -> bool:
+        """Whether an entry :meth:`matching` finds for one of ``hosts`` is open to the
+        VirtualServices of ``namespace`` (it names no namespace, or that one)."""
+        for host in hosts:
+            if host.startswith("*"):
+                for entry in self.hosts:
+                    sns = entry[0]
+                    if (sns is None or sns == namespace) and host_matches(entry[1], host):
+                        return True
+                continue
+            for sns, _ in self.by_name.get(host, ()):
+                if sns is None or sns == namespace:
+                    return True
+            if len(self.suffixes) <= _FEW_SUFFIXES:
+                for suffix, (sns, _) in self.suffixes:
+                    if (sns is None or sns == namespace) and host.endswith(suffix):
+                        return True
+            else:
+                for key in wildcard_keys(host):
+                    for sns, _ in self.by_name.get(key, ()):
+                        if sns is None or sns == namespace:
+                            return True
+            for sns, name in self.scan:
+                if (sns is None or sns == namespace) and host_matches(name, host):
+                    return True
+        return False
 
     def matching(self, host: str) -> list[tuple[str | None, str]]:
         if host.startswith("*"):
@@ -792,8 +912,32 @@ def _server_tables(index: MeshIndex) -> dict[int, _ServerHosts | None]:
 
 
 def _gateway_host_verdicts_listed(index: MeshIndex, vs: Record) -> list[tuple[str, Finding]]:
-    """ML909's and ML910's findings on a VirtualService, worked out once for both."""
-    return list(_gateway_host_verdicts(vs, index))
+    """ML909's and ML910's findings on a VirtualService, worked out once for both: only when
+    a Gateway of the run it is bound to serves none of its hosts to its namespace."""
+    refs = vs.spec.get("gateways")
+    if not isinstance(refs, list):
+        return _NO_VERDICTS
+    ns = vs.effective_namespace
+    hosts: list[str] | None = None
+    tables: dict[int, _ServerHosts | None] = {}
+    for ref in refs:
+        if ref == MESH_GATEWAY or not literal(ref):
+            continue
+        gw = index.gateways.get(index.gateway(ref, ns))
+        if gw is None:
+            continue
+        if hosts is None:
+            hosts = _vs_hosts(index, vs)
+            if hosts is None:
+                return _NO_VERDICTS
+            tables = index.memo(_server_tables)
+        table = tables[id(gw)]
+        if table is not None and not table.serves(hosts, ns):
+            return list(_gateway_host_verdicts(vs, index))
+    return _NO_VERDICTS
+
+
+_NO_VERDICTS: list[tuple[str, Finding]] = []  # (never changed)
 
 
 def _gateway_host_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, Finding]]:
@@ -812,6 +956,8 @@ def _gateway_host_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, 
             continue
         table = tables[id(gw)]
         if table is None:
+            continue
+        if table.serves(hosts, ns):
             continue
         server_hosts = table.hosts
         matching = list(dict.fromkeys(e for h in hosts for e in table.matching(h)))
@@ -1174,19 +1320,24 @@ _Claims = tuple[int, str, list[tuple[str, str, str]]]
 def _gateway_claims(vs: Record, index: MeshIndex) -> list[_Claims]:
     """(index in `hosts`, host as written, claims) of each host a gateway-bound VirtualService
     claims, once each: a claim is (gateway namespace, gateway name, canonical host), one for
-    each gateway it is bound to, in order. Listed once per VirtualService."""
+    each gateway it is bound to, in order (none: not listed). Listed once per
+    VirtualService."""
     return index.of_record(_gateway_claims_of, vs)
 
 
 def _gateway_claims_of(index: MeshIndex, vs: Record) -> list[_Claims]:
-    return list(_each_gateway_claim(vs, index))
-
-
-def _each_gateway_claim(vs: Record, index: MeshIndex) -> Iterator[_Claims]:
-    if not _gateway_bound(vs.spec):
-        return
+    refs = vs.spec.get("gateways")
+    if not isinstance(refs, list):
+        return _NO_CLAIMS
     ns = vs.effective_namespace
-    gateways = sorted({key for _, _, key in _bound_gateways(index, vs)})
+    bound: set[tuple[str, str]] = set()
+    for ref in refs:
+        if ref != MESH_GATEWAY and isinstance(ref, str) and ref and "{{" not in ref:  # literal
+            bound.add(index.gateway(ref, ns))
+    if not bound:
+        return _NO_CLAIMS  # (no gateway to claim a host on)
+    gateways = sorted(bound)
+    found: list[_Claims] = []
     seen: set[str] = set()
     for i, host in items(vs.spec.get("hosts")):
         if not literal(host):
@@ -1195,7 +1346,11 @@ def _each_gateway_claim(vs: Record, index: MeshIndex) -> Iterator[_Claims]:
         if canonical in seen:
             continue
         seen.add(canonical)
-        yield i, host, [(gns, gname, canonical) for gns, gname in gateways]
+        found.append((i, host, [(gns, gname, canonical) for gns, gname in gateways]))
+    return found
+
+
+_NO_CLAIMS: list[_Claims] = []  # (never changed)
 
 
 def _first_gateway_claims(index: MeshIndex) -> dict[tuple[str, str, str], Record]:
@@ -1445,6 +1600,7 @@ class _Delegation(NamedTuple):
     counts: dict[str, int]  # namespace → how many VirtualServices the run holds there
     referenced: set[int]  # ids of the VirtualServices a root delegates to
     roots: bool  # whether a VirtualService with hosts delegates at all
+    delegating: set[int]  # ids of the VirtualServices with hosts that name a delegate
 
 
 def _delegation(index: MeshIndex) -> _Delegation:
@@ -1454,16 +1610,18 @@ def _delegation(index: MeshIndex) -> _Delegation:
         by_name.setdefault((vs.effective_namespace, vs.name), vs)
         counts[vs.effective_namespace] = counts.get(vs.effective_namespace, 0) + 1
     referenced: set[int] = set()
+    delegating: set[int] = set()
     roots = False
     for vs in index.virtual_services:
         if not _has_hosts(vs):
             continue
         for _, _, ns, name in _delegate_refs(vs):
             roots = True
+            delegating.add(id(vs))
             target = by_name.get((ns, name))
             if target is not None:
                 referenced.add(id(target))
-    return _Delegation(by_name, counts, referenced, roots)
+    return _Delegation(by_name, counts, referenced, roots, delegating)
 
 
 def _delegate_verdicts_listed(index: MeshIndex, vs: Record) -> list[tuple[str, Finding]]:
@@ -1554,6 +1712,8 @@ def _delegate_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, Find
     catalogue=("vs-rt-delegate-missing",),
 )
 def unknown_delegate(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    if id(vs) not in index.memo(_delegation).delegating:
+        return
     for code, finding in index.of_record(_delegate_verdicts_listed, vs):
         if code == "ML914":
             yield finding
@@ -1583,6 +1743,8 @@ def unknown_delegate(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     catalogue=("vs-rt-delegate-hidden",),
 )
 def hidden_delegate(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    if id(vs) not in index.memo(_delegation).delegating:
+        return
     for code, finding in index.of_record(_delegate_verdicts_listed, vs):
         if code == "ML915":
             yield finding
@@ -1789,6 +1951,21 @@ def _port_level_settings(dr: Record) -> Iterator[tuple[FieldPath, Any]]:
                 yield (*base, "portLevelSettings", k, "port", "number"), number
 
 
+def _has_port_level_settings(spec: dict[str, Any]) -> bool:
+    """Whether the traffic policy of a DestinationRule, or of one of its subsets, writes
+    `portLevelSettings`."""
+    policy = spec.get("trafficPolicy")
+    if isinstance(policy, dict) and policy.get("portLevelSettings") is not None:
+        return True
+    subsets = spec.get("subsets")
+    if isinstance(subsets, list):
+        for subset in subsets:
+            policy = subset.get("trafficPolicy") if isinstance(subset, dict) else None
+            if isinstance(policy, dict) and policy.get("portLevelSettings") is not None:
+                return True
+    return False
+
+
 def _target_port_of(defs: list[Record], number: int) -> int | None:
     for rec in defs:
         if rec.kind != "Service":
@@ -1830,6 +2007,8 @@ def _target_port_of(defs: list[Record], number: int) -> int | None:
     catalogue=("dr-pl-port-unknown",),
 )
 def unknown_port_level_port(dr: Record, index: MeshIndex) -> Iterator[Finding]:
+    if not _has_port_level_settings(dr.spec):
+        return
     host = destination_rule_host(dr, index)
     if host is None:
         return
@@ -1839,10 +2018,10 @@ def unknown_port_level_port(dr: Record, index: MeshIndex) -> Iterator[Finding]:
     ports = _ports_of(index, defs)
     if not ports:
         return
-    listed = ", ".join(str(p) for p in ports)
     for path, number in _port_level_settings(dr):
         if number in ports:
             continue
+        listed = ", ".join(str(p) for p in ports)
         service_port = _target_port_of(defs, number)
         hint = (
             f" ({number} is the targetPort of port {service_port}: use {service_port})"
@@ -2113,22 +2292,25 @@ def delegate_match_conflict(vs: Record, index: MeshIndex) -> Iterator[Finding]:
 )
 def repeated_route_destination(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     seen: dict[tuple[str, str], int] = {}
-    rule_at: FieldPath = ()
+    section: Any = None  # the route rule at spec.<section>[at]
+    at: Any = None
+    routes, where, canonicals = resolved_destinations(index, vs)
     # the route destinations of each route rule, rule after rule (mirrors left out)
-    for path, dest, host, canonical in host_destinations(index, vs):
+    for i, canonical in zip(where, canonicals, strict=True):
+        path, dest = routes[i]
         if path[3] != "route":
             continue
-        if path[:3] != rule_at:
-            rule_at, seen = path[:3], {}
+        if path[2] != at or path[1] != section:
+            section, at, seen = path[1], path[2], {}
         subset = dest.get("subset")
         if subset is not None and not isinstance(subset, str):
             continue  # a wrong type: the schema stage reports it
         j = path[4]
         assert isinstance(j, int)
-        key = (canonical, subset or "")
-        first = seen.setdefault(key, j)
+        first = seen.setdefault((canonical, subset or ""), j)
         if first == j:
             continue
+        host = dest["host"]
         what = f"host `{host}` with subset `{subset}`" if subset else f"host `{host}`"
         yield Finding(
             (*path, "host"),

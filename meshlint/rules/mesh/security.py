@@ -23,7 +23,7 @@ from meshlint.mesh import (
 )
 from meshlint.rules import rule
 from meshlint.rules.lib.guards import is_int
-from meshlint.rules.lib.mesh import AN, KIALI, items, literal
+from meshlint.rules.lib.mesh import AN, CLAIM_MARK, KIALI, items, literal, match_fields
 
 # Namespaces every cluster has: a reference to them is never a typo of the run's.
 _SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
@@ -53,14 +53,62 @@ def _operations(ap: Record) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
                 yield ("spec", "rules", i, "to", j, "operation"), to["operation"]
 
 
-def _values(
-    block: dict[str, Any], base: FieldPath, fields: tuple[str, ...]
-) -> Iterator[tuple[FieldPath, str]]:
-    """The literal strings of the list fields of ``block``, with their paths."""
+# The list fields of a `rules[].from[].source` some rule reads, in the order they are read.
+_SOURCE_FIELDS = (
+    "namespaces",
+    "notNamespaces",
+    "principals",
+    "notPrincipals",
+    "serviceAccounts",
+    "notServiceAccounts",
+)
+_SourceValue = tuple[FieldPath, str, int, str]  # path of the block, field, index in it, value
+
+
+def _source_values(index: MeshIndex, ap: Record) -> list[_SourceValue]:
+    """The literal strings of the :data:`_SOURCE_FIELDS` of every source of an
+    AuthorizationPolicy of the run (source by source, each field in that order), listed once
+    per run: the path of one is ``(*base, field, k)``."""
+    return index.of_record(_source_values_of, ap)
+
+
+def _source_values_of(index: MeshIndex, ap: Record) -> list[_SourceValue]:
+    found: list[_SourceValue] = []
+    for base, source in _sources(ap):
+        _add_values(found, source, base, _SOURCE_FIELDS)
+    return found
+
+
+def _target_values(index: MeshIndex, ap: Record) -> list[_SourceValue]:
+    """The literal strings of the `hosts`, `ports` and `notPorts` of every operation of an
+    AuthorizationPolicy of the run (operation by operation), then of the `values` and
+    `notValues` of its `when` conditions on `destination.port`: (path of the operation or
+    condition, field, index in it, value), listed once per run."""
+    return index.of_record(_target_values_of, ap)
+
+
+def _target_values_of(index: MeshIndex, ap: Record) -> list[_SourceValue]:
+    found: list[_SourceValue] = []
+    for base, operation in _operations(ap):
+        _add_values(found, operation, base, ("hosts", "ports", "notPorts"))
+    for i, ap_rule in items(ap.spec.get("rules")):
+        if not isinstance(ap_rule, dict):
+            continue
+        for j, cond in items(ap_rule.get("when")):
+            if isinstance(cond, dict) and cond.get("key") == "destination.port":
+                _add_values(found, cond, ("spec", "rules", i, "when", j), ("values", "notValues"))
+    return found
+
+
+def _add_values(
+    found: list[_SourceValue], block: dict[str, Any], base: FieldPath, fields: tuple[str, ...]
+) -> None:
     for name in fields:
-        for k, value in items(block.get(name)):
-            if literal(value):
-                yield (*base, name, k), value
+        values = block.get(name)
+        if isinstance(values, list):
+            for k, value in enumerate(values):
+                if literal(value):
+                    found.append((base, name, k, value))
 
 
 def _workload_records(index: MeshIndex) -> Iterator[Record]:
@@ -214,26 +262,28 @@ def _namespace_known(index: MeshIndex, pattern: str) -> bool:
 def authz_source_namespace_unknown(ap: Record, index: MeshIndex) -> Iterator[Finding]:
     declared = index.memo(_known_namespaces).declared
     several = len(index.namespaces) >= 2
-    for base, source in _sources(ap):
-        for path, value in _values(source, base, ("namespaces", "notNamespaces")):
-            if value == "*" or "*" in value[1:-1] or _namespace_known(index, value):
-                continue
-            if declared:
-                shown = ", ".join(declared[:5]) + (", …" if len(declared) > 5 else "")
-                yield Finding(
-                    path,
-                    f"namespace `{value}` matches no namespace of the linted files (their "
-                    f"Namespace manifests: {shown}): the source never matches; if it exists "
-                    "elsewhere, add it to `external-namespaces`",
-                )
-            elif several:
-                yield Finding(
-                    path,
-                    f"namespace `{value}` matches no namespace the linted files hold "
-                    "resources of: unless it exists elsewhere (then add it to "
-                    "`external-namespaces`), the source never matches",
-                    severity=Severity.WARNING,
-                )
+    for base, field, k, value in _source_values(index, ap):
+        if field != "namespaces" and field != "notNamespaces":
+            continue
+        if value == "*" or "*" in value[1:-1] or _namespace_known(index, value):
+            continue
+        path = (*base, field, k)
+        if declared:
+            shown = ", ".join(declared[:5]) + (", …" if len(declared) > 5 else "")
+            yield Finding(
+                path,
+                f"namespace `{value}` matches no namespace of the linted files (their "
+                f"Namespace manifests: {shown}): the source never matches; if it exists "
+                "elsewhere, add it to `external-namespaces`",
+            )
+        elif several:
+            yield Finding(
+                path,
+                f"namespace `{value}` matches no namespace the linted files hold "
+                "resources of: unless it exists elsewhere (then add it to "
+                "`external-namespaces`), the source never matches",
+                severity=Severity.WARNING,
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,38 +401,41 @@ def authz_principal_unknown(ap: Record, index: MeshIndex) -> Iterator[Finding]:
     if not by_ns:
         return
     domains = index.memo(_trust_domains)
-    for base, source in _sources(ap):
-        refs: list[tuple[FieldPath, str, str, str]] = []
-        for path, value in _values(source, base, _PRINCIPAL_FIELDS):
+    # (fields in the order of _SOURCE_FIELDS: a source's principals before its accounts)
+    for base, field, k, value in _source_values(index, ap):
+        if field in _PRINCIPAL_FIELDS:
             parts = _split_principal(value)
-            if parts is not None and parts[0] in domains:
-                refs.append((path, value, parts[1], parts[2]))
-        for path, value in _values(source, base, _ACCOUNT_FIELDS):
+            if parts is None or parts[0] not in domains:
+                continue
+            ns, name = parts[1], parts[2]
+        elif field in _ACCOUNT_FIELDS:
             ns, _, name = value.rpartition("/")
-            refs.append((path, value, ns or ap.effective_namespace, name))
-        for path, value, ns, name in refs:
-            if "*" in value or name == "default" or "{{" in value:
-                continue
-            known = by_ns.get(ns)
-            if known is None or name in known or index.is_external_namespace(ns):
-                continue
-            if ns in manifests:
-                yield Finding(
-                    path,
-                    f"`{value}` is service account `{name}` of namespace `{ns}`, which "
-                    "neither the ServiceAccounts nor the workloads of the linted files "
-                    f"define (they have {', '.join(sorted(known)[:5])}): the value matches "
-                    "no workload",
-                )
-            else:
-                yield Finding(
-                    path,
-                    f"`{value}` is service account `{name}` of namespace `{ns}`, which no "
-                    f"workload of the linted files runs as (they run as "
-                    f"{', '.join(sorted(known)[:5])}); unless a workload applied from "
-                    "elsewhere uses it, the value matches nothing",
-                    severity=Severity.WARNING,
-                )
+            ns = ns or ap.effective_namespace
+        else:
+            continue
+        if "*" in value or name == "default" or "{{" in value:
+            continue
+        known = by_ns.get(ns)
+        if known is None or name in known or index.is_external_namespace(ns):
+            continue
+        path = (*base, field, k)
+        if ns in manifests:
+            yield Finding(
+                path,
+                f"`{value}` is service account `{name}` of namespace `{ns}`, which "
+                "neither the ServiceAccounts nor the workloads of the linted files "
+                f"define (they have {', '.join(sorted(known)[:5])}): the value matches "
+                "no workload",
+            )
+        else:
+            yield Finding(
+                path,
+                f"`{value}` is service account `{name}` of namespace `{ns}`, which no "
+                f"workload of the linted files runs as (they run as "
+                f"{', '.join(sorted(known)[:5])}); unless a workload applied from "
+                "elsewhere uses it, the value matches nothing",
+                severity=Severity.WARNING,
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -443,22 +496,22 @@ def authz_principal_unknown(ap: Record, index: MeshIndex) -> Iterator[Finding]:
 )
 def authz_principal_foreign_trust_domain(ap: Record, index: MeshIndex) -> Iterator[Finding]:
     domains = index.memo(_trust_domains)
-    for base, source in _sources(ap):
-        for path, value in _values(source, base, _PRINCIPAL_FIELDS):
-            if "*" in value or value.startswith("spiffe://"):
-                continue
-            cut = value.find("/ns/")
-            if cut <= 0:
-                continue
-            domain = value[:cut]
-            if domain in domains:
-                continue
-            yield Finding(
-                path,
-                f"principal `{value}` is of trust domain `{domain}`, not the mesh's "
-                f"({', '.join(sorted(domains))}): it matches no workload of this mesh; if "
-                "the mesh uses that trust domain, set `trust-domain` in the configuration",
-            )
+    for base, field, k, value in _source_values(index, ap):
+        if field not in _PRINCIPAL_FIELDS or "*" in value or value.startswith("spiffe://"):
+            continue
+        cut = value.find("/ns/")
+        if cut <= 0:
+            continue
+        domain = value[:cut]
+        if domain in domains:
+            continue
+        path = (*base, field, k)
+        yield Finding(
+            path,
+            f"principal `{value}` is of trust domain `{domain}`, not the mesh's "
+            f"({', '.join(sorted(domains))}): it matches no workload of this mesh; if "
+            "the mesh uses that trust domain, set `trust-domain` in the configuration",
+        )
 
 
 def _virtual_service_hosts(index: MeshIndex) -> set[str]:
@@ -561,41 +614,42 @@ def authz_operation_host_unknown(ap: Record, index: MeshIndex) -> Iterator[Findi
     if not index.service_namespaces:
         return
     ns = ap.effective_namespace
-    for base, operation in _operations(ap):
-        for path, value in _values(operation, base, ("hosts",)):
-            host = value.strip()
-            name, colon, port = host.rpartition(":")
-            if colon and port.isdigit():
-                host = name
-            if not host or "*" in host or host.count(".") >= 2:
+    for base, field, k, value in _target_values(index, ap):
+        if field != "hosts":
+            continue
+        host = value.strip()
+        name, colon, port = host.rpartition(":")
+        if colon and port.isdigit():
+            host = name
+        if not host or "*" in host or host.count(".") >= 2:
+            continue
+        if "." in host:
+            target_ns = host.split(".", 1)[1]
+            if target_ns != ns and target_ns not in index.namespaces:
                 continue
-            if "." in host:
-                target_ns = host.split(".", 1)[1]
-                if target_ns != ns and target_ns not in index.namespaces:
-                    continue
-                fqdn = f"{host.split('.', 1)[0]}.{target_ns}.svc.{index.domain}"
-            else:
-                target_ns, fqdn = ns, f"{host}.{ns}.svc.{index.domain}"
-            if index.definitions(fqdn) or index.is_external(fqdn, value):
-                continue
-            if fqdn in index.memo(_virtual_service_hosts):
-                continue
-            if target_ns in index.service_namespaces:
-                yield Finding(
-                    path,
-                    f"host `{value}` is `{fqdn}`, but no Service of namespace `{target_ns}` "
-                    "in the linted files has that name (nor a ServiceEntry or "
-                    "VirtualService that host): the operation never matches",
-                )
-            else:
-                yield Finding(
-                    path,
-                    f"host `{value}` is `{fqdn}`, which no Service, ServiceEntry or "
-                    f"VirtualService of the linted files defines (they hold no Service of "
-                    f"namespace `{target_ns}`); unless it is defined elsewhere (then add it "
-                    "to `external-hosts`), the operation never matches",
-                    severity=Severity.WARNING,
-                )
+            fqdn = f"{host.split('.', 1)[0]}.{target_ns}.svc.{index.domain}"
+        else:
+            target_ns, fqdn = ns, f"{host}.{ns}.svc.{index.domain}"
+        if index.definitions(fqdn) or index.is_external(fqdn, value):
+            continue
+        if fqdn in index.memo(_virtual_service_hosts):
+            continue
+        if target_ns in index.service_namespaces:
+            yield Finding(
+                (*base, field, k),
+                f"host `{value}` is `{fqdn}`, but no Service of namespace `{target_ns}` "
+                "in the linted files has that name (nor a ServiceEntry or "
+                "VirtualService that host): the operation never matches",
+            )
+        else:
+            yield Finding(
+                (*base, field, k),
+                f"host `{value}` is `{fqdn}`, which no Service, ServiceEntry or "
+                f"VirtualService of the linted files defines (they hold no Service of "
+                f"namespace `{target_ns}`); unless it is defined elsewhere (then add it "
+                "to `external-hosts`), the operation never matches",
+                severity=Severity.WARNING,
+            )
 
 
 def _by_namespace(recs: Any) -> dict[str, list[tuple[Record, dict[str, str] | None]]]:
@@ -1069,6 +1123,8 @@ def _request_authentications(
     catalogue=("vs-x-jwt-no-requestauthn", "ra-x-needed-by-claim-routing"),
 )
 def jwt_claim_routing_without_requestauthn(vs: Record, index: MeshIndex) -> Iterator[Finding]:
+    if CLAIM_MARK not in match_fields(index, vs):
+        return  # no header key of a match names a claim
     claim = _first_claim_match(vs.spec)
     if claim is None:
         return
@@ -1906,20 +1962,6 @@ def _policy_workload_ports(
     return workloads, (_served_ports(index, workloads) if workloads else None)
 
 
-def _policy_ports(ap: Record) -> Iterator[tuple[FieldPath, str]]:
-    """The literal port values of a policy: operation `ports`/`notPorts` and `when` conditions
-    on `destination.port`."""
-    for base, operation in _operations(ap):
-        yield from _values(operation, base, ("ports", "notPorts"))
-    for i, ap_rule in items(ap.spec.get("rules")):
-        if not isinstance(ap_rule, dict):
-            continue
-        for j, cond in items(ap_rule.get("when")):
-            if isinstance(cond, dict) and cond.get("key") == "destination.port":
-                base = ("spec", "rules", i, "when", j)
-                yield from _values(cond, base, ("values", "notValues"))
-
-
 # --------------------------------------------------------------------------------------------
 @rule(
     "ML983",
@@ -2047,7 +2089,7 @@ def _policy_ports(ap: Record) -> Iterator[tuple[FieldPath, str]]:
 def authz_port_not_served(ap: Record, index: MeshIndex) -> Iterator[Finding]:
     if has_target_refs(ap):
         return
-    ports = list(_policy_ports(ap))
+    ports = [entry for entry in _target_values(index, ap) if entry[1] != "hosts"]
     if not ports:
         return
     selector = workload_selector(ap)
@@ -2055,12 +2097,12 @@ def authz_port_not_served(ap: Record, index: MeshIndex) -> Iterator[Finding]:
     workloads, served = index.memo_by(_policy_workload_ports, key)
     if not workloads or not served:
         return
-    listed = ", ".join(str(p) for p in sorted(served))
-    for path, value in ports:
+    for base, field, k, value in ports:
         if not value.isdigit() or int(value) in served or int(value) == 0:
             continue
+        listed = ", ".join(str(p) for p in sorted(served))
         yield Finding(
-            path,
+            (*base, field, k),
             f"port {value} is served by none of the workloads the policy applies to "
             f"({_named([w for w, _ in workloads])}), which listen on {listed}: the port "
             "here is the workload's (container) port, not the Service's",

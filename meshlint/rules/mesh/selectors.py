@@ -76,6 +76,15 @@ def _selector(rec: Record) -> tuple[str, dict[str, str]]:
     return _LABELS, labels
 
 
+def _selector_in(index: MeshIndex, rec: Record) -> tuple[str, dict[str, str]]:
+    """:func:`_selector` of a record of the run, read once per run (several rules ask)."""
+    return index.of_record(_selector_of, rec)
+
+
+def _selector_of(index: MeshIndex, rec: Record) -> tuple[str, dict[str, str]]:
+    return _selector(rec)
+
+
 def _same_place(rec: Record, other: Record) -> bool:
     return rec.place == other.place
 
@@ -129,8 +138,8 @@ def _unrendered(workloads: Iterable[Workload]) -> bool:
 def _selected(index: MeshIndex, rec: Record, selector: dict[str, str]) -> list[Workload]:
     """The workloads of the resource's namespace its selector picks (of its file only when
     it names no namespace)."""
-    key = (rec.effective_namespace, rec.place, tuple(sorted(selector.items())))
-    return list(index.memo_by(_selected_in_place, key))
+    labels = tuple(selector.items()) if len(selector) == 1 else tuple(sorted(selector.items()))
+    return list(index.memo_by(_selected_in_place, (rec.effective_namespace, rec.place, labels)))
 
 
 def _selected_in_place(
@@ -588,7 +597,7 @@ def workload_selector_matches_no_pod(rec: Record, index: MeshIndex) -> Iterator[
 def authorizationpolicy_matches_no_workload(ap: Record, index: MeshIndex) -> Iterator[Finding]:
     if not index.workloads or has_target_refs(ap):
         return
-    state, selector = _selector(ap)
+    state, selector = _selector_in(index, ap)
     ns = ap.effective_namespace
     root = ns == index.root_namespace
     if state == _SKIP or (root and state == _ABSENT) or index.is_external_namespace(ns):
@@ -605,11 +614,15 @@ def authorizationpolicy_matches_no_workload(ap: Record, index: MeshIndex) -> Ite
                 key=ap.namespace is None,
             )
         return
-    why = _no_workload(index, ap, selector, root, "nothing enforces the policy")
-    if why is not None:
-        yield Finding(_selector_path(ap), why)
-        return
-    picked = index.workloads_selected_anywhere(selector) if root else _selected(index, ap, selector)
+    # (a selector that picks workloads of its namespace is never one that picks none)
+    picked = [] if root else _selected(index, ap, selector)
+    if not picked:
+        why = _no_workload(index, ap, selector, root, "nothing enforces the policy")
+        if why is not None:
+            yield Finding(_selector_path(ap), why)
+            return
+        if root:
+            picked = index.workloads_selected_anywhere(selector)
     if picked and all(_outside_mesh(index, w) for w, _ in picked):
         yield Finding(
             _selector_path(ap),
@@ -1502,7 +1515,7 @@ def _gateway_namespaces(index: MeshIndex) -> set[str]:
 def selector_on_gateway_api_pods(rec: Record, index: MeshIndex) -> Iterator[Finding]:
     if has_target_refs(rec):
         return
-    state, selector = _selector(rec)
+    state, selector = _selector_in(index, rec)
     if state != _LABELS:
         return
     name = selector.get(GATEWAY_NAME_LABEL)

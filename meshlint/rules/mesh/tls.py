@@ -199,11 +199,10 @@ def _each_client_tls_setting(dr: Record) -> Iterator[_TlsSetting]:
         (("spec", "trafficPolicy"), dr.spec.get("trafficPolicy"), None)
     ]
     for i, subset in items(dr.spec.get("subsets")):
-        if isinstance(subset, dict):
+        policy = subset.get("trafficPolicy") if isinstance(subset, dict) else None
+        if isinstance(policy, dict):  # (a subset without a policy sets no mode)
             wanted = label_map(subset.get("labels")) or {}
-            scopes.append(
-                (("spec", "subsets", i, "trafficPolicy"), subset.get("trafficPolicy"), wanted)
-            )
+            scopes.append((("spec", "subsets", i, "trafficPolicy"), policy, wanted))
     for base, policy, labels in scopes:
         if not isinstance(policy, dict):
             continue
@@ -320,18 +319,24 @@ def _merge_winners(
     index: MeshIndex,
 ) -> tuple[dict[_Group, Record], dict[_Group, dict[str, Record]]]:
     """For each merge group, the oldest DestinationRule with a `trafficPolicy` and the oldest
-    that declares each subset name: what istiod keeps of the merged rules."""
-    policy_from: dict[_Group, Record] = {}
-    subsets_from: dict[_Group, dict[str, Record]] = {}
+    that declares each subset name: what istiod keeps of the merged rules (groups of one
+    rule are left out)."""
+    members: dict[_Group, list[Record]] = {}
     for dr in index.by_kind.get("DestinationRule", ()):
         group = _merge_group(index, dr)
-        if group is None:
-            continue
-        if dr.spec.get("trafficPolicy") is not None:
-            policy_from.setdefault(group, dr)
-        owners = subsets_from.setdefault(group, {})
-        for _, name in _subset_names(dr):
-            owners.setdefault(name, dr)
+        if group is not None:
+            members.setdefault(group, []).append(dr)
+    policy_from: dict[_Group, Record] = {}
+    subsets_from: dict[_Group, dict[str, Record]] = {}
+    for group, drs in members.items():
+        if len(drs) < 2:
+            continue  # merged with nothing: it keeps all it has
+        for dr in drs:
+            if dr.spec.get("trafficPolicy") is not None:
+                policy_from.setdefault(group, dr)
+            owners = subsets_from.setdefault(group, {})
+            for _, name in _subset_names(dr):
+                owners.setdefault(name, dr)
     return policy_from, subsets_from
 
 
@@ -414,6 +419,8 @@ def destinationrule_merge_drops_fields(dr: Record, index: MeshIndex) -> Iterator
     if group is None:
         return
     policy_from, subsets_from = index.memo(_merge_winners)
+    if group not in subsets_from:
+        return  # merged with no other rule
     host = group[1]
     first = policy_from.get(group, dr)
     if dr.spec.get("trafficPolicy") is not None and first is not dr:
