@@ -1,6 +1,6 @@
 """What the DestinationRule rules share: the kinds they check, where Istio's verdicts come from
-(for ``source``), the example builder of their docs, and the walk over the sections of every
-traffic policy."""
+(for ``source``), the example builder of their docs, the verdicts on subset names and labels,
+and the walk over the sections of every traffic policy."""
 
 from __future__ import annotations
 
@@ -10,6 +10,12 @@ from typing import Any
 
 from meshlint.diagnostics import FieldPath
 from meshlint.resource import Resource
+from meshlint.rules.lib.grammar import (
+    check_dns_label,
+    check_label_key,
+    check_label_value,
+    keep_verdict,
+)
 from meshlint.rules.lib.traffic import policy_blocks, policy_blocks_of
 
 KINDS = frozenset({"DestinationRule"})
@@ -39,6 +45,51 @@ def is_set(value: object) -> bool:
     """Whether a field counts as given for the webhook: present, not null, and not an empty
     list (which decodes to no list at all)."""
     return value is not None and value != []
+
+
+# The verdicts on the subset names, label keys and label values judged so far: most come back
+# on every DestinationRule of a repository (v1, version) (see keep_verdict).
+_SUBSET_NAMES: dict[str, str | None] = {}
+_LABEL_KEYS: dict[str, str | None] = {}
+_LABEL_VALUES: dict[str, str | None] = {}
+
+
+def subset_name_problem(name: str) -> str | None:
+    """Why Istio's webhook rejects a subset name (empty, or not a DNS label), or None."""
+    if name in _SUBSET_NAMES:
+        return _SUBSET_NAMES[name]
+    if name == "":
+        problem: str | None = "the subset name is empty: give it a name such as v1"
+    else:
+        found = check_dns_label(name)
+        problem = f"subset name {found}" if found else None
+    return keep_verdict(_SUBSET_NAMES, name, problem)
+
+
+def label_problems(labels: dict[Any, Any]) -> list[tuple[Any, str, bool]]:
+    """``(key, problem, on the key)`` for each invalid key and each invalid value of a label
+    map (a subset's labels), in the map's order, the key's problem before its value's."""
+    found: list[tuple[Any, str, bool]] = []
+    for key, value in labels.items():
+        if isinstance(key, str):
+            problem = _LABEL_KEYS[key] if key in _LABEL_KEYS else _label_key_problem(key)
+            if problem:
+                found.append((key, problem, True))
+        if isinstance(value, str):
+            problem = (
+                _LABEL_VALUES[value] if value in _LABEL_VALUES else _label_value_problem(value)
+            )
+            if problem:
+                found.append((key, problem, False))
+    return found
+
+
+def _label_key_problem(key: str) -> str | None:
+    return keep_verdict(_LABEL_KEYS, key, check_label_key(key))
+
+
+def _label_value_problem(value: str) -> str | None:
+    return keep_verdict(_LABEL_VALUES, value, check_label_value(value))
 
 
 def sections(
