@@ -106,13 +106,13 @@ def sections(
 def sections_of(res: Resource, key: str) -> list[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
     """:func:`sections` of the resource's spec (none when it is not a mapping), read once per
     resource and key."""
-
-    def make() -> list[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
-        found = []
+    by_key: dict[str, list[tuple[FieldPath, dict[str, Any], dict[str, Any]]]]
+    by_key = res.memo(sections_of, dict)
+    found = by_key.get(key)
+    if found is None:
+        found = by_key[key] = []
         for path, block in policy_blocks_of(res):
             section = block.get(key)
             if isinstance(section, dict):
                 found.append(((*path, key), section, block))
-        return found
-
-    return res.memo((sections_of, key), make)
+    return found

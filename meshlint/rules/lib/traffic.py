@@ -3,7 +3,7 @@ DestinationRule and Sidecar connection pools share (Istio validates both with on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Finding
@@ -18,47 +18,59 @@ _INT32_MIN = -(2**31)
 
 def traffic_policies(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
     """The top-level traffic policy and each subset's one."""
+    return iter(_policies(spec))
+
+
+def policy_blocks(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
+    """Every traffic policy (the top-level one, then each subset's) and, after each, its
+    port-level entries (each holds the same sections)."""
+    return iter(_blocks(_policies(spec)))
+
+
+def traffic_policies_of(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
+    """:func:`traffic_policies` of the resource's spec (none when it is not a mapping), read
+    once per resource."""
+    return res.memo(traffic_policies_of, lambda: _policies(res.spec_map))
+
+
+def policy_blocks_of(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
+    """:func:`policy_blocks` of the resource's spec (none when it is not a mapping), read once
+    per resource."""
+    return res.memo(policy_blocks_of, lambda: _blocks(traffic_policies_of(res)))
+
+
+_TOP_POLICY: FieldPath = ("spec", "trafficPolicy")
+
+
+def _policies(spec: dict[str, Any] | None) -> list[tuple[FieldPath, dict[str, Any]]]:
+    found: list[tuple[FieldPath, dict[str, Any]]] = []
+    if spec is None:
+        return found
     tp = spec.get("trafficPolicy")
     if isinstance(tp, dict):
-        yield ("spec", "trafficPolicy"), tp
+        found.append((_TOP_POLICY, tp))
     subsets = spec.get("subsets")
     if isinstance(subsets, list):
         for i, subset in enumerate(subsets):
             if isinstance(subset, dict):
                 tp = subset.get("trafficPolicy")
                 if isinstance(tp, dict):
-                    yield ("spec", "subsets", i, "trafficPolicy"), tp
+                    found.append((("spec", "subsets", i, "trafficPolicy"), tp))
+    return found
 
 
-def policy_blocks(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
-    """Every traffic policy (the top-level one, then each subset's) and, after each, its
-    port-level entries (each holds the same sections)."""
-    for path, tp in traffic_policies(spec):
-        yield path, tp
+def _blocks(
+    policies: list[tuple[FieldPath, dict[str, Any]]],
+) -> list[tuple[FieldPath, dict[str, Any]]]:
+    found: list[tuple[FieldPath, dict[str, Any]]] = []
+    for path, tp in policies:
+        found.append((path, tp))
         pls = tp.get("portLevelSettings")
         if isinstance(pls, list):
             for j, pl in enumerate(pls):
                 if isinstance(pl, dict):
-                    yield (*path, "portLevelSettings", j), pl
-
-
-def traffic_policies_of(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
-    """:func:`traffic_policies` of the resource's spec (none when it is not a mapping), read
-    once per resource."""
-    return res.memo(traffic_policies_of, lambda: _listed(traffic_policies, res.spec_map))
-
-
-def policy_blocks_of(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
-    """:func:`policy_blocks` of the resource's spec (none when it is not a mapping), read once
-    per resource."""
-    return res.memo(policy_blocks_of, lambda: _listed(policy_blocks, res.spec_map))
-
-
-def _listed(
-    walk: Callable[[dict[str, Any]], Iterator[tuple[FieldPath, dict[str, Any]]]],
-    spec: dict[str, Any] | None,
-) -> list[tuple[FieldPath, dict[str, Any]]]:
-    return list(walk(spec)) if spec is not None else []
+                    found.append(((*path, "portLevelSettings", j), pl))
+    return found
 
 
 _HTTP_COUNTERS = (
