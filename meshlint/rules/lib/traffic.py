@@ -8,9 +8,7 @@ from typing import Any
 
 from meshlint.diagnostics import FieldPath, Finding
 from meshlint.resource import Resource
-from meshlint.rules.lib.grammar import (
-    check_duration,
-)
+from meshlint.rules.lib.grammar import check_duration, keep_verdict
 from meshlint.rules.lib.guards import as_int, child
 
 _INT32_MIN = -(2**31)
@@ -159,27 +157,62 @@ _DURATIONS: tuple[tuple[str, tuple[str, ...], bool, bool], ...] = (
 )
 
 
-_DURATIONS_OF: dict[str, tuple[tuple[tuple[str, ...], bool, bool], ...]] = {
-    section: tuple(
-        (inner, zero, whole) for where, inner, zero, whole in _DURATIONS if where == section
-    )
-    for section in dict.fromkeys(where for where, *_ in _DURATIONS)
-}
+DURATION_FIELDS = tuple(dict.fromkeys(inner[-1] for _, inner, _, _ in _DURATIONS))
+"""The keys of the durations a traffic policy holds (what ML510 ``needs``)."""
+
+# A section's durations as a tree of the keys that lead to them. A leaf holds the path inside
+# the section, the table of verdicts on the texts judged so far (one per way of judging, see
+# keep_verdict), whether 0 is allowed and whether whole milliseconds are required.
+_Leaf = tuple[tuple[str, ...], dict[str, str | None], bool, bool]
 
 
-def duration_findings(block: dict[str, Any], base: FieldPath, section: str) -> Iterator[Finding]:
+def _duration_trees() -> dict[str, dict[str, Any]]:
+    trees: dict[str, dict[str, Any]] = {}
+    verdicts: dict[tuple[bool, bool], dict[str, str | None]] = {}
+    for section, inner, allow_zero, whole_ms in _DURATIONS:
+        node = trees.setdefault(section, {})
+        for key in inner[:-1]:
+            node = node.setdefault(key, {})
+        table = verdicts.setdefault((allow_zero, whole_ms), {})
+        node[inner[-1]] = (inner, table, allow_zero, whole_ms)
+    return trees
+
+
+_DURATION_TREES = _duration_trees()
+
+
+def duration_findings(block: dict[str, Any], base: FieldPath, section: str) -> list[Finding]:
     """The durations of one traffic-policy section (``connectionPool``, ``loadBalancer`` or
     ``outlierDetection``) that Istio rejects; Sidecar connection pools (ML672) use it too."""
-    for inner, allow_zero, whole_ms in _DURATIONS_OF.get(section, ()):
-        value: Any = block
-        for key in inner:
-            if not isinstance(value, dict):
-                break
-            value = value.get(key)
-        else:
-            if not isinstance(value, str):
-                continue
-            problem = check_duration(value, allow_zero=allow_zero, whole_ms=whole_ms)
-            # A value that is not a duration at all is the schema's finding.
-            if problem and "is not a duration" not in problem:
-                yield Finding((*base, *inner), f"{inner[-1]} {problem}")
+    found: list[Finding] = []
+    tree = _DURATION_TREES.get(section)
+    if tree is not None:
+        _durations_in(block, tree, base, found)
+    return found
+
+
+def _durations_in(
+    value: Any, node: dict[str, Any] | _Leaf, base: FieldPath, found: list[Finding]
+) -> None:
+    if isinstance(node, tuple):
+        if isinstance(value, str):
+            inner, verdicts, allow_zero, whole_ms = node
+            if value in verdicts:
+                problem = verdicts[value]
+            else:
+                problem = keep_verdict(
+                    verdicts, value, _duration_problem(value, allow_zero, whole_ms)
+                )
+            if problem:
+                found.append(Finding((*base, *inner), f"{inner[-1]} {problem}"))
+    elif isinstance(value, dict):
+        for key, below in node.items():
+            inside = value.get(key)
+            if inside is not None:
+                _durations_in(inside, below, base, found)
+
+
+def _duration_problem(text: str, allow_zero: bool, whole_ms: bool) -> str | None:
+    problem = check_duration(text, allow_zero=allow_zero, whole_ms=whole_ms)
+    # A value that is not a duration at all is the schema's finding.
+    return None if problem is None or "is not a duration" in problem else problem
