@@ -14,8 +14,7 @@ from meshlint.rules.lib.destinationrule import KINDS, dr, number, sections_of
 from meshlint.rules.lib.grammar import (
     duration_ns,
 )
-from meshlint.rules.lib.guards import as_int
-from meshlint.rules.lib.traffic import child
+from meshlint.rules.lib.guards import as_int, child
 
 
 @rule(

@@ -9,7 +9,6 @@ from typing import Any
 from meshlint.diagnostics import FieldPath, Finding
 from meshlint.resource import Resource
 from meshlint.rules.lib.grammar import check_duration, keep_verdict
-from meshlint.rules.lib.guards import as_int, child
 
 _INT32_MIN = -(2**31)
 
@@ -71,6 +70,7 @@ def _blocks(
     return found
 
 
+_TCP_COUNTERS = ("maxConnections",)
 _HTTP_COUNTERS = (
     "http1MaxPendingRequests",
     "http2MaxRequests",
@@ -91,53 +91,66 @@ def connection_pool_findings(pool: dict[str, Any], base: FieldPath) -> Iterator[
     yield from http2_keepalive_findings(pool, base)
 
 
-def negative_limit_findings(pool: dict[str, Any], base: FieldPath) -> Iterator[Finding]:
+def negative_limit_findings(pool: dict[str, Any], base: FieldPath) -> list[Finding]:
     """The connection-pool limits (TCP connections, HTTP requests, retries, streams) that are
     negative."""
-    tcp = child(pool, "tcp")
-    if tcp is not None:
-        yield from _negatives(tcp, (*base, "tcp"), ("maxConnections",))
-    http = child(pool, "http")
-    if http is not None:
-        yield from _negatives(http, (*base, "http"), _HTTP_COUNTERS)
+    found: list[Finding] = []
+    tcp = pool.get("tcp")
+    if isinstance(tcp, dict):
+        _negatives(tcp, base, "tcp", _TCP_COUNTERS, found)
+    http = pool.get("http")
+    if isinstance(http, dict):
+        _negatives(http, base, "http", _HTTP_COUNTERS, found)
+    return found
 
 
-def h2_upgrade_findings(pool: dict[str, Any], base: FieldPath) -> Iterator[Finding]:
+def h2_upgrade_findings(pool: dict[str, Any], base: FieldPath) -> list[Finding]:
     """``h2UpgradePolicy: UPGRADE`` together with ``useClientProtocol: true``."""
-    http = child(pool, "http")
+    http = pool.get("http")
     if (
-        http is not None
+        isinstance(http, dict)
         and http.get("h2UpgradePolicy") == "UPGRADE"
         and http.get("useClientProtocol") is True
     ):
-        yield Finding(
-            (*base, "http", "useClientProtocol"),
-            "useClientProtocol: true contradicts h2UpgradePolicy: UPGRADE: remove one of them",
-        )
+        return [
+            Finding(
+                (*base, "http", "useClientProtocol"),
+                "useClientProtocol: true contradicts h2UpgradePolicy: UPGRADE: remove one of them",
+            )
+        ]
+    return []
 
 
-def http2_keepalive_findings(pool: dict[str, Any], base: FieldPath) -> Iterator[Finding]:
+def http2_keepalive_findings(pool: dict[str, Any], base: FieldPath) -> list[Finding]:
     """An ``http.http2KeepAlive`` without its ``interval`` or its ``timeout``."""
-    http = child(pool, "http")
-    keepalive = http.get("http2KeepAlive") if http is not None else None
-    if isinstance(keepalive, dict):
-        for field in ("interval", "timeout"):
-            if keepalive.get(field) is None:
-                yield Finding(
-                    (*base, "http", "http2KeepAlive"),
-                    f"http2KeepAlive needs an {field}, e.g. {field}: "
-                    f"{'30s' if field == 'interval' else '10s'}",
-                    key=True,
-                )
+    http = pool.get("http")
+    keepalive = http.get("http2KeepAlive") if isinstance(http, dict) else None
+    if not isinstance(keepalive, dict):
+        return []
+    return [
+        Finding(
+            (*base, "http", "http2KeepAlive"),
+            f"http2KeepAlive needs an {field}, e.g. {field}: "
+            f"{'30s' if field == 'interval' else '10s'}",
+            key=True,
+        )
+        for field in ("interval", "timeout")
+        if keepalive.get(field) is None
+    ]
 
 
-def _negatives(obj: dict[str, Any], base: FieldPath, fields: tuple[str, ...]) -> Iterator[Finding]:
+def _negatives(
+    obj: dict[str, Any], base: FieldPath, where: str, fields: tuple[str, ...], found: list[Finding]
+) -> None:
     for field in fields:
-        n = as_int(obj.get(field))
-        if n is not None and _INT32_MIN <= n < 0:
-            yield Finding(
-                (*base, field),
-                f"{field} {n} is negative: a limit must be 0 (not set) or more",
+        n = obj.get(field)
+        # (a boolean is never below 0)
+        if isinstance(n, int) and _INT32_MIN <= n < 0:
+            found.append(
+                Finding(
+                    (*base, where, field),
+                    f"{field} {n} is negative: a limit must be 0 (not set) or more",
+                )
             )
 
 
@@ -155,7 +168,6 @@ _DURATIONS: tuple[tuple[str, tuple[str, ...], bool, bool], ...] = (
     ("outlierDetection", ("interval",), False, True),
     ("outlierDetection", ("baseEjectionTime",), False, True),
 )
-
 
 DURATION_FIELDS = tuple(dict.fromkeys(inner[-1] for _, inner, _, _ in _DURATIONS))
 """The keys of the durations a traffic policy holds (what ML510 ``needs``)."""
