@@ -17,10 +17,10 @@ from meshlint.rules.lib.destinationrule import (
     KINDS,
     WEBHOOK,
     dr,
+    host_problem,
     label_problems,
     subset_name_problem,
 )
-from meshlint.rules.lib.grammar import check_wildcard_host
 from meshlint.rules.lib.guards import missing_spec
 
 
@@ -55,17 +55,15 @@ from meshlint.rules.lib.guards import missing_spec
     catalogue=("dr-host-syntax",),
 )
 def invalid_destination_rule_host(res: Resource) -> Iterator[Finding]:
-    missing = missing_spec(
-        res, "so the DestinationRule has no host: name the service it applies to in spec.host"
-    )
-    if missing is not None:
-        yield missing
-        return
     spec = res.spec_map
     if spec is None:
+        missing = missing_spec(
+            res, "so the DestinationRule has no host: name the service it applies to in spec.host"
+        )
+        if missing is not None:
+            yield missing
         return
-    host = spec.get("host")
-    problem = check_wildcard_host(host)
+    problem = host_problem(spec.get("host"))
     if problem:
         yield Finding(("spec", "host"), problem)
 
