@@ -271,6 +271,7 @@ def invalid_traffic_policy_duration(res: Resource) -> Iterator[Finding]:
     "hash MinimumRingSize is deprecated', 'outlier detection consecutive errors is deprecated'; "
     "istio/api destination_rule.proto (warmupDurationSecs deprecated)",
     catalogue=("dr-lb-minring-old", "dr-od-consecutive-old", "dr-lb-warmupsecs-old"),
+    needs=("minimumRingSize", "warmupDurationSecs", "consecutiveErrors"),
 )
 def deprecated_traffic_policy_field(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
