@@ -132,6 +132,8 @@ _PCHAR = re.compile(r"[a-zA-Z0-9\-._~%!$&'()+,;:@=]+")
 def path_template_problem(path: str) -> str | None:
     """A path Istio can translate (``CheckValidPathTemplate``): ``{*}`` and ``{**}`` as whole
     segments, ``{**}`` last, and URL path characters in the other segments of a template."""
+    if "{" not in path and "}" not in path:
+        return None  # no template, and no brace out of place
     template = "{*}" in path or "{**}" in path
     seen_any = False
     for glob in path.strip("/").split("/"):
