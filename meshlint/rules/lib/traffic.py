@@ -198,30 +198,32 @@ def duration_findings(block: dict[str, Any], base: FieldPath, section: str) -> l
     ``outlierDetection``) that Istio rejects; Sidecar connection pools (ML672) use it too."""
     found: list[Finding] = []
     tree = _DURATION_TREES.get(section)
-    if tree is not None:
+    if tree is not None and isinstance(block, dict):
         _durations_in(block, tree, base, found)
     return found
 
 
 def _durations_in(
-    value: Any, node: dict[str, Any] | _Leaf, base: FieldPath, found: list[Finding]
+    block: dict[str, Any], node: dict[str, Any], base: FieldPath, found: list[Finding]
 ) -> None:
-    if isinstance(node, tuple):
-        if isinstance(value, str):
-            inner, verdicts, allow_zero, whole_ms = node
-            if value in verdicts:
-                problem = verdicts[value]
-            else:
-                problem = keep_verdict(
-                    verdicts, value, _duration_problem(value, allow_zero, whole_ms)
-                )
-            if problem:
-                found.append(Finding((*base, *inner), f"{inner[-1]} {problem}"))
-    elif isinstance(value, dict):
-        for key, below in node.items():
-            inside = value.get(key)
-            if inside is not None:
-                _durations_in(inside, below, base, found)
+    for key, below in node.items():
+        value = block.get(key)
+        if value is None:
+            continue
+        if not isinstance(below, tuple):
+            if isinstance(value, dict):
+                _durations_in(value, below, base, found)
+            continue
+        if not isinstance(value, str):
+            continue
+        leaf: _Leaf = below
+        inner, verdicts, allow_zero, whole_ms = leaf
+        if value in verdicts:
+            problem = verdicts[value]
+        else:
+            problem = keep_verdict(verdicts, value, _duration_problem(value, allow_zero, whole_ms))
+        if problem:
+            found.append(Finding((*base, *inner), f"{inner[-1]} {problem}"))
 
 
 def _duration_problem(text: str, allow_zero: bool, whole_ms: bool) -> str | None:
