@@ -15,59 +15,61 @@ _INT32_MIN = -(2**31)
 
 def traffic_policies(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
     """The top-level traffic policy and each subset's one."""
-    return iter(_policies(spec))
+    return iter(_walk(spec)[0])
 
 
 def policy_blocks(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, dict[str, Any]]]:
     """Every traffic policy (the top-level one, then each subset's) and, after each, its
     port-level entries (each holds the same sections)."""
-    return iter(_blocks(_policies(spec)))
+    return iter(_walk(spec)[1])
 
 
 def traffic_policies_of(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
     """:func:`traffic_policies` of the resource's spec (none when it is not a mapping), read
     once per resource."""
-    return res.memo(traffic_policies_of, lambda: _policies(res.spec_map))
+    return res.memo(_walk, lambda: _walk(res.spec_map))[0]
 
 
 def policy_blocks_of(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
     """:func:`policy_blocks` of the resource's spec (none when it is not a mapping), read once
     per resource."""
-    return res.memo(policy_blocks_of, lambda: _blocks(traffic_policies_of(res)))
+    return res.memo(_walk, lambda: _walk(res.spec_map))[1]
 
 
+_Blocks = list[tuple[FieldPath, dict[str, Any]]]
 _TOP_POLICY: FieldPath = ("spec", "trafficPolicy")
 
 
-def _policies(spec: dict[str, Any] | None) -> list[tuple[FieldPath, dict[str, Any]]]:
-    found: list[tuple[FieldPath, dict[str, Any]]] = []
+def _walk(spec: dict[str, Any] | None) -> tuple[_Blocks, _Blocks]:
+    """The traffic policies of a spec, and the same with the port-level entries of each after
+    it (the one list when there are none)."""
+    policies: _Blocks = []
     if spec is None:
-        return found
+        return policies, policies
     tp = spec.get("trafficPolicy")
     if isinstance(tp, dict):
-        found.append((_TOP_POLICY, tp))
+        policies.append((_TOP_POLICY, tp))
     subsets = spec.get("subsets")
     if isinstance(subsets, list):
         for i, subset in enumerate(subsets):
             if isinstance(subset, dict):
                 tp = subset.get("trafficPolicy")
                 if isinstance(tp, dict):
-                    found.append((("spec", "subsets", i, "trafficPolicy"), tp))
-    return found
-
-
-def _blocks(
-    policies: list[tuple[FieldPath, dict[str, Any]]],
-) -> list[tuple[FieldPath, dict[str, Any]]]:
-    found: list[tuple[FieldPath, dict[str, Any]]] = []
-    for path, tp in policies:
-        found.append((path, tp))
+                    policies.append((("spec", "subsets", i, "trafficPolicy"), tp))
+    blocks = policies
+    for n, (path, tp) in enumerate(policies):
         pls = tp.get("portLevelSettings")
-        if isinstance(pls, list):
-            for j, pl in enumerate(pls):
-                if isinstance(pl, dict):
-                    found.append(((*path, "portLevelSettings", j), pl))
-    return found
+        if not isinstance(pls, list):
+            pls = None
+        if blocks is policies:
+            if not pls:
+                continue
+            blocks = policies[:n]  # from here on, a list of its own
+        blocks.append((path, tp))
+        for j, pl in enumerate(pls or ()):
+            if isinstance(pl, dict):
+                blocks.append(((*path, "portLevelSettings", j), pl))
+    return policies, blocks
 
 
 _TCP_COUNTERS = ("maxConnections",)
