@@ -29,6 +29,8 @@ _KIND = {"AuthorizationPolicy"}
 _IP_FIELDS = ("ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks")
 
 
+_SOURCE_ORDER = {field: rank for rank, field in enumerate(SOURCE_FIELDS)}
+_OPERATION_ORDER = {field: rank for rank, field in enumerate(OPERATION_FIELDS)}
 # What judges a value of a source field beyond its being empty: for the others, nothing.
 _SOURCE_CHECKS: dict[str, Callable[[str], str | None]] = {
     **dict.fromkeys(_IP_FIELDS, check_cidr),
@@ -42,14 +44,14 @@ _OPERATION_CHECKS: dict[str, Callable[[str], str | None]] = {
 
 
 def _value_problems(
-    obj: dict[str, Any], fields: tuple[str, ...], checks: dict[str, Callable[[str], str | None]]
-) -> list[tuple[str, int, str]]:
-    """``(field, index, problem)`` for the empty strings, and the values their field's check
-    rejects, of the lists of a source or operation, in the order of ``fields``."""
-    found: list[tuple[str, int, str]] = []
-    for field in fields:
-        values = obj.get(field)
-        if not isinstance(values, list):
+    obj: dict[str, Any], order: dict[str, int], checks: dict[str, Callable[[str], str | None]]
+) -> list[tuple[int, str, int, str]]:
+    """``(rank, field, index, problem)`` for the empty strings, and the values their field's
+    check rejects, of the lists of a source or operation, in the order of the fields (their
+    ``order``, read from the fields written)."""
+    found: list[tuple[int, str, int, str]] = []
+    for field, values in obj.items():
+        if not isinstance(values, list) or field not in order:
             continue
         check = checks.get(field)
         if check is None and "" not in values:
@@ -62,7 +64,9 @@ def _value_problems(
             else:
                 problem = check(value) if check is not None else None
             if problem:
-                found.append((field, n, problem))
+                found.append((order[field], field, n, problem))
+    if len(found) > 1:
+        found.sort()
     return found
 
 
@@ -131,7 +135,7 @@ def authz_source_value(res: Resource) -> Iterator[Finding]:
             source = item.get("source") if isinstance(item, dict) else None
             if not isinstance(source, dict):
                 continue
-            for field, n, problem in _value_problems(source, SOURCE_FIELDS, _SOURCE_CHECKS):
+            for _, field, n, problem in _value_problems(source, _SOURCE_ORDER, _SOURCE_CHECKS):
                 yield Finding(("spec", "rules", i, "from", j, "source", field, n), problem)
 
 
@@ -194,5 +198,5 @@ def authz_operation_value(res: Resource) -> Iterator[Finding]:
             op = item.get("operation") if isinstance(item, dict) else None
             if not isinstance(op, dict):
                 continue
-            for field, n, problem in _value_problems(op, OPERATION_FIELDS, _OPERATION_CHECKS):
+            for _, field, n, problem in _value_problems(op, _OPERATION_ORDER, _OPERATION_CHECKS):
                 yield Finding(("spec", "rules", i, "to", j, "operation", field, n), problem)
