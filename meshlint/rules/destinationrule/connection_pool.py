@@ -114,7 +114,7 @@ def invalid_connection_pool(res: Resource) -> Iterator[Finding]:
     "H2UpgradePolicy is UPGRADE'",
     catalogue=("dr-cp-h2-clientproto",),
     aliases=("ML509",),
-    needs=("connectionPool",),
+    needs=("useClientProtocol",),
 )
 def h2_upgrade_with_client_protocol(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -164,7 +164,7 @@ def h2_upgrade_with_client_protocol(res: Resource) -> Iterator[Finding]:
     "'http2 keepalive timeout is required'",
     catalogue=("dr-cp-h2ka-interval", "dr-cp-h2ka-timeout"),
     aliases=("ML509",),
-    needs=("connectionPool",),
+    needs=("http2KeepAlive",),
 )
 def incomplete_http2_keepalive(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

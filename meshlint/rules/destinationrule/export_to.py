@@ -58,6 +58,7 @@ from meshlint.rules.lib.grammar import check_export_to
         "dr-export-entry",
         "dr-export-star-mix",
     ),
+    needs=("exportTo",),
 )
 def invalid_destination_rule_export_to(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -108,6 +109,7 @@ def invalid_destination_rule_export_to(res: Resource) -> Iterator[Finding]:
     "have exportTo beyond current namespace'",
     catalogue=("dr-export-selector-scope", "dr-export-selector-multi"),
     aliases=("ML503",),
+    needs=("exportTo",),
 )
 def workload_selector_exported_beyond_namespace(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

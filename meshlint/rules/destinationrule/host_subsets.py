@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from meshlint.diagnostics import FieldPath, Severity
+from meshlint.diagnostics import Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
-from meshlint.rules.lib.destinationrule import AGENT, KINDS, WEBHOOK, dr
-from meshlint.rules.lib.grammar import (
-    check_dns_label,
-    check_label_key,
-    check_label_value,
-    check_wildcard_host,
+from meshlint.rules.lib.destinationrule import (
+    AGENT,
+    KINDS,
+    WEBHOOK,
+    dr,
+    host_problem,
+    label_problems,
+    subset_name_problem,
 )
 from meshlint.rules.lib.guards import missing_spec
 
@@ -53,17 +55,15 @@ from meshlint.rules.lib.guards import missing_spec
     catalogue=("dr-host-syntax",),
 )
 def invalid_destination_rule_host(res: Resource) -> Iterator[Finding]:
-    missing = missing_spec(
-        res, "so the DestinationRule has no host: name the service it applies to in spec.host"
-    )
-    if missing is not None:
-        yield missing
-        return
     spec = res.spec_map
     if spec is None:
+        missing = missing_spec(
+            res, "so the DestinationRule has no host: name the service it applies to in spec.host"
+        )
+        if missing is not None:
+            yield missing
         return
-    host = spec.get("host")
-    problem = check_wildcard_host(host)
+    problem = host_problem(spec.get("host"))
     if problem:
         yield Finding(("spec", "host"), problem)
 
@@ -109,6 +109,7 @@ def invalid_destination_rule_host(res: Resource) -> Iterator[Finding]:
     source=f"{WEBHOOK} (ValidateDestinationRule, validateSubset, validateSubsetName) — "
     "'duplicate subset names', 'subset name cannot be empty', 'subset name is invalid'",
     catalogue=("dr-subset-dup", "dr-subset-name", "dr-subset-labels"),
+    needs=("subsets",),
 )
 def invalid_subset(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -119,36 +120,25 @@ def invalid_subset(res: Resource) -> Iterator[Finding]:
         return
     seen: dict[str, int] = {}
     for i, subset in enumerate(subsets):
-        path: FieldPath = ("spec", "subsets", i)
         if not isinstance(subset, dict):
             continue  # a null subset is the schema's finding (ML207)
         name = subset.get("name")
         if isinstance(name, str):
-            if name == "":
+            problem = subset_name_problem(name)
+            if problem:
+                yield Finding(("spec", "subsets", i, "name"), problem)
+            if name in seen:
                 yield Finding(
-                    (*path, "name"), "the subset name is empty: give it a name such as v1"
+                    ("spec", "subsets", i, "name"),
+                    f"subset '{name}' is already defined (subset {seen[name]}): "
+                    "subset names must be unique",
                 )
-            else:
-                problem = check_dns_label(name)
-                if problem:
-                    yield Finding((*path, "name"), f"subset name {problem}")
-                if name in seen:
-                    yield Finding(
-                        (*path, "name"),
-                        f"subset '{name}' is already defined (subset {seen[name]}): "
-                        "subset names must be unique",
-                    )
-                else:
-                    seen[name] = i
+            elif name:
+                seen[name] = i
         labels = subset.get("labels")
         if isinstance(labels, dict):
-            for key, value in labels.items():
-                problem = check_label_key(key)
-                if problem:
-                    yield Finding((*path, "labels", key), problem, key=True)
-                problem = check_label_value(value)
-                if problem:
-                    yield Finding((*path, "labels", key), problem)
+            for key, problem, on_key in label_problems(labels):
+                yield Finding(("spec", "subsets", i, "labels", key), problem, key=on_key)
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,8 +14,7 @@ from meshlint.diagnostics import FieldPath, Replacement, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.destinationrule import KINDS, WEBHOOK, dr, is_set, number, sections_of
-from meshlint.rules.lib.guards import as_int
-from meshlint.rules.lib.traffic import child
+from meshlint.rules.lib.guards import as_int, child
 
 
 def _consistent_hashes(res: Resource) -> Iterator[tuple[FieldPath, dict[str, Any]]]:

@@ -23,8 +23,7 @@ from meshlint.rules.lib.destinationrule import (
     is_set,
     sections_of,
 )
-from meshlint.rules.lib.guards import as_int
-from meshlint.rules.lib.traffic import child
+from meshlint.rules.lib.guards import as_int, child
 
 _KEYS = ("localityLbSetting", "zoneAwareLbSetting")
 

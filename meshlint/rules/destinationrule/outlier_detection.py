@@ -15,6 +15,8 @@ from meshlint.rules import Finding, rule
 from meshlint.rules.lib.destinationrule import INT32_MAX, INT32_MIN, KINDS, WEBHOOK, dr, sections_of
 from meshlint.rules.lib.guards import as_int
 
+_PERCENTS = ("maxEjectionPercent", "minHealthPercent")
+
 
 @rule(
     "ML515",
@@ -59,14 +61,19 @@ def invalid_outlier_detection(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     for path, od, _ in sections_of(res, "outlierDetection"):
-        failures = as_int(od.get("consecutiveLocalOriginFailures"))
-        if failures and failures > 0 and od.get("splitExternalLocalOriginErrors") is not True:
+        failures = od.get("consecutiveLocalOriginFailures")
+        if (
+            failures is not None
+            and (as_int(failures) or 0) > 0
+            and od.get("splitExternalLocalOriginErrors") is not True
+        ):
             yield Finding(
                 (*path, "consecutiveLocalOriginFailures"),
                 "consecutiveLocalOriginFailures needs splitExternalLocalOriginErrors: true, "
                 "which counts local-origin failures apart",
             )
-        for field in ("maxEjectionPercent", "minHealthPercent"):
-            n = as_int(od.get(field))
-            if n is not None and INT32_MIN <= n <= INT32_MAX and not 0 <= n <= 100:
+        for field in _PERCENTS:
+            n = od.get(field)
+            # (a boolean, 0 or 1, is never out of range)
+            if isinstance(n, int) and not 0 <= n <= 100 and INT32_MIN <= n <= INT32_MAX:
                 yield Finding((*path, field), f"{field} {n} is outside 0-100")

@@ -14,8 +14,7 @@ from meshlint.rules.lib.destinationrule import KINDS, dr, number, sections_of
 from meshlint.rules.lib.grammar import (
     duration_ns,
 )
-from meshlint.rules.lib.guards import as_int
-from meshlint.rules.lib.traffic import child
+from meshlint.rules.lib.guards import as_int, child
 
 
 @rule(
@@ -143,7 +142,8 @@ def outlier_detection_may_eject_all_hosts(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     for path, od, _ in sections_of(res, "outlierDetection"):
-        if as_int(od.get("maxEjectionPercent")) != 100:
+        most = od.get("maxEjectionPercent")
+        if most != 100 or as_int(most) != 100:
             continue
         floor = number(od.get("minHealthPercent"))
         if floor is not None and floor > 0:

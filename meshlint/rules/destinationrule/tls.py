@@ -15,10 +15,11 @@ from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.destinationrule import AGENT, KINDS, dr, sections_of
-from meshlint.rules.lib.guards import as_int, as_map, mappings
+from meshlint.rules.lib.guards import as_int, as_map
 from meshlint.rules.lib.traffic import traffic_policies_of
 
 _CONFIGMAP = "configmap://"
+_CLIENT_MODES = ("SIMPLE", "MUTUAL")
 
 
 def _nonempty(value: object) -> bool:
@@ -267,52 +268,64 @@ def _unverified_mode(tls: dict[str, Any], selected: bool) -> str | None:
     return str(mode)
 
 
-def _policy_tls(
-    res: Resource, spec: dict[str, Any], *, port_level: bool
-) -> Iterator[tuple[FieldPath, dict[str, Any], str]]:
-    """``(path of tls, tls, where)`` for the `tls` block of each traffic policy (top level and
-    subsets) or, with ``port_level``, of each of their port-level settings."""
-    for path, tp in traffic_policies_of(res):
-        subset = spec["subsets"][path[2]].get("name") if path[1] == "subsets" else None
-        named = f" of subset {subset}" if isinstance(subset, str) else ""
-        if not port_level:
-            tls = tp.get("tls")
-            if isinstance(tls, dict):
-                yield (*path, "tls"), tls, f"the traffic policy{named}"
-            continue
-        for j, pl in mappings(tp.get("portLevelSettings")):
-            tls = pl.get("tls")
-            if not isinstance(tls, dict):
-                continue
-            number = as_int(as_map(pl.get("port")).get("number"))
-            port = f"port {number}" if number is not None else f"portLevelSettings[{j}]"
-            yield (*path, "portLevelSettings", j, "tls"), tls, f"{port}{named}"
-
-
 def _no_verification(res: Resource, *, port_level: bool) -> Iterator[Finding]:
+    """The findings on the `tls` block of each traffic policy (top level and subsets) or, with
+    ``port_level``, of each of their port-level settings, that leaves the server unverified."""
     spec = res.spec_map
     if spec is None:
         return
     selected = spec.get("workloadSelector") is not None
+    for path, tp in traffic_policies_of(res):
+        if not port_level:
+            tls = tp.get("tls")
+            if isinstance(tls, dict) and tls.get("mode") in _CLIENT_MODES:
+                mode = _unverified_mode(tls, selected)
+                if mode is not None:
+                    where = f"the traffic policy{_of_subset(spec, path)}"
+                    yield _unverified(spec, (*path, "tls"), tls, mode, where)
+            continue
+        pls = tp.get("portLevelSettings")
+        if not isinstance(pls, list):
+            continue
+        for j, pl in enumerate(pls):
+            if not isinstance(pl, dict):
+                continue
+            tls = pl.get("tls")
+            if not isinstance(tls, dict) or tls.get("mode") not in _CLIENT_MODES:
+                continue
+            mode = _unverified_mode(tls, selected)
+            if mode is None:
+                continue
+            number = as_int(as_map(pl.get("port")).get("number"))
+            port = f"port {number}" if number is not None else f"portLevelSettings[{j}]"
+            where = f"{port}{_of_subset(spec, path)}"
+            yield _unverified(spec, (*path, "portLevelSettings", j, "tls"), tls, mode, where)
+
+
+def _of_subset(spec: dict[str, Any], path: FieldPath) -> str:
+    """`` of subset NAME`` for the traffic policy of a named subset, else nothing."""
+    subset = spec["subsets"][path[2]].get("name") if path[1] == "subsets" else None
+    return f" of subset {subset}" if isinstance(subset, str) else ""
+
+
+def _unverified(
+    spec: dict[str, Any], path: FieldPath, tls: dict[str, Any], mode: str, where: str
+) -> Finding:
     host = spec.get("host")
     shown = f" `{host}`" if isinstance(host, str) and host else ""
-    for path, tls, where in _policy_tls(res, spec, port_level=port_level):
-        mode = _unverified_mode(tls, selected)
-        if mode is None:
-            continue
-        given = _nonempty(tls.get("credentialName"))
-        why = (
-            " (its credentialName gives the CA only to a gateway, through a DestinationRule "
-            "with a workloadSelector)"
-            if given
-            else ""
-        )
-        yield Finding(
-            (*path, "mode"),
-            f"{where} has TLS mode {mode} but no caCertificates to verify the server of"
-            f"{shown or ' the host'} with{why}: set caCertificates, or insecureSkipVerify: "
-            "true if skipping verification is meant",
-        )
+    given = _nonempty(tls.get("credentialName"))
+    why = (
+        " (its credentialName gives the CA only to a gateway, through a DestinationRule "
+        "with a workloadSelector)"
+        if given
+        else ""
+    )
+    return Finding(
+        (*path, "mode"),
+        f"{where} has TLS mode {mode} but no caCertificates to verify the server of"
+        f"{shown or ' the host'} with{why}: set caCertificates, or insecureSkipVerify: "
+        "true if skipping verification is meant",
+    )
 
 
 _CA_BAD_TOP = dr(
@@ -419,7 +432,7 @@ def client_tls_without_server_verification(res: Resource) -> Iterator[Finding]:
     source=f"{_CA_ANALYZER} — NoServerCertificateVerificationPortLevel: 'has TLS mode set to "
     "… but no caCertificates are set to validate server identity for host: … at port'",
     catalogue=("dr-tls-no-ca-port",),
-    needs=("tls",),
+    needs=("portLevelSettings",),
 )
 def port_client_tls_without_server_verification(res: Resource) -> Iterator[Finding]:
     yield from _no_verification(res, port_level=True)

@@ -11,14 +11,15 @@ Facts: istio/istio ``pkg/config/validation/validation.go`` (``validateTrafficPol
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
-from meshlint.rules.lib.destinationrule import AGENT, KINDS, WEBHOOK, dr, is_set, sections_of
-from meshlint.rules.lib.guards import as_int
+from meshlint.rules.lib.destinationrule import AGENT, KINDS, WEBHOOK, dr, sections_of
+from meshlint.rules.lib.guards import as_int, child
 from meshlint.rules.lib.traffic import (
-    child,
+    DURATION_FIELDS,
     duration_findings,
     policy_blocks_of,
     traffic_policies_of,
@@ -35,6 +36,8 @@ _TP_FIELDS = (
     "retryBudget",
 )
 _PL_FIELDS = ("loadBalancer", "connectionPool", "outlierDetection", "tls")
+_POOL_FIELDS = ("tcp", "http")
+_DURATION_SECTIONS = ("connectionPool", "loadBalancer", "outlierDetection")
 
 
 @rule(
@@ -81,7 +84,7 @@ def empty_traffic_policy(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     for path, tp in traffic_policies_of(res):
-        if not any(is_set(tp.get(k)) for k in _TP_FIELDS):
+        if _sets_none(tp, _TP_FIELDS):
             yield Finding(
                 path,
                 "this traffic policy sets nothing: give at least one of loadBalancer, "
@@ -92,19 +95,28 @@ def empty_traffic_policy(res: Resource) -> Iterator[Finding]:
         pls = tp.get("portLevelSettings")
         if isinstance(pls, list):
             for j, pl in enumerate(pls):
-                if isinstance(pl, dict) and not any(is_set(pl.get(k)) for k in _PL_FIELDS):
+                if isinstance(pl, dict) and _sets_none(pl, _PL_FIELDS):
                     yield Finding(
                         (*path, "portLevelSettings", j),
                         "this port-level setting sets nothing: give at least one of "
                         "loadBalancer, connectionPool, outlierDetection or tls, or remove it",
                     )
     for path, pool, _ in sections_of(res, "connectionPool"):
-        if not is_set(pool.get("tcp")) and not is_set(pool.get("http")):
+        if _sets_none(pool, _POOL_FIELDS):
             yield Finding(
                 path,
                 "this connection pool sets nothing: give tcp or http settings, or remove it",
                 key=True,
             )
+
+
+def _sets_none(block: dict[str, Any], fields: tuple[str, ...]) -> bool:
+    """Whether ``block`` sets none of ``fields``: each is missing, null or an empty list."""
+    for field in fields:
+        value = block.get(field)
+        if value is not None and value != []:
+            return False
+    return True
 
 
 @rule(
@@ -211,13 +223,14 @@ def port_level_setting_without_port(res: Resource) -> Iterator[Finding]:
         "dr-od-interval",
         "dr-od-base",
     ),
+    needs=DURATION_FIELDS,
 )
 def invalid_traffic_policy_duration(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
     for path, block in policy_blocks_of(res):
-        for section in ("connectionPool", "loadBalancer", "outlierDetection"):
+        for section in _DURATION_SECTIONS:
             inner_block = block.get(section)
             if isinstance(inner_block, dict):
                 yield from duration_findings(inner_block, (*path, section), section)
@@ -258,6 +271,7 @@ def invalid_traffic_policy_duration(res: Resource) -> Iterator[Finding]:
     "hash MinimumRingSize is deprecated', 'outlier detection consecutive errors is deprecated'; "
     "istio/api destination_rule.proto (warmupDurationSecs deprecated)",
     catalogue=("dr-lb-minring-old", "dr-od-consecutive-old", "dr-lb-warmupsecs-old"),
+    needs=("minimumRingSize", "warmupDurationSecs", "consecutiveErrors"),
 )
 def deprecated_traffic_policy_field(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

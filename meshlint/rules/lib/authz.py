@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from meshlint.resource import Resource
+
 # The fields of a rule's `from[].source` and `to[].operation`, each followed by its `not` form.
 SOURCE_FIELDS = (
     "principals",
@@ -48,6 +50,19 @@ def policy_rules(spec: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
         for i, item in enumerate(rules):
             if isinstance(item, dict):
                 yield i, item
+
+
+def rules_of(res: Resource) -> list[tuple[int, dict[str, Any]]]:
+    """:func:`policy_rules` of the resource's spec (none when it is not a mapping), read once per
+    resource."""
+    return res.memo(rules_of, lambda: _rules(res.spec_map))
+
+
+def _rules(spec: dict[str, Any] | None) -> list[tuple[int, dict[str, Any]]]:
+    rules = spec.get("rules") if spec is not None else None
+    if not isinstance(rules, list):
+        return []
+    return [(i, item) for i, item in enumerate(rules) if isinstance(item, dict)]
 
 
 def entries(ap_rule: dict[str, Any], key: str, inner: str) -> Iterator[tuple[int, Any]]:
@@ -117,6 +132,8 @@ _PCHAR = re.compile(r"[a-zA-Z0-9\-._~%!$&'()+,;:@=]+")
 def path_template_problem(path: str) -> str | None:
     """A path Istio can translate (``CheckValidPathTemplate``): ``{*}`` and ``{**}`` as whole
     segments, ``{**}`` last, and URL path characters in the other segments of a template."""
+    if "{" not in path and "}" not in path:
+        return None  # no template, and no brace out of place
     template = "{*}" in path or "{**}" in path
     seen_any = False
     for glob in path.strip("/").split("/"):

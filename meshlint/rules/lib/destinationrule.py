@@ -1,15 +1,23 @@
 """What the DestinationRule rules share: the kinds they check, where Istio's verdicts come from
-(for ``source``), the example builder of their docs, and the walk over the sections of every
-traffic policy."""
+(for ``source``), the example builder of their docs, the verdicts on subset names and labels,
+and the walk over the sections of every traffic policy."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath
 from meshlint.resource import Resource
+from meshlint.rules.lib.grammar import (
+    check_dns_label,
+    check_label_key,
+    check_label_value,
+    check_wildcard_host,
+    keep_verdict,
+)
 from meshlint.rules.lib.traffic import policy_blocks, policy_blocks_of
 
 KINDS = frozenset({"DestinationRule"})
@@ -41,6 +49,68 @@ def is_set(value: object) -> bool:
     return value is not None and value != []
 
 
+# The shape most hosts have, valid at a glance: DNS labels of at most 63 characters joined by
+# dots, the first of them possibly a wildcard one (`*`, `*foo`, `*-foo`), the last not all
+# digits.
+_LABEL = r"[a-zA-Z0-9](?:[-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?"
+_PLAIN_HOST = re.compile(
+    rf"(?=[^.]{{1,63}}\.)(?:\*|(?:\*-?)?{_LABEL})(?:\.{_LABEL})*\.(?=[^.]*[a-zA-Z-]){_LABEL}"
+)
+
+
+def host_problem(host: object) -> str | None:
+    """Why a DestinationRule's host is not a valid host name (see check_wildcard_host), or
+    None."""
+    if isinstance(host, str) and len(host) <= 255 and _PLAIN_HOST.fullmatch(host):
+        return None
+    return check_wildcard_host(host)
+
+
+# The verdicts on the subset names, label keys and label values judged so far: most come back
+# on every DestinationRule of a repository (v1, version) (see keep_verdict).
+_SUBSET_NAMES: dict[str, str | None] = {}
+_LABEL_KEYS: dict[str, str | None] = {}
+_LABEL_VALUES: dict[str, str | None] = {}
+
+
+def subset_name_problem(name: str) -> str | None:
+    """Why Istio's webhook rejects a subset name (empty, or not a DNS label), or None."""
+    if name in _SUBSET_NAMES:
+        return _SUBSET_NAMES[name]
+    if name == "":
+        problem: str | None = "the subset name is empty: give it a name such as v1"
+    else:
+        found = check_dns_label(name)
+        problem = f"subset name {found}" if found else None
+    return keep_verdict(_SUBSET_NAMES, name, problem)
+
+
+def label_problems(labels: dict[Any, Any]) -> list[tuple[Any, str, bool]]:
+    """``(key, problem, on the key)`` for each invalid key and each invalid value of a label
+    map (a subset's labels), in the map's order, the key's problem before its value's."""
+    found: list[tuple[Any, str, bool]] = []
+    for key, value in labels.items():
+        if isinstance(key, str):
+            problem = _LABEL_KEYS[key] if key in _LABEL_KEYS else _label_key_problem(key)
+            if problem:
+                found.append((key, problem, True))
+        if isinstance(value, str):
+            problem = (
+                _LABEL_VALUES[value] if value in _LABEL_VALUES else _label_value_problem(value)
+            )
+            if problem:
+                found.append((key, problem, False))
+    return found
+
+
+def _label_key_problem(key: str) -> str | None:
+    return keep_verdict(_LABEL_KEYS, key, check_label_key(key))
+
+
+def _label_value_problem(value: str) -> str | None:
+    return keep_verdict(_LABEL_VALUES, value, check_label_value(value))
+
+
 def sections(
     spec: dict[str, Any], key: str
 ) -> Iterator[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
@@ -55,13 +125,13 @@ def sections(
 def sections_of(res: Resource, key: str) -> list[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
     """:func:`sections` of the resource's spec (none when it is not a mapping), read once per
     resource and key."""
-
-    def make() -> list[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
-        found = []
+    by_key: dict[str, list[tuple[FieldPath, dict[str, Any], dict[str, Any]]]]
+    by_key = res.memo(sections_of, dict)
+    found = by_key.get(key)
+    if found is None:
+        found = by_key[key] = []
         for path, block in policy_blocks_of(res):
             section = block.get(key)
             if isinstance(section, dict):
                 found.append(((*path, key), section, block))
-        return found
-
-    return res.memo((sections_of, key), make)
+    return found

@@ -111,6 +111,7 @@ def _judged(
     source=f"{_W} — '`key` must not be empty', 'at least one of `values` or `notValues` must "
     f"be set'; {_S} (ValidateAttribute, CheckEmptyValues) — 'empty value not allowed'",
     catalogue=("ap-when-key-missing", "ap-when-no-values", "ap-when-empty-value"),
+    needs=("when",),
 )
 def authz_condition(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -240,6 +241,7 @@ def _unknown_key_problem(key: str) -> str | None:
     "format a[b]'",
     catalogue=("ap-when-key-unknown", "ap-when-key-brackets"),
     aliases=("ML769",),
+    needs=("when",),
 )
 def authz_unknown_condition_key(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -303,6 +305,7 @@ def authz_unknown_condition_key(res: Resource) -> Iterator[Finding]:
     "supported in v1alpha1'",
     catalogue=("ap-when-dest-ns", "ap-when-dest-labels", "ap-when-v1alpha1"),
     aliases=("ML769",),
+    needs=("when",),
 )
 def authz_replaced_condition_key(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -388,6 +391,7 @@ def _value_problem(key: str, value: str) -> str | None:
         "ap-when-td-values",
     ),
     aliases=("ML769",),
+    needs=("when",),
 )
 def authz_malformed_condition_value(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

@@ -13,7 +13,7 @@ from typing import Any
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
-from meshlint.rules.lib.authz import policy_rules
+from meshlint.rules.lib.authz import rules_of
 
 _KIND = {"AuthorizationPolicy"}
 
@@ -101,7 +101,7 @@ def _scope(res: Resource, spec: dict[str, Any]) -> str:
 )
 def allow_policy_without_rules(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
-    if spec is None or not _enforced_allow(res, spec) or spec.get("rules") not in (None, []):
+    if spec is None or spec.get("rules") not in (None, []) or not _enforced_allow(res, spec):
         return
     if "rules" not in spec and "action" not in spec:
         return  # Istio's documented allow-nothing policy (`spec: {}`), written as such
@@ -175,15 +175,20 @@ def allow_policy_without_rules(res: Resource) -> Iterator[Finding]:
     kinds=_KIND,
     source=_AP_PRACTICE,
     catalogue=(),
+    needs=("rules",),
 )
 def allow_rule_matches_everything(res: Resource) -> Iterator[Finding]:
-    spec = res.spec_map
-    if spec is None or not _enforced_allow(res, spec):
-        return
-    found = list(policy_rules(spec))
+    found = rules_of(res)
     for i, ap_rule in found:
-        if any(ap_rule.get(key) is not None for key in ("from", "to", "when")):
+        if (
+            ap_rule.get("from") is not None
+            or ap_rule.get("to") is not None
+            or ap_rule.get("when") is not None
+        ):
             continue
+        spec = res.spec_map
+        if spec is None or not _enforced_allow(res, spec):
+            return
         if len(found) == 1:  # Istio's documented allow-all policy: said, not warned about
             yield Finding(
                 ("spec", "rules", i),

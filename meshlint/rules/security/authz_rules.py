@@ -9,6 +9,7 @@ sizes are the schema stage's.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from meshlint.diagnostics import Severity
 from meshlint.resource import Resource
@@ -17,13 +18,23 @@ from meshlint.rules.lib.authz import (
     OPERATION_FIELDS,
     SOURCE_FIELDS,
     entries,
-    nonempty,
-    policy_rules,
+    rules_of,
 )
 
 _W = "webhook: pkg/config/validation/validation.go (ValidateAuthorizationPolicy)"
 _KIND = {"AuthorizationPolicy"}
-_PARTS = (("from", "source", SOURCE_FIELDS), ("to", "operation", OPERATION_FIELDS))
+_PARTS = (
+    ("from", "source", SOURCE_FIELDS, frozenset(SOURCE_FIELDS)),
+    ("to", "operation", OPERATION_FIELDS, frozenset(OPERATION_FIELDS)),
+)
+
+
+def _sets_none(value: dict[str, Any], fields: frozenset[str]) -> bool:
+    """Whether a source or operation sets none of its ``fields`` to a list with an entry."""
+    for field, given in value.items():
+        if field in fields and isinstance(given, list) and given:
+            return False
+    return True
 
 
 @rule(
@@ -74,13 +85,11 @@ _PARTS = (("from", "source", SOURCE_FIELDS), ("to", "operation", OPERATION_FIELD
     source=f"{_W} — '`from.source` must not be nil', '`from.source` must not be empty', "
     "'`to.operation` must not be nil', '`to.operation` must not be empty'",
     catalogue=("ap-source-null", "ap-source-empty", "ap-op-null", "ap-op-empty"),
+    needs=("from", "to"),
 )
 def authz_rule_structure(res: Resource) -> Iterator[Finding]:
-    spec = res.spec_map
-    if spec is None:
-        return
-    for i, ap_rule in policy_rules(spec):
-        for key, inner, fields in _PARTS:
+    for i, ap_rule in rules_of(res):
+        for key, inner, fields, field_set in _PARTS:
             items = ap_rule.get(key)
             if not isinstance(items, list):
                 continue
@@ -93,7 +102,7 @@ def authz_rule_structure(res: Resource) -> Iterator[Finding]:
                         ("spec", "rules", i, key, j),
                         f"this `{key}` entry has no {inner}: add `{inner}` with at least one field",
                     )
-                elif isinstance(value, dict) and not any(nonempty(value, f) for f in fields):
+                elif isinstance(value, dict) and _sets_none(value, field_set):
                     if any(f in value and not isinstance(value[f], list) for f in fields):
                         continue  # wrong types: the schema stage's
                     yield Finding(
@@ -151,13 +160,11 @@ def authz_rule_structure(res: Resource) -> Iterator[Finding]:
     source=f"{_W} — '`from` must not be empty', '`to` must not be empty'",
     catalogue=("ap-from-empty-list", "ap-to-empty-list"),
     aliases=("ML765",),
+    needs=("from", "to"),
 )
 def authz_empty_from_or_to(res: Resource) -> Iterator[Finding]:
-    spec = res.spec_map
-    if spec is None:
-        return
-    for i, ap_rule in policy_rules(spec):
-        for key, inner, _ in _PARTS:
+    for i, ap_rule in rules_of(res):
+        for key, inner, _, _ in _PARTS:
             items = ap_rule.get(key)
             if isinstance(items, list) and not items:
                 yield Finding(
@@ -214,14 +221,14 @@ def authz_empty_from_or_to(res: Resource) -> Iterator[Finding]:
     source=f"{_W} — 'cannot set serviceAccounts with namespaces or principals'; CEL 'Cannot set "
     "serviceAccounts with namespaces or principals'",
     catalogue=("ap-source-sa-mix",),
+    needs=("serviceAccounts", "notServiceAccounts"),
 )
 def authz_service_accounts_mixed(res: Resource) -> Iterator[Finding]:
-    spec = res.spec_map
-    if spec is None:
-        return
-    for i, ap_rule in policy_rules(spec):
+    for i, ap_rule in rules_of(res):
         for j, source in entries(ap_rule, "from", "source"):
-            if not isinstance(source, dict):
+            if not isinstance(source, dict) or (
+                "serviceAccounts" not in source and "notServiceAccounts" not in source
+            ):
                 continue
             accounts = [f for f in ("serviceAccounts", "notServiceAccounts") if f in source]
             others = [

@@ -7,20 +7,19 @@ Facts: istio/istio ``pkg/config/security/security.go`` (``ValidateIPs``, ``Valid
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from meshlint.diagnostics import FieldPath, Severity
+from meshlint.diagnostics import Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.authz import (
     OPERATION_FIELDS,
     SOURCE_FIELDS,
-    entries,
     path_template_problem,
-    policy_rules,
     port_problem,
+    rules_of,
     service_account_problem,
-    strings,
     trust_domain_problem,
 )
 from meshlint.rules.lib.grammar import check_cidr
@@ -30,16 +29,45 @@ _KIND = {"AuthorizationPolicy"}
 _IP_FIELDS = ("ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks")
 
 
-def _source_value_problem(field: str, value: str) -> str | None:
-    if value == "":
-        return f"an empty string in {field} is not allowed"
-    if field in _IP_FIELDS:
-        return check_cidr(value)
-    if field in ("serviceAccounts", "notServiceAccounts"):
-        return service_account_problem(value)
-    if field in ("trustDomains", "notTrustDomains"):
-        return trust_domain_problem(value)
-    return None
+_SOURCE_ORDER = {field: rank for rank, field in enumerate(SOURCE_FIELDS)}
+_OPERATION_ORDER = {field: rank for rank, field in enumerate(OPERATION_FIELDS)}
+# What judges a value of a source field beyond its being empty: for the others, nothing.
+_SOURCE_CHECKS: dict[str, Callable[[str], str | None]] = {
+    **dict.fromkeys(_IP_FIELDS, check_cidr),
+    **dict.fromkeys(("serviceAccounts", "notServiceAccounts"), service_account_problem),
+    **dict.fromkeys(("trustDomains", "notTrustDomains"), trust_domain_problem),
+}
+_OPERATION_CHECKS: dict[str, Callable[[str], str | None]] = {
+    **dict.fromkeys(("ports", "notPorts"), port_problem),
+    **dict.fromkeys(("paths", "notPaths"), path_template_problem),
+}
+
+
+def _value_problems(
+    obj: dict[str, Any], order: dict[str, int], checks: dict[str, Callable[[str], str | None]]
+) -> list[tuple[int, str, int, str]]:
+    """``(rank, field, index, problem)`` for the empty strings, and the values their field's
+    check rejects, of the lists of a source or operation, in the order of the fields (their
+    ``order``, read from the fields written)."""
+    found: list[tuple[int, str, int, str]] = []
+    for field, values in obj.items():
+        if not isinstance(values, list) or field not in order:
+            continue
+        check = checks.get(field)
+        if check is None and "" not in values:
+            continue
+        for n, value in enumerate(values):
+            if not isinstance(value, str):
+                continue
+            if value == "":
+                problem: str | None = f"an empty string in {field} is not allowed"
+            else:
+                problem = check(value) if check is not None else None
+            if problem:
+                found.append((order[field], field, n, problem))
+    if len(found) > 1:
+        found.sort()
+    return found
 
 
 @rule(
@@ -96,31 +124,19 @@ def _source_value_problem(field: str, value: str) -> str | None:
         "ap-source-sa-format",
         "ap-source-td-format",
     ),
+    needs=("source",),
 )
 def authz_source_value(res: Resource) -> Iterator[Finding]:
-    spec = res.spec_map
-    if spec is None:
-        return
-    for i, ap_rule in policy_rules(spec):
-        for j, source in entries(ap_rule, "from", "source"):
+    for i, ap_rule in rules_of(res):
+        sources = ap_rule.get("from")
+        if not isinstance(sources, list):
+            continue
+        for j, item in enumerate(sources):
+            source = item.get("source") if isinstance(item, dict) else None
             if not isinstance(source, dict):
                 continue
-            base: FieldPath = ("spec", "rules", i, "from", j, "source")
-            for field in SOURCE_FIELDS:
-                for n, value in strings(source, field):
-                    problem = _source_value_problem(field, value)
-                    if problem:
-                        yield Finding((*base, field, n), problem)
-
-
-def _operation_value_problem(field: str, value: str) -> str | None:
-    if value == "":
-        return f"an empty string in {field} is not allowed"
-    if field in ("ports", "notPorts"):
-        return port_problem(value)
-    if field in ("paths", "notPaths"):
-        return path_template_problem(value)
-    return None
+            for _, field, n, problem in _value_problems(source, _SOURCE_ORDER, _SOURCE_CHECKS):
+                yield Finding(("spec", "rules", i, "from", j, "source", field, n), problem)
 
 
 @rule(
@@ -171,18 +187,16 @@ def _operation_value_problem(field: str, value: str) -> str | None:
     source=f"{_S} (ValidatePorts, CheckEmptyValues, CheckValidPathTemplate) — 'bad port', "
     "'empty value not allowed', 'invalid or unsupported path'",
     catalogue=("ap-op-ports", "ap-op-empty-value", "ap-op-path-template"),
+    needs=("operation",),
 )
 def authz_operation_value(res: Resource) -> Iterator[Finding]:
-    spec = res.spec_map
-    if spec is None:
-        return
-    for i, ap_rule in policy_rules(spec):
-        for j, op in entries(ap_rule, "to", "operation"):
+    for i, ap_rule in rules_of(res):
+        operations = ap_rule.get("to")
+        if not isinstance(operations, list):
+            continue
+        for j, item in enumerate(operations):
+            op = item.get("operation") if isinstance(item, dict) else None
             if not isinstance(op, dict):
                 continue
-            base: FieldPath = ("spec", "rules", i, "to", j, "operation")
-            for field in OPERATION_FIELDS:
-                for n, value in strings(op, field):
-                    problem = _operation_value_problem(field, value)
-                    if problem:
-                        yield Finding((*base, field, n), problem)
+            for _, field, n, problem in _value_problems(op, _OPERATION_ORDER, _OPERATION_CHECKS):
+                yield Finding(("spec", "rules", i, "to", j, "operation", field, n), problem)
