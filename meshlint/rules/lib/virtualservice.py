@@ -21,7 +21,10 @@ from meshlint.rules.lib.grammar import (
     check_label_key,
     check_label_value,
     check_port,
+    check_wildcard_host,
     duration_ns,
+    is_dns_label,
+    keep_verdict,
 )
 from meshlint.rules.lib.guards import as_int, as_list, as_map
 
@@ -82,6 +85,37 @@ def _listed_routes(spec: Mapping[str, Any] | None) -> list[tuple[FieldPath, dict
     return list(http_routes(spec)) if spec is not None else []
 
 
+def route_lists(res: Resource) -> list[tuple[FieldPath, list[tuple[int, dict[str, Any]]]]]:
+    """``(path of route, its entries that are mappings, with their index)`` of every http,
+    tcp and tls route that has a ``route`` list, read once per resource."""
+    return res.memo(route_lists, lambda: _list_routes(res.spec_map))
+
+
+def _list_routes(
+    spec: Mapping[str, Any] | None,
+) -> list[tuple[FieldPath, list[tuple[int, dict[str, Any]]]]]:
+    found: list[tuple[FieldPath, list[tuple[int, dict[str, Any]]]]] = []
+    if spec is None:
+        return found
+    for section in ("http", "tcp", "tls"):
+        routes = spec.get(section)
+        if not isinstance(routes, list):
+            continue
+        for i, route in enumerate(routes):
+            if not isinstance(route, dict) or "route" not in route:
+                continue
+            listed = route["route"]
+            entries: list[tuple[int, dict[str, Any]]] = []
+            if isinstance(listed, list):
+                entries = list(enumerate(listed))
+                for entry in listed:
+                    if not isinstance(entry, dict):
+                        entries = [(k, e) for k, e in entries if isinstance(e, dict)]
+                        break
+            found.append((("spec", section, i, "route"), entries))
+    return found
+
+
 def duration_problem(value: Any) -> str | None:
     """A duration the webhook validates (>= 1ms, whole ms); syntax errors are ML206's."""
     if duration_ns(value) is None:
@@ -121,6 +155,37 @@ def destination(base: FieldPath, dest: Any) -> Iterator[Finding]:
         return
     for where, message in check_destination(dest):
         yield Finding((*base, *where), message)
+
+
+def destination_ok(dest: dict[str, Any]) -> bool:
+    """Whether :func:`destination` finds nothing in the mapping ``dest`` because its host is
+    missing or valid and its subset and port are valid or absent (False: it may find
+    something)."""
+    host = dest.get("host")
+    if host is None:
+        return True
+    if type(host) is not str or host == "*" or not host or check_wildcard_host(host) is not None:
+        return False
+    subset = dest.get("subset")
+    if subset is not None:
+        if type(subset) is not str:
+            return False
+        if subset not in _SUBSETS_OK:
+            if not is_dns_label(subset):
+                return False
+            keep_verdict(_SUBSETS_OK, subset, True)
+    port = dest.get("port")
+    if port is not None:
+        if type(port) is not dict:
+            return False
+        number = port.get("number")
+        if type(number) is not int or not 1 <= number <= 65535:
+            return False
+    return True
+
+
+# The subset names found valid so far (see keep_verdict).
+_SUBSETS_OK: dict[str, bool] = {}
 
 
 # --------------------------------------------------------------------------------------------
