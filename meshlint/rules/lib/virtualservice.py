@@ -82,7 +82,31 @@ def route_blocks(
 
 
 def _listed_routes(spec: Mapping[str, Any] | None) -> list[tuple[FieldPath, dict[str, Any]]]:
-    return list(http_routes(spec)) if spec is not None else []
+    routes = spec.get("http") if spec is not None else None
+    if not isinstance(routes, list):
+        return []
+    return [
+        (("spec", "http", i), route) for i, route in enumerate(routes) if isinstance(route, dict)
+    ]
+
+
+def http_matches_of(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
+    """``(path, match)`` of each match of each HTTP route that is a mapping, read once per
+    resource."""
+    return res.memo(http_matches_of, lambda: _listed_matches(http_routes_of(res)))
+
+
+def _listed_matches(
+    routes: list[tuple[FieldPath, dict[str, Any]]],
+) -> list[tuple[FieldPath, dict[str, Any]]]:
+    found: list[tuple[FieldPath, dict[str, Any]]] = []
+    for base, route in routes:
+        matches = route.get("match")
+        if isinstance(matches, list):
+            for j, match in enumerate(matches):
+                if isinstance(match, dict):
+                    found.append(((*base, "match", j), match))
+    return found
 
 
 def route_lists(res: Resource) -> list[tuple[FieldPath, list[tuple[int, dict[str, Any]]]]]:
