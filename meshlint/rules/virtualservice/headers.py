@@ -225,11 +225,17 @@ def authority_rewritten_twice(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     for base, route in http_routes_of(res):
+        headers = route.get("headers")
+        request = headers.get("request") if isinstance(headers, dict) else None
+        if not isinstance(request, dict):
+            continue  # no header to set, so nothing rewrites the authority twice
         authority = as_map(route.get("rewrite")).get("authority")
         first = "rewrite.authority" if isinstance(authority, str) and authority else None
-        request = as_map(as_map(route.get("headers")).get("request"))
         for op in ("set", "add"):
-            for name, value in as_map(request.get(op)).items():
+            entries = request.get(op)
+            if not isinstance(entries, dict):
+                continue
+            for name, value in entries.items():
                 if not _is_authority(name):
                     continue
                 if first is not None:
