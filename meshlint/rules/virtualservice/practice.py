@@ -22,6 +22,7 @@ from meshlint.rules.lib.virtualservice import (
     http_routes_of,
     reachability,
     retry_on_ok,
+    route_lists,
     rule_name,
 )
 
@@ -616,44 +617,45 @@ def zero_weight_destination(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for section in ("http", "tcp", "tls"):
-        for i, route in enumerate(as_list(spec.get(section))):
-            listed = as_list(as_map(route).get("route"))
-            if len(listed) < 2:
-                continue  # a single destination takes all the traffic
-            entries = [(k, e) for k, e in enumerate(listed) if isinstance(e, dict)]
-            if len(entries) < 2:
+    for rbase, entries in route_lists(res):
+        if len(entries) < 2:
+            continue  # a single destination takes all the traffic
+        for _, e in entries:
+            w = e.get("weight")
+            if w is None or (w == 0 and as_int(w) is not None):
+                break  # a destination without weight, or with weight 0
+        else:
+            continue
+        weights = [as_int(e.get("weight")) for _, e in entries]
+        if any(
+            w is None and e.get("weight") is not None
+            for w, (_, e) in zip(weights, entries, strict=True)
+        ):
+            continue  # a weight of the wrong type: the schema stage's
+        if sum(w for w in weights if w is not None and w > 0) <= 0:
+            continue  # all 0: ML447
+        for (k, entry), weight in zip(entries, weights, strict=True):
+            if weight not in (0, None):
                 continue
-            weights = [as_int(e.get("weight")) for _, e in entries]
-            if any(
-                w is None and e.get("weight") is not None
-                for w, (_, e) in zip(weights, entries, strict=True)
-            ):
-                continue  # a weight of the wrong type: the schema stage's
-            if sum(w for w in weights if w is not None and w > 0) <= 0:
-                continue  # all 0: ML447
-            for (k, entry), weight in zip(entries, weights, strict=True):
-                if weight not in (0, None):
-                    continue
-                dest = as_map(entry.get("destination"))
-                host, subset = dest.get("host"), dest.get("subset")
-                what = host if isinstance(host, str) and host else "this destination"
-                if isinstance(subset, str) and subset:
-                    what += f" subset {subset}"
-                base: FieldPath = ("spec", section, i, "route", k)
-                if weight == 0:
-                    yield Finding(
-                        (*base, "weight"),
-                        f"weight 0: {what} receives no traffic of this route (Istio drops "
-                        "it); remove it unless a rollout is staged",
-                    )
-                else:
-                    yield Finding(
-                        base,
-                        f"{what} has no weight, which is 0 next to weighted destinations: it "
-                        "receives no traffic of this route; give it a weight",
-                        severity=Severity.WARNING,
-                    )
+            dest = as_map(entry.get("destination"))
+            host, subset = dest.get("host"), dest.get("subset")
+            what = host if isinstance(host, str) and host else "this destination"
+            if isinstance(subset, str) and subset:
+                what += f" subset {subset}"
+            base: FieldPath = (*rbase, k)
+            if weight == 0:
+                yield Finding(
+                    (*base, "weight"),
+                    f"weight 0: {what} receives no traffic of this route (Istio drops "
+                    "it); remove it unless a rollout is staged",
+                )
+            else:
+                yield Finding(
+                    base,
+                    f"{what} has no weight, which is 0 next to weighted destinations: it "
+                    "receives no traffic of this route; give it a weight",
+                    severity=Severity.WARNING,
+                )
 
 
 @rule(
@@ -710,16 +712,17 @@ def weight_on_single_destination(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for section in ("http", "tcp", "tls"):
-        for i, route in enumerate(as_list(spec.get(section))):
-            entries = [e for e in as_list(as_map(route).get("route")) if isinstance(e, dict)]
-            if len(entries) != 1 or "weight" not in entries[0]:
-                continue
-            weight = as_int(entries[0].get("weight"))
-            if weight is not None and 0 < weight < 100:
-                yield Finding(
-                    ("spec", section, i, "route", 0, "weight"),
-                    f"weight {weight} on the only destination of this route is ignored: it "
-                    "receives all of the route's traffic; add the other destination or drop "
-                    "the weight",
-                )
+    for rbase, entries in route_lists(res):
+        if len(entries) != 1:
+            continue
+        entry = entries[0][1]
+        if "weight" not in entry:
+            continue
+        weight = as_int(entry.get("weight"))
+        if weight is not None and 0 < weight < 100:
+            yield Finding(
+                (*rbase, 0, "weight"),
+                f"weight {weight} on the only destination of this route is ignored: it "
+                "receives all of the route's traffic; add the other destination or drop "
+                "the weight",
+            )
