@@ -5,7 +5,7 @@ appears to do."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
@@ -14,14 +14,15 @@ from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import (
     check_duration,
     duration_ns,
+    keep_verdict,
 )
 from meshlint.rules.lib.guards import as_int, as_list, as_map
 from meshlint.rules.lib.virtualservice import (
     RETRY_ON,
     WEBHOOK,
-    http_routes_of,
     reachability,
     retry_on_ok,
+    route_blocks,
     route_lists,
     rule_name,
 )
@@ -29,25 +30,26 @@ from meshlint.rules.lib.virtualservice import (
 _PRACTICE = "meshlint best practice"
 
 
-def _retry_policy(route: Mapping[str, Any]) -> tuple[int, dict[str, Any]] | None:
-    """``(attempts, retries)`` when the route's `retries` turn retries on (attempts >= 1, as
-    Istio's ``retry.ConvertPolicy`` reads them: 0, negative or absent turns them off)."""
-    retries = route.get("retries")
-    if not isinstance(retries, dict):
-        return None
-    attempts = as_int(retries.get("attempts"))
-    if attempts is None or attempts < 1:
-        return None
-    return attempts, retries
-
-
 def _valid_ms(value: Any) -> int | None:
     """A duration Istio accepts (at least 1ms, whole ms), in milliseconds; None otherwise
     (ML445 and ML422 report the rest)."""
+    if type(value) is not str:
+        return _read_ms(value) if isinstance(value, str) else None
+    ms = _MS_READ.get(value)
+    if ms is None:
+        ms = keep_verdict(_MS_READ, value, _read_ms(value) or -1)
+    return ms if ms > 0 else None
+
+
+def _read_ms(value: str) -> int | None:
     ns = duration_ns(value)
     if ns is None or check_duration(value) is not None:
         return None
     return ns // 1_000_000
+
+
+# The durations read so far, in milliseconds (-1: not one Istio accepts; see keep_verdict).
+_MS_READ: dict[str, int] = {}
 
 
 def _fmt_duration(ms: int) -> str:
@@ -132,17 +134,18 @@ def retries_exceed_route_timeout(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes_of(res):
-        policy = _retry_policy(route)
-        timeout = _valid_ms(route.get("timeout"))
-        if policy is None or timeout is None:
-            continue
-        attempts, retries = policy
+    for rbase, route, retries in route_blocks(res, "retries"):
+        attempts = as_int(retries.get("attempts"))
+        if attempts is None or attempts < 1:
+            continue  # retries are off
         per_try = _valid_ms(retries.get("perTryTimeout"))
         if per_try is None:
             continue
+        timeout = _valid_ms(route.get("timeout"))
+        if timeout is None:
+            continue
         t, p = _fmt_duration(timeout), _fmt_duration(per_try)
-        where = (*base, "retries", "perTryTimeout")
+        where = (*rbase, "perTryTimeout")
         if per_try >= timeout:
             yield Finding(
                 where,
@@ -240,20 +243,21 @@ def retries_without_per_try_timeout(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes_of(res):
-        policy = _retry_policy(route)
-        timeout = _valid_ms(route.get("timeout"))
-        if policy is None or timeout is None:
-            continue
-        attempts, retries = policy
+    for rbase, route, retries in route_blocks(res, "retries"):
         if retries.get("perTryTimeout") is not None:
             continue
+        attempts = as_int(retries.get("attempts"))
+        if attempts is None or attempts < 1:
+            continue  # retries are off
         on_timeout = [t for t in _retry_tokens(retries.get("retryOn")) if t in _RETRY_ON_TIMEOUT]
         if not on_timeout:
             continue
+        timeout = _valid_ms(route.get("timeout"))
+        if timeout is None:
+            continue
         t = _fmt_duration(timeout)
         yield Finding(
-            (*base, "retries"),
+            rbase,
             f"retries has no perTryTimeout: each try may use the whole route timeout {t}, so "
             f"a try that hangs is never retried although retryOn has {on_timeout[0]}; set "
             f"perTryTimeout to at most {_fmt_duration(max(1, timeout // (attempts + 1)))}",
@@ -276,6 +280,29 @@ _RETRY_ON_UNSAFE = frozenset(
         "http3-post-connect-failure",
     )
 )
+
+
+def _unsafe_conditions(retry_on: Any) -> tuple[str, ...]:
+    """The conditions of ``retryOn`` that may retry a request the application has processed:
+    those above and HTTP status codes."""
+    if type(retry_on) is not str:
+        return _read_unsafe(retry_on)
+    unsafe = _UNSAFE_READ.get(retry_on)
+    if unsafe is None:
+        unsafe = keep_verdict(_UNSAFE_READ, retry_on, _read_unsafe(retry_on))
+    return unsafe
+
+
+def _read_unsafe(retry_on: Any) -> tuple[str, ...]:
+    return tuple(
+        t
+        for t in _retry_tokens(retry_on)
+        if t in _RETRY_ON_UNSAFE or (t not in RETRY_ON and retry_on_ok(t))
+    )
+
+
+# The unsafe conditions of the retryOn values read so far (see keep_verdict).
+_UNSAFE_READ: dict[str, tuple[str, ...]] = {}
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
 _METHOD_ALTERNATION = re.compile(r"^\^?\(?([A-Z]+(?:\|[A-Z]+)*)\)?\$?$")
 
@@ -392,16 +419,11 @@ def retry_non_idempotent(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes_of(res):
-        policy = _retry_policy(route)
-        if policy is None:
-            continue
-        retry_on = policy[1].get("retryOn")
-        unsafe = [
-            t
-            for t in _retry_tokens(retry_on)
-            if t in _RETRY_ON_UNSAFE or (t not in RETRY_ON and retry_on_ok(t))
-        ]
+    for rbase, route, retries in route_blocks(res, "retries"):
+        attempts = as_int(retries.get("attempts"))
+        if attempts is None or attempts < 1:
+            continue  # retries are off
+        unsafe = _unsafe_conditions(retries.get("retryOn"))
         if not unsafe:
             continue
         matches = as_list(route.get("match"))
@@ -409,7 +431,7 @@ def retry_non_idempotent(res: Resource) -> Iterator[Finding]:
         if all(m is not None and m <= _IDEMPOTENT for m in limits):
             continue
         conditions = ", ".join(unsafe)
-        where = (*base, "retries", "retryOn")
+        where = (*rbase, "retryOn")
         if all(m is not None and not (m & _IDEMPOTENT) for m in limits):
             methods = ", ".join(sorted(set().union(*(m for m in limits if m is not None))))
             yield Finding(
