@@ -456,18 +456,18 @@ def _catch_all_match(match: Any) -> str | None:
     nothing else but a name), or None when it does not."""
     if not isinstance(match, dict):
         return None
-    keys = {k for k, v in match.items() if v is not None} - {"name", "ignoreUriCase"}
-    if keys != {"uri"}:
-        return None
     uri = match.get("uri")
     if not isinstance(uri, dict) or len(uri) != 1:
         return None
     ((kind, value),) = uri.items()
     if kind == "prefix" and value in ("/", ""):
-        return f"uri prefix {value!r}"
-    if kind == "regex" and value in (".*", "^.*$", "/.*", "^/.*", "^/.*$", ".+", "/.+"):
-        return f"uri regex {value!r}"
-    return None
+        how = f"uri prefix {value!r}"
+    elif kind == "regex" and value in (".*", "^.*$", "/.*", "^/.*", "^/.*$", ".+", "/.+"):
+        how = f"uri regex {value!r}"
+    else:
+        return None
+    keys = {k for k, v in match.items() if v is not None} - {"name", "ignoreUriCase"}
+    return how if keys == {"uri"} else None
 
 
 @rule(
@@ -545,8 +545,8 @@ def catch_all_match_not_last(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    # What ML409 already reports: ineffective matches, by path.
-    ineffective = {path for unreachable, path, _ in reachability(res) if not unreachable}
+    # What ML409 already reports: ineffective matches, by path (read once a catch-all is found).
+    ineffective: set[FieldPath] | None = None
     found: tuple[int, int, str] | None = None  # (rule, match, how) of the first catch-all
     for i, route in enumerate(as_list(spec.get("http"))):
         if not isinstance(route, dict):
@@ -562,6 +562,8 @@ def catch_all_match_not_last(res: Resource) -> Iterator[Finding]:
                     break
             continue
         base: FieldPath = ("spec", "http", i)
+        if ineffective is None:
+            ineffective = {path for unreachable, path, _ in reachability(res) if not unreachable}
         if matches and all(
             ((*base, "match", j, "uri", "prefix") in ineffective) for j in range(len(matches))
         ):
