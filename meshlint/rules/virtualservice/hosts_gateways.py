@@ -96,10 +96,13 @@ def virtualservice_hosts(res: Resource) -> Iterator[Finding]:
     on_mesh = not on_gateway
     sni = on_gateway and _has_sni_hosts(spec)
     all_valid = True
+    wildcards = False
     for i, host in enumerate(hosts):
         if not isinstance(host, str):
             all_valid = False
             continue
+        if host[:1] == "*":
+            wildcards = True
         if on_gateway:
             problem = check_gateway_vs_host(host, sni=sni, allow_ip=True)
         else:
@@ -114,8 +117,8 @@ def virtualservice_hosts(res: Resource) -> Iterator[Finding]:
                 "the host '*' is not allowed on a VirtualService that applies to the mesh: it "
                 "would take all traffic of every sidecar; name the hosts, or bind it to gateways",
             )
-    if not all_valid:
-        return
+    if not all_valid or (not wildcards and len(set(hosts)) == len(hosts)):
+        return  # without wildcards, only a host listed twice overlaps another
     for i in range(len(hosts)):
         for j in range(i + 1, len(hosts)):
             if host_matches(hosts[i], hosts[j]):
