@@ -399,9 +399,11 @@ def invalid_match_port_or_source(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     for base, match in http_matches_of(res):
+        ns = match.get("sourceNamespace")
+        if ns is None and match.get("port") is None and match.get("sourceLabels") is None:
+            continue  # none of the three is given
         yield from match_port(base, match)
         yield from source_labels((*base, "sourceLabels"), match.get("sourceLabels"))
-        ns = match.get("sourceNamespace")
         if isinstance(ns, str) and ns and not is_dns_label(ns):
             yield Finding(
                 (*base, "sourceNamespace"),
