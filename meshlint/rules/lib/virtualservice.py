@@ -142,9 +142,21 @@ def _list_routes(
 
 def duration_problem(value: Any) -> str | None:
     """A duration the webhook validates (>= 1ms, whole ms); syntax errors are ML206's."""
+    if type(value) is str:
+        if value in _DURATION_PROBLEMS:
+            return _DURATION_PROBLEMS[value]
+        return keep_verdict(_DURATION_PROBLEMS, value, _duration_problem(value))
+    return _duration_problem(value)
+
+
+def _duration_problem(value: Any) -> str | None:
     if duration_ns(value) is None:
         return None
     return check_duration(value)
+
+
+# The verdicts of duration_problem on the texts read so far (see keep_verdict).
+_DURATION_PROBLEMS: dict[str, str | None] = {}
 
 
 # --------------------------------------------------------------------------------------------

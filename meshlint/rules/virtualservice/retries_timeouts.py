@@ -308,7 +308,10 @@ def http_timeout(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     for base, route in http_routes_of(res):
-        problem = duration_problem(route.get("timeout"))
+        timeout = route.get("timeout")
+        if timeout is None:
+            continue
+        problem = duration_problem(timeout)
         if problem:
             hint = ""
             if duration_ns(route.get("timeout")) == 0:
