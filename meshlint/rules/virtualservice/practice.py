@@ -4,6 +4,7 @@ appears to do."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -144,26 +145,33 @@ def retries_exceed_route_timeout(res: Resource) -> Iterator[Finding]:
         timeout = _valid_ms(route.get("timeout"))
         if timeout is None:
             continue
-        t, p = _fmt_duration(timeout), _fmt_duration(per_try)
-        where = (*rbase, "perTryTimeout")
-        if per_try >= timeout:
-            yield Finding(
-                where,
-                f"perTryTimeout {p} is not shorter than the route timeout {t}: a try that "
-                "hangs is ended by the route timeout and never retried; set perTryTimeout to "
-                f"at most {_fmt_duration(max(1, timeout // (attempts + 1)))} "
-                f"(timeout / (attempts + 1))",
-            )
-        elif attempts * per_try >= timeout:
-            started = min(attempts, -(-timeout // per_try) - 1)
-            yield Finding(
-                where,
-                f"attempts {attempts} × perTryTimeout {p} reaches the route timeout {t}: when "
-                f"tries time out only {started} of the {attempts} retries can start before the "
-                f"timeout ends the request; set perTryTimeout to at most "
-                f"{_fmt_duration(max(1, timeout // (attempts + 1)))} or raise timeout to "
-                f"{_fmt_duration(per_try * (attempts + 1))}",
-            )
+        message = _budget_problem(timeout, per_try, attempts)
+        if message is not None:
+            yield Finding((*rbase, "perTryTimeout"), message)
+
+
+@functools.lru_cache(maxsize=1024)
+def _budget_problem(timeout: int, per_try: int, attempts: int) -> str | None:
+    """Why ``attempts`` retries of ``per_try`` ms do not fit in a route timeout of ``timeout``
+    ms, or None when they do (routes repeat the same few settings)."""
+    t, p = _fmt_duration(timeout), _fmt_duration(per_try)
+    if per_try >= timeout:
+        return (
+            f"perTryTimeout {p} is not shorter than the route timeout {t}: a try that "
+            "hangs is ended by the route timeout and never retried; set perTryTimeout to "
+            f"at most {_fmt_duration(max(1, timeout // (attempts + 1)))} "
+            f"(timeout / (attempts + 1))"
+        )
+    if attempts * per_try >= timeout:
+        started = min(attempts, -(-timeout // per_try) - 1)
+        return (
+            f"attempts {attempts} × perTryTimeout {p} reaches the route timeout {t}: when "
+            f"tries time out only {started} of the {attempts} retries can start before the "
+            f"timeout ends the request; set perTryTimeout to at most "
+            f"{_fmt_duration(max(1, timeout // (attempts + 1)))} or raise timeout to "
+            f"{_fmt_duration(per_try * (attempts + 1))}"
+        )
+    return None
 
 
 # Envoy retry conditions under which a try that runs into its per-try timeout is retried
