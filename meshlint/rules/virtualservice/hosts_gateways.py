@@ -429,6 +429,7 @@ def _legacy_warning(ref: Any) -> str | None:
         "vs-export-star-mix",
     ),
     istio="IST0106",
+    needs=("exportTo",),
 )
 def virtualservice_export_to(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

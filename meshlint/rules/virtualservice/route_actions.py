@@ -92,6 +92,7 @@ def _routes_with_actions(
         "vs-direct-rewrite",
     ),
     istio="IST0106",
+    needs=("redirect", "directResponse"),
 )
 def virtualservice_route_actions(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
