@@ -752,9 +752,13 @@ def weight_on_single_destination(res: Resource) -> Iterator[Finding]:
             continue
         weight = as_int(entry.get("weight"))
         if weight is not None and 0 < weight < 100:
-            yield Finding(
-                (*rbase, 0, "weight"),
-                f"weight {weight} on the only destination of this route is ignored: it "
-                "receives all of the route's traffic; add the other destination or drop "
-                "the weight",
-            )
+            yield Finding((*rbase, 0, "weight"), _single_weight_message(weight))
+
+
+@functools.cache  # 99 weights at most
+def _single_weight_message(weight: int) -> str:
+    return (
+        f"weight {weight} on the only destination of this route is ignored: it "
+        "receives all of the route's traffic; add the other destination or drop "
+        "the weight"
+    )
