@@ -133,26 +133,21 @@ def _string_match_ok(obj: Any, allow_empty_prefix: bool, allow_star_regex: bool)
 
 def _match_ok(match: dict[str, Any]) -> bool:
     """Whether ML410 surely finds nothing in an HTTP match (False: it may)."""
-    for field in ("headers", "withoutHeaders"):
-        headers = match.get(field)
-        if isinstance(headers, dict):
-            star = field == "withoutHeaders"
-            for value in headers.values():
-                if not _string_match_ok(value, False, star):
-                    return False
-    uri = match.get("uri")
-    if uri is not None and not _string_match_ok(uri, True, False):
-        return False
-    for field in ("scheme", "method", "authority"):
-        value = match.get(field)
-        if value is not None and not _string_match_ok(value, False, False):
-            return False
-    query = match.get("queryParams")
-    if isinstance(query, dict):
-        for value in query.values():
-            if not _string_match_ok(value, False, False):
+    for field, value in match.items():
+        if field in _SINGLE:
+            if value is not None and not _string_match_ok(value, field == "uri", False):
                 return False
+        elif field in _BY_NAME and isinstance(value, dict):
+            star = field == "withoutHeaders"
+            for each in value.values():
+                if not _string_match_ok(each, False, star):
+                    return False
     return True
+
+
+# The fields of an HTTP match that hold a string match, and those that hold one by name.
+_SINGLE = frozenset(("uri", "scheme", "method", "authority"))
+_BY_NAME = frozenset(("headers", "withoutHeaders", "queryParams"))
 
 
 @rule(
