@@ -287,7 +287,7 @@ def empty_fault_injection(res: Resource) -> Iterator[Finding]:
     catalogue=("vs-fault-abort-h2", "vs-fault-delay-exp"),
     istio="IST0106",
     aliases=("ML414",),
-    needs=("fault",),
+    needs=("http2Error", "exponentialDelay"),
 )
 def unsupported_fault_type(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
