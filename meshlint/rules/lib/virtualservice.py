@@ -200,8 +200,12 @@ def destination_ok(dest: dict[str, Any]) -> bool:
     host = dest.get("host")
     if host is None:
         return True
-    if type(host) is not str or host == "*" or not host or check_wildcard_host(host) is not None:
+    if type(host) is not str:
         return False
+    if host not in _HOSTS_OK:
+        if host == "*" or not host or check_wildcard_host(host) is not None:
+            return False
+        keep_verdict(_HOSTS_OK, host, True)
     subset = dest.get("subset")
     if subset is not None:
         if type(subset) is not str:
@@ -220,7 +224,8 @@ def destination_ok(dest: dict[str, Any]) -> bool:
     return True
 
 
-# The subset names found valid so far (see keep_verdict).
+# The destination hosts and the subset names found valid so far (see keep_verdict).
+_HOSTS_OK: dict[str, bool] = {}
 _SUBSETS_OK: dict[str, bool] = {}
 
 
