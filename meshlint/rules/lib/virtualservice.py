@@ -24,6 +24,7 @@ from meshlint.rules.lib.grammar import (
     check_wildcard_host,
     duration_ns,
     is_dns_label,
+    is_ip,
     keep_verdict,
 )
 from meshlint.rules.lib.guards import as_int, as_list, as_map
@@ -203,7 +204,11 @@ def destination_ok(dest: dict[str, Any]) -> bool:
     if type(host) is not str:
         return False
     if host not in _HOSTS_OK:
-        if host == "*" or not host or check_wildcard_host(host) is not None:
+        # A host valid where IP addresses are allowed too, and not one, is valid here: that
+        # verdict is often known already, a VirtualService's own hosts (ML401) being routed to.
+        if host == "*" or not host or check_wildcard_host(host, allow_ip=True) is not None:
+            return False
+        if is_ip(host):
             return False
         keep_verdict(_HOSTS_OK, host, True)
     subset = dest.get("subset")
