@@ -21,7 +21,11 @@ from meshlint.rules.lib.grammar import (
     check_label_key,
     check_label_value,
     check_port,
+    check_wildcard_host,
     duration_ns,
+    is_dns_label,
+    is_ip,
+    keep_verdict,
 )
 from meshlint.rules.lib.guards import as_int, as_list, as_map
 
@@ -79,14 +83,81 @@ def route_blocks(
 
 
 def _listed_routes(spec: Mapping[str, Any] | None) -> list[tuple[FieldPath, dict[str, Any]]]:
-    return list(http_routes(spec)) if spec is not None else []
+    routes = spec.get("http") if spec is not None else None
+    if not isinstance(routes, list):
+        return []
+    return [
+        (("spec", "http", i), route) for i, route in enumerate(routes) if isinstance(route, dict)
+    ]
+
+
+def http_matches_of(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
+    """``(path, match)`` of each match of each HTTP route that is a mapping, read once per
+    resource."""
+    return res.memo(http_matches_of, lambda: _listed_matches(http_routes_of(res)))
+
+
+def _listed_matches(
+    routes: list[tuple[FieldPath, dict[str, Any]]],
+) -> list[tuple[FieldPath, dict[str, Any]]]:
+    found: list[tuple[FieldPath, dict[str, Any]]] = []
+    for base, route in routes:
+        matches = route.get("match")
+        if isinstance(matches, list):
+            for j, match in enumerate(matches):
+                if isinstance(match, dict):
+                    found.append(((*base, "match", j), match))
+    return found
+
+
+def route_lists(res: Resource) -> list[tuple[FieldPath, list[tuple[int, dict[str, Any]]]]]:
+    """``(path of route, its entries that are mappings, with their index)`` of every http,
+    tcp and tls route that has a ``route`` list, read once per resource."""
+    return res.memo(route_lists, lambda: _list_routes(res.spec_map))
+
+
+def _list_routes(
+    spec: Mapping[str, Any] | None,
+) -> list[tuple[FieldPath, list[tuple[int, dict[str, Any]]]]]:
+    found: list[tuple[FieldPath, list[tuple[int, dict[str, Any]]]]] = []
+    if spec is None:
+        return found
+    for section in ("http", "tcp", "tls"):
+        routes = spec.get(section)
+        if not isinstance(routes, list):
+            continue
+        for i, route in enumerate(routes):
+            if not isinstance(route, dict) or "route" not in route:
+                continue
+            listed = route["route"]
+            entries: list[tuple[int, dict[str, Any]]] = []
+            if isinstance(listed, list):
+                entries = list(enumerate(listed))
+                for entry in listed:
+                    if not isinstance(entry, dict):
+                        entries = [(k, e) for k, e in entries if isinstance(e, dict)]
+                        break
+            found.append((("spec", section, i, "route"), entries))
+    return found
 
 
 def duration_problem(value: Any) -> str | None:
     """A duration the webhook validates (>= 1ms, whole ms); syntax errors are ML206's."""
+    if type(value) is str:
+        if value in _DURATION_PROBLEMS:
+            return _DURATION_PROBLEMS[value]
+        return keep_verdict(_DURATION_PROBLEMS, value, _duration_problem(value))
+    return _duration_problem(value)
+
+
+def _duration_problem(value: Any) -> str | None:
     if duration_ns(value) is None:
         return None
     return check_duration(value)
+
+
+# The verdicts of duration_problem on the texts read so far (see keep_verdict).
+_DURATION_PROBLEMS: dict[str, str | None] = {}
 
 
 # --------------------------------------------------------------------------------------------
@@ -123,6 +194,46 @@ def destination(base: FieldPath, dest: Any) -> Iterator[Finding]:
         yield Finding((*base, *where), message)
 
 
+def destination_ok(dest: dict[str, Any]) -> bool:
+    """Whether :func:`destination` finds nothing in the mapping ``dest`` because its host is
+    missing or valid and its subset and port are valid or absent (False: it may find
+    something)."""
+    host = dest.get("host")
+    if host is None:
+        return True
+    if type(host) is not str:
+        return False
+    if host not in _HOSTS_OK:
+        # A host valid where IP addresses are allowed too, and not one, is valid here: that
+        # verdict is often known already, a VirtualService's own hosts (ML401) being routed to.
+        if host == "*" or not host or check_wildcard_host(host, allow_ip=True) is not None:
+            return False
+        if is_ip(host):
+            return False
+        keep_verdict(_HOSTS_OK, host, True)
+    subset = dest.get("subset")
+    if subset is not None:
+        if type(subset) is not str:
+            return False
+        if subset not in _SUBSETS_OK:
+            if not is_dns_label(subset):
+                return False
+            keep_verdict(_SUBSETS_OK, subset, True)
+    port = dest.get("port")
+    if port is not None:
+        if type(port) is not dict:
+            return False
+        number = port.get("number")
+        if type(number) is not int or not 1 <= number <= 65535:
+            return False
+    return True
+
+
+# The destination hosts and the subset names found valid so far (see keep_verdict).
+_HOSTS_OK: dict[str, bool] = {}
+_SUBSETS_OK: dict[str, bool] = {}
+
+
 # --------------------------------------------------------------------------------------------
 # Rule reachability (Istio's analyzeUnreachable*Rules)
 
@@ -135,21 +246,6 @@ def _match_key(match: Any) -> str:
 
 
 _MATCH_KEY = json.JSONEncoder(sort_keys=True, default=str)  # as json.dumps(…) with these
-
-
-def _match_size(match: Any) -> int:
-    """How many fields :func:`_match_key` keeps of a match (-1 for a match that is no
-    mapping): matches with equal keys have the same size."""
-    if not isinstance(match, dict):
-        return -1
-    size = len(match) - [*match.values()].count(None)
-    name = match.get("name", _NO_NAME)
-    if name is not _NO_NAME and name is not None:
-        size -= 1  # `name` is left out (a null one is already counted out)
-    return size
-
-
-_NO_NAME = object()
 
 
 def rule_name(route: Mapping[str, Any], i: int) -> str:
@@ -166,46 +262,64 @@ def reachability(res: Resource) -> list[tuple[bool, FieldPath, str]]:
     spec = res.spec_map
     if spec is None:
         return []
-    return res.memo(reachability, lambda: list(_analyze_reachability(spec)))
+    return res.memo(reachability, lambda: _analyze_reachability(spec))
 
 
-def _analyze_reachability(spec: Mapping[str, Any]) -> Iterator[tuple[bool, FieldPath, str]]:
+def _analyze_reachability(spec: Mapping[str, Any]) -> list[tuple[bool, FieldPath, str]]:
+    found: list[tuple[bool, FieldPath, str]] = []
     for section in ("http", "tcp", "tls"):
-        routes = as_list(spec.get(section))
+        routes = spec.get(section)
+        if not isinstance(routes, list) or not routes:
+            continue
+        http = section == "http"
         seen: dict[str, int] = {}  # the key of each match so far: the rule that has it first
         # By the number of fields a match sets (equal keys have it equal): the match of each
         # size whose key is not worked out yet (the only one of its size so far), or None.
         first_of_size: dict[int, tuple[Any, int] | None] = {}
         catch_all = -1
-        # (path, rule, match, its uri prefix) of the HTTP matches with a uri prefix
-        prefixes: list[tuple[FieldPath, str, dict[str, Any], str]] = []
+        # (rule, match, the route, the match, its uri prefix) of the HTTP matches with a uri
+        # prefix
+        prefixes: list[tuple[int, int, dict[str, Any], dict[str, Any], str]] = []
         for i, route in enumerate(routes):
             if not isinstance(route, dict):
                 continue
-            base: FieldPath = ("spec", section, i)
-            name = rule_name(route, i) if section == "http" else f"#{i}"
-            matches = as_list(route.get("match"))
-            if not matches:
+            matches = route.get("match")
+            if not isinstance(matches, list) or not matches:
                 if catch_all >= 0:
-                    yield (
-                        True,
-                        base,
-                        f"{section} rule {name} is never used: rule #{catch_all} before it has "
-                        "no match and takes all traffic; only the last rule may have no match",
+                    found.append(
+                        (
+                            True,
+                            ("spec", section, i),
+                            f"{section} rule {_name(route, i, http)} is never used: rule "
+                            f"#{catch_all} before it has no match and takes all traffic; only "
+                            "the last rule may have no match",
+                        )
                     )
                 catch_all = i
                 continue
             if catch_all >= 0:
-                yield (
-                    True,
-                    (*base, "match"),
-                    f"{section} rule {name} is never used: rule #{catch_all} before it has no "
-                    "match and takes all traffic; move this rule above it",
+                found.append(
+                    (
+                        True,
+                        ("spec", section, i, "match"),
+                        f"{section} rule {_name(route, i, http)} is never used: rule "
+                        f"#{catch_all} before it has no match and takes all traffic; move this "
+                        "rule above it",
+                    )
                 )
                 continue
-            duplicates: list[tuple[int, int]] = []
+            duplicates: list[tuple[int, int]] | None = None
             for j, match in enumerate(matches):
-                size = _match_size(match)
+                # How many fields _match_key keeps of the match (-1 for a match that is no
+                # mapping): matches with equal keys have the same size.
+                if isinstance(match, dict):
+                    size = len(match)
+                    if None in match.values():
+                        size -= [*match.values()].count(None)
+                    if match.get("name") is not None:
+                        size -= 1  # `name` is left out (a null one is already counted out)
+                else:
+                    size = -1
                 if size not in first_of_size:
                     # The first match of its size cannot repeat an earlier one: its key is
                     # worked out only when another match of that size comes.
@@ -217,45 +331,69 @@ def _analyze_reachability(spec: Mapping[str, Any]) -> Iterator[tuple[bool, Field
                         first_of_size[size] = None
                     key = _match_key(match)
                     if key in seen:
+                        if duplicates is None:
+                            duplicates = []
                         duplicates.append((j, seen[key]))
                         continue
                     seen[key] = i
-                prefix = _uri_prefix(match) if section == "http" else None
-                if prefix is not None:
-                    prefixes.append(((*base, "match", j), f"rule {name}", match, prefix))
+                if http and size > 0:
+                    uri = match.get("uri")
+                    if isinstance(uri, dict):
+                        prefix = uri.get("prefix")
+                        if isinstance(prefix, str) and prefix:
+                            prefixes.append((i, j, route, match, prefix))
+            if duplicates is None:
+                continue
             if len(duplicates) == len(matches):
-                yield (
-                    True,
-                    (*base, "match"),
-                    f"{section} rule {name} is never used: every match of it is already "
-                    "matched by an earlier rule",
+                found.append(
+                    (
+                        True,
+                        ("spec", section, i, "match"),
+                        f"{section} rule {_name(route, i, http)} is never used: every match "
+                        "of it is already matched by an earlier rule",
+                    )
                 )
                 continue
             for j, earlier in duplicates:
+                found.append(
+                    (
+                        False,
+                        ("spec", section, i, "match", j),
+                        f"match #{j} of {section} rule {_name(route, i, http)} is never used: "
+                        f"rule #{earlier} has the same match",
+                    )
+                )
+        if len(prefixes) > 1:  # two prefix matches at least, or there is nothing to compare
+            found.extend(_covered_prefixes(prefixes))
+    return found
+
+
+def _name(route: Mapping[str, Any], i: int, http: bool) -> str:
+    return rule_name(route, i) if http else f"#{i}"
+
+
+def _covered_prefixes(
+    prefixes: list[tuple[int, int, dict[str, Any], dict[str, Any], str]],
+) -> Iterator[tuple[bool, FieldPath, str]]:
+    """The HTTP matches whose uri prefix an earlier match covers, with the same other
+    conditions (Istio's ``coveredValidation``)."""
+    compared = [_prefix_match(m, p) for _, _, _, m, p in prefixes]
+    for a in range(len(compared)):
+        i_a, j_a, route_a, _, _ = prefixes[a]
+        pa = compared[a]
+        for b in range(a + 1, len(compared)):
+            pb = compared[b]
+            if pb.prefix == pa.prefix:
+                continue
+            if _covers(pa, pb):
+                i_b, j_b = prefixes[b][:2]
                 yield (
                     False,
-                    (*base, "match", j),
-                    f"match #{j} of {section} rule {name} is never used: rule #{earlier} "
-                    "has the same match",
+                    ("spec", "http", i_b, "match", j_b, "uri", "prefix"),
+                    f"this match is never used: the uri prefix {pa.prefix!r} of rule "
+                    f"{rule_name(route_a, i_a)} (match #{j_a}) comes first and covers "
+                    f"{pb.prefix!r} with the same other conditions",
                 )
-        # Two prefix matches at least, or there is nothing to compare.
-        compared = [_prefix_match(m, p) for _, _, m, p in prefixes] if len(prefixes) > 1 else []
-        for a in range(len(compared)):
-            path_a, name_a, _, _ = prefixes[a]
-            pa = compared[a]
-            for b in range(a + 1, len(compared)):
-                path_b = prefixes[b][0]
-                pb = compared[b]
-                if pb.prefix == pa.prefix:
-                    continue
-                if _covers(pa, pb):
-                    yield (
-                        False,
-                        (*path_b, "uri", "prefix"),
-                        f"this match is never used: the uri prefix {pa.prefix!r} of {name_a} "
-                        f"(match #{path_a[-1]}) comes first and covers {pb.prefix!r} with the "
-                        "same other conditions",
-                    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -277,14 +415,6 @@ def _exact_or_prefix(sm: Any) -> str:
     if isinstance(prefix, str) and prefix:
         return "prefix:" + prefix
     return ""
-
-
-def _uri_prefix(match: Any) -> str | None:
-    """The non-empty uri prefix of a match, if it has one."""
-    if not isinstance(match, dict):
-        return None
-    prefix = as_map(match.get("uri")).get("prefix")
-    return prefix if isinstance(prefix, str) and prefix else None
 
 
 def _prefix_match(match: dict[str, Any], prefix: str) -> _PrefixMatch:

@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
-from meshlint.diagnostics import FieldPath, Severity
+from meshlint.diagnostics import Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
-from meshlint.rules.lib.guards import as_int, as_list
+from meshlint.rules.lib.guards import as_int
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     destination,
+    destination_ok,
+    route_lists,
 )
-
-
-def _route_lists(res: Resource) -> list[tuple[FieldPath, list[tuple[int, Any]]]]:
-    """``(path of route, its entries that are mappings, with their index)`` of every http,
-    tcp and tls route that has a ``route`` list, read once per resource (ML423 and ML447)."""
-    return res.memo(_route_lists, lambda: _list_routes(res.spec_map))
-
-
-def _list_routes(spec: Mapping[str, Any] | None) -> list[tuple[FieldPath, list[tuple[int, Any]]]]:
-    found: list[tuple[FieldPath, list[tuple[int, Any]]]] = []
-    if spec is None:
-        return found
-    for section in ("http", "tcp", "tls"):
-        for i, route in enumerate(as_list(spec.get(section))):
-            if isinstance(route, dict) and "route" in route:
-                entries = enumerate(as_list(route.get("route")))
-                found.append(
-                    (
-                        ("spec", section, i, "route"),
-                        [(k, e) for k, e in entries if isinstance(e, dict)],
-                    )
-                )
-    return found
 
 
 @rule(
@@ -98,9 +76,11 @@ def route_destinations(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, entries in _route_lists(res):
+    for base, entries in route_lists(res):
         for k, entry in entries:
-            yield from destination((*base, k, "destination"), entry.get("destination"))
+            dest = entry.get("destination")
+            if isinstance(dest, dict) and not destination_ok(dest):
+                yield from destination((*base, k, "destination"), dest)
 
 
 @rule(
@@ -168,7 +148,7 @@ def invalid_route_weights(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, entries in _route_lists(res):
+    for base, entries in route_lists(res):
         total = 0
         for k, entry in entries:
             weight = as_int(entry.get("weight"))

@@ -11,7 +11,7 @@ from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import (
     check_percentage,
 )
-from meshlint.rules.lib.guards import as_int, as_map
+from meshlint.rules.lib.guards import as_int
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     duration_problem,
@@ -41,11 +41,9 @@ _GRPC_STATUS = frozenset(
 )
 
 
-def _percentage(path: FieldPath, block: Mapping[str, Any]) -> Iterator[Finding]:
-    value = as_map(block.get("percentage")).get("value")
-    problem = check_percentage(value)
-    if problem:
-        yield Finding((*path, "percentage", "value"), f"percentage {problem}")
+def _percentage_problem(block: Mapping[str, Any]) -> str | None:
+    percentage = block.get("percentage")
+    return check_percentage(percentage.get("value")) if isinstance(percentage, dict) else None
 
 
 def _faults(res: Resource) -> list[tuple[FieldPath, dict[str, Any], Any, Any]]:
@@ -136,28 +134,30 @@ def fault_injection(res: Resource) -> Iterator[Finding]:
         return
     for fbase, _, abort, delay in _faults(res):
         if isinstance(abort, dict):
-            abase = (*fbase, "abort")
-            yield from _percentage(abase, abort)
+            problem = _percentage_problem(abort)
+            if problem:
+                yield Finding((*fbase, "abort", "percentage", "value"), f"percentage {problem}")
             status = as_int(abort.get("httpStatus"))
             if status is not None and not 200 <= status <= 600:
                 yield Finding(
-                    (*abase, "httpStatus"),
+                    (*fbase, "abort", "httpStatus"),
                     f"HTTP status {status} is not in the range 200-599",
                 )
             grpc = abort.get("grpcStatus")
             if isinstance(grpc, str) and grpc not in _GRPC_STATUS:
                 hint = f" (write {grpc.upper()!r})" if grpc.upper() in _GRPC_STATUS else ""
                 yield Finding(
-                    (*abase, "grpcStatus"),
+                    (*fbase, "abort", "grpcStatus"),
                     f"gRPC status {grpc!r} is not supported{hint}: use a status name such as "
                     "UNAVAILABLE, NOT_FOUND or INTERNAL",
                 )
         if isinstance(delay, dict):
-            dbase = (*fbase, "delay")
-            yield from _percentage(dbase, delay)
+            problem = _percentage_problem(delay)
+            if problem:
+                yield Finding((*fbase, "delay", "percentage", "value"), f"percentage {problem}")
             problem = duration_problem(delay.get("fixedDelay"))
             if problem:
-                yield Finding((*dbase, "fixedDelay"), f"fixedDelay {problem}")
+                yield Finding((*fbase, "delay", "fixedDelay"), f"fixedDelay {problem}")
 
 
 @rule(
@@ -287,7 +287,7 @@ def empty_fault_injection(res: Resource) -> Iterator[Finding]:
     catalogue=("vs-fault-abort-h2", "vs-fault-delay-exp"),
     istio="IST0106",
     aliases=("ML414",),
-    needs=("fault",),
+    needs=("http2Error", "exponentialDelay"),
 )
 def unsupported_fault_type(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
@@ -368,13 +368,16 @@ def fault_abort_without_error(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes_of(res):
-        abort = as_map(route.get("fault")).get("abort")
+    for fbase, _, abort, _ in _faults(res):
         if not isinstance(abort, dict):
             continue
-        if all(abort.get(f) is None for f in ("httpStatus", "grpcStatus", "http2Error")):
+        if (
+            abort.get("httpStatus") is None
+            and abort.get("grpcStatus") is None
+            and abort.get("http2Error") is None
+        ):
             yield Finding(
-                (*base, "fault", "abort"),
+                (*fbase, "abort"),
                 "the abort sets no error, so it aborts nothing: add httpStatus (e.g. 503) or "
                 "grpcStatus (e.g. UNAVAILABLE)",
                 key=True,

@@ -13,6 +13,7 @@ from meshlint.rules.lib.grammar import (
     check_header_name_for_set,
     check_header_name_other,
     check_header_value,
+    keep_verdict,
 )
 from meshlint.rules.lib.guards import as_list, as_map
 from meshlint.rules.lib.virtualservice import (
@@ -115,12 +116,52 @@ def header_operations(res: Resource) -> Iterator[Finding]:
         return
     for base, route in http_routes_of(res):
         headers = route.get("headers")
-        if headers:  # none to check
+        if headers and not _header_ops_ok(headers):  # none to check, or all valid
             yield from _header_ops((*base, "headers"), headers)
-        for k, dest in enumerate(as_list(route.get("route"))):
+        dests = route.get("route")
+        if not isinstance(dests, list):
+            continue
+        for k, dest in enumerate(dests):
             headers = dest.get("headers") if isinstance(dest, dict) else None
-            if headers:
+            if headers and not _header_ops_ok(headers):
                 yield from _header_ops((*base, "route", k, "headers"), headers)
+
+
+def _header_ops_ok(headers: Any) -> bool:
+    """Whether :func:`_header_ops` surely finds nothing in ``headers`` (False: it may)."""
+    if not isinstance(headers, dict):
+        return True
+    for side in ("request", "response"):
+        ops = headers.get(side)
+        if not isinstance(ops, dict):
+            continue
+        request = side == "request"
+        for op in ("set", "add"):
+            entries = ops.get(op)
+            if not isinstance(entries, dict):
+                continue
+            for name, value in entries.items():
+                if type(name) is not str or not name or name[0] == ":":
+                    return False
+                if not request and len(name) == 4:  # may be `host`
+                    return False
+                if type(value) is str:
+                    if value not in _VALUES_OK:
+                        if check_header_value(value) is not None:
+                            return False
+                        keep_verdict(_VALUES_OK, value, True)
+                elif isinstance(value, str):
+                    return False
+        remove = ops.get("remove")
+        if isinstance(remove, list):
+            for name in remove:
+                if check_header_name_other(name) is not None:
+                    return False
+    return True
+
+
+# The header values found valid so far (see keep_verdict).
+_VALUES_OK: dict[str, bool] = {}
 
 
 def _is_authority(name: Any) -> bool:
@@ -184,11 +225,17 @@ def authority_rewritten_twice(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     for base, route in http_routes_of(res):
+        headers = route.get("headers")
+        request = headers.get("request") if isinstance(headers, dict) else None
+        if not isinstance(request, dict):
+            continue  # no header to set, so nothing rewrites the authority twice
         authority = as_map(route.get("rewrite")).get("authority")
         first = "rewrite.authority" if isinstance(authority, str) and authority else None
-        request = as_map(as_map(route.get("headers")).get("request"))
         for op in ("set", "add"):
-            for name, value in as_map(request.get(op)).items():
+            entries = request.get(op)
+            if not isinstance(entries, dict):
+                continue
+            for name, value in entries.items():
                 if not _is_authority(name):
                     continue
                 if first is not None:

@@ -22,6 +22,7 @@ from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     WEBHOOK_VS,
     applies_to_gateway,
+    http_matches_of,
 )
 
 
@@ -95,10 +96,13 @@ def virtualservice_hosts(res: Resource) -> Iterator[Finding]:
     on_mesh = not on_gateway
     sni = on_gateway and _has_sni_hosts(spec)
     all_valid = True
+    wildcards = False
     for i, host in enumerate(hosts):
         if not isinstance(host, str):
             all_valid = False
             continue
+        if host[:1] == "*":
+            wildcards = True
         if on_gateway:
             problem = check_gateway_vs_host(host, sni=sni, allow_ip=True)
         else:
@@ -113,8 +117,8 @@ def virtualservice_hosts(res: Resource) -> Iterator[Finding]:
                 "the host '*' is not allowed on a VirtualService that applies to the mesh: it "
                 "would take all traffic of every sidecar; name the hosts, or bind it to gateways",
             )
-    if not all_valid:
-        return
+    if not all_valid or (not wildcards and len(set(hosts)) == len(hosts)):
+        return  # without wildcards, only a host listed twice overlaps another
     for i in range(len(hosts)):
         for j in range(i + 1, len(hosts)):
             if host_matches(hosts[i], hosts[j]):
@@ -128,18 +132,26 @@ def virtualservice_hosts(res: Resource) -> Iterator[Finding]:
                 )
 
 
-def _match_gateway_refs(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, list[Any]]]:
-    for section in ("http", "tcp", "tls"):
+def _match_gateway_refs(res: Resource) -> list[tuple[FieldPath, list[Any]]]:
+    """``(path, gateways)`` of every http, tcp and tls match that lists gateways, read once
+    per resource."""
+    return res.memo(_match_gateway_refs, lambda: _list_match_gateway_refs(res))
+
+
+def _list_match_gateway_refs(res: Resource) -> list[tuple[FieldPath, list[Any]]]:
+    found: list[tuple[FieldPath, list[Any]]] = []
+    for base, match in http_matches_of(res):
+        refs = match.get("gateways")
+        if isinstance(refs, list) and refs:
+            found.append(((*base, "gateways"), refs))
+    spec = as_map(res.spec_map)
+    for section in ("tcp", "tls"):
         for i, route in enumerate(as_list(spec.get(section))):
             for j, match in enumerate(as_list(as_map(route).get("match"))):
                 refs = as_list(as_map(match).get("gateways"))
                 if refs:
-                    yield ("spec", section, i, "match", j, "gateways"), refs
-
-
-def _all_gateway_refs(spec: Mapping[str, Any]) -> Iterator[tuple[FieldPath, list[Any]]]:
-    yield ("spec", "gateways"), as_list(spec.get("gateways"))
-    yield from _match_gateway_refs(spec)
+                    found.append((("spec", section, i, "match", j, "gateways"), refs))
+    return found
 
 
 @rule(
@@ -277,7 +289,7 @@ def invalid_match_gateway_reference(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, refs in _match_gateway_refs(spec):
+    for base, refs in _match_gateway_refs(res):
         for i, ref in enumerate(refs):
             problem = check_gateway_name(ref)
             if problem:
@@ -340,13 +352,27 @@ def legacy_gateway_reference(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, refs in _all_gateway_refs(spec):
+    gateways = spec.get("gateways")
+    if isinstance(gateways, list):
+        for i, ref in enumerate(gateways):
+            warning = _legacy_warning(ref)
+            if warning:
+                yield Finding(("spec", "gateways", i), warning)
+    for base, refs in _match_gateway_refs(res):
         for i, ref in enumerate(refs):
-            if check_gateway_name(ref) is not None:
-                continue
-            warning = gateway_name_warning(ref)
+            warning = _legacy_warning(ref)
             if warning:
                 yield Finding((*base, i), warning)
+
+
+def _legacy_warning(ref: Any) -> str | None:
+    """The warning on a valid gateway reference of the older form."""
+    # Only a name with a '.' and no '/' is of that form (see gateway_name_warning).
+    if not isinstance(ref, str) or "/" in ref or "." not in ref:
+        return None
+    if check_gateway_name(ref) is not None:
+        return None
+    return gateway_name_warning(ref)
 
 
 @rule(
@@ -403,6 +429,7 @@ def legacy_gateway_reference(res: Resource) -> Iterator[Finding]:
         "vs-export-star-mix",
     ),
     istio="IST0106",
+    needs=("exportTo",),
 )
 def virtualservice_export_to(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map

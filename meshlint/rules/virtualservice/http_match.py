@@ -3,7 +3,7 @@ sections 3.1 and 3.4)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
@@ -11,16 +11,17 @@ from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import (
     check_header_name_for_match,
+    check_regex,
     check_string_match,
     is_dns_label,
     is_jwt_claim,
 )
-from meshlint.rules.lib.guards import as_list, as_map
+from meshlint.rules.lib.guards import as_map
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     WEBHOOK_VS,
     applies_to_gateway,
-    http_routes_of,
+    http_matches_of,
     match_port,
     source_labels,
 )
@@ -101,33 +102,52 @@ def jwt_claim_routing_on_mesh(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None or applies_to_gateway(spec):
         return
-    for base, route in http_routes_of(res):
-        for j, match in enumerate(as_list(route.get("match"))):
-            for field in ("headers", "withoutHeaders"):
-                for key in as_map(as_map(match).get(field)):
-                    if isinstance(key, str) and is_jwt_claim(key):
-                        yield Finding(
-                            (*base, "match", j, field, key),
-                            f"{key!r} routes on a JWT claim, which only works on gateways: bind "
-                            "the VirtualService to a gateway (without mesh), or match another "
-                            "header",
-                            key=True,
-                        )
+    for base, match in http_matches_of(res):
+        for field in ("headers", "withoutHeaders"):
+            headers = match.get(field)
+            if not isinstance(headers, dict):
+                continue
+            for key in headers:
+                # A claim starts with '@' (no other character lower-cases to it).
+                if isinstance(key, str) and key[:1] == "@" and is_jwt_claim(key):
+                    yield Finding(
+                        (*base, field, key),
+                        f"{key!r} routes on a JWT claim, which only works on gateways: bind "
+                        "the VirtualService to a gateway (without mesh), or match another "
+                        "header",
+                        key=True,
+                    )
 
 
-def _http_matches(res: Resource) -> list[tuple[FieldPath, dict[str, Any]]]:
-    """``(path, match)`` of each match of each HTTP route that is a mapping, read once per
-    resource."""
+def _string_match_ok(obj: Any, allow_empty_prefix: bool, allow_star_regex: bool) -> bool:
+    """Whether :func:`_string_match` surely finds nothing in ``obj`` (False: it may)."""
+    if type(obj) is not dict:
+        return not isinstance(obj, Mapping)
+    if not allow_empty_prefix and obj.get("prefix") == "":
+        return False
+    regex = obj.get("regex")
+    if not isinstance(regex, str) or (allow_star_regex and regex == "*"):
+        return True
+    return regex != "" and check_regex(regex) is None
 
-    def make() -> list[tuple[FieldPath, dict[str, Any]]]:
-        found: list[tuple[FieldPath, dict[str, Any]]] = []
-        for base, route in http_routes_of(res):
-            for j, match in enumerate(as_list(route.get("match"))):
-                if isinstance(match, dict):
-                    found.append(((*base, "match", j), match))
-        return found
 
-    return res.memo(_http_matches, make)
+def _match_ok(match: dict[str, Any]) -> bool:
+    """Whether ML410 surely finds nothing in an HTTP match (False: it may)."""
+    for field, value in match.items():
+        if field in _SINGLE:
+            if value is not None and not _string_match_ok(value, field == "uri", False):
+                return False
+        elif field in _BY_NAME and isinstance(value, dict):
+            star = field == "withoutHeaders"
+            for each in value.values():
+                if not _string_match_ok(each, False, star):
+                    return False
+    return True
+
+
+# The fields of an HTTP match that hold a string match, and those that hold one by name.
+_SINGLE = frozenset(("uri", "scheme", "method", "authority"))
+_BY_NAME = frozenset(("headers", "withoutHeaders", "queryParams"))
 
 
 @rule(
@@ -199,7 +219,9 @@ def http_match(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, match in _http_matches(res):
+    for base, match in http_matches_of(res):
+        if _match_ok(match):
+            continue
         for field in ("headers", "withoutHeaders"):
             headers = match.get(field)
             if not isinstance(headers, dict):
@@ -294,7 +316,7 @@ def invalid_match_header_name(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, match in _http_matches(res):
+    for base, match in http_matches_of(res):
         for field in ("headers", "withoutHeaders"):
             headers = match.get(field)
             if not isinstance(headers, dict):
@@ -371,10 +393,12 @@ def invalid_match_port_or_source(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, match in _http_matches(res):
+    for base, match in http_matches_of(res):
+        ns = match.get("sourceNamespace")
+        if ns is None and match.get("port") is None and match.get("sourceLabels") is None:
+            continue  # none of the three is given
         yield from match_port(base, match)
         yield from source_labels((*base, "sourceLabels"), match.get("sourceLabels"))
-        ns = match.get("sourceNamespace")
         if isinstance(ns, str) and ns and not is_dns_label(ns):
             yield Finding(
                 (*base, "sourceNamespace"),

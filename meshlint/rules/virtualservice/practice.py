@@ -4,8 +4,9 @@ appears to do."""
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
@@ -14,39 +15,42 @@ from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import (
     check_duration,
     duration_ns,
+    keep_verdict,
 )
 from meshlint.rules.lib.guards import as_int, as_list, as_map
 from meshlint.rules.lib.virtualservice import (
     RETRY_ON,
     WEBHOOK,
-    http_routes_of,
     reachability,
     retry_on_ok,
+    route_blocks,
+    route_lists,
     rule_name,
 )
 
 _PRACTICE = "meshlint best practice"
 
 
-def _retry_policy(route: Mapping[str, Any]) -> tuple[int, dict[str, Any]] | None:
-    """``(attempts, retries)`` when the route's `retries` turn retries on (attempts >= 1, as
-    Istio's ``retry.ConvertPolicy`` reads them: 0, negative or absent turns them off)."""
-    retries = route.get("retries")
-    if not isinstance(retries, dict):
-        return None
-    attempts = as_int(retries.get("attempts"))
-    if attempts is None or attempts < 1:
-        return None
-    return attempts, retries
-
-
 def _valid_ms(value: Any) -> int | None:
     """A duration Istio accepts (at least 1ms, whole ms), in milliseconds; None otherwise
     (ML445 and ML422 report the rest)."""
+    if type(value) is not str:
+        return _read_ms(value) if isinstance(value, str) else None
+    ms = _MS_READ.get(value)
+    if ms is None:
+        ms = keep_verdict(_MS_READ, value, _read_ms(value) or -1)
+    return ms if ms > 0 else None
+
+
+def _read_ms(value: str) -> int | None:
     ns = duration_ns(value)
     if ns is None or check_duration(value) is not None:
         return None
     return ns // 1_000_000
+
+
+# The durations read so far, in milliseconds (-1: not one Istio accepts; see keep_verdict).
+_MS_READ: dict[str, int] = {}
 
 
 def _fmt_duration(ms: int) -> str:
@@ -131,35 +135,43 @@ def retries_exceed_route_timeout(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes_of(res):
-        policy = _retry_policy(route)
-        timeout = _valid_ms(route.get("timeout"))
-        if policy is None or timeout is None:
-            continue
-        attempts, retries = policy
+    for rbase, route, retries in route_blocks(res, "retries"):
+        attempts = as_int(retries.get("attempts"))
+        if attempts is None or attempts < 1:
+            continue  # retries are off
         per_try = _valid_ms(retries.get("perTryTimeout"))
         if per_try is None:
             continue
-        t, p = _fmt_duration(timeout), _fmt_duration(per_try)
-        where = (*base, "retries", "perTryTimeout")
-        if per_try >= timeout:
-            yield Finding(
-                where,
-                f"perTryTimeout {p} is not shorter than the route timeout {t}: a try that "
-                "hangs is ended by the route timeout and never retried; set perTryTimeout to "
-                f"at most {_fmt_duration(max(1, timeout // (attempts + 1)))} "
-                f"(timeout / (attempts + 1))",
-            )
-        elif attempts * per_try >= timeout:
-            started = min(attempts, -(-timeout // per_try) - 1)
-            yield Finding(
-                where,
-                f"attempts {attempts} × perTryTimeout {p} reaches the route timeout {t}: when "
-                f"tries time out only {started} of the {attempts} retries can start before the "
-                f"timeout ends the request; set perTryTimeout to at most "
-                f"{_fmt_duration(max(1, timeout // (attempts + 1)))} or raise timeout to "
-                f"{_fmt_duration(per_try * (attempts + 1))}",
-            )
+        timeout = _valid_ms(route.get("timeout"))
+        if timeout is None:
+            continue
+        message = _budget_problem(timeout, per_try, attempts)
+        if message is not None:
+            yield Finding((*rbase, "perTryTimeout"), message)
+
+
+@functools.lru_cache(maxsize=1024)
+def _budget_problem(timeout: int, per_try: int, attempts: int) -> str | None:
+    """Why ``attempts`` retries of ``per_try`` ms do not fit in a route timeout of ``timeout``
+    ms, or None when they do (routes repeat the same few settings)."""
+    t, p = _fmt_duration(timeout), _fmt_duration(per_try)
+    if per_try >= timeout:
+        return (
+            f"perTryTimeout {p} is not shorter than the route timeout {t}: a try that "
+            "hangs is ended by the route timeout and never retried; set perTryTimeout to "
+            f"at most {_fmt_duration(max(1, timeout // (attempts + 1)))} "
+            f"(timeout / (attempts + 1))"
+        )
+    if attempts * per_try >= timeout:
+        started = min(attempts, -(-timeout // per_try) - 1)
+        return (
+            f"attempts {attempts} × perTryTimeout {p} reaches the route timeout {t}: when "
+            f"tries time out only {started} of the {attempts} retries can start before the "
+            f"timeout ends the request; set perTryTimeout to at most "
+            f"{_fmt_duration(max(1, timeout // (attempts + 1)))} or raise timeout to "
+            f"{_fmt_duration(per_try * (attempts + 1))}"
+        )
+    return None
 
 
 # Envoy retry conditions under which a try that runs into its per-try timeout is retried
@@ -239,20 +251,21 @@ def retries_without_per_try_timeout(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes_of(res):
-        policy = _retry_policy(route)
-        timeout = _valid_ms(route.get("timeout"))
-        if policy is None or timeout is None:
-            continue
-        attempts, retries = policy
+    for rbase, route, retries in route_blocks(res, "retries"):
         if retries.get("perTryTimeout") is not None:
             continue
+        attempts = as_int(retries.get("attempts"))
+        if attempts is None or attempts < 1:
+            continue  # retries are off
         on_timeout = [t for t in _retry_tokens(retries.get("retryOn")) if t in _RETRY_ON_TIMEOUT]
         if not on_timeout:
             continue
+        timeout = _valid_ms(route.get("timeout"))
+        if timeout is None:
+            continue
         t = _fmt_duration(timeout)
         yield Finding(
-            (*base, "retries"),
+            rbase,
             f"retries has no perTryTimeout: each try may use the whole route timeout {t}, so "
             f"a try that hangs is never retried although retryOn has {on_timeout[0]}; set "
             f"perTryTimeout to at most {_fmt_duration(max(1, timeout // (attempts + 1)))}",
@@ -275,6 +288,29 @@ _RETRY_ON_UNSAFE = frozenset(
         "http3-post-connect-failure",
     )
 )
+
+
+def _unsafe_conditions(retry_on: Any) -> tuple[str, ...]:
+    """The conditions of ``retryOn`` that may retry a request the application has processed:
+    those above and HTTP status codes."""
+    if type(retry_on) is not str:
+        return _read_unsafe(retry_on)
+    unsafe = _UNSAFE_READ.get(retry_on)
+    if unsafe is None:
+        unsafe = keep_verdict(_UNSAFE_READ, retry_on, _read_unsafe(retry_on))
+    return unsafe
+
+
+def _read_unsafe(retry_on: Any) -> tuple[str, ...]:
+    return tuple(
+        t
+        for t in _retry_tokens(retry_on)
+        if t in _RETRY_ON_UNSAFE or (t not in RETRY_ON and retry_on_ok(t))
+    )
+
+
+# The unsafe conditions of the retryOn values read so far (see keep_verdict).
+_UNSAFE_READ: dict[str, tuple[str, ...]] = {}
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
 _METHOD_ALTERNATION = re.compile(r"^\^?\(?([A-Z]+(?:\|[A-Z]+)*)\)?\$?$")
 
@@ -391,16 +427,11 @@ def retry_non_idempotent(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route in http_routes_of(res):
-        policy = _retry_policy(route)
-        if policy is None:
-            continue
-        retry_on = policy[1].get("retryOn")
-        unsafe = [
-            t
-            for t in _retry_tokens(retry_on)
-            if t in _RETRY_ON_UNSAFE or (t not in RETRY_ON and retry_on_ok(t))
-        ]
+    for rbase, route, retries in route_blocks(res, "retries"):
+        attempts = as_int(retries.get("attempts"))
+        if attempts is None or attempts < 1:
+            continue  # retries are off
+        unsafe = _unsafe_conditions(retries.get("retryOn"))
         if not unsafe:
             continue
         matches = as_list(route.get("match"))
@@ -408,7 +439,7 @@ def retry_non_idempotent(res: Resource) -> Iterator[Finding]:
         if all(m is not None and m <= _IDEMPOTENT for m in limits):
             continue
         conditions = ", ".join(unsafe)
-        where = (*base, "retries", "retryOn")
+        where = (*rbase, "retryOn")
         if all(m is not None and not (m & _IDEMPOTENT) for m in limits):
             methods = ", ".join(sorted(set().union(*(m for m in limits if m is not None))))
             yield Finding(
@@ -433,18 +464,18 @@ def _catch_all_match(match: Any) -> str | None:
     nothing else but a name), or None when it does not."""
     if not isinstance(match, dict):
         return None
-    keys = {k for k, v in match.items() if v is not None} - {"name", "ignoreUriCase"}
-    if keys != {"uri"}:
-        return None
     uri = match.get("uri")
     if not isinstance(uri, dict) or len(uri) != 1:
         return None
     ((kind, value),) = uri.items()
     if kind == "prefix" and value in ("/", ""):
-        return f"uri prefix {value!r}"
-    if kind == "regex" and value in (".*", "^.*$", "/.*", "^/.*", "^/.*$", ".+", "/.+"):
-        return f"uri regex {value!r}"
-    return None
+        how = f"uri prefix {value!r}"
+    elif kind == "regex" and value in (".*", "^.*$", "/.*", "^/.*", "^/.*$", ".+", "/.+"):
+        how = f"uri regex {value!r}"
+    else:
+        return None
+    keys = {k for k, v in match.items() if v is not None} - {"name", "ignoreUriCase"}
+    return how if keys == {"uri"} else None
 
 
 @rule(
@@ -522,8 +553,8 @@ def catch_all_match_not_last(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    # What ML409 already reports: ineffective matches, by path.
-    ineffective = {path for unreachable, path, _ in reachability(res) if not unreachable}
+    # What ML409 already reports: ineffective matches, by path (read once a catch-all is found).
+    ineffective: set[FieldPath] | None = None
     found: tuple[int, int, str] | None = None  # (rule, match, how) of the first catch-all
     for i, route in enumerate(as_list(spec.get("http"))):
         if not isinstance(route, dict):
@@ -539,6 +570,8 @@ def catch_all_match_not_last(res: Resource) -> Iterator[Finding]:
                     break
             continue
         base: FieldPath = ("spec", "http", i)
+        if ineffective is None:
+            ineffective = {path for unreachable, path, _ in reachability(res) if not unreachable}
         if matches and all(
             ((*base, "match", j, "uri", "prefix") in ineffective) for j in range(len(matches))
         ):
@@ -616,44 +649,45 @@ def zero_weight_destination(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for section in ("http", "tcp", "tls"):
-        for i, route in enumerate(as_list(spec.get(section))):
-            listed = as_list(as_map(route).get("route"))
-            if len(listed) < 2:
-                continue  # a single destination takes all the traffic
-            entries = [(k, e) for k, e in enumerate(listed) if isinstance(e, dict)]
-            if len(entries) < 2:
+    for rbase, entries in route_lists(res):
+        if len(entries) < 2:
+            continue  # a single destination takes all the traffic
+        for _, e in entries:
+            w = e.get("weight")
+            if w is None or (w == 0 and as_int(w) is not None):
+                break  # a destination without weight, or with weight 0
+        else:
+            continue
+        weights = [as_int(e.get("weight")) for _, e in entries]
+        if any(
+            w is None and e.get("weight") is not None
+            for w, (_, e) in zip(weights, entries, strict=True)
+        ):
+            continue  # a weight of the wrong type: the schema stage's
+        if sum(w for w in weights if w is not None and w > 0) <= 0:
+            continue  # all 0: ML447
+        for (k, entry), weight in zip(entries, weights, strict=True):
+            if weight not in (0, None):
                 continue
-            weights = [as_int(e.get("weight")) for _, e in entries]
-            if any(
-                w is None and e.get("weight") is not None
-                for w, (_, e) in zip(weights, entries, strict=True)
-            ):
-                continue  # a weight of the wrong type: the schema stage's
-            if sum(w for w in weights if w is not None and w > 0) <= 0:
-                continue  # all 0: ML447
-            for (k, entry), weight in zip(entries, weights, strict=True):
-                if weight not in (0, None):
-                    continue
-                dest = as_map(entry.get("destination"))
-                host, subset = dest.get("host"), dest.get("subset")
-                what = host if isinstance(host, str) and host else "this destination"
-                if isinstance(subset, str) and subset:
-                    what += f" subset {subset}"
-                base: FieldPath = ("spec", section, i, "route", k)
-                if weight == 0:
-                    yield Finding(
-                        (*base, "weight"),
-                        f"weight 0: {what} receives no traffic of this route (Istio drops "
-                        "it); remove it unless a rollout is staged",
-                    )
-                else:
-                    yield Finding(
-                        base,
-                        f"{what} has no weight, which is 0 next to weighted destinations: it "
-                        "receives no traffic of this route; give it a weight",
-                        severity=Severity.WARNING,
-                    )
+            dest = as_map(entry.get("destination"))
+            host, subset = dest.get("host"), dest.get("subset")
+            what = host if isinstance(host, str) and host else "this destination"
+            if isinstance(subset, str) and subset:
+                what += f" subset {subset}"
+            base: FieldPath = (*rbase, k)
+            if weight == 0:
+                yield Finding(
+                    (*base, "weight"),
+                    f"weight 0: {what} receives no traffic of this route (Istio drops "
+                    "it); remove it unless a rollout is staged",
+                )
+            else:
+                yield Finding(
+                    base,
+                    f"{what} has no weight, which is 0 next to weighted destinations: it "
+                    "receives no traffic of this route; give it a weight",
+                    severity=Severity.WARNING,
+                )
 
 
 @rule(
@@ -710,16 +744,21 @@ def weight_on_single_destination(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for section in ("http", "tcp", "tls"):
-        for i, route in enumerate(as_list(spec.get(section))):
-            entries = [e for e in as_list(as_map(route).get("route")) if isinstance(e, dict)]
-            if len(entries) != 1 or "weight" not in entries[0]:
-                continue
-            weight = as_int(entries[0].get("weight"))
-            if weight is not None and 0 < weight < 100:
-                yield Finding(
-                    ("spec", section, i, "route", 0, "weight"),
-                    f"weight {weight} on the only destination of this route is ignored: it "
-                    "receives all of the route's traffic; add the other destination or drop "
-                    "the weight",
-                )
+    for rbase, entries in route_lists(res):
+        if len(entries) != 1:
+            continue
+        entry = entries[0][1]
+        if "weight" not in entry:
+            continue
+        weight = as_int(entry.get("weight"))
+        if weight is not None and 0 < weight < 100:
+            yield Finding((*rbase, 0, "weight"), _single_weight_message(weight))
+
+
+@functools.cache  # 99 weights at most
+def _single_weight_message(weight: int) -> str:
+    return (
+        f"weight {weight} on the only destination of this route is ignored: it "
+        "receives all of the route's traffic; add the other destination or drop "
+        "the weight"
+    )

@@ -9,6 +9,7 @@ from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import (
     duration_ns,
+    keep_verdict,
 )
 from meshlint.rules.lib.guards import as_int
 from meshlint.rules.lib.virtualservice import (
@@ -236,11 +237,13 @@ def retry_on_unknown_condition(res: Resource) -> Iterator[Finding]:
         return
     for rbase, _, retries in route_blocks(res, "retries"):
         retry_on = retries.get("retryOn")
-        if not isinstance(retry_on, str) or not retry_on:
+        if not isinstance(retry_on, str) or not retry_on or retry_on in _RETRY_ON_OK:
             continue
+        valid = True
         for token in retry_on.split(","):
             if retry_on_ok(token):
                 continue
+            valid = False
             stripped = token.strip()
             if stripped != token and retry_on_ok(stripped):
                 message = (
@@ -254,6 +257,12 @@ def retry_on_unknown_condition(res: Resource) -> Iterator[Finding]:
                     "retriable-4xx, refused-stream, retriable-status-codes or 503"
                 )
             yield Finding((*rbase, "retryOn"), message)
+        if valid:
+            keep_verdict(_RETRY_ON_OK, retry_on, True)
+
+
+# The retryOn values found valid so far (see keep_verdict).
+_RETRY_ON_OK: dict[str, bool] = {}
 
 
 @rule(
@@ -308,7 +317,10 @@ def http_timeout(res: Resource) -> Iterator[Finding]:
     if spec is None:
         return
     for base, route in http_routes_of(res):
-        problem = duration_problem(route.get("timeout"))
+        timeout = route.get("timeout")
+        if timeout is None:
+            continue
+        problem = duration_problem(timeout)
         if problem:
             hint = ""
             if duration_ns(route.get("timeout")) == 0:

@@ -13,6 +13,7 @@ from meshlint.rules.lib.guards import as_list, missing_spec
 from meshlint.rules.lib.virtualservice import (
     WEBHOOK,
     WEBHOOK_VS,
+    http_routes_of,
     is_delegate,
     is_empty,
 )
@@ -91,12 +92,21 @@ def _routes_with_actions(
         "vs-direct-rewrite",
     ),
     istio="IST0106",
+    needs=("redirect", "directResponse"),
 )
 def virtualservice_route_actions(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route, has_route in _routes_with_actions(spec):
+    delegate: bool | None = None
+    for base, route in http_routes_of(res):
+        if route.get("redirect") is None and route.get("directResponse") is None:
+            continue  # neither answers the request itself: nothing to conflict with
+        if delegate is None:
+            delegate = is_delegate(spec)
+        if not delegate and route.get("delegate") is not None:
+            continue  # see _routes_with_actions
+        has_route = not is_empty(route.get("route"))
         if route.get("redirect") is not None:
             for other in ("route", "fault", "rewrite", "directResponse"):
                 if other == "route" and not has_route:
@@ -179,7 +189,7 @@ def virtualservice_without_routes(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    if all(is_empty(spec.get(f)) for f in ("http", "tcp", "tls")):
+    if is_empty(spec.get("http")) and is_empty(spec.get("tcp")) and is_empty(spec.get("tls")):
         present = [f for f in ("http", "tcp", "tls") if f in spec]
         yield Finding(
             ("spec", present[0]) if present else ("spec",),
@@ -253,11 +263,16 @@ def http_route_without_action(res: Resource) -> Iterator[Finding]:
     spec = res.spec_map
     if spec is None:
         return
-    for base, route, has_route in _routes_with_actions(spec):
-        if has_route or route.get("redirect") is not None:
+    delegate: bool | None = None
+    for base, route in http_routes_of(res):
+        if not is_empty(route.get("route")) or route.get("redirect") is not None:
             continue
         if route.get("directResponse") is not None:
             continue
+        if delegate is None:
+            delegate = is_delegate(spec)
+        if not delegate and route.get("delegate") is not None:
+            continue  # see _routes_with_actions
         yield Finding(
             (*base, "route") if "route" in route else base,
             "the HTTP route does nothing: give it a route (destinations), a redirect or a "
