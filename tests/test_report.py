@@ -16,10 +16,11 @@ from typer.testing import CliRunner
 from meshlint import rules
 from meshlint.cli import app
 from meshlint.config import Config
-from meshlint.diagnostics import Diagnostic, Severity, Span
+from meshlint.diagnostics import Diagnostic, Replacement, Severity, Span
 from meshlint.engine import LintResult, lint_paths
 from meshlint.loader import Source
 from meshlint.report import FORMATS, render
+from meshlint.report import json as json_report
 from meshlint.report import sarif as sarif_report
 
 SARIF_SCHEMA = (
@@ -228,6 +229,8 @@ def test_json_text_is_the_general_encoders() -> None:
     odd = shared_result()
     odd.findings[0].message = 'tab\tquote" backslash\\ bell\x07 nul\x00 emoji 🎉 sep\u2028'
     odd.findings[0].resource = None  # type: ignore[assignment]
+    odd.findings[1].fix = Replacement("timeout", 'say "5s"')
+    assert all(json_report._flat(d.to_json()) is not None for d in odd.findings)
     assert "\\u0007" in render("json", odd)
     assert render("json", odd) == _general_json(odd)
 

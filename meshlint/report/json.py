@@ -37,7 +37,7 @@ def _flat(finding: dict[str, object]) -> str | None:
     value is not a string, a whole number or null."""
     lines = []
     for key, value in finding.items():
-        if type(value) is str:
+        if isinstance(value, str):  # (a fix is a str too: Replacement)
             text = encode_basestring(value)
         elif value is None:
             text = "null"
