@@ -40,8 +40,10 @@ if TYPE_CHECKING:
 
 
 def _slices(files: list[str], jobs: int) -> list[list[str]]:
-    """Runs of consecutive files of about equal size in bytes, several for each worker, so
-    that one slow slice does not leave the other cores idle."""
+    """Runs of consecutive files, several for each worker, so that one slow slice does not
+    leave the other cores idle. They shrink from the first to the last (the last ones hold a
+    third of the bytes of the first ones): the processes that finish early take the small ones
+    left, and they end together, with little left to send at the end."""
     count = min(len(files), jobs * 8)
     sizes = []
     for f in files:
@@ -50,13 +52,19 @@ def _slices(files: list[str], jobs: int) -> list[list[str]]:
         except OSError:
             sizes.append(1)
     total = sum(sizes)
+    # where each slice ends, as a share of the bytes: slice k weighs 3 - 2k/(count-1) at most
+    weights = [3 - 2 * k / max(count - 1, 1) for k in range(count)]
+    ends, acc = [], 0.0
+    for w in weights:
+        acc += w
+        ends.append(acc / sum(weights))
     out: list[list[str]] = []
     start = done = 0
     for i, size in enumerate(sizes):
         done += size
         # Cut once this slice reaches its share, leaving at least a file for each slice left.
         left = count - len(out) - 1
-        if left > 0 and (done * count >= total * (len(out) + 1) or len(files) - i - 1 == left):
+        if left > 0 and (done >= total * ends[len(out)] or len(files) - i - 1 == left):
             out.append(files[start : i + 1])
             start = i + 1
     out.append(files[start:])
