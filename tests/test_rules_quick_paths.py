@@ -14,8 +14,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meshlint.rules.lib.destinationrule import _PLAIN_HOST, host_problem
-from meshlint.rules.lib.grammar import check_wildcard_host
+from meshlint.rules.lib import grammar
 from meshlint.rules.lib.virtualservice import destination, destination_ok
 from meshlint.rules.virtualservice import headers as vs_headers
 from meshlint.rules.virtualservice import http_match as vs_match
@@ -69,10 +68,15 @@ scalars = st.one_of(texts, st.integers(-2, 70000), st.none(), st.booleans(), st.
 
 @QUICK
 @given(hosts)
-def test_a_host_of_the_plain_shape_is_a_valid_destination_rule_host(host: str) -> None:
-    if len(host) <= 255 and _PLAIN_HOST.fullmatch(host):
-        assert check_wildcard_host(host) is None, host
-    assert host_problem(host) == check_wildcard_host(host)
+def test_a_host_of_the_plain_shape_is_a_valid_host(host: str) -> None:
+    if len(host) <= 255 and grammar._PLAIN_HOST.fullmatch(host):
+        for allow_ip in (False, True):
+            assert grammar._check_wildcard_host(host, allow_ip) is None, host
+    for allow_ip in (False, True):
+        for _ in range(2):  # the second time, from the table of verdicts
+            assert grammar.check_wildcard_host(
+                host, allow_ip=allow_ip
+            ) == grammar._check_wildcard_host(host, allow_ip)
 
 
 @QUICK

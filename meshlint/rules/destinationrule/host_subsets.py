@@ -17,10 +17,10 @@ from meshlint.rules.lib.destinationrule import (
     KINDS,
     WEBHOOK,
     dr,
-    host_problem,
     label_problems,
     subset_name_problem,
 )
+from meshlint.rules.lib.grammar import check_wildcard_host
 from meshlint.rules.lib.guards import missing_spec
 
 
@@ -63,7 +63,7 @@ def invalid_destination_rule_host(res: Resource) -> Iterator[Finding]:
         if missing is not None:
             yield missing
         return
-    problem = host_problem(spec.get("host"))
+    problem = check_wildcard_host(spec.get("host"))
     if problem:
         yield Finding(("spec", "host"), problem)
 

@@ -4,7 +4,6 @@ and the walk over the sections of every traffic policy."""
 
 from __future__ import annotations
 
-import re
 import textwrap
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +14,6 @@ from meshlint.rules.lib.grammar import (
     check_dns_label,
     check_label_key,
     check_label_value,
-    check_wildcard_host,
     keep_verdict,
 )
 from meshlint.rules.lib.traffic import policy_blocks, policy_blocks_of
@@ -47,23 +45,6 @@ def is_set(value: object) -> bool:
     """Whether a field counts as given for the webhook: present, not null, and not an empty
     list (which decodes to no list at all)."""
     return value is not None and value != []
-
-
-# The shape most hosts have, valid at a glance: DNS labels of at most 63 characters joined by
-# dots, the first of them possibly a wildcard one (`*`, `*foo`, `*-foo`), the last not all
-# digits.
-_LABEL = r"[a-zA-Z0-9](?:[-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?"
-_PLAIN_HOST = re.compile(
-    rf"(?=[^.]{{1,63}}\.)(?:\*|(?:\*-?)?{_LABEL})(?:\.{_LABEL})*\.(?=[^.]*[a-zA-Z-]){_LABEL}"
-)
-
-
-def host_problem(host: object) -> str | None:
-    """Why a DestinationRule's host is not a valid host name (see check_wildcard_host), or
-    None."""
-    if isinstance(host, str) and len(host) <= 255 and _PLAIN_HOST.fullmatch(host):
-        return None
-    return check_wildcard_host(host)
 
 
 # The verdicts on the subset names, label keys and label values judged so far: most come back

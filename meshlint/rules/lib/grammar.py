@@ -491,6 +491,17 @@ def check_fqdn(host: object) -> str | None:
 _HOSTS_CHECKED: tuple[dict[str, str | None], dict[str, str | None]] = ({}, {})
 
 
+# The shape most hosts have, valid at a glance: DNS labels of at most 63 characters joined by
+# dots, the first of them possibly a wildcard one (`*`, `*foo`, `*-foo`), the last not all
+# digits (so not an IP address either). Hosts of this shape are not kept among the verdicts:
+# most are written once in a repository.
+_PLAIN_LABEL = r"[a-zA-Z0-9](?:[-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?"
+_PLAIN_HOST = re.compile(
+    rf"(?=[^.]{{1,63}}\.)(?:\*|(?:\*-?)?{_PLAIN_LABEL})(?:\.{_PLAIN_LABEL})*"
+    rf"\.(?=[^.]*[a-zA-Z-]){_PLAIN_LABEL}"
+)
+
+
 def check_wildcard_host(host: object, *, allow_ip: bool = False) -> str | None:
     """A host name whose first label may be a wildcard: ``*``, ``*.example.com``, ``*foo.com``,
     ``*-foo.example.com``. With ``allow_ip`` an IP address is accepted too (VirtualService
@@ -500,6 +511,8 @@ def check_wildcard_host(host: object, *, allow_ip: bool = False) -> str | None:
     checked = _HOSTS_CHECKED[1 if allow_ip else 0]
     if host in checked:
         return checked[host]
+    if len(host) <= 255 and _PLAIN_HOST.fullmatch(host):
+        return None
     return keep_verdict(checked, host, _check_wildcard_host(host, allow_ip))
 
 
