@@ -203,22 +203,13 @@ def destination_ok(dest: dict[str, Any]) -> bool:
         return True
     if type(host) is not str:
         return False
-    if host not in _HOSTS_OK:
-        # A host valid where IP addresses are allowed too, and not one, is valid here: that
-        # verdict is often known already, a VirtualService's own hosts (ML401) being routed to.
-        if host == "*" or not host or check_wildcard_host(host, allow_ip=True) is not None:
-            return False
-        if is_ip(host):
-            return False
-        keep_verdict(_HOSTS_OK, host, True)
+    # A host valid where IP addresses are allowed too, and not one, is valid here: that verdict
+    # is often known already, a VirtualService's own hosts (ML401) being routed to.
+    if host == "*" or check_wildcard_host(host, allow_ip=True) is not None or is_ip(host):
+        return False
     subset = dest.get("subset")
-    if subset is not None:
-        if type(subset) is not str:
-            return False
-        if subset not in _SUBSETS_OK:
-            if not is_dns_label(subset):
-                return False
-            keep_verdict(_SUBSETS_OK, subset, True)
+    if subset is not None and (type(subset) is not str or not is_dns_label(subset)):
+        return False
     port = dest.get("port")
     if port is not None:
         if type(port) is not dict:
@@ -227,11 +218,6 @@ def destination_ok(dest: dict[str, Any]) -> bool:
         if type(number) is not int or not 1 <= number <= 65535:
             return False
     return True
-
-
-# The destination hosts and the subset names found valid so far (see keep_verdict).
-_HOSTS_OK: dict[str, bool] = {}
-_SUBSETS_OK: dict[str, bool] = {}
 
 
 # --------------------------------------------------------------------------------------------
