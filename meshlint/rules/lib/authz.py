@@ -55,14 +55,8 @@ def policy_rules(spec: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
 def rules_of(res: Resource) -> list[tuple[int, dict[str, Any]]]:
     """:func:`policy_rules` of the resource's spec (none when it is not a mapping), read once per
     resource."""
-    return res.memo(rules_of, lambda: _rules(res.spec_map))
-
-
-def _rules(spec: dict[str, Any] | None) -> list[tuple[int, dict[str, Any]]]:
-    rules = spec.get("rules") if spec is not None else None
-    if not isinstance(rules, list):
-        return []
-    return [(i, item) for i, item in enumerate(rules) if isinstance(item, dict)]
+    spec = res.spec_map
+    return res.memo(rules_of, lambda: list(policy_rules(spec)) if spec is not None else [])
 
 
 def entries(ap_rule: dict[str, Any], key: str, inner: str) -> Iterator[tuple[int, Any]]:

@@ -16,6 +16,7 @@ from meshlint.rules import Finding, rule
 from meshlint.rules.lib.authz import (
     OPERATION_FIELDS,
     SOURCE_FIELDS,
+    entries,
     path_template_problem,
     port_problem,
     rules_of,
@@ -128,11 +129,7 @@ def _value_problems(
 )
 def authz_source_value(res: Resource) -> Iterator[Finding]:
     for i, ap_rule in rules_of(res):
-        sources = ap_rule.get("from")
-        if not isinstance(sources, list):
-            continue
-        for j, item in enumerate(sources):
-            source = item.get("source") if isinstance(item, dict) else None
+        for j, source in entries(ap_rule, "from", "source"):
             if not isinstance(source, dict):
                 continue
             for _, field, n, problem in _value_problems(source, _SOURCE_ORDER, _SOURCE_CHECKS):
@@ -191,11 +188,7 @@ def authz_source_value(res: Resource) -> Iterator[Finding]:
 )
 def authz_operation_value(res: Resource) -> Iterator[Finding]:
     for i, ap_rule in rules_of(res):
-        operations = ap_rule.get("to")
-        if not isinstance(operations, list):
-            continue
-        for j, item in enumerate(operations):
-            op = item.get("operation") if isinstance(item, dict) else None
+        for j, op in entries(ap_rule, "to", "operation"):
             if not isinstance(op, dict):
                 continue
             for _, field, n, problem in _value_problems(op, _OPERATION_ORDER, _OPERATION_CHECKS):
