@@ -8,12 +8,13 @@ Facts: Kubernetes label and annotation syntax (apimachinery ``IsQualifiedName``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
+from meshlint.rules.lib.grammar import keep_verdict
 from meshlint.rules.lib.metadata import (
     LABEL_NAME,
     SUBDOMAIN,
@@ -36,10 +37,9 @@ _KEY_ACCEPTED = (
 
 
 # Label and annotation keys already found valid: the same few (`app`, `version`,
-# `sidecar.istio.io/inject`, …) come back on most objects. A bounded number of them; the label
-# values found valid are in LABEL_NAME.known.
-_VALID_KEYS: set[str] = set()
-_REMEMBERED = 4096
+# `sidecar.istio.io/inject`, …) come back on most objects (see keep_verdict). The label values
+# found valid are in LABEL_NAME.known.
+_VALID_KEYS: dict[str, bool] = {}
 
 
 def _key_problems(key: str) -> list[str]:
@@ -47,9 +47,7 @@ def _key_problems(key: str) -> list[str]:
         return []
     found = _find_key_problems(key)
     if not found and type(key) is str:
-        if len(_VALID_KEYS) >= _REMEMBERED:
-            _VALID_KEYS.clear()
-        _VALID_KEYS.add(key)
+        keep_verdict(_VALID_KEYS, key, True)
     return found
 
 
@@ -85,6 +83,29 @@ def _string_map_problem(path: FieldPath, value: Any) -> Finding | None:
 
 
 _ABSENT = object()
+
+
+def _at(data: Any, where: FieldPath) -> Any:
+    """The value at the keys ``where`` in ``data``; _ABSENT when one of them is not there."""
+    for elem in where:
+        if not isinstance(data, dict):
+            return _ABSENT
+        data = data.get(elem, _ABSENT)
+        if data is _ABSENT:
+            break
+    return data
+
+
+def _all_fine(res: Resource, maps: tuple[FieldPath, ...], fine: Callable[[Any], bool]) -> bool:
+    """Whether the quick test ``fine`` passes every map at ``maps`` that the resource writes."""
+    data = res.data
+    for where in maps:
+        value = _at(data, where)
+        if value is not _ABSENT and not fine(value):
+            return False
+    return True
+
+
 _VALUES_KNOWN = LABEL_NAME.known  # label values found valid
 
 
@@ -174,11 +195,7 @@ def _invalid_labels(
     """What is wrong with the label maps at ``maps`` (those of a selector: ``selector``)."""
     data = res.data
     for where in maps:
-        labels: Any = data  # the value at `where` (inline: this runs on every resource)
-        for elem in where:
-            labels = labels.get(elem, _ABSENT) if isinstance(labels, dict) else _ABSENT
-            if labels is _ABSENT:
-                break
+        labels = _at(data, where)
         if labels is _ABSENT:
             continue
         if not isinstance(labels, dict):
@@ -187,7 +204,7 @@ def _invalid_labels(
                 yield problem
             continue
         for key, value in labels.items():
-            if key in _VALID_KEYS and type(value) is str and value in LABEL_NAME.known:
+            if key in _VALID_KEYS and type(value) is str and value in _VALUES_KNOWN:
                 continue
             path = (*where, key)
             wrong = _key_problems(key)
@@ -253,33 +270,9 @@ _LABEL_MAPS: tuple[FieldPath, ...] = (
     needs=("labels",),
 )
 def invalid_label(res: Resource) -> Iterable[Finding]:
-    meta = res.data.get("metadata")
-    if isinstance(meta, dict):
-        labels = meta.get("labels")
-        if labels is not None and not _fine_labels(labels):
-            return _invalid_labels(res, _LABEL_MAPS, selector=False)
-    spec = res.spec_map
-    if spec is None:
+    if _all_fine(res, _LABEL_MAPS, _fine_labels):
         return ()
-    template = spec.get("template")
-    if isinstance(template, dict):
-        meta = template.get("metadata")
-        if isinstance(meta, dict):
-            labels = meta.get("labels")
-            if labels is not None and not _fine_labels(labels):
-                return _invalid_labels(res, _LABEL_MAPS, selector=False)
-    if "jobTemplate" in spec and not _fine_job_labels(spec["jobTemplate"]):
-        return _invalid_labels(res, _LABEL_MAPS, selector=False)
-    return ()
-
-
-def _fine_job_labels(job: Any) -> bool:
-    """Whether the pod-template labels of a CronJob's `jobTemplate` hold nothing to report."""
-    for key in ("spec", "template", "metadata"):
-        if not isinstance(job, dict):
-            return True
-        job = job.get(key)
-    return not isinstance(job, dict) or _fine_labels(job.get("labels"))
+    return _invalid_labels(res, _LABEL_MAPS, selector=False)
 
 
 _SELECTOR_LABELS: tuple[FieldPath, ...] = (("spec", "selector", "matchLabels"),)
@@ -349,9 +342,7 @@ _SELECTOR_LABELS: tuple[FieldPath, ...] = (("spec", "selector", "matchLabels"),)
     needs=("matchLabels",),
 )
 def invalid_selector_label(res: Resource) -> Iterable[Finding]:
-    spec = res.spec_map
-    selector = spec.get("selector") if spec is not None else None
-    if not isinstance(selector, dict) or _fine_labels(selector.get("matchLabels")):
+    if _all_fine(res, _SELECTOR_LABELS, _fine_labels):
         return ()
     return _invalid_labels(res, _SELECTOR_LABELS, selector=True)
 
@@ -404,27 +395,15 @@ ANNOTATIONS_LIMIT = 256 * 1024  # bytes of keys and values together (apimachiner
     needs=("annotations",),
 )
 def invalid_annotation(res: Resource) -> Iterable[Finding]:
-    meta = res.data.get("metadata")
-    if isinstance(meta, dict) and not _fine_annotations(meta.get("annotations")):
-        return _invalid_annotations(res)
-    spec = res.spec_map
-    template = spec.get("template") if spec is not None else None
-    meta = template.get("metadata") if isinstance(template, dict) else None
-    if isinstance(meta, dict) and not _fine_annotations(meta.get("annotations")):
-        return _invalid_annotations(res)
-    return ()
+    if _all_fine(res, _ANNOTATION_MAPS, _fine_annotations):
+        return ()
+    return _invalid_annotations(res)
 
 
 def _invalid_annotations(res: Resource) -> Iterator[Finding]:
     data = res.data
     for where in _ANNOTATION_MAPS:
-        annotations: Any = data  # the value at `where` (inline: this runs on every resource)
-        for elem in where:
-            annotations = (
-                annotations.get(elem, _ABSENT) if isinstance(annotations, dict) else _ABSENT
-            )
-            if annotations is _ABSENT:
-                break
+        annotations = _at(data, where)
         if annotations is _ABSENT:
             continue
         if not isinstance(annotations, dict):
