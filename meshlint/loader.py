@@ -37,6 +37,7 @@ from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from meshlint.diagnostics import Diagnostic, FieldPath, Severity, Span
+from meshlint.verdicts import keep_verdict
 
 try:  # libyaml binding; the pure-Python parser gives the same nodes, only slower
     from yaml import CSafeLoader as _Loader
@@ -656,9 +657,7 @@ def _number(value: str) -> int | float | None:
     if number is _UNSEEN:
         number = _go_number(value)
         if len(value) <= 32:
-            if len(_NUMBERS) >= 4096:
-                _NUMBERS.clear()
-            _NUMBERS[value] = number
+            keep_verdict(_NUMBERS, value, number)
     return number  # type: ignore[return-value]
 
 

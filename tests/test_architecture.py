@@ -13,7 +13,7 @@ PACKAGE = REPO / "meshlint"
 
 # Lower layers never import higher ones (see docs/architecture.md).
 LAYERS: list[tuple[str, ...]] = [
-    ("meshlint", "meshlint.diagnostics", "meshlint.suggest"),
+    ("meshlint", "meshlint.diagnostics", "meshlint.suggest", "meshlint.verdicts"),
     ("meshlint.loader", "meshlint.resource", "meshlint.models", "meshlint.schemas"),
     ("meshlint.mesh",),
     ("meshlint.rules", "meshlint.rules.lib"),
@@ -36,6 +36,7 @@ RULE_MODULE_MAY_IMPORT = (
     "meshlint",
     "meshlint.diagnostics",
     "meshlint.suggest",
+    "meshlint.verdicts",
     "meshlint.loader",
     "meshlint.resource",
     "meshlint.models",

@@ -45,6 +45,7 @@ from meshlint.models import (
     _string_keys,
     join_words,
 )
+from meshlint.verdicts import keep_verdict
 
 if TYPE_CHECKING:
     from meshlint.models.registry import KindInfo
@@ -188,9 +189,8 @@ def _plain_string(value: Any) -> Errors | None:
     return _wrong(f"expected a string, got {_describe(value)}")
 
 
-# Durations found valid (a bounded table: the same few come back on many resources).
-_DURATIONS_VALID: set[str] = set()
-_KEPT = 4096
+# Durations found valid (the same few come back on many resources).
+_DURATIONS_VALID: dict[str, bool] = {}
 
 
 def _duration(value: Any) -> Errors | None:
@@ -198,9 +198,7 @@ def _duration(value: Any) -> Errors | None:
         return _wrong(f"expected a string, got {_describe(value)}")
     if _DURATION.match(value):
         if type(value) is str:
-            if len(_DURATIONS_VALID) >= _KEPT:
-                _DURATIONS_VALID.clear()
-            _DURATIONS_VALID.add(value)
+            keep_verdict(_DURATIONS_VALID, value, True)
         return None
     return [
         (

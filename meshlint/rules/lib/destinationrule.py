@@ -14,9 +14,9 @@ from meshlint.rules.lib.grammar import (
     check_dns_label,
     check_label_key,
     check_label_value,
-    keep_verdict,
 )
 from meshlint.rules.lib.traffic import policy_blocks, policy_blocks_of
+from meshlint.verdicts import keep_verdict
 
 KINDS = frozenset({"DestinationRule"})
 WEBHOOK = "webhook: pkg/config/validation/validation.go"

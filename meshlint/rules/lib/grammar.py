@@ -26,7 +26,9 @@ import ipaddress
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
+
+from meshlint.verdicts import keep_verdict
 
 __all__ = [
     "DURATION_UNITS",
@@ -129,22 +131,6 @@ DURATION_UNITS: dict[str, int] = {
 
 _DIGITS = frozenset("0123456789")
 _SYNTAX, _RANGE = "syntax", "range"
-
-
-# Verdicts kept on texts a run repeats (durations such as `5s`, hosts, gateway references):
-# at most _KEPT per table, on texts of at most _LONGEST_KEPT characters.
-_KEPT = 4096
-_LONGEST_KEPT = 256
-V = TypeVar("V")
-
-
-def keep_verdict(table: dict[str, V], text: str, verdict: V) -> V:
-    """``verdict``, kept in ``table`` for ``text`` (a table that is full starts again)."""
-    if len(text) <= _LONGEST_KEPT:
-        if len(table) >= _KEPT:
-            table.clear()
-        table[text] = verdict
-    return verdict
 
 
 _DURATIONS_READ: dict[str, int | str] = {}

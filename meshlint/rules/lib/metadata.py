@@ -14,7 +14,7 @@ from typing import Any
 
 from meshlint.diagnostics import FieldPath
 from meshlint.resource import Resource
-from meshlint.rules.lib.grammar import keep_verdict
+from meshlint.verdicts import keep_verdict
 
 _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 _UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")

@@ -8,7 +8,8 @@ from typing import Any
 
 from meshlint.diagnostics import FieldPath, Finding
 from meshlint.resource import Resource
-from meshlint.rules.lib.grammar import check_duration, keep_verdict
+from meshlint.rules.lib.grammar import check_duration
+from meshlint.verdicts import keep_verdict
 
 _INT32_MIN = -(2**31)
 

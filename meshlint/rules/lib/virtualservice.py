@@ -25,9 +25,9 @@ from meshlint.rules.lib.grammar import (
     duration_ns,
     is_dns_label,
     is_ip,
-    keep_verdict,
 )
 from meshlint.rules.lib.guards import as_int, as_list, as_map
+from meshlint.verdicts import keep_verdict
 
 # Where Istio's webhook validates a VirtualService (istio/istio).
 WEBHOOK = "webhook: pkg/config/validation/validation.go"

@@ -14,7 +14,6 @@ from typing import Any
 from meshlint.diagnostics import FieldPath, Severity
 from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
-from meshlint.rules.lib.grammar import keep_verdict
 from meshlint.rules.lib.metadata import (
     LABEL_NAME,
     SUBDOMAIN,
@@ -26,6 +25,7 @@ from meshlint.rules.lib.metadata import (
     unquoted,
 )
 from meshlint.rules.lib.placeholders import has_placeholder
+from meshlint.verdicts import keep_verdict
 
 _W = "webhook: pkg/config/validation/validation.go"
 _LABEL_SYNTAX = "API server: apimachinery IsQualifiedName, IsValidLabelValue"

@@ -13,7 +13,6 @@ from meshlint.rules.lib.grammar import (
     check_header_name_for_set,
     check_header_name_other,
     check_header_value,
-    keep_verdict,
 )
 from meshlint.rules.lib.guards import as_list, as_map
 from meshlint.rules.lib.virtualservice import (
@@ -21,6 +20,7 @@ from meshlint.rules.lib.virtualservice import (
     WEBHOOK_VS,
     http_routes_of,
 )
+from meshlint.verdicts import keep_verdict
 
 
 def _header_ops(base: FieldPath, headers: Any) -> Iterator[Finding]:

@@ -15,7 +15,6 @@ from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import (
     check_duration,
     duration_ns,
-    keep_verdict,
 )
 from meshlint.rules.lib.guards import as_int, as_list, as_map
 from meshlint.rules.lib.virtualservice import (
@@ -27,6 +26,7 @@ from meshlint.rules.lib.virtualservice import (
     route_lists,
     rule_name,
 )
+from meshlint.verdicts import keep_verdict
 
 _PRACTICE = "meshlint best practice"
 

@@ -9,7 +9,6 @@ from meshlint.resource import Resource
 from meshlint.rules import Finding, rule
 from meshlint.rules.lib.grammar import (
     duration_ns,
-    keep_verdict,
 )
 from meshlint.rules.lib.guards import as_int
 from meshlint.rules.lib.virtualservice import (
@@ -19,6 +18,7 @@ from meshlint.rules.lib.virtualservice import (
     retry_on_ok,
     route_blocks,
 )
+from meshlint.verdicts import keep_verdict
 
 _AGENT = "pkg/config/validation/agent/validation.go"
 
