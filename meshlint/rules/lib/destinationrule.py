@@ -5,7 +5,7 @@ and the walk over the sections of every traffic policy."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from meshlint.diagnostics import FieldPath
@@ -97,10 +97,7 @@ def sections(
 ) -> Iterator[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
     """``(path, section, block)`` for each ``connectionPool`` / ``loadBalancer`` / … that is a
     mapping, with the traffic policy or port-level entry holding it."""
-    for path, block in policy_blocks(spec):
-        section = block.get(key)
-        if isinstance(section, dict):
-            yield (*path, key), section, block
+    return iter(_sections(policy_blocks(spec), key))
 
 
 def sections_of(res: Resource, key: str) -> list[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
@@ -110,9 +107,16 @@ def sections_of(res: Resource, key: str) -> list[tuple[FieldPath, dict[str, Any]
     by_key = res.memo(sections_of, dict)
     found = by_key.get(key)
     if found is None:
-        found = by_key[key] = []
-        for path, block in policy_blocks_of(res):
-            section = block.get(key)
-            if isinstance(section, dict):
-                found.append(((*path, key), section, block))
+        found = by_key[key] = _sections(policy_blocks_of(res), key)
+    return found
+
+
+def _sections(
+    blocks: Iterable[tuple[FieldPath, dict[str, Any]]], key: str
+) -> list[tuple[FieldPath, dict[str, Any], dict[str, Any]]]:
+    found = []
+    for path, block in blocks:
+        section = block.get(key)
+        if isinstance(section, dict):
+            found.append(((*path, key), section, block))
     return found
