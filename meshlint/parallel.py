@@ -362,10 +362,12 @@ class _Bar:
 
 def _shared_rules(index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]]) -> list[MeshFound]:
     """:func:`run_mesh_rules`, shared with a forked child (which inherits the index) on
-    another core: each takes the next rule not yet taken, so that both finish together.
-    Where there is no fork, or the child fails, the rules it took run here."""
+    another core: each takes the next chain of rules (:func:`_chains`) not yet taken, so that
+    both finish together. Where there is no fork, or the child fails, the rules it took run
+    here."""
+    chains = _chains(index, todo)
     if (
-        len(todo) < 2
+        len(chains) < 2
         or sys.platform != "linux"
         or "fork" not in multiprocessing.get_all_start_methods()
     ):
@@ -373,7 +375,7 @@ def _shared_rules(index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]]) -> 
     ctx = multiprocessing.get_context("fork")
     taken = ctx.Value("i", 0)
     receive, send = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_rules_child, args=(index, todo, taken, send), daemon=True)
+    process = ctx.Process(target=_rules_child, args=(index, chains, taken, send), daemon=True)
     try:
         process.start()
     except OSError:  # e.g. no memory left to fork
@@ -383,24 +385,45 @@ def _shared_rules(index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]]) -> 
     send.close()
     found: list[MeshFound] = []
     mine: list[int] = []
-    for i in _take(taken, len(todo)):
+    for i in _take(taken, len(chains)):
         mine.append(i)
-        found += run_mesh_rules(index, [todo[i]])
+        found += run_mesh_rules(index, chains[i])
     got = _receive(process, receive)
     if got is None:
         done = set(mine)
-        return found + run_mesh_rules(index, [r for i, r in enumerate(todo) if i not in done])
+        left = [r for i, chain in enumerate(chains) if i not in done for r in chain]
+        return found + run_mesh_rules(index, left)
     records = index.records
     return found + [(code, severity, records[i], f) for code, severity, i, f in got]
 
 
-def _rules_child(
-    index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]], taken: Any, conn: Connection
-) -> None:
+Chain = list[tuple["Rule", dict[str, Any]]]
+
+
+def _chains(index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]]) -> list[Chain]:
+    """The rules to run, in chains of those that read the same memos of the run (the rules of
+    one :attr:`Rule.shares`), so that each memo is worked out in one process only. The longest
+    chains come first, as measured by the records their rules check: the last ones taken are
+    short, and the processes end close together."""
+    chains: dict[str, Chain] = {}
+    for item in todo:
+        chains.setdefault(item[0].shares or item[0].code, []).append(item)
+    by_kind, everything = index.by_kind, len(index.records)
+
+    def weight(chain: Chain) -> int:
+        return sum(
+            everything if r.kinds is None else sum(len(by_kind.get(k, ())) for k in r.kinds)
+            for r, _ in chain
+        )
+
+    return sorted(chains.values(), key=weight, reverse=True)
+
+
+def _rules_child(index: MeshIndex, chains: list[Chain], taken: Any, conn: Connection) -> None:
     try:
         found: list[MeshFound] = []
-        for i in _take(taken, len(todo)):
-            found += run_mesh_rules(index, [todo[i]])
+        for i in _take(taken, len(chains)):
+            found += run_mesh_rules(index, chains[i])
         at = {id(rec): i for i, rec in enumerate(index.records)}
         conn.send([(code, severity, at[id(rec)], f) for code, severity, rec, f in found])
     except Exception:  # the parent runs these rules itself and meets the error there

@@ -184,6 +184,11 @@ class Rule:
     # finds something in: the engine does not run it on a document that has none of them.
     # Empty: it runs on every document of its kinds.
     needs: frozenset[str] = frozenset()
+    # A cross-resource rule only: the name of the rules that read the same memos of the run
+    # (MeshIndex.memo, memo_by and of_record) as this one. Under ``--jobs`` those rules run in
+    # one process, so that each memo is worked out once. tests/test_rule_shares.py finds which
+    # rules read which memos.
+    shares: str | None = None
 
     @property
     def matches(self) -> tuple[str, ...]:
@@ -278,6 +283,8 @@ def _register(r: Rule) -> None:
     for extra in r.also:
         if not _UPSTREAM.match(extra) or extra in (r.istio, r.kiali):
             raise ValueError(f"rule {r.code}: `also` code {extra!r} is no further ISTnnnn/KIAnnnn")
+    if r.shares is not None and (r.scope != "mesh" or not _NAME.match(r.shares)):
+        raise ValueError(f"rule {r.code}: `shares` names rules of the mesh scope, in kebab-case")
     for old in r.aliases:
         _ALIASES.setdefault(old, []).append(r.code)
     _REGISTRY[r.code] = r
@@ -304,6 +311,7 @@ def rule(
     aliases: Iterable[str] = (),
     also: Iterable[str] = (),
     needs: Iterable[str] = (),
+    shares: str | None = None,
 ) -> Callable[[Check], Check]:
     """Declare a rule. Used as a decorator, the function is its check; a ``scope="stage"``
     rule is declared with a plain call."""
@@ -328,6 +336,7 @@ def rule(
         sys._getframe(1).f_globals.get("__name__", ""),
         tuple(also),
         frozenset(needs),
+        shares,
     )
     _register(declared)
 

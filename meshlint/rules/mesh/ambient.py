@@ -401,6 +401,7 @@ def _l7_routing(rec: Record, index: MeshIndex) -> tuple[str, list[_Destination]]
     "ambient-l7-routing-without-waypoint",
     Severity.WARNING,
     scope="mesh",
+    shares="ambient",
     kinds={"VirtualService", "DestinationRule"},
     summary="A VirtualService or DestinationRule sets L7 behaviour for an ambient Service that "
     "uses no waypoint.",
@@ -532,6 +533,7 @@ def ambient_l7_routing_without_waypoint(rec: Record, index: MeshIndex) -> Iterat
     "ambient-l7-routing-outside-service-namespace",
     Severity.WARNING,
     scope="mesh",
+    shares="ambient",
     kinds={"VirtualService", "DestinationRule"},
     summary="A VirtualService or DestinationRule for an ambient Service lives in a namespace "
     "its waypoint does not read.",
@@ -814,6 +816,7 @@ def _selector_path(rec: Record) -> FieldPath | None:
     "ambient-l7-policy-without-waypoint",
     Severity.WARNING,
     scope="mesh",
+    shares="ambient",
     kinds=_POLICY_KINDS,
     summary="An L7 policy in an ambient namespace targets traffic that no waypoint handles.",
     rationale="""
@@ -984,6 +987,7 @@ def ambient_l7_policy_without_waypoint(rec: Record, index: MeshIndex) -> Iterato
     "ambient-l7-policy-without-target-refs",
     Severity.WARNING,
     scope="mesh",
+    shares="ambient",
     kinds=_POLICY_KINDS,
     summary="An L7 policy in an ambient namespace attaches by selector, which waypoints ignore.",
     rationale="""
@@ -1085,6 +1089,7 @@ def ambient_l7_policy_without_target_refs(rec: Record, index: MeshIndex) -> Iter
     "sidecar-resource-in-ambient",
     Severity.WARNING,
     scope="mesh",
+    shares="ambient",
     kinds={"Sidecar"},
     summary="A Sidecar resource applies to ambient pods, which have no sidecar.",
     rationale="""

@@ -603,6 +603,7 @@ def _credential_users(index: MeshIndex) -> dict[tuple[str, str], _CredentialRef]
     "gateway-credential-not-found",
     Severity.ERROR,
     scope="mesh",
+    shares="pod-namespaces",
     kinds={"Gateway"},
     summary="A Gateway server names a TLS credential that no Secret of the gateway's namespace "
     "holds.",
@@ -950,6 +951,7 @@ def _secret_problems(secret: Record) -> Iterator[tuple[FieldPath, _Problem]]:
     "gateway-credential-unreadable",
     Severity.ERROR,
     scope="mesh",
+    shares="pod-namespaces",
     kinds={"Secret"},
     summary="A Secret that a Gateway takes its certificate from holds no certificate the "
     "gateway can serve: unreadable, expired, with a broken chain or a key that is not its own.",
@@ -1139,6 +1141,7 @@ _SERVER = """\
     "conflicting-gateway-hosts",
     Severity.ERROR,
     scope="mesh",
+    shares="gateway-servers",
     kinds={"Gateway"},
     summary="Two Gateways for the same gateway workloads declare one host on the same port.",
     rationale="""
@@ -1384,6 +1387,7 @@ def gateway_duplicate_certificate(gw: Record, index: MeshIndex) -> Iterator[Find
     "gateway-protocol-clash",
     Severity.ERROR,
     scope="mesh",
+    shares="gateway-servers",
     kinds={"Gateway"},
     summary="Two plaintext Gateway servers for the same gateway workloads share a port with "
     "protocols that cannot be merged.",
@@ -1565,6 +1569,7 @@ def _unserved(gw: Record, index: MeshIndex, want: str) -> Iterator[tuple[_Server
     "gateway-server-without-routes",
     Severity.WARNING,
     scope="mesh",
+    shares="gateway-bindings",
     kinds={"Gateway"},
     summary="An HTTP Gateway server has no VirtualService with HTTP routes for its hosts.",
     rationale="""
@@ -1627,6 +1632,7 @@ def gateway_server_without_routes(gw: Record, index: MeshIndex) -> Iterator[Find
     "passthrough-server-without-tls-route",
     Severity.WARNING,
     scope="mesh",
+    shares="gateway-bindings",
     kinds={"Gateway"},
     summary="A PASSTHROUGH Gateway server has no VirtualService with TLS routes for its hosts.",
     rationale="""
@@ -1707,6 +1713,7 @@ def _section(vs: Record, name: str) -> bool:
     "http-routes-on-passthrough-server",
     Severity.WARNING,
     scope="mesh",
+    shares="gateway-bindings",
     kinds={"VirtualService"},
     summary="A VirtualService has HTTP routes but its Gateways only pass TLS through.",
     rationale="""
@@ -1770,6 +1777,7 @@ def http_routes_on_passthrough_server(vs: Record, index: MeshIndex) -> Iterator[
     "tls-routes-on-terminating-server",
     Severity.WARNING,
     scope="mesh",
+    shares="gateway-bindings",
     kinds={"VirtualService"},
     summary="A VirtualService has TLS routes but its Gateways terminate TLS.",
     rationale="""
@@ -1938,6 +1946,7 @@ def _se_clashes(
     "serviceentry-protocol-conflict",
     Severity.WARNING,
     scope="mesh",
+    shares="service-entry-ports",
     kinds={"ServiceEntry"},
     summary="Two ServiceEntries define the same host and port with different protocols.",
     rationale="""
@@ -1999,6 +2008,7 @@ def serviceentry_protocol_conflict(se: Record, index: MeshIndex) -> Iterator[Fin
     "duplicate-serviceentry-port",
     Severity.WARNING,
     scope="mesh",
+    shares="service-entry-ports",
     kinds={"ServiceEntry"},
     summary="Two ServiceEntries define the same host and port.",
     rationale="""

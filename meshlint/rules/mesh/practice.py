@@ -303,6 +303,7 @@ def _routing(index: MeshIndex) -> _Routing | None:
     "unused-subset",
     Severity.INFO,
     scope="mesh",
+    shares="route-destinations",
     kinds={"DestinationRule"},
     summary="A DestinationRule subset is not routed to by any VirtualService that routes to "
     "its host.",

@@ -112,6 +112,7 @@ def _seen_everywhere(index: MeshIndex, key: tuple[str, str, tuple[str, ...]]) ->
     "unknown-subset",
     Severity.ERROR,
     scope="mesh",
+    shares="route-destinations",
     kinds={"VirtualService"},
     summary="A VirtualService routes to a subset that no DestinationRule for the host defines.",
     rationale="""
@@ -312,6 +313,7 @@ def _gateway_refs(spec: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
     "unknown-gateway",
     Severity.ERROR,
     scope="mesh",
+    shares="match-fields",
     kinds={"VirtualService"},
     summary="A VirtualService names a gateway that no Gateway defines.",
     rationale="""
@@ -923,6 +925,7 @@ def _overlaps(a: str, b: str) -> bool:
     "unknown-destinationrule-host",
     Severity.WARNING,
     scope="mesh",
+    shares="route-destinations",
     kinds={"DestinationRule"},
     summary="A DestinationRule is for a cluster service that does not exist.",
     rationale="""

@@ -176,6 +176,7 @@ def _resolved(host: str, canonical: str) -> str:
     "unknown-destination-host",
     Severity.ERROR,
     scope="mesh",
+    shares="route-destinations",
     kinds={"VirtualService"},
     summary="A VirtualService routes or mirrors to a host that no Service or ServiceEntry defines.",
     rationale="""
@@ -377,6 +378,7 @@ def _unknown_host(
     "dotted-short-host",
     Severity.ERROR,
     scope="mesh",
+    shares="route-destinations",
     kinds={"VirtualService", "DestinationRule"},
     summary="A destination or DestinationRule host is written `name.namespace` (or "
     "`name.namespace.svc`), which istiod does not expand to the Service.",
@@ -557,6 +559,7 @@ _PORTS_GOOD = """
     "unknown-destination-port",
     Severity.ERROR,
     scope="mesh",
+    shares="route-destinations",
     kinds={"VirtualService"},
     summary="A VirtualService destination names a port its Service or ServiceEntry does not expose.",
     rationale="""
@@ -671,6 +674,7 @@ def _listener_ports(index: MeshIndex, vs: Record) -> set[int] | None:
     "destination-port-required",
     Severity.ERROR,
     scope="mesh",
+    shares="route-destinations",
     kinds={"VirtualService"},
     summary="A VirtualService destination omits the port of a host that exposes several.",
     rationale="""
@@ -995,6 +999,7 @@ def _gateway_host_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, 
     "host-not-in-gateway",
     Severity.WARNING,
     scope="mesh",
+    shares="gateway-hosts",
     kinds={"VirtualService"},
     summary="A VirtualService is bound to a Gateway that serves none of its hosts.",
     rationale="""
@@ -1030,6 +1035,7 @@ def host_not_in_gateway(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     "gateway-host-other-namespace",
     Severity.WARNING,
     scope="mesh",
+    shares="gateway-hosts",
     kinds={"VirtualService"},
     summary="A Gateway serves a VirtualService's host only for VirtualServices of another namespace.",
     rationale="""
@@ -1093,6 +1099,7 @@ def _subset_routing(index: MeshIndex) -> dict[str, list[Record]]:
     "ingress-bypasses-subset-routing",
     Severity.WARNING,
     scope="mesh",
+    shares="route-destinations",
     kinds={"VirtualService"},
     summary="A gateway route skips the subset routing that a mesh VirtualService sets up for its host.",
     rationale="""
@@ -1689,6 +1696,7 @@ def _delegate_verdicts(vs: Record, index: MeshIndex) -> Iterator[tuple[str, Find
     "unknown-delegate",
     Severity.ERROR,
     scope="mesh",
+    shares="delegation",
     kinds={"VirtualService"},
     summary="A VirtualService delegates HTTP routes to a VirtualService that is no delegate.",
     rationale="""
@@ -1724,6 +1732,7 @@ def unknown_delegate(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     "hidden-delegate",
     Severity.ERROR,
     scope="mesh",
+    shares="delegation",
     kinds={"VirtualService"},
     summary="A delegate VirtualService is not exported to the namespace of the one that delegates to it.",
     rationale="""
@@ -1755,6 +1764,7 @@ def hidden_delegate(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     "orphan-delegate",
     Severity.WARNING,
     scope="mesh",
+    shares="delegation",
     kinds={"VirtualService"},
     summary="A delegate VirtualService (no hosts) is delegated to by no VirtualService.",
     rationale="""
@@ -2179,6 +2189,7 @@ def _delegated_matches(
     "delegate-match-conflict",
     Severity.WARNING,
     scope="mesh",
+    shares="delegation",
     kinds={"VirtualService"},
     summary="A delegate route's match is not within the match of the route that delegates to it.",
     rationale="""
@@ -2231,6 +2242,7 @@ def delegate_match_conflict(vs: Record, index: MeshIndex) -> Iterator[Finding]:
     "repeated-route-destination",
     Severity.WARNING,
     scope="mesh",
+    shares="route-destinations",
     kinds={"VirtualService"},
     summary="One route lists the same host and subset twice among its destinations.",
     rationale="""

@@ -181,6 +181,7 @@ def _namespace_known(index: MeshIndex, pattern: str) -> bool:
     "authz-source-namespace-unknown",
     Severity.WARNING,
     scope="mesh",
+    shares="authz-sources",
     kinds={"AuthorizationPolicy"},
     summary="An AuthorizationPolicy source names a namespace that does not exist.",
     rationale="""
@@ -333,6 +334,7 @@ def _accounts(index: MeshIndex) -> tuple[dict[str, set[str]], set[str]]:
     "authz-principal-unknown",
     Severity.ERROR,
     scope="mesh",
+    shares="authz-sources",
     kinds={"AuthorizationPolicy"},
     summary="An AuthorizationPolicy names a service account that does not exist.",
     rationale="""
@@ -444,6 +446,7 @@ def authz_principal_unknown(ap: Record, index: MeshIndex) -> Iterator[Finding]:
     "authz-principal-foreign-trust-domain",
     Severity.WARNING,
     scope="mesh",
+    shares="authz-sources",
     kinds={"AuthorizationPolicy"},
     summary="An AuthorizationPolicy principal belongs to a trust domain the mesh does not use.",
     rationale="""
@@ -529,6 +532,7 @@ def _virtual_service_hosts(index: MeshIndex) -> set[str]:
     "authz-operation-host-unknown",
     Severity.ERROR,
     scope="mesh",
+    shares="authz-targets",
     kinds={"AuthorizationPolicy"},
     summary="An AuthorizationPolicy operation host names a service that does not exist.",
     rationale="""
@@ -965,6 +969,7 @@ def _request_authentications(
     "jwt-claim-routing-without-requestauthn",
     Severity.ERROR,
     scope="mesh",
+    shares="match-fields",
     kinds={"VirtualService"},
     summary="A VirtualService routes on JWT claims at a gateway no RequestAuthentication covers.",
     rationale="""
@@ -1490,6 +1495,7 @@ def _where_providers(index: MeshIndex) -> str:
     "telemetry-provider-unknown",
     Severity.ERROR,
     scope="mesh",
+    shares="telemetry-providers",
     kinds={"Telemetry"},
     summary="A Telemetry names a provider that MeshConfig does not define.",
     rationale="""
@@ -1579,6 +1585,7 @@ def telemetry_provider_unknown(tm: Record, index: MeshIndex) -> Iterator[Finding
     "telemetry-provider-kind",
     Severity.ERROR,
     scope="mesh",
+    shares="telemetry-providers",
     kinds={"Telemetry"},
     summary="A Telemetry section names a provider of the wrong kind.",
     rationale="""
@@ -1735,6 +1742,7 @@ def telemetry_access_log_no_provider(tm: Record, index: MeshIndex) -> Iterator[F
     "telemetry-lightstep-deprecated",
     Severity.WARNING,
     scope="mesh",
+    shares="mesh-providers",
     kinds={"Telemetry"},
     summary="A Telemetry traces to a Lightstep provider, which is deprecated.",
     rationale="""
@@ -1814,6 +1822,7 @@ def telemetry_lightstep_deprecated(tm: Record, index: MeshIndex) -> Iterator[Fin
     "authz-custom-provider-unknown",
     Severity.ERROR,
     scope="mesh",
+    shares="mesh-providers",
     kinds={"AuthorizationPolicy"},
     summary="A CUSTOM AuthorizationPolicy names an external authorizer MeshConfig does not define.",
     rationale="""
@@ -1968,6 +1977,7 @@ def _policy_workload_ports(
     "authz-port-not-served",
     Severity.WARNING,
     scope="mesh",
+    shares="authz-targets",
     kinds={"AuthorizationPolicy"},
     summary="An AuthorizationPolicy names a port that none of its workloads serves.",
     rationale="""

@@ -267,6 +267,7 @@ def _outside_mesh_of(index: MeshIndex, workload: Record) -> bool:
     "gateway-selector-matches-no-workload",
     Severity.WARNING,
     scope="mesh",
+    shares="selected-workloads",
     kinds={"Gateway"},
     summary="A Gateway's selector matches none of the gateway workloads of the run.",
     rationale="""
@@ -376,6 +377,7 @@ def gateway_selector_matches_no_workload(gw: Record, index: MeshIndex) -> Iterat
     "workload-selector-matches-no-pod",
     Severity.WARNING,
     scope="mesh",
+    shares="selected-workloads",
     kinds={"Sidecar", "Telemetry"},
     summary="A Sidecar's or Telemetry's selector matches no workload of its namespace.",
     rationale="""
@@ -479,6 +481,7 @@ def workload_selector_matches_no_pod(rec: Record, index: MeshIndex) -> Iterator[
     "authorizationpolicy-matches-no-workload",
     Severity.WARNING,
     scope="mesh",
+    shares="selected-workloads",
     kinds={"AuthorizationPolicy"},
     summary="An AuthorizationPolicy applies to no workload in the mesh.",
     rationale="""
@@ -637,6 +640,7 @@ def authorizationpolicy_matches_no_workload(ap: Record, index: MeshIndex) -> Ite
     "authentication-selector-matches-no-workload",
     Severity.WARNING,
     scope="mesh",
+    shares="selected-workloads",
     kinds={"PeerAuthentication", "RequestAuthentication"},
     summary="A PeerAuthentication's or RequestAuthentication's selector matches no workload.",
     rationale="""
@@ -890,6 +894,7 @@ _SIDECAR_DEPLOYMENT = """
     "conflicting-sidecar-selectors",
     Severity.ERROR,
     scope="mesh",
+    shares="selected-workloads",
     kinds={"Sidecar"},
     summary="Two Sidecars select the same workload.",
     rationale="""
@@ -985,6 +990,7 @@ def _scope_of(index: MeshIndex, rec: Record, noun: bool = True) -> str:
     "multiple-namespace-sidecars",
     Severity.ERROR,
     scope="mesh",
+    shares="namespace-defaults",
     kinds={"Sidecar"},
     summary="A namespace has more than one Sidecar without workloadSelector.",
     rationale="""
@@ -1053,6 +1059,7 @@ def multiple_namespace_sidecars(sc: Record, index: MeshIndex) -> Iterator[Findin
     "conflicting-telemetry-selectors",
     Severity.ERROR,
     scope="mesh",
+    shares="selected-workloads",
     kinds={"Telemetry"},
     summary="Two Telemetry resources select the same workload.",
     rationale="""
@@ -1136,6 +1143,7 @@ def conflicting_telemetry_selectors(tm: Record, index: MeshIndex) -> Iterator[Fi
     "multiple-namespace-telemetries",
     Severity.ERROR,
     scope="mesh",
+    shares="namespace-defaults",
     kinds={"Telemetry"},
     summary="A namespace has more than one Telemetry without selector.",
     rationale="""
@@ -1204,6 +1212,7 @@ def multiple_namespace_telemetries(tm: Record, index: MeshIndex) -> Iterator[Fin
     "conflicting-peerauthentication-selectors",
     Severity.ERROR,
     scope="mesh",
+    shares="selected-workloads",
     kinds={"PeerAuthentication"},
     summary="Two PeerAuthentications select the same workload.",
     rationale="""
@@ -1321,6 +1330,7 @@ def conflicting_peerauthentication_selectors(pa: Record, index: MeshIndex) -> It
     "multiple-namespace-peerauthentications",
     Severity.ERROR,
     scope="mesh",
+    shares="namespace-defaults",
     kinds={"PeerAuthentication"},
     summary="A namespace has more than one PeerAuthentication without selector.",
     rationale="""
@@ -1456,6 +1466,7 @@ def _gateway_namespaces(index: MeshIndex) -> set[str]:
     "selector-on-gateway-api-pods",
     Severity.WARNING,
     scope="mesh",
+    shares="selected-workloads",
     kinds={"AuthorizationPolicy", "RequestAuthentication", "Telemetry"},
     summary="A policy selects the pods of a Gateway API gateway by label instead of targetRefs.",
     rationale="""

@@ -480,6 +480,7 @@ def _first_wide_mutual(index: MeshIndex, key: tuple[str | None, str]) -> Record 
     "destinationrule-hides-wide-mtls",
     Severity.WARNING,
     scope="mesh",
+    shares="mtls-settings",
     kinds={"DestinationRule"},
     summary="A host's DestinationRule sets no TLS mode, so the mesh- or namespace-wide "
     "ISTIO_MUTUAL DestinationRule no longer applies to that host.",
@@ -605,6 +606,7 @@ def _with_mesh_config(text: str) -> str:
     "mesh-mtls-destinationrule-without-peerauthentication",
     Severity.WARNING,
     scope="mesh",
+    shares="mtls-settings",
     kinds={"DestinationRule"},
     summary="A mesh-wide ISTIO_MUTUAL DestinationRule has no mesh-wide PeerAuthentication "
     "to go with it while auto-mTLS is off.",
@@ -685,6 +687,7 @@ def mesh_mtls_destinationrule_without_peerauthentication(
     "namespace-mtls-destinationrule-without-peerauthentication",
     Severity.WARNING,
     scope="mesh",
+    shares="mtls-settings",
     kinds={"DestinationRule"},
     summary="A namespace-wide ISTIO_MUTUAL DestinationRule has no namespace- or mesh-wide "
     "PeerAuthentication to go with it while auto-mTLS is off.",
@@ -766,6 +769,7 @@ def _mutual(drs: list[Record], modes: tuple[str, ...] = ("ISTIO_MUTUAL",)) -> Re
     "mesh-strict-without-mtls-destinationrule",
     Severity.ERROR,
     scope="mesh",
+    shares="mtls-settings",
     kinds={"PeerAuthentication"},
     summary="A mesh-wide STRICT PeerAuthentication has no mesh-wide ISTIO_MUTUAL "
     "DestinationRule while auto-mTLS is off.",
@@ -837,6 +841,7 @@ def mesh_strict_without_mtls_destinationrule(pa: Record, index: MeshIndex) -> It
     "namespace-strict-without-mtls-destinationrule",
     Severity.ERROR,
     scope="mesh",
+    shares="mtls-settings",
     kinds={"PeerAuthentication"},
     summary="A namespace-wide STRICT PeerAuthentication has no namespace- or mesh-wide "
     "ISTIO_MUTUAL DestinationRule while auto-mTLS is off.",
@@ -932,6 +937,7 @@ def _refused(ns: str, pa: Record, scope: str) -> str:
     "namespace-destinationrule-disables-strict-mtls",
     Severity.ERROR,
     scope="mesh",
+    shares="mtls-settings",
     kinds={"DestinationRule"},
     summary="A namespace-wide DestinationRule disables TLS towards a namespace whose "
     "PeerAuthentication is STRICT.",
@@ -1001,6 +1007,7 @@ def namespace_destinationrule_disables_strict_mtls(
     "destinationrule-disables-mesh-strict-mtls",
     Severity.ERROR,
     scope="mesh",
+    shares="mtls-settings",
     kinds={"DestinationRule"},
     summary="A mesh- or namespace-wide DestinationRule disables TLS while the mesh-wide "
     "PeerAuthentication is STRICT.",
@@ -1080,6 +1087,7 @@ def destinationrule_disables_mesh_strict_mtls(dr: Record, index: MeshIndex) -> I
     "namespace-peerauthentication-disable-vs-mtls-destinationrule",
     Severity.ERROR,
     scope="mesh",
+    shares="mtls-settings",
     kinds={"PeerAuthentication"},
     summary="A namespace-wide PeerAuthentication disables mTLS while a namespace- or "
     "mesh-wide DestinationRule makes clients use it.",
@@ -1161,6 +1169,7 @@ def namespace_peerauthentication_disable_vs_mtls_destinationrule(
     "mesh-peerauthentication-disable-vs-mtls-destinationrule",
     Severity.ERROR,
     scope="mesh",
+    shares="mtls-settings",
     kinds={"PeerAuthentication"},
     summary="The mesh-wide PeerAuthentication disables mTLS while the mesh-wide "
     "DestinationRule makes clients use it.",
@@ -1278,6 +1287,7 @@ def _port_text(port: int | None) -> str:
     "destinationrule-tls-vs-strict-workloads",
     Severity.ERROR,
     scope="mesh",
+    shares="mtls-settings",
     kinds={"DestinationRule"},
     summary="A DestinationRule sends plaintext or simple TLS to workloads whose "
     "PeerAuthentication is STRICT.",
@@ -1417,6 +1427,7 @@ def _disabled_against_mutual(index: MeshIndex) -> dict[int, list[Finding]]:
     "mtls-destinationrule-vs-disabled-workloads",
     Severity.ERROR,
     scope="mesh",
+    shares="mtls-settings",
     kinds={"PeerAuthentication"},
     summary="A PeerAuthentication disables mTLS for workloads that a DestinationRule sends "
     "ISTIO_MUTUAL to.",
@@ -1499,6 +1510,7 @@ def mtls_destinationrule_vs_disabled_workloads(pa: Record, index: MeshIndex) -> 
     "permissive-under-strict",
     Severity.WARNING,
     scope="mesh",
+    shares="mtls-settings",
     kinds={"PeerAuthentication"},
     summary="A PeerAuthentication sets PERMISSIVE where the namespace or the mesh is STRICT.",
     rationale="""
@@ -1808,6 +1820,7 @@ def _disabled_of(
     "authorization-needs-mtls",
     Severity.ERROR,
     scope="mesh",
+    shares="mtls-settings",
     kinds={"AuthorizationPolicy"},
     summary="An AuthorizationPolicy matches on peer identity for workloads that receive no "
     "mutual TLS.",
