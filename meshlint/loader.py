@@ -198,7 +198,7 @@ class Places:
 
     __slots__ = ("base", "keys", "nums", "span")
 
-    def __init__(self, span: Span, base: int, nums: array[int], keys: list[str]):
+    def __init__(self, span: Span, base: int, nums: bytes | array[int], keys: list[str]):
         self.span = span
         self.base = base
         self.nums = nums
@@ -212,7 +212,7 @@ class Places:
             return doc.places
         node = doc.node
         if node is None:
-            return cls(doc.span, 0, array("B"), [])
+            return cls(doc.span, 0, b"", [])
         nums: list[int] = []
         keys = KeyTable()
         base = node.start_mark.line
@@ -241,9 +241,12 @@ class Places:
 
     @classmethod
     def pack(cls, span: Span, base: int, nums: list[int], keys: KeyTable) -> Places:
-        """Places from the slots of a document, in the smallest array that holds them."""
-        try:  # (most documents: bytes() converts a list in C, far faster than array() does)
-            packed = array("B", bytes(nums))
+        """Places from the slots of a document, in the smallest array that holds them: for
+        most documents, ``bytes``, which ``bytes()`` builds from a list in C far faster than
+        ``array()`` does, and which a helper process sends as it is."""
+        packed: bytes | array[int]
+        try:
+            packed = bytes(nums)
         except ValueError:
             packed = array("H" if max(nums) < 0x10000 else "I", nums)
         return cls(span, base, packed, keys.words)
