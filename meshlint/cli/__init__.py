@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None, prog: str = "meshlint") -> None:
     from meshlint.cli.fastpath import lint_quickly
 
     try:
-        status = lint_quickly(args)
+        # (called as the program: the process ends with the run)
+        status = lint_quickly(args, exiting=argv is None)
     except KeyboardInterrupt:  # pragma: no cover
         sys.exit(130)
     if status is not None:
