@@ -208,9 +208,11 @@ def _keep_record(res: Resource, result: LintResult) -> None:
 
 # What a cross-resource rule found on a record: (code, severity, record, finding).
 MeshFound = tuple[str, Severity, Record, Finding]
-# Runs rules (each with its options) over the records of an index: run_mesh_rules, or a runner
-# that shares the rules among processes.
-MeshRunner = Callable[["MeshIndex", list[tuple[rules.Rule, dict[str, Any]]]], list[MeshFound]]
+# Runs rules (each with its options) over the records of an index and places what they find
+# (see place_record_findings): run_and_place, or a runner that shares the rules among processes.
+MeshRunner = Callable[
+    [LintResult, "MeshIndex", list[tuple[rules.Rule, dict[str, Any]]]], list[Diagnostic]
+]
 
 
 def _mesh_findings(
@@ -230,7 +232,7 @@ def _mesh_findings(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _mesh_stage(result, config, todo, runner or run_mesh_rules)
+        return _mesh_stage(result, config, todo, runner or run_and_place)
     finally:
         if enabled:
             gc.enable()
@@ -242,9 +244,14 @@ def _mesh_stage(
     from meshlint.mesh import MeshIndex
 
     index = MeshIndex(result.records, namespaces=result.namespaces, settings=config.mesh_settings())
-    return place_record_findings(
-        result, runner(index, [(r, r.option_values(config.options_for(r.code))) for r in todo])
-    )
+    return runner(result, index, [(r, r.option_values(config.options_for(r.code))) for r in todo])
+
+
+def run_and_place(
+    result: LintResult, index: MeshIndex, todo: list[tuple[rules.Rule, dict[str, Any]]]
+) -> list[Diagnostic]:
+    """What the cross-resource rules find over the records of ``index``, placed."""
+    return place_record_findings(result, run_mesh_rules(index, todo))
 
 
 def run_mesh_rules(

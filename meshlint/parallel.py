@@ -30,6 +30,8 @@ from meshlint.engine import (
     merge_mesh_findings,
     mesh_stage_findings,
     note_internal_errors,
+    place_record_findings,
+    run_and_place,
     run_mesh_rules,
 )
 from meshlint.loader import Source
@@ -360,41 +362,48 @@ class _Bar:
         self.progress.stop()
 
 
-def _shared_rules(index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]]) -> list[MeshFound]:
-    """:func:`run_mesh_rules`, shared with a forked child (which inherits the index) on
-    another core: each takes the next chain of rules (:func:`_chains`) not yet taken, so that
-    both finish together. Where there is no fork, or the child fails, the rules it took run
-    here."""
+def _shared_rules(
+    result: LintResult, index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]]
+) -> list[Diagnostic]:
+    """:func:`run_and_place`, shared with a forked child (which inherits the run and its
+    index) on another core: each takes the next chain of rules (:func:`_chains`) not yet
+    taken, so that both finish together, and places what it found. Where there is no fork,
+    or the child fails, the rules it took run here."""
     chains = _chains(index, todo)
     if (
         len(chains) < 2
         or sys.platform != "linux"
         or "fork" not in multiprocessing.get_all_start_methods()
     ):
-        return run_mesh_rules(index, todo)
+        return run_and_place(result, index, todo)
     ctx = multiprocessing.get_context("fork")
     taken = ctx.Value("i", 0)
     receive, send = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_rules_child, args=(index, chains, taken, send), daemon=True)
+    process = ctx.Process(
+        target=_rules_child, args=(result, index, chains, taken, send), daemon=True
+    )
     try:
         process.start()
     except OSError:  # e.g. no memory left to fork
         receive.close()
         send.close()
-        return run_mesh_rules(index, todo)
+        return run_and_place(result, index, todo)
     send.close()
     found: list[MeshFound] = []
     mine: list[int] = []
     for i in _take(taken, len(chains)):
         mine.append(i)
         found += run_mesh_rules(index, chains[i])
+    placed = place_record_findings(result, found)
     got = _receive(process, receive)
     if got is None:
         done = set(mine)
         left = [r for i, chain in enumerate(chains) if i not in done for r in chain]
-        return found + run_mesh_rules(index, left)
-    records = index.records
-    return found + [(code, severity, records[i], f) for code, severity, i, f in got]
+        return placed + place_record_findings(result, run_mesh_rules(index, left))
+    theirs, sources = got
+    known = {s.name for s in result.sources}
+    result.sources.extend(s for s in sources if s.name not in known)
+    return placed + theirs
 
 
 Chain = list[tuple["Rule", dict[str, Any]]]
@@ -419,13 +428,18 @@ def _chains(index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]]) -> list[C
     return sorted(chains.values(), key=weight, reverse=True)
 
 
-def _rules_child(index: MeshIndex, chains: list[Chain], taken: Any, conn: Connection) -> None:
+def _rules_child(
+    result: LintResult, index: MeshIndex, chains: list[Chain], taken: Any, conn: Connection
+) -> None:
+    """Runs chains of rules until none is left, and sends what they found, placed, with the
+    sources of the files it read to place them."""
     try:
         found: list[MeshFound] = []
         for i in _take(taken, len(chains)):
             found += run_mesh_rules(index, chains[i])
-        at = {id(rec): i for i, rec in enumerate(index.records)}
-        conn.send([(code, severity, at[id(rec)], f) for code, severity, rec, f in found])
+        before = len(result.sources)
+        placed = place_record_findings(result, found)
+        conn.send((placed, result.sources[before:]))
     except Exception:  # the parent runs these rules itself and meets the error there
         pass
     finally:
