@@ -1053,7 +1053,9 @@ class _Builder:
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
+    """The collector paused, then as it was: for a burst of objects that will live on (a
+    document's data, what a helper process sent), which it would only scan in vain."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -1545,7 +1547,7 @@ def load_text(text: str, name: str, result: LoadResult | None = None) -> LoadRes
     result = result if result is not None else LoadResult()
     source = Source(name, text)
     result.sources.append(source)
-    with _gc_paused():
+    with gc_paused():
         try:
             _Stream(source, result).run()
         except _SinkError as exc:

@@ -34,7 +34,7 @@ from meshlint.engine import (
     run_and_place,
     run_mesh_rules,
 )
-from meshlint.loader import Source
+from meshlint.loader import Source, gc_paused
 
 if TYPE_CHECKING:
     from meshlint.mesh import MeshIndex
@@ -265,7 +265,9 @@ class _Inbox(threading.Thread):
     def run(self) -> None:
         try:
             while True:
-                i, part = self.conn.recv()
+                data = self.conn.recv_bytes()
+                with gc_paused():
+                    i, part = ForkingPickler.loads(data)
                 self.results[i] = part
                 # (out of the collector's sight, as this process's own slices are: it would
                 # scan what the helpers sent again at each collection)
