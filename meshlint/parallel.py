@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from meshlint.mesh import MeshIndex
     from meshlint.rules import Rule
 
+# Cross-resource rules (each with its options) that one process runs in a row: see _chains.
+_Chain = list[tuple["Rule", dict[str, Any]]]
+
 
 def _slices(files: list[str], jobs: int) -> list[list[str]]:
     """Runs of consecutive files, several for each worker, so that one slow slice does not
@@ -408,20 +411,17 @@ def _shared_rules(
     return placed + theirs
 
 
-Chain = list[tuple["Rule", dict[str, Any]]]
-
-
-def _chains(index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]]) -> list[Chain]:
+def _chains(index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]]) -> list[_Chain]:
     """The rules to run, in chains of those that read the same memos of the run (the rules of
     one :attr:`Rule.shares`), so that each memo is worked out in one process only. The longest
     chains come first, as measured by the records their rules check: the last ones taken are
     short, and the processes end close together."""
-    chains: dict[str, Chain] = {}
+    chains: dict[str, _Chain] = {}
     for item in todo:
         chains.setdefault(item[0].shares or item[0].code, []).append(item)
     by_kind, everything = index.by_kind, len(index.records)
 
-    def weight(chain: Chain) -> int:
+    def weight(chain: _Chain) -> int:
         return sum(
             everything if r.kinds is None else sum(len(by_kind.get(k, ())) for k in r.kinds)
             for r, _ in chain
@@ -431,7 +431,7 @@ def _chains(index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]]) -> list[C
 
 
 def _rules_child(
-    result: LintResult, index: MeshIndex, chains: list[Chain], taken: Any, conn: Connection
+    result: LintResult, index: MeshIndex, chains: list[_Chain], taken: Any, conn: Connection
 ) -> None:
     """Runs chains of rules until none is left, and sends what they found, placed, with the
     sources of the files it read to place them."""
