@@ -66,6 +66,9 @@ def _bindable(port: int) -> bool:
     return True
 
 
+PORT_ATTEMPTS = 3  # starts of a data plane whose ports were taken before it bound them
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -385,22 +388,31 @@ class Mesh:
             certs = str(folder / "certs")
             certs_mod.mint(certs, certs_mod.wanted_by(self.index))
         self.certs = certs
-        self.request = Request(
-            workload=tuple(workload.split("/")) if workload else None,  # type: ignore[arg-type]
-            gateway=tuple(gateway.split("/")) if gateway else None,  # type: ignore[arg-type]
-            endpoints=read_endpoints(str(folder / "endpoints.yaml")),
-            certs=certs,
-            listen=("127.0.0.1", free_port()),
-            inbound=("127.0.0.1", free_port()),
-            admin=("127.0.0.1", free_port()),
-            app=("127.0.0.1", app.listen) if app else None,
-        )
-        self.plan, self.notes = build(self.index, self.request)
-        if gateway:  # the servers' ports, moved together to where they are all free
-            self.request.port_offset = self.plan.port_offset = _offset(
-                sorted({s.port for s in self.plan.servers})
+        # A port found free may be taken before the data plane binds it (another test's
+        # connection gets it as its own): the data plane then starts again on other ports.
+        for attempt in range(PORT_ATTEMPTS):
+            self.request = Request(
+                workload=tuple(workload.split("/")) if workload else None,  # type: ignore[arg-type]
+                gateway=tuple(gateway.split("/")) if gateway else None,  # type: ignore[arg-type]
+                endpoints=read_endpoints(str(folder / "endpoints.yaml")),
+                certs=certs,
+                listen=("127.0.0.1", free_port()),
+                inbound=("127.0.0.1", free_port()),
+                admin=("127.0.0.1", free_port()),
+                app=("127.0.0.1", app.listen) if app else None,
             )
-        plane.start(self.plan, folder)
+            self.plan, self.notes = build(self.index, self.request)
+            if gateway:  # the servers' ports, moved together to where they are all free
+                self.request.port_offset = self.plan.port_offset = _offset(
+                    sorted({s.port for s in self.plan.servers})
+                )
+            try:
+                plane.start(self.plan, folder)
+                return
+            except RuntimeError as exc:
+                plane.stop()
+                if "address already in use" not in str(exc).lower() or attempt + 1 == PORT_ATTEMPTS:
+                    raise
 
     def stop(self) -> None:
         self.plane.stop()

@@ -7,6 +7,7 @@ import os
 import ssl
 from collections.abc import Callable
 
+import pytest
 from harness import Backend, Mesh, wait_until
 from manifests import mesh as manifests
 from manifests import service, workload
@@ -155,3 +156,34 @@ spec:
     # a host no server names
     r = m.send("GET", "other.example.com", "/x", port=port)
     assert r.status == 404
+
+
+def test_a_data_plane_whose_port_was_taken_starts_again_on_other_ports(
+    mesh: Callable[..., Mesh], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A port found free may be taken before the data plane binds it; the harness then starts
+    the data plane again on other ports instead of failing the test."""
+    import socket
+
+    import harness
+
+    held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    held.bind(("127.0.0.1", 0))
+    held.listen()
+    taken = held.getsockname()[1]
+    given: list[int] = []
+    pick = harness.free_port
+
+    def first_admin_taken() -> int:  # listen, inbound, admin: the first admin port is taken
+        port = taken if len(given) == 2 else pick()
+        given.append(port)
+        return port
+
+    monkeypatch.setattr(harness, "free_port", first_admin_taken)
+    try:
+        m = mesh(manifests(*REVIEWS), [Backend("b", "reviews", 9080)], workload="shop/frontend")
+        assert given[2] == taken and len(given) == 6  # started twice
+        assert m.plan.admin[1] != taken
+        assert m.send("GET", "reviews:9080", "/").status == 200
+    finally:
+        held.close()
