@@ -80,6 +80,9 @@ class Span:
     def point(cls, line: int, column: int = 1) -> Span:
         return cls(line, column, line, column + 1)
 
+    def __reduce__(self) -> tuple[Any, ...]:  # (its fields, pickled in C: see Diagnostic)
+        return (Span, (self.line, self.column, self.end_line, self.end_column))
+
 
 @dataclass(slots=True)
 class Diagnostic:
@@ -94,6 +97,17 @@ class Diagnostic:
     # Not part of the output: the first line of the resource, where a suppression comment
     # above it applies to all its findings (0: not tied to a resource).
     resource_line: int = field(default=0, compare=False, repr=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (worker processes send thousands of them: the constructor's arguments pickle in C,
+        # three times faster than the generic form of a class with slots)
+        return (
+            Diagnostic,
+            (
+                self.code, self.severity, self.message, self.file, self.span, self.resource,
+                self.path, self.fix, self.resource_line,
+            ),
+        )  # fmt: skip
 
     @property
     def line(self) -> int:

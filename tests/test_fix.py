@@ -270,6 +270,19 @@ def test_a_replacement_reads_as_its_fix_text_and_survives_pickling() -> None:
     assert isinstance(back, Replacement) and back.value == "LEAST_REQUEST" and back == r
 
 
+def test_a_finding_survives_pickling_whole() -> None:
+    # (worker processes send their findings to the parent)
+    for d in (
+        Diagnostic("ML518", Severity.WARNING, "m", "f.yaml", Span(3, 5, 3, 9), "DR/ns/x",
+                   "spec.x", Replacement("simple", "Z"), resource_line=2),
+        Diagnostic("ML101", Severity.ERROR, "m", "f.yaml"),
+    ):  # fmt: skip
+        back = pickle.loads(pickle.dumps(d))
+        assert back == d and back.resource_line == d.resource_line
+        assert type(back.severity) is Severity and type(back.fix) is type(d.fix)
+        assert back.span is None or type(back.span) is Span
+
+
 def test_duration_findings_have_no_fix() -> None:
     # Below 1ms or not whole milliseconds: no value means the same and is accepted.
     text = """\
