@@ -80,22 +80,40 @@ def workers_for(files: Sequence[str], jobs: int) -> int:
     than the cores, the files, and one per :data:`BYTES_PER_WORKER` of input; 1 means it runs
     in this process, as it does when a file is a stream (stdin, a pipe), which can be read
     once only: the process that reads it is the one that places its findings."""
+    if jobs <= 1 or len(files) < 2:
+        return 1
+    return workers_for_size(input_bytes(files), len(files), jobs)
+
+
+def workers_for_size(size: int | None, count: int, jobs: int) -> int:
+    """:func:`workers_for` of ``count`` files of ``size`` bytes in all (None: a stream is
+    among them), for a caller that has measured them already."""
     import os
 
-    if jobs <= 1 or len(files) < 2 or any(loader.is_stream(f) for f in files):
+    if size is None or jobs <= 1 or count < 2:
         return 1
-    cap = min(jobs, os.cpu_count() or 1, len(files))
-    if cap <= 1:
-        return 1
+    cap = min(jobs, os.cpu_count() or 1, count)
+    return max(1, min(cap, size // BYTES_PER_WORKER))
+
+
+def input_bytes(files: Sequence[str]) -> int | None:
+    """The bytes of ``files`` (one ``stat`` each), or None when one is a stream
+    (:func:`loader.is_stream`); a file that cannot be read counts for nothing here."""
+    import os
+    import stat
+
     size = 0
     for f in files:
+        if f == "-":
+            return None
         try:
-            size += os.stat(f).st_size
+            st = os.stat(f)
         except OSError:
             continue
-        if size >= cap * BYTES_PER_WORKER:
-            return cap
-    return max(1, min(cap, size // BYTES_PER_WORKER))
+        if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
+            return None
+        size += st.st_size
+    return size
 
 
 def lint_paths(

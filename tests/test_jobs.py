@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from meshlint.engine import BYTES_PER_WORKER, LintResult, workers_for
+from meshlint.engine import BYTES_PER_WORKER, LintResult, input_bytes, workers_for
 from meshlint.parallel import _slices
 
 
@@ -38,6 +38,10 @@ def test_workers_follow_the_input_size_not_the_file_count(
         pipe = tmp_path / "rendered.yaml"
         os.mkfifo(pipe)
         assert workers_for([*big, str(pipe)], 8) == 1  # so is a pipe, read once
+        assert input_bytes([*big, str(pipe)]) is None
+    assert input_bytes(big) == 7 * (BYTES_PER_WORKER // 2)
+    assert input_bytes([*big, str(tmp_path / "gone.yaml")]) == 7 * (BYTES_PER_WORKER // 2)
+    assert input_bytes([*big, "-"]) is None
 
 
 def test_workers_never_outnumber_the_cores_or_the_files(

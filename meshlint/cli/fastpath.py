@@ -210,9 +210,10 @@ def lint_quickly(args: list[str], *, exiting: bool = False) -> int | None:
         return None
     targets = [*given["paths"], *given.get("filename", [])] or ["."]
     files, missing = loader.discover(targets, cfg.exclude)
-    if missing or not files or any(loader.is_stream(f) for f in files):
+    size = engine.input_bytes(files) if files else None
+    if missing or size is None:
         return None  # the application words these (a pipe is read once, in one process)
-    workers = engine.workers_for(files, jobs or os.cpu_count() or 1)
+    workers = engine.workers_for_size(size, len(files), jobs or os.cpu_count() or 1)
     if workers > 1:
         from meshlint.parallel import lint_in_workers
 
