@@ -82,7 +82,8 @@ def workers_for(files: Sequence[str], jobs: int) -> int:
     once only: the process that reads it is the one that places its findings."""
     if jobs <= 1 or len(files) < 2:
         return 1
-    return workers_for_size(input_bytes(files), len(files), jobs)
+    sizes = input_sizes(files)
+    return workers_for_size(None if sizes is None else sum(sizes), len(files), jobs)
 
 
 def workers_for_size(size: int | None, count: int, jobs: int) -> int:
@@ -96,24 +97,25 @@ def workers_for_size(size: int | None, count: int, jobs: int) -> int:
     return max(1, min(cap, size // BYTES_PER_WORKER))
 
 
-def input_bytes(files: Sequence[str]) -> int | None:
-    """The bytes of ``files`` (one ``stat`` each), or None when one is a stream
-    (:func:`loader.is_stream`); a file that cannot be read counts for nothing here."""
+def input_sizes(files: Sequence[str]) -> list[int] | None:
+    """The size of each of ``files`` in bytes (one ``stat`` each; 0 for a file that cannot be
+    read), or None when one is a stream (:func:`loader.is_stream`)."""
     import os
     import stat
 
-    size = 0
+    sizes = []
     for f in files:
         if f == "-":
             return None
         try:
             st = os.stat(f)
         except OSError:
+            sizes.append(0)
             continue
         if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
             return None
-        size += st.st_size
-    return size
+        sizes.append(st.st_size)
+    return sizes
 
 
 def lint_paths(

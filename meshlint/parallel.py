@@ -44,18 +44,16 @@ if TYPE_CHECKING:
 _Chain = list[tuple["Rule", dict[str, Any]]]
 
 
-def _slices(files: list[str], jobs: int) -> list[list[str]]:
+def _slices(files: list[str], jobs: int, sizes: Sequence[int] | None = None) -> list[list[str]]:
     """Runs of consecutive files, several for each worker, so that one slow slice does not
     leave the other cores idle. They shrink from the first to the last (the last ones hold a
     third of the bytes of the first ones): the processes that finish early take the small ones
-    left, and they end together, with little left to send at the end."""
+    left, and they end together, with little left to send at the end. ``sizes``: the size of
+    each file, when the caller has them (:func:`meshlint.engine.input_sizes`)."""
     count = min(len(files), jobs * 8)
-    sizes = []
-    for f in files:
-        try:
-            sizes.append(max(os.stat(f).st_size, 1))
-        except OSError:
-            sizes.append(1)
+    if sizes is None or len(sizes) != len(files):
+        sizes = [_size(f) for f in files]
+    sizes = [max(size, 1) for size in sizes]
     total = sum(sizes)
     # where each slice ends, as a share of the bytes: slice k weighs 3 - 2k/(count-1) at most
     weights = [3 - 2 * k / max(count - 1, 1) for k in range(count)]
@@ -74,6 +72,13 @@ def _slices(files: list[str], jobs: int) -> list[list[str]]:
             start = i + 1
     out.append(files[start:])
     return [part for part in out if part]
+
+
+def _size(file: str) -> int:
+    try:
+        return os.stat(file).st_size
+    except OSError:
+        return 0
 
 
 def _work(files: list[str], config: Config) -> LintResult:
@@ -99,6 +104,7 @@ def lint_in_workers(
     *,
     progress: bool = False,
     meanwhile: Callable[[LintResult], None] | None = None,
+    sizes: Sequence[int] | None = None,
 ) -> LintResult:
     """The run linted by ``jobs`` worker processes, its findings in the order of one process.
 
@@ -106,7 +112,7 @@ def lint_in_workers(
     (a translation): it is called once the workers are done, while those findings are worked
     out in a child process where ``fork`` exists (on another core), else before them.
     """
-    slices = _slices(list(files), jobs)
+    slices = _slices(list(files), jobs, sizes)
     merged = LintResult()
     enabled = gc.isenabled()
     ending: list[Any] = []

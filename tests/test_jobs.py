@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from meshlint.engine import BYTES_PER_WORKER, LintResult, input_bytes, workers_for
+from meshlint.engine import BYTES_PER_WORKER, LintResult, input_sizes, workers_for
 from meshlint.parallel import _slices
 
 
@@ -38,10 +38,10 @@ def test_workers_follow_the_input_size_not_the_file_count(
         pipe = tmp_path / "rendered.yaml"
         os.mkfifo(pipe)
         assert workers_for([*big, str(pipe)], 8) == 1  # so is a pipe, read once
-        assert input_bytes([*big, str(pipe)]) is None
-    assert input_bytes(big) == 7 * (BYTES_PER_WORKER // 2)
-    assert input_bytes([*big, str(tmp_path / "gone.yaml")]) == 7 * (BYTES_PER_WORKER // 2)
-    assert input_bytes([*big, "-"]) is None
+        assert input_sizes([*big, str(pipe)]) is None
+    assert input_sizes(big) == [BYTES_PER_WORKER // 2] * 7
+    assert input_sizes([*big, str(tmp_path / "gone.yaml")]) == [BYTES_PER_WORKER // 2] * 7 + [0]
+    assert input_sizes([*big, "-"]) is None
 
 
 def test_workers_never_outnumber_the_cores_or_the_files(
@@ -65,6 +65,7 @@ def test_slices_keep_the_order_and_share_the_bytes(tmp_path: Path) -> None:
         assert [f for part in parts for f in part] == files
         assert all(parts) and len(parts) <= jobs * 8
     parts = _slices(files, 2)
+    assert _slices(files, 2, input_sizes(files)) == parts  # sizes measured once, by the caller
     weights = [sum(Path(f).stat().st_size for f in part) for part in parts]
     # no slice but the one of the big file holds much more than its share (the first ones
     # hold 1.5 times the mean, the last ones half of it)

@@ -210,15 +210,15 @@ def lint_quickly(args: list[str], *, exiting: bool = False) -> int | None:
         return None
     targets = [*given["paths"], *given.get("filename", [])] or ["."]
     files, missing = loader.discover(targets, cfg.exclude)
-    size = engine.input_bytes(files) if files else None
-    if missing or size is None:
+    sizes = engine.input_sizes(files) if files else None
+    if missing or sizes is None:
         return None  # the application words these (a pipe is read once, in one process)
-    workers = engine.workers_for_size(size, len(files), jobs or os.cpu_count() or 1)
+    workers = engine.workers_for_size(sum(sizes), len(files), jobs or os.cpu_count() or 1)
     if workers > 1:
         from meshlint.parallel import lint_in_workers
 
         progress = sys.stderr.isatty() and len(files) >= 500
-        result = lint_in_workers(files, cfg, workers, progress=progress)
+        result = lint_in_workers(files, cfg, workers, progress=progress, sizes=sizes)
     else:
         result = engine.lint_files(files, cfg)
     sys.stdout.write(render_report(result, fmt, color, None))
