@@ -9,6 +9,7 @@ is done.
 
 from __future__ import annotations
 
+import functools
 import gc
 import multiprocessing
 import os
@@ -131,7 +132,8 @@ def lint_in_workers(
             merged.namespaces |= part.namespaces
         del parts
         if meanwhile is None:
-            finish_in_parent(merged, config, files, _shared_rules if jobs > 1 else None)
+            runner = functools.partial(_shared_rules, ending=ending) if jobs > 1 else None
+            finish_in_parent(merged, config, files, runner)
             return merged
     finally:
         gc.unfreeze()
@@ -345,15 +347,22 @@ def _lint_slices(
     return [results[i] for i in range(len(slices))]
 
 
-def _receive(process: Any, conn: Connection) -> Any:
-    """What a child process sends, once it has ended; None when it sent nothing (it failed)."""
+def _receive(process: Any, conn: Connection, ending: list[Any] | None = None) -> Any:
+    """What a child process sends, once it has ended; None when it sent nothing (it failed).
+    With ``ending``, a child that sent something is added to it, for the caller to wait for
+    once the run is done, instead of now."""
+    got = None
     try:
-        return conn.recv()
+        got = conn.recv()
+        return got
     except (EOFError, OSError):
         return None
     finally:
         conn.close()
-        process.join()
+        if ending is None or got is None:
+            process.join()
+        else:
+            ending.append(process)
 
 
 class _Bar:
@@ -374,12 +383,17 @@ class _Bar:
 
 
 def _shared_rules(
-    result: LintResult, index: MeshIndex, todo: list[tuple[Rule, dict[str, Any]]]
+    result: LintResult,
+    index: MeshIndex,
+    todo: list[tuple[Rule, dict[str, Any]]],
+    *,
+    ending: list[Any] | None = None,
 ) -> list[Diagnostic]:
     """:func:`run_and_place`, shared with a forked child (which inherits the run and its
     index) on another core: each takes the next chain of rules (:func:`_chains`) not yet
     taken, so that both finish together, and places what it found. Where there is no fork,
-    or the child fails, the rules it took run here."""
+    or the child fails, the rules it took run here. A child that sent its findings is added to
+    ``ending`` (when given) for the caller to wait for."""
     chains = _chains(index, todo)
     if (
         len(chains) < 2
@@ -406,7 +420,7 @@ def _shared_rules(
         mine.append(i)
         found += run_mesh_rules(index, chains[i])
     placed = place_record_findings(result, found)
-    got = _receive(process, receive)
+    got = _receive(process, receive, ending)
     if got is None:
         done = set(mine)
         left = [r for i, chain in enumerate(chains) if i not in done for r in chain]
