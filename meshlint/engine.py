@@ -82,7 +82,7 @@ def workers_for(files: Sequence[str], jobs: int) -> int:
     once only: the process that reads it is the one that places its findings."""
     if jobs <= 1 or len(files) < 2:
         return 1
-    sizes = input_sizes(files)
+    sizes = loader.input_sizes(files)
     return workers_for_size(None if sizes is None else sum(sizes), len(files), jobs)
 
 
@@ -95,27 +95,6 @@ def workers_for_size(size: int | None, count: int, jobs: int) -> int:
         return 1
     cap = min(jobs, os.cpu_count() or 1, count)
     return max(1, min(cap, size // BYTES_PER_WORKER))
-
-
-def input_sizes(files: Sequence[str]) -> list[int] | None:
-    """The size of each of ``files`` in bytes (one ``stat`` each; 0 for a file that cannot be
-    read), or None when one is a stream (:func:`loader.is_stream`)."""
-    import os
-    import stat
-
-    sizes = []
-    for f in files:
-        if f == "-":
-            return None
-        try:
-            st = os.stat(f)
-        except OSError:
-            sizes.append(0)
-            continue
-        if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
-            return None
-        sizes.append(st.st_size)
-    return sizes
 
 
 def lint_paths(

@@ -1724,7 +1724,29 @@ def is_stream(path: str) -> bool:
         mode = os.stat(path).st_mode
     except OSError:
         return False
+    return _streamed(mode)
+
+
+def _streamed(mode: int) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
+def input_sizes(files: Sequence[str]) -> list[int] | None:
+    """The size of each of ``files`` in bytes (one ``stat`` each; 0 for a file that cannot be
+    read), or None when one is a stream (:func:`is_stream`)."""
+    sizes = []
+    for f in files:
+        if f == "-":
+            return None
+        try:
+            st = os.stat(f)
+        except OSError:
+            sizes.append(0)
+            continue
+        if _streamed(st.st_mode):
+            return None
+        sizes.append(st.st_size)
+    return sizes
 
 
 class _Place:

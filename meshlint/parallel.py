@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import gc
 import multiprocessing
-import os
 import queue
 import sys
 import threading
@@ -35,7 +34,7 @@ from meshlint.engine import (
     run_and_place,
     run_mesh_rules,
 )
-from meshlint.loader import Source, gc_paused
+from meshlint.loader import Source, gc_paused, input_sizes
 
 if TYPE_CHECKING:
     from meshlint.mesh import MeshIndex
@@ -50,10 +49,10 @@ def _slices(files: list[str], jobs: int, sizes: Sequence[int] | None = None) -> 
     leave the other cores idle. They shrink from the first to the last (the last ones hold a
     third of the bytes of the first ones): the processes that finish early take the small ones
     left, and they end together, with little left to send at the end. ``sizes``: the size of
-    each file, when the caller has them (:func:`meshlint.engine.input_sizes`)."""
+    each file (:func:`meshlint.loader.input_sizes`), when the caller has measured them."""
     count = min(len(files), jobs * 8)
-    if sizes is None or len(sizes) != len(files):
-        sizes = [_size(f) for f in files]
+    if sizes is None:
+        sizes = input_sizes(files) or [0] * len(files)
     sizes = [max(size, 1) for size in sizes]
     total = sum(sizes)
     # where each slice ends, as a share of the bytes: slice k weighs 3 - 2k/(count-1) at most
@@ -73,13 +72,6 @@ def _slices(files: list[str], jobs: int, sizes: Sequence[int] | None = None) -> 
             start = i + 1
     out.append(files[start:])
     return [part for part in out if part]
-
-
-def _size(file: str) -> int:
-    try:
-        return os.stat(file).st_size
-    except OSError:
-        return 0
 
 
 def _work(files: list[str], config: Config) -> LintResult:

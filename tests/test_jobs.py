@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from meshlint.engine import BYTES_PER_WORKER, LintResult, input_sizes, workers_for
+from meshlint.engine import BYTES_PER_WORKER, LintResult, workers_for
+from meshlint.loader import input_sizes
 from meshlint.parallel import _slices
 
 

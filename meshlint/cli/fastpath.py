@@ -210,7 +210,7 @@ def lint_quickly(args: list[str], *, exiting: bool = False) -> int | None:
         return None
     targets = [*given["paths"], *given.get("filename", [])] or ["."]
     files, missing = loader.discover(targets, cfg.exclude)
-    sizes = engine.input_sizes(files) if files else None
+    sizes = loader.input_sizes(files) if files else None
     if missing or sizes is None:
         return None  # the application words these (a pipe is read once, in one process)
     workers = engine.workers_for_size(sum(sizes), len(files), jobs or os.cpu_count() or 1)
